@@ -1,0 +1,49 @@
+package dispatcher
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Functions wrap them with context; test with errors.Is.
+var (
+	// ErrInvalid: a chain or program description is malformed (bad name,
+	// duplicate, unknown verdict, too many programs, ...).
+	ErrInvalid = errors.New("invalid chain")
+	// ErrForeignProgram: the interface carries an XDP program xdpchain does
+	// not own. It is never replaced.
+	ErrForeignProgram = errors.New("interface has a foreign XDP program")
+	// ErrNotAttached: the interface has no xdpchain root.
+	ErrNotAttached = errors.New("no xdpchain root on interface")
+	// ErrNotFound: no program of that name in the chain.
+	ErrNotFound = errors.New("program not found")
+	// ErrLoad: a program could not be loaded (bad object, verifier rejection).
+	ErrLoad = errors.New("loading program")
+	// ErrConcurrentUpdate: the root's program changed under us (compare-and-
+	// swap failed); nothing was changed.
+	ErrConcurrentUpdate = errors.New("dispatcher changed concurrently")
+	// ErrNotSupported: the kernel lacks a feature (see Features).
+	ErrNotSupported = errors.New("not supported by this kernel")
+	// ErrNoBPFFS: no usable bpffs for the pins (e.g. inside `ip netns exec`).
+	ErrNoBPFFS = errors.New("no usable bpffs")
+)
+
+// ProgramError names the program an error is about. It unwraps to the cause
+// (ErrLoad, ErrInvalid, ...). VerifierLog holds the verifier's full log when
+// the kernel rejected the program.
+type ProgramError struct {
+	Program     string
+	Err         error
+	VerifierLog string
+}
+
+func (e *ProgramError) Error() string { return fmt.Sprintf("program %q: %v", e.Program, e.Err) }
+func (e *ProgramError) Unwrap() error { return e.Err }
+
+// closeOnError closes c if *err is non-nil when the surrounding function
+// returns.
+func closeOnError(c interface{ Close() error }, err *error) {
+	if *err != nil && c != nil {
+		_ = c.Close()
+	}
+}
