@@ -1,0 +1,98 @@
+package vmtest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+)
+
+const (
+	xdpDrop = 1
+	xdpPass = 2
+)
+
+func runXDP(t *testing.T, prog *ebpf.Program) uint32 {
+	t.Helper()
+	ret, err := prog.Run(&ebpf.RunOptions{Data: make([]byte, 64)})
+	if err != nil {
+		t.Fatalf("running %v: %v", prog, err)
+	}
+	return ret
+}
+
+// TestFreplace is the probe that matters most: on the host it skips with
+// the kernel's reason, in a harness VM it must load, attach and change the
+// target's verdict, including on a second target (multi-attach, which
+// rebuilding dispatcher generations needs).
+func TestFreplace(t *testing.T) {
+	LogWhere(t)
+	if err := ProbeFreplace(); err != nil && !errors.Is(err, ErrNoTrampolines) {
+		t.Fatalf("probe failed for a reason other than trampolines: %v", err)
+	}
+	RequireFreplace(t)
+
+	fp, err := LoadFreplacePair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fp.Close()
+	if got := runXDP(t, fp.Target); got != xdpPass {
+		t.Fatalf("target before attach returned %d, want XDP_PASS", got)
+	}
+
+	l, err := fp.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runXDP(t, fp.Target); got != xdpDrop {
+		t.Fatalf("target with extension returned %d, want XDP_DROP", got)
+	}
+
+	// The same extension attached to a second target (multi-attach).
+	second, err := LoadFreplacePair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	fp2 := &FreplacePair{Target: second.Target, Extension: fp.Extension}
+	l2, err := fp2.Attach()
+	if err != nil {
+		t.Fatalf("attaching a loaded extension to a second target: %v", err)
+	}
+	if got := runXDP(t, second.Target); got != xdpDrop {
+		t.Fatalf("second target with extension returned %d, want XDP_DROP", got)
+	}
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := runXDP(t, second.Target); got != xdpPass {
+		t.Fatalf("second target after detach returned %d, want XDP_PASS", got)
+	}
+
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := runXDP(t, fp.Target); got != xdpPass {
+		t.Fatalf("target after detach returned %d, want XDP_PASS", got)
+	}
+}
+
+// TestFreplaceSkipReason checks the reason given where freplace is
+// refused: it must name the errno the kernel returned.
+func TestFreplaceSkipReason(t *testing.T) {
+	LogWhere(t)
+	err := ProbeFreplace()
+	if err == nil {
+		t.Skipf("freplace works on %s; no refusal to check", Where())
+	}
+	if InVM() {
+		t.Fatalf("freplace refused in a VM: %v", err)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "kernel refuses BPF trampolines: E") {
+		t.Fatalf("reason %q does not name an errno", msg)
+	}
+	t.Logf("host reason: %s", msg)
+}
