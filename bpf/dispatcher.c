@@ -19,7 +19,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static volatile const struct xdpchain_config xdpchain_cfg = {
+volatile const struct xdpchain_config xdpchain_cfg = {
 	.magic = XDPCHAIN_CONFIG_MAGIC,
 	.version = XDPCHAIN_CONFIG_VERSION,
 	.num_slots = 0,
@@ -122,9 +122,13 @@ static __always_inline void count(__u32 index, __u32 column)
 
 	if (!(xdpchain_cfg.flags & XDPCHAIN_F_COUNTERS))
 		return;
+	/* Hide column's known range from the compiler, so that the mask the
+	 * verifier needs for the bounds check is not optimised away. */
+	asm volatile("" : "+r"(column));
+	column &= XDPCHAIN_NUM_COLUMNS - 1;
 	c = bpf_map_lookup_elem(&xdpchain_stats, &key);
 	if (c)
-		c->packets[column & (XDPCHAIN_NUM_COLUMNS - 1)]++;
+		c->packets[column]++;
 }
 
 /*

@@ -38,6 +38,7 @@ type dispatcherXdpchainCounters struct {
 const (
 	dispatcherMapXdpchainStats = "xdpchain_stats"
 	dispatcherProgXdpchainRoot = "xdpchain_root"
+	dispatcherVarXdpchainCfg   = "xdpchain_cfg"
 )
 
 // loadDispatcher returns the embedded CollectionSpec for dispatcher.
@@ -96,6 +97,7 @@ type dispatcherMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dispatcherVariableSpecs struct {
+	XdpchainCfg *ebpf.VariableSpec `ebpf:"xdpchain_cfg"`
 }
 
 // dispatcherObjects contains all objects after they have been loaded into the kernel.
@@ -131,6 +133,7 @@ func (m *dispatcherMaps) Close() error {
 //
 // It can be passed to loadDispatcherObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dispatcherVariables struct {
+	XdpchainCfg *ebpf.Variable `ebpf:"xdpchain_cfg"`
 }
 
 // dispatcherPrograms contains all programs after they have been loaded into the kernel.

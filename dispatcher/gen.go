@@ -1,3 +1,3 @@
 package dispatcher
 
-//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -type xdpchain_config -type xdpchain_counters dispatcher ../bpf/dispatcher.c -- -I../bpf/include
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -type xdpchain_counters dispatcher ../bpf/dispatcher.c -- -I../bpf/include

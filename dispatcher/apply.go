@@ -1,0 +1,376 @@
+package dispatcher
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// Spec returns the interface's chain as last read from the pins, in slot
+// order. Program.Object is filled.
+func (r *Root) Spec() (Spec, error) {
+	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, Programs: Chain{}}
+	for _, ps := range r.st.Programs {
+		p := ps.Program
+		obj, err := r.pins.loadObject(ps.Object)
+		if err != nil {
+			return Spec{}, &ProgramError{Program: p.Name, Err: fmt.Errorf("reading stored object: %w", err)}
+		}
+		p.Object = obj
+		s.Programs = append(s.Programs, p)
+	}
+	return s, nil
+}
+
+// Update changes the chain: under the interface's lock it re-reads the
+// pins, lets fn edit the current Spec, and applies the result. Changes by
+// other processes are never lost. If fn or the apply fails, the running
+// chain is untouched.
+func (r *Root) Update(fn func(*Spec) error) error {
+	lock, err := lockDir(r.pins.bpf)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if err := r.reload(); err != nil {
+		return err
+	}
+	s, err := r.Spec()
+	if err != nil {
+		return err
+	}
+	if err := fn(&s); err != nil {
+		return err
+	}
+	return r.apply(s)
+}
+
+// Apply replaces the interface's chain with s. It is transactional: it
+// builds a new dispatcher generation and swaps it in atomically; on any
+// failure the running chain is untouched and the error (a *ProgramError
+// where one program is to blame) says why.
+func (r *Root) Apply(s Spec) error {
+	return r.Update(func(cur *Spec) error {
+		*cur = s
+		return nil
+	})
+}
+
+// apply builds, swaps and commits a generation. Call with the lock held.
+func (r *Root) apply(s Spec) (err error) {
+	if !s.Fallthrough.Valid() {
+		return fmt.Errorf("%w: fall-through verdict %d", ErrInvalid, s.Fallthrough)
+	}
+	if err := s.Programs.Validate(); err != nil {
+		return err
+	}
+	chain := s.Programs.Sorted()
+
+	kind := s.Mechanism
+	if kind == "" {
+		kind = r.st.Mechanism
+	}
+	kind, _ = ResolveMechanism(kind)
+	mech, err := newMechanism(kind)
+	if err != nil {
+		return err
+	}
+
+	g := &generation{
+		number:       r.st.Generation + 1,
+		pins:         r.pins,
+		fallthrough_: s.Fallthrough,
+		counters:     !s.NoCounters,
+		frags:        true,
+		stats:        r.stats,
+		verifierLogs: r.opts.VerifierLogs,
+		replacePins:  map[string]*ebpf.Map{},
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			g.discard()
+		}
+	}()
+
+	prev := map[string]programState{}
+	for _, ps := range r.st.Programs {
+		prev[ps.Name] = ps
+	}
+	counters := assignCounters(chain, r.st.Programs)
+	for _, p := range chain {
+		if !p.Frags {
+			g.frags = false
+		}
+	}
+	for _, p := range chain {
+		old, had := prev[p.Name]
+		sl, err := r.prepareSlot(g, p, old, had)
+		if err != nil {
+			return err
+		}
+		sl.counter = counters[p.Name]
+		g.slots = append(g.slots, sl)
+	}
+	if err := g.prepareRoot(); err != nil {
+		return err
+	}
+	g.prog, err = mech.build(g)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if !committed {
+			mech.abort(g)
+		}
+	}()
+
+	// Counters of programs new to this interface start at zero.
+	for _, sl := range g.slots {
+		if old, had := prev[sl.Name]; !had || old.Counter != sl.counter {
+			if err := resetStats(r.stats, sl.counter); err != nil {
+				return err
+			}
+		}
+	}
+
+	next := &state{
+		Interface:   r.ifname,
+		Ifindex:     r.ifindex,
+		NetNS:       r.st.NetNS,
+		NetNSInode:  r.st.NetNSInode,
+		Mode:        r.st.Mode,
+		Mechanism:   kind,
+		Requested:   s.Mechanism,
+		Fallthrough: s.Fallthrough,
+		Generation:  g.number,
+		Programs:    []programState{},
+	}
+	if next.Requested == "" {
+		next.Requested = r.st.Requested
+	}
+	next.DispatcherID, err = programID(g.prog)
+	if err != nil {
+		return err
+	}
+	for _, sl := range g.slots {
+		p := sl.Program
+		p.Object = nil
+		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, ProgramID: sl.programID})
+	}
+	if err := writeState(r.pins.pendingFile(), next); err != nil {
+		return fmt.Errorf("writing pending state: %w", err)
+	}
+	if err := r.swap(g.prog); err != nil {
+		os.Remove(r.pins.pendingFile())
+		return err
+	}
+
+	// The new generation runs. From here on, failures are reported but the
+	// chain is the new one.
+	committed = true
+	defer g.close()
+	var errs []error
+	if err := os.Rename(r.pins.pendingFile(), r.pins.stateFile()); err != nil {
+		errs = append(errs, fmt.Errorf("committing state: %w", err))
+	}
+	for path, m := range g.replacePins {
+		errs = append(errs, replacePin(path, m.Pin))
+	}
+	errs = append(errs, mech.commit(g))
+	if r.st.Mechanism != kind {
+		if oldMech, err := newMechanism(r.st.Mechanism); err == nil {
+			oldMech.cleanup(r.pins, next)
+		}
+	}
+	r.st = next
+	r.cleanupLeftovers()
+	return errors.Join(errs...)
+}
+
+// swap replaces the running dispatcher with prog, failing with
+// ErrConcurrentUpdate unless the running one is the one in the state.
+func (r *Root) swap(prog *ebpf.Program) error {
+	old, err := ebpf.NewProgramFromID(ebpf.ProgramID(r.st.DispatcherID))
+	if err != nil {
+		return fmt.Errorf("%w: opening running dispatcher %d: %v", ErrConcurrentUpdate, r.st.DispatcherID, err)
+	}
+	defer old.Close()
+	rl, ok := r.link.(interface {
+		UpdateArgs(link.RawLinkUpdateOptions) error
+	})
+	if !ok {
+		return fmt.Errorf("root link %T cannot be updated", r.link)
+	}
+	err = rl.UpdateArgs(link.RawLinkUpdateOptions{New: prog, Old: old, Flags: unix.BPF_F_REPLACE})
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("%w: %v", ErrConcurrentUpdate, err)
+	}
+	if err != nil {
+		return fmt.Errorf("swapping dispatcher: %w", err)
+	}
+	return nil
+}
+
+// assignCounters gives every program its counter index: the one it had, or
+// the lowest index used neither by the running chain nor by the new one,
+// so the old generation never counts into a new program's entry.
+func assignCounters(chain Chain, running []programState) map[string]uint32 {
+	out := make(map[string]uint32, len(chain))
+	used := map[uint32]bool{}
+	had := map[string]uint32{}
+	for _, ps := range running {
+		used[ps.Counter] = true
+		had[ps.Name] = ps.Counter
+	}
+	for _, p := range chain {
+		if c, ok := had[p.Name]; ok {
+			out[p.Name] = c
+		}
+	}
+	next := uint32(1)
+	for _, p := range chain {
+		if _, ok := out[p.Name]; ok {
+			continue
+		}
+		for used[next] {
+			next++
+		}
+		out[p.Name] = next
+		used[next] = true
+	}
+	return out
+}
+
+// prepareSlot parses a program's object, opens or creates its maps and
+// associates them, and verifies a new or changed program on its own.
+func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool) (_ *slot, err error) {
+	wrap := func(err error) error {
+		var pe *ProgramError
+		if errors.As(err, &pe) {
+			return err
+		}
+		return &ProgramError{Program: p.Name, Err: err}
+	}
+	cs, ps, err := objectSpec(p.Object, p.ProgramName)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	p.ProgramName = ps.Name
+	hash, err := r.pins.storeObject(p.Object)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	sl := &slot{Program: p, hash: hash, cs: cs, license: ps.License, maps: map[string]*ebpf.Map{}}
+	sl.fresh = !had || old.Object != hash
+	defer func() {
+		if err != nil {
+			sl.close()
+		}
+	}()
+
+	dir := r.pins.progMaps(p.Name)
+	for name, ms := range cs.Maps {
+		ms = ms.Copy()
+		ms.Pinning = ebpf.PinNone
+		path := filepath.Join(dir, pinName(name))
+		var m *ebpf.Map
+		if pinned, err := ebpf.LoadPinnedMap(path, nil); err == nil {
+			// Keep state across generations; across a new object only
+			// writable maps of the same shape are kept.
+			sameObject := had && old.Object == hash
+			readOnly := ms.Flags&unix.BPF_F_RDONLY_PROG != 0 || name == ".rodata" || len(name) > 7 && name[:8] == ".rodata."
+			if ms.Compatible(pinned) == nil && (sameObject || !readOnly) {
+				m = pinned
+			} else {
+				pinned.Close()
+			}
+		}
+		if m == nil {
+			m, err = ebpf.NewMap(ms)
+			if err != nil {
+				return nil, wrap(fmt.Errorf("%w: creating map %q: %v", ErrLoad, name, err))
+			}
+			if _, statErr := os.Stat(path); statErr == nil {
+				g.replacePins[path] = m
+			} else {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					m.Close()
+					return nil, wrap(err)
+				}
+				if err := m.Pin(path); err != nil {
+					m.Close()
+					return nil, wrap(fmt.Errorf("pinning map %q: %w", name, err))
+				}
+				g.newPins = append(g.newPins, path)
+			}
+		}
+		sl.maps[name] = m
+	}
+
+	insns := append(asm.Instructions(nil), ps.Instructions...)
+	for i := range insns {
+		ins := &insns[i]
+		ref := ins.Reference()
+		if ref == "" || ins.IsFunctionReference() {
+			continue
+		}
+		if ins.IsKfuncCall() || !ins.OpCode.IsDWordLoad() {
+			continue
+		}
+		m, ok := sl.maps[ref]
+		if !ok {
+			return nil, wrap(fmt.Errorf("%w: reference to unknown map or symbol %q", ErrLoad, ref))
+		}
+		if err := ins.AssociateMap(m); err != nil {
+			return nil, wrap(fmt.Errorf("%w: %v", ErrLoad, err))
+		}
+	}
+	sl.insns = insns
+
+	if sl.fresh {
+		// Verify alone first, so a broken program is named.
+		alone, err := loadProgram(p.Name, &ebpf.ProgramSpec{
+			Name:         ps.Name,
+			Type:         ebpf.XDP,
+			License:      ps.License,
+			Flags:        ps.Flags,
+			Instructions: insns,
+		}, r.opts.VerifierLogs)
+		if err != nil {
+			return nil, err
+		}
+		alone.Close()
+	}
+	return sl, nil
+}
+
+// ProgramMaps returns the bpffs pin paths of a program's maps, by the map's
+// name in its object (".bss", "hits", ...).
+func (r *Root) ProgramMaps(program string) (map[string]string, error) {
+	for _, ps := range r.st.Programs {
+		if ps.Name != program {
+			continue
+		}
+		obj, err := r.pins.loadObject(ps.Object)
+		if err != nil {
+			return nil, &ProgramError{Program: program, Err: err}
+		}
+		cs, _, err := objectSpec(obj, ps.ProgramName)
+		if err != nil {
+			return nil, &ProgramError{Program: program, Err: err}
+		}
+		out := map[string]string{}
+		for name := range cs.Maps {
+			out[name] = filepath.Join(r.pins.progMaps(program), pinName(name))
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: %q on %q", ErrNotFound, program, r.ifname)
+}

@@ -1,0 +1,151 @@
+package dispatcher
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// freplaceMechanism loads each program once as a BPF_PROG_TYPE_EXT program
+// and attaches it to its slot in every new generation (multi-attach, 5.10).
+// Each program is a kernel object of its own (visible in bpftool, with an
+// ID), pinned with its link under the interface's pin directory.
+type freplaceMechanism struct{}
+
+type freplaceSlot struct {
+	prog    *ebpf.Program
+	link    link.Link
+	created bool // prog was loaded for this generation
+}
+
+func newFreplaceMechanism() (mechanism, error) { return freplaceMechanism{}, nil }
+
+func (freplaceMechanism) kind() MechanismKind { return Freplace }
+
+func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
+	root, err := loadProgram(rootProgramName, g.rootSpec, g.verifierLogs)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			m.abort(g)
+			root.Close()
+		}
+	}()
+	for i, s := range g.slots {
+		fs := &freplaceSlot{}
+		s.ext = fs
+		if !s.fresh {
+			if p, err := ebpf.LoadPinnedProgram(filepath.Join(g.pins.progsDir(), s.Name), nil); err == nil {
+				fs.prog = p
+			}
+		}
+		if fs.prog == nil {
+			var flags uint32
+			if g.frags {
+				flags = xdpFlagHasFrags
+			}
+			fs.prog, err = loadProgram(s.Name, &ebpf.ProgramSpec{
+				Name:         s.ProgramName,
+				Type:         ebpf.Extension,
+				License:      s.license,
+				Flags:        flags,
+				AttachTarget: root,
+				AttachTo:     slotSymbol(i),
+				Instructions: s.insns,
+			}, g.verifierLogs)
+			if err != nil {
+				var pe *ProgramError
+				if errors.As(err, &pe) {
+					pe.Err = trampolineError(pe.Err)
+				}
+				return nil, err
+			}
+			fs.created = true
+		}
+		fs.link, err = link.AttachFreplace(root, slotSymbol(i), fs.prog)
+		if err != nil {
+			return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("attaching to slot %d: %w", i, trampolineError(err))}
+		}
+		if info, err := fs.prog.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				s.programID = uint32(id)
+			}
+		}
+	}
+	return root, nil
+}
+
+func replacePin(path string, pin func(string) error) error {
+	tmp := path + "_new"
+	os.Remove(tmp)
+	if err := pin(tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func (freplaceMechanism) commit(g *generation) error {
+	var errs []error
+	keep := map[string]bool{}
+	for _, s := range g.slots {
+		fs, ok := s.ext.(*freplaceSlot)
+		if !ok {
+			continue
+		}
+		keep[s.Name] = true
+		if err := os.MkdirAll(g.pins.progsDir(), 0o700); err != nil {
+			errs = append(errs, err)
+		}
+		if err := os.MkdirAll(g.pins.linksDir(), 0o700); err != nil {
+			errs = append(errs, err)
+		}
+		if fs.created {
+			errs = append(errs, replacePin(filepath.Join(g.pins.progsDir(), s.Name), fs.prog.Pin))
+		}
+		errs = append(errs, replacePin(filepath.Join(g.pins.linksDir(), s.Name), fs.link.Pin))
+		fs.link.Close()
+		fs.prog.Close()
+	}
+	removeUnlisted(g.pins.progsDir(), keep)
+	removeUnlisted(g.pins.linksDir(), keep)
+	return errors.Join(errs...)
+}
+
+func (freplaceMechanism) abort(g *generation) {
+	for _, s := range g.slots {
+		if fs, ok := s.ext.(*freplaceSlot); ok {
+			if fs.link != nil {
+				fs.link.Close()
+			}
+			if fs.prog != nil {
+				fs.prog.Close()
+			}
+			s.ext = nil
+		}
+	}
+}
+
+func (freplaceMechanism) cleanup(pd pinDir, st *state) {
+	keep := map[string]bool{}
+	for _, p := range st.Programs {
+		keep[p.Name] = true
+	}
+	removeUnlisted(pd.progsDir(), keep)
+	removeUnlisted(pd.linksDir(), keep)
+}
+
+// removeUnlisted removes the entries of dir whose names are not in keep.
+func removeUnlisted(dir string, keep map[string]bool) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package dispatcher
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+const (
+	slotSymbolPrefix = "xdpchain_slot"
+	rootProgramName  = "xdpchain_root"
+	configVariable   = "xdpchain_cfg"
+	statsMapName     = "xdpchain_stats"
+	configMagic      = 0x43504458
+	configVersion    = 1
+	slotEmpty        = 31
+	flagCounters     = 1 << 0
+	slotFlagShadow   = 1 << 0
+	maxCounters      = 2 * MaxPrograms
+)
+
+func slotSymbol(n int) string { return slotSymbolPrefix + strconv.Itoa(n) }
+
+var dispatcherSpec = sync.OnceValues(loadDispatcher)
+
+// slot is one program of a generation, ready to be placed.
+type slot struct {
+	Program
+	hash    string
+	license string
+	counter uint32
+	// fresh: new or changed in this apply; verified on its own first.
+	fresh bool
+	cs    *ebpf.CollectionSpec
+	// insns are the program's instructions (entry function first) with
+	// every map reference associated with maps.
+	insns asm.Instructions
+	maps  map[string]*ebpf.Map
+	// programID is the program's own kernel ID (freplace).
+	programID uint32
+	// ext holds mechanism-specific objects (freplace: program and link).
+	ext any
+}
+
+func (s *slot) close() {
+	for _, m := range s.maps {
+		m.Close()
+	}
+}
+
+// generation is one build of an interface's dispatcher.
+type generation struct {
+	number       uint64
+	pins         pinDir
+	slots        []*slot
+	fallthrough_ Verdict
+	counters     bool
+	frags        bool
+	verifierLogs bool
+	stats        *ebpf.Map
+
+	rootSpec *ebpf.ProgramSpec // root program, configuration set, maps associated
+	rodata   *ebpf.Map
+	prog     *ebpf.Program // the loaded dispatcher
+	// newPins are pins created for this generation, removed if it fails.
+	newPins []string
+	// replacePins are pins to (re)place once the generation is committed.
+	replacePins map[string]*ebpf.Map
+}
+
+func (g *generation) close() {
+	if g.rodata != nil {
+		g.rodata.Close()
+	}
+	if g.prog != nil {
+		g.prog.Close()
+	}
+	for _, s := range g.slots {
+		s.close()
+	}
+}
+
+// discard undoes a generation that was not swapped in.
+func (g *generation) discard() {
+	for _, p := range g.newPins {
+		os.Remove(p)
+		os.Remove(filepath.Dir(p)) // only succeeds when empty
+	}
+	g.close()
+}
+
+// config is the .rodata configuration of g's root program.
+func (g *generation) config() dispatcherXdpchainConfig {
+	var c dispatcherXdpchainConfig
+	c.Magic = configMagic
+	c.Version = configVersion
+	c.NumSlots = uint32(len(g.slots))
+	c.Fallthrough = uint32(g.fallthrough_)
+	if g.counters {
+		c.Flags |= flagCounters
+	}
+	for i, s := range g.slots {
+		c.ProceedOn[i] = uint32(s.ProceedOn)
+		c.Allowed[i] = uint32(AllVerdicts)
+		if s.Allowed != 0 {
+			c.Allowed[i] = uint32(s.Allowed)
+		}
+		c.Counter[i] = s.counter
+		if s.Shadow {
+			c.SlotFlags[i] |= slotFlagShadow
+		}
+	}
+	return c
+}
+
+// prepareRoot makes g.rootSpec: the dispatcher's root program with the
+// configuration baked into a new frozen .rodata and the shared counters.
+func (g *generation) prepareRoot() error {
+	base, err := dispatcherSpec()
+	if err != nil {
+		return fmt.Errorf("parsing embedded dispatcher: %w", err)
+	}
+	cs := base.Copy()
+	rodata, err := withConfig(cs, g.config())
+	if err != nil {
+		return fmt.Errorf("setting dispatcher configuration: %w", err)
+	}
+	g.rodata, err = ebpf.NewMap(rodata)
+	if err != nil {
+		return fmt.Errorf("creating dispatcher configuration map: %w", err)
+	}
+	ps := cs.Programs[rootProgramName]
+	for i := range ps.Instructions {
+		ins := &ps.Instructions[i]
+		switch ins.Reference() {
+		case ".rodata":
+			err = ins.AssociateMap(g.rodata)
+		case statsMapName:
+			err = ins.AssociateMap(g.stats)
+		}
+		if err != nil {
+			return fmt.Errorf("dispatcher: %w", err)
+		}
+	}
+	if g.frags {
+		ps.Flags |= xdpFlagHasFrags
+	}
+	g.rootSpec = ps
+	return nil
+}
+
+// loadProgram loads spec, keeping the verifier log in a ProgramError.
+func loadProgram(name string, spec *ebpf.ProgramSpec, logs bool) (*ebpf.Program, error) {
+	opts := ebpf.ProgramOptions{}
+	if logs {
+		opts.LogLevel = ebpf.LogLevelBranch
+	}
+	p, err := ebpf.NewProgramWithOptions(spec, opts)
+	if err == nil {
+		return p, nil
+	}
+	pe := &ProgramError{Program: name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		pe.VerifierLog = fmt.Sprintf("%+v", ve)
+	}
+	return nil, pe
+}
+
+// function is a BPF function within an instruction stream.
+type function struct {
+	name  string
+	insns asm.Instructions
+}
+
+// splitFunctions cuts an instruction stream at its function symbols.
+func splitFunctions(insns asm.Instructions) []function {
+	var out []function
+	for _, ins := range insns {
+		if sym := ins.Symbol(); sym != "" || len(out) == 0 {
+			out = append(out, function{name: sym})
+		}
+		f := &out[len(out)-1]
+		f.insns = append(f.insns, ins)
+	}
+	return out
+}
+
+// withConfig returns the dispatcher's .rodata with cfg written in place of
+// the compiled-in defaults.
+func withConfig(cs *ebpf.CollectionSpec, cfg dispatcherXdpchainConfig) (*ebpf.MapSpec, error) {
+	v, ok := cs.Variables[configVariable]
+	if !ok {
+		return nil, fmt.Errorf("dispatcher has no %s", configVariable)
+	}
+	ms := cs.Maps[v.SectionName].Copy()
+	if len(ms.Contents) != 1 {
+		return nil, fmt.Errorf("%s: unexpected layout", v.SectionName)
+	}
+	data, ok := ms.Contents[0].Value.([]byte)
+	if !ok {
+		return nil, fmt.Errorf("%s: unexpected contents %T", v.SectionName, ms.Contents[0].Value)
+	}
+	var buf bytes.Buffer
+	if err := binary.Write(&buf, binary.NativeEndian, cfg); err != nil {
+		return nil, err
+	}
+	if buf.Len() != int(v.Size()) || int(v.Offset)+buf.Len() > len(data) {
+		return nil, fmt.Errorf("configuration is %d bytes, dispatcher expects %d", buf.Len(), v.Size())
+	}
+	data = slices.Clone(data)
+	copy(data[v.Offset:], buf.Bytes())
+	ms.Contents = []ebpf.MapKV{{Key: ms.Contents[0].Key, Value: data}}
+	return ms, nil
+}

@@ -1,0 +1,86 @@
+package dispatcher
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// linkedMechanism splices each program into the dispatcher as a
+// BPF-to-BPF subprogram in place of its slot stub: one kernel program per
+// generation, no trampolines, works wherever XDP does.
+type linkedMechanism struct{}
+
+func (linkedMechanism) kind() MechanismKind { return Linked }
+
+func (linkedMechanism) build(g *generation) (*ebpf.Program, error) {
+	spec := g.rootSpec.Copy()
+	funcs := splitFunctions(spec.Instructions)
+	active := make(map[string]*slot, len(g.slots))
+	for i, s := range g.slots {
+		active[slotSymbol(i)] = s
+	}
+	var out asm.Instructions
+	for _, f := range funcs {
+		s, ok := active[f.name]
+		if !ok {
+			out = append(out, f.insns...)
+			continue
+		}
+		n, _ := strconv.Atoi(f.name[len(slotSymbolPrefix):])
+		insns, err := renameFunctions(s.insns, f.name, fmt.Sprintf("xdpchain_s%d_", n))
+		if err != nil {
+			return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+		}
+		out = append(out, insns...)
+	}
+	spec.Instructions = out
+	return loadProgram(rootProgramName, spec, g.verifierLogs)
+}
+
+func (linkedMechanism) commit(*generation) error { return nil }
+func (linkedMechanism) abort(*generation)        {}
+func (linkedMechanism) cleanup(pinDir, *state)   {}
+
+// renameFunctions renames a program's entry function to entry and its
+// other functions to prefix+name, rewriting every call and function
+// pointer, so that several programs can live in one instruction stream.
+func renameFunctions(insns asm.Instructions, entry, prefix string) (asm.Instructions, error) {
+	funcs := splitFunctions(insns)
+	if len(funcs) == 0 || funcs[0].name == "" {
+		return nil, fmt.Errorf("program has no entry symbol")
+	}
+	rename := make(map[string]string, len(funcs))
+	for i, f := range funcs {
+		if i == 0 {
+			rename[f.name] = entry
+		} else {
+			rename[f.name] = prefix + f.name
+		}
+	}
+	out := make(asm.Instructions, 0, len(insns))
+	for _, f := range funcs {
+		for _, ins := range f.insns {
+			if sym := ins.Symbol(); sym != "" {
+				ins = ins.WithSymbol(rename[sym])
+				if fn := btf.FuncMetadata(&ins); fn != nil {
+					cp := *fn
+					cp.Name = rename[sym]
+					ins = btf.WithFuncMetadata(ins, &cp)
+				}
+			}
+			if ref := ins.Reference(); ref != "" && ins.IsFunctionReference() {
+				to, ok := rename[ref]
+				if !ok {
+					return nil, fmt.Errorf("call to unknown function %q", ref)
+				}
+				ins = ins.WithReference(to)
+			}
+			out = append(out, ins)
+		}
+	}
+	return out, nil
+}

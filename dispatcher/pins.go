@@ -1,0 +1,232 @@
+package dispatcher
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The pin layout (see docs/pins.md):
+//
+//	<bpffs>/xdpchain/<netns inode>/<ifindex>/
+//	    link                the root's bpf_link
+//	    stats               per-CPU counters (xdpchain_stats), shared by generations
+//	    maps/<prog>/<map>   each program's maps, shared by generations
+//	    progs/<prog>        freplace: the program's extension program
+//	    links/<prog>        freplace: its link into the running generation
+//	<statedir>/<netns inode>/<ifindex>/
+//	    state.json          the chain as last committed
+//	    state.json.pending  written before a swap, renamed after it
+//	    objects/<sha256>.o  each program's ELF object
+type pinDir struct {
+	bpf   string // <bpffs>/xdpchain/<netns>/<ifindex>
+	state string // <statedir>/<netns>/<ifindex>
+}
+
+func newPinDir(opts Options, netnsInode uint64, ifindex int) pinDir {
+	ns, idx := strconv.FormatUint(netnsInode, 10), strconv.Itoa(ifindex)
+	return pinDir{
+		bpf:   filepath.Join(opts.BPFFS, "xdpchain", ns, idx),
+		state: filepath.Join(opts.StateDir, ns, idx),
+	}
+}
+
+func (p pinDir) link() string                { return filepath.Join(p.bpf, "link") }
+func (p pinDir) stats() string               { return filepath.Join(p.bpf, "stats") }
+func (p pinDir) mapsDir() string             { return filepath.Join(p.bpf, "maps") }
+func (p pinDir) progMaps(prog string) string { return filepath.Join(p.bpf, "maps", prog) }
+func (p pinDir) progsDir() string            { return filepath.Join(p.bpf, "progs") }
+func (p pinDir) linksDir() string            { return filepath.Join(p.bpf, "links") }
+func (p pinDir) stateFile() string           { return filepath.Join(p.state, "state.json") }
+func (p pinDir) pendingFile() string         { return filepath.Join(p.state, "state.json.pending") }
+func (p pinDir) objectsDir() string          { return filepath.Join(p.state, "objects") }
+
+// pinName turns a map name into a bpffs file name: bpffs refuses dots.
+func pinName(name string) string {
+	return strings.NewReplacer(".", "_", "/", "_").Replace(name)
+}
+
+// ensureBPFFS makes sure path is a bpffs mount, mounting one when nothing
+// is mounted there. Inside `ip netns exec` it refuses: a bpffs mounted in
+// that private mount namespace vanishes with the process, and the pinned
+// root with it.
+func ensureBPFFS(path string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
+		return nil
+	}
+	if insideIPNetnsExec() {
+		return fmt.Errorf("%w: %s is not a bpffs and this process runs in a private mount namespace (`ip netns exec`?): pins made here would vanish with it; run xdpchain outside and pass --netns instead", ErrNoBPFFS, path)
+	}
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return fmt.Errorf("%w: creating %s: %v", ErrNoBPFFS, path, err)
+	}
+	if err := unix.Mount("bpf", path, "bpf", 0, "mode=0700"); err != nil {
+		return fmt.Errorf("%w: mounting bpffs at %s: %v", ErrNoBPFFS, path, err)
+	}
+	return nil
+}
+
+// dirLock is an exclusive flock on an interface's pin directory, held
+// across read-build-swap so concurrent writers serialize.
+type dirLock struct{ fd int }
+
+func lockDir(dir string) (*dirLock, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dir, err)
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return &dirLock{fd: fd}, nil
+}
+
+func (l *dirLock) Unlock() {
+	if l != nil && l.fd >= 0 {
+		unix.Flock(l.fd, unix.LOCK_UN)
+		unix.Close(l.fd)
+		l.fd = -1
+	}
+}
+
+// state is what a later process needs to rebuild the chain: written to
+// state.json after every committed swap.
+type state struct {
+	Version      int            `json:"version"`
+	Interface    string         `json:"interface"`
+	Ifindex      int            `json:"ifindex"`
+	NetNS        string         `json:"netns,omitempty"`
+	NetNSInode   uint64         `json:"netns_inode"`
+	Mode         Mode           `json:"mode"`
+	Mechanism    MechanismKind  `json:"mechanism"`
+	Requested    MechanismKind  `json:"requested_mechanism"`
+	Fallthrough  Verdict        `json:"fallthrough"`
+	Generation   uint64         `json:"generation"`
+	DispatcherID uint32         `json:"dispatcher_id"`
+	Programs     []programState `json:"programs"`
+}
+
+type programState struct {
+	Program
+	Object  string `json:"object"` // sha256 of the ELF, file in objects/
+	Counter uint32 `json:"counter"`
+	// ProgramID is the program's own kernel ID (freplace only).
+	ProgramID uint32 `json:"program_id,omitempty"`
+}
+
+const stateVersion = 1
+
+func readState(path string) (*state, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s state
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	if s.Version != stateVersion {
+		return nil, fmt.Errorf("%s: state version %d, want %d", path, s.Version, stateVersion)
+	}
+	return &s, nil
+}
+
+// writeFileAtomic writes via a temporary file and rename, so readers see
+// the old or the new content, never a mix.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func writeState(path string, s *state) error {
+	s.Version = stateVersion
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b, 0o600)
+}
+
+// storeObject writes an ELF object content-addressed and returns its hash.
+func (p pinDir) storeObject(obj []byte) (string, error) {
+	sum := sha256.Sum256(obj)
+	h := hex.EncodeToString(sum[:])
+	path := filepath.Join(p.objectsDir(), h+".o")
+	if _, err := os.Stat(path); err == nil {
+		return h, nil
+	}
+	if err := writeFileAtomic(path, obj, 0o600); err != nil {
+		return "", fmt.Errorf("storing object: %w", err)
+	}
+	return h, nil
+}
+
+func (p pinDir) loadObject(hash string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(p.objectsDir(), hash+".o"))
+}
+
+// gcObjects removes stored objects no program of s refers to.
+func (p pinDir) gcObjects(s *state) {
+	keep := map[string]bool{}
+	for _, ps := range s.Programs {
+		keep[ps.Object+".o"] = true
+	}
+	entries, _ := os.ReadDir(p.objectsDir())
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			os.Remove(filepath.Join(p.objectsDir(), e.Name()))
+		}
+	}
+}
+
+// removeAll deletes every pin and the state of the interface, keeping the
+// (possibly locked) pin directory itself.
+func (p pinDir) removeAll() error {
+	var errs []error
+	entries, _ := os.ReadDir(p.bpf)
+	for _, e := range entries {
+		errs = append(errs, os.RemoveAll(filepath.Join(p.bpf, e.Name())))
+	}
+	return errors.Join(append(errs, os.RemoveAll(p.state))...)
+}

@@ -1,0 +1,160 @@
+package dispatcher
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// InterfaceStatus describes one interface's root and chain. Its JSON form
+// is what `xdpchain status --json` prints.
+type InterfaceStatus struct {
+	Name               string          `json:"name"`
+	Ifindex            int             `json:"ifindex"`
+	NetNS              string          `json:"netns,omitempty"`
+	NetNSInode         uint64          `json:"netns_inode"`
+	Mode               Mode            `json:"mode"`
+	Mechanism          MechanismKind   `json:"mechanism"`
+	LinkID             uint32          `json:"link_id"`
+	DispatcherID       uint32          `json:"dispatcher_id"`
+	Generation         uint64          `json:"generation"`
+	Fallthrough        string          `json:"fallthrough"`
+	FallthroughPackets uint64          `json:"fallthrough_packets"`
+	Programs           []ProgramStatus `json:"programs"`
+}
+
+// ProgramStatus describes one program of a chain.
+type ProgramStatus struct {
+	Slot      int      `json:"slot"`
+	Name      string   `json:"name"`
+	Priority  int      `json:"priority"`
+	ProceedOn []string `json:"proceed_on"`
+	Allowed   []string `json:"allowed,omitempty"`
+	Shadow    bool     `json:"shadow,omitempty"`
+	Program   string   `json:"program"`
+	// ProgramID is the program's own kernel ID (freplace only; a linked
+	// program is part of the dispatcher).
+	ProgramID uint32 `json:"program_id,omitempty"`
+	Owner     string `json:"owner,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Object    string `json:"object_sha256"`
+	Stats     Stats  `json:"stats"`
+}
+
+// Status reports the root and its chain with packet counts.
+func (r *Root) Status() (*InterfaceStatus, error) {
+	return statusFromPins(r.pins)
+}
+
+// statusFromPins builds a status from an interface's pins and state alone:
+// no network namespace needs entering.
+func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
+	st, err := readState(pd.stateFile())
+	if err != nil {
+		return nil, err
+	}
+	l, err := link.LoadPinnedLink(pd.link(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotAttached, st.Interface, err)
+	}
+	defer l.Close()
+	info, err := l.Info()
+	if err != nil {
+		return nil, fmt.Errorf("root link info: %w", err)
+	}
+	stats, err := ebpf.LoadPinnedMap(pd.stats(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening counters: %w", err)
+	}
+	defer stats.Close()
+
+	out := &InterfaceStatus{
+		Name:         st.Interface,
+		Ifindex:      st.Ifindex,
+		NetNS:        st.NetNS,
+		NetNSInode:   st.NetNSInode,
+		Mode:         st.Mode,
+		Mechanism:    st.Mechanism,
+		LinkID:       uint32(info.ID),
+		DispatcherID: uint32(info.Program),
+		Generation:   st.Generation,
+		Fallthrough:  st.Fallthrough.String(),
+		Programs:     []ProgramStatus{},
+	}
+	ft, err := readStats(stats, 0)
+	if err != nil {
+		return nil, err
+	}
+	out.FallthroughPackets = ft.Total()
+	for i, ps := range st.Programs {
+		s, err := readStats(stats, ps.Counter)
+		if err != nil {
+			return nil, err
+		}
+		p := ProgramStatus{
+			Slot:      i,
+			Name:      ps.Name,
+			Priority:  ps.Priority,
+			ProceedOn: ps.ProceedOn.Strings(),
+			Shadow:    ps.Shadow,
+			Program:   ps.ProgramName,
+			ProgramID: ps.ProgramID,
+			Owner:     ps.Owner,
+			Version:   ps.Version,
+			Object:    ps.Object,
+			Stats:     s,
+		}
+		if ps.Allowed != 0 {
+			p.Allowed = ps.Allowed.Strings()
+		}
+		out.Programs = append(out.Programs, p)
+	}
+	return out, nil
+}
+
+// List reports every interface with an xdpchain root under the bpffs of
+// opts, in every network namespace, sorted by namespace and ifindex. Stale
+// entries (roots whose interface went away) are skipped.
+func List(opts *Options) ([]InterfaceStatus, error) {
+	o := opts.withDefaults()
+	base := filepath.Join(o.BPFFS, "xdpchain")
+	nsDirs, err := os.ReadDir(base)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []InterfaceStatus{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := []InterfaceStatus{}
+	for _, nsd := range nsDirs {
+		ifDirs, _ := os.ReadDir(filepath.Join(base, nsd.Name()))
+		for _, ifd := range ifDirs {
+			var ino uint64
+			var idx int
+			if _, err := fmt.Sscan(nsd.Name(), &ino); err != nil {
+				continue
+			}
+			if _, err := fmt.Sscan(ifd.Name(), &idx); err != nil {
+				continue
+			}
+			s, err := statusFromPins(newPinDir(o, ino, idx))
+			if err != nil {
+				continue
+			}
+			out = append(out, *s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].NetNSInode != out[j].NetNSInode {
+			return out[i].NetNSInode < out[j].NetNSInode
+		}
+		return out[i].Ifindex < out[j].Ifindex
+	})
+	return out, nil
+}
