@@ -68,6 +68,9 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("root link info: %w", err)
 	}
+	if x := info.XDP(); x == nil || x.Ifindex == 0 {
+		return nil, fmt.Errorf("%w: %s: stale root (interface gone)", ErrNotAttached, st.Interface)
+	}
 	stats, err := ebpf.LoadPinnedMap(pd.stats(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("opening counters: %w", err)

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
+)
+
+func newFeaturesCmd(env *cliEnv) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "features",
+		Short: "Probe what this kernel supports",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			feats := dispatcher.Features()
+			mech, reason := dispatcher.ResolveMechanism(dispatcher.AutoMechanism)
+			if asJSON {
+				enc := json.NewEncoder(env.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{
+					"features":         feats,
+					"auto_mechanism":   mech,
+					"mechanism_reason": reason,
+				})
+			}
+			tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+			for _, f := range feats {
+				yes := "yes"
+				if !f.Supported {
+					yes = "no: " + f.Reason
+				}
+				fmt.Fprintf(tw, "%s\t%s\n", f.Name, yes)
+			}
+			fmt.Fprintf(tw, "slot mechanism (auto)\t%s (%s)\n", mech, reason)
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
