@@ -1,0 +1,33 @@
+// Package testprogs holds the compiled BPF test programs that xdpchain's
+// tests and benchmarks load: their C sources are in the top-level testdata/
+// directory, compiled by bpf2go (go generate) into the committed
+// *_bpfel.o objects beside this file.
+//
+// Every object is known by a name (the constants below, also the stem of
+// its .o file); Object returns its ELF bytes and Program the XDP function
+// to load from it.
+//
+//	verdict_aborted, verdict_drop, verdict_pass, verdict_tx,
+//	verdict_redirect  xdp_verdict returns that verdict (a .rodata constant,
+//	                  "verdict")
+//	verdict_invalid   xdp_verdict returns 7, outside XDP_ABORTED..XDP_REDIRECT
+//	noop              noop returns XDP_PASS
+//	counter           counter counts packets in the .bss global "packets"
+//	                  (incremented by the .data global "step" = 1) and in
+//	                  element 0 of the array map "hits", through a static
+//	                  __noinline subprogram; returns XDP_PASS
+//	dropport          dropport drops UDP (IPv4, IPv6) to the .rodata "port"
+//	                  (9999) and passes the rest; libxdp metadata priority
+//	                  10, proceed-on pass
+//	adjust            adjust calls bpf_xdp_adjust_head/tail, leaves the
+//	                  packet unchanged and returns XDP_PASS
+//	bad               bad reads packet data without a bounds check: the
+//	                  verifier rejects it
+//	multi             two programs: first (XDP_PASS) and second (XDP_DROP)
+//	runconfig         runconfig returns XDP_PASS; libxdp metadata priority
+//	                  20, proceed-on pass and drop
+//	monolithicN       (N = 1, 4, 16, 64) monolithic runs N no-op functions
+//	                  as static __noinline subprograms with the dispatcher's
+//	                  proceed-on check after each; returns XDP_PASS
+//	monolithic_inlineN  the same with the no-op bodies __always_inline
+package testprogs

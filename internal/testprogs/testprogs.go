@@ -1,0 +1,166 @@
+package testprogs
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/cilium/ebpf"
+)
+
+// Names of the test objects.
+const (
+	VerdictAborted  = "verdict_aborted"
+	VerdictDrop     = "verdict_drop"
+	VerdictPass     = "verdict_pass"
+	VerdictTx       = "verdict_tx"
+	VerdictRedirect = "verdict_redirect"
+	VerdictInvalid  = "verdict_invalid"
+
+	Noop      = "noop"
+	Counter   = "counter"
+	DropPort  = "dropport"
+	Adjust    = "adjust"
+	Bad       = "bad"
+	Multi     = "multi"
+	RunConfig = "runconfig"
+
+	Monolithic1        = "monolithic1"
+	Monolithic4        = "monolithic4"
+	Monolithic16       = "monolithic16"
+	Monolithic64       = "monolithic64"
+	MonolithicInline1  = "monolithic_inline1"
+	MonolithicInline4  = "monolithic_inline4"
+	MonolithicInline16 = "monolithic_inline16"
+	MonolithicInline64 = "monolithic_inline64"
+)
+
+// Facts about the objects that tests assert against.
+const (
+	// InvalidVerdict is what verdict_invalid returns.
+	InvalidVerdict = 7
+	// DropPortDefault is the UDP destination port dropport drops.
+	DropPortDefault = 9999
+	// DropPortPriority is dropport's XDP_RUN_CONFIG priority (proceed-on: pass).
+	DropPortPriority = 10
+	// RunConfigPriority is runconfig's XDP_RUN_CONFIG priority
+	// (proceed-on: pass and drop).
+	RunConfigPriority = 20
+	// DefaultPriority is libxdp's priority for a program without metadata.
+	DefaultPriority = 50
+)
+
+type object struct {
+	bytes   []byte
+	program string // the XDP function to load
+}
+
+var objects = map[string]object{
+	VerdictAborted:  {_VerdictAbortedBytes, "xdp_verdict"},
+	VerdictDrop:     {_VerdictDropBytes, "xdp_verdict"},
+	VerdictPass:     {_VerdictPassBytes, "xdp_verdict"},
+	VerdictTx:       {_VerdictTxBytes, "xdp_verdict"},
+	VerdictRedirect: {_VerdictRedirectBytes, "xdp_verdict"},
+	VerdictInvalid:  {_VerdictInvalidBytes, "xdp_verdict"},
+
+	Noop:      {_NoopBytes, "noop"},
+	Counter:   {_CounterBytes, "counter"},
+	DropPort:  {_DropportBytes, "dropport"},
+	Adjust:    {_AdjustBytes, "adjust"},
+	Bad:       {_BadBytes, "bad"},
+	Multi:     {_MultiBytes, "first"},
+	RunConfig: {_RunconfigBytes, "runconfig"},
+
+	Monolithic1:        {_Monolithic1Bytes, "monolithic"},
+	Monolithic4:        {_Monolithic4Bytes, "monolithic"},
+	Monolithic16:       {_Monolithic16Bytes, "monolithic"},
+	Monolithic64:       {_Monolithic64Bytes, "monolithic"},
+	MonolithicInline1:  {_MonolithicInline1Bytes, "monolithic"},
+	MonolithicInline4:  {_MonolithicInline4Bytes, "monolithic"},
+	MonolithicInline16: {_MonolithicInline16Bytes, "monolithic"},
+	MonolithicInline64: {_MonolithicInline64Bytes, "monolithic"},
+}
+
+func lookup(name string) object {
+	o, ok := objects[name]
+	if !ok {
+		panic(fmt.Sprintf("testprogs: no object %q", name))
+	}
+	return o
+}
+
+// Names returns the names of all test objects, sorted.
+func Names() []string {
+	names := make([]string, 0, len(objects))
+	for name := range objects {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Object returns a copy of the ELF bytes of the named object. It panics if
+// there is no such object.
+func Object(name string) []byte {
+	return bytes.Clone(lookup(name).bytes)
+}
+
+// Program returns the name of the XDP function to load from the named
+// object (for multi, the first of its two: "first"; the other is "second").
+// It panics if there is no such object.
+func Program(name string) string {
+	return lookup(name).program
+}
+
+// Spec parses the named object into a CollectionSpec.
+func Spec(name string) (*ebpf.CollectionSpec, error) {
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(lookup(name).bytes))
+	if err != nil {
+		return nil, fmt.Errorf("parsing test object %s: %w", name, err)
+	}
+	return spec, nil
+}
+
+// WriteFile writes the named object to dir as NAME.o and returns its path,
+// for tests that hand an object file to the CLI.
+func WriteFile(dir, name string) (string, error) {
+	path := filepath.Join(dir, name+".o")
+	if err := os.WriteFile(path, lookup(name).bytes, 0o644); err != nil {
+		return "", fmt.Errorf("writing test object %s: %w", name, err)
+	}
+	return path, nil
+}
+
+// Verdict returns the name of the verdict_* object that returns v
+// (0 aborted .. 4 redirect, or InvalidVerdict). It panics for any other v.
+func Verdict(v uint32) string {
+	switch v {
+	case 0:
+		return VerdictAborted
+	case 1:
+		return VerdictDrop
+	case 2:
+		return VerdictPass
+	case 3:
+		return VerdictTx
+	case 4:
+		return VerdictRedirect
+	case InvalidVerdict:
+		return VerdictInvalid
+	}
+	panic(fmt.Sprintf("testprogs: no verdict object returns %d", v))
+}
+
+// Monolithic returns the name of the monolithic object running n no-op
+// functions (n = 1, 4, 16 or 64), inlined or as subprogram calls. It panics
+// for any other n.
+func Monolithic(n int, inline bool) string {
+	name := fmt.Sprintf("monolithic%d", n)
+	if inline {
+		name = fmt.Sprintf("monolithic_inline%d", n)
+	}
+	lookup(name)
+	return name
+}

@@ -1,0 +1,110 @@
+package testutil
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// OpenFDs returns the open file descriptors of this process and what each
+// refers to (the target of /proc/self/fd/N), without the descriptor used to
+// read the directory.
+func OpenFDs() (map[int]string, error) {
+	dir, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return nil, fmt.Errorf("opening /proc/self/fd: %w", err)
+	}
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("reading /proc/self/fd: %w", err)
+	}
+	self := int(dir.Fd())
+	fds := make(map[int]string, len(names))
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || fd == self {
+			continue
+		}
+		target, err := os.Readlink("/proc/self/fd/" + name)
+		if err != nil {
+			continue // closed meanwhile
+		}
+		fds[fd] = target
+	}
+	return fds, nil
+}
+
+// LeakedFDs compares two snapshots from OpenFDs and describes every
+// descriptor of after that was not open, or referred to something else,
+// in before, sorted by number.
+func LeakedFDs(before, after map[int]string) []string {
+	var leaked []string
+	for fd, target := range after {
+		if old, ok := before[fd]; ok && old == target {
+			continue
+		}
+		leaked = append(leaked, fmt.Sprintf("fd %d -> %s", fd, target))
+	}
+	slices.SortFunc(leaked, func(a, b string) int {
+		return fdNumber(a) - fdNumber(b)
+	})
+	return leaked
+}
+
+func fdNumber(s string) int {
+	n, _ := strconv.Atoi(strings.Fields(s)[1])
+	return n
+}
+
+// warmUpRuntime makes the Go runtime open the descriptors it keeps for the
+// life of the process (the network poller's epoll and eventfd) before the
+// first snapshot, so that they are not reported as leaks.
+func warmUpRuntime() {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return
+	}
+	r.Close()
+	w.Close()
+}
+
+// RunWithFDCheck runs the tests of m and then checks that every file
+// descriptor opened while they ran has been closed. Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testutil.RunWithFDCheck(m)) }
+//
+// It returns m.Run's exit code, or 1 if descriptors leaked (listed on
+// stderr).
+func RunWithFDCheck(m *testing.M) int {
+	return runWithFDCheck(m.Run, os.Stderr)
+}
+
+func runWithFDCheck(run func() int, w io.Writer) int {
+	warmUpRuntime()
+	before, err := OpenFDs()
+	if err != nil {
+		fmt.Fprintln(w, "fd leak check:", err)
+		return 1
+	}
+	code := run()
+	after, err := OpenFDs()
+	if err != nil {
+		fmt.Fprintln(w, "fd leak check:", err)
+		return 1
+	}
+	if leaked := LeakedFDs(before, after); len(leaked) > 0 {
+		fmt.Fprintf(w, "FAIL: %d file descriptors leaked by the tests:\n", len(leaked))
+		for _, l := range leaked {
+			fmt.Fprintln(w, "\t"+l)
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
