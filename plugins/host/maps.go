@@ -1,0 +1,196 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/xdpchain/xdpchain/plugins/internal/rawmap"
+	pluginpb "github.com/xdpchain/xdpchain/plugins/proto"
+)
+
+// mapTable holds a plugin's maps, opened by the host. It is what the Maps
+// service may touch: nothing else.
+type mapTable struct {
+	mu   sync.RWMutex
+	maps map[string]*rawmap.Direct
+}
+
+func newMapTable() *mapTable { return &mapTable{maps: make(map[string]*rawmap.Direct)} }
+
+// set replaces the table with the maps pinned at the given paths, keeping
+// maps whose path did not change open.
+func (t *mapTable) set(pins map[string]string) (err error) {
+	next := make(map[string]*rawmap.Direct, len(pins))
+	t.mu.RLock()
+	prev := t.maps
+	t.mu.RUnlock()
+	defer func() {
+		if err != nil {
+			for name, d := range next {
+				if prev[name] != d {
+					d.Close()
+				}
+			}
+		}
+	}()
+	for name, path := range pins {
+		if d, ok := prev[name]; ok && d.PinPath == path {
+			next[name] = d
+			continue
+		}
+		d, err := rawmap.OpenPinned(name, path)
+		if err != nil {
+			return err
+		}
+		next[name] = d
+	}
+	t.mu.Lock()
+	t.maps = next
+	t.mu.Unlock()
+	for name, d := range prev {
+		if next[name] != d {
+			d.Close()
+		}
+	}
+	return nil
+}
+
+func (t *mapTable) get(name string) (*rawmap.Direct, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	d, ok := t.maps[name]
+	if !ok {
+		return nil, status.Errorf(codes.PermissionDenied, "map %q is not one of this plugin's maps", name)
+	}
+	return d, nil
+}
+
+func (t *mapTable) handles() []*pluginpb.MapHandle {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]*pluginpb.MapHandle, 0, len(t.maps))
+	for _, d := range t.maps {
+		out = append(out, &pluginpb.MapHandle{
+			Name:         d.Name,
+			PinPath:      d.PinPath,
+			Type:         uint32(d.Type),
+			KeySize:      d.KeySize,
+			ValueSize:    d.ValueSize,
+			MaxEntries:   d.MaxEntries,
+			Flags:        d.Flags,
+			PerCpu:       d.PerCPU,
+			PossibleCpus: uint32(d.PossibleCPUs),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (t *mapTable) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, d := range t.maps {
+		d.Close()
+	}
+	t.maps = map[string]*rawmap.Direct{}
+}
+
+// toStatus maps map errors to the status codes of the Maps contract.
+func toStatus(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ebpf.ErrKeyNotExist):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, ebpf.ErrKeyExist):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, rawmap.ErrSize):
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+// mapsServer serves a plugin its own maps over the broker.
+type mapsServer struct {
+	pluginpb.UnimplementedMapsServer
+	p *Plugin
+}
+
+func (s *mapsServer) Lookup(_ context.Context, req *pluginpb.MapLookupRequest) (*pluginpb.MapLookupResponse, error) {
+	d, err := s.p.maps.get(req.GetMap())
+	if err != nil {
+		return nil, err
+	}
+	v, err := d.Lookup(req.GetKey())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pluginpb.MapLookupResponse{Value: v}, nil
+}
+
+func (s *mapsServer) Update(_ context.Context, req *pluginpb.MapUpdateRequest) (*pluginpb.MapUpdateResponse, error) {
+	d, err := s.p.maps.get(req.GetMap())
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Update(req.GetKey(), req.GetValue(), req.GetFlags()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pluginpb.MapUpdateResponse{}, nil
+}
+
+func (s *mapsServer) Delete(_ context.Context, req *pluginpb.MapDeleteRequest) (*pluginpb.MapDeleteResponse, error) {
+	d, err := s.p.maps.get(req.GetMap())
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Delete(req.GetKey()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pluginpb.MapDeleteResponse{}, nil
+}
+
+func (s *mapsServer) BatchUpdate(_ context.Context, req *pluginpb.MapBatchUpdateRequest) (*pluginpb.MapBatchUpdateResponse, error) {
+	d, err := s.p.maps.get(req.GetMap())
+	if err != nil {
+		return nil, err
+	}
+	n, err := d.BatchUpdate(req.GetKeys(), req.GetValues(), req.GetFlags())
+	resp := &pluginpb.MapBatchUpdateResponse{Count: uint32(n)}
+	if err != nil {
+		st, _ := status.FromError(toStatus(err))
+		resp.ErrorCode, resp.ErrorMessage = uint32(st.Code()), st.Message()
+	}
+	return resp, nil
+}
+
+func (s *mapsServer) Iterate(req *pluginpb.MapIterateRequest, stream pluginpb.Maps_IterateServer) error {
+	d, err := s.p.maps.get(req.GetMap())
+	if err != nil {
+		return err
+	}
+	it := d.Iterate()
+	for {
+		k, v, ok := it.Next()
+		if !ok {
+			break
+		}
+		if err := stream.Send(&pluginpb.MapEntry{Key: k, Value: v}); err != nil {
+			return err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return toStatus(fmt.Errorf("iterating map %s: %w", req.GetMap(), err))
+	}
+	return nil
+}

@@ -1,0 +1,30 @@
+// Package sdk is everything an xdpchain plugin author imports.
+//
+// A plugin is a separate binary that the xdpchain daemon starts and talks to
+// over gRPC (hashicorp/go-plugin, hidden behind this package). It describes
+// an XDP program (usually a go:embed'ded BPF object), the daemon puts that
+// program into the interface's dispatcher chain, creates its maps, and then
+// configures the plugin with its settings table and handles to its own maps.
+//
+// The plugin's main is one call:
+//
+//	func main() { sdk.Serve(&myPlugin{}) }
+//
+// where myPlugin implements Plugin:
+//
+//   - Describe returns the Description: name, version, BPF object, program
+//     name and chain defaults (priority, proceed-on, allowed verdicts, frags).
+//   - Configure receives the settings (decode them with Settings.Decode), the
+//     plugin's maps (Maps.Map gives a Map with Lookup, Update, Delete,
+//     BatchUpdate and Iterate) and a Host handle through which the plugin can
+//     ask the daemon to replace its program or change its settings. Configure
+//     is called again when the settings change (for example on SIGHUP); the
+//     program keeps running and keeps its maps, so a plugin applies new
+//     settings by updating maps.
+//   - Health reports whether the plugin is well.
+//
+// Map access works the same whether the plugin process is privileged (it
+// opens its pinned maps directly) or not (every operation goes to the daemon
+// over go-plugin's broker, which only serves that plugin's own maps).
+// See docs/plugin-guide.md.
+package sdk

@@ -1,0 +1,108 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Plugin is implemented by a plugin author and passed to Serve.
+type Plugin interface {
+	// Describe returns what the plugin puts into the chain. It is called
+	// once, before Configure.
+	Describe() Description
+	// Configure applies the settings. maps holds the plugin's own maps (those
+	// of the object Describe returned); host lets the plugin ask the daemon
+	// for changes. Configure is called again with new settings or maps; maps
+	// of the same name are the same *Map across calls. Returning an error
+	// tells the daemon the settings were not applied.
+	Configure(ctx context.Context, settings Settings, maps *Maps, host *Host) error
+	// Health returns nil when the plugin is well.
+	Health(ctx context.Context) error
+}
+
+// Verdict is an XDP action.
+type Verdict uint32
+
+// The XDP actions.
+const (
+	Aborted  Verdict = 0
+	Drop     Verdict = 1
+	Pass     Verdict = 2
+	TX       Verdict = 3
+	Redirect Verdict = 4
+)
+
+var verdictNames = [...]string{"aborted", "drop", "pass", "tx", "redirect"}
+
+func (v Verdict) String() string {
+	if int(v) < len(verdictNames) {
+		return verdictNames[v]
+	}
+	return fmt.Sprintf("verdict(%d)", uint32(v))
+}
+
+// verdictBits encodes verdicts as a bit set (bit n is verdict n).
+func verdictBits(vs []Verdict) uint32 {
+	var bits uint32
+	for _, v := range vs {
+		bits |= 1 << v
+	}
+	return bits
+}
+
+// bitVerdicts decodes a bit set.
+func bitVerdicts(bits uint32) []Verdict {
+	out := []Verdict{}
+	for v := Aborted; v <= Redirect; v++ {
+		if bits&(1<<v) != 0 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Description is a plugin's self-description.
+type Description struct {
+	// Name of the plugin, e.g. "blocklist".
+	Name string
+	// Version of the plugin, e.g. "1.0.0".
+	Version string
+	// Object is the BPF ELF object, usually go:embed'ded.
+	Object []byte
+	// ProgramName is the XDP function in Object.
+	ProgramName string
+	// Priority is the default priority in the chain (lower runs first). Zero
+	// means the dispatcher's default (50). The config file may override it.
+	Priority int
+	// ProceedOn lists the verdicts on which the chain continues after this
+	// program. Nil means the default ([Pass]). The config may override it.
+	ProceedOn []Verdict
+	// Allowed lists the verdicts the program may return; the dispatcher turns
+	// any other into XDP_ABORTED. Nil means every verdict.
+	Allowed []Verdict
+	// Frags is true when the program handles multi-buffer packets.
+	Frags bool
+}
+
+func (d Description) validate() error {
+	var problems []string
+	if d.Name == "" {
+		problems = append(problems, "empty name")
+	}
+	if len(d.Object) == 0 {
+		problems = append(problems, "no BPF object")
+	}
+	if d.ProgramName == "" {
+		problems = append(problems, "no program name")
+	}
+	for _, v := range append(append([]Verdict(nil), d.ProceedOn...), d.Allowed...) {
+		if v > Redirect {
+			problems = append(problems, fmt.Sprintf("unknown verdict %d", v))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid description: %s", strings.Join(problems, ", "))
+	}
+	return nil
+}
