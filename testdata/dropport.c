@@ -9,7 +9,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static volatile const __u16 port = 9999;
+/* Global, not static, so that loaders can see and set it. */
+volatile const __u16 port = 9999;
 
 struct {
 	__uint(priority, 10);

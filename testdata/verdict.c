@@ -12,7 +12,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define VERDICT XDP_PASS
 #endif
 
-static volatile const __u32 verdict = VERDICT;
+/* Global, not static, so that loaders can see and set it. */
+volatile const __u32 verdict = VERDICT;
 
 SEC("xdp")
 int xdp_verdict(struct xdp_md *ctx)

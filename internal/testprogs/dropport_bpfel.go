@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	dropportProgDropport = "dropport"
+	dropportVarPort      = "port"
 )
 
 // loadDropport returns the embedded CollectionSpec for dropport.
@@ -74,6 +75,7 @@ type dropportMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dropportVariableSpecs struct {
+	Port *ebpf.VariableSpec `ebpf:"port"`
 }
 
 // dropportObjects contains all objects after they have been loaded into the kernel.
@@ -106,6 +108,7 @@ func (m *dropportMaps) Close() error {
 //
 // It can be passed to loadDropportObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dropportVariables struct {
+	Port *ebpf.Variable `ebpf:"port"`
 }
 
 // dropportPrograms contains all programs after they have been loaded into the kernel.

@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	verdictAbortedProgXdpVerdict = "xdp_verdict"
+	verdictAbortedVarVerdict     = "verdict"
 )
 
 // loadVerdictAborted returns the embedded CollectionSpec for verdictAborted.
@@ -74,6 +75,7 @@ type verdictAbortedMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type verdictAbortedVariableSpecs struct {
+	Verdict *ebpf.VariableSpec `ebpf:"verdict"`
 }
 
 // verdictAbortedObjects contains all objects after they have been loaded into the kernel.
@@ -106,6 +108,7 @@ func (m *verdictAbortedMaps) Close() error {
 //
 // It can be passed to loadVerdictAbortedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type verdictAbortedVariables struct {
+	Verdict *ebpf.Variable `ebpf:"verdict"`
 }
 
 // verdictAbortedPrograms contains all programs after they have been loaded into the kernel.

@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	verdictDropProgXdpVerdict = "xdp_verdict"
+	verdictDropVarVerdict     = "verdict"
 )
 
 // loadVerdictDrop returns the embedded CollectionSpec for verdictDrop.
@@ -74,6 +75,7 @@ type verdictDropMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type verdictDropVariableSpecs struct {
+	Verdict *ebpf.VariableSpec `ebpf:"verdict"`
 }
 
 // verdictDropObjects contains all objects after they have been loaded into the kernel.
@@ -106,6 +108,7 @@ func (m *verdictDropMaps) Close() error {
 //
 // It can be passed to loadVerdictDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type verdictDropVariables struct {
+	Verdict *ebpf.Variable `ebpf:"verdict"`
 }
 
 // verdictDropPrograms contains all programs after they have been loaded into the kernel.

@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	verdictInvalidProgXdpVerdict = "xdp_verdict"
+	verdictInvalidVarVerdict     = "verdict"
 )
 
 // loadVerdictInvalid returns the embedded CollectionSpec for verdictInvalid.
@@ -74,6 +75,7 @@ type verdictInvalidMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type verdictInvalidVariableSpecs struct {
+	Verdict *ebpf.VariableSpec `ebpf:"verdict"`
 }
 
 // verdictInvalidObjects contains all objects after they have been loaded into the kernel.
@@ -106,6 +108,7 @@ func (m *verdictInvalidMaps) Close() error {
 //
 // It can be passed to loadVerdictInvalidObjects or ebpf.CollectionSpec.LoadAndAssign.
 type verdictInvalidVariables struct {
+	Verdict *ebpf.Variable `ebpf:"verdict"`
 }
 
 // verdictInvalidPrograms contains all programs after they have been loaded into the kernel.

@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	verdictPassProgXdpVerdict = "xdp_verdict"
+	verdictPassVarVerdict     = "verdict"
 )
 
 // loadVerdictPass returns the embedded CollectionSpec for verdictPass.
@@ -74,6 +75,7 @@ type verdictPassMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type verdictPassVariableSpecs struct {
+	Verdict *ebpf.VariableSpec `ebpf:"verdict"`
 }
 
 // verdictPassObjects contains all objects after they have been loaded into the kernel.
@@ -106,6 +108,7 @@ func (m *verdictPassMaps) Close() error {
 //
 // It can be passed to loadVerdictPassObjects or ebpf.CollectionSpec.LoadAndAssign.
 type verdictPassVariables struct {
+	Verdict *ebpf.Variable `ebpf:"verdict"`
 }
 
 // verdictPassPrograms contains all programs after they have been loaded into the kernel.

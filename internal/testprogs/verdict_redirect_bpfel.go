@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	verdictRedirectProgXdpVerdict = "xdp_verdict"
+	verdictRedirectVarVerdict     = "verdict"
 )
 
 // loadVerdictRedirect returns the embedded CollectionSpec for verdictRedirect.
@@ -74,6 +75,7 @@ type verdictRedirectMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type verdictRedirectVariableSpecs struct {
+	Verdict *ebpf.VariableSpec `ebpf:"verdict"`
 }
 
 // verdictRedirectObjects contains all objects after they have been loaded into the kernel.
@@ -106,6 +108,7 @@ func (m *verdictRedirectMaps) Close() error {
 //
 // It can be passed to loadVerdictRedirectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type verdictRedirectVariables struct {
+	Verdict *ebpf.Variable `ebpf:"verdict"`
 }
 
 // verdictRedirectPrograms contains all programs after they have been loaded into the kernel.

@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	verdictTxProgXdpVerdict = "xdp_verdict"
+	verdictTxVarVerdict     = "verdict"
 )
 
 // loadVerdictTx returns the embedded CollectionSpec for verdictTx.
@@ -74,6 +75,7 @@ type verdictTxMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type verdictTxVariableSpecs struct {
+	Verdict *ebpf.VariableSpec `ebpf:"verdict"`
 }
 
 // verdictTxObjects contains all objects after they have been loaded into the kernel.
@@ -106,6 +108,7 @@ func (m *verdictTxMaps) Close() error {
 //
 // It can be passed to loadVerdictTxObjects or ebpf.CollectionSpec.LoadAndAssign.
 type verdictTxVariables struct {
+	Verdict *ebpf.Variable `ebpf:"verdict"`
 }
 
 // verdictTxPrograms contains all programs after they have been loaded into the kernel.

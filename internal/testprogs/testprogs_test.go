@@ -1,0 +1,423 @@
+package testprogs_test
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
+)
+
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithFDCheck(m)) }
+
+const (
+	aborted  = 0
+	drop     = 1
+	pass     = 2
+	tx       = 3
+	redirect = 4
+)
+
+var (
+	v4src = netip.MustParseAddrPort("192.0.2.1:40000")
+	v4dst = netip.MustParseAddrPort("198.51.100.2:9999")
+	v6src = netip.MustParseAddrPort("[2001:db8::1]:40000")
+	v6dst = netip.MustParseAddrPort("[2001:db8::2]:9999")
+)
+
+// load loads one program of a test object as a plain XDP program, with
+// its maps.
+func load(t *testing.T, spec *ebpf.CollectionSpec, program string) (*ebpf.Collection, *ebpf.Program) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatalf("loading %s: %v", program, err)
+	}
+	t.Cleanup(func() { coll.Close() })
+	prog := coll.Programs[program]
+	if prog == nil {
+		t.Fatalf("no program %s", program)
+	}
+	return coll, prog
+}
+
+func loadObject(t *testing.T, name string) (*ebpf.Collection, *ebpf.Program) {
+	t.Helper()
+	spec, err := testprogs.Spec(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return load(t, spec, testprogs.Program(name))
+}
+
+func packets() map[string][]byte {
+	return map[string][]byte{
+		"udp4":  testutil.UDPPacket(v4src, v4dst, []byte("payload")),
+		"udp6":  testutil.UDPPacket(v6src, v6dst, []byte("payload")),
+		"icmp4": testutil.ICMPEchoPacket(v4src.Addr(), v4dst.Addr(), 1, 1, nil),
+		"icmp6": testutil.ICMPEchoPacket(v6src.Addr(), v6dst.Addr(), 1, 1, nil),
+	}
+}
+
+func TestObjects(t *testing.T) {
+	names := testprogs.Names()
+	if len(names) != 21 {
+		t.Errorf("%d objects: %v", len(names), names)
+	}
+	for _, name := range names {
+		spec, err := testprogs.Spec(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog := spec.Programs[testprogs.Program(name)]
+		if prog == nil {
+			t.Errorf("%s: no program %s", name, testprogs.Program(name))
+			continue
+		}
+		if prog.Type != ebpf.XDP {
+			t.Errorf("%s: program type %v", name, prog.Type)
+		}
+		// Object hands out copies.
+		b := testprogs.Object(name)
+		b[0] ^= 0xff
+		if bytes.Equal(b, testprogs.Object(name)) {
+			t.Errorf("%s: Object returns shared bytes", name)
+		}
+	}
+	mustPanic(t, func() { testprogs.Object("nope") })
+	mustPanic(t, func() { testprogs.Verdict(5) })
+	mustPanic(t, func() { testprogs.Monolithic(2, false) })
+}
+
+func mustPanic(t *testing.T, fn func()) {
+	t.Helper()
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic")
+		}
+	}()
+	fn()
+}
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	path, err := testprogs.WriteFile(dir, testprogs.DropPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, testprogs.Object(testprogs.DropPort)) || !strings.HasSuffix(path, "/dropport.o") {
+		t.Fatalf("%s: wrong contents", path)
+	}
+	spec, err := ebpf.LoadCollectionSpec(path)
+	if err != nil || spec.Programs["dropport"] == nil {
+		t.Fatalf("written object does not parse: %v", err)
+	}
+}
+
+func TestVerdicts(t *testing.T) {
+	for _, v := range []uint32{aborted, drop, pass, tx, redirect, testprogs.InvalidVerdict} {
+		name := testprogs.Verdict(v)
+		t.Run(name, func(t *testing.T) {
+			spec, err := testprogs.Spec(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The verdict is a .rodata constant.
+			var got uint32
+			if err := spec.Variables["verdict"].Get(&got); err != nil || got != v {
+				t.Fatalf("verdict variable: %d, %v", got, err)
+			}
+			_, prog := load(t, spec, "xdp_verdict")
+			for pname, pkt := range packets() {
+				if ret, _ := testutil.RunXDP(t, prog, pkt); ret != v {
+					t.Errorf("%s: verdict %d, want %d", pname, ret, v)
+				}
+			}
+		})
+	}
+}
+
+func TestNoop(t *testing.T) {
+	_, prog := loadObject(t, testprogs.Noop)
+	for pname, pkt := range packets() {
+		if ret, out := testutil.RunXDP(t, prog, pkt); ret != pass || !bytes.Equal(out, pkt) {
+			t.Errorf("%s: verdict %d (packet changed: %v)", pname, ret, !bytes.Equal(out, pkt))
+		}
+	}
+}
+
+func TestCounter(t *testing.T) {
+	spec, err := testprogs.Spec(testprogs.Counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The count goes through a static subprogram.
+	if n := countCalls(spec.Programs["counter"].Instructions); n != 1 {
+		t.Errorf("counter makes %d BPF-to-BPF calls, want 1", n)
+	}
+	for _, m := range []string{"hits", ".bss", ".data"} {
+		if spec.Maps[m] == nil {
+			t.Errorf("no map %s", m)
+		}
+	}
+	coll, prog := load(t, spec, "counter")
+	const runs = 5
+	for i := range runs {
+		if ret, _ := testutil.RunXDP(t, prog, packets()["udp4"]); ret != pass {
+			t.Fatalf("run %d: verdict %d", i, ret)
+		}
+	}
+	var packetsSeen, hits uint64
+	if err := coll.Variables["packets"].Get(&packetsSeen); err != nil {
+		t.Fatal(err)
+	}
+	if err := coll.Maps["hits"].Lookup(uint32(0), &hits); err != nil {
+		t.Fatal(err)
+	}
+	if packetsSeen != runs || hits != runs {
+		t.Fatalf("packets %d, hits %d, want %d", packetsSeen, hits, runs)
+	}
+
+	// step (.data) is what packets grows by.
+	if err := coll.Variables["step"].Set(uint64(10)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.RunXDP(t, prog, packets()["udp4"])
+	if err := coll.Variables["packets"].Get(&packetsSeen); err != nil {
+		t.Fatal(err)
+	}
+	if packetsSeen != runs+10 {
+		t.Fatalf("packets %d after a step of 10, want %d", packetsSeen, runs+10)
+	}
+}
+
+func countCalls(insns asm.Instructions) int {
+	n := 0
+	for _, ins := range insns {
+		if ins.IsFunctionCall() {
+			n++
+		}
+	}
+	return n
+}
+
+func TestDropPort(t *testing.T) {
+	_, prog := loadObject(t, testprogs.DropPort)
+	other := func(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr(), 9998) }
+	short := testutil.UDPPacket(v4src, v4dst, nil)[:14+20+4] // UDP header cut short
+	for _, c := range []struct {
+		name string
+		pkt  []byte
+		want uint32
+	}{
+		{"udp4 to port", testutil.UDPPacket(v4src, v4dst, []byte("x")), drop},
+		{"udp6 to port", testutil.UDPPacket(v6src, v6dst, []byte("x")), drop},
+		{"udp4 to other port", testutil.UDPPacket(v4src, other(v4dst), []byte("x")), pass},
+		{"udp6 to other port", testutil.UDPPacket(v6src, other(v6dst), []byte("x")), pass},
+		{"udp4 from port", testutil.UDPPacket(netip.AddrPortFrom(v4src.Addr(), 9999), other(v4dst), nil), pass},
+		{"icmp4", testutil.ICMPEchoPacket(v4src.Addr(), v4dst.Addr(), 9999, 9999, nil), pass},
+		{"icmp6", testutil.ICMPEchoPacket(v6src.Addr(), v6dst.Addr(), 9999, 9999, nil), pass},
+		{"truncated udp4", short, pass},
+		{"ethernet only", make([]byte, 14), pass},
+	} {
+		if ret, _ := testutil.RunXDP(t, prog, c.pkt); ret != c.want {
+			t.Errorf("%s: verdict %d, want %d", c.name, ret, c.want)
+		}
+	}
+
+	// The port is a .rodata constant a loader may set.
+	spec, err := testprogs.Spec(testprogs.DropPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spec.Variables["port"].Set(uint16(53)); err != nil {
+		t.Fatal(err)
+	}
+	_, prog53 := load(t, spec, "dropport")
+	if ret, _ := testutil.RunXDP(t, prog53, testutil.UDPPacket(v4src, netip.AddrPortFrom(v4dst.Addr(), 53), nil)); ret != drop {
+		t.Errorf("port 53: verdict %d, want drop", ret)
+	}
+	if ret, _ := testutil.RunXDP(t, prog53, testutil.UDPPacket(v4src, v4dst, nil)); ret != pass {
+		t.Errorf("port 9999 with port set to 53: verdict %d, want pass", ret)
+	}
+}
+
+// runConfig decodes libxdp's XDP_RUN_CONFIG(fn) metadata from an object's
+// BTF: a struct whose members are pointers to arrays, the array length
+// being the value.
+func runConfig(t *testing.T, name, fn string) map[string]uint32 {
+	t.Helper()
+	spec, err := testprogs.Spec(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v *btf.Var
+	if err := spec.Types.TypeByName("_"+fn, &v); err != nil {
+		t.Fatalf("%s: no XDP_RUN_CONFIG(%s): %v", name, fn, err)
+	}
+	st, ok := btf.UnderlyingType(v.Type).(*btf.Struct)
+	if !ok {
+		t.Fatalf("%s: run config is a %v", name, v.Type)
+	}
+	out := map[string]uint32{}
+	for _, m := range st.Members {
+		ptr, ok := m.Type.(*btf.Pointer)
+		if !ok {
+			t.Fatalf("member %s is a %v", m.Name, m.Type)
+		}
+		arr, ok := ptr.Target.(*btf.Array)
+		if !ok {
+			t.Fatalf("member %s points to a %v", m.Name, ptr.Target)
+		}
+		out[m.Name] = arr.Nelems
+	}
+	return out
+}
+
+func TestRunConfig(t *testing.T) {
+	for _, c := range []struct {
+		name, fn string
+		want     map[string]uint32
+	}{
+		{testprogs.DropPort, "dropport", map[string]uint32{"priority": testprogs.DropPortPriority, "XDP_PASS": 1}},
+		{testprogs.RunConfig, "runconfig", map[string]uint32{"priority": testprogs.RunConfigPriority, "XDP_PASS": 1, "XDP_DROP": 1}},
+	} {
+		got := runConfig(t, c.name, c.fn)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: run config %v, want %v", c.name, got, c.want)
+		}
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("%s: run config %v, want %v", c.name, got, c.want)
+			}
+		}
+	}
+	_, prog := loadObject(t, testprogs.RunConfig)
+	if ret, _ := testutil.RunXDP(t, prog, packets()["udp4"]); ret != pass {
+		t.Errorf("runconfig: verdict %d", ret)
+	}
+	// Objects without metadata have none.
+	spec, err := testprogs.Spec(testprogs.Noop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v *btf.Var
+	if err := spec.Types.TypeByName("_noop", &v); !errors.Is(err, btf.ErrNotFound) {
+		t.Errorf("noop has run config: %v", err)
+	}
+}
+
+func TestAdjust(t *testing.T) {
+	spec, err := testprogs.Spec(testprogs.Adjust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helpers := map[asm.BuiltinFunc]bool{}
+	for _, ins := range spec.Programs["adjust"].Instructions {
+		if ins.IsBuiltinCall() {
+			helpers[asm.BuiltinFunc(ins.Constant)] = true
+		}
+	}
+	if !helpers[asm.FnXdpAdjustHead] || !helpers[asm.FnXdpAdjustTail] {
+		t.Fatalf("adjust calls %v", helpers)
+	}
+	_, prog := load(t, spec, "adjust")
+	for pname, pkt := range packets() {
+		ret, out := testutil.RunXDP(t, prog, pkt)
+		if ret != pass || !bytes.Equal(out, pkt) {
+			t.Errorf("%s: verdict %d, packet unchanged %v", pname, ret, bytes.Equal(out, pkt))
+		}
+	}
+}
+
+func TestBad(t *testing.T) {
+	testutil.RequireRoot(t)
+	spec, err := testprogs.Spec(testprogs.Bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := ebpf.NewProgram(spec.Programs["bad"])
+	if err == nil {
+		prog.Close()
+		t.Fatal("the verifier accepted bad")
+	}
+	var ve *ebpf.VerifierError
+	if !errors.As(err, &ve) {
+		t.Fatalf("not a verifier error: %v", err)
+	}
+	if log := strings.Join(ve.Log, "\n"); !strings.Contains(log, "invalid access to packet") {
+		t.Fatalf("verifier log does not say why:\n%s", log)
+	}
+}
+
+func TestMulti(t *testing.T) {
+	spec, err := testprogs.Spec(testprogs.Multi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Programs) != 2 {
+		t.Fatalf("programs: %v", spec.Programs)
+	}
+	coll, _ := load(t, spec, "first")
+	for name, want := range map[string]uint32{"first": pass, "second": drop} {
+		if ret, _ := testutil.RunXDP(t, coll.Programs[name], packets()["udp4"]); ret != want {
+			t.Errorf("%s: verdict %d, want %d", name, ret, want)
+		}
+	}
+}
+
+func TestMonolithic(t *testing.T) {
+	for _, n := range []int{1, 4, 16, 64} {
+		for _, inline := range []bool{false, true} {
+			name := testprogs.Monolithic(n, inline)
+			spec, err := testprogs.Spec(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			insns := spec.Programs["monolithic"].Instructions
+			calls, wantCalls := countCalls(insns), n
+			if inline {
+				wantCalls = 0
+			}
+			if calls != wantCalls {
+				t.Errorf("%s: %d calls, want %d", name, calls, wantCalls)
+			}
+			// One proceed-on check per no-op survives compilation (as a
+			// conditional jump on the returned verdict).
+			if jumps := countCondJumps(insns); jumps < n-1 {
+				t.Errorf("%s: %d conditional jumps, want at least %d", name, jumps, n-1)
+			}
+			_, prog := load(t, spec, "monolithic")
+			if ret, _ := testutil.RunXDP(t, prog, packets()["udp4"]); ret != pass {
+				t.Errorf("%s: verdict %d", name, ret)
+			}
+		}
+	}
+}
+
+func countCondJumps(insns asm.Instructions) int {
+	n := 0
+	for _, ins := range insns {
+		if ins.OpCode.Class().IsJump() {
+			switch ins.OpCode.JumpOp() {
+			case asm.Call, asm.Exit, asm.Ja:
+			default:
+				n++
+			}
+		}
+	}
+	return n
+}
