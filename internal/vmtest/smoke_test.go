@@ -31,7 +31,8 @@ func inNewNetNS(t *testing.T, fn func(h *netlink.Handle)) {
 			return
 		}
 		defer ns.Close()
-		h, err := netlink.NewHandleAt(ns)
+		// Only rtnetlink: other families (xfrm) may be modules not loaded.
+		h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 		if err != nil {
 			t.Errorf("netlink handle: %v", err)
 			return

@@ -1,0 +1,165 @@
+package vmtest
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// TestPackage is one Go package with tests, built for the guest.
+type TestPackage struct {
+	ImportPath string
+	Dir        string // on the host
+	Rel        string // relative to the module root; "." for the root
+	Binary     string // built test binary on the host; "" when the build failed
+	BuildLog   string // compiler output of a failed build
+}
+
+// GuestName is the test binary's file name in the guest.
+func (p *TestPackage) GuestName() string {
+	if p.Rel == "." {
+		return "root.test"
+	}
+	return strings.ReplaceAll(p.Rel, "/", "_") + ".test"
+}
+
+// module describes the Go module the harness tests.
+type module struct {
+	Path string
+	Dir  string
+}
+
+func goCmd() string {
+	if g := os.Getenv("GO"); g != "" {
+		return g
+	}
+	return "go"
+}
+
+func findModule(dir string) (*module, error) {
+	cmd := exec.Command(goCmd(), "list", "-m", "-f", "{{.Path}}\t{{.Dir}}")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("finding the Go module: %w", commandError(err))
+	}
+	path, mdir, ok := strings.Cut(strings.TrimSpace(string(out)), "\t")
+	if !ok {
+		return nil, fmt.Errorf("finding the Go module: unexpected output %q", out)
+	}
+	return &module{Path: path, Dir: mdir}, nil
+}
+
+// listTestPackages returns the packages matching patterns that have test
+// files. Packages that do not load are listed too, so that their build
+// fails visibly instead of being dropped.
+func listTestPackages(m *module, patterns []string) ([]*TestPackage, error) {
+	args := append([]string{"list", "-e", "-f",
+		"{{if or .TestGoFiles .XTestGoFiles .Error}}{{.ImportPath}}\t{{.Dir}}{{end}}"}, patterns...)
+	cmd := exec.Command(goCmd(), args...)
+	cmd.Dir = m.Dir
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing packages: %w", commandError(err))
+	}
+	var pkgs []*TestPackage
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		ip, dir, ok := strings.Cut(line, "\t")
+		if !ok || dir == "" {
+			continue
+		}
+		rel, err := filepath.Rel(m.Dir, dir)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue // outside the module
+		}
+		pkgs = append(pkgs, &TestPackage{ImportPath: ip, Dir: dir, Rel: filepath.ToSlash(rel)})
+	}
+	return pkgs, nil
+}
+
+// buildTests builds each package's tests as a static binary in outDir. A
+// package that fails to build keeps Binary empty and its compiler output
+// in BuildLog; the others are still built.
+func buildTests(m *module, pkgs []*TestPackage, outDir string, log func(string, ...any)) {
+	for _, p := range pkgs {
+		out := filepath.Join(outDir, p.GuestName())
+		os.Remove(out)
+		cmd := exec.Command(goCmd(), "test", "-c", "-o", out, "-ldflags=-s -w", p.ImportPath)
+		cmd.Dir = m.Dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		res, err := cmd.CombinedOutput()
+		if err != nil {
+			p.BuildLog = strings.TrimSpace(string(res))
+			if p.BuildLog == "" {
+				p.BuildLog = err.Error()
+			}
+			log("build FAILED: %s\n%s", p.ImportPath, indent(p.BuildLog, "    "))
+			continue
+		}
+		if _, err := os.Stat(out); err != nil {
+			p.BuildLog = "go test -c wrote no binary (no tests?)"
+			log("build FAILED: %s: %s", p.ImportPath, p.BuildLog)
+			continue
+		}
+		p.Binary = out
+		log("built %s", p.ImportPath)
+	}
+}
+
+// buildXdpchain builds cmd/xdpchain statically. It returns "" and the
+// reason when the command does not exist or does not build.
+func buildXdpchain(m *module, outDir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(m.Dir, "cmd", "xdpchain")); err != nil {
+		return "", fmt.Errorf("cmd/xdpchain does not exist yet")
+	}
+	out := filepath.Join(outDir, "xdpchain")
+	cmd := exec.Command(goCmd(), "build", "-o", out, "-ldflags=-s -w", "./cmd/xdpchain")
+	cmd.Dir = m.Dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if res, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building cmd/xdpchain: %w\n%s", err, indent(strings.TrimSpace(string(res)), "    "))
+	}
+	return out, nil
+}
+
+// testdataDirs returns every directory named testdata in the module,
+// relative to its root, so that tests find both their own testdata and a
+// shared one such as ../testdata.
+func testdataDirs(m *module) ([]string, error) {
+	var dirs []string
+	err := filepath.WalkDir(m.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if path != m.Dir && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") ||
+			name == "vendor" || name == "vmtest-out" || name == "bin") {
+			return filepath.SkipDir
+		}
+		if name == "testdata" {
+			rel, _ := filepath.Rel(m.Dir, path)
+			dirs = append(dirs, filepath.ToSlash(rel))
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return dirs, err
+}
+
+func commandError(err error) error {
+	if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
+		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+	}
+	return err
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}

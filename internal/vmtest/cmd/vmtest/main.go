@@ -1,0 +1,61 @@
+// Command vmtest runs the project's test suite inside Debian kernels under
+// qemu. See docs/vmtest.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/xdpchain/xdpchain/internal/vmtest"
+)
+
+func main() {
+	var opts vmtest.Options
+	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels, ","), "comma-separated kernel lines (6.1, 6.12) or linux-image-* package names")
+	pkgs := flag.String("pkgs", "./...", "comma- or space-separated package patterns")
+	modules := flag.String("modules", "veth,dummy", "kernel modules to insmod in the guest (dependencies are added)")
+	testflags := flag.String("testflags", "", "extra flags for every test binary, space-separated (e.g. \"-test.failfast\")")
+	flag.StringVar(&opts.Run, "run", "", "run only tests matching `regex` (-test.run)")
+	flag.StringVar(&opts.Bench, "bench", "", "run only benchmarks matching `regex` (-test.run=^$ -test.bench=regex)")
+	flag.StringVar(&opts.BenchTime, "benchtime", "1x", "-test.benchtime with -bench")
+	flag.DurationVar(&opts.TestTimeout, "timeout", 0, "-test.timeout per test binary (default 10m)")
+	flag.DurationVar(&opts.VMTimeout, "vm-timeout", 0, "host-side limit per kernel boot (default 45m)")
+	flag.StringVar(&opts.CacheDir, "cache", "", "kernel cache directory (default "+vmtest.DefaultCacheDir()+")")
+	flag.StringVar(&opts.OutDir, "out", "", "logs and work files (default <module>/vmtest-out)")
+	flag.IntVar(&opts.MemoryMB, "mem", 2048, "guest memory in MiB")
+	flag.IntVar(&opts.CPUs, "smp", 2, "guest CPUs")
+	flag.StringVar(&opts.Accel, "accel", "tcg", "qemu accelerator: tcg, or kvm where /dev/kvm works (it does not on the project's machines)")
+	flag.BoolVar(&opts.Offline, "offline", false, "use cached kernels only; never run apt-get")
+	flag.BoolVar(&opts.NoInstall, "no-install", false, "never apt-get install missing tools")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		fmt.Fprintf(os.Stderr, "vmtest: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	opts.Kernels = splitList(*kernels)
+	opts.Packages = splitList(*pkgs)
+	opts.Modules = splitList(*modules)
+	opts.TestFlags = strings.Fields(*testflags)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	report, err := vmtest.Run(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vmtest: %v\n", err)
+		os.Exit(2)
+	}
+	report.WriteSummary(os.Stdout)
+	if err := report.Err(); err != nil {
+		fmt.Fprintf(os.Stderr, "vmtest: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}

@@ -1,0 +1,438 @@
+package vmtest
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// ErrFailed is returned by Report.Err when any kernel or package failed.
+var ErrFailed = errors.New("vmtest failed")
+
+// Options configure a harness run. The zero value of each field means its
+// default.
+type Options struct {
+	Kernels     []string      // kernel lines or package names; default DefaultKernels
+	Packages    []string      // go list patterns; default ./...
+	Run         string        // -test.run for every test binary
+	Bench       string        // when set, run benchmarks only: -test.run=^$ -test.bench=Bench
+	BenchTime   string        // -test.benchtime with Bench; default 1x
+	TestFlags   []string      // more flags for every test binary
+	TestTimeout time.Duration // -test.timeout per binary; default 10m
+	VMTimeout   time.Duration // host-side limit per boot; default 45m
+	CacheDir    string        // default DefaultCacheDir()
+	OutDir      string        // logs and work files; default <module>/vmtest-out
+	Dir         string        // where to find the module; default "."
+	Modules     []string      // kernel modules to insmod; default veth, dummy
+	MemoryMB    int           // default 2048
+	CPUs        int           // default 2
+	Accel       string        // tcg (default) or kvm
+	Offline     bool          // use cached kernels only, never apt-get
+	NoInstall   bool          // never apt-get install missing tools
+	Qemu        string        // default qemu-system-x86_64
+	Stdout      io.Writer     // progress and guest output; default os.Stdout
+}
+
+func (o *Options) setDefaults() {
+	if len(o.Kernels) == 0 {
+		o.Kernels = DefaultKernels
+	}
+	if len(o.Packages) == 0 {
+		o.Packages = []string{"./..."}
+	}
+	if o.BenchTime == "" {
+		o.BenchTime = "1x"
+	}
+	if o.TestTimeout == 0 {
+		o.TestTimeout = 10 * time.Minute
+	}
+	if o.VMTimeout == 0 {
+		o.VMTimeout = 45 * time.Minute
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = DefaultCacheDir()
+	}
+	if o.Dir == "" {
+		o.Dir = "."
+	}
+	if len(o.Modules) == 0 {
+		o.Modules = []string{"veth", "dummy"}
+	}
+	if o.MemoryMB == 0 {
+		o.MemoryMB = 2048
+	}
+	if o.CPUs == 0 {
+		o.CPUs = 2
+	}
+	if o.Accel == "" {
+		o.Accel = "tcg"
+	}
+	if o.Qemu == "" {
+		o.Qemu = "qemu-system-x86_64"
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+}
+
+// DefaultCacheDir is where kernels are kept between runs:
+// $XDPCHAIN_VMTEST_CACHE, else $XDG_CACHE_HOME/xdpchain-vmtest, else
+// /var/cache/xdpchain-vmtest for root, else ~/.cache/xdpchain-vmtest.
+func DefaultCacheDir() string {
+	if d := os.Getenv("XDPCHAIN_VMTEST_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "xdpchain-vmtest")
+	}
+	if os.Geteuid() == 0 {
+		return "/var/cache/xdpchain-vmtest"
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "xdpchain-vmtest")
+	}
+	return filepath.Join(os.TempDir(), "xdpchain-vmtest")
+}
+
+// Report is the outcome of a harness run.
+type Report struct {
+	Module      string
+	Packages    []*TestPackage
+	Xdpchain    string // path of the built binary, or ""
+	XdpchainErr error
+	Kernels     []*KernelResult
+	BuildTime   time.Duration
+	Total       time.Duration
+}
+
+// Err returns nil when every kernel passed every package, and otherwise an
+// error wrapping ErrFailed.
+func (r *Report) Err() error {
+	var bad []string
+	for _, p := range r.Packages {
+		if p.Binary == "" {
+			bad = append(bad, "build of "+p.ImportPath)
+		}
+	}
+	for _, k := range r.Kernels {
+		if !k.OK() {
+			bad = append(bad, "kernel "+k.Kernel.Name)
+		}
+	}
+	if len(r.Kernels) == 0 {
+		bad = append(bad, "no kernel ran")
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrFailed, strings.Join(bad, ", "))
+}
+
+// Run builds the test binaries, boots every kernel and runs them. The
+// returned error is about the harness itself; test results are in the
+// Report (see Report.Err).
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	opts.setDefaults()
+	start := time.Now()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(opts.Stdout, "vmtest: "+format+"\n", args...)
+	}
+
+	busybox, err := ensureTools(&opts, logf)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := findModule(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.OutDir == "" {
+		opts.OutDir = filepath.Join(mod.Dir, "vmtest-out")
+	}
+	work := filepath.Join(opts.OutDir, "work")
+	binDir := filepath.Join(work, "bin")
+	logDir := filepath.Join(opts.OutDir, "logs")
+	kernelDir := filepath.Join(opts.CacheDir, "kernels")
+	for _, d := range []string{binDir, logDir, kernelDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+
+	// Kernels first: a missing one is a setup problem worth knowing early.
+	store := &kernelStore{dir: kernelDir, offline: opts.Offline, log: logf}
+	type kernelPrep struct {
+		k   *Kernel
+		err error
+	}
+	var kernels []kernelPrep
+	for _, name := range opts.Kernels {
+		k, err := store.get(name)
+		if err != nil {
+			k = &Kernel{Name: name}
+		}
+		kernels = append(kernels, kernelPrep{k, err})
+	}
+
+	report := &Report{Module: mod.Path}
+	buildStart := time.Now()
+	pkgs, err := listTestPackages(mod, opts.Packages)
+	if err != nil {
+		return nil, err
+	}
+	if len(pkgs) == 0 {
+		return nil, fmt.Errorf("no package with tests matches %s", strings.Join(opts.Packages, " "))
+	}
+	report.Packages = pkgs
+	logf("building %d test packages (CGO_ENABLED=0 go test -c)", len(pkgs))
+	buildTests(mod, pkgs, binDir, logf)
+	report.Xdpchain, report.XdpchainErr = buildXdpchain(mod, binDir)
+	if report.XdpchainErr != nil {
+		logf("proceeding without %s: %v", guestBin, report.XdpchainErr)
+	}
+	testdata, err := testdataDirs(mod)
+	if err != nil {
+		return nil, err
+	}
+
+	var runs []guestRun
+	for _, p := range pkgs {
+		if p.Binary != "" {
+			runs = append(runs, guestRun{
+				Package: p.ImportPath,
+				Dir:     guestSrc + "/" + p.Rel,
+				Binary:  guestTests + "/" + p.GuestName(),
+				Args:    testArgs(&opts),
+			})
+		}
+	}
+	xdpchainGuest := ""
+	if report.Xdpchain != "" {
+		xdpchainGuest = guestBin
+	}
+	script, err := initScript(runs, xdpchainGuest)
+	if err != nil {
+		return nil, err
+	}
+	common := filepath.Join(work, "initramfs-common.cpio.gz")
+	if err := writeCommonInitramfs(common, &payload{
+		Busybox: busybox, Xdpchain: report.Xdpchain, Packages: pkgs,
+		Module: mod, Testdata: testdata, Init: script,
+	}); err != nil {
+		return nil, fmt.Errorf("writing initramfs: %w", err)
+	}
+	report.BuildTime = time.Since(buildStart)
+	if st, err := os.Stat(common); err == nil {
+		logf("initramfs: %d packages, %d testdata dirs, %.1f MiB compressed, built in %s",
+			len(runs), len(testdata), float64(st.Size())/(1<<20), report.BuildTime.Round(100*time.Millisecond))
+	}
+
+	for _, kp := range kernels {
+		res := newKernelResult(kp.k, pkgs)
+		report.Kernels = append(report.Kernels, res)
+		if kp.err != nil {
+			res.Err = kp.err
+			logf("kernel %s: %v", kp.k.Name, kp.err)
+			continue
+		}
+		res.Err = bootKernel(ctx, kp.k, common, work, logDir, &opts, res, logf)
+		if res.Err != nil {
+			logf("kernel %s: %v", kp.k.Name, res.Err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	report.Total = time.Since(start)
+	return report, nil
+}
+
+func testArgs(opts *Options) []string {
+	args := []string{"-test.v", "-test.count=1", "-test.timeout=" + opts.TestTimeout.String()}
+	if opts.Bench != "" {
+		args = append(args, "-test.run=^$", "-test.bench="+opts.Bench, "-test.benchtime="+opts.BenchTime)
+	} else if opts.Run != "" {
+		args = append(args, "-test.run="+opts.Run)
+	}
+	return append(args, opts.TestFlags...)
+}
+
+func bootKernel(ctx context.Context, k *Kernel, common, work, logDir string, opts *Options, res *KernelResult, logf func(string, ...any)) error {
+	mods, err := k.Modules(opts.Modules)
+	if err != nil {
+		return err
+	}
+	safe := strings.NewReplacer("/", "_", " ", "_").Replace(k.Name)
+	part := filepath.Join(work, "initramfs-"+safe+"-modules.cpio.gz")
+	if err := writeKernelInitramfs(part, k, mods); err != nil {
+		return err
+	}
+	initrd := filepath.Join(work, "initramfs-"+safe+".cpio.gz")
+	if err := concatFiles(initrd, common, part); err != nil {
+		return err
+	}
+	res.LogFile = filepath.Join(logDir, "vmtest-"+safe+".log")
+	lf, err := os.Create(res.LogFile)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	logf("kernel %s: booting %s (%s) with qemu, %s, %d MiB, %d CPUs; log %s",
+		k.Name, k.Package, k.Release, opts.Accel, opts.MemoryMB, opts.CPUs, res.LogFile)
+	return runVM(ctx, k, initrd, opts, res, opts.Stdout, lf)
+}
+
+// ensureTools finds qemu and a static busybox, installing their Debian
+// packages when they are missing and we may. It returns busybox's path.
+func ensureTools(opts *Options, logf func(string, ...any)) (string, error) {
+	need := map[string]string{}
+	if _, err := exec.LookPath(opts.Qemu); err != nil {
+		need["qemu-system-x86"] = opts.Qemu
+	}
+	busybox := findStaticBusybox()
+	if busybox == "" {
+		need["busybox-static"] = "static busybox"
+	}
+	if _, err := exec.LookPath("xz"); err != nil {
+		need["xz-utils"] = "xz"
+	}
+	if len(need) == 0 {
+		return busybox, nil
+	}
+	var pkgs, what []string
+	for p, w := range need {
+		pkgs = append(pkgs, p)
+		what = append(what, w)
+	}
+	if opts.NoInstall || os.Geteuid() != 0 {
+		return "", fmt.Errorf("missing %s: install %s", strings.Join(what, ", "), strings.Join(pkgs, " "))
+	}
+	logf("installing %s", strings.Join(pkgs, " "))
+	install := append([]string{"install", "-y", "--no-install-recommends"}, pkgs...)
+	if out, err := exec.Command("apt-get", install...).CombinedOutput(); err != nil {
+		logf("apt-get install failed, updating package lists: %s", strings.TrimSpace(string(out)))
+		if out, err := exec.Command("apt-get", "update").CombinedOutput(); err != nil {
+			return "", fmt.Errorf("apt-get update: %w\n%s", err, out)
+		}
+		if out, err := exec.Command("apt-get", install...).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("apt-get install: %w\n%s", err, out)
+		}
+	}
+	if busybox = findStaticBusybox(); busybox == "" {
+		return "", errors.New("no static busybox after installing busybox-static")
+	}
+	return busybox, nil
+}
+
+func findStaticBusybox() string {
+	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
+		f, err := elf.Open(p)
+		if err != nil {
+			continue
+		}
+		static := true
+		for _, prog := range f.Progs {
+			if prog.Type == elf.PT_INTERP {
+				static = false
+			}
+		}
+		f.Close()
+		if static {
+			return p
+		}
+	}
+	return ""
+}
+
+// WriteSummary prints the results table and a closing count line.
+func (r *Report) WriteSummary(w io.Writer) {
+	short := func(ip string) string {
+		if rest, ok := strings.CutPrefix(ip, r.Module); ok {
+			return "." + rest
+		}
+		return ip
+	}
+	fmt.Fprintln(w, "\nvmtest summary")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KERNEL\tPACKAGE\tRESULT\tPASS\tFAIL\tSKIP\tTIME\t")
+	var pass, fail, skip int
+	for _, k := range r.Kernels {
+		for _, p := range k.Packages {
+			dur := "-"
+			if p.Duration > 0 {
+				dur = p.Duration.Round(100 * time.Millisecond).String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t\n", k.Kernel.Name, short(p.Package), p.Status(), p.Pass, p.Fail, p.Skip, dur)
+			pass += p.Pass
+			skip += p.Skip
+			fail += p.Fail
+			if !p.OK() && p.Fail == 0 {
+				fail++ // a package that failed without a failing test line
+			}
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, k := range r.Kernels {
+		verdict := "PASS"
+		if !k.OK() {
+			verdict = "FAIL"
+		}
+		done := k.Done
+		if done == "" {
+			done = "missing"
+		}
+		pkg := k.Kernel.Package
+		if pkg == "" {
+			pkg = "?"
+		}
+		fmt.Fprintf(w, "kernel %s: %s (%s): boot %s (guest uptime at init %ss), total %s, DONE %s: %s\n",
+			k.Kernel.Name, pkg, k.Kernel.Release, k.BootTime.Round(100*time.Millisecond), orDash(k.GuestBoot),
+			k.Total.Round(100*time.Millisecond), done, verdict)
+		if k.Err != nil {
+			fmt.Fprintf(w, "  error: %v\n", k.Err)
+		}
+		for _, s := range k.Setup {
+			fmt.Fprintf(w, "  guest setup: %s\n", s)
+		}
+		for _, p := range k.Packages {
+			for _, t := range p.Failed {
+				fmt.Fprintf(w, "  FAIL %s %s\n", short(p.Package), t)
+			}
+			for _, t := range p.Skipped {
+				fmt.Fprintf(w, "  SKIP %s %s\n", short(p.Package), t)
+			}
+			for _, b := range p.Benchmarks {
+				fmt.Fprintf(w, "  BENCH %s %s\n", short(p.Package), b)
+			}
+		}
+		if k.LogFile != "" {
+			fmt.Fprintf(w, "  log: %s\n", k.LogFile)
+		}
+	}
+	for _, p := range r.Packages {
+		if p.Binary == "" {
+			fmt.Fprintf(w, "build failure: %s\n%s\n", p.ImportPath, indent(p.BuildLog, "    "))
+		}
+	}
+	if r.XdpchainErr != nil {
+		fmt.Fprintf(w, "note: no %s in the guest: %v\n", guestBin, r.XdpchainErr)
+	}
+	fmt.Fprintf(w, "build %s, total %s\n", r.BuildTime.Round(100*time.Millisecond), r.Total.Round(time.Second))
+	fmt.Fprintf(w, "vmtest: %d passed, %d failed, %d skipped\n", pass, fail, skip)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,183 @@
+package vmtest
+
+import (
+	"bufio"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Paths inside the guest.
+const (
+	guestTests   = "/tests"
+	guestSrc     = "/src"
+	guestBin     = "/bin/xdpchain"
+	guestModules = "/lib/modules"
+)
+
+// payload is what the common part of the initramfs carries.
+type payload struct {
+	Busybox  string         // static busybox on the host
+	Xdpchain string         // built xdpchain binary, or ""
+	Packages []*TestPackage // only those with a Binary are packed
+	Module   *module
+	Testdata []string // testdata directories relative to the module root
+	Init     []byte   // the /init script
+}
+
+// writeCommonInitramfs writes the gzip-compressed cpio archive shared by
+// every kernel: busybox, /init, test binaries, testdata and xdpchain.
+func writeCommonInitramfs(dst string, p *payload) error {
+	applets, err := busyboxApplets(p.Busybox)
+	if err != nil {
+		return err
+	}
+	return writeGzipCPIO(dst, func(c *cpioWriter) error {
+		for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "root", "etc", "mnt", "var", "lib/modules", "usr/bin", "usr/sbin", "sbin"} {
+			c.Dir(d, 0o755)
+		}
+		// The kernel opens /dev/console for init before devtmpfs is mounted.
+		c.CharDev("dev/console", 0o600, 5, 1)
+		c.CharDev("dev/null", 0o666, 1, 3)
+		c.CopyFile("bin/busybox", 0o755, p.Busybox)
+		for _, a := range applets {
+			if a != "bin/busybox" {
+				c.Symlink(a, "/bin/busybox")
+			}
+		}
+		c.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
+		c.File("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
+		c.File("etc/hosts", 0o644, []byte("127.0.0.1 localhost\n::1 localhost\n"))
+		c.File("init", 0o755, p.Init)
+		if p.Xdpchain != "" {
+			c.CopyFile(guestBin, 0o755, p.Xdpchain)
+		}
+		for _, pkg := range p.Packages {
+			if pkg.Binary == "" {
+				continue
+			}
+			c.CopyFile(guestTests+"/"+pkg.GuestName(), 0o755, pkg.Binary)
+			c.Dir(guestSrc+"/"+pkg.Rel, 0o755)
+		}
+		for _, td := range p.Testdata {
+			if err := copyTree(c, filepath.Join(p.Module.Dir, td), guestSrc+"/"+td); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeKernelInitramfs writes the per-kernel archive: the modules to load,
+// in order, under /lib/modules/<release>/, and their list in load-order.
+func writeKernelInitramfs(dst string, k *Kernel, mods []Module) error {
+	return writeGzipCPIO(dst, func(c *cpioWriter) error {
+		dir := guestModules + "/" + k.Release
+		var order strings.Builder
+		for _, m := range mods {
+			c.File(dir+"/"+m.Name+".ko", 0o644, m.Data)
+			order.WriteString(m.Name + "\n")
+		}
+		c.File(dir+"/load-order", 0o644, []byte(order.String()))
+		return nil
+	})
+}
+
+func writeGzipCPIO(dst string, fill func(*cpioWriter) error) (err error) {
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw, err := gzip.NewWriterLevel(bw, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
+	c := newCPIOWriter(zw)
+	if err := fill(c); err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// concatFiles writes the concatenation of srcs to dst; the kernel unpacks
+// concatenated compressed cpio archives one after the other.
+func concatFiles(dst string, srcs ...string) (err error) {
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	for _, s := range srcs {
+		in, err := os.Open(s)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(out, in)
+		in.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyTree(c *cpioWriter, src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		name := dst + "/" + filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			c.Dir(name, uint32(info.Mode().Perm()))
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			c.Symlink(name, target)
+		case info.Mode().IsRegular():
+			c.CopyFile(name, uint32(info.Mode().Perm()), path)
+		}
+		return nil
+	})
+}
+
+// busyboxApplets lists the paths (relative to /) of busybox's applets.
+func busyboxApplets(busybox string) ([]string, error) {
+	out, err := exec.Command(busybox, "--list-full").Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing busybox applets: %w", err)
+	}
+	var applets []string
+	for _, a := range strings.Fields(string(out)) {
+		applets = append(applets, strings.TrimPrefix(a, "/"))
+	}
+	return applets, nil
+}
