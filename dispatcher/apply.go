@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -91,6 +92,7 @@ func (r *Root) apply(s Spec) (err error) {
 		stats:        r.stats,
 		verifierLogs: r.opts.VerifierLogs,
 		replacePins:  map[string]*ebpf.Map{},
+		readOnly:     map[string]*ebpf.Map{},
 	}
 	committed := false
 	defer func() {
@@ -120,6 +122,11 @@ func (r *Root) apply(s Spec) (err error) {
 	}
 	if err := g.prepareRoot(); err != nil {
 		return err
+	}
+	if kind == Linked {
+		if err := checkMapLimit(g); err != nil {
+			return err
+		}
 	}
 	g.prog, err = mech.build(g)
 	if err != nil {
@@ -285,11 +292,20 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 			// Keep state across generations; across a new object only
 			// writable maps of the same shape are kept.
 			sameObject := had && old.Object == hash
-			readOnly := ms.Flags&unix.BPF_F_RDONLY_PROG != 0 || name == ".rodata" || len(name) > 7 && name[:8] == ".rodata."
-			if ms.Compatible(pinned) == nil && (sameObject || !readOnly) {
+			if ms.Compatible(pinned) == nil && (sameObject || !readOnlyData(name, ms)) {
 				m = pinned
 			} else {
 				pinned.Close()
+			}
+		}
+		roKey := hash + "/" + name
+		if m == nil && readOnlyData(name, ms) {
+			// Programs of one object share its read-only data: one map
+			// for all of them (kernel programs may use at most 64 maps).
+			if shared, ok := g.readOnly[roKey]; ok {
+				if m, err = shared.Clone(); err != nil {
+					return nil, wrap(err)
+				}
 			}
 		}
 		if m == nil {
@@ -312,6 +328,11 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 			}
 		}
 		sl.maps[name] = m
+		if readOnlyData(name, ms) {
+			if _, ok := g.readOnly[roKey]; !ok {
+				g.readOnly[roKey] = m
+			}
+		}
 	}
 
 	insns := append(asm.Instructions(nil), ps.Instructions...)
@@ -373,4 +394,41 @@ func (r *Root) ProgramMaps(program string) (map[string]string, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("%w: %q on %q", ErrNotFound, program, r.ifname)
+}
+
+// readOnlyData reports whether a map is an object's frozen, read-only data
+// section (.rodata): its content is fixed by the object.
+func readOnlyData(name string, ms *ebpf.MapSpec) bool {
+	return ms.Flags&unix.BPF_F_RDONLY_PROG != 0 || name == ".rodata" || strings.HasPrefix(name, ".rodata.")
+}
+
+// maxMapsPerProgram is the kernel's limit on the maps one program uses
+// (MAX_USED_MAPS).
+const maxMapsPerProgram = 64
+
+// checkMapLimit refuses a linked generation whose programs together use
+// more maps than one kernel program may, naming the first program that
+// does not fit.
+func checkMapLimit(g *generation) error {
+	seen := map[ebpf.MapID]bool{}
+	count := func(m *ebpf.Map) {
+		if info, err := m.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				seen[id] = true
+				return
+			}
+		}
+		seen[ebpf.MapID(0xffffffff-len(seen))] = true
+	}
+	count(g.rodata)
+	count(g.stats)
+	for _, s := range g.slots {
+		for _, m := range s.maps {
+			count(m)
+		}
+		if len(seen) > maxMapsPerProgram {
+			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: a linked dispatcher is one kernel program, and its programs together would use %d maps, more than the kernel's limit of %d per program; use the freplace mechanism or fewer programs with maps", ErrInvalid, len(seen), maxMapsPerProgram)}
+		}
+	}
+	return nil
 }

@@ -75,6 +75,9 @@ type generation struct {
 	newPins []string
 	// replacePins are pins to (re)place once the generation is committed.
 	replacePins map[string]*ebpf.Map
+	// readOnly are the read-only data maps of this generation's objects,
+	// by object hash and map name, shared by programs of one object.
+	readOnly map[string]*ebpf.Map
 }
 
 func (g *generation) close() {
