@@ -176,6 +176,15 @@ func (r *Root) apply(s Spec) (err error) {
 	}
 	if err := r.swap(g.prog); err != nil {
 		os.Remove(r.pins.pendingFile())
+		if errors.Is(err, unix.ERANGE) && !g.frags {
+			var plain []string
+			for _, sl := range g.slots {
+				if !sl.Frags {
+					plain = append(plain, sl.Name)
+				}
+			}
+			return fmt.Errorf("%w: the interface's MTU needs multi-buffer (frags) XDP programs and %v are not frags-aware (built for SEC(\"xdp.frags\")): %v", ErrInvalid, plain, err)
+		}
 		return err
 	}
 
@@ -270,6 +279,9 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 		return nil, wrap(err)
 	}
 	p.ProgramName = ps.Name
+	if ps.Flags&xdpFlagHasFrags != 0 {
+		p.Frags = true
+	}
 	hash, err := r.pins.storeObject(p.Object)
 	if err != nil {
 		return nil, wrap(err)

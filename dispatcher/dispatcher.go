@@ -91,6 +91,9 @@ func open(ifname string, opts *Options, create bool) (_ *Root, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Mode != ModeAuto && o.Mode != r.st.Mode {
+		return nil, fmt.Errorf("%w: the root of %q is attached in %s mode, not %s; detach it first to change the mode", ErrInvalid, ifname, r.st.Mode, o.Mode)
+	}
 	return r, nil
 }
 

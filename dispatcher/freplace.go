@@ -45,6 +45,16 @@ func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 				fs.prog = p
 			}
 		}
+		if fs.prog != nil {
+			// The pinned program was loaded against an earlier generation;
+			// if it cannot attach here (e.g. a different frags flag), load
+			// it anew below.
+			fs.link, err = link.AttachFreplace(root, slotSymbol(i), fs.prog)
+			if err != nil {
+				fs.prog.Close()
+				fs.prog, fs.link = nil, nil
+			}
+		}
 		if fs.prog == nil {
 			var flags uint32
 			if g.frags {
@@ -67,10 +77,10 @@ func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 				return nil, err
 			}
 			fs.created = true
-		}
-		fs.link, err = link.AttachFreplace(root, slotSymbol(i), fs.prog)
-		if err != nil {
-			return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("attaching to slot %d: %w", i, trampolineError(err))}
+			fs.link, err = link.AttachFreplace(root, slotSymbol(i), fs.prog)
+			if err != nil {
+				return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("attaching to slot %d: %w", i, trampolineError(err))}
+			}
 		}
 		if info, err := fs.prog.Info(); err == nil {
 			if id, ok := info.ID(); ok {
