@@ -267,3 +267,28 @@ func (s *Maps) closeExcept(keep *Maps) error {
 	}
 	return errors.Join(errs...)
 }
+
+// NewMaps wraps maps the caller opened, for a plugin's unit tests: load the
+// plugin's object standalone, pass its maps here, and call the plugin's
+// Configure with the result, no daemon needed. The Maps do not own the
+// *ebpf.Map values; the caller closes them.
+func NewMaps(maps map[string]*ebpf.Map) (*Maps, error) {
+	out := &Maps{maps: make(map[string]*Map, len(maps))}
+	for name, m := range maps {
+		info, err := rawmap.InfoOf(name, "", m)
+		if err != nil {
+			return nil, err
+		}
+		out.maps[name] = &Map{
+			info: MapInfo{Name: name, Type: info.Type, KeySize: info.KeySize, ValueSize: info.ValueSize,
+				MaxEntries: info.MaxEntries, PerCPU: info.PerCPU, PossibleCPUs: info.PossibleCPUs, Direct: true},
+			b: unowned{&rawmap.Direct{Info: info, Map: m}},
+		}
+	}
+	return out, nil
+}
+
+// unowned is a backend whose Close does not close the map.
+type unowned struct{ *rawmap.Direct }
+
+func (unowned) Close() error { return nil }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
 // Plugin is implemented by a plugin author and passed to Serve.
@@ -21,46 +23,20 @@ type Plugin interface {
 	Health(ctx context.Context) error
 }
 
-// Verdict is an XDP action.
-type Verdict uint32
+// Verdict is an XDP action (dispatcher.Verdict).
+type Verdict = dispatcher.Verdict
 
 // The XDP actions.
 const (
-	Aborted  Verdict = 0
-	Drop     Verdict = 1
-	Pass     Verdict = 2
-	TX       Verdict = 3
-	Redirect Verdict = 4
+	Aborted  = dispatcher.Aborted
+	Drop     = dispatcher.Drop
+	Pass     = dispatcher.Pass
+	TX       = dispatcher.TX
+	Redirect = dispatcher.Redirect
 )
 
-var verdictNames = [...]string{"aborted", "drop", "pass", "tx", "redirect"}
-
-func (v Verdict) String() string {
-	if int(v) < len(verdictNames) {
-		return verdictNames[v]
-	}
-	return fmt.Sprintf("verdict(%d)", uint32(v))
-}
-
 // verdictBits encodes verdicts as a bit set (bit n is verdict n).
-func verdictBits(vs []Verdict) uint32 {
-	var bits uint32
-	for _, v := range vs {
-		bits |= 1 << v
-	}
-	return bits
-}
-
-// bitVerdicts decodes a bit set.
-func bitVerdicts(bits uint32) []Verdict {
-	out := []Verdict{}
-	for v := Aborted; v <= Redirect; v++ {
-		if bits&(1<<v) != 0 {
-			out = append(out, v)
-		}
-	}
-	return out
-}
+func verdictBits(vs []Verdict) uint32 { return uint32(dispatcher.NewVerdictSet(vs...)) }
 
 // Description is a plugin's self-description.
 type Description struct {
@@ -97,7 +73,7 @@ func (d Description) validate() error {
 		problems = append(problems, "no program name")
 	}
 	for _, v := range append(append([]Verdict(nil), d.ProceedOn...), d.Allowed...) {
-		if v > Redirect {
+		if !v.Valid() {
 			problems = append(problems, fmt.Sprintf("unknown verdict %d", v))
 		}
 	}

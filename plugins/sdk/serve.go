@@ -60,4 +60,3 @@ func Logger() *slog.Logger {
 		},
 	}))
 }
-

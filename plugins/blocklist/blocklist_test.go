@@ -1,0 +1,266 @@
+package blocklist
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpchain/xdpchain/internal/testutil"
+	"github.com/xdpchain/xdpchain/plugins/sdk"
+)
+
+const (
+	xdpDrop = 1
+	xdpPass = 2
+)
+
+// standalone loads the object as a plain XDP program with its own maps and
+// returns it with the plugin's view of the maps.
+func standalone(t *testing.T) (*blocklistObjects, *sdk.Maps) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	var objs blocklistObjects
+	if err := loadBlocklistObjects(&objs, nil); err != nil {
+		t.Fatalf("loading blocklist: %v", err)
+	}
+	t.Cleanup(func() { objs.Close() })
+	maps, err := sdk.NewMaps(map[string]*ebpf.Map{MapV4: objs.BlV4, MapV6: objs.BlV6, MapHits: objs.BlHits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &objs, maps
+}
+
+func udpFrom(src string) []byte {
+	a := netip.MustParseAddr(src)
+	dst := netip.MustParseAddr("10.0.0.1")
+	if a.Is6() {
+		dst = netip.MustParseAddr("fd00::1")
+	}
+	return testutil.UDPPacket(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
+}
+
+// vlanTagged inserts an 802.1Q tag after the MAC addresses.
+func vlanTagged(frame []byte) []byte {
+	out := append([]byte(nil), frame[:12]...)
+	out = append(out, 0x81, 0x00, 0x00, 0x07)
+	return append(out, frame[12:]...)
+}
+
+func run(t *testing.T, prog *ebpf.Program, pkt []byte) uint32 {
+	t.Helper()
+	ret, err := prog.Run(&ebpf.RunOptions{Data: pkt})
+	if err != nil {
+		t.Fatalf("test run: %v", err)
+	}
+	return ret
+}
+
+func configure(t *testing.T, p *Plugin, maps *sdk.Maps, settings string) error {
+	t.Helper()
+	return p.Configure(context.Background(), sdk.SettingsFromJSON([]byte(settings)), maps, nil)
+}
+
+func TestBlocklistProgram(t *testing.T) {
+	objs, maps := standalone(t)
+	p := New()
+	if err := configure(t, p, maps, `{"prefixes": ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7", "192.0.2.99/24"]}`); err != nil {
+		t.Fatal(err)
+	}
+
+	arp := make([]byte, 42)
+	arp[12], arp[13] = 0x08, 0x06
+	truncated := udpFrom("192.0.2.1")[:20]
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+		want uint32
+	}{
+		{"v4 in /24", udpFrom("192.0.2.1"), xdpDrop},
+		{"v4 in /24 again", udpFrom("192.0.2.254"), xdpDrop},
+		{"v4 next to /24", udpFrom("192.0.3.1"), xdpPass},
+		{"v4 bare address", udpFrom("198.51.100.7"), xdpDrop},
+		{"v4 next to bare address", udpFrom("198.51.100.8"), xdpPass},
+		{"v6 in /32", udpFrom("2001:db8:1::5"), xdpDrop},
+		{"v6 outside", udpFrom("2001:db9::1"), xdpPass},
+		{"v4 vlan tagged", vlanTagged(udpFrom("192.0.2.7")), xdpDrop},
+		{"arp", arp, xdpPass},
+		{"truncated ip header", truncated, xdpPass},
+	} {
+		if got := run(t, objs.XdpBlocklist, tc.pkt); got != tc.want {
+			t.Errorf("%s: verdict %d, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	hits, err := p.Hits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[netip.Prefix]uint64{
+		netip.MustParsePrefix("192.0.2.0/24"):    3,
+		netip.MustParsePrefix("198.51.100.7/32"): 1,
+		netip.MustParsePrefix("2001:db8::/32"):   1,
+	}
+	if len(hits) != len(want) {
+		t.Fatalf("hits %v, want %v", hits, want)
+	}
+	for pr, n := range want {
+		if hits[pr] != n {
+			t.Errorf("hits[%s] = %d, want %d (all: %v)", pr, hits[pr], n, hits)
+		}
+	}
+}
+
+func TestBlocklistChangesAtRunTime(t *testing.T) {
+	objs, maps := standalone(t)
+	progInfo, err := objs.XdpBlocklist.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	progID, _ := progInfo.ID()
+
+	p := New()
+	if err := configure(t, p, maps, `{"prefixes": ["192.0.2.0/24", "2001:db8::/32"]}`); err != nil {
+		t.Fatal(err)
+	}
+	run(t, objs.XdpBlocklist, udpFrom("192.0.2.1"))
+	run(t, objs.XdpBlocklist, udpFrom("2001:db8::1"))
+	run(t, objs.XdpBlocklist, udpFrom("2001:db8::2"))
+
+	// New set: one prefix stays, one goes, one comes.
+	if err := configure(t, p, maps, `{"prefixes": ["2001:db8::/32", "203.0.113.0/24"]}`); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, objs.XdpBlocklist, udpFrom("192.0.2.1")); got != xdpPass {
+		t.Errorf("removed prefix: verdict %d, want pass", got)
+	}
+	if got := run(t, objs.XdpBlocklist, udpFrom("203.0.113.9")); got != xdpDrop {
+		t.Errorf("added prefix: verdict %d, want drop", got)
+	}
+	hits, err := p.Hits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := hits[netip.MustParsePrefix("2001:db8::/32")]; n != 2 {
+		t.Errorf("kept prefix lost its count: %d, want 2", n)
+	}
+	if n := hits[netip.MustParsePrefix("203.0.113.0/24")]; n != 1 {
+		t.Errorf("new prefix count %d, want 1", n)
+	}
+	if _, ok := hits[netip.MustParsePrefix("192.0.2.0/24")]; ok {
+		t.Errorf("removed prefix still counted: %v", hits)
+	}
+
+	// The program was never reloaded.
+	if info, _ := objs.XdpBlocklist.Info(); info != nil {
+		if id, _ := info.ID(); id != progID {
+			t.Errorf("program id changed from %d to %d", progID, id)
+		}
+	}
+
+	// A bad setting changes nothing.
+	for _, bad := range []string{
+		`{"prefixes": ["203.0.113.0/24", "not-a-prefix"]}`,
+		`{"prefixes": ["fe80::1%eth0/64"]}`,
+		`{"prefix": ["192.0.2.0/24"]}`,
+		`{"prefixes": "192.0.2.0/24"}`,
+	} {
+		if err := configure(t, p, maps, bad); err == nil {
+			t.Errorf("settings %s accepted", bad)
+		}
+	}
+	if got := run(t, objs.XdpBlocklist, udpFrom("203.0.113.9")); got != xdpDrop {
+		t.Errorf("after refused settings: verdict %d, want drop", got)
+	}
+	if got := run(t, objs.XdpBlocklist, udpFrom("192.0.2.1")); got != xdpPass {
+		t.Errorf("after refused settings: verdict %d, want pass", got)
+	}
+
+	// A new plugin instance (a restarted process) finds the counters.
+	p2 := New()
+	if err := configure(t, p2, maps, `{"prefixes": ["2001:db8::/32", "203.0.113.0/24", "192.0.2.0/24"]}`); err != nil {
+		t.Fatal(err)
+	}
+	hits, err = p2.Hits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hits[netip.MustParsePrefix("2001:db8::/32")] != 2 || hits[netip.MustParsePrefix("203.0.113.0/24")] != 2 ||
+		hits[netip.MustParsePrefix("192.0.2.0/24")] != 0 {
+		t.Errorf("after restart: hits %v", hits)
+	}
+
+	// Empty set: everything passes.
+	if err := configure(t, p2, maps, `{}`); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, objs.XdpBlocklist, udpFrom("2001:db8::1")); got != xdpPass {
+		t.Errorf("empty set: verdict %d, want pass", got)
+	}
+}
+
+func TestBlocklistCapacity(t *testing.T) {
+	_, maps := standalone(t)
+	var prefixes []string
+	for i := range MaxPrefixes {
+		prefixes = append(prefixes, netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}).String()+"/24")
+	}
+	p := New()
+	if err := p.Configure(context.Background(), settingsOf(t, prefixes), maps, nil); err != nil {
+		t.Fatalf("%d prefixes: %v", len(prefixes), err)
+	}
+	err := p.Configure(context.Background(), settingsOf(t, append(prefixes, "2001:db8::/32")), maps, nil)
+	if err == nil {
+		t.Fatalf("%d prefixes accepted", len(prefixes)+1)
+	}
+}
+
+func settingsOf(t *testing.T, prefixes []string) sdk.Settings {
+	t.Helper()
+	raw := []byte(`{"prefixes":[`)
+	for i, p := range prefixes {
+		if i > 0 {
+			raw = append(raw, ',')
+		}
+		raw = append(raw, '"')
+		raw = append(raw, p...)
+		raw = append(raw, '"')
+	}
+	return sdk.SettingsFromJSON(append(raw, "]}"...))
+}
+
+func TestParsePrefixes(t *testing.T) {
+	got, err := ParsePrefixes([]string{"192.0.2.77/24", "192.0.2.0/24", "2001:DB8::1", "::ffff:192.0.2.1/128"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"192.0.2.0/24", "2001:db8::1/128", "::ffff:192.0.2.1/128"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("got[%d] = %s, want %s", i, got[i], want[i])
+		}
+	}
+	if _, err := ParsePrefixes([]string{"300.1.1.1/8"}); err == nil {
+		t.Error("bad prefix accepted")
+	}
+}
+
+func TestHealth(t *testing.T) {
+	p := New()
+	if err := p.Health(context.Background()); err != nil {
+		t.Errorf("unconfigured plugin unhealthy: %v", err)
+	}
+	_, maps := standalone(t)
+	if err := configure(t, p, maps, `{"prefixes": []}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Health(context.Background()); err != nil {
+		t.Errorf("configured plugin unhealthy: %v", err)
+	}
+
+}
