@@ -77,7 +77,7 @@ func (r *Root) apply(s Spec) (err error) {
 	if kind == "" {
 		kind = r.st.Mechanism
 	}
-	kind, _ = ResolveMechanism(kind)
+	kind, reason := ResolveMechanism(kind)
 	mech, err := newMechanism(kind)
 	if err != nil {
 		return err
@@ -155,6 +155,7 @@ func (r *Root) apply(s Spec) (err error) {
 		Mode:        r.st.Mode,
 		Mechanism:   kind,
 		Requested:   s.Mechanism,
+		Reason:      reason,
 		Fallthrough: s.Fallthrough,
 		Generation:  g.number,
 		Programs:    []programState{},

@@ -206,7 +206,6 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 			return err
 		}
 	}
-	_ = reason
 	r.stats, err = newStatsMap()
 	if err != nil {
 		return err
@@ -241,6 +240,7 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 		Mode:        mode,
 		Mechanism:   mech,
 		Requested:   r.opts.Mechanism,
+		Reason:      reason,
 		Fallthrough: Pass,
 		Programs:    []programState{},
 	}

@@ -119,6 +119,7 @@ type state struct {
 	Mode         Mode           `json:"mode"`
 	Mechanism    MechanismKind  `json:"mechanism"`
 	Requested    MechanismKind  `json:"requested_mechanism"`
+	Reason       string         `json:"mechanism_reason,omitempty"`
 	Fallthrough  Verdict        `json:"fallthrough"`
 	Generation   uint64         `json:"generation"`
 	DispatcherID uint32         `json:"dispatcher_id"`

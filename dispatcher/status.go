@@ -21,6 +21,7 @@ type InterfaceStatus struct {
 	NetNSInode         uint64          `json:"netns_inode"`
 	Mode               Mode            `json:"mode"`
 	Mechanism          MechanismKind   `json:"mechanism"`
+	MechanismReason    string          `json:"mechanism_reason,omitempty"`
 	LinkID             uint32          `json:"link_id"`
 	DispatcherID       uint32          `json:"dispatcher_id"`
 	Generation         uint64          `json:"generation"`
@@ -78,17 +79,18 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	defer stats.Close()
 
 	out := &InterfaceStatus{
-		Name:         st.Interface,
-		Ifindex:      st.Ifindex,
-		NetNS:        st.NetNS,
-		NetNSInode:   st.NetNSInode,
-		Mode:         st.Mode,
-		Mechanism:    st.Mechanism,
-		LinkID:       uint32(info.ID),
-		DispatcherID: uint32(info.Program),
-		Generation:   st.Generation,
-		Fallthrough:  st.Fallthrough.String(),
-		Programs:     []ProgramStatus{},
+		Name:            st.Interface,
+		Ifindex:         st.Ifindex,
+		NetNS:           st.NetNS,
+		NetNSInode:      st.NetNSInode,
+		Mode:            st.Mode,
+		Mechanism:       st.Mechanism,
+		MechanismReason: st.Reason,
+		LinkID:          uint32(info.ID),
+		DispatcherID:    uint32(info.Program),
+		Generation:      st.Generation,
+		Fallthrough:     st.Fallthrough.String(),
+		Programs:        []ProgramStatus{},
 	}
 	ft, err := readStats(stats, 0)
 	if err != nil {

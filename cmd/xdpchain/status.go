@@ -74,8 +74,8 @@ func printStatus(w io.Writer, doc statusDoc) {
 		if ns == "" {
 			ns = fmt.Sprintf("inode %d", s.NetNSInode)
 		}
-		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s, link %d, dispatcher %d, generation %d\n",
-			s.Name, s.Ifindex, ns, s.Mode, s.Mechanism, s.LinkID, s.DispatcherID, s.Generation)
+		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s (%s), link %d, dispatcher %d, generation %d\n",
+			s.Name, s.Ifindex, ns, s.Mode, s.Mechanism, s.MechanismReason, s.LinkID, s.DispatcherID, s.Generation)
 		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPROG-ID\tOWNER\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
 		for _, p := range s.Programs {
 			id := "-"
