@@ -1,10 +1,13 @@
 package dispatcher
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -16,7 +19,7 @@ import (
 // Spec returns the interface's chain as last read from the pins, in slot
 // order. Program.Object is filled.
 func (r *Root) Spec() (Spec, error) {
-	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, Programs: Chain{}}
+	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, NoCounters: r.st.NoCounters, Programs: Chain{}}
 	for _, ps := range r.st.Programs {
 		p := ps.Program
 		obj, err := r.pins.loadObject(ps.Object)
@@ -78,6 +81,9 @@ func (r *Root) apply(s Spec) (err error) {
 		kind = r.st.Mechanism
 	}
 	kind, reason := ResolveMechanism(kind)
+	if r.unchanged(chain, s, kind) {
+		return nil
+	}
 	mech, err := newMechanism(kind)
 	if err != nil {
 		return err
@@ -157,6 +163,7 @@ func (r *Root) apply(s Spec) (err error) {
 		Requested:   s.Mechanism,
 		Reason:      reason,
 		Fallthrough: s.Fallthrough,
+		NoCounters:  s.NoCounters,
 		Generation:  g.number,
 		Programs:    []programState{},
 	}
@@ -444,4 +451,32 @@ func checkMapLimit(g *generation) error {
 		}
 	}
 	return nil
+}
+
+// unchanged reports whether applying chain (sorted) would rebuild exactly
+// the running generation; then nothing is swapped, so a daemon that
+// reconciles after a restart does not disturb traffic.
+func (r *Root) unchanged(chain Chain, s Spec, kind MechanismKind) bool {
+	if s.Fallthrough != r.st.Fallthrough || s.NoCounters != r.st.NoCounters || kind != r.st.Mechanism || len(chain) != len(r.st.Programs) {
+		return false
+	}
+	for i, p := range chain {
+		old := r.st.Programs[i]
+		sum := sha256.Sum256(p.Object)
+		if hex.EncodeToString(sum[:]) != old.Object {
+			return false
+		}
+		a, b := p, old.Program
+		a.Object, b.Object = nil, nil
+		if a.ProgramName == "" {
+			a.ProgramName = b.ProgramName
+		}
+		if !a.Frags {
+			a.Frags = b.Frags // derived from the (identical) object
+		}
+		if !reflect.DeepEqual(a, b) {
+			return false
+		}
+	}
+	return true
 }

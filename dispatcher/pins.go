@@ -121,6 +121,7 @@ type state struct {
 	Requested    MechanismKind  `json:"requested_mechanism"`
 	Reason       string         `json:"mechanism_reason,omitempty"`
 	Fallthrough  Verdict        `json:"fallthrough"`
+	NoCounters   bool           `json:"no_counters,omitempty"`
 	Generation   uint64         `json:"generation"`
 	DispatcherID uint32         `json:"dispatcher_id"`
 	Programs     []programState `json:"programs"`
