@@ -1,0 +1,157 @@
+package ratelimit
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpchain/xdpchain/internal/testutil"
+	"github.com/xdpchain/xdpchain/plugins/sdk"
+)
+
+const (
+	xdpDrop = 1
+	xdpPass = 2
+)
+
+func standalone(t *testing.T) (*ratelimitObjects, *sdk.Maps) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	var objs ratelimitObjects
+	if err := loadRatelimitObjects(&objs, nil); err != nil {
+		t.Fatalf("loading ratelimit: %v", err)
+	}
+	t.Cleanup(func() { objs.Close() })
+	maps, err := sdk.NewMaps(map[string]*ebpf.Map{MapConfig: objs.RlConfig, MapBuckets: objs.RlBuckets, MapStats: objs.RlStats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &objs, maps
+}
+
+func udpFrom(src string) []byte {
+	a := netip.MustParseAddr(src)
+	dst := netip.MustParseAddr("10.0.0.1")
+	if a.Is6() {
+		dst = netip.MustParseAddr("fd00::1")
+	}
+	return testutil.UDPPacket(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
+}
+
+// send runs pkt n times and counts the passes.
+func send(t *testing.T, prog *ebpf.Program, pkt []byte, n int) (passed int) {
+	t.Helper()
+	for range n {
+		ret, err := prog.Run(&ebpf.RunOptions{Data: pkt})
+		if err != nil {
+			t.Fatalf("test run: %v", err)
+		}
+		switch ret {
+		case xdpPass:
+			passed++
+		case xdpDrop:
+		default:
+			t.Fatalf("verdict %d", ret)
+		}
+	}
+	return passed
+}
+
+func configure(p *Plugin, maps *sdk.Maps, settings string) error {
+	return p.Configure(context.Background(), sdk.SettingsFromJSON([]byte(settings)), maps, nil)
+}
+
+func TestRatelimitBuckets(t *testing.T) {
+	objs, maps := standalone(t)
+	prog := objs.XdpRatelimit
+	a, b, c := udpFrom("192.0.2.1"), udpFrom("2001:db8::1"), udpFrom("192.0.2.2")
+
+	if got := send(t, prog, a, 20); got != 20 {
+		t.Errorf("unconfigured: %d of 20 passed, want all", got)
+	}
+
+	p := New()
+	// 1 packet per second: nothing refills during the test.
+	if err := configure(p, maps, `{"rate_pps": 1, "burst": 5}`); err != nil {
+		t.Fatal(err)
+	}
+	if got := send(t, prog, a, 10); got != 5 {
+		t.Errorf("source a: %d of 10 passed, want the burst of 5", got)
+	}
+	if got := send(t, prog, b, 10); got != 5 {
+		t.Errorf("source b (IPv6): %d of 10 passed, want 5", got)
+	}
+	if got := send(t, prog, c, 3); got != 3 {
+		t.Errorf("source c: %d of 3 passed, want 3", got)
+	}
+	st, err := p.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Passed != 13 || st.Dropped != 10 {
+		t.Errorf("stats %+v, want 13 passed, 10 dropped", st)
+	}
+
+	// Faster refill, same program and buckets: a's bucket is empty and
+	// refills at 1000/s up to the burst of 5.
+	if err := configure(p, maps, `{"rate_pps": 1000, "burst": 5}`); err != nil {
+		t.Fatal(err)
+	}
+	if got := send(t, prog, a, 1); got != 0 && got != 1 {
+		t.Fatalf("impossible count %d", got)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := send(t, prog, a, 8); got < 5 || got > 6 {
+		t.Errorf("after refill: %d of 8 passed, want the burst of 5 (6 with a token refilled during the run)", got)
+	}
+
+	// Invalid settings change nothing.
+	for _, bad := range []string{`{"rate_pps": 0}`, `{"burst": 3}`, `{"rate_pps": -1}`, `{"rate": 5}`, `{"rate_pps": 8589934592}`} {
+		if err := configure(p, maps, bad); err == nil {
+			t.Errorf("settings %s accepted", bad)
+		}
+	}
+	if s := p.Settings(); s.RatePPS != 1000 || s.Burst != 5 {
+		t.Errorf("settings after refusals: %+v", s)
+	}
+	if err := p.Health(context.Background()); err != nil {
+		t.Errorf("health: %v", err)
+	}
+
+	// Default burst is the rate.
+	if err := configure(p, maps, `{"rate_pps": 7}`); err != nil {
+		t.Fatal(err)
+	}
+	if got := send(t, prog, udpFrom("198.51.100.1"), 10); got != 7 {
+		t.Errorf("default burst: %d of 10 passed, want 7", got)
+	}
+}
+
+// TestRatelimitRate checks that a flooding source gets about rate_pps.
+func TestRatelimitRate(t *testing.T) {
+	objs, maps := standalone(t)
+	p := New()
+	const rate, burst = 2000, 10
+	if err := configure(p, maps, `{"rate_pps": 2000, "burst": 10}`); err != nil {
+		t.Fatal(err)
+	}
+	pkt := udpFrom("203.0.113.5")
+	start := time.Now()
+	passed, sent := 0, 0
+	for time.Since(start) < 500*time.Millisecond {
+		passed += send(t, objs.XdpRatelimit, pkt, 100)
+		sent += 100
+	}
+	elapsed := time.Since(start)
+	want := burst + rate*elapsed.Seconds()
+	t.Logf("sent %d in %s, passed %d, expected about %.0f", sent, elapsed, passed, want)
+	if sent < 4*int(want) {
+		t.Skipf("could only send %d packets, not enough to flood", sent)
+	}
+	if float64(passed) < 0.9*want || float64(passed) > 1.1*want {
+		t.Errorf("passed %d, want %.0f ± 10%%", passed, want)
+	}
+}
