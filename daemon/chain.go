@@ -1,0 +1,126 @@
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
+)
+
+// errUnchanged stops a Root.Update whose result would equal the running
+// chain: no new generation is built.
+var errUnchanged = errors.New("chain unchanged")
+
+// chainPlan is what the daemon wants on one interface: the programs it owns
+// and the interface's settings. Programs of other owners are not part of it;
+// they are kept as they are.
+type chainPlan struct {
+	// Owned are the daemon's programs (owners plugin:* and config:*).
+	Owned dispatcher.Chain
+	// Fallthrough, when set, is the interface's fall-through verdict.
+	Fallthrough *dispatcher.Verdict
+	// Mechanism, when not empty or auto, is the interface's mechanism.
+	Mechanism dispatcher.MechanismKind
+}
+
+// undo restores what a plan changed.
+type undo struct {
+	owned       dispatcher.Chain
+	fallThrough dispatcher.Verdict
+	mechanism   dispatcher.MechanismKind
+}
+
+// merge returns cur with the daemon's programs replaced by plan.Owned. A
+// name in plan.Owned that another owner uses is an error wrapping ErrOwned:
+// the daemon never replaces someone else's program.
+func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, error) {
+	next := cur
+	next.Programs = dispatcher.Chain{}
+	want := make(map[string]bool, len(plan.Owned))
+	for _, p := range plan.Owned {
+		want[p.Name] = true
+	}
+	for _, p := range cur.Programs {
+		if daemonOwned(p.Owner) {
+			continue
+		}
+		if want[p.Name] {
+			owner := p.Owner
+			if owner == "" {
+				owner = "no recorded owner"
+			}
+			return cur, fmt.Errorf("program %q: %w (%s); not replacing it", p.Name, ErrOwned, owner)
+		}
+		next.Programs = append(next.Programs, p)
+	}
+	next.Programs = append(next.Programs, plan.Owned...)
+	if plan.Fallthrough != nil {
+		next.Fallthrough = *plan.Fallthrough
+	}
+	if plan.Mechanism != "" && plan.Mechanism != dispatcher.AutoMechanism {
+		next.Mechanism = plan.Mechanism
+	}
+	return next, nil
+}
+
+// ownedOf returns the daemon's programs of a chain.
+func ownedOf(c dispatcher.Chain) dispatcher.Chain {
+	var out dispatcher.Chain
+	for _, p := range c {
+		if daemonOwned(p.Owner) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// sameSpec reports whether two specs would build the same dispatcher.
+func sameSpec(a, b dispatcher.Spec) bool {
+	if a.Fallthrough != b.Fallthrough || a.Mechanism != b.Mechanism || a.NoCounters != b.NoCounters || len(a.Programs) != len(b.Programs) {
+		return false
+	}
+	x, y := a.Programs.Sorted(), b.Programs.Sorted()
+	for i := range x {
+		if !sameProgram(x[i], y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameProgram(a, b dispatcher.Program) bool {
+	return a.Name == b.Name && a.Priority == b.Priority && a.ProceedOn == b.ProceedOn &&
+		a.Allowed == b.Allowed && a.Shadow == b.Shadow && a.Frags == b.Frags &&
+		a.Owner == b.Owner && a.Version == b.Version && a.ProgramName == b.ProgramName &&
+		bytes.Equal(a.Object, b.Object)
+}
+
+// applyPlan makes root's chain follow plan with one atomic swap, keeping
+// every program of other owners. It reports whether anything changed and
+// what to restore to undo it.
+func applyPlan(root *dispatcher.Root, plan chainPlan) (u undo, changed bool, err error) {
+	err = root.Update(func(s *dispatcher.Spec) error {
+		u = undo{owned: ownedOf(s.Programs), fallThrough: s.Fallthrough, mechanism: s.Mechanism}
+		next, err := merge(*s, plan)
+		if err != nil {
+			return err
+		}
+		if sameSpec(*s, next) {
+			return errUnchanged
+		}
+		*s = next
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return u, false, nil
+	}
+	return u, err == nil, err
+}
+
+// restore undoes an applyPlan, keeping what other owners did since.
+func restore(root *dispatcher.Root, u undo) error {
+	ft := u.fallThrough
+	_, _, err := applyPlan(root, chainPlan{Owned: u.owned, Fallthrough: &ft, Mechanism: u.mechanism})
+	return err
+}

@@ -1,0 +1,236 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/xdpchain/xdpchain/config"
+	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/plugins/host"
+)
+
+// Options tune a Daemon. The zero value is usable.
+type Options struct {
+	// ConfigPath is re-read on every reload. Default: the File of the config
+	// passed to New.
+	ConfigPath string
+	// Logger receives structured logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Reload triggers a reload on every receive (the run verb sends on
+	// SIGHUP).
+	Reload <-chan struct{}
+	// RestartBackoff is the delay before the first restart of a plugin with
+	// on_exit = "restart"; each further attempt doubles it, up to
+	// RestartBackoffMax. Defaults 1s and 30s.
+	RestartBackoff    time.Duration
+	RestartBackoffMax time.Duration
+	// RestartAttempts bounds consecutive restarts; then the program is kept
+	// (state "failed"). Default 5.
+	RestartAttempts int
+	// StableAfter: a plugin that ran this long before exiting starts its
+	// restart count afresh. Default one minute.
+	StableAfter time.Duration
+	// PluginStartTimeout bounds a plugin's handshake and description
+	// (default host.DefaultStartTimeout).
+	PluginStartTimeout time.Duration
+	// PluginLog receives the plugin processes' log lines. Default: discarded.
+	PluginLog io.Writer
+	// NoSocket skips the control socket.
+	NoSocket bool
+}
+
+func (o Options) withDefaults(cfg *config.Config) Options {
+	if o.ConfigPath == "" {
+		o.ConfigPath = cfg.File
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.RestartBackoff <= 0 {
+		o.RestartBackoff = time.Second
+	}
+	if o.RestartBackoffMax <= 0 {
+		o.RestartBackoffMax = 30 * time.Second
+	}
+	if o.RestartAttempts <= 0 {
+		o.RestartAttempts = 5
+	}
+	if o.StableAfter <= 0 {
+		o.StableAfter = time.Minute
+	}
+	if o.PluginLog == nil {
+		o.PluginLog = io.Discard
+	}
+	return o
+}
+
+// Daemon keeps interfaces' chains in line with a config. Create it with New
+// and run it with Run; the other methods may be called from any goroutine
+// while it runs.
+type Daemon struct {
+	opts Options
+	log  *slog.Logger
+
+	// mu serializes every change: reloads, plugin events, socket requests.
+	mu        sync.Mutex
+	cfg       *config.Config
+	roots     map[string]*dispatcher.Root // by interface Ref
+	instances map[instKey]*instance
+	// cfgProgs are the [[program]] entries in force, by interface Ref, read
+	// when the config was applied.
+	cfgProgs map[string]dispatcher.Chain
+
+	// pending is the config Run applies first.
+	pending *config.Config
+
+	events   chan event
+	done     chan struct{}
+	server   *grpc.Server
+	listener net.Listener
+}
+
+// New prepares a daemon for cfg. It changes nothing; Run does.
+func New(cfg *config.Config, opts Options) *Daemon {
+	opts = opts.withDefaults(cfg)
+	return &Daemon{
+		opts:      opts,
+		log:       opts.Logger,
+		cfg:       &config.Config{File: cfg.File, Daemon: cfg.Daemon},
+		roots:     make(map[string]*dispatcher.Root),
+		instances: make(map[instKey]*instance),
+		events:    make(chan event, 64),
+		done:      make(chan struct{}),
+		pending:   cfg,
+	}
+}
+
+// Run is New followed by Daemon.Run.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	return New(cfg, opts).Run(ctx)
+}
+
+// Run applies the config, serves the control socket and supervises the
+// plugins until ctx is done. If the first apply fails, nothing is changed
+// and Run returns the error. When ctx is done, Run stops the plugin
+// processes, leaves every program in its chain, and returns nil.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer close(d.done)
+	d.mu.Lock()
+	cfg := d.pending
+	d.pending = nil
+	err := d.apply(ctx, cfg)
+	d.mu.Unlock()
+	if err != nil {
+		d.shutdown()
+		return fmt.Errorf("applying %s: %w", cfg.File, err)
+	}
+	d.log.Info("config applied", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
+	if !d.opts.NoSocket {
+		if err := d.serve(cfg.Daemon); err != nil {
+			d.shutdown()
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			d.shutdown()
+			return nil
+		case <-d.opts.Reload:
+			if err := d.Reload(ctx); err != nil {
+				d.log.Error("reload refused; the previous config stays in force", "config", d.opts.ConfigPath, "error", err)
+			}
+		case ev := <-d.events:
+			d.handle(ctx, ev)
+		}
+	}
+}
+
+// Reload re-reads the config file and applies it. If the file does not
+// validate, or anything fails while applying it, nothing changes and the
+// error (wrapping ErrReload) says why.
+func (d *Daemon) Reload(ctx context.Context) error {
+	cfg, err := config.Load(d.opts.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrReload, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.apply(ctx, cfg); err != nil {
+		return fmt.Errorf("%w: %w", ErrReload, err)
+	}
+	d.log.Info("config reloaded", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
+	return nil
+}
+
+// Config returns the config in force.
+func (d *Daemon) Config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// shutdown stops every plugin process and the socket, and closes the
+// roots. Programs stay in their chains.
+func (d *Daemon) shutdown() {
+	if d.server != nil {
+		d.server.Stop()
+		d.server = nil
+	}
+	if d.listener != nil {
+		d.listener.Close()
+		d.listener = nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, in := range d.instances {
+		if in.proc == nil {
+			continue
+		}
+		proc := in.proc
+		in.proc, in.state = nil, StateStopped
+		wg.Add(1)
+		go func() { defer wg.Done(); proc.Kill() }()
+	}
+	wg.Wait()
+	host.CleanupAll()
+	for ref, r := range d.roots {
+		r.Close()
+		delete(d.roots, ref)
+	}
+	d.log.Info("daemon stopped; programs stay in their chains")
+}
+
+// send queues an event for the loop; it is dropped once the daemon has
+// stopped.
+func (d *Daemon) send(ev event) {
+	select {
+	case d.events <- ev:
+	case <-d.done:
+		if ev.req != nil {
+			ev.req.Reply(errors.New("the daemon is stopping"))
+		}
+	}
+}
+
+// rootFor returns the root of a config interface, attaching it if needed.
+// created reports a root opened by this call.
+func (d *Daemon) rootFor(cfg *config.Config, iface *config.Interface) (r *dispatcher.Root, created bool, err error) {
+	if r := d.roots[iface.Ref()]; r != nil {
+		return r, false, nil
+	}
+	r, err = dispatcher.Attach(iface.Name, cfg.Options(iface))
+	if err != nil {
+		return nil, false, fmt.Errorf("interface %s: %w", iface.Ref(), err)
+	}
+	return r, true, nil
+}

@@ -1,0 +1,42 @@
+// Package daemon is xdpchain's config-driven daemon, `xdpchain run`: it keeps
+// the chains of the interfaces in config.toml in line with the file, runs
+// and supervises plugin processes, and serves a control API on a unix socket
+// through which root and granted users load and unload their own programs.
+//
+// # Ownership
+//
+// Every program in a chain has an owner: "plugin:NAME" and "config:NAME" for
+// what the daemon runs from its config, "user:UID" for what a user loaded
+// (through the socket, or with the CLI when no daemon runs). The daemon
+// manages only what it owns: the chain it applies to an interface is "what I
+// own from the config" together with every other owner's programs,
+// untouched. It never removes a program another owner loaded, except when
+// root asks with force.
+//
+// # Reconciling
+//
+// On start and on every reload (SIGHUP) the daemon starts the plugins the
+// config adds or changes, reads every program object, and changes each
+// interface's chain with one atomic swap (dispatcher.Root.Update). If any
+// step fails, nothing changes: interfaces already swapped are swapped back,
+// new plugin processes are stopped, and the previous config stays in force.
+//
+// # Plugins
+//
+// A plugin runs as one process per interface it is configured on, so each
+// process owns exactly one chain entry and that entry's maps, and a crash
+// touches one slot. When a process exits, its plugin's on_exit policy
+// applies: keep (the program stays, with its maps), detach (the program
+// leaves the chain), restart (relaunch with bounded exponential backoff;
+// when the attempts are used up, keep). A plugin's requests (replace my
+// program, change my settings) are atomic swaps of its own entry only.
+//
+// Stopping the daemon (SIGTERM, or cancelling Run's context) stops the
+// plugin processes and leaves every program serving traffic.
+//
+// # Control socket
+//
+// The API (controlpb) is served over gRPC on a unix socket of mode 0660
+// whose group the config names. Callers are identified by SO_PEERCRED. Use
+// Dial for a Client.
+package daemon

@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/xdpchain/xdpchain/config"
+	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/plugins/host"
+)
+
+// Process states of a plugin instance, as Status reports them.
+const (
+	StateRunning    = "running"    // the process runs; its program is in the chain
+	StateExited     = "exited"     // it exited; on_exit keep: the program stays
+	StateDetached   = "detached"   // it exited; on_exit detach: the program left the chain
+	StateRestarting = "restarting" // it exited; on_exit restart: waiting to relaunch
+	StateFailed     = "failed"     // restart attempts used up: the program stays
+	StateStopped    = "stopped"    // the daemon stopped it (shutdown)
+)
+
+// instKey names a plugin instance: one process per plugin per interface.
+type instKey struct {
+	plugin string
+	iface  string // config.Interface Ref
+}
+
+func (k instKey) String() string { return k.plugin + "@" + k.iface }
+
+// instance is one plugin process serving one interface, and the chain entry
+// it provides there.
+type instance struct {
+	key instKey
+	cfg config.Plugin
+	// proc is the running process, nil when none runs.
+	proc *host.Plugin
+	// base is the program the plugin last described (or had a replace
+	// request accepted for), before the config's overrides; Object nil
+	// before the first successful start.
+	base dispatcher.Program
+	// settings the plugin asked for with a settings request; nil: the
+	// config's.
+	settings map[string]any
+
+	state    string
+	started  time.Time
+	restarts int    // consecutive restarts
+	lastErr  string // why it last exited or failed to start
+	// epoch counts processes, so that a timer armed for an earlier one is
+	// ignored.
+	epoch int
+}
+
+func (in *instance) running() bool { return in.proc != nil }
+
+// inChain reports whether the instance's program belongs in the chain.
+func (in *instance) inChain() bool { return in.base.Object != nil && in.state != StateDetached }
+
+// program returns the chain entry: the plugin's description with the
+// config's overrides. The config's allowed verdicts narrow what the plugin
+// declares; they never widen it.
+func (in *instance) program() (dispatcher.Program, error) {
+	return pluginProgram(&in.cfg, in.base)
+}
+
+func pluginProgram(p *config.Plugin, base dispatcher.Program) (dispatcher.Program, error) {
+	prog := base
+	prog.Name = p.Name
+	prog.Owner = PluginOwner(p.Name)
+	if p.Priority != nil {
+		prog.Priority = *p.Priority
+	}
+	if p.ProceedOn != nil {
+		prog.ProceedOn = *p.ProceedOn
+	}
+	switch {
+	case p.AllowedVerdicts == 0:
+	case base.Allowed == 0:
+		prog.Allowed = p.AllowedVerdicts
+	default:
+		prog.Allowed = base.Allowed & p.AllowedVerdicts
+		if prog.Allowed == 0 {
+			return prog, fmt.Errorf("plugin %s: allowed_verdicts %s and the plugin's own %s have no verdict in common", p.Name, p.AllowedVerdicts, base.Allowed)
+		}
+	}
+	return prog, nil
+}
+
+// sameProcess reports whether two configs of a plugin run the same process;
+// if not, a reload replaces the process.
+func sameProcess(a, b *config.Plugin) bool {
+	return a.Command == b.Command && reflect.DeepEqual(a.Args, b.Args) && a.SHA256 == b.SHA256 && a.User == b.User
+}
+
+// startProcess starts a plugin's process for one interface and forwards its
+// exit and its requests to the daemon's event loop.
+func (d *Daemon) startProcess(ctx context.Context, p *config.Plugin, key instKey, settings map[string]any) (*host.Plugin, error) {
+	if settings == nil {
+		settings = p.Settings
+	}
+	opts := host.Options{
+		Name:         p.Name,
+		Command:      p.Command,
+		Args:         p.Args,
+		SHA256:       p.SHA256,
+		User:         p.User,
+		Settings:     settings,
+		StartTimeout: d.opts.PluginStartTimeout,
+		LogOutput:    d.opts.PluginLog,
+		Env:          []string{"XDPCHAIN_INTERFACE=" + key.iface},
+	}
+	proc, err := host.Start(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	d.log.Info("plugin started", "plugin", p.Name, "interface", key.iface, "pid", proc.Pid(), "version", proc.Description().Version)
+	go d.watch(key, proc)
+	return proc, nil
+}
+
+// watch forwards a process's requests and its exit to the event loop.
+func (d *Daemon) watch(key instKey, proc *host.Plugin) {
+	for {
+		select {
+		case r := <-proc.Requests():
+			d.send(event{kind: evRequest, key: key, proc: proc, req: r})
+		case <-proc.Exited():
+			d.send(event{kind: evExit, key: key, proc: proc})
+			return
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
+)
+
+// Status is what the daemon reports: every interface with an xdpchain root
+// under its bpffs (the dispatcher's status, whose programs carry their
+// owners and versions) and the state of every plugin process.
+type Status struct {
+	// Config is the config file in force.
+	Config     string                       `json:"config"`
+	Interfaces []dispatcher.InterfaceStatus `json:"interfaces"`
+	Plugins    []PluginStatus               `json:"plugins"`
+}
+
+// PluginStatus is the state of one plugin instance: the process that serves
+// one interface.
+type PluginStatus struct {
+	Name string `json:"name"`
+	// Interface is the config's Ref of the interface: NAME or NETNS/NAME.
+	Interface string `json:"interface"`
+	// State is one of the State* constants.
+	State   string `json:"state"`
+	PID     int    `json:"pid,omitempty"`
+	Version string `json:"version,omitempty"`
+	OnExit  string `json:"on_exit"`
+	// Restarts counts consecutive restarts.
+	Restarts int `json:"restarts"`
+	// Since is when the current (or last) process started.
+	Since     time.Time `json:"since,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	// Health is the last background health check's error, if any.
+	Health string `json:"health,omitempty"`
+}
+
+// Process returns the plugin instance behind a program of an interface's
+// status, or nil when the program is not a plugin's (or no longer managed).
+func (s *Status) Process(itf *dispatcher.InterfaceStatus, prog *dispatcher.ProgramStatus) *PluginStatus {
+	ref := itf.Name
+	if itf.NetNS != "" {
+		ref = itf.NetNS + "/" + itf.Name
+	}
+	for i := range s.Plugins {
+		p := &s.Plugins[i]
+		if PluginOwner(p.Name) == prog.Owner && p.Interface == ref {
+			return p
+		}
+	}
+	return nil
+}
+
+// Status reports the chains and the plugin processes. iface and netns, when
+// set, limit the interfaces reported.
+func (d *Daemon) Status(iface, netns string) (*Status, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	list, err := dispatcher.List(&dispatcher.Options{BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir})
+	if err != nil {
+		return nil, err
+	}
+	out := &Status{Config: d.cfg.File, Interfaces: []dispatcher.InterfaceStatus{}, Plugins: []PluginStatus{}}
+	for _, s := range list {
+		if iface != "" && (s.Name != iface || s.NetNS != netns) {
+			continue
+		}
+		out.Interfaces = append(out.Interfaces, s)
+	}
+	// Config order: plugins, then their interfaces.
+	for _, p := range d.cfg.Plugins {
+		for _, ref := range p.Interfaces {
+			in := d.instances[instKey{p.Name, ref}]
+			if in == nil {
+				continue
+			}
+			ps := PluginStatus{
+				Name: p.Name, Interface: ref, State: in.state, Version: in.base.Version,
+				OnExit: string(p.OnExit), Restarts: in.restarts, Since: in.started, LastError: in.lastErr,
+			}
+			if in.proc != nil {
+				ps.PID = in.proc.Pid()
+				if h := in.proc.LastHealth(); h.Err != nil {
+					ps.Health = h.Err.Error()
+				}
+			}
+			out.Plugins = append(out.Plugins, ps)
+		}
+	}
+	return out, nil
+}
