@@ -49,9 +49,7 @@ func parse(file, abs string, data []byte) (*Config, error) {
 
 	cfg := &Config{File: abs, file: file, loc: d.loc}
 	d.decode(cfg, top)
-	if len(d.errs) == 0 {
-		d.validate(cfg)
-	}
+	d.validate(cfg)
 	if len(d.errs) > 0 {
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
 		errs := make([]error, len(d.errs))

@@ -4,12 +4,15 @@ import "github.com/xdpchain/xdpchain/dispatcher"
 
 // validate checks what spans sections: duplicate interfaces and names,
 // interface references, chain lengths. It runs only on a config whose
-// tables decoded cleanly, and resolves interface references to Refs.
+// tables decoded, even with errors (entries without a name are skipped), and resolves interface references to Refs.
 func (d *decoder) validate(cfg *Config) {
 	seen := make(map[string]int) // Ref -> index
 	byName := make(map[string][]int)
 	for i := range cfg.Interfaces {
 		itf := &cfg.Interfaces[i]
+		if itf.Name == "" {
+			continue
+		}
 		if j, ok := seen[itf.Ref()]; ok {
 			d.errorf([]string{element("interface", i), "name"}, "duplicate interface %q (first at line %d)", itf.Ref(), cfg.Interfaces[j].Line)
 			continue
@@ -78,6 +81,9 @@ func (d *decoder) validate(cfg *Config) {
 			name, refs, line := entry(i)
 			key := element(kind, i)
 			*refs = resolve([]string{key, "interfaces"}, *refs)
+			if name == "" {
+				continue
+			}
 			if l, ok := first[name]; ok {
 				d.errorf([]string{key, "name"}, "duplicate %s %q (first at line %d)", kind, name, l)
 				continue

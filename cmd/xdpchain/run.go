@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xdpchain/xdpchain/config"
+	"github.com/xdpchain/xdpchain/daemon"
+)
+
+func init() { extraCommands = append(extraCommands, newRunCmd) }
+
+func newRunCmd(env *cliEnv) *cobra.Command {
+	var (
+		path     string
+		check    bool
+		logLevel string
+		logJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run --config FILE [--check]",
+		Short: "Run the daemon: keep the interfaces of a config file in line with it",
+		Long: `run starts the xdpchain daemon. It applies the config file (each interface's
+chain changed with one atomic swap), starts and supervises the plugins,
+and serves the control socket. SIGHUP reloads the file: a file that does not
+validate, or any load that fails, changes nothing. SIGTERM stops the plugin
+processes and leaves every program serving traffic.
+
+With --check it only validates the file (and that the commands and objects
+it names exist), without touching the kernel.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(env, path)
+			if err != nil {
+				return err
+			}
+			if check {
+				fmt.Fprintf(env.stdout, "%s: ok (%d interfaces, %d plugins, %d programs, %d grants)\n",
+					path, len(cfg.Interfaces), len(cfg.Plugins), len(cfg.Programs), len(cfg.Grants))
+				return nil
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			hopts := &slog.HandlerOptions{Level: level}
+			var h slog.Handler = slog.NewTextHandler(env.stderr, hopts)
+			if logJSON {
+				h = slog.NewJSONHandler(env.stderr, hopts)
+			}
+
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := make(chan struct{}, 1)
+			go func() {
+				for range hup {
+					select {
+					case reload <- struct{}{}:
+					default: // a reload is already pending
+					}
+				}
+			}()
+			return daemon.Run(ctx, cfg, daemon.Options{
+				ConfigPath: path,
+				Logger:     slog.New(h),
+				Reload:     reload,
+				PluginLog:  env.stderr,
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "/etc/xdpchain/config.toml", "config file")
+	cmd.Flags().BoolVar(&check, "check", false, "validate the config file and exit; the kernel is not touched")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().BoolVar(&logJSON, "log-json", false, "log in JSON")
+	return cmd
+}
+
+// loadConfig loads and checks a config file. With several problems it
+// prints each on its own line, since the CLI's error is one line.
+func loadConfig(env *cliEnv, path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = cfg.CheckFiles()
+	}
+	if err == nil {
+		return cfg, nil
+	}
+	errs := config.Errors(err)
+	if len(errs) <= 1 {
+		return nil, err
+	}
+	for _, e := range errs {
+		fmt.Fprintln(env.stderr, e)
+	}
+	return nil, fmt.Errorf("%s: %d problems (listed above)", path, len(errs))
+}
