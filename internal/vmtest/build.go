@@ -153,6 +153,78 @@ func testdataDirs(m *module) ([]string, error) {
 	return dirs, err
 }
 
+// maxRootFile bounds the size of the module root's files copied to the
+// guest.
+const maxRootFile = 1 << 20
+
+// rootFiles returns the regular files at the module root, such as
+// config.toml, that tests may read as ../config.toml: Go sources and files
+// over maxRootFile are left out.
+func rootFiles(m *module) ([]string, error) {
+	entries, err := os.ReadDir(m.Dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasSuffix(e.Name(), ".go") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.Size() <= maxRootFile {
+			files = append(files, e.Name())
+		}
+	}
+	return files, nil
+}
+
+// hostTool is a host binary copied into the guest with its shared
+// libraries, for tests that run iproute2's ip or bpftool.
+type hostTool struct {
+	Name string
+	Path string   // on the host
+	Libs []string // absolute paths, the dynamic loader included
+}
+
+// findHostTools locates the named tools and their libraries with ldd.
+// Tools that are not installed are skipped and reported in missing.
+func findHostTools(names []string) (tools []hostTool, missing []string) {
+	for _, n := range names {
+		path, err := exec.LookPath(n)
+		if err != nil {
+			missing = append(missing, n)
+			continue
+		}
+		libs, err := sharedLibs(path)
+		if err != nil {
+			missing = append(missing, n+" ("+err.Error()+")")
+			continue
+		}
+		tools = append(tools, hostTool{Name: n, Path: path, Libs: libs})
+	}
+	return tools, missing
+}
+
+func sharedLibs(path string) ([]string, error) {
+	out, err := exec.Command("ldd", path).Output()
+	if err != nil {
+		// "not a dynamic executable": a static binary needs nothing.
+		return nil, nil
+	}
+	var libs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			libs = append(libs, f[2])
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			libs = append(libs, f[0])
+		case len(f) >= 3 && f[1] == "=>" && f[2] == "not":
+			return nil, fmt.Errorf("%s: library %s not found", path, f[0])
+		}
+	}
+	return libs, nil
+}
+
 func commandError(err error) error {
 	if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
 		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))

@@ -31,7 +31,8 @@ type Options struct {
 	CacheDir    string        // default DefaultCacheDir()
 	OutDir      string        // logs and work files; default <module>/vmtest-out
 	Dir         string        // where to find the module; default "."
-	Modules     []string      // kernel modules to insmod; default veth, dummy
+	Modules     []string      // kernel modules to insmod; default DefaultModules
+	HostTools   []string      // host binaries copied with their libraries; default DefaultHostTools
 	MemoryMB    int           // default 2048
 	CPUs        int           // default 2
 	Accel       string        // tcg (default) or kvm
@@ -64,7 +65,10 @@ func (o *Options) setDefaults() {
 		o.Dir = "."
 	}
 	if len(o.Modules) == 0 {
-		o.Modules = []string{"veth", "dummy"}
+		o.Modules = DefaultModules
+	}
+	if o.HostTools == nil {
+		o.HostTools = DefaultHostTools
 	}
 	if o.MemoryMB == 0 {
 		o.MemoryMB = 2048
@@ -82,6 +86,16 @@ func (o *Options) setDefaults() {
 		o.Stdout = os.Stdout
 	}
 }
+
+// DefaultModules are the kernel modules loaded in every guest: veth and
+// dummy for test interfaces; xfrm_user and nfnetlink because
+// vishvananda/netlink's default handle opens those netlink families too.
+var DefaultModules = []string{"veth", "dummy", "xfrm_user", "nfnetlink"}
+
+// DefaultHostTools are copied from the host into the guest's
+// /usr/local/sbin (ahead of busybox in PATH), with their shared libraries:
+// busybox's ip cannot create veth pairs or network namespaces.
+var DefaultHostTools = []string{"ip", "bpftool", "tc"}
 
 // DefaultCacheDir is where kernels are kept between runs:
 // $XDPCHAIN_VMTEST_CACHE, else $XDG_CACHE_HOME/xdpchain-vmtest, else
@@ -203,6 +217,15 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 
+	root, err := rootFiles(mod)
+	if err != nil {
+		return nil, err
+	}
+	tools, missing := findHostTools(opts.HostTools)
+	if len(missing) > 0 {
+		logf("host tools not copied to the guest: %s", strings.Join(missing, ", "))
+	}
+
 	var runs []guestRun
 	for _, p := range pkgs {
 		if p.Binary != "" {
@@ -225,7 +248,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	common := filepath.Join(work, "initramfs-common.cpio.gz")
 	if err := writeCommonInitramfs(common, &payload{
 		Busybox: busybox, Xdpchain: report.Xdpchain, Packages: pkgs,
-		Module: mod, Testdata: testdata, Init: script,
+		Module: mod, Testdata: testdata, Root: root, Tools: tools, Init: script,
 	}); err != nil {
 		return nil, fmt.Errorf("writing initramfs: %w", err)
 	}

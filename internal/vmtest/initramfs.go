@@ -18,6 +18,7 @@ const (
 	guestSrc     = "/src"
 	guestBin     = "/bin/xdpchain"
 	guestModules = "/lib/modules"
+	guestTools   = "/usr/local/sbin"
 )
 
 // payload is what the common part of the initramfs carries.
@@ -27,7 +28,9 @@ type payload struct {
 	Packages []*TestPackage // only those with a Binary are packed
 	Module   *module
 	Testdata []string // testdata directories relative to the module root
-	Init     []byte   // the /init script
+	Root     []string // files at the module root
+	Tools    []hostTool
+	Init     []byte // the /init script
 }
 
 // writeCommonInitramfs writes the gzip-compressed cpio archive shared by
@@ -42,6 +45,7 @@ func writeCommonInitramfs(dst string, p *payload) error {
 			c.Dir(d, 0o755)
 		}
 		// The kernel opens /dev/console for init before devtmpfs is mounted.
+		c.Symlink("var/run", "/run")
 		c.CharDev("dev/console", 0o600, 5, 1)
 		c.CharDev("dev/null", 0o666, 1, 3)
 		c.CopyFile("bin/busybox", 0o755, p.Busybox)
@@ -63,6 +67,26 @@ func writeCommonInitramfs(dst string, p *payload) error {
 			}
 			c.CopyFile(guestTests+"/"+pkg.GuestName(), 0o755, pkg.Binary)
 			c.Dir(guestSrc+"/"+pkg.Rel, 0o755)
+		}
+		for _, f := range p.Root {
+			c.CopyFile(guestSrc+"/"+f, 0o644, filepath.Join(p.Module.Dir, f))
+		}
+		libs := map[string]bool{}
+		for _, t := range p.Tools {
+			c.CopyFile(guestTools+"/"+t.Name, 0o755, t.Path)
+			for _, l := range t.Libs {
+				if !libs[l] {
+					libs[l] = true
+					c.CopyFile(l, 0o755, l) // follows symlinks: the soname gets the real file
+				}
+			}
+		}
+		if len(p.Tools) > 0 {
+			if _, err := os.Stat("/etc/iproute2"); err == nil {
+				if err := copyTree(c, "/etc/iproute2", "/etc/iproute2"); err != nil {
+					return err
+				}
+			}
 		}
 		for _, td := range p.Testdata {
 			if err := copyTree(c, filepath.Join(p.Module.Dir, td), guestSrc+"/"+td); err != nil {

@@ -18,7 +18,8 @@ func main() {
 	var opts vmtest.Options
 	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels, ","), "comma-separated kernel lines (6.1, 6.12) or linux-image-* package names")
 	pkgs := flag.String("pkgs", "./...", "comma- or space-separated package patterns")
-	modules := flag.String("modules", "veth,dummy", "kernel modules to insmod in the guest (dependencies are added)")
+	modules := flag.String("modules", strings.Join(vmtest.DefaultModules, ","), "kernel modules to insmod in the guest (dependencies are added)")
+	tools := flag.String("host-tools", strings.Join(vmtest.DefaultHostTools, ","), "host binaries copied into the guest with their libraries (\"\" for none)")
 	testflags := flag.String("testflags", "", "extra flags for every test binary, space-separated (e.g. \"-test.failfast\")")
 	flag.StringVar(&opts.Run, "run", "", "run only tests matching `regex` (-test.run)")
 	flag.StringVar(&opts.Bench, "bench", "", "run only benchmarks matching `regex` (-test.run=^$ -test.bench=regex)")
@@ -40,6 +41,10 @@ func main() {
 	opts.Kernels = splitList(*kernels)
 	opts.Packages = splitList(*pkgs)
 	opts.Modules = splitList(*modules)
+	opts.HostTools = splitList(*tools)
+	if opts.HostTools == nil {
+		opts.HostTools = []string{}
+	}
 	opts.TestFlags = strings.Fields(*testflags)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
