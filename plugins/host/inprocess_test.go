@@ -41,9 +41,24 @@ func (p *probe) Describe() sdk.Description { return p.desc }
 func (p *probe) Configure(_ context.Context, s sdk.Settings, maps *sdk.Maps, host *sdk.Host) error {
 	var v struct {
 		Fail string `json:"fail"`
+		// Ask makes the plugin send a replace request from a goroutine,
+		// as a plugin that fetched a new object would.
+		Ask string `json:"ask"`
 	}
 	if err := s.Decode(&v); err == nil && v.Fail != "" {
 		return errors.New(v.Fail)
+	}
+	if v.Ask != "" && host != nil {
+		go func() {
+			err := host.RequestReplace(context.Background(), sdk.Replacement{Object: blocklist.Object(), ProgramName: blocklist.ProgramName, Version: v.Ask})
+			p.mu.Lock()
+			if err != nil {
+				p.unhealthy = fmt.Errorf("request %s: %w", v.Ask, err)
+			} else {
+				p.unhealthy = fmt.Errorf("request %s: accepted", v.Ask)
+			}
+			p.mu.Unlock()
+		}()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -504,4 +519,3 @@ func TestInProcessKill(t *testing.T) {
 		t.Errorf("health after kill: %v", err)
 	}
 }
-

@@ -18,8 +18,9 @@ import (
 // mapTable holds a plugin's maps, opened by the host. It is what the Maps
 // service may touch: nothing else.
 type mapTable struct {
-	mu   sync.RWMutex
-	maps map[string]*rawmap.Direct
+	mu     sync.RWMutex
+	maps   map[string]*rawmap.Direct
+	closed bool // the plugin exited: no more maps are opened
 }
 
 func newMapTable() *mapTable { return &mapTable{maps: make(map[string]*rawmap.Direct)} }
@@ -52,6 +53,10 @@ func (t *mapTable) set(pins map[string]string) (err error) {
 		next[name] = d
 	}
 	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return ErrExited
+	}
 	t.maps = next
 	t.mu.Unlock()
 	for name, d := range prev {
@@ -100,6 +105,7 @@ func (t *mapTable) closeAll() {
 		d.Close()
 	}
 	t.maps = map[string]*rawmap.Direct{}
+	t.closed = true
 }
 
 // toStatus maps map errors to the status codes of the Maps contract.

@@ -136,7 +136,8 @@ func classifyStartError(opts *Options, path string, stderr *tailWriter, err erro
 		return fmt.Errorf("starting plugin %s: %w: %s has sha256 %s, config wants %s", opts.Name, ErrChecksum, path, got, strings.ToLower(opts.SHA256))
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
 		return fmt.Errorf("starting plugin %s: %w (%s): no handshake from %s%s", opts.Name, ErrStartTimeout, opts.startTimeout(), path, withStderr())
-	case strings.Contains(msg, "plugin exited before we could connect"):
+	case strings.Contains(msg, "plugin exited before we could connect"),
+		strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
 		return fmt.Errorf("starting plugin %s: %w: %w before the handshake (not an xdpchain plugin, or a wrong magic cookie?)%s",
 			opts.Name, ErrHandshake, ErrExited, withStderr())
 	case strings.Contains(msg, "ncompatible API version"),
@@ -327,8 +328,15 @@ func (p *Plugin) SetSettings(settings map[string]any) error {
 func (p *Plugin) Configure(ctx context.Context, maps map[string]string) error {
 	p.configuring.Lock()
 	defer p.configuring.Unlock()
+	select {
+	case <-p.exited:
+		return fmt.Errorf("plugin %s: configuring: %w%s", p.opts.Name, ErrExited, p.stderrSuffix())
+	default:
+	}
 	if maps != nil {
-		if err := p.maps.set(maps); err != nil {
+		if err := p.maps.set(maps); errors.Is(err, ErrExited) {
+			return fmt.Errorf("plugin %s: configuring: %w%s", p.opts.Name, ErrExited, p.stderrSuffix())
+		} else if err != nil {
 			return fmt.Errorf("plugin %s: %w: %w", p.opts.Name, ErrConfigure, err)
 		}
 	}
@@ -445,6 +453,9 @@ func (p *Plugin) startHealthLoop() {
 	}()
 }
 
+var cleanupOnce sync.Once
+
 // CleanupAll kills every plugin process started by Start that is still
-// running. The daemon calls it when it exits.
-func CleanupAll() { plugin.CleanupClients() }
+// running, and waits for them. The daemon calls it when it exits; calls
+// after the first do nothing.
+func CleanupAll() { cleanupOnce.Do(plugin.CleanupClients) }

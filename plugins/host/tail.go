@@ -18,7 +18,14 @@ func newTailWriter(max int) *tailWriter { return &tailWriter{max: max} }
 func (t *tailWriter) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
+	// go-plugin's own chatter at debug level says nothing about why a
+	// plugin failed.
+	for _, line := range strings.SplitAfter(string(p), "\n") {
+		if strings.HasPrefix(line, `{"@level":"debug"`) || strings.HasPrefix(line, `{"@level":"trace"`) {
+			continue
+		}
+		t.buf = append(t.buf, line...)
+	}
 	if len(t.buf) > t.max {
 		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
 	}

@@ -1,0 +1,118 @@
+package host
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/xdpchain/xdpchain/internal/testutil"
+	"github.com/xdpchain/xdpchain/plugins/internal/contract"
+	pluginpb "github.com/xdpchain/xdpchain/plugins/proto"
+	"github.com/xdpchain/xdpchain/plugins/sdk"
+)
+
+// helperEnv makes the test binary act as a (bad) plugin or a tiny daemon
+// instead of running the tests.
+const helperEnv = "XDPCHAIN_HOST_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		runHelper(mode)
+		os.Exit(0)
+	}
+	code := testutil.RunWithFDCheck(m)
+	CleanupAll()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func runHelper(mode string) {
+	switch mode {
+	case "badcookie":
+		// A go-plugin server expecting another cookie: exits at once.
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "OTHER_PLUGIN_COOKIE", MagicCookieValue: "other"},
+			Plugins:         plugin.PluginSet{contract.PluginName: &contract.GRPCPlugin{}},
+			GRPCServer:      plugin.DefaultGRPCServer,
+		})
+	case "badversion":
+		// Our cookie, but only protocol version 2.
+		hs := contract.Handshake
+		hs.ProtocolVersion = 2
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig:  hs,
+			VersionedPlugins: map[int]plugin.PluginSet{2: {contract.PluginName: &contract.GRPCPlugin{NewServer: func(*plugin.GRPCBroker) pluginpb.PluginServer { return nil }}}},
+			GRPCServer:       plugin.DefaultGRPCServer,
+		})
+	case "hang":
+		time.Sleep(time.Hour)
+	case "exit":
+		fmt.Fprintln(os.Stderr, "helper: cannot read /etc/xdpchain/feed.json")
+		os.Exit(3)
+	case "probe":
+		sdk.Serve(newProbe())
+	case "cleanup":
+		// A tiny daemon: start a plugin, report its pid, CleanupAll, exit.
+		p, err := Start(testContext(), Options{Name: "cleanup", Command: os.Getenv("XDPCHAIN_HOST_TEST_PLUGIN")})
+		if err != nil {
+			fmt.Println("ERROR", err)
+			os.Exit(1)
+		}
+		fmt.Println("PID", p.Pid())
+		CleanupAll()
+		fmt.Println("DONE")
+	default:
+		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
+		os.Exit(2)
+	}
+}
+
+// helperCommand returns Options that run this test binary in a helper mode.
+func helperOptions(name, mode string) Options {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return Options{Name: name, Command: exe, Env: []string{helperEnv + "=" + mode}, StartTimeout: 5 * time.Second}
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// pluginBinary builds the example plugins once per test run (go build into
+// a temporary directory) and returns the path of the one named.
+func pluginBinary(t *testing.T, name string) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "xdpchain-plugins-")
+		if binErr != nil {
+			return
+		}
+		// World-readable, so the plugins can run as another user.
+		if binErr = os.Chmod(binDir, 0o755); binErr != nil {
+			return
+		}
+		for _, pkg := range []string{"blocklist/cmd/xdpchain-blocklist", "ratelimit/cmd/xdpchain-ratelimit"} {
+			cmd := exec.Command("go", "build", "-o", binDir, "../"+pkg)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				binErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return filepath.Join(binDir, name)
+}
