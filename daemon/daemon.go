@@ -92,6 +92,7 @@ type Daemon struct {
 	pending *config.Config
 
 	events   chan event
+	ready    chan struct{} // closed once the first config is applied and the socket serves
 	done     chan struct{}
 	server   *grpc.Server
 	listener net.Listener
@@ -107,6 +108,7 @@ func New(cfg *config.Config, opts Options) *Daemon {
 		roots:     make(map[string]*dispatcher.Root),
 		instances: make(map[instKey]*instance),
 		events:    make(chan event, 64),
+		ready:     make(chan struct{}),
 		done:      make(chan struct{}),
 		pending:   cfg,
 	}
@@ -139,6 +141,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	close(d.ready)
 	for {
 		select {
 		case <-ctx.Done():
@@ -153,6 +156,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Ready is closed once Run has applied the first config and the control
+// socket serves.
+func (d *Daemon) Ready() <-chan struct{} { return d.ready }
+
+// Done is closed when Run has returned.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
 
 // Reload re-reads the config file and applies it. If the file does not
 // validate, or anything fails while applying it, nothing changes and the

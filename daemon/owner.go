@@ -25,8 +25,8 @@ func UserOwner(uid uint32) string { return ownerUser + ":" + strconv.FormatUint(
 // daemonOwned reports whether the daemon manages programs of this owner:
 // those it runs from its config.
 func daemonOwned(owner string) bool {
-	kind, _, _ := strings.Cut(owner, ":")
-	return kind == ownerPlugin || kind == ownerConfig
+	kind, name, ok := strings.Cut(owner, ":")
+	return ok && name != "" && (kind == ownerPlugin || kind == ownerConfig)
 }
 
 // ownedBy reports whether owner is the user uid: "user:UID", or

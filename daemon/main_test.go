@@ -1,0 +1,87 @@
+package daemon_test
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// EnvPluginDir names a directory holding prebuilt plugin binaries
+// (xdpchain-blocklist), for environments without a Go toolchain (the VM
+// harness). Without it, TestMain builds them.
+const EnvPluginDir = "XDPCHAIN_PLUGIN_DIR"
+
+var (
+	// blocklistBin is the blocklist plugin binary.
+	blocklistBin string
+	// selfBin is a copy of this test binary that any user may run (for the
+	// unprivileged client).
+	selfBin string
+	// binDir holds both, mode 0755.
+	binDir string
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envChild) != "" {
+		os.Exit(childMain())
+	}
+	code, err := setupAndRun(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "daemon tests:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setupAndRun(m *testing.M) (int, error) {
+	var err error
+	binDir, err = os.MkdirTemp("", "xdpchain-daemon-test-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(binDir)
+	if err := os.Chmod(binDir, 0o755); err != nil {
+		return 0, err
+	}
+	blocklistBin = filepath.Join(binDir, "xdpchain-blocklist")
+	if dir := os.Getenv(EnvPluginDir); dir != "" {
+		if err := copyFile(filepath.Join(dir, "xdpchain-blocklist"), blocklistBin); err != nil {
+			return 0, err
+		}
+	} else {
+		cmd := exec.Command("go", "build", "-o", blocklistBin, "github.com/xdpchain/xdpchain/plugins/blocklist/cmd/xdpchain-blocklist")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("building the blocklist plugin (set %s to use prebuilt binaries): %w", EnvPluginDir, err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	selfBin = filepath.Join(binDir, "daemon.test")
+	if err := copyFile(self, selfBin); err != nil {
+		return 0, err
+	}
+	return m.Run(), nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
