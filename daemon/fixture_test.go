@@ -132,7 +132,7 @@ netns = %q
 mode = "native"
 
 `, f.bpffs, f.state, f.socket(), daemonExtra, f.iface(), f.recv.Name)
-	src += fmt.Sprintf(body, f.ref(), blocklistBin, f.pair.A.Addr6())
+	src += strings.NewReplacer("%[1]s", f.ref(), "%[2]s", blocklistBin, "%[3]s", f.pair.A.Addr6().String()).Replace(body)
 	path := filepath.Join(f.dir, "config.toml")
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		f.t.Fatal(err)
