@@ -95,8 +95,7 @@ func (s *server) openMaps(req *pluginpb.ConfigureRequest) (_ *Maps, err error) {
 		}
 	}()
 	for _, h := range req.GetMaps() {
-		if prev, ok := s.maps.lookup(h.GetName()); ok && prev.pinPath == h.GetPinPath() &&
-			(prev.info.Direct || req.GetAccess() != pluginpb.MapAccess_MAP_ACCESS_DIRECT) {
+		if prev, ok := s.maps.lookup(h.GetName()); ok && reusable(prev, h, req.GetAccess()) {
 			out.maps[h.GetName()] = prev
 			continue
 		}
@@ -107,6 +106,22 @@ func (s *server) openMaps(req *pluginpb.ConfigureRequest) (_ *Maps, err error) {
 		out.maps[h.GetName()] = m
 	}
 	return out, nil
+}
+
+// reusable reports whether the *Map of a previous Configure serves handle
+// h with access as it is.
+func reusable(prev *Map, h *pluginpb.MapHandle, access pluginpb.MapAccess) bool {
+	if prev.pinPath != h.GetPinPath() || prev.info.KeySize != h.GetKeySize() || prev.info.ValueSize != h.GetValueSize() ||
+		prev.info.PerCPU != h.GetPerCpu() || prev.info.PossibleCPUs != int(h.GetPossibleCpus()) {
+		return false
+	}
+	switch access {
+	case pluginpb.MapAccess_MAP_ACCESS_DIRECT:
+		return prev.info.Direct
+	case pluginpb.MapAccess_MAP_ACCESS_BROKER:
+		return !prev.info.Direct
+	}
+	return true
 }
 
 func (s *server) openMap(h *pluginpb.MapHandle, access pluginpb.MapAccess) (*Map, error) {
