@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// libxdpConfig mirrors struct xdp_dispatcher_config of libxdp 1.3 (format
+// version 2), the .rodata variable "conf" of xdp-dispatcher.o. Its size is
+// checked against the object's BTF when it is set.
+type libxdpConfig struct {
+	Magic            uint8
+	Version          uint8
+	NumProgsEnabled  uint8
+	IsXDPFrags       uint8
+	ChainCallActions [LibXDPMaxPrograms]uint32
+	RunPrios         [LibXDPMaxPrograms]uint32
+	ProgramFlags     [LibXDPMaxPrograms]uint32
+}
+
+const (
+	libxdpMagic   = 236 // 'X' + 'D' + 'P'
+	libxdpVersion = 2
+	// libxdpRetval is the stubs' return value; libxdp adds its bit to every
+	// slot's chain-call actions so that an empty slot continues the chain.
+	libxdpRetval      = 31
+	libxdpProgram     = "xdp_dispatcher"
+	libxdpConfigName  = "conf"
+	libxdpDefaultPrio = 50
+)
+
+// libxdpSubject loads libxdp's dispatcher from path configured for n
+// programs, freplaces the no-op program into prog0..prog(n-1) as libxdp
+// does, and attaches the dispatcher to a veth of ns.
+func libxdpSubject(ns *benchNS, path string, n int) (_ *subject, err error) {
+	s := &subject{row: Row{Kind: LibXDP, Programs: n}}
+	defer closeOnError(s, &err)
+
+	cs, err := ebpf.LoadCollectionSpec(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading libxdp dispatcher %s: %w", path, err)
+	}
+	if _, ok := cs.Programs[libxdpProgram]; !ok {
+		return nil, fmt.Errorf("%s has no program %q: not libxdp's xdp-dispatcher.o", path, libxdpProgram)
+	}
+	v, ok := cs.Variables[libxdpConfigName]
+	if !ok {
+		return nil, fmt.Errorf("%s has no variable %q: not libxdp's xdp-dispatcher.o", path, libxdpConfigName)
+	}
+	cfg := libxdpConfig{Magic: libxdpMagic, Version: libxdpVersion, NumProgsEnabled: uint8(n)}
+	for i := 0; i < n; i++ {
+		cfg.ChainCallActions[i] = 1<<2 /* XDP_PASS */ | 1<<libxdpRetval
+		cfg.RunPrios[i] = libxdpDefaultPrio
+	}
+	if err := v.Set(cfg); err != nil {
+		return nil, fmt.Errorf("configuring %s (libxdp other than 1.3's format 2?): %w", path, err)
+	}
+	// Load the dispatcher with its .rodata; leave out the object's
+	// other program (xdp_pass).
+	for name := range cs.Programs {
+		if name != libxdpProgram {
+			delete(cs.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(cs)
+	if err != nil {
+		return nil, fmt.Errorf("loading libxdp dispatcher: %w", err)
+	}
+	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
+	disp := coll.Programs[libxdpProgram]
+	s.prog = disp
+
+	noop, err := noopSpec()
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		slot := fmt.Sprintf("prog%d", i)
+		es := noop.Copy()
+		es.Type = ebpf.Extension
+		es.AttachTarget = disp
+		es.AttachTo = slot
+		ext, err := ebpf.NewProgram(es)
+		if err != nil {
+			return nil, fmt.Errorf("loading the no-op program as an extension of libxdp's %s: %w", slot, err)
+		}
+		s.closers = append(s.closers, ext)
+		l, err := link.AttachFreplace(disp, slot, ext)
+		if err != nil {
+			return nil, fmt.Errorf("attaching the no-op program to libxdp's %s: %w", slot, err)
+		}
+		s.closers = append(s.closers, l)
+	}
+	if err := attachXDP(ns, s, disp); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,96 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/cilium/ebpf"
+)
+
+// errInterrupted reports a measurement that signals interrupted every time.
+var errInterrupted = errors.New("BPF_PROG_TEST_RUN interrupted by signals")
+
+const (
+	// maxAttempts bounds how often one measurement is taken again because
+	// the thread was preempted or a signal interrupted it.
+	maxAttempts = 10
+	// quietSlack is how far the wall-clock figure may exceed the kernel's
+	// for a measurement to count as undisturbed: the kernel rounds down to
+	// whole nanoseconds (< 1 ns), and the call's fixed cost (callCost,
+	// spread over the repeat count) adds a little.
+	quietSlack = 1.25
+	callCost   = 20 * time.Microsecond
+)
+
+// Sample is one measurement of one configuration.
+type Sample struct {
+	// NsPerPacket is the wall-clock time of the BPF_PROG_TEST_RUN call
+	// divided by the repeat count. The kernel's own figure is a whole number
+	// of nanoseconds, too coarse for programs that run in a few; the call's
+	// fixed cost (one packet copied in and out) is microseconds against
+	// milliseconds of runs.
+	NsPerPacket float64
+	// KernelNs is the mean time per run that the kernel reported (whole
+	// nanoseconds). It leaves out the time the thread was preempted.
+	KernelNs float64
+	// Attempts is how many runs it took to get an undisturbed one.
+	Attempts int
+	// Disturbed is set when no attempt was undisturbed; the quietest was
+	// kept.
+	Disturbed bool
+	// Runs is how many times the program ran in attempts that completed.
+	Runs uint64 `json:"-"`
+}
+
+// measure runs prog over pkt repeat times with BPF_PROG_TEST_RUN and
+// checks that it returned want.
+//
+// A measurement counts as undisturbed when the wall-clock figure is within
+// quietSlack of the kernel's, which pauses its clock while the thread is
+// preempted: then nothing but the program ran. A disturbed one, or one a
+// signal interrupted, is taken again, up to maxAttempts times; then the
+// quietest is kept and marked.
+func measure(prog *ebpf.Program, pkt []byte, repeat int, want uint32) (Sample, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var best Sample
+	var runs uint64
+	slack := quietSlack + float64(callCost.Nanoseconds())/float64(repeat)
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		interrupted := false
+		start := time.Now()
+		ret, perRun, err := prog.Benchmark(pkt, repeat, func() { interrupted = true })
+		wall := time.Since(start)
+		if err != nil {
+			return Sample{}, err
+		}
+		if interrupted {
+			continue
+		}
+		runs += uint64(repeat)
+		if ret != want {
+			return Sample{}, fmt.Errorf("program returned %d, want %d", ret, want)
+		}
+		s := Sample{
+			NsPerPacket: float64(wall.Nanoseconds()) / float64(repeat),
+			KernelNs:    float64(perRun.Nanoseconds()),
+			Attempts:    attempt,
+		}
+		if s.NsPerPacket-s.KernelNs < slack {
+			s.Runs = runs
+			return s, nil
+		}
+		if best.Attempts == 0 || s.NsPerPacket-s.KernelNs < best.NsPerPacket-best.KernelNs {
+			best = s
+		}
+	}
+	if best.Attempts == 0 {
+		return Sample{}, errInterrupted
+	}
+	best.Attempts = maxAttempts
+	best.Disturbed = true
+	best.Runs = runs
+	return best, nil
+}

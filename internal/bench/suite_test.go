@@ -1,0 +1,200 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netns"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
+	"github.com/xdpchain/xdpchain/internal/vmtest"
+)
+
+// libxdpObject is where Debian's xdp-tools installs libxdp's dispatcher.
+const libxdpObject = "/usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o"
+
+// testOptions is a small run: every kind of row, few packets.
+func testOptions(t *testing.T) *Options {
+	o := &Options{
+		Repeat:       20_000,
+		Rounds:       2,
+		Counts:       []int{0, 1, 4},
+		Mechanisms:   []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Freplace},
+		LibXDPCounts: []int{1, 4},
+	}
+	if _, err := os.Stat(libxdpObject); err == nil {
+		o.LibXDP = libxdpObject
+	} else {
+		t.Logf("no libxdp rows: %v", err)
+	}
+	return o
+}
+
+func TestRun(t *testing.T) {
+	testutil.RequireRoot(t)
+	vmtest.LogWhere(t)
+	o := testOptions(t)
+	workBefore := workDirs(t)
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := res.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", b.String())
+
+	freplaceErr := vmtest.ProbeFreplace()
+	if freplaceErr != nil && vmtest.FreplaceRequired() {
+		t.Fatalf("freplace is required here but unavailable: %v", freplaceErr)
+	}
+	want := []Row{
+		{Kind: Plain, Programs: 1},
+		{Kind: Monolithic, Programs: 1}, {Kind: Monolithic, Programs: 4},
+		{Kind: MonolithicInline, Programs: 1}, {Kind: MonolithicInline, Programs: 4},
+	}
+	for _, mech := range []Kind{Linked, Freplace} {
+		for _, n := range o.Counts {
+			for _, c := range []Counters{CountersOn, CountersOff} {
+				want = append(want, Row{Kind: mech, Programs: n, Counters: c})
+			}
+		}
+	}
+	if o.LibXDP != "" {
+		want = append(want, Row{Kind: LibXDP, Programs: 1}, Row{Kind: LibXDP, Programs: 4})
+	}
+	if len(res.Rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(res.Rows), len(want))
+	}
+	for i, w := range want {
+		row := res.Rows[i]
+		if row.Label() != w.Label() {
+			t.Errorf("row %d is %s, want %s", i, row.Label(), w.Label())
+			continue
+		}
+		needsFreplace := row.Kind == Freplace || row.Kind == LibXDP
+		if needsFreplace && freplaceErr != nil {
+			if !strings.Contains(row.Skipped, "trampolines") && !strings.Contains(row.Skipped, "freplace") {
+				t.Errorf("%s skipped for %q, want the freplace probe's reason (%v)", row.Label(), row.Skipped, freplaceErr)
+			}
+			continue
+		}
+		if row.Skipped != "" {
+			t.Errorf("%s skipped: %s", row.Label(), row.Skipped)
+			continue
+		}
+		if len(row.Samples) != o.Rounds {
+			t.Errorf("%s: %d samples, want %d", row.Label(), len(row.Samples), o.Rounds)
+		}
+		if !(row.Median > 0 && row.Min <= row.Median && row.Median <= row.Max) {
+			t.Errorf("%s: median %v min %v max %v", row.Label(), row.Median, row.Min, row.Max)
+		}
+		if row.Kind != Plain && row.VsPlain == 0 {
+			t.Errorf("%s: no ratio to the plain program", row.Label())
+		}
+		if (row.Kind == Linked || row.Kind == Freplace) && row.Programs > 0 && row.VsMonolithic == 0 {
+			t.Errorf("%s: no ratio to monolithic %d", row.Label(), row.Programs)
+		}
+	}
+	// A chain of 4 does more work than a chain of 1, by any noise.
+	if l1, l4 := res.Row(Linked, 1, CountersOff), res.Row(Linked, 4, CountersOff); l1 != nil && l4 != nil && l4.Median <= l1.Median {
+		t.Errorf("linked 4 (%v ns) is not slower than linked 1 (%v ns)", l4.Median, l1.Median)
+	}
+	if len(res.CounterCosts) == 0 || len(res.Checks) == 0 {
+		t.Errorf("no counter costs (%d) or checks (%d)", len(res.CounterCosts), len(res.Checks))
+	}
+
+	// Everything is gone: the namespace, and the work directory with its
+	// bpffs.
+	if _, err := os.Stat(filepath.Join(netnsDir, benchNSName())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("network namespace left behind: %v", err)
+	}
+	if after := workDirs(t); len(after) != len(workBefore) {
+		t.Errorf("work directories before the run %v, after %v", workBefore, after)
+	}
+}
+
+// workDirs lists the benchmark work directories in the temporary directory.
+func workDirs(t *testing.T) []string {
+	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), "xdpchain-bench-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs
+}
+
+// TestSuiteCheck makes sure the counter check catches a dispatcher that
+// counted less than it ran, and that measure catches a wrong verdict.
+func TestSuiteCheck(t *testing.T) {
+	testutil.RequireRoot(t)
+	o := &Options{Repeat: 1000, Rounds: 1, Counts: []int{1}, StateDir: t.TempDir()}
+	s, err := NewSuite(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	var on, off = -1, -1
+	for i, r := range s.Rows() {
+		switch r.Label() {
+		case "linked 1 (counters on)":
+			on = i
+		case "linked 1 (counters off)":
+			off = i
+		}
+	}
+	if on < 0 || off < 0 {
+		t.Fatalf("rows %+v", s.Rows())
+	}
+	for _, i := range []int{on, off} {
+		if _, err := s.Measure(i, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("check after honest runs: %v", err)
+	}
+	s.runs[on] += 1
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "linked 1 (counters on)") {
+		t.Errorf("check with one packet more than counted: %v, want an error naming linked 1 (counters on)", err)
+	}
+	s.runs[on] -= 1
+
+	// A program whose verdict is not XDP_PASS is refused.
+	cs, err := testprogs.Spec(testprogs.VerdictDrop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll, err := ebpf.NewCollection(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coll.Close()
+	if _, err := measure(coll.Programs[testprogs.Program(testprogs.VerdictDrop)], s.pkt, 1000, xdpPass); err == nil {
+		t.Error("measuring a dropping program as a passing one: no error")
+	}
+}
+
+// TestNamespaceRemoved checks that a suite that fails half way leaves no
+// namespace behind.
+func TestNamespaceRemoved(t *testing.T) {
+	testutil.RequireRoot(t)
+	_, err := NewSuite(&Options{Repeat: 1000, Rounds: 1, Counts: []int{1}, LibXDP: "/nonexistent/xdp-dispatcher.o"})
+	if err == nil || !strings.Contains(err.Error(), "libxdp") {
+		t.Fatalf("NewSuite with a missing libxdp object: %v, want an error about it", err)
+	}
+	if _, err := netns.GetFromName(benchNSName()); err == nil {
+		t.Error("network namespace left behind")
+	}
+}
