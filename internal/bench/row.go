@@ -85,15 +85,15 @@ func (r *Row) summarize() {
 		ns[i] = s.NsPerPacket
 		kern[i] = s.KernelNs
 	}
-	r.Median = median(ns)
+	r.Median = Median(ns)
 	r.Min = slices.Min(ns)
 	r.Max = slices.Max(ns)
-	r.KernelNs = median(kern)
+	r.KernelNs = Median(kern)
 }
 
-// median returns the middle value (mean of the two middle ones for an even
+// Median returns the middle value (mean of the two middle ones for an even
 // count); NaN for none.
-func median(v []float64) float64 {
+func Median(v []float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
 	}

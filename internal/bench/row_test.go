@@ -16,8 +16,8 @@ func TestMedian(t *testing.T) {
 		{[]float64{10, 10, 1000, 10, 11}, 10},
 	} {
 		in := append([]float64(nil), tc.in...)
-		if got := median(tc.in); got != tc.want {
-			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		if got := Median(tc.in); got != tc.want {
+			t.Errorf("Median(%v) = %v, want %v", tc.in, got, tc.want)
 		}
 		for i := range in {
 			if in[i] != tc.in[i] {
@@ -25,7 +25,7 @@ func TestMedian(t *testing.T) {
 			}
 		}
 	}
-	if !math.IsNaN(median(nil)) {
+	if !math.IsNaN(Median(nil)) {
 		t.Error("median of nothing is not NaN")
 	}
 }
