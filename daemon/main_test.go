@@ -28,6 +28,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envChild) != "" {
 		os.Exit(childMain())
 	}
+	if len(os.Args) > 1 && os.Args[1] == pluginArg {
+		servePlugin()
+		os.Exit(0)
+	}
 	code, err := setupAndRun(m)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "daemon tests:", err)
