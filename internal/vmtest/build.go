@@ -110,20 +110,51 @@ func buildTests(m *module, pkgs []*TestPackage, outDir string, log func(string, 
 	}
 }
 
-// buildXdpchain builds cmd/xdpchain statically. It returns "" and the
-// reason when the command does not exist or does not build.
-func buildXdpchain(m *module, outDir string) (string, error) {
-	if _, err := os.Stat(filepath.Join(m.Dir, "cmd", "xdpchain")); err != nil {
-		return "", fmt.Errorf("cmd/xdpchain does not exist yet")
-	}
-	out := filepath.Join(outDir, "xdpchain")
-	cmd := exec.Command(goCmd(), "build", "-o", out, "-ldflags=-s -w", "./cmd/xdpchain")
+// command is one main package of the module, built statically for the
+// guest: cmd/xdpchain and the plugins' binaries.
+type command struct {
+	ImportPath string
+	Name       string // binary name: the last element of the import path
+	Binary     string // on the host; "" when the build failed
+	Err        error
+}
+
+// listCommands returns the module's main packages, except the harness.
+func listCommands(m *module) ([]*command, error) {
+	cmd := exec.Command(goCmd(), "list", "-e", "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`, "./...")
 	cmd.Dir = m.Dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if res, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building cmd/xdpchain: %w\n%s", err, indent(strings.TrimSpace(string(res)), "    "))
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing commands: %w", commandError(err))
 	}
-	return out, nil
+	var cmds []*command
+	for _, ip := range strings.Fields(string(out)) {
+		if strings.HasPrefix(ip, m.Path+"/internal/vmtest/") {
+			continue
+		}
+		cmds = append(cmds, &command{ImportPath: ip, Name: ip[strings.LastIndex(ip, "/")+1:]})
+	}
+	return cmds, nil
+}
+
+// buildCommands builds every command statically into outDir/cmd. A
+// command that does not build keeps its error; the run goes on without it.
+func buildCommands(m *module, cmds []*command, outDir string, log func(string, ...any)) {
+	dir := filepath.Join(outDir, "cmd")
+	os.MkdirAll(dir, 0o755)
+	for _, c := range cmds {
+		out := filepath.Join(dir, c.Name)
+		cmd := exec.Command(goCmd(), "build", "-o", out, "-ldflags=-s -w", c.ImportPath)
+		cmd.Dir = m.Dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if res, err := cmd.CombinedOutput(); err != nil {
+			c.Err = fmt.Errorf("building %s: %w\n%s", c.ImportPath, err, indent(strings.TrimSpace(string(res)), "    "))
+			log("command build FAILED, proceeding without it: %v", c.Err)
+			continue
+		}
+		c.Binary = out
+		log("built command %s", c.Name)
+	}
 }
 
 // testdataDirs returns every directory named testdata in the module,

@@ -118,13 +118,12 @@ func DefaultCacheDir() string {
 
 // Report is the outcome of a harness run.
 type Report struct {
-	Module      string
-	Packages    []*TestPackage
-	Xdpchain    string // path of the built binary, or ""
-	XdpchainErr error
-	Kernels     []*KernelResult
-	BuildTime   time.Duration
-	Total       time.Duration
+	Module    string
+	Packages  []*TestPackage
+	Commands  []*command
+	Kernels   []*KernelResult
+	BuildTime time.Duration
+	Total     time.Duration
 }
 
 // Err returns nil when every kernel passed every package, and otherwise an
@@ -175,6 +174,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	binDir := filepath.Join(work, "bin")
 	logDir := filepath.Join(opts.OutDir, "logs")
 	kernelDir := filepath.Join(opts.CacheDir, "kernels")
+	// Binaries of an earlier run must not linger in the guest.
+	if err := os.RemoveAll(work); err != nil {
+		return nil, err
+	}
 	for _, d := range []string{binDir, logDir, kernelDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
@@ -208,10 +211,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	report.Packages = pkgs
 	logf("building %d test packages (CGO_ENABLED=0 go test -c)", len(pkgs))
 	buildTests(mod, pkgs, binDir, logf)
-	report.Xdpchain, report.XdpchainErr = buildXdpchain(mod, binDir)
-	if report.XdpchainErr != nil {
-		logf("proceeding without %s: %v", guestBin, report.XdpchainErr)
+	if report.Commands, err = listCommands(mod); err != nil {
+		return nil, err
 	}
+	buildCommands(mod, report.Commands, binDir, logf)
 	testdata, err := testdataDirs(mod)
 	if err != nil {
 		return nil, err
@@ -238,8 +241,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	xdpchainGuest := ""
-	if report.Xdpchain != "" {
-		xdpchainGuest = guestBin
+	for _, c := range report.Commands {
+		if "/bin/"+c.Name == guestBin && c.Binary != "" {
+			xdpchainGuest = guestBin
+		}
+	}
+	if xdpchainGuest == "" {
+		logf("no %s in the guest: cmd/xdpchain is missing or did not build", guestBin)
 	}
 	script, err := initScript(runs, xdpchainGuest)
 	if err != nil {
@@ -247,7 +255,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	common := filepath.Join(work, "initramfs-common.cpio.gz")
 	if err := writeCommonInitramfs(common, &payload{
-		Busybox: busybox, Xdpchain: report.Xdpchain, Packages: pkgs,
+		Busybox: busybox, Commands: report.Commands, Packages: pkgs,
 		Module: mod, Testdata: testdata, Root: root, Tools: tools, Init: script,
 	}); err != nil {
 		return nil, fmt.Errorf("writing initramfs: %w", err)
@@ -446,8 +454,10 @@ func (r *Report) WriteSummary(w io.Writer) {
 			fmt.Fprintf(w, "build failure: %s\n%s\n", p.ImportPath, indent(p.BuildLog, "    "))
 		}
 	}
-	if r.XdpchainErr != nil {
-		fmt.Fprintf(w, "note: no %s in the guest: %v\n", guestBin, r.XdpchainErr)
+	for _, c := range r.Commands {
+		if c.Err != nil {
+			fmt.Fprintf(w, "note: command missing in the guest: %v\n", c.Err)
+		}
 	}
 	fmt.Fprintf(w, "build %s, total %s\n", r.BuildTime.Round(100*time.Millisecond), r.Total.Round(time.Second))
 	fmt.Fprintf(w, "vmtest: %d passed, %d failed, %d skipped\n", pass, fail, skip)

@@ -19,12 +19,15 @@ const (
 	guestBin     = "/bin/xdpchain"
 	guestModules = "/lib/modules"
 	guestTools   = "/usr/local/sbin"
+	// guestCommands holds the module's commands (xdpchain, plugins); it
+	// is on PATH and is the guest's XDPCHAIN_PLUGIN_DIR.
+	guestCommands = "/usr/local/bin"
 )
 
 // payload is what the common part of the initramfs carries.
 type payload struct {
 	Busybox  string         // static busybox on the host
-	Xdpchain string         // built xdpchain binary, or ""
+	Commands []*command     // the module's binaries; xdpchain also goes to /bin
 	Packages []*TestPackage // only those with a Binary are packed
 	Module   *module
 	Testdata []string // testdata directories relative to the module root
@@ -58,8 +61,14 @@ func writeCommonInitramfs(dst string, p *payload) error {
 		c.File("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
 		c.File("etc/hosts", 0o644, []byte("127.0.0.1 localhost\n::1 localhost\n"))
 		c.File("init", 0o755, p.Init)
-		if p.Xdpchain != "" {
-			c.CopyFile(guestBin, 0o755, p.Xdpchain)
+		for _, cmd := range p.Commands {
+			if cmd.Binary == "" {
+				continue
+			}
+			c.CopyFile(guestCommands+"/"+cmd.Name, 0o755, cmd.Binary)
+			if "/bin/"+cmd.Name == guestBin {
+				c.Symlink(guestBin, guestCommands+"/"+cmd.Name)
+			}
 		}
 		for _, pkg := range p.Packages {
 			if pkg.Binary == "" {

@@ -71,7 +71,7 @@ if ! grep -qs ' /sys/fs/bpf ' /proc/mounts; then
 	fail=1
 fi
 ip link set lo up || { echo "{{.Marker}} SETUP lo up failed"; fail=1; }
-export XDPCHAIN_TEST_ENV="vm:$rel" XDPCHAIN_REQUIRE_FREPLACE=1{{if .Xdpchain}} XDPCHAIN_BIN={{.Xdpchain}}{{end}}
+export XDPCHAIN_TEST_ENV="vm:$rel" XDPCHAIN_REQUIRE_FREPLACE=1 XDPCHAIN_PLUGIN_DIR={{.Commands}}{{if .Xdpchain}} XDPCHAIN_BIN={{.Xdpchain}}{{end}}
 echo "{{.Marker}} READY env=$XDPCHAIN_TEST_ENV uptime=$(cut -d' ' -f1 /proc/uptime)"
 {{range .Runs}}
 echo "{{$.Marker}} pkg={{.Package}} start"
@@ -102,6 +102,7 @@ func initScript(runs []guestRun, xdpchain string) ([]byte, error) {
 		Marker   string
 		Runs     []guestRun
 		Xdpchain string
-	}{Marker, runs, xdpchain})
+		Commands string
+	}{Marker, runs, xdpchain, guestCommands})
 	return buf.Bytes(), err
 }

@@ -20,7 +20,7 @@ func TestInitScript(t *testing.T) {
 	s := string(script)
 	for _, want := range []string{
 		"mount -t bpf bpf /sys/fs/bpf",
-		`XDPCHAIN_TEST_ENV="vm:$rel" XDPCHAIN_REQUIRE_FREPLACE=1 XDPCHAIN_BIN=/bin/xdpchain`,
+		`XDPCHAIN_TEST_ENV="vm:$rel" XDPCHAIN_REQUIRE_FREPLACE=1 XDPCHAIN_PLUGIN_DIR=/usr/local/bin XDPCHAIN_BIN=/bin/xdpchain`,
 		`echo "XDPCHAIN-VM: pkg=example.com/m/a start"`,
 		`cd /src/a && /tests/a.test -test.v '-test.run=^(TestA|TestB)$'`,
 		`echo "XDPCHAIN-VM: pkg=example.com/m rc=$rc`,
