@@ -1,0 +1,111 @@
+package dispatcher_test
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/vmtest"
+)
+
+// concurrentLoads is how many loaders race for one interface.
+const concurrentLoads = 8
+
+// TestConcurrentCLILoads starts several `xdpchain load` processes at once
+// on one interface that has no root yet: one creates the root, and every
+// program ends up in the chain.
+func TestConcurrentCLILoads(t *testing.T) {
+	vmtest.LogWhere(t)
+	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+		f := newFixture(t, mech)
+		bin := xdpchainBin(t)
+		obj, err := testprogs.WriteFile(t.TempDir(), testprogs.Counter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds := make([]*exec.Cmd, concurrentLoads)
+		outs := make([]*bytes.Buffer, concurrentLoads)
+		for i := range cmds {
+			args := append(f.cliArgs(), "load", "--mechanism", string(mech), "--name", fmt.Sprintf("p%d", i), f.iface(), obj)
+			cmds[i] = exec.Command(bin, args...)
+			outs[i] = &bytes.Buffer{}
+			cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
+		}
+		for i, c := range cmds {
+			if err := c.Start(); err != nil {
+				t.Fatalf("starting loader %d: %v", i, err)
+			}
+		}
+		for i, c := range cmds {
+			if err := c.Wait(); err != nil {
+				t.Errorf("loader p%d: %v: %s", i, err, outs[i])
+			}
+		}
+
+		r, err := dispatcher.Open(f.iface(), f.opts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		st := status(t, r)
+		want := []string{}
+		for i := range concurrentLoads {
+			want = append(want, fmt.Sprintf("p%d", i))
+		}
+		if got := names(t, st); !slices.Equal(got, want) {
+			t.Errorf("chain after %d concurrent loads: %v, want %v", concurrentLoads, got, want)
+		}
+		if st.Generation < concurrentLoads {
+			t.Errorf("generation %d after %d loads: some loads were merged or lost", st.Generation, concurrentLoads)
+		}
+		f.expectUDP(t, false, passPort, 5, true)
+		for _, p := range status(t, r).Programs {
+			if p.Stats.Pass < 5 {
+				t.Errorf("%s counted %d of 5 datagrams", p.Name, p.Stats.Pass)
+			}
+		}
+	})
+}
+
+// TestConcurrentUpdates races Attach+Update from goroutines, each with its
+// own Root: the interface lock serializes them and none loses another's
+// program.
+func TestConcurrentUpdates(t *testing.T) {
+	vmtest.LogWhere(t)
+	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+		f := newFixture(t, mech)
+		var wg sync.WaitGroup
+		errs := make([]error, concurrentLoads)
+		for i := range concurrentLoads {
+			p := program(t, testprogs.Noop, fmt.Sprintf("g%d", i))
+			wg.Go(func() {
+				r, err := dispatcher.Attach(f.iface(), f.opts())
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer r.Close()
+				errs[i] = r.Update(func(s *dispatcher.Spec) error {
+					s.Programs = append(s.Programs, p)
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("goroutine %d: %v", i, err)
+			}
+		}
+		r := f.attach(t)
+		if got := names(t, status(t, r)); len(got) != concurrentLoads {
+			t.Errorf("chain after %d concurrent updates: %v", concurrentLoads, got)
+		}
+		f.expectUDP(t, false, passPort, 5, true)
+	})
+}
