@@ -92,9 +92,30 @@ func prefixKey(p netip.Prefix) any {
 // Plugin is the blocklist plugin.
 type Plugin struct {
 	mu       sync.Mutex
-	v4, v6   *sdk.Map
-	hits     *sdk.Map
+	sets     []*mapSet // one per interface
 	prefixes []netip.Prefix
+}
+
+// mapSet is one interface's copy of the plugin's maps.
+type mapSet struct {
+	v4, v6, hits *sdk.Map
+}
+
+func openMapSet(maps *sdk.Maps) (*mapSet, error) {
+	var (
+		s   mapSet
+		err error
+	)
+	if s.v4, err = maps.Map(MapV4); err != nil {
+		return nil, err
+	}
+	if s.v6, err = maps.Map(MapV6); err != nil {
+		return nil, err
+	}
+	if s.hits, err = maps.Map(MapHits); err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 // New returns the plugin.
@@ -125,24 +146,28 @@ func (p *Plugin) Configure(_ context.Context, settings sdk.Settings, maps *sdk.M
 	if err != nil {
 		return err
 	}
-	v4, err := maps.Map(MapV4)
-	if err != nil {
-		return err
-	}
-	v6, err := maps.Map(MapV6)
-	if err != nil {
-		return err
-	}
-	hits, err := maps.Map(MapHits)
-	if err != nil {
-		return err
+	// Each interface has its own copy of the maps; bring each to the
+	// wanted set (an interface added later starts empty).
+	var sets []*mapSet
+	for _, iface := range maps.Interfaces() {
+		one, err := maps.Interface(iface)
+		if err != nil {
+			return err
+		}
+		set, err := openMapSet(one)
+		if err != nil {
+			return err
+		}
+		sets = append(sets, set)
 	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.v4, p.v6, p.hits = v4, v6, hits
-	if err := p.apply(want); err != nil {
-		return err
+	p.sets = sets
+	for _, set := range sets {
+		if err := set.apply(want); err != nil {
+			return err
+		}
 	}
 	p.prefixes = want
 	return nil
@@ -150,7 +175,7 @@ func (p *Plugin) Configure(_ context.Context, settings sdk.Settings, maps *sdk.M
 
 // current reads the tries: prefix -> counter index. Reading them (rather
 // than remembering) lets a restarted plugin keep the counters.
-func (p *Plugin) current() (map[netip.Prefix]uint32, error) {
+func (p *mapSet) current() (map[netip.Prefix]uint32, error) {
 	out := make(map[netip.Prefix]uint32)
 	var (
 		k4  key4
@@ -174,14 +199,14 @@ func (p *Plugin) current() (map[netip.Prefix]uint32, error) {
 	return out, nil
 }
 
-func (p *Plugin) trie(pr netip.Prefix) *sdk.Map {
+func (p *mapSet) trie(pr netip.Prefix) *sdk.Map {
 	if pr.Addr().Is4() {
 		return p.v4
 	}
 	return p.v6
 }
 
-func (p *Plugin) apply(want []netip.Prefix) error {
+func (p *mapSet) apply(want []netip.Prefix) error {
 	have, err := p.current()
 	if err != nil {
 		return fmt.Errorf("reading prefixes: %w", err)
@@ -230,20 +255,31 @@ func (p *Plugin) Prefixes() []netip.Prefix {
 	return append([]netip.Prefix(nil), p.prefixes...)
 }
 
-// Hits returns the number of packets dropped per configured prefix.
+// Hits returns the number of packets dropped per configured prefix, summed
+// over the plugin's interfaces.
 func (p *Plugin) Hits() (map[netip.Prefix]uint64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.hits == nil {
+	if p.sets == nil {
 		return nil, errors.New("not configured")
 	}
-	return ReadHits(p.v4, p.v6, p.hits)
+	out := make(map[netip.Prefix]uint64)
+	for _, set := range p.sets {
+		hits, err := ReadHits(set.v4, set.v6, set.hits)
+		if err != nil {
+			return nil, err
+		}
+		for pr, n := range hits {
+			out[pr] += n
+		}
+	}
+	return out, nil
 }
 
-// ReadHits reads the per-prefix drop counts from the plugin's maps.
+// ReadHits reads the per-prefix drop counts from one interface's maps.
 func ReadHits(v4, v6, hits *sdk.Map) (map[netip.Prefix]uint64, error) {
-	p := &Plugin{v4: v4, v6: v6, hits: hits}
-	cur, err := p.current()
+	set := &mapSet{v4: v4, v6: v6, hits: hits}
+	cur, err := set.current()
 	if err != nil {
 		return nil, err
 	}
@@ -268,12 +304,11 @@ func ReadHits(v4, v6, hits *sdk.Map) (map[netip.Prefix]uint64, error) {
 func (p *Plugin) Health(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.hits == nil {
-		return nil
-	}
-	var perCPU []uint64
-	if err := p.hits.Lookup(uint32(0), &perCPU); err != nil {
-		return fmt.Errorf("reading counters: %w", err)
+	for _, set := range p.sets {
+		var perCPU []uint64
+		if err := set.hits.Lookup(uint32(0), &perCPU); err != nil {
+			return fmt.Errorf("reading counters: %w", err)
+		}
 	}
 	return nil
 }

@@ -519,3 +519,79 @@ func TestInProcessKill(t *testing.T) {
 		t.Errorf("health after kill: %v", err)
 	}
 }
+
+func TestInProcessInterfaces(t *testing.T) {
+	for _, access := range []MapAccess{MapAccessDirect, MapAccessBroker} {
+		t.Run(string(access), func(t *testing.T) {
+			hashA, _, pinsA := testMaps(t)
+			hashB, _, pinsB := testMaps(t)
+			p := newProbe()
+			hp := connectInProcess(t, p, Options{MapAccess: access})
+			if err := hp.ConfigureInterfaces(context.Background(), map[string]map[string]string{"veth0": pinsA, "veth1": pinsB}); err != nil {
+				t.Fatal(err)
+			}
+			_, maps, _ := p.state()
+			if got := maps.Interfaces(); !reflect.DeepEqual(got, []string{"veth0", "veth1"}) {
+				t.Fatalf("interfaces %v", got)
+			}
+			counts, err := maps.Map("counts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if counts.Info().Direct != (access == MapAccessDirect) {
+				t.Errorf("fan-out map direct = %v", counts.Info().Direct)
+			}
+			// Writes through Map reach every interface's copy.
+			if err := counts.Put(uint32(1), uint64(5)); err != nil {
+				t.Fatal(err)
+			}
+			var v uint64
+			for name, h := range map[string]*ebpf.Map{"veth0": hashA, "veth1": hashB} {
+				if err := h.Lookup(uint32(1), &v); err != nil || v != 5 {
+					t.Errorf("%s copy: %d, %v", name, v, err)
+				}
+			}
+			// One interface's copy alone.
+			one, err := maps.Interface("veth1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			only, _ := one.Map("counts")
+			if err := only.Put(uint32(2), uint64(7)); err != nil {
+				t.Fatal(err)
+			}
+			if err := hashA.Lookup(uint32(2), &v); !errors.Is(err, ebpf.ErrKeyNotExist) {
+				t.Errorf("veth1's write reached veth0: %v", err)
+			}
+			if err := counts.Lookup(uint32(2), &v); !errors.Is(err, sdk.ErrKeyNotExist) {
+				t.Errorf("fan-out reads the first interface: %v", err)
+			}
+			if err := counts.Delete(uint32(2)); err != nil {
+				t.Errorf("fan-out delete of a key one copy has: %v", err)
+			}
+			if err := counts.Delete(uint32(2)); !errors.Is(err, sdk.ErrKeyNotExist) {
+				t.Errorf("fan-out delete of a key no copy has: %v", err)
+			}
+			if _, err := maps.Interface("eth9"); !errors.Is(err, sdk.ErrNoSuchInterface) {
+				t.Errorf("unknown interface: %v", err)
+			}
+
+			// Down to one interface: veth1's copies are no longer the plugin's.
+			if err := hp.ConfigureInterfaces(context.Background(), map[string]map[string]string{"veth0": pinsA}); err != nil {
+				t.Fatal(err)
+			}
+			_, maps, _ = p.state()
+			if got := maps.Interfaces(); !reflect.DeepEqual(got, []string{"veth0"}) {
+				t.Errorf("interfaces after removal %v", got)
+			}
+			if access == MapAccessBroker {
+				if err := only.Put(uint32(3), uint64(1)); !errors.Is(err, sdk.ErrPermission) {
+					t.Errorf("removed interface's map: %v", err)
+				}
+			}
+			if err := hp.ConfigureInterfaces(context.Background(), map[string]map[string]string{"a/b": pinsA}); !errors.Is(err, ErrConfigure) {
+				t.Errorf("interface name with '/': %v", err)
+			}
+		})
+	}
+}

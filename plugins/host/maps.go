@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -15,42 +16,63 @@ import (
 	pluginpb "github.com/xdpchain/xdpchain/plugins/proto"
 )
 
-// mapTable holds a plugin's maps, opened by the host. It is what the Maps
-// service may touch: nothing else.
+// mapTable holds a plugin's maps, opened by the host, by handle
+// ("<interface>/<name>", or the name for the unnamed interface). It is what
+// the Maps service may touch: nothing else.
 type mapTable struct {
 	mu     sync.RWMutex
-	maps   map[string]*rawmap.Direct
+	maps   map[string]*tableEntry
 	closed bool // the plugin exited: no more maps are opened
 }
 
-func newMapTable() *mapTable { return &mapTable{maps: make(map[string]*rawmap.Direct)} }
+type tableEntry struct {
+	iface string
+	*rawmap.Direct
+}
 
-// set replaces the table with the maps pinned at the given paths, keeping
-// maps whose path did not change open.
-func (t *mapTable) set(pins map[string]string) (err error) {
-	next := make(map[string]*rawmap.Direct, len(pins))
+func newMapTable() *mapTable { return &mapTable{maps: make(map[string]*tableEntry)} }
+
+// handle is the Maps service's name for a map of an interface.
+func handle(iface, name string) string {
+	if iface == "" {
+		return name
+	}
+	return iface + "/" + name
+}
+
+// set replaces the table with the maps pinned at the given paths
+// (interface -> map name -> pin path), keeping maps whose path did not
+// change open.
+func (t *mapTable) set(pins map[string]map[string]string) (err error) {
+	next := make(map[string]*tableEntry)
 	t.mu.RLock()
 	prev := t.maps
 	t.mu.RUnlock()
 	defer func() {
 		if err != nil {
-			for name, d := range next {
-				if prev[name] != d {
-					d.Close()
+			for h, e := range next {
+				if prev[h] != e {
+					e.Close()
 				}
 			}
 		}
 	}()
-	for name, path := range pins {
-		if d, ok := prev[name]; ok && d.PinPath == path {
-			next[name] = d
-			continue
+	for iface, maps := range pins {
+		if strings.Contains(iface, "/") {
+			return fmt.Errorf("interface name %q contains '/'", iface)
 		}
-		d, err := rawmap.OpenPinned(name, path)
-		if err != nil {
-			return err
+		for name, path := range maps {
+			h := handle(iface, name)
+			if e, ok := prev[h]; ok && e.PinPath == path {
+				next[h] = e
+				continue
+			}
+			d, err := rawmap.OpenPinned(name, path)
+			if err != nil {
+				return fmt.Errorf("interface %s: %w", iface, err)
+			}
+			next[h] = &tableEntry{iface: iface, Direct: d}
 		}
-		next[name] = d
 	}
 	t.mu.Lock()
 	if t.closed {
@@ -59,52 +81,54 @@ func (t *mapTable) set(pins map[string]string) (err error) {
 	}
 	t.maps = next
 	t.mu.Unlock()
-	for name, d := range prev {
-		if next[name] != d {
-			d.Close()
+	for h, e := range prev {
+		if next[h] != e {
+			e.Close()
 		}
 	}
 	return nil
 }
 
-func (t *mapTable) get(name string) (*rawmap.Direct, error) {
+func (t *mapTable) get(h string) (*rawmap.Direct, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	d, ok := t.maps[name]
+	e, ok := t.maps[h]
 	if !ok {
-		return nil, status.Errorf(codes.PermissionDenied, "map %q is not one of this plugin's maps", name)
+		return nil, status.Errorf(codes.PermissionDenied, "map %q is not one of this plugin's maps", h)
 	}
-	return d, nil
+	return e.Direct, nil
 }
 
 func (t *mapTable) handles() []*pluginpb.MapHandle {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	out := make([]*pluginpb.MapHandle, 0, len(t.maps))
-	for _, d := range t.maps {
+	for h, e := range t.maps {
 		out = append(out, &pluginpb.MapHandle{
-			Name:         d.Name,
-			PinPath:      d.PinPath,
-			Type:         uint32(d.Type),
-			KeySize:      d.KeySize,
-			ValueSize:    d.ValueSize,
-			MaxEntries:   d.MaxEntries,
-			Flags:        d.Flags,
-			PerCpu:       d.PerCPU,
-			PossibleCpus: uint32(d.PossibleCPUs),
+			Name:         e.Name,
+			PinPath:      e.PinPath,
+			Type:         uint32(e.Type),
+			KeySize:      e.KeySize,
+			ValueSize:    e.ValueSize,
+			MaxEntries:   e.MaxEntries,
+			Flags:        e.Flags,
+			PerCpu:       e.PerCPU,
+			PossibleCpus: uint32(e.PossibleCPUs),
+			Interface:    e.iface,
+			Handle:       h,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool { return out[i].Handle < out[j].Handle })
 	return out
 }
 
 func (t *mapTable) closeAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, d := range t.maps {
-		d.Close()
+	for _, e := range t.maps {
+		e.Close()
 	}
-	t.maps = map[string]*rawmap.Direct{}
+	t.maps = map[string]*tableEntry{}
 	t.closed = true
 }
 

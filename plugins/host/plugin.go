@@ -322,10 +322,22 @@ func (p *Plugin) SetSettings(settings map[string]any) error {
 
 // Configure sends the plugin its settings and its maps: map name (as in the
 // plugin's object) to pin path, as dispatcher's Root.ProgramMaps returns
-// them. A nil maps keeps the maps of the previous Configure. The host opens
-// the maps itself to serve them over the broker. Errors wrap ErrConfigure
-// (the plugin refused, or a map could not be opened) or ErrExited.
+// them, for a plugin on one interface. A nil maps keeps the maps of the
+// previous Configure. The host opens the maps itself to serve them over the
+// broker. Errors wrap ErrConfigure (the plugin refused, or a map could not
+// be opened) or ErrExited.
 func (p *Plugin) Configure(ctx context.Context, maps map[string]string) error {
+	if maps == nil {
+		return p.ConfigureInterfaces(ctx, nil)
+	}
+	return p.ConfigureInterfaces(ctx, map[string]map[string]string{"": maps})
+}
+
+// ConfigureInterfaces is Configure for a plugin on several interfaces: maps
+// holds each interface's copy of the plugin's maps (interface name -> map
+// name -> pin path). The plugin sees them all (sdk.Maps.Interfaces); writes
+// through sdk.Maps.Map reach every copy. A nil maps keeps the previous maps.
+func (p *Plugin) ConfigureInterfaces(ctx context.Context, maps map[string]map[string]string) error {
 	p.configuring.Lock()
 	defer p.configuring.Unlock()
 	select {

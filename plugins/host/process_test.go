@@ -411,3 +411,40 @@ func TestCleanupAll(t *testing.T) {
 		t.Errorf("plugin %d still there after CleanupAll: %v", pid, err)
 	}
 }
+
+// TestProcessTwoInterfaces: one plugin process, its program on two
+// interfaces, each with its own maps; new settings reach both.
+func TestProcessTwoInterfaces(t *testing.T) {
+	bin := pluginBinary(t, "xdpchain-blocklist")
+	p := startPlugin(t, Options{Name: "blocklist", Command: bin, MapAccess: MapAccessBroker,
+		Settings: map[string]any{"prefixes": []string{"192.0.2.0/24"}}})
+	progA, mapsA, pinsA := loadDescribed(t, p.Description())
+	progB, mapsB, pinsB := loadDescribed(t, p.Description())
+	if err := p.ConfigureInterfaces(testContext(), map[string]map[string]string{"eth0": pinsA, "eth1": pinsB}); err != nil {
+		t.Fatal(err)
+	}
+	for name, prog := range map[string]*ebpf.Program{"eth0": progA, "eth1": progB} {
+		if got := verdict(t, prog, udpFrom("192.0.2.1")); got != xdpDrop {
+			t.Errorf("%s: verdict %d, want drop", name, got)
+		}
+	}
+	verdict(t, progB, udpFrom("192.0.2.2"))
+	if err := p.ConfigureSettings(testContext(), map[string]any{"prefixes": []string{"198.51.100.0/24"}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, prog := range map[string]*ebpf.Program{"eth0": progA, "eth1": progB} {
+		if got := verdict(t, prog, udpFrom("192.0.2.1")); got != xdpPass {
+			t.Errorf("%s: old prefix: verdict %d, want pass", name, got)
+		}
+		if got := verdict(t, prog, udpFrom("198.51.100.1")); got != xdpDrop {
+			t.Errorf("%s: new prefix: verdict %d, want drop", name, got)
+		}
+	}
+	// Each interface counts its own drops.
+	if h := blocklistHits(t, mapsA)[netip.MustParsePrefix("198.51.100.0/24")]; h != 1 {
+		t.Errorf("eth0 hits %d, want 1", h)
+	}
+	if h := blocklistHits(t, mapsB)[netip.MustParsePrefix("198.51.100.0/24")]; h != 1 {
+		t.Errorf("eth1 hits %d, want 1", h)
+	}
+}

@@ -243,7 +243,14 @@ type MapHandle struct {
 	// per_cpu is true for per-CPU maps.
 	PerCpu bool `protobuf:"varint,8,opt,name=per_cpu,json=perCpu,proto3" json:"per_cpu,omitempty"`
 	// possible_cpus is the host's number of possible CPUs.
-	PossibleCpus  uint32 `protobuf:"varint,9,opt,name=possible_cpus,json=possibleCpus,proto3" json:"possible_cpus,omitempty"`
+	PossibleCpus uint32 `protobuf:"varint,9,opt,name=possible_cpus,json=possibleCpus,proto3" json:"possible_cpus,omitempty"`
+	// interface is the interface whose copy of the map this is: a plugin on
+	// several interfaces has one copy of each map per interface. Empty when
+	// the host configures a single, unnamed set of maps.
+	Interface string `protobuf:"bytes,10,opt,name=interface,proto3" json:"interface,omitempty"`
+	// handle names the map in Maps requests: "<interface>/<name>", or the
+	// name when interface is empty.
+	Handle        string `protobuf:"bytes,11,opt,name=handle,proto3" json:"handle,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -339,6 +346,20 @@ func (x *MapHandle) GetPossibleCpus() uint32 {
 		return x.PossibleCpus
 	}
 	return 0
+}
+
+func (x *MapHandle) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *MapHandle) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
 }
 
 type ConfigureRequest struct {
@@ -1213,7 +1234,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\t_priorityB\r\n" +
 	"\v_proceed_onB\n" +
 	"\n" +
-	"\b_allowed\"\xfd\x01\n" +
+	"\b_allowed\"\xb3\x02\n" +
 	"\tMapHandle\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bpin_path\x18\x02 \x01(\tR\apinPath\x12\x12\n" +
@@ -1225,7 +1246,10 @@ const file_plugin_proto_rawDesc = "" +
 	"maxEntries\x12\x14\n" +
 	"\x05flags\x18\a \x01(\rR\x05flags\x12\x17\n" +
 	"\aper_cpu\x18\b \x01(\bR\x06perCpu\x12#\n" +
-	"\rpossible_cpus\x18\t \x01(\rR\fpossibleCpus\"\xde\x01\n" +
+	"\rpossible_cpus\x18\t \x01(\rR\fpossibleCpus\x12\x1c\n" +
+	"\tinterface\x18\n" +
+	" \x01(\tR\tinterface\x12\x16\n" +
+	"\x06handle\x18\v \x01(\tR\x06handle\"\xde\x01\n" +
 	"\x10ConfigureRequest\x12#\n" +
 	"\rsettings_json\x18\x01 \x01(\fR\fsettingsJson\x121\n" +
 	"\x04maps\x18\x02 \x03(\v2\x1d.xdpchain.plugin.v1.MapHandleR\x04maps\x12\x1b\n" +

@@ -61,8 +61,8 @@ type Stats struct {
 // Plugin is the ratelimit plugin.
 type Plugin struct {
 	mu       sync.Mutex
-	config   *sdk.Map
-	stats    *sdk.Map
+	config   *sdk.Map   // every interface's copy (writes fan out)
+	stats    []*sdk.Map // one per interface
 	settings Settings
 }
 
@@ -96,9 +96,17 @@ func (p *Plugin) Configure(_ context.Context, settings sdk.Settings, maps *sdk.M
 	if err != nil {
 		return err
 	}
-	stats, err := maps.Map(MapStats)
-	if err != nil {
-		return err
+	var stats []*sdk.Map
+	for _, iface := range maps.Interfaces() {
+		one, err := maps.Interface(iface)
+		if err != nil {
+			return err
+		}
+		m, err := one.Map(MapStats)
+		if err != nil {
+			return err
+		}
+		stats = append(stats, m)
 	}
 	if err := cfg.Put(uint32(0), config{RatePPS: s.RatePPS, Burst: s.Burst}); err != nil {
 		return fmt.Errorf("writing settings: %w", err)
@@ -116,7 +124,8 @@ func (p *Plugin) Settings() Settings {
 	return p.settings
 }
 
-// Stats reads the pass and drop counters.
+// Stats reads the pass and drop counters, summed over the plugin's
+// interfaces.
 func (p *Plugin) Stats() (Stats, error) {
 	p.mu.Lock()
 	stats := p.stats
@@ -124,10 +133,19 @@ func (p *Plugin) Stats() (Stats, error) {
 	if stats == nil {
 		return Stats{}, errors.New("not configured")
 	}
-	return ReadStats(stats)
+	var total Stats
+	for _, m := range stats {
+		s, err := ReadStats(m)
+		if err != nil {
+			return Stats{}, err
+		}
+		total.Passed += s.Passed
+		total.Dropped += s.Dropped
+	}
+	return total, nil
 }
 
-// ReadStats reads the pass and drop counters from the rl_stats map.
+// ReadStats reads the pass and drop counters from one rl_stats map.
 func ReadStats(stats *sdk.Map) (Stats, error) {
 	var out Stats
 	for i, dst := range []*uint64{&out.Passed, &out.Dropped} {

@@ -15,6 +15,8 @@ var (
 	ErrKeyExist = ebpf.ErrKeyExist
 	// ErrNoSuchMap: the plugin has no map of that name.
 	ErrNoSuchMap = errors.New("no such map")
+	// ErrNoSuchInterface: the plugin has no maps for that interface.
+	ErrNoSuchInterface = errors.New("no maps for interface")
 	// ErrPermission: the daemon refused a map operation (not the plugin's map).
 	ErrPermission = errors.New("map operation not permitted")
 	// ErrEncoding: a key or value could not be encoded or decoded for the

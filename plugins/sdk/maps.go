@@ -226,8 +226,15 @@ func (i *MapIterator) Next(keyOut, valueOut any) bool {
 func (i *MapIterator) Err() error { return i.err }
 
 // Maps is the set of the plugin's maps, by name in its BPF object.
+//
+// A plugin assigned to several interfaces has one copy of each map per
+// interface. Map returns a *Map that writes to every copy and reads from the
+// first interface's (in name order): right for settings-like maps that must
+// be equal everywhere. Interface gives one interface's copies, for counters
+// and for maps that differ per interface.
 type Maps struct {
-	maps map[string]*Map
+	maps   map[string]*Map
+	ifaces map[string]*Maps // nil in the Maps of one interface
 }
 
 // Map returns the map called name, or ErrNoSuchMap.
@@ -253,27 +260,95 @@ func (s *Maps) Names() []string {
 	return names
 }
 
-// closeExcept closes every map's backend except those in keep.
-func (s *Maps) closeExcept(keep *Maps) error {
+// Interfaces lists the interfaces whose maps the plugin holds, sorted. The
+// name is "" when the daemon configured one unnamed set of maps.
+func (s *Maps) Interfaces() []string {
 	if s == nil {
 		return nil
 	}
-	var errs []error
-	for name, m := range s.maps {
-		if keep != nil && keep.maps[name] == m {
-			continue
-		}
-		errs = append(errs, m.b.Close())
+	names := make([]string, 0, len(s.ifaces))
+	for n := range s.ifaces {
+		names = append(names, n)
 	}
-	return errors.Join(errs...)
+	sort.Strings(names)
+	return names
 }
+
+// Interface returns the maps of one interface, or ErrNoSuchInterface.
+func (s *Maps) Interface(name string) (*Maps, error) {
+	if s != nil {
+		if m, ok := s.ifaces[name]; ok {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %q (have %q)", ErrNoSuchInterface, name, s.Interfaces())
+}
+
+// fanout is the backend of a Map with one copy per interface.
+type fanout struct{ members []*Map }
+
+func newFanout(members []*Map) *Map {
+	info := members[0].info
+	for _, m := range members {
+		info.Direct = info.Direct && m.info.Direct
+	}
+	return &Map{info: info, b: &fanout{members: members}}
+}
+
+func (f *fanout) Lookup(key []byte) ([]byte, error) { return f.members[0].b.Lookup(key) }
+
+func (f *fanout) Update(key, value []byte, flags uint64) error {
+	for _, m := range f.members {
+		if err := m.b.Update(key, value, flags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete deletes key from every copy; ErrKeyNotExist when none had it.
+func (f *fanout) Delete(key []byte) error {
+	found := false
+	for _, m := range f.members {
+		err := m.b.Delete(key)
+		switch {
+		case err == nil:
+			found = true
+		case errors.Is(err, ErrKeyNotExist):
+		default:
+			return err
+		}
+	}
+	if !found {
+		return ErrKeyNotExist
+	}
+	return nil
+}
+
+// BatchUpdate writes the batch to every copy and returns the smallest count.
+func (f *fanout) BatchUpdate(keys, values [][]byte, flags uint64) (int, error) {
+	least := len(keys)
+	for _, m := range f.members {
+		n, err := m.b.BatchUpdate(keys, values, flags)
+		least = min(least, n)
+		if err != nil {
+			return least, err
+		}
+	}
+	return least, nil
+}
+
+func (f *fanout) Iterate() rawmap.Iterator { return f.members[0].b.Iterate() }
+
+func (f *fanout) Close() error { return nil }
 
 // NewMaps wraps maps the caller opened, for a plugin's unit tests: load the
 // plugin's object standalone, pass its maps here, and call the plugin's
 // Configure with the result, no daemon needed. The Maps do not own the
 // *ebpf.Map values; the caller closes them.
 func NewMaps(maps map[string]*ebpf.Map) (*Maps, error) {
-	out := &Maps{maps: make(map[string]*Map, len(maps))}
+	one := &Maps{maps: make(map[string]*Map, len(maps))}
+	out := &Maps{maps: one.maps, ifaces: map[string]*Maps{"": one}}
 	for name, m := range maps {
 		info, err := rawmap.InfoOf(name, "", m)
 		if err != nil {

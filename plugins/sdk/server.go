@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
@@ -33,6 +34,7 @@ type server struct {
 	conn     *grpc.ClientConn
 	brokerID uint32
 	maps     *Maps
+	leaves   map[string]*Map // every interface's copy of every map, by handle
 }
 
 func newServer(p Plugin, broker *plugin.GRPCBroker) *server {
@@ -86,26 +88,66 @@ func (s *server) dial(id uint32) error {
 }
 
 // openMaps builds the Maps of a ConfigureRequest, reusing the previous *Map
-// of a name when its pin path and access mode are unchanged.
-func (s *server) openMaps(req *pluginpb.ConfigureRequest) (_ *Maps, err error) {
-	out := &Maps{maps: make(map[string]*Map)}
+// of a handle when it still serves (same pin, sizes and access mode), and
+// returns them with the new set of leaves.
+func (s *server) openMaps(req *pluginpb.ConfigureRequest) (_ *Maps, _ map[string]*Map, err error) {
+	leaves := make(map[string]*Map)
 	defer func() {
 		if err != nil {
-			out.closeExcept(s.maps)
+			closeLeaves(leaves, s.leaves)
 		}
 	}()
+	top := &Maps{maps: make(map[string]*Map), ifaces: make(map[string]*Maps)}
 	for _, h := range req.GetMaps() {
-		if prev, ok := s.maps.lookup(h.GetName()); ok && reusable(prev, h, req.GetAccess()) {
-			out.maps[h.GetName()] = prev
+		handle := h.GetHandle()
+		if handle == "" {
+			handle = h.GetName()
+		}
+		m, ok := s.leaves[handle]
+		if !ok || !reusable(m, h, req.GetAccess()) {
+			if m, err = s.openMap(h, handle, req.GetAccess()); err != nil {
+				return nil, nil, err
+			}
+		}
+		leaves[handle] = m
+		one := top.ifaces[h.GetInterface()]
+		if one == nil {
+			one = &Maps{maps: make(map[string]*Map)}
+			top.ifaces[h.GetInterface()] = one
+		}
+		one.maps[h.GetName()] = m
+	}
+	// By name: the one copy, or a fan-out over every interface's copy
+	// (reused when its members did not change).
+	members := make(map[string][]*Map)
+	for _, iface := range top.Interfaces() {
+		for name, m := range top.ifaces[iface].maps {
+			members[name] = append(members[name], m)
+		}
+	}
+	for name, ms := range members {
+		if len(ms) == 1 {
+			top.maps[name] = ms[0]
 			continue
 		}
-		m, err := s.openMap(h, req.GetAccess())
-		if err != nil {
-			return nil, err
+		if prev, ok := s.maps.lookup(name); ok {
+			if f, ok := prev.b.(*fanout); ok && slices.Equal(f.members, ms) {
+				top.maps[name] = prev
+				continue
+			}
 		}
-		out.maps[h.GetName()] = m
+		top.maps[name] = newFanout(ms)
 	}
-	return out, nil
+	return top, leaves, nil
+}
+
+// closeLeaves closes the maps of leaves that are not in keep.
+func closeLeaves(leaves, keep map[string]*Map) {
+	for h, m := range leaves {
+		if keep[h] != m {
+			m.b.Close()
+		}
+	}
 }
 
 // reusable reports whether the *Map of a previous Configure serves handle
@@ -124,7 +166,7 @@ func reusable(prev *Map, h *pluginpb.MapHandle, access pluginpb.MapAccess) bool 
 	return true
 }
 
-func (s *server) openMap(h *pluginpb.MapHandle, access pluginpb.MapAccess) (*Map, error) {
+func (s *server) openMap(h *pluginpb.MapHandle, handle string, access pluginpb.MapAccess) (*Map, error) {
 	info := MapInfo{
 		Name:         h.GetName(),
 		Type:         ebpfMapType(h.GetType()),
@@ -156,7 +198,7 @@ func (s *server) openMap(h *pluginpb.MapHandle, access pluginpb.MapAccess) (*Map
 		}
 		return nil, fmt.Errorf("map %s: no pin path and no broker", h.GetName())
 	}
-	return &Map{info: info, pinPath: h.GetPinPath(), b: &brokerMap{name: h.GetName(), client: pluginpb.NewMapsClient(s.conn)}}, nil
+	return &Map{info: info, pinPath: h.GetPinPath(), b: &brokerMap{name: handle, client: pluginpb.NewMapsClient(s.conn)}}, nil
 }
 
 func rawInfo(i MapInfo) rawmap.Info {
@@ -177,7 +219,7 @@ func (s *server) Configure(ctx context.Context, req *pluginpb.ConfigureRequest) 
 	if err := s.dial(req.GetBrokerId()); err != nil {
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
-	maps, err := s.openMaps(req)
+	maps, leaves, err := s.openMaps(req)
 	if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
@@ -186,11 +228,11 @@ func (s *server) Configure(ctx context.Context, req *pluginpb.ConfigureRequest) 
 		host = &Host{client: pluginpb.NewHostClient(s.conn)}
 	}
 	if err := s.p.Configure(ctx, Settings{raw: req.GetSettingsJson()}, maps, host); err != nil {
-		maps.closeExcept(s.maps)
+		closeLeaves(leaves, s.leaves)
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	s.maps.closeExcept(maps)
-	s.maps = maps
+	closeLeaves(s.leaves, leaves)
+	s.maps, s.leaves = maps, leaves
 	return &pluginpb.ConfigureResponse{}, nil
 }
 
