@@ -210,8 +210,10 @@ func TestEndToEndChain(t *testing.T) {
 	if d := after.Programs[0].Stats.Drop - before.Programs[0].Stats.Drop; d != 30 {
 		t.Errorf("blocklist dropped %d, want 30", d)
 	}
-	if n := after.Programs[1].Stats.Total() - before.Programs[1].Stats.Total(); n != 0 {
-		t.Errorf("ratelimit saw %d packets the blocklist dropped", n)
+	// The rate limiter may see the odd ARP or IPv6 neighbour packet, not
+	// the 30 datagrams.
+	if n := after.Programs[1].Stats.Total() - before.Programs[1].Stats.Total(); n >= 5 {
+		t.Errorf("ratelimit saw %d packets while the blocklist dropped 30", n)
 	}
 
 	// Unlisted again and a generous rate (the unprivileged ratelimit

@@ -57,8 +57,9 @@ type HealthStatus struct {
 }
 
 // Start starts the plugin binary, completes the handshake and asks the
-// plugin to describe itself. ctx bounds the whole start together with
-// Options.StartTimeout. Errors wrap ErrInvalidOptions, ErrChecksum,
+// plugin to describe itself. The handshake and Describe each must finish
+// within Options.StartTimeout; ctx bounds Describe too (go-plugin's
+// handshake cannot be interrupted). Errors wrap ErrInvalidOptions, ErrChecksum,
 // ErrHandshake, ErrStartTimeout, ErrExited or ErrDescribe.
 func Start(ctx context.Context, opts Options) (_ *Plugin, err error) {
 	if err := opts.validate(); err != nil {

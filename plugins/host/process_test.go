@@ -448,3 +448,4 @@ func TestProcessTwoInterfaces(t *testing.T) {
 		t.Errorf("eth1 hits %d, want 1", h)
 	}
 }
+
