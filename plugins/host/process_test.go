@@ -448,4 +448,3 @@ func TestProcessTwoInterfaces(t *testing.T) {
 		t.Errorf("eth1 hits %d, want 1", h)
 	}
 }
-
