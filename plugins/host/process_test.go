@@ -448,3 +448,13 @@ func TestProcessTwoInterfaces(t *testing.T) {
 		t.Errorf("eth1 hits %d, want 1", h)
 	}
 }
+
+// TestPluginRunByHand: a plugin binary started without the daemon says so.
+func TestPluginRunByHand(t *testing.T) {
+	bin := pluginBinary(t, "xdpchain-blocklist")
+	out, err := exec.Command(bin).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "This binary is a plugin") {
+		t.Errorf("run by hand: %v\n%s", err, out)
+	}
+}

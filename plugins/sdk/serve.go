@@ -5,15 +5,12 @@ import (
 	"os"
 	"strings"
 
-	"github.com/cilium/ebpf"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/xdpchain/xdpchain/plugins/internal/contract"
 	pluginpb "github.com/xdpchain/xdpchain/plugins/proto"
 )
-
-func ebpfMapType(t uint32) ebpf.MapType { return ebpf.MapType(t) }
 
 // Serve runs the plugin until the daemon stops it. It is the whole main of a
 // plugin binary:

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/cilium/ebpf"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -169,7 +170,7 @@ func reusable(prev *Map, h *pluginpb.MapHandle, access pluginpb.MapAccess) bool 
 func (s *server) openMap(h *pluginpb.MapHandle, handle string, access pluginpb.MapAccess) (*Map, error) {
 	info := MapInfo{
 		Name:         h.GetName(),
-		Type:         ebpfMapType(h.GetType()),
+		Type:         ebpf.MapType(h.GetType()),
 		KeySize:      h.GetKeySize(),
 		ValueSize:    h.GetValueSize(),
 		MaxEntries:   h.GetMaxEntries(),
