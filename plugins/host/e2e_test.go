@@ -143,7 +143,7 @@ func TestEndToEndChain(t *testing.T) {
 	srcA := pair.A.Addr4()
 
 	bl := startPlugin(t, Options{Name: "blocklist", Command: blBin, Settings: map[string]any{"prefixes": []string{"192.0.2.0/24"}}})
-	rl := startPlugin(t, Options{Name: "ratelimit", Command: rlBin, User: "nobody", Settings: map[string]any{"rate_pps": 20, "burst": 10}})
+	rl := startPlugin(t, Options{Name: "ratelimit", Command: rlBin, User: unprivileged, Settings: map[string]any{"rate_pps": 20, "burst": 10}})
 
 	root, err := dispatcher.Attach(pair.B.Name, &dispatcher.Options{NetNS: nsB.Name, StateDir: t.TempDir()})
 	if err != nil {

@@ -90,10 +90,17 @@ var (
 	binErr  error
 )
 
+// pluginDirEnv names a directory holding the example plugins' binaries
+// already built (the VM harness sets it; there is no go command there).
+const pluginDirEnv = "XDPCHAIN_PLUGIN_DIR"
+
 // pluginBinary builds the example plugins once per test run (go build into
 // a temporary directory) and returns the path of the one named.
 func pluginBinary(t *testing.T, name string) string {
 	t.Helper()
+	if dir := os.Getenv(pluginDirEnv); dir != "" {
+		return filepath.Join(dir, name)
+	}
 	binOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "xdpchain-plugins-")
 		if binErr != nil {

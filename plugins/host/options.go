@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -43,8 +44,8 @@ type Options struct {
 	// SHA256 is the binary's expected sha256 in hex. When set it is checked
 	// before the process starts (ErrChecksum).
 	SHA256 string
-	// User runs the process as this user (name or numeric uid) with its
-	// primary group. Empty: the daemon's user.
+	// User runs the process as this user with its primary group: a name, a
+	// numeric uid, or "uid:gid". Empty: the daemon's user.
 	User string
 	// Settings is the [plugin.settings] table; it must marshal to a JSON
 	// object.
@@ -129,18 +130,27 @@ func settingsJSON(s map[string]any) ([]byte, error) {
 	return b, nil
 }
 
-// resolveUser looks up a user name or uid.
+// resolveUser resolves Options.User: "uid:gid" (numbers, no lookup), a
+// numeric uid (its group from the user database, or gid = uid when the
+// database does not know it), or a user name.
 func resolveUser(name string) (*credential, error) {
+	if u, g, ok := strings.Cut(name, ":"); ok {
+		uid, uerr := strconv.ParseUint(u, 10, 32)
+		gid, gerr := strconv.ParseUint(g, 10, 32)
+		if uerr != nil || gerr != nil {
+			return nil, fmt.Errorf("%w: user %q: want uid:gid in numbers", ErrInvalidOptions, name)
+		}
+		return &credential{uid: uint32(uid), gid: uint32(gid)}, nil
+	}
 	var (
 		u   *user.User
 		err error
 	)
-	if _, perr := strconv.ParseUint(name, 10, 32); perr == nil {
-		u, err = user.LookupId(name)
-	} else {
-		u, err = user.Lookup(name)
-	}
-	if err != nil {
+	if uid, perr := strconv.ParseUint(name, 10, 32); perr == nil {
+		if u, err = user.LookupId(name); err != nil {
+			return &credential{uid: uint32(uid), gid: uint32(uid)}, nil
+		}
+	} else if u, err = user.Lookup(name); err != nil {
 		return nil, fmt.Errorf("%w: user %q: %w", ErrInvalidOptions, name, err)
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)

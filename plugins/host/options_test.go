@@ -2,6 +2,7 @@ package host
 
 import (
 	"errors"
+	"os/user"
 	"testing"
 )
 
@@ -43,16 +44,22 @@ func TestOptionsDefaults(t *testing.T) {
 }
 
 func TestResolveUser(t *testing.T) {
-	for _, name := range []string{"nobody", "65534"} {
+	names := []string{"65534", "65534:65534"}
+	if _, err := user.Lookup("nobody"); err == nil {
+		names = append(names, "nobody")
+	}
+	for _, name := range names {
 		c, err := resolveUser(name)
-		if err != nil || c.uid != 65534 {
+		if err != nil || c.uid != 65534 || c.gid != 65534 {
 			t.Errorf("%s: %+v, %v", name, c, err)
 		}
 	}
-	if _, err := resolveUser("no-such-user-xdpchain"); !errors.Is(err, ErrInvalidOptions) {
-		t.Errorf("unknown user: %v", err)
+	for _, bad := range []string{"no-such-user-xdpchain", "1:x", "a:1"} {
+		if _, err := resolveUser(bad); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
-	o := Options{Name: "p", Command: "true", User: "nobody"}
+	o := Options{Name: "p", Command: "true", User: "65534:65534"}
 	cmd, err := o.command()
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,10 @@ const (
 	xdpPass = 2
 )
 
+// unprivileged runs a plugin as nobody, by number: the VM's initramfs has
+// no user database.
+const unprivileged = "65534:65534"
+
 // startPlugin starts a plugin process and kills it when the test ends.
 func startPlugin(t *testing.T, opts Options) *Plugin {
 	t.Helper()
@@ -202,7 +206,7 @@ func TestProcessUnprivileged(t *testing.T) {
 	p := startPlugin(t, Options{
 		Name:     "blocklist",
 		Command:  bin,
-		User:     "nobody",
+		User:     unprivileged,
 		Settings: map[string]any{"prefixes": []string{"203.0.113.0/24"}},
 	})
 	uid := processUID(t, p.Pid())
@@ -221,7 +225,7 @@ func TestProcessUnprivileged(t *testing.T) {
 	}
 
 	// Forcing direct access fails: nobody cannot open the pins.
-	p2 := startPlugin(t, Options{Name: "direct", Command: bin, User: "nobody", MapAccess: MapAccessDirect})
+	p2 := startPlugin(t, Options{Name: "direct", Command: bin, User: unprivileged, MapAccess: MapAccessDirect})
 	err := p2.Configure(testContext(), pins)
 	if !errors.Is(err, ErrConfigure) {
 		t.Errorf("direct access as nobody: %v", err)
