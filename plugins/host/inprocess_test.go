@@ -95,7 +95,7 @@ func newProbe() *probe {
 // connectInProcess serves p in this process over plugin.TestPluginGRPCConn
 // (gRPC with broker multiplexing, as in production) and wraps the client in
 // a *Plugin as Start would.
-func connectInProcess(t *testing.T, p sdk.Plugin, opts Options) *Plugin {
+func connectInProcess(t testing.TB, p sdk.Plugin, opts Options) *Plugin {
 	t.Helper()
 	gp := &contract.GRPCPlugin{NewServer: func(b *plugin.GRPCBroker) pluginpb.PluginServer {
 		return contract.NewPluginServer(p, b)
@@ -175,7 +175,7 @@ func TestInProcessBadDescription(t *testing.T) {
 
 // testMaps creates and pins a hash map and a per-CPU array and returns
 // them with their pin paths.
-func testMaps(t *testing.T) (hash, percpu *ebpf.Map, pins map[string]string) {
+func testMaps(t testing.TB) (hash, percpu *ebpf.Map, pins map[string]string) {
 	t.Helper()
 	dir := bpffstest.Dir(t)
 	hash, err := ebpf.NewMap(&ebpf.MapSpec{Name: "counts", Type: ebpf.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64})
@@ -591,6 +591,33 @@ func TestInProcessInterfaces(t *testing.T) {
 			}
 			if err := hp.ConfigureInterfaces(context.Background(), map[string]map[string]string{"a/b": pinsA}); !errors.Is(err, ErrConfigure) {
 				t.Errorf("interface name with '/': %v", err)
+			}
+		})
+	}
+}
+
+// BenchmarkMapOps compares a map update and lookup done by the plugin
+// directly on its pin with the same done through the daemon's broker.
+func BenchmarkMapOps(b *testing.B) {
+	for _, access := range []MapAccess{MapAccessDirect, MapAccessBroker} {
+		b.Run(string(access), func(b *testing.B) {
+			_, _, pins := testMaps(b)
+			p := newProbe()
+			hp := connectInProcess(b, p, Options{MapAccess: access})
+			if err := hp.Configure(context.Background(), pins); err != nil {
+				b.Fatal(err)
+			}
+			_, maps, _ := p.state()
+			counts, _ := maps.Map("counts")
+			var v uint64
+			b.ResetTimer()
+			for i := range b.N {
+				if err := counts.Put(uint32(i%64), uint64(i)); err != nil {
+					b.Fatal(err)
+				}
+				if err := counts.Lookup(uint32(i%64), &v); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

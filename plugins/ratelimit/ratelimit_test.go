@@ -161,3 +161,35 @@ func TestRatelimitRate(t *testing.T) {
 		t.Errorf("passed %d, want %.0f ± 10%%", passed, want)
 	}
 }
+
+// BenchmarkRatelimit measures the program alone (BPF_PROG_TEST_RUN): one
+// source whose bucket is empty (the drop path) and a rate high enough that
+// every packet passes.
+func BenchmarkRatelimit(b *testing.B) {
+	testutil.RequireRoot(b)
+	var objs ratelimitObjects
+	if err := loadRatelimitObjects(&objs, nil); err != nil {
+		b.Fatal(err)
+	}
+	defer objs.Close()
+	maps, err := sdk.NewMaps(map[string]*ebpf.Map{MapConfig: objs.RlConfig, MapBuckets: objs.RlBuckets, MapStats: objs.RlStats})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := New()
+	for _, tc := range []struct{ name, settings, src string }{
+		{"drop", `{"rate_pps": 1, "burst": 1}`, "192.0.2.1"},
+		{"pass", `{"rate_pps": 4000000000, "burst": 4000000000}`, "192.0.2.2"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			if err := configure(p, maps, tc.settings); err != nil {
+				b.Fatal(err)
+			}
+			_, d, err := objs.XdpRatelimit.Benchmark(udpFrom(tc.src), b.N, b.ResetTimer)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
+		})
+	}
+}
