@@ -182,7 +182,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if disturbed > 0 {
-		fmt.Fprintf(&b, "\n%d of %d samples were disturbed (preempted in every attempt); the quietest attempt was kept.\n", disturbed, samples)
+		fmt.Fprintf(&b, "\n%d of %d samples were disturbed (preempted in every attempt): they count as the kernel's figure + 0.5 ns.\n", disturbed, samples)
 	}
 	if len(skipped) > 0 {
 		b.WriteString("\nSkipped:\n")
