@@ -56,6 +56,7 @@ func libxdpSubject(ns *benchNS, path string, n int) (_ *subject, err error) {
 		slot := fmt.Sprintf("prog%d", i)
 		es := noop.Copy()
 		es.Type = ebpf.Extension
+		es.AttachType = ebpf.AttachNone
 		es.AttachTarget = disp
 		es.AttachTo = slot
 		ext, err := ebpf.NewProgram(es)
