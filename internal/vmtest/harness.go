@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,6 +37,7 @@ type Options struct {
 	MemoryMB    int           // default 2048
 	CPUs        int           // default 2
 	Accel       string        // tcg (default) or kvm
+	Payload     string        // "disk" (default): binaries on a virtio disk; "initrd": all in the initramfs
 	Offline     bool          // use cached kernels only, never apt-get
 	NoInstall   bool          // never apt-get install missing tools
 	Qemu        string        // default qemu-system-x86_64
@@ -76,6 +78,9 @@ func (o *Options) setDefaults() {
 	if o.CPUs == 0 {
 		o.CPUs = 2
 	}
+	if o.Payload == "" {
+		o.Payload = PayloadDisk
+	}
 	if o.Accel == "" {
 		o.Accel = "tcg"
 	}
@@ -86,6 +91,15 @@ func (o *Options) setDefaults() {
 		o.Stdout = os.Stdout
 	}
 }
+
+// Where the payload (test binaries, commands, testdata) travels.
+const (
+	PayloadDisk   = "disk"   // an uncompressed cpio on a virtio disk, unpacked by /init
+	PayloadInitrd = "initrd" // inside the gzip-compressed initramfs
+)
+
+// diskModules are loaded in addition when the payload is on a disk.
+var diskModules = []string{"virtio_pci", "virtio_blk"}
 
 // DefaultModules are the kernel modules loaded in every guest: veth and
 // dummy for test interfaces; xfrm_user and nfnetlink because
@@ -249,22 +263,27 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if xdpchainGuest == "" {
 		logf("no %s in the guest: cmd/xdpchain is missing or did not build", guestBin)
 	}
-	script, err := initScript(runs, xdpchainGuest)
+	if opts.Payload != PayloadDisk && opts.Payload != PayloadInitrd {
+		return nil, fmt.Errorf("unknown payload %q: want %s or %s", opts.Payload, PayloadDisk, PayloadInitrd)
+	}
+	disk := ""
+	if opts.Payload == PayloadDisk {
+		disk = filepath.Join(work, "payload.cpio")
+	}
+	script, err := initScript(runs, xdpchainGuest, disk != "")
 	if err != nil {
 		return nil, err
 	}
 	common := filepath.Join(work, "initramfs-common.cpio.gz")
-	if err := writeCommonInitramfs(common, &payload{
+	if err := writeCommonInitramfs(common, disk, &payload{
 		Busybox: busybox, Commands: report.Commands, Packages: pkgs,
 		Module: mod, Testdata: testdata, Root: root, Tools: tools, Init: script,
 	}); err != nil {
 		return nil, fmt.Errorf("writing initramfs: %w", err)
 	}
 	report.BuildTime = time.Since(buildStart)
-	if st, err := os.Stat(common); err == nil {
-		logf("initramfs: %d packages, %d testdata dirs, %.1f MiB compressed, built in %s",
-			len(runs), len(testdata), float64(st.Size())/(1<<20), report.BuildTime.Round(100*time.Millisecond))
-	}
+	logf("initramfs: %d packages, %d testdata dirs, %s, built in %s",
+		len(runs), len(testdata), sizes(common, disk), report.BuildTime.Round(100*time.Millisecond))
 
 	for _, kp := range kernels {
 		res := newKernelResult(kp.k, pkgs)
@@ -274,7 +293,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			logf("kernel %s: %v", kp.k.Name, kp.err)
 			continue
 		}
-		res.Err = bootKernel(ctx, kp.k, common, work, logDir, &opts, res, logf)
+		res.Err = bootKernel(ctx, kp.k, common, disk, work, logDir, &opts, res, logf)
 		if res.Err != nil {
 			logf("kernel %s: %v", kp.k.Name, res.Err)
 		}
@@ -296,8 +315,27 @@ func testArgs(opts *Options) []string {
 	return append(args, opts.TestFlags...)
 }
 
-func bootKernel(ctx context.Context, k *Kernel, common, work, logDir string, opts *Options, res *KernelResult, logf func(string, ...any)) error {
-	mods, err := k.Modules(opts.Modules)
+func sizes(initrd, disk string) string {
+	mib := func(p string) float64 {
+		st, err := os.Stat(p)
+		if err != nil {
+			return 0
+		}
+		return float64(st.Size()) / (1 << 20)
+	}
+	s := fmt.Sprintf("initramfs %.1f MiB (gzip)", mib(initrd))
+	if disk != "" {
+		s += fmt.Sprintf(", payload disk %.1f MiB", mib(disk))
+	}
+	return s
+}
+
+func bootKernel(ctx context.Context, k *Kernel, common, disk, work, logDir string, opts *Options, res *KernelResult, logf func(string, ...any)) error {
+	modNames := opts.Modules
+	if disk != "" {
+		modNames = append(slices.Clone(diskModules), modNames...)
+	}
+	mods, err := k.Modules(modNames)
 	if err != nil {
 		return err
 	}
@@ -316,9 +354,9 @@ func bootKernel(ctx context.Context, k *Kernel, common, work, logDir string, opt
 		return err
 	}
 	defer lf.Close()
-	logf("kernel %s: booting %s (%s) with qemu, %s, %d MiB, %d CPUs; log %s",
-		k.Name, k.Package, k.Release, opts.Accel, opts.MemoryMB, opts.CPUs, res.LogFile)
-	return runVM(ctx, k, initrd, opts, res, opts.Stdout, lf)
+	logf("kernel %s: booting %s (%s) with qemu, %s, %d MiB, %d CPUs, payload %s; log %s",
+		k.Name, k.Package, k.Release, opts.Accel, opts.MemoryMB, opts.CPUs, opts.Payload, res.LogFile)
+	return runVM(ctx, k, initrd, disk, opts, res, opts.Stdout, lf)
 }
 
 // ensureTools finds qemu and a static busybox, installing their Debian
@@ -425,8 +463,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 		if pkg == "" {
 			pkg = "?"
 		}
-		fmt.Fprintf(w, "kernel %s: %s (%s): boot %s (guest uptime at init %ss), total %s, DONE %s: %s\n",
-			k.Kernel.Name, pkg, k.Kernel.Release, k.BootTime.Round(100*time.Millisecond), orDash(k.GuestBoot),
+		fmt.Fprintf(w, "kernel %s: %s (%s): boot %s (guest uptime %ss at init, %ss ready), total %s, DONE %s: %s\n",
+			k.Kernel.Name, pkg, k.Kernel.Release, k.Ready.Round(100*time.Millisecond), orDash(k.GuestBoot), orDash(k.GuestReady),
 			k.Total.Round(100*time.Millisecond), done, verdict)
 		if k.Err != nil {
 			fmt.Fprintf(w, "  error: %v\n", k.Err)

@@ -36,19 +36,27 @@ type payload struct {
 	Init     []byte // the /init script
 }
 
+// payloadMarker is the last file of the payload; the guest checks it to
+// know the payload disk was unpacked completely.
+const payloadMarker = ".payload-complete"
+
 // writeCommonInitramfs writes the gzip-compressed cpio archive shared by
-// every kernel: busybox, /init, test binaries, testdata and xdpchain.
-func writeCommonInitramfs(dst string, p *payload) error {
+// every kernel: busybox, /init and a few files in /etc. With disk == "",
+// the payload (test binaries, commands, testdata, host tools) goes into the
+// same archive; otherwise it is written to disk as an uncompressed cpio
+// archive that the guest reads from a virtio disk and unpacks, which boots
+// faster than a large initramfs under TCG (see docs/vmtest.md).
+func writeCommonInitramfs(dst, disk string, p *payload) error {
 	applets, err := busyboxApplets(p.Busybox)
 	if err != nil {
 		return err
 	}
-	return writeGzipCPIO(dst, func(c *cpioWriter) error {
+	base := func(c *cpioWriter) error {
 		for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "root", "etc", "mnt", "var", "lib/modules", "usr/bin", "usr/sbin", "sbin"} {
 			c.Dir(d, 0o755)
 		}
-		// The kernel opens /dev/console for init before devtmpfs is mounted.
 		c.Symlink("var/run", "/run")
+		// The kernel opens /dev/console for init before devtmpfs is mounted.
 		c.CharDev("dev/console", 0o600, 5, 1)
 		c.CharDev("dev/null", 0o666, 1, 3)
 		c.CopyFile("bin/busybox", 0o755, p.Busybox)
@@ -61,49 +69,106 @@ func writeCommonInitramfs(dst string, p *payload) error {
 		c.File("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
 		c.File("etc/hosts", 0o644, []byte("127.0.0.1 localhost\n::1 localhost\n"))
 		c.File("init", 0o755, p.Init)
-		for _, cmd := range p.Commands {
-			if cmd.Binary == "" {
-				continue
+		return nil
+	}
+	if disk == "" {
+		return writeGzipCPIO(dst, func(c *cpioWriter) error {
+			if err := base(c); err != nil {
+				return err
 			}
-			c.CopyFile(guestCommands+"/"+cmd.Name, 0o755, cmd.Binary)
-			if "/bin/"+cmd.Name == guestBin {
-				c.Symlink(guestBin, guestCommands+"/"+cmd.Name)
+			return writePayload(c, p)
+		})
+	}
+	if err := writeGzipCPIO(dst, base); err != nil {
+		return err
+	}
+	return writeDiskCPIO(disk, func(c *cpioWriter) error {
+		if err := writePayload(c, p); err != nil {
+			return err
+		}
+		c.File(payloadMarker, 0o644, nil)
+		return nil
+	})
+}
+
+// writePayload adds the test binaries, commands, sources' testdata and host
+// tools.
+func writePayload(c *cpioWriter, p *payload) error {
+	for _, cmd := range p.Commands {
+		if cmd.Binary == "" {
+			continue
+		}
+		c.CopyFile(guestCommands+"/"+cmd.Name, 0o755, cmd.Binary)
+		if "/bin/"+cmd.Name == guestBin {
+			c.Symlink(guestBin, guestCommands+"/"+cmd.Name)
+		}
+	}
+	for _, pkg := range p.Packages {
+		if pkg.Binary == "" {
+			continue
+		}
+		c.CopyFile(guestTests+"/"+pkg.GuestName(), 0o755, pkg.Binary)
+		c.Dir(guestSrc+"/"+pkg.Rel, 0o755)
+	}
+	for _, f := range p.Root {
+		c.CopyFile(guestSrc+"/"+f, 0o644, filepath.Join(p.Module.Dir, f))
+	}
+	libs := map[string]bool{}
+	for _, t := range p.Tools {
+		c.CopyFile(guestTools+"/"+t.Name, 0o755, t.Path)
+		for _, l := range t.Libs {
+			if !libs[l] {
+				libs[l] = true
+				c.CopyFile(l, 0o755, l) // follows symlinks: the soname gets the real file
 			}
 		}
-		for _, pkg := range p.Packages {
-			if pkg.Binary == "" {
-				continue
-			}
-			c.CopyFile(guestTests+"/"+pkg.GuestName(), 0o755, pkg.Binary)
-			c.Dir(guestSrc+"/"+pkg.Rel, 0o755)
-		}
-		for _, f := range p.Root {
-			c.CopyFile(guestSrc+"/"+f, 0o644, filepath.Join(p.Module.Dir, f))
-		}
-		libs := map[string]bool{}
-		for _, t := range p.Tools {
-			c.CopyFile(guestTools+"/"+t.Name, 0o755, t.Path)
-			for _, l := range t.Libs {
-				if !libs[l] {
-					libs[l] = true
-					c.CopyFile(l, 0o755, l) // follows symlinks: the soname gets the real file
-				}
-			}
-		}
-		if len(p.Tools) > 0 {
-			if _, err := os.Stat("/etc/iproute2"); err == nil {
-				if err := copyTree(c, "/etc/iproute2", "/etc/iproute2"); err != nil {
-					return err
-				}
-			}
-		}
-		for _, td := range p.Testdata {
-			if err := copyTree(c, filepath.Join(p.Module.Dir, td), guestSrc+"/"+td); err != nil {
+	}
+	if len(p.Tools) > 0 {
+		if _, err := os.Stat("/etc/iproute2"); err == nil {
+			if err := copyTree(c, "/etc/iproute2", "/etc/iproute2"); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+	}
+	for _, td := range p.Testdata {
+		if err := copyTree(c, filepath.Join(p.Module.Dir, td), guestSrc+"/"+td); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeDiskCPIO writes an uncompressed cpio archive padded to whole
+// 512-byte sectors, for use as a raw disk image.
+func writeDiskCPIO(dst string, fill func(*cpioWriter) error) (err error) {
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	c := newCPIOWriter(bw)
+	if err := fill(c); err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if r := off % 512; r != 0 {
+		_, err = f.Write(make([]byte, 512-r))
+	}
+	return err
 }
 
 // writeKernelInitramfs writes the per-kernel archive: the modules to load,

@@ -66,6 +66,17 @@ if [ -f /lib/modules/$rel/load-order ]; then
 		fi
 	done
 fi
+{{- if .Disk}}
+# The payload (test binaries, commands, testdata) is a cpio archive on the
+# first virtio disk.
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+if ! cpio -i -d -m < /dev/vda 2>/tmp/cpio.log || [ ! -f /{{.PayloadMarker}} ]; then
+	echo "{{.Marker}} SETUP payload disk not unpacked: $(tail -n 3 /tmp/cpio.log)"
+	fail=1
+fi
+echo "{{.Marker}} PAYLOAD uptime=$(cut -d' ' -f1 /proc/uptime)"
+{{- end}}
 if ! grep -qs ' /sys/fs/bpf ' /proc/mounts; then
 	echo "{{.Marker}} SETUP bpffs not mounted"
 	fail=1
@@ -90,8 +101,9 @@ sync
 poweroff -f
 `))
 
-// initScript renders the guest's /init.
-func initScript(runs []guestRun, xdpchain string) ([]byte, error) {
+// initScript renders the guest's /init. With disk, it first unpacks the
+// payload from /dev/vda.
+func initScript(runs []guestRun, xdpchain string, disk bool) ([]byte, error) {
 	for _, r := range runs {
 		if strings.ContainsAny(r.Package, " \t\n'\"$`\\") {
 			return nil, fmt.Errorf("package path %q cannot be printed safely", r.Package)
@@ -99,10 +111,12 @@ func initScript(runs []guestRun, xdpchain string) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	err := initTemplate.Execute(&buf, struct {
-		Marker   string
-		Runs     []guestRun
-		Xdpchain string
-		Commands string
-	}{Marker, runs, xdpchain, guestCommands})
+		Marker        string
+		Runs          []guestRun
+		Xdpchain      string
+		Commands      string
+		Disk          bool
+		PayloadMarker string
+	}{Marker, runs, xdpchain, guestCommands, disk, payloadMarker})
 	return buf.Bytes(), err
 }

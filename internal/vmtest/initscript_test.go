@@ -13,13 +13,14 @@ func TestInitScript(t *testing.T) {
 		{Package: "example.com/m/a", Dir: "/src/a", Binary: "/tests/a.test", Args: []string{"-test.v", "-test.run=^(TestA|TestB)$"}},
 		{Package: "example.com/m", Dir: "/src/.", Binary: "/tests/root.test"},
 	}
-	script, err := initScript(runs, guestBin)
+	script, err := initScript(runs, guestBin, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(script)
 	for _, want := range []string{
 		"mount -t bpf bpf /sys/fs/bpf",
+		"cpio -i -d -m < /dev/vda",
 		`XDPCHAIN_TEST_ENV="vm:$rel" XDPCHAIN_REQUIRE_FREPLACE=1 XDPCHAIN_PLUGIN_DIR=/usr/local/bin XDPCHAIN_BIN=/bin/xdpchain`,
 		`echo "XDPCHAIN-VM: pkg=example.com/m/a start"`,
 		`cd /src/a && /tests/a.test -test.v '-test.run=^(TestA|TestB)$'`,
@@ -44,14 +45,17 @@ func TestInitScript(t *testing.T) {
 		t.Fatalf("sh -n: %v\n%s", err, out)
 	}
 
-	noBin, err := initScript(runs, "")
+	noBin, err := initScript(runs, "", false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(noBin), "/dev/vda") {
+		t.Error("payload disk read without a payload disk")
 	}
 	if strings.Contains(string(noBin), "XDPCHAIN_BIN") {
 		t.Error("XDPCHAIN_BIN set without an xdpchain binary")
 	}
-	if _, err := initScript([]guestRun{{Package: "x$(reboot)"}}, ""); err == nil {
+	if _, err := initScript([]guestRun{{Package: "x$(reboot)"}}, "", false); err == nil {
 		t.Error("unsafe package path accepted")
 	}
 }

@@ -230,7 +230,8 @@ func moduleName(file string) string {
 }
 
 // Modules returns the named modules and everything they depend on,
-// decompressed, dependencies first.
+// decompressed, dependencies first. Modules listed in modules.builtin are
+// built into the kernel and left out.
 func (k *Kernel) Modules(names []string) ([]Module, error) {
 	root := filepath.Join(k.Dir, "lib", "modules", k.Release, "kernel")
 	index := map[string]string{}
@@ -246,6 +247,12 @@ func (k *Kernel) Modules(names []string) ([]Module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("indexing modules of %s: %w", k.Package, err)
 	}
+	builtin := map[string]bool{}
+	if b, err := os.ReadFile(filepath.Join(k.Dir, "lib", "modules", k.Release, "modules.builtin")); err == nil {
+		for _, line := range strings.Fields(string(b)) {
+			builtin[moduleName(line)] = true
+		}
+	}
 	var out []Module
 	seen := map[string]bool{}
 	var add func(name string, chain []string) error
@@ -258,6 +265,10 @@ func (k *Kernel) Modules(names []string) ([]Module, error) {
 			return fmt.Errorf("module dependency cycle: %s", strings.Join(append(chain, name), " -> "))
 		}
 		path, ok := index[name]
+		if !ok && builtin[name] {
+			seen[name] = true // built into this kernel: nothing to load
+			return nil
+		}
 		if !ok {
 			return fmt.Errorf("module %s not found in %s (built in?)", name, k.Package)
 		}

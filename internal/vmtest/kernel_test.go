@@ -128,7 +128,11 @@ func TestKernelModules(t *testing.T) {
 	write("a/loop1.ko", "depends=loop2\x00")
 	write("a/loop2.ko", "depends=loop1\x00")
 
-	got, err := k.Modules([]string{"veth", "xfrm-user", "dummy"})
+	builtin := "kernel/drivers/virtio/virtio_pci.ko\nkernel/drivers/virtio/virtio.ko\n"
+	if err := os.WriteFile(filepath.Join(dir, "lib", "modules", k.Release, "modules.builtin"), []byte(builtin), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.Modules([]string{"virtio_pci", "veth", "xfrm-user", "dummy"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ var ErrTimeout = errors.New("vm timed out")
 // doneGrace is how long qemu may take to exit after the guest's DONE line.
 const doneGrace = 60 * time.Second
 
-func qemuArgs(k *Kernel, initrd string, opts *Options) []string {
+func qemuArgs(k *Kernel, initrd, disk string, opts *Options) []string {
 	args := []string{
 		"-m", strconv.Itoa(opts.MemoryMB),
 		"-smp", strconv.Itoa(opts.CPUs),
@@ -28,6 +28,9 @@ func qemuArgs(k *Kernel, initrd string, opts *Options) []string {
 		"-kernel", k.Vmlinuz,
 		"-initrd", initrd,
 		"-append", "console=ttyS0 panic=-1 quiet",
+	}
+	if disk != "" {
+		args = append(args, "-drive", "file="+disk+",format=raw,if=virtio,readonly=on")
 	}
 	if opts.Accel == "kvm" {
 		args = append(args, "-accel", "kvm", "-cpu", "host")
@@ -54,11 +57,11 @@ func cleanLine(s string) string {
 // runVM boots one kernel with initrd, streams its console to term (each
 // line prefixed with the kernel's name) and raw to the log, and feeds every
 // line to res.
-func runVM(ctx context.Context, k *Kernel, initrd string, opts *Options, res *KernelResult, term, logw io.Writer) error {
+func runVM(ctx context.Context, k *Kernel, initrd, disk string, opts *Options, res *KernelResult, term, logw io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.VMTimeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, opts.Qemu, qemuArgs(k, initrd, opts)...)
+	cmd := exec.CommandContext(ctx, opts.Qemu, qemuArgs(k, initrd, disk, opts)...)
 	cmd.Stdin = nil // /dev/null: qemu must not put a terminal into raw mode
 	pr, pw, err := os.Pipe()
 	if err != nil {

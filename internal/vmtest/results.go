@@ -44,19 +44,21 @@ func (p *PackageResult) Status() string {
 
 // KernelResult is the outcome of one VM boot.
 type KernelResult struct {
-	Kernel    *Kernel
-	Packages  []*PackageResult
-	Booted    bool
-	BootTime  time.Duration // host clock, from qemu start to the BOOTED line
-	GuestBoot string        // guest uptime at BOOTED, seconds
-	Total     time.Duration // host clock, qemu start to exit
-	Done      string        // "ok", "fail", or "" when the line never came
-	Setup     []string      // SETUP problems the guest reported
-	Err       error         // the harness's own failure: qemu, timeout, preparation
-	LogFile   string
-	started   time.Time
-	current   *PackageResult
-	byPackage map[string]*PackageResult
+	Kernel     *Kernel
+	Packages   []*PackageResult
+	Booted     bool
+	BootTime   time.Duration // host clock, from qemu start to the BOOTED line
+	GuestBoot  string        // guest uptime at BOOTED, seconds
+	Ready      time.Duration // host clock, from qemu start to READY (payload unpacked, modules loaded)
+	GuestReady string        // guest uptime at READY, seconds
+	Total      time.Duration // host clock, qemu start to exit
+	Done       string        // "ok", "fail", or "" when the line never came
+	Setup      []string      // SETUP problems the guest reported
+	Err        error         // the harness's own failure: qemu, timeout, preparation
+	LogFile    string
+	started    time.Time
+	current    *PackageResult
+	byPackage  map[string]*PackageResult
 }
 
 // OK reports whether the kernel passed: the guest printed DONE ok, and
@@ -125,6 +127,11 @@ func (k *KernelResult) marker(msg string, now time.Time) {
 		k.BootTime = now.Sub(k.started)
 		if _, up, ok := strings.Cut(msg, "uptime="); ok {
 			k.GuestBoot = strings.Fields(up)[0]
+		}
+	case strings.HasPrefix(msg, "READY"):
+		k.Ready = now.Sub(k.started)
+		if _, up, ok := strings.Cut(msg, "uptime="); ok {
+			k.GuestReady = strings.Fields(up)[0]
 		}
 	case strings.HasPrefix(msg, "SETUP "):
 		k.Setup = append(k.Setup, strings.TrimPrefix(msg, "SETUP "))

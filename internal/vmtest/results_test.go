@@ -54,6 +54,9 @@ func TestKernelResultParse(t *testing.T) {
 	if !r.Booted || r.GuestBoot != "2.71" || r.BootTime != 2*time.Second {
 		t.Errorf("boot: booted %v, guest %q, host %s", r.Booted, r.GuestBoot, r.BootTime)
 	}
+	if r.Ready != 3*time.Second || r.GuestReady != "2.93" {
+		t.Errorf("ready: host %s, guest %q", r.Ready, r.GuestReady)
+	}
 	if r.Done != "fail" {
 		t.Errorf("done %q, want fail", r.Done)
 	}
