@@ -71,6 +71,9 @@ func (r *Root) apply(s Spec) (err error) {
 	if !s.Fallthrough.Valid() {
 		return fmt.Errorf("%w: fall-through verdict %d", ErrInvalid, s.Fallthrough)
 	}
+	if s.Fallthrough == Aborted {
+		s.Fallthrough = Pass // the zero value: the default
+	}
 	if err := s.Programs.Validate(); err != nil {
 		return err
 	}

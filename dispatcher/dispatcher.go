@@ -20,7 +20,9 @@ type Spec struct {
 	// name).
 	Programs Chain
 	// Fallthrough is returned when the last program continues the chain, and
-	// by an empty chain. A new root starts with Pass.
+	// by an empty chain. Its zero value means the default, XDP_PASS:
+	// XDP_ABORTED reports program errors and cannot be a fall-through
+	// verdict (use Drop for default-deny).
 	Fallthrough Verdict
 	// Mechanism fills the slots; empty keeps the root's current one.
 	Mechanism MechanismKind
@@ -85,8 +87,14 @@ func open(ifname string, opts *Options, create bool) (_ *Root, err error) {
 	}
 	defer lock.Unlock()
 	err = r.reload()
-	if errors.Is(err, ErrNotAttached) && create {
-		err = r.create(nl)
+	if errors.Is(err, ErrNotAttached) {
+		if create {
+			err = r.create(nl)
+		} else {
+			// Looking must leave nothing behind (fails unless empty).
+			os.Remove(r.pins.bpf)
+			os.Remove(filepath.Dir(r.pins.bpf))
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -3,7 +3,7 @@ package dispatcher_test
 import (
 	"fmt"
 	"net/netip"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,53 +42,60 @@ func TestSwapUnderTraffic(t *testing.T) {
 			rx := testutil.ListenUDP(t, nsB, netip.AddrPortFrom(pair.B.Addr4(), 0))
 			before := programStats(t, r, "always")
 
-			const datagrams = 8000
-			var wg sync.WaitGroup
-			wg.Add(1)
+			// The sender keeps going until enough swaps happened under it,
+			// however slow the machine (or the VM) is.
+			const minSwaps, batch = 20, 100
+			var swaps atomic.Int64
+			stop := make(chan struct{})
+			swapErr := make(chan error, 1)
 			go func() {
-				defer wg.Done()
-				for i := 0; i < datagrams/100; i++ {
-					testutil.SendUDP(t, nsA, netip.AddrPortFrom(pair.A.Addr4(), 0), rx.Addr(), 100)
-					time.Sleep(5 * time.Millisecond)
+				defer close(swapErr)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					// Alternate between one and two programs; the second
+					// one passes too.
+					err := r.Update(func(s *dispatcher.Spec) error {
+						if i%2 == 0 {
+							s.Programs = append(s.Programs, dispatcher.Program{Name: fmt.Sprintf("extra%d", i), Priority: 1,
+								ProceedOn: dispatcher.NewVerdictSet(dispatcher.Pass), Object: testprogs.Object(testprogs.VerdictPass),
+								ProgramName: testprogs.Program(testprogs.VerdictPass)})
+						} else {
+							s.Programs = dispatcher.Chain{counter}
+						}
+						return nil
+					})
+					if err != nil {
+						swapErr <- err
+						return
+					}
+					swaps.Add(1)
 				}
 			}()
-			swaps := 0
-			done := make(chan struct{})
-			go func() { wg.Wait(); close(done) }()
-		loop:
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					break loop
-				default:
-				}
-				// Alternate between one and two programs; the second one
-				// passes too.
-				err := r.Update(func(s *dispatcher.Spec) error {
-					if i%2 == 0 {
-						s.Programs = append(s.Programs, dispatcher.Program{Name: fmt.Sprintf("extra%d", i), Priority: 1,
-							ProceedOn: dispatcher.NewVerdictSet(dispatcher.Pass), Object: testprogs.Object(testprogs.VerdictPass),
-							ProgramName: testprogs.Program(testprogs.VerdictPass)})
-					} else {
-						s.Programs = dispatcher.Chain{counter}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				swaps++
+			datagrams := 0
+			deadline := time.Now().Add(60 * time.Second)
+			for swaps.Load() < minSwaps && time.Now().Before(deadline) {
+				testutil.SendUDP(t, nsA, netip.AddrPortFrom(pair.A.Addr4(), 0), rx.Addr(), batch)
+				datagrams += batch
+				time.Sleep(2 * time.Millisecond)
+			}
+			close(stop)
+			if err := <-swapErr; err != nil {
+				t.Fatal(err)
 			}
 			got := rx.WaitFor(datagrams, 10*time.Second)
 			after := programStats(t, r, "always")
-			t.Logf("%d datagrams through %d generation swaps; %d received; program counted %d", datagrams, swaps, got, after.Pass-before.Pass)
-			if swaps < 5 {
-				t.Errorf("only %d swaps happened during the traffic", swaps)
+			t.Logf("%d datagrams through %d generation swaps; %d received; program counted %d", datagrams, swaps.Load(), got, after.Pass-before.Pass)
+			if swaps.Load() < minSwaps {
+				t.Errorf("only %d swaps happened during the traffic", swaps.Load())
 			}
 			if got != datagrams {
 				t.Errorf("received %d of %d datagrams", got, datagrams)
 			}
-			if after.Pass-before.Pass < datagrams {
+			if after.Pass-before.Pass < uint64(datagrams) {
 				t.Errorf("the program present in every generation counted %d, want at least %d", after.Pass-before.Pass, datagrams)
 			}
 		})

@@ -71,6 +71,9 @@ on any error the running chain is untouched.`,
 					if err != nil {
 						return err
 					}
+					if v == dispatcher.Aborted {
+						return fmt.Errorf("%w: aborted reports program errors and cannot be the fall-through verdict; use drop", dispatcher.ErrInvalid)
+					}
 					s.Fallthrough = v
 				}
 				if i := s.Programs.Index(p.Name); i >= 0 {
