@@ -56,8 +56,12 @@ refuses them.`,
 					return fmt.Errorf("--mechanism %q: want linked or freplace", m)
 				}
 			}
-			o.BPFFS = env.bpffs
-			if cmd.Flags().Changed("state-dir") {
+			// Unless told otherwise, the run keeps its pins and state in
+			// a temporary bpffs and directory of its own.
+			if f := cmd.Flag("bpffs"); f != nil && f.Changed {
+				o.BPFFS = env.bpffs
+			}
+			if f := cmd.Flag("state-dir"); f != nil && f.Changed {
 				o.StateDir = env.state
 			}
 			if !quiet {

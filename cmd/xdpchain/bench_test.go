@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/xdpchain/xdpchain/internal/bench"
+	"github.com/xdpchain/xdpchain/internal/testutil"
+)
+
+// TestBench runs a tiny benchmark (plain, monolithic 1 and its inline
+// variant, linked 0 and 1 with counters on and off) through the CLI: the markdown table, the
+// JSON form, and --strict agreeing with the checks.
+func TestBench(t *testing.T) {
+	testutil.RequireRoot(t)
+	small := []string{"bench", "--repeat", "10000", "--rounds", "1", "--counts", "0,1", "-q"}
+
+	code, out, errOut := runCLI(t, small...)
+	if code != 0 {
+		t.Fatalf("bench: exit %d: %s", code, errOut)
+	}
+	for _, s := range []string{"| configuration | programs |", "| plain | 1 |", "| monolithic | 1 |", "| linked | 1 | on |", "| linked | 0 | off |", "| target |"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("bench output lacks %q:\n%s", s, out)
+		}
+	}
+	if errOut != "" {
+		t.Errorf("bench -q wrote to stderr: %s", errOut)
+	}
+
+	code, out, errOut = runCLI(t, append(small, "--json", "--strict")...)
+	var res bench.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out)
+	}
+	if len(res.Rows) != 7 || res.Repeat != 10000 || res.Rounds != 1 {
+		t.Errorf("bench --json: %d rows, repeat %d, rounds %d; want 7, 10000, 1", len(res.Rows), res.Repeat, res.Rounds)
+	}
+	wantCode := 0
+	if len(res.Failed()) > 0 {
+		wantCode = 1
+		if !strings.Contains(errOut, "benchmark target missed") {
+			t.Errorf("bench --strict with missed targets: stderr %q", errOut)
+		}
+	}
+	if code != wantCode {
+		t.Errorf("bench --strict: exit %d with %d missed targets, want %d", code, len(res.Failed()), wantCode)
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--mechanism", "bogus"},
+		{"bench", "--counts", "65"},
+		{"bench", "--libxdp-counts", "11"},
+		{"bench", "extra"},
+	} {
+		if code, _, errOut := runCLI(t, args...); code == 0 || !strings.HasPrefix(errOut, "xdpchain: ") {
+			t.Errorf("%v: exit %d, stderr %q; want a one-line error", args, code, errOut)
+		}
+	}
+}
