@@ -10,8 +10,8 @@ import (
 )
 
 // TestBench runs a tiny benchmark (plain, monolithic 1 and its inline
-// variant, linked 0 and 1 with counters on and off) through the CLI: the markdown table, the
-// JSON form, and --strict agreeing with the checks.
+// variant, linked 0 and 1 with counters on and off) through the CLI: the
+// markdown table, the JSON form, and --strict agreeing with the checks.
 func TestBench(t *testing.T) {
 	testutil.RequireRoot(t)
 	small := []string{"bench", "--repeat", "10000", "--rounds", "1", "--counts", "0,1", "-q"}
