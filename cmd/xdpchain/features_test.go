@@ -19,7 +19,7 @@ func TestFeatures(t *testing.T) {
 		t.Fatalf("features --json: exit %d: %s", code, errOut)
 	}
 	var doc struct {
-		Features      []dispatcher.Feature    `json:"features"`
+		Features      []dispatcher.Feature     `json:"features"`
 		AutoMechanism dispatcher.MechanismKind `json:"auto_mechanism"`
 		Reason        string                   `json:"mechanism_reason"`
 	}

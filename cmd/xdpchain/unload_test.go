@@ -23,7 +23,7 @@ func TestUnload(t *testing.T) {
 			c.mustRun(t, "load", "--netns", ns, "--name", n, c.iface(), c.obj(testprogs.Noop))
 		}
 
-		c.mustFail(t, "unload", "--netns", ns, c.iface())                      // neither --name nor --all
+		c.mustFail(t, "unload", "--netns", ns, c.iface())                         // neither --name nor --all
 		c.mustFail(t, "unload", "--netns", ns, "--all", "--name", "a", c.iface()) // both
 		if line := c.mustFail(t, "unload", "--netns", ns, "--name", "nosuch", c.iface()); !strings.Contains(line, "nosuch") {
 			t.Errorf("unload of a missing program: %s", line)
