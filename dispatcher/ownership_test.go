@@ -255,4 +255,12 @@ func TestIPNetnsExecRefused(t *testing.T) {
 	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state written despite the refusal: %v", err)
 	}
+
+	// What the error advises works: the same load from outside, --netns.
+	if _, errOut, code := runBin(t, append(f.cliArgs(), "load", f.iface(), obj)...); code != 0 {
+		t.Fatalf("load with --netns: exit %d: %s", code, errOut)
+	}
+	if x := xdpOf(t, f.recv, f.iface()); x == nil {
+		t.Error("load with --netns attached nothing")
+	}
 }

@@ -367,3 +367,35 @@ func TestStaleRootCleanedUp(t *testing.T) {
 		}
 	}
 }
+
+// TestMechanismSwitch moves a running chain from linked to freplace and
+// back: traffic keeps being filtered, and the programs keep their maps and
+// counters across the switch.
+func TestMechanismSwitch(t *testing.T) {
+	vmtest.LogWhere(t)
+	vmtest.RequireFreplace(t)
+	f := newFixture(t, dispatcher.Linked)
+	r := baseline(t, f)
+	f.expectUDP(t, false, dropPort, 5, false)
+	for i, mech := range []dispatcher.MechanismKind{dispatcher.Freplace, dispatcher.Linked} {
+		err := r.Update(func(s *dispatcher.Spec) error {
+			s.Mechanism = mech
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("switching to %s: %v", mech, err)
+		}
+		st := status(t, r)
+		if st.Mechanism != mech || fmt.Sprint(names(t, st)) != "[dropport counter]" {
+			t.Fatalf("after switching to %s: %s with %v", mech, st.Mechanism, names(t, st))
+		}
+		f.expectUDP(t, false, dropPort, 5, false)
+		f.expectUDP(t, false, passPort, 5, true)
+		if got, want := statsByName(t, r)["dropport"].Drop, uint64(5*(i+2)); got != want {
+			t.Errorf("after switching to %s dropport counted %d drops, want %d", mech, got, want)
+		}
+		if got := counterPackets(t, r, "counter"); got < uint64(5*(i+1)) {
+			t.Errorf("after switching to %s counter's .bss says %d packets", mech, got)
+		}
+	}
+}

@@ -231,3 +231,36 @@ func TestList(t *testing.T) {
 	}
 	detachIfAttached(t, second.B.Name, f.opts())
 }
+
+// TestAutoModeFallsBackToSKB attaches to the loopback interface of a new
+// namespace, which has no native XDP: auto mode falls back to skb and says
+// so, native mode fails and attaches nothing.
+func TestAutoModeFallsBackToSKB(t *testing.T) {
+	vmtest.LogWhere(t)
+	testutil.RequireRoot(t)
+	ns := testutil.NewNetNS(t)
+	opts := &dispatcher.Options{NetNS: ns.Name, BPFFS: privateBPFFS(t), StateDir: t.TempDir(), Mechanism: dispatcher.Linked, Mode: dispatcher.ModeNative}
+	if _, err := dispatcher.Attach("lo", opts); err == nil {
+		t.Fatal("native mode on lo succeeded")
+	} else {
+		t.Logf("native refused: %v", err)
+	}
+	if x := xdpOf(t, ns, "lo"); x != nil {
+		t.Fatalf("failed native attach left program %d", x.ProgId)
+	}
+	opts.Mode = dispatcher.ModeAuto
+	r, err := dispatcher.Attach("lo", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if st := status(t, r); st.Mode != dispatcher.ModeSKB {
+		t.Errorf("auto mode on lo: %q, want skb", st.Mode)
+	}
+	if x := xdpOf(t, ns, "lo"); x == nil || x.AttachMode != nl.XDP_ATTACHED_SKB {
+		t.Errorf("netlink reports %+v, want a generic (skb) attachment", x)
+	}
+	if err := r.Detach(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -28,6 +28,13 @@ func TestTrafficThroughChain(t *testing.T) {
 		if got := names(t, st0); fmt.Sprint(got) != "[dropport counter]" {
 			t.Fatalf("slot order %v, want [dropport counter]", got)
 		}
+		for _, p := range st0.Programs {
+			// Linked programs are part of the dispatcher; freplace ones
+			// are kernel programs of their own.
+			if (p.ProgramID != 0) != (mech == dispatcher.Freplace) {
+				t.Errorf("%s has program ID %d with mechanism %s", p.Name, p.ProgramID, mech)
+			}
+		}
 		hits0 := counterHits(t, r, "counter")
 
 		const nPass, nDrop, nPing = 20, 15, 5
