@@ -107,6 +107,7 @@ func TestLoadErrors(t *testing.T) {
 			{"unknown mechanism", []string{"--mechanism", "teleport", c.iface(), c.obj(testprogs.Noop)}, []string{`"teleport"`}},
 			{"missing argument", []string{c.iface()}, []string{"2 arg"}},
 			{"unknown flag", []string{"--colour", c.iface(), c.obj(testprogs.Noop)}, []string{"--colour"}},
+			{"aborted fall-through", []string{"--fallthrough", "aborted", c.iface(), c.obj(testprogs.Noop)}, []string{"fall-through"}},
 			{"no such interface", []string{"nosuchif0", c.obj(testprogs.Noop)}, []string{"nosuchif0"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -139,4 +140,25 @@ func TestLoadErrors(t *testing.T) {
 			t.Errorf("after --replace: %v", p)
 		}
 	})
+}
+
+// TestLoadFallthrough sets the fall-through verdict from the command line.
+func TestLoadFallthrough(t *testing.T) {
+	vmtest.LogWhere(t)
+	c := newCLI(t, dispatcher.Linked)
+	ns := c.recv.Name
+	c.mustRun(t, "load", "--netns", ns, "--fallthrough", "drop", c.iface(), c.obj(testprogs.Noop))
+	if ft := c.status(t)["fallthrough"]; ft != "drop" {
+		t.Errorf("fall-through %v, want drop", ft)
+	}
+	if got := c.udp(t, 7777, 5, false); got != 0 {
+		t.Errorf("with fall-through drop %d of 5 datagrams arrived", got)
+	}
+	c.mustRun(t, "load", "--netns", ns, "--fallthrough", "pass", "--name", "second", c.iface(), c.obj(testprogs.Noop))
+	if ft := c.status(t)["fallthrough"]; ft != "pass" {
+		t.Errorf("fall-through %v, want pass", ft)
+	}
+	if got := c.udp(t, 7777, 5, true); got != 5 {
+		t.Errorf("with fall-through pass %d of 5 datagrams arrived", got)
+	}
 }
