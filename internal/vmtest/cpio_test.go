@@ -137,3 +137,40 @@ func Example_shellQuote() {
 	fmt.Println(shellQuote("-test.run=^TestA$"), shellQuote("plain-1.2/x"), shellQuote("it's"))
 	// Output: '-test.run=^TestA$' plain-1.2/x 'it'\''s'
 }
+
+func TestCopyTree(t *testing.T) {
+	src := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(src, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "d", "f.o"), []byte("obj"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("d/f.o", filepath.Join(src, "link")); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	c := newCPIOWriter(&buf)
+	if err := copyTree(c, src, "/usr/lib/bpf"); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyTree(c, filepath.Join(src, "d", "f.o"), "/single.o"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]cpioEntry{}
+	for _, e := range readNewc(t, buf.Bytes()) {
+		got[e.name] = e
+	}
+	for name, want := range map[string]cpioEntry{
+		"usr/lib/bpf/d/f.o": {mode: cpioModeFile | 0o640, data: "obj"},
+		"usr/lib/bpf/link":  {mode: cpioModeLink | 0o777, data: "d/f.o"},
+		"single.o":          {mode: cpioModeFile | 0o640, data: "obj"},
+	} {
+		if e, ok := got[name]; !ok || e.mode != want.mode || e.data != want.data {
+			t.Errorf("%s: got %+v (present %v), want mode %o data %q", name, e, ok, want.mode, want.data)
+		}
+	}
+}

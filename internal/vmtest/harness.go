@@ -34,6 +34,7 @@ type Options struct {
 	Dir         string        // where to find the module; default "."
 	Modules     []string      // kernel modules to insmod; default DefaultModules
 	HostTools   []string      // host binaries copied with their libraries; default DefaultHostTools
+	HostFiles   []string      // host files or directories copied to the same path; default DefaultHostFiles
 	MemoryMB    int           // default 2048
 	CPUs        int           // default 2
 	Accel       string        // tcg (default) or kvm
@@ -71,6 +72,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.HostTools == nil {
 		o.HostTools = DefaultHostTools
+	}
+	if o.HostFiles == nil {
+		o.HostFiles = DefaultHostFiles
 	}
 	if o.MemoryMB == 0 {
 		o.MemoryMB = 2048
@@ -110,6 +114,11 @@ var DefaultModules = []string{"veth", "dummy", "xfrm_user", "nfnetlink"}
 // /usr/local/sbin (ahead of busybox in PATH), with their shared libraries:
 // busybox's ip cannot create veth pairs or network namespaces.
 var DefaultHostTools = []string{"ip", "bpftool", "tc"}
+
+// DefaultHostFiles are copied from the host to the same paths in the
+// guest when they exist: libxdp's BPF objects (xdp-dispatcher.o,
+// xdpfilt_*.o from xdp-tools), which tests and benchmarks load.
+var DefaultHostFiles = []string{"/usr/lib/x86_64-linux-gnu/bpf"}
 
 // DefaultCacheDir is where kernels are kept between runs:
 // $XDPCHAIN_VMTEST_CACHE, else $XDG_CACHE_HOME/xdpchain-vmtest, else
@@ -242,6 +251,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if len(missing) > 0 {
 		logf("host tools not copied to the guest: %s", strings.Join(missing, ", "))
 	}
+	var hostFiles []string
+	for _, f := range opts.HostFiles {
+		if _, err := os.Stat(f); err != nil {
+			logf("host file not copied to the guest: %v", err)
+			continue
+		}
+		hostFiles = append(hostFiles, f)
+	}
 
 	var runs []guestRun
 	for _, p := range pkgs {
@@ -277,7 +294,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	common := filepath.Join(work, "initramfs-common.cpio.gz")
 	if err := writeCommonInitramfs(common, disk, &payload{
 		Busybox: busybox, Commands: report.Commands, Packages: pkgs,
-		Module: mod, Testdata: testdata, Root: root, Tools: tools, Init: script,
+		Module: mod, Testdata: testdata, Root: root, Tools: tools, HostFiles: hostFiles, Init: script,
 	}); err != nil {
 		return nil, fmt.Errorf("writing initramfs: %w", err)
 	}

@@ -26,14 +26,15 @@ const (
 
 // payload is what the common part of the initramfs carries.
 type payload struct {
-	Busybox  string         // static busybox on the host
-	Commands []*command     // the module's binaries; xdpchain also goes to /bin
-	Packages []*TestPackage // only those with a Binary are packed
-	Module   *module
-	Testdata []string // testdata directories relative to the module root
-	Root     []string // files at the module root
-	Tools    []hostTool
-	Init     []byte // the /init script
+	Busybox   string         // static busybox on the host
+	Commands  []*command     // the module's binaries; xdpchain also goes to /bin
+	Packages  []*TestPackage // only those with a Binary are packed
+	Module    *module
+	Testdata  []string // testdata directories relative to the module root
+	Root      []string // files at the module root
+	Tools     []hostTool
+	HostFiles []string // absolute host paths, copied to the same paths
+	Init      []byte   // the /init script
 }
 
 // payloadMarker is the last file of the payload; the guest checks it to
@@ -132,6 +133,11 @@ func writePayload(c *cpioWriter, p *payload) error {
 	}
 	for _, td := range p.Testdata {
 		if err := copyTree(c, filepath.Join(p.Module.Dir, td), guestSrc+"/"+td); err != nil {
+			return err
+		}
+	}
+	for _, f := range p.HostFiles {
+		if err := copyTree(c, f, f); err != nil {
 			return err
 		}
 	}

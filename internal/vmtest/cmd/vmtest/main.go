@@ -20,6 +20,7 @@ func main() {
 	pkgs := flag.String("pkgs", "./...", "comma- or space-separated package patterns")
 	modules := flag.String("modules", strings.Join(vmtest.DefaultModules, ","), "kernel modules to insmod in the guest (dependencies are added)")
 	tools := flag.String("host-tools", strings.Join(vmtest.DefaultHostTools, ","), "host binaries copied into the guest with their libraries (\"\" for none)")
+	hostFiles := flag.String("host-files", strings.Join(vmtest.DefaultHostFiles, ","), "host files or directories copied to the same paths in the guest (\"\" for none)")
 	testflags := flag.String("testflags", "", "extra flags for every test binary, space-separated (e.g. \"-test.failfast\")")
 	flag.StringVar(&opts.Run, "run", "", "run only tests matching `regex` (-test.run)")
 	flag.StringVar(&opts.Bench, "bench", "", "run only benchmarks matching `regex` (-test.run=^$ -test.bench=regex)")
@@ -47,6 +48,10 @@ func main() {
 		opts.HostTools = []string{}
 	}
 	opts.TestFlags = strings.Fields(*testflags)
+	opts.HostFiles = splitList(*hostFiles)
+	if opts.HostFiles == nil {
+		opts.HostFiles = []string{}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
