@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -42,6 +43,7 @@ type Options struct {
 	Offline     bool          // use cached kernels only, never apt-get
 	NoInstall   bool          // never apt-get install missing tools
 	Qemu        string        // default qemu-system-x86_64
+	Parallel    int           // kernels booted at once; default 1
 	Stdout      io.Writer     // progress and guest output; default os.Stdout
 }
 
@@ -91,9 +93,13 @@ func (o *Options) setDefaults() {
 	if o.Qemu == "" {
 		o.Qemu = "qemu-system-x86_64"
 	}
+	if o.Parallel < 1 {
+		o.Parallel = 1
+	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
+	o.Stdout = &lineWriter{w: o.Stdout}
 }
 
 // Where the payload (test binaries, commands, testdata) travels.
@@ -119,6 +125,19 @@ var DefaultHostTools = []string{"ip", "bpftool", "tc"}
 // guest when they exist: libxdp's BPF objects (xdp-dispatcher.o,
 // xdpfilt_*.o from xdp-tools), which tests and benchmarks load.
 var DefaultHostFiles = []string{"/usr/lib/x86_64-linux-gnu/bpf"}
+
+// lineWriter serializes writes, so that lines of kernels booted in
+// parallel do not interleave within a line.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
 
 // DefaultCacheDir is where kernels are kept between runs:
 // $XDPCHAIN_VMTEST_CACHE, else $XDG_CACHE_HOME/xdpchain-vmtest, else
@@ -302,6 +321,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	logf("initramfs: %d packages, %d testdata dirs, %s, built in %s",
 		len(runs), len(testdata), sizes(common, disk), report.BuildTime.Round(100*time.Millisecond))
 
+	// Kernels boot one after the other, or up to opts.Parallel at once.
+	sem := make(chan struct{}, opts.Parallel)
+	var wg sync.WaitGroup
 	for _, kp := range kernels {
 		res := newKernelResult(kp.k, pkgs)
 		report.Kernels = append(report.Kernels, res)
@@ -310,14 +332,22 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			logf("kernel %s: %v", kp.k.Name, kp.err)
 			continue
 		}
-		res.Err = bootKernel(ctx, kp.k, common, disk, work, logDir, &opts, res, logf)
-		if res.Err != nil {
-			logf("kernel %s: %v", kp.k.Name, res.Err)
-		}
-		if ctx.Err() != nil {
-			break
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				res.Err = ctx.Err()
+				return
+			}
+			res.Err = bootKernel(ctx, kp.k, common, disk, work, logDir, &opts, res, logf)
+			if res.Err != nil {
+				logf("kernel %s: %v", kp.k.Name, res.Err)
+			}
+		}()
 	}
+	wg.Wait()
 	report.Total = time.Since(start)
 	return report, nil
 }
