@@ -9,8 +9,17 @@
  *
  * The configuration lives in .rodata and is written by the loader before
  * the program is loaded, so the verifier sees constants and prunes every
- * unused slot and branch: each change to a chain loads a new generation of
- * this program, which is swapped in atomically with BPF_LINK_UPDATE.
+ * unused slot: each change to a chain loads a new generation of this
+ * program, which is swapped in atomically with BPF_LINK_UPDATE.
+ *
+ * The entry point below, xdpchain_root, is the reference implementation of
+ * the chain's semantics. For production generations the loader emits an
+ * equivalent root per generation with the configuration folded into the
+ * instructions as immediates (dispatcher/root.go): the verifier prunes dead
+ * branches but still executes every read of a known constant, which costs
+ * a few nanoseconds per slot. The test suite runs its semantics table
+ * against both. The slot stubs, maps and BTF of this object are used by
+ * both roots.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -27,10 +36,10 @@ volatile const struct xdpchain_config xdpchain_cfg = {
 	.flags = XDPCHAIN_F_COUNTERS,
 };
 
-/* Per-CPU packet counters, indexed by a program's stable counter index. */
+/* Per-CPU packet counters: one element, a row per program (dispatcher.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XDPCHAIN_MAX_COUNTERS + 1);
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct xdpchain_counters);
 } xdpchain_stats SEC(".maps");
@@ -115,20 +124,17 @@ SLOT(61)
 SLOT(62)
 SLOT(63)
 
-static __always_inline void count(__u32 index, __u32 column)
+static __always_inline void count(struct xdpchain_counters *c, __u32 row, __u32 column)
 {
-	struct xdpchain_counters *c;
-	__u32 key = index;
-
-	if (!(xdpchain_cfg.flags & XDPCHAIN_F_COUNTERS))
+	if (!c)
 		return;
-	/* Hide column's known range from the compiler, so that the mask the
-	 * verifier needs for the bounds check is not optimised away. */
-	asm volatile("" : "+r"(column));
+	/* Hide the values' known ranges from the compiler, so that the
+	 * bounds the verifier needs are not optimised away. */
+	asm volatile("" : "+r"(row), "+r"(column));
+	if (row > XDPCHAIN_MAX_COUNTERS)
+		return;
 	column &= XDPCHAIN_NUM_COLUMNS - 1;
-	c = bpf_map_lookup_elem(&xdpchain_stats, &key);
-	if (c)
-		c->packets[column]++;
+	c->packets[row][column]++;
 }
 
 /*
@@ -136,7 +142,7 @@ static __always_inline void count(__u32 index, __u32 column)
  * values become XDP_ABORTED, and the outcome is counted for the slot's
  * program.
  */
-static __always_inline __u32 settle(__u32 n, __u32 ret)
+static __always_inline __u32 settle(struct xdpchain_counters *c, __u32 n, __u32 ret)
 {
 	__u32 column = ret;
 
@@ -147,7 +153,7 @@ static __always_inline __u32 settle(__u32 n, __u32 ret)
 		column = XDPCHAIN_COL_DENIED;
 		ret = XDP_ABORTED;
 	}
-	count(xdpchain_cfg.counter[n], column);
+	count(c, xdpchain_cfg.counter[n], column);
 	return ret;
 }
 
@@ -158,7 +164,7 @@ static __always_inline __u32 settle(__u32 n, __u32 ret)
 		ret = xdpchain_slot##N(ctx);                              \
 		if (ret == XDPCHAIN_SLOT_EMPTY)                           \
 			break;                                            \
-		ret = settle(N, ret);                                     \
+		ret = settle(c, N, ret);                                  \
 		if (xdpchain_cfg.slot_flags[N] & XDPCHAIN_SLOT_F_SHADOW)  \
 			break;                                            \
 		if (!((1U << ret) & xdpchain_cfg.proceed_on[N]))          \
@@ -168,7 +174,11 @@ static __always_inline __u32 settle(__u32 n, __u32 ret)
 SEC("xdp")
 int xdpchain_root(struct xdp_md *ctx)
 {
-	__u32 ret;
+	struct xdpchain_counters *c = NULL;
+	__u32 ret, zero = 0;
+
+	if (xdpchain_cfg.flags & XDPCHAIN_F_COUNTERS)
+		c = bpf_map_lookup_elem(&xdpchain_stats, &zero);
 
 	RUN_SLOT(0);
 	RUN_SLOT(1);
@@ -237,6 +247,6 @@ int xdpchain_root(struct xdp_md *ctx)
 
 fallthrough:
 	ret = xdpchain_cfg.fallthrough;
-	count(0, ret);
+	count(c, 0, ret);
 	return ret;
 }

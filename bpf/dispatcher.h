@@ -38,8 +38,14 @@ enum xdpchain_column {
 	XDPCHAIN_NUM_COLUMNS,
 };
 
+/*
+ * All counters of an interface, in the one element of a per-CPU array, so
+ * that a packet costs one map lookup however many slots it crosses. Row 0
+ * counts fall-through (in the verdict's column); row i, i >= 1, belongs to
+ * the program whose stable counter index is i.
+ */
 struct xdpchain_counters {
-	__u64 packets[XDPCHAIN_NUM_COLUMNS];
+	__u64 packets[XDPCHAIN_MAX_COUNTERS + 1][XDPCHAIN_NUM_COLUMNS];
 };
 
 struct xdpchain_config {

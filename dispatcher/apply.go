@@ -147,12 +147,19 @@ func (r *Root) apply(s Spec) (err error) {
 		}
 	}()
 
-	// Counters of programs new to this interface start at zero.
+	// Counters of programs new to this interface start at zero: their row
+	// is not counted into by the running generation, so a snapshot of it
+	// is exact.
+	rows, err := counterRows(r.stats)
+	if err != nil {
+		return err
+	}
+	bases := map[string]Stats{}
 	for _, sl := range g.slots {
-		if old, had := prev[sl.Name]; !had || old.Counter != sl.counter {
-			if err := resetStats(r.stats, sl.counter); err != nil {
-				return err
-			}
+		if old, had := prev[sl.Name]; had && old.Counter == sl.counter {
+			bases[sl.Name] = old.Base
+		} else {
+			bases[sl.Name] = rowStats(rows, sl.counter)
 		}
 	}
 
@@ -180,7 +187,7 @@ func (r *Root) apply(s Spec) (err error) {
 	for _, sl := range g.slots {
 		p := sl.Program
 		p.Object = nil
-		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, ProgramID: sl.programID})
+		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: bases[sl.Name], ProgramID: sl.programID})
 	}
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
 		return fmt.Errorf("writing pending state: %w", err)
@@ -443,7 +450,9 @@ func checkMapLimit(g *generation) error {
 		}
 		seen[ebpf.MapID(0xffffffff-len(seen))] = true
 	}
-	count(g.rodata)
+	if g.rodata != nil {
+		count(g.rodata)
+	}
 	count(g.stats)
 	for _, s := range g.slots {
 		for _, m := range s.maps {

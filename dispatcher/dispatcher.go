@@ -169,6 +169,8 @@ func (r *Root) reload() error {
 		} else {
 			os.Remove(r.pins.pendingFile())
 		}
+	} else if !errors.Is(perr, fs.ErrNotExist) {
+		os.Remove(r.pins.pendingFile()) // unreadable: never committed
 	}
 	if err != nil {
 		return fmt.Errorf("%w: root of %q is attached but its state is unreadable (%v); run `xdpchain detach` and load again", ErrInvalid, r.ifname, err)

@@ -29,7 +29,7 @@ type dispatcherXdpchainConfig struct {
 
 type dispatcherXdpchainCounters struct {
 	_       structs.HostLayout
-	Packets [8]uint64
+	Packets [129][8]uint64
 }
 
 // Names of all BPF objects in the ELF.

@@ -125,14 +125,45 @@ func (g *generation) config() dispatcherXdpchainConfig {
 	return c
 }
 
-// prepareRoot makes g.rootSpec: the dispatcher's root program with the
-// configuration baked into a new frozen .rodata and the shared counters.
+// referenceRoot makes generations use the C root of bpf/dispatcher.c
+// instead of the emitted one (tests compare the two).
+var referenceRoot = false
+
+// prepareRoot makes g.rootSpec: the dispatcher's root program, emitted with
+// the configuration folded in (root.go), followed by the slot stubs of the C
+// object. With referenceRoot, the C root with its configuration in a new
+// frozen .rodata.
 func (g *generation) prepareRoot() error {
 	base, err := dispatcherSpec()
 	if err != nil {
 		return fmt.Errorf("parsing embedded dispatcher: %w", err)
 	}
 	cs := base.Copy()
+	ps := cs.Programs[rootProgramName]
+	if g.frags {
+		ps.Flags |= xdpFlagHasFrags
+	}
+	if !referenceRoot {
+		entry, stubs := rootFunctions(ps)
+		insns := emitRoot(g, entry.insns[0])
+		// Only called functions are subprograms to the kernel, and
+		// func_info must describe exactly those: keep the active slots.
+		byName := make(map[string]function, len(stubs))
+		for _, f := range stubs {
+			byName[f.name] = f
+		}
+		for i := range g.slots {
+			f, ok := byName[slotSymbol(i)]
+			if !ok {
+				return fmt.Errorf("embedded dispatcher has no %s", slotSymbol(i))
+			}
+			insns = append(insns, f.insns...)
+		}
+		ps.Instructions = insns
+		g.rootSpec = ps
+		return nil
+	}
+
 	rodata, err := withConfig(cs, g.config())
 	if err != nil {
 		return fmt.Errorf("setting dispatcher configuration: %w", err)
@@ -141,7 +172,6 @@ func (g *generation) prepareRoot() error {
 	if err != nil {
 		return fmt.Errorf("creating dispatcher configuration map: %w", err)
 	}
-	ps := cs.Programs[rootProgramName]
 	for i := range ps.Instructions {
 		ins := &ps.Instructions[i]
 		switch ins.Reference() {
@@ -153,9 +183,6 @@ func (g *generation) prepareRoot() error {
 		if err != nil {
 			return fmt.Errorf("dispatcher: %w", err)
 		}
-	}
-	if g.frags {
-		ps.Flags |= xdpFlagHasFrags
 	}
 	g.rootSpec = ps
 	return nil

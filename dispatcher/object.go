@@ -55,7 +55,14 @@ func objectSpec(obj []byte, progName string) (*ebpf.CollectionSpec, *ebpf.Progra
 func NewProgram(name string, obj []byte, progName string) (Program, error) {
 	cs, ps, err := objectSpec(obj, progName)
 	if err != nil {
-		return Program{}, &ProgramError{Program: name, Err: err}
+		label := name
+		if label == "" {
+			label = progName
+		}
+		if label == "" {
+			return Program{}, err
+		}
+		return Program{}, &ProgramError{Program: label, Err: err}
 	}
 	p := Program{
 		Name:        name,

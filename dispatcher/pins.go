@@ -131,6 +131,9 @@ type programState struct {
 	Program
 	Object  string `json:"object"` // sha256 of the ELF, file in objects/
 	Counter uint32 `json:"counter"`
+	// Base is the counter row's content when it was assigned to this
+	// program; the program's counts are the row minus Base.
+	Base Stats `json:"counter_base"`
 	// ProgramID is the program's own kernel ID (freplace only).
 	ProgramID uint32 `json:"program_id,omitempty"`
 }

@@ -136,7 +136,8 @@ func inTempNetNS(fn func() error) error {
 // first slot, and attaches it. On kernels that refuse BPF trampolines it
 // returns an error saying so.
 func probeFreplace() error {
-	g := &generation{fallthrough_: Pass}
+	// One live slot: newer kernels refuse to extend an unreachable one.
+	g := &generation{fallthrough_: Pass, slots: []*slot{{Program: Program{ProceedOn: DefaultProceedOn}, counter: 1}}}
 	stats, err := newStatsMap()
 	if err != nil {
 		return err
@@ -152,8 +153,13 @@ func probeFreplace() error {
 		return err
 	}
 	defer target.Close()
+	base, err := dispatcherSpec()
+	if err != nil {
+		return err
+	}
 	var stub function
-	for _, f := range splitFunctions(g.rootSpec.Instructions) {
+	_, stubs := rootFunctions(base.Programs[rootProgramName].Copy())
+	for _, f := range stubs {
 		if f.name == slotSymbol(1) {
 			stub = f
 		}
@@ -177,6 +183,8 @@ func probeFreplace() error {
 	return l.Close()
 }
 
+// trampolineError explains a failed freplace load or attach: EPERM is this
+// kind of kernel refusing BPF trampolines; anything else is passed on.
 func trampolineError(err error) error {
 	if errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("%w: kernel refuses BPF trampolines: EPERM (operation not permitted)", ErrNotSupported)
@@ -184,5 +192,5 @@ func trampolineError(err error) error {
 	if errors.Is(err, ebpf.ErrNotSupported) {
 		return fmt.Errorf("%w: %v", ErrNotSupported, err)
 	}
-	return fmt.Errorf("%w: loading an freplace program: %v", ErrNotSupported, err)
+	return err
 }

@@ -154,6 +154,18 @@ func semanticsCases() []semanticsCase {
 func TestSemantics(t *testing.T) {
 	vmtest.LogWhere(t)
 	pkt := testutil.UDPPacket(netip.MustParseAddrPort("192.0.2.1:1000"), netip.MustParseAddrPort("192.0.2.2:2000"), []byte("xdpchain"))
+	for _, root := range []string{"emitted", "reference"} {
+		t.Run(root, func(t *testing.T) {
+			// The emitted root (configuration folded into instructions)
+			// must behave exactly like the C reference root.
+			dispatcher.UseReferenceRoot(root == "reference")
+			t.Cleanup(func() { dispatcher.UseReferenceRoot(false) })
+			testSemantics(t, pkt)
+		})
+	}
+}
+
+func testSemantics(t *testing.T, pkt []byte) {
 	for _, mech := range mechanisms {
 		t.Run(string(mech), func(t *testing.T) {
 			if mech == dispatcher.Freplace {

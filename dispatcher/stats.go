@@ -36,30 +36,50 @@ func newStatsMap() (*ebpf.Map, error) {
 	return m, nil
 }
 
-// readStats sums one counter entry over all CPUs.
-func readStats(m *ebpf.Map, index uint32) (Stats, error) {
+// counterRows reads the counters of every CPU.
+func counterRows(m *ebpf.Map) ([]dispatcherXdpchainCounters, error) {
 	var per []dispatcherXdpchainCounters
-	if err := m.Lookup(index, &per); err != nil {
-		return Stats{}, fmt.Errorf("reading counter %d: %w", index, err)
+	if err := m.Lookup(uint32(0), &per); err != nil {
+		return nil, fmt.Errorf("reading counters: %w", err)
 	}
-	var s Stats
-	for _, c := range per {
-		s.Aborted += c.Packets[0]
-		s.Drop += c.Packets[1]
-		s.Pass += c.Packets[2]
-		s.TX += c.Packets[3]
-		s.Redirect += c.Packets[4]
-		s.Invalid += c.Packets[5]
-		s.Denied += c.Packets[6]
-	}
-	return s, nil
+	return per, nil
 }
 
-// resetStats zeroes a counter entry on every CPU.
-func resetStats(m *ebpf.Map, index uint32) error {
-	zero := make([]dispatcherXdpchainCounters, ebpf.MustPossibleCPU())
-	if err := m.Put(index, zero); err != nil {
-		return fmt.Errorf("resetting counter %d: %w", index, err)
+// rowStats sums one program's row (or row 0, fall-through) over all CPUs.
+func rowStats(per []dispatcherXdpchainCounters, row uint32) Stats {
+	var s Stats
+	if row > maxCounters {
+		return s
 	}
-	return nil
+	for i := range per {
+		c := &per[i].Packets[row]
+		s.Aborted += c[0]
+		s.Drop += c[1]
+		s.Pass += c[2]
+		s.TX += c[3]
+		s.Redirect += c[4]
+		s.Invalid += c[5]
+		s.Denied += c[6]
+	}
+	return s
+}
+
+// readStats sums one counter row over all CPUs.
+func readStats(m *ebpf.Map, row uint32) (Stats, error) {
+	per, err := counterRows(m)
+	if err != nil {
+		return Stats{}, err
+	}
+	return rowStats(per, row), nil
+}
+
+// minus subtracts a baseline. Rows are never written from user space (that
+// would race with the datapath's increments of other rows); a program's
+// counts start from a snapshot of its row taken when the row was assigned,
+// while no generation was counting into it.
+func (s Stats) minus(b Stats) Stats {
+	return Stats{
+		Aborted: s.Aborted - b.Aborted, Drop: s.Drop - b.Drop, Pass: s.Pass - b.Pass, TX: s.TX - b.TX,
+		Redirect: s.Redirect - b.Redirect, Invalid: s.Invalid - b.Invalid, Denied: s.Denied - b.Denied,
+	}
 }

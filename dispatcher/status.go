@@ -70,7 +70,7 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 		return nil, fmt.Errorf("root link info: %w", err)
 	}
 	if x := info.XDP(); x == nil || x.Ifindex == 0 {
-		return nil, fmt.Errorf("%w: %s: stale root (interface gone)", ErrNotAttached, st.Interface)
+		return nil, fmt.Errorf("%w: %s", errStaleRoot, st.Interface)
 	}
 	stats, err := ebpf.LoadPinnedMap(pd.stats(), nil)
 	if err != nil {
@@ -92,16 +92,13 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 		Fallthrough:     st.Fallthrough.String(),
 		Programs:        []ProgramStatus{},
 	}
-	ft, err := readStats(stats, 0)
+	rows, err := counterRows(stats)
 	if err != nil {
 		return nil, err
 	}
-	out.FallthroughPackets = ft.Total()
+	out.FallthroughPackets = rowStats(rows, 0).Total()
 	for i, ps := range st.Programs {
-		s, err := readStats(stats, ps.Counter)
-		if err != nil {
-			return nil, err
-		}
+		s := rowStats(rows, ps.Counter).minus(ps.Base)
 		p := ProgramStatus{
 			Slot:      i,
 			Name:      ps.Name,
@@ -148,7 +145,11 @@ func List(opts *Options) ([]InterfaceStatus, error) {
 			if _, err := fmt.Sscan(ifd.Name(), &idx); err != nil {
 				continue
 			}
-			s, err := statusFromPins(newPinDir(o, ino, idx))
+			pd := newPinDir(o, ino, idx)
+			s, err := statusFromPins(pd)
+			if errors.Is(err, errStaleRoot) {
+				cleanStale(pd)
+			}
 			if err != nil {
 				continue
 			}
@@ -162,4 +163,27 @@ func List(opts *Options) ([]InterfaceStatus, error) {
 		return out[i].Ifindex < out[j].Ifindex
 	})
 	return out, nil
+}
+
+// errStaleRoot: the root's link is defunct, its interface (or network
+// namespace) gone.
+var errStaleRoot = fmt.Errorf("%w: stale root (interface gone)", ErrNotAttached)
+
+// cleanStale removes the pins and state of a defunct root, under its lock,
+// after checking again. The kernel already detached it; nothing that serves
+// traffic changes.
+func cleanStale(pd pinDir) {
+	lock, err := lockDir(pd.bpf)
+	if err != nil {
+		return
+	}
+	if _, err := statusFromPins(pd); !errors.Is(err, errStaleRoot) {
+		lock.Unlock()
+		return
+	}
+	pd.removeAll()
+	lock.Unlock()
+	os.Remove(pd.bpf)
+	os.Remove(filepath.Dir(pd.bpf))
+	os.Remove(filepath.Dir(pd.state))
 }

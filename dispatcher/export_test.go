@@ -1,0 +1,5 @@
+package dispatcher
+
+// UseReferenceRoot switches generations to the C root of bpf/dispatcher.c
+// (true) or the emitted root (false), for differential tests.
+func UseReferenceRoot(on bool) { referenceRoot = on }

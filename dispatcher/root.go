@@ -1,0 +1,152 @@
+package dispatcher
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Register use of the emitted root.
+const (
+	regCtx      = asm.R6 // the packet context, kept across slot calls
+	regCounters = asm.R7 // this CPU's counters (struct xdpchain_counters *)
+)
+
+// emitRoot writes the root function of a generation with its
+// configuration folded into the instructions: the slot count, each slot's
+// proceed-on and allowed masks, counter row and flags become immediates and
+// code layout, so a packet executes only the checks its chain needs. It
+// implements exactly the semantics of xdpchain_root in bpf/dispatcher.c
+// (the reference, run against it by the tests):
+//
+//	ret = slot_i(ctx)
+//	ret == 31 (freplace stub)      → next slot, uncounted
+//	ret > XDP_REDIRECT             → counted invalid, verdict XDP_ABORTED
+//	ret not in allowed_i           → counted denied, verdict XDP_ABORTED
+//	otherwise                      → counted in ret's column
+//	shadow_i, or verdict in proceed_i → next slot; else return the verdict
+//	after the last slot            → fall-through verdict, counted in row 0
+//
+// Counters are one per-CPU element looked up once per packet. entry is the
+// C root's first instruction, whose BTF function and line information the
+// emitted root takes over.
+func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
+	const (
+		colInvalid = 5
+		colDenied  = 6
+	)
+	var insns asm.Instructions
+	emit := func(ins ...asm.Instruction) { insns = append(insns, ins...) }
+	label := func(name string) string { return fmt.Sprintf("xdpchain_g%d_%s", g.number, name) }
+	next := func(i int) string {
+		if i+1 < len(g.slots) {
+			return label(fmt.Sprintf("slot%d", i+1))
+		}
+		return label("fallthrough")
+	}
+
+	first := asm.Mov.Reg(regCtx, asm.R1).WithSymbol(rootProgramName).WithSource(entry.Source())
+	if fn := btf.FuncMetadata(&entry); fn != nil {
+		first = btf.WithFuncMetadata(first, fn)
+	}
+	emit(first)
+
+	if g.counters {
+		lookup := asm.LoadMapPtr(asm.R1, 0)
+		// Associating cannot fail: lookup is a map load.
+		_ = lookup.AssociateMap(g.stats)
+		emit(
+			asm.StoreImm(asm.RFP, -4, 0, asm.Word),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, -4),
+			lookup,
+			asm.FnMapLookupElem.Call(),
+			asm.Mov.Reg(regCounters, asm.R0),
+			// Element 0 of an array always exists; the check is for the
+			// verifier.
+			asm.JNE.Imm(regCounters, 0, next(-1)),
+			asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
+			asm.Return(),
+		)
+	}
+
+	var rare asm.Instructions
+	for i, s := range g.slots {
+		count := label(fmt.Sprintf("count%d", i))
+		callIns := asm.Mov.Reg(asm.R1, regCtx).WithSymbol(label(fmt.Sprintf("slot%d", i)))
+		emit(
+			callIns,
+			asm.Call.Label(slotSymbol(i)),
+			asm.JGT.Imm32(asm.R0, int32(Redirect), label(fmt.Sprintf("rare%d", i))),
+			asm.Mov.Reg32(asm.R1, asm.R0), // the column
+		)
+		if allowed := s.Allowed; allowed != 0 && allowed != AllVerdicts {
+			emit(
+				asm.Mov.Imm32(asm.R2, 1),
+				asm.LSh.Reg32(asm.R2, asm.R0),
+				asm.JSet.Imm32(asm.R2, int32(allowed), count),
+				asm.Mov.Imm32(asm.R1, colDenied),
+				asm.Mov.Imm32(asm.R0, int32(Aborted)),
+			)
+		}
+		countIns := []asm.Instruction{}
+		if g.counters {
+			off := int16(s.counter * 8 * 8)
+			countIns = append(countIns,
+				asm.LSh.Imm(asm.R1, 3),
+				asm.Mov.Reg(asm.R2, regCounters),
+				asm.Add.Reg(asm.R2, asm.R1),
+				asm.LoadMem(asm.R3, asm.R2, off, asm.DWord),
+				asm.Add.Imm(asm.R3, 1),
+				asm.StoreMem(asm.R2, off, asm.R3, asm.DWord),
+			)
+		} else {
+			countIns = append(countIns, asm.Mov.Reg32(asm.R1, asm.R1)) // a landing pad
+		}
+		countIns[0] = countIns[0].WithSymbol(count)
+		emit(countIns...)
+		if s.Shadow {
+			emit(asm.Ja.Label(next(i)))
+		} else {
+			emit(
+				asm.Mov.Imm32(asm.R2, 1),
+				asm.LSh.Reg32(asm.R2, asm.R0),
+				asm.JSet.Imm32(asm.R2, int32(s.ProceedOn), next(i)),
+				asm.Return(),
+			)
+		}
+
+		// The rare path: the empty-slot sentinel or an invalid value.
+		r := asm.JEq.Imm32(asm.R0, slotEmpty, next(i)).WithSymbol(label(fmt.Sprintf("rare%d", i)))
+		rare = append(rare,
+			r,
+			asm.Mov.Imm32(asm.R1, colInvalid),
+			asm.Mov.Imm32(asm.R0, int32(Aborted)),
+			asm.Ja.Label(count),
+		)
+	}
+
+	ft := []asm.Instruction{}
+	if g.counters {
+		off := int16(int(g.fallthrough_) * 8)
+		ft = append(ft,
+			asm.LoadMem(asm.R3, regCounters, off, asm.DWord),
+			asm.Add.Imm(asm.R3, 1),
+			asm.StoreMem(regCounters, off, asm.R3, asm.DWord),
+		)
+	}
+	ft = append(ft, asm.Mov.Imm(asm.R0, int32(g.fallthrough_)), asm.Return())
+	ft[0] = ft[0].WithSymbol(label("fallthrough"))
+	emit(ft...)
+	emit(rare...)
+	return insns
+}
+
+// rootFunctions returns the C object's root program split into its entry
+// function and its slot stubs.
+func rootFunctions(ps *ebpf.ProgramSpec) (entry function, stubs []function) {
+	funcs := splitFunctions(ps.Instructions)
+	return funcs[0], funcs[1:]
+}
