@@ -41,8 +41,15 @@ func TestRun(t *testing.T) {
 	testutil.RequireRoot(t)
 	vmtest.LogWhere(t)
 	o := testOptions(t)
-	workBefore := workDirs(t)
-	res, err := Run(context.Background(), o)
+	s, err := NewSuite(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := s.work.dir
+	res, err := s.Run(context.Background())
+	if cerr := s.Close(); cerr != nil {
+		t.Errorf("closing the suite: %v", cerr)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,18 +124,9 @@ func TestRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(netnsDir, benchNSName())); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("network namespace left behind: %v", err)
 	}
-	if after := workDirs(t); len(after) != len(workBefore) {
-		t.Errorf("work directories before the run %v, after %v", workBefore, after)
+	if _, err := os.Stat(work); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("work directory %s left behind: %v", work, err)
 	}
-}
-
-// workDirs lists the benchmark work directories in the temporary directory.
-func workDirs(t *testing.T) []string {
-	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), "xdpchain-bench-*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dirs
 }
 
 // TestSuiteCheck makes sure the counter check catches a dispatcher that
