@@ -64,14 +64,19 @@ func NewSuite(opts *Options) (_ *Suite, err error) {
 		trampolines, noTrampolines = freplaceSupport()
 	}
 
+	// add sets up one configuration. Rows that need BPF trampolines are
+	// tried even where the probe failed (the probe may be wrong about a
+	// kernel, and libxdp does not depend on it); if their setup fails
+	// there, they are skipped with the probed reason.
 	add := func(row Row, setup func() (*subject, error)) error {
-		if row.Skipped != "" {
-			s.subjects = append(s.subjects, &subject{row: row})
-			progressf(o.Progress, "skip  %s: %s", row.Label(), row.Skipped)
-			return nil
-		}
 		progressf(o.Progress, "setup %s", row.Label())
 		sub, err := setup()
+		if err != nil && needsTrampolines(row.Kind) && !trampolines {
+			row.Skipped = noTrampolines
+			progressf(o.Progress, "skip  %s: %s (setting up: %v)", row.Label(), row.Skipped, err)
+			s.subjects = append(s.subjects, &subject{row: row})
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("setting up %s: %w", row.Label(), err)
 		}
@@ -100,9 +105,6 @@ func NewSuite(opts *Options) (_ *Suite, err error) {
 		for _, n := range o.Counts {
 			for _, counters := range []bool{true, false} {
 				row := Row{Kind: Kind(mech), Programs: n, Counters: countersOf(counters)}
-				if mech == dispatcher.Freplace && !trampolines {
-					row.Skipped = noTrampolines
-				}
 				err := add(row, func() (*subject, error) { return dispatcherSubject(s.ns, &s.o, mech, n, counters) })
 				if err != nil {
 					return nil, err
@@ -116,9 +118,6 @@ func NewSuite(opts *Options) (_ *Suite, err error) {
 		}
 		for _, n := range o.LibXDPCounts {
 			row := Row{Kind: LibXDP, Programs: n}
-			if !trampolines {
-				row.Skipped = noTrampolines
-			}
 			if err := add(row, func() (*subject, error) { return libxdpSubject(s.ns, o.LibXDP, n) }); err != nil {
 				return nil, err
 			}
@@ -127,6 +126,9 @@ func NewSuite(opts *Options) (_ *Suite, err error) {
 	s.runs = make([]uint64, len(s.subjects))
 	return s, nil
 }
+
+// needsTrampolines reports whether rows of kind k use freplace.
+func needsTrampolines(k Kind) bool { return k == Freplace || k == LibXDP }
 
 // Rows returns the configurations in measuring order; skipped ones carry
 // their reason.
