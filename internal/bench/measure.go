@@ -41,7 +41,8 @@ type Sample struct {
 	// the kernel's figure of the quietest attempt plus 0.5 ns (the expected
 	// value of what its rounding down cut off).
 	Disturbed bool
-	// Runs is how many times the program ran in attempts that completed.
+	// Runs is a lower bound of how many times the program ran over all
+	// attempts (an interrupted call runs it some more times).
 	Runs uint64 `json:"-"`
 }
 
@@ -67,10 +68,12 @@ func measure(prog *ebpf.Program, pkt []byte, repeat int, want uint32) (Sample, e
 		if err != nil {
 			return Sample{}, err
 		}
+		// An interrupted call was restarted from scratch and completed: the
+		// program ran at least repeat times either way.
+		runs += uint64(repeat)
 		if interrupted {
 			continue
 		}
-		runs += uint64(repeat)
 		if ret != want {
 			return Sample{}, fmt.Errorf("program returned %d, want %d", ret, want)
 		}
