@@ -43,7 +43,7 @@ there and removes it all when done. Linked rows are always measured;
 --mechanism freplace adds xdpchain's freplace rows and --libxdp adds rows for
 libxdp's dispatcher with the no-op freplace'd into its slots. Rows that need
 BPF trampolines are skipped, with the probed reason, where the kernel
-refuses them.`,
+refuses them (where the probe says no and setting them up fails).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Mechanisms = []dispatcher.MechanismKind{dispatcher.Linked}

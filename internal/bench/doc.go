@@ -17,6 +17,8 @@
 // against baselines measured in the same run, so they stay meaningful where
 // absolute times do not (a VM under TCG).
 //
-// Rows that need BPF trampolines (freplace, libxdp) are skipped with the
-// probed reason on kernels that refuse them.
+// Rows that need BPF trampolines (freplace, libxdp) are set up even where
+// dispatcher.Features says freplace is unavailable (the probe can be wrong,
+// and libxdp does not depend on it); where their setup then fails they are
+// skipped with the probed reason.
 package bench
