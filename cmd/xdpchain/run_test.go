@@ -2,10 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -71,4 +83,137 @@ interfaces = ["eth0"]
 	if code == 0 || !strings.Contains(stderr, missing+":6: program[0].object: "+dir+"/nope.o: no such file or directory") {
 		t.Errorf("--check with a missing object: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// TestRunDaemon runs `xdpchain run` as a process: it applies the config,
+// reloads on SIGHUP (refusing a bad file and staying up), and on SIGTERM
+// exits 0 leaving the chain in place.
+func TestRunDaemon(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.XDPChainBinary(t)
+	ns := testutil.NewNetNS(t)
+	pair := testutil.NewVethPair(t, ns, ns, nil)
+	bpffs := t.TempDir()
+	if err := unix.Mount("bpf", bpffs, "bpf", 0, "mode=0700"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(bpffs, unix.MNT_DETACH) })
+	dir := t.TempDir()
+	for _, name := range []string{"counter", "noop"} {
+		if _, err := testprogs.WriteFile(dir, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	socket := filepath.Join(dir, "xdpchain.sock")
+	path := filepath.Join(dir, "config.toml")
+	write := func(programs ...string) {
+		src := fmt.Sprintf("[daemon]\nbpffs = %q\nstate_dir = %q\nsocket = %q\n\n[[interface]]\nname = %q\nnetns = %q\n",
+			bpffs, filepath.Join(dir, "state"), socket, pair.B.Name, ns.Name)
+		for _, p := range programs {
+			src += fmt.Sprintf("\n[[program]]\nname = %q\nobject = %q\ninterfaces = [%q]\n", p, p+".o", pair.B.Name)
+		}
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("counter")
+
+	var logs syncBuffer
+	cmd := exec.Command(bin, "run", "--config", path)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("xdpchain run:\n%s", logs.String())
+		}
+	})
+
+	chain := func() string {
+		t.Helper()
+		c, err := daemon.Dial(socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		st, err := c.Status(context.Background(), pair.B.Name, ns.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, itf := range st.Interfaces {
+			for _, p := range itf.Programs {
+				names = append(names, p.Name)
+			}
+		}
+		return strings.Join(names, " ")
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+			select {
+			case <-exited:
+				t.Fatalf("xdpchain run exited (%v) while waiting for %s", waitErr, what)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timeout waiting for %s", what)
+			}
+		}
+	}
+	waitFor("the socket", func() bool { _, err := os.Stat(socket); return err == nil })
+	if got := chain(); got != "counter" {
+		t.Fatalf("chain %q, want counter", got)
+	}
+
+	write("counter", "noop")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("the reload", func() bool { return chain() == "counter noop" })
+
+	os.WriteFile(path, []byte("[daemon]\nbogus = 1\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("the refusal", func() bool { return strings.Contains(logs.String(), "reload refused") })
+	if !strings.Contains(logs.String(), "daemon.bogus: unknown key") {
+		t.Errorf("the refusal does not say why:\n%s", logs.String())
+	}
+	if got := chain(); got != "counter noop" {
+		t.Errorf("after a refused reload: chain %q", got)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("xdpchain run after SIGTERM: %v", waitErr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("xdpchain run did not exit on SIGTERM")
+	}
+	out, _, err := testutil.RunXDPChain(t, bin, "--bpffs", bpffs, "--state-dir", filepath.Join(dir, "state"), "status", "--json", "--netns", ns.Name, pair.B.Name)
+	if err != nil || !strings.Contains(out, `"name": "counter"`) || !strings.Contains(out, `"name": "noop"`) {
+		t.Errorf("after SIGTERM the chain should stay: %v\n%s", err, out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
