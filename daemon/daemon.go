@@ -135,6 +135,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return fmt.Errorf("applying %s: %w", cfg.File, err)
 	}
 	d.log.Info("config applied", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
+	d.sweep()
 	if !d.opts.NoSocket {
 		if err := d.serve(cfg.Daemon); err != nil {
 			d.shutdown()
@@ -186,6 +187,46 @@ func (d *Daemon) Config() *config.Config {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cfg
+}
+
+// sweep removes the daemon's programs from interfaces the config no longer
+// lists: left there by an earlier run with another config. Other owners'
+// programs stay. Best effort: failures are logged.
+func (d *Daemon) sweep() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	list, err := dispatcher.List(&dispatcher.Options{BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir})
+	if err != nil {
+		d.log.Warn("listing interfaces for leftovers", "error", err)
+		return
+	}
+	for _, s := range list {
+		ref := s.Name
+		if s.NetNS != "" {
+			ref = s.NetNS + "/" + s.Name
+		}
+		if d.cfg.Interface(ref) != nil {
+			continue
+		}
+		owned := false
+		for _, p := range s.Programs {
+			owned = owned || daemonOwned(p.Owner)
+		}
+		if !owned {
+			continue
+		}
+		r, err := dispatcher.Open(s.Name, &dispatcher.Options{NetNS: s.NetNS, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir})
+		if err != nil {
+			d.log.Warn("opening an interface with leftovers", "interface", ref, "error", err)
+			continue
+		}
+		if _, _, err := applyPlan(r, chainPlan{}); err != nil {
+			d.log.Warn("removing leftovers", "interface", ref, "error", err)
+		} else {
+			d.log.Info("removed the daemon's programs from an interface no longer in the config", "interface", ref)
+		}
+		r.Close()
+	}
 }
 
 // shutdown stops every plugin process and the socket, and closes the

@@ -14,6 +14,7 @@ import (
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/plugins/host"
 )
 
@@ -275,4 +276,45 @@ func waitGone(pid int) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("process %d still runs", pid)
+}
+
+// TestSweep starts a daemon whose config no longer lists an interface an
+// earlier run managed: the daemon's programs leave it, a user's stay.
+func TestSweep(t *testing.T) {
+	f := newFixture(t)
+	f.writeConfig("", `
+[[program]]
+name = "count"
+object = "counter.o"
+interfaces = ["%[1]s"]
+`)
+	f.start(daemon.Options{})
+	c, err := daemon.Dial(f.socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Load(context.Background(), daemon.LoadRequest{Interface: f.iface(), NetNS: f.recv.Name, Name: "mine",
+		Object: testprogs.Object("noop"), ProgramName: testprogs.Program("noop")})
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.stop()
+
+	// The next run manages end A only.
+	path := f.writeConfig("", "")
+	src, _ := os.ReadFile(path)
+	src = []byte(strings.Replace(string(src), fmt.Sprintf("name = %q\nnetns = %q", f.iface(), f.recv.Name),
+		fmt.Sprintf("name = %q\nnetns = %q", f.pair.A.Name, f.send.Name), 1))
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.start(daemon.Options{})
+	st, err := f.d.Status(f.iface(), f.recv.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Interfaces) != 1 || len(st.Interfaces[0].Programs) != 1 || st.Interfaces[0].Programs[0].Name != "mine" {
+		t.Errorf("after the sweep: %+v, want only mine", st.Interfaces)
+	}
 }
