@@ -44,6 +44,7 @@ type Options struct {
 	NoInstall   bool          // never apt-get install missing tools
 	Qemu        string        // default qemu-system-x86_64
 	Parallel    int           // kernels booted at once; default 1
+	KernelArgs  string        // appended to "console=ttyS0 panic=-1 quiet"
 	Stdout      io.Writer     // progress and guest output; default os.Stdout
 }
 
@@ -332,10 +333,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			logf("kernel %s: %v", kp.k.Name, kp.err)
 			continue
 		}
+		// Taking the slot before starting keeps the order of -kernels.
+		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
 			defer func() { <-sem }()
 			if ctx.Err() != nil {
 				res.Err = ctx.Err()

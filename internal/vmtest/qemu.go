@@ -27,7 +27,7 @@ func qemuArgs(k *Kernel, initrd, disk string, opts *Options) []string {
 		"-nographic", "-no-reboot", "-nic", "none",
 		"-kernel", k.Vmlinuz,
 		"-initrd", initrd,
-		"-append", "console=ttyS0 panic=-1 quiet",
+		"-append", strings.TrimSpace("console=ttyS0 panic=-1 quiet " + opts.KernelArgs),
 	}
 	if disk != "" {
 		args = append(args, "-drive", "file="+disk+",format=raw,if=virtio,readonly=on")

@@ -33,6 +33,7 @@ func main() {
 	flag.IntVar(&opts.CPUs, "smp", 2, "guest CPUs")
 	flag.StringVar(&opts.Accel, "accel", "tcg", "qemu accelerator: tcg, or kvm where /dev/kvm works (it does not on the project's machines)")
 	flag.StringVar(&opts.Payload, "payload", vmtest.PayloadDisk, "where test binaries travel: disk (a virtio disk unpacked by /init, faster) or initrd (all in the initramfs)")
+	flag.StringVar(&opts.KernelArgs, "append", "", "more kernel command line arguments")
 	flag.IntVar(&opts.Parallel, "parallel", 1, "kernels booted at once")
 	flag.BoolVar(&opts.Offline, "offline", false, "use cached kernels only; never run apt-get")
 	flag.BoolVar(&opts.NoInstall, "no-install", false, "never apt-get install missing tools")
