@@ -305,3 +305,13 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// countConfig is a [[program]] "count" (the counter object) on the managed
+// interface, at priority when it is not 0.
+func countConfig(priority int) string {
+	s := "\n[[program]]\nname = \"count\"\nobject = \"counter.o\"\ninterfaces = [\"%[1]s\"]\n"
+	if priority != 0 {
+		s += fmt.Sprintf("priority = %d\n", priority)
+	}
+	return s
+}

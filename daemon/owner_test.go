@@ -27,13 +27,7 @@ func noop(t *testing.T, name, owner string, priority int) dispatcher.Program {
 // owners loaded, through reloads and through the socket.
 func TestOwnership(t *testing.T) {
 	f := newFixture(t)
-	f.writeConfig("", guardConfig(10, `"%[3]s"`)+`
-[[program]]
-name = "count"
-object = "counter.o"
-interfaces = ["%[1]s"]
-priority = 30
-`)
+	f.writeConfig("", guardConfig(10, `"%[3]s"`)+countConfig(30))
 	f.start(daemon.Options{})
 	ctx := context.Background()
 

@@ -155,12 +155,7 @@ prefixes = ["not-a-prefix"]
 
 	// A plugin leaves the config: its process stops and its program leaves
 	// the chain; a program arrives.
-	f.writeConfig("", `
-[[program]]
-name = "count"
-object = "counter.o"
-interfaces = ["%[1]s"]
-`)
+	f.writeConfig("", countConfig(0))
 	if err := f.d.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -219,12 +214,7 @@ interfaces = ["`+f.send.Name+`/`+f.pair.A.Name+`"]
 // swap.
 func TestShutdown(t *testing.T) {
 	f := newFixture(t)
-	f.writeConfig("", guardConfig(10, `"%[3]s"`)+`
-[[program]]
-name = "count"
-object = "counter.o"
-interfaces = ["%[1]s"]
-`)
+	f.writeConfig("", guardConfig(10, `"%[3]s"`)+countConfig(0))
 	f.start(daemon.Options{})
 	guard := f.plugin("guard")
 	before, _ := f.status()
@@ -282,12 +272,7 @@ func waitGone(pid int) error {
 // earlier run managed: the daemon's programs leave it, a user's stay.
 func TestSweep(t *testing.T) {
 	f := newFixture(t)
-	f.writeConfig("", `
-[[program]]
-name = "count"
-object = "counter.o"
-interfaces = ["%[1]s"]
-`)
+	f.writeConfig("", countConfig(0))
 	f.start(daemon.Options{})
 	c, err := daemon.Dial(f.socket())
 	if err != nil {

@@ -107,13 +107,7 @@ func TestPluginRequests(t *testing.T) {
 	f := newFixture(t)
 	reportFile := filepath.Join(f.dir, "report")
 	cfg := func(settings string) string {
-		return strings.NewReplacer("SELF", selfBin, "REPORT", reportFile, "SETTINGS", settings).Replace(requesterConfig) + `
-[[program]]
-name = "count"
-object = "counter.o"
-interfaces = ["%[1]s"]
-priority = 90
-`
+		return strings.NewReplacer("SELF", selfBin, "REPORT", reportFile, "SETTINGS", settings).Replace(requesterConfig) + countConfig(90)
 	}
 	waitReport := func(line string) {
 		t.Helper()
