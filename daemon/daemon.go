@@ -41,6 +41,9 @@ type Options struct {
 	// PluginStartTimeout bounds a plugin's handshake and description
 	// (default host.DefaultStartTimeout).
 	PluginStartTimeout time.Duration
+	// PluginHealthInterval is how often each plugin's health is checked in
+	// the background (shown in Status). Default 10s; negative disables.
+	PluginHealthInterval time.Duration
 	// PluginLog receives the plugin processes' log lines. Default: discarded.
 	PluginLog io.Writer
 	// NoSocket skips the control socket.
@@ -65,6 +68,9 @@ func (o Options) withDefaults(cfg *config.Config) Options {
 	}
 	if o.StableAfter <= 0 {
 		o.StableAfter = time.Minute
+	}
+	if o.PluginHealthInterval == 0 {
+		o.PluginHealthInterval = 10 * time.Second
 	}
 	if o.PluginLog == nil {
 		o.PluginLog = io.Discard

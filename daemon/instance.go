@@ -101,15 +101,16 @@ func (d *Daemon) startProcess(ctx context.Context, p *config.Plugin, key instKey
 		settings = p.Settings
 	}
 	opts := host.Options{
-		Name:         p.Name,
-		Command:      p.Command,
-		Args:         p.Args,
-		SHA256:       p.SHA256,
-		User:         p.User,
-		Settings:     settings,
-		StartTimeout: d.opts.PluginStartTimeout,
-		LogOutput:    d.opts.PluginLog,
-		Env:          []string{"XDPCHAIN_INTERFACE=" + key.iface},
+		Name:           p.Name,
+		Command:        p.Command,
+		Args:           p.Args,
+		SHA256:         p.SHA256,
+		User:           p.User,
+		Settings:       settings,
+		StartTimeout:   d.opts.PluginStartTimeout,
+		HealthInterval: max(d.opts.PluginHealthInterval, 0),
+		LogOutput:      d.opts.PluginLog,
+		Env:            []string{"XDPCHAIN_INTERFACE=" + key.iface},
 	}
 	proc, err := host.Start(ctx, opts)
 	if err != nil {
