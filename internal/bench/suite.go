@@ -35,6 +35,11 @@ func NewSuite(opts *Options) (_ *Suite, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.LibXDP != "" {
+		if _, err := os.Stat(o.LibXDP); err != nil {
+			return nil, fmt.Errorf("libxdp dispatcher: %w", err)
+		}
+	}
 	s := &Suite{o: o, pkt: udpPacket()}
 	defer closeOnError(s, &err)
 	if s.o.StateDir == "" || s.o.BPFFS == "" {
@@ -113,9 +118,6 @@ func NewSuite(opts *Options) (_ *Suite, err error) {
 		}
 	}
 	if o.LibXDP != "" {
-		if _, err := os.Stat(o.LibXDP); err != nil {
-			return nil, fmt.Errorf("libxdp dispatcher: %w", err)
-		}
 		for _, n := range o.LibXDPCounts {
 			row := Row{Kind: LibXDP, Programs: n}
 			if err := add(row, func() (*subject, error) { return libxdpSubject(s.ns, o.LibXDP, n) }); err != nil {

@@ -186,13 +186,25 @@ func TestSuiteCheck(t *testing.T) {
 	}
 }
 
-// TestNamespaceRemoved checks that a suite that fails half way leaves no
-// namespace behind.
-func TestNamespaceRemoved(t *testing.T) {
+// TestSetupFailure checks that a suite whose setup fails leaves neither
+// its network namespace nor anything else behind (TestMain checks the file
+// descriptors): a missing libxdp object is refused before anything is
+// created, an unusable state directory half way.
+func TestSetupFailure(t *testing.T) {
 	testutil.RequireRoot(t)
 	_, err := NewSuite(&Options{Repeat: 1000, Rounds: 1, Counts: []int{1}, LibXDP: "/nonexistent/xdp-dispatcher.o"})
 	if err == nil || !strings.Contains(err.Error(), "libxdp") {
 		t.Fatalf("NewSuite with a missing libxdp object: %v, want an error about it", err)
+	}
+	// A state directory that cannot be created fails the first dispatcher
+	// row, after the plain and monolithic rows are up.
+	s, err := NewSuite(&Options{Repeat: 1000, Rounds: 1, Counts: []int{1}, StateDir: "/proc/xdpchain-bench-test"})
+	if err == nil {
+		s.Close()
+		t.Fatal("NewSuite with a state directory under /proc: no error")
+	}
+	if !strings.Contains(err.Error(), "linked 1 (counters on)") {
+		t.Errorf("NewSuite with a state directory under /proc: %v, want an error naming linked 1 (counters on)", err)
 	}
 	if _, err := netns.GetFromName(benchNSName()); err == nil {
 		t.Error("network namespace left behind")
