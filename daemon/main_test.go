@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/xdpchain/xdpchain/internal/testutil"
 )
 
 // EnvPluginDir names a directory holding prebuilt plugin binaries
@@ -70,7 +72,7 @@ func setupAndRun(m *testing.M) (int, error) {
 	if err := copyFile(self, selfBin); err != nil {
 		return 0, err
 	}
-	return m.Run(), nil
+	return testutil.RunWithFDCheck(m), nil
 }
 
 func copyFile(from, to string) error {
