@@ -150,6 +150,8 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 		}
 		if created {
 			t.newRoots[itf.Ref()] = root
+		} else if old := d.cfg.Interface(itf.Ref()); old != nil && old.Mode != itf.Mode {
+			d.log.Warn("mode changes apply when the root is created; detach the interface to change it", "interface", itf.Ref(), "mode", itf.Mode, "was", old.Mode)
 		}
 		if err := change(itf.Ref(), root, plans[itf.Ref()]); err != nil {
 			return err
