@@ -10,6 +10,8 @@ all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/xdpchain
+	$(GO) build -o bin/xdpchain-blocklist ./plugins/blocklist/cmd/xdpchain-blocklist
+	$(GO) build -o bin/xdpchain-ratelimit ./plugins/ratelimit/cmd/xdpchain-ratelimit
 
 generate:
 	$(GO) generate ./...
@@ -23,8 +25,9 @@ test-host: build
 vmtest: build
 	$(GO) run ./internal/vmtest/cmd/vmtest
 
+# The ns/packet table (BPF_PROG_TEST_RUN), with ratios measured in the same run.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./dispatcher/
+	$(BIN) bench
 
 demo: build
 	./scripts/demo.sh

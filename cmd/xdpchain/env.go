@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -19,6 +20,9 @@ type cliEnv struct {
 	stderr io.Writer
 	bpffs  string
 	state  string
+	// socket is the daemon's control socket; noDaemon skips it.
+	socket   string
+	noDaemon bool
 }
 
 func newEnv() *cliEnv { return &cliEnv{stdout: os.Stdout, stderr: os.Stderr} }
@@ -42,6 +46,8 @@ builds a new dispatcher generation and swaps it in atomically.`,
 	root.SetErr(env.stderr)
 	root.PersistentFlags().StringVar(&env.bpffs, "bpffs", dispatcher.DefaultBPFFS, "bpffs mount for pins")
 	root.PersistentFlags().StringVar(&env.state, "state-dir", dispatcher.DefaultStateDir, "directory for chain state and program objects")
+	root.PersistentFlags().StringVar(&env.socket, "socket", config.DefaultSocket, "the daemon's control socket: load, unload and status go through the daemon when one runs")
+	root.PersistentFlags().BoolVar(&env.noDaemon, "no-daemon", false, "work on the pins directly even when a daemon runs")
 	root.AddCommand(
 		newLoadCmd(env),
 		newUnloadCmd(env),

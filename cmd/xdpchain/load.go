@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -13,7 +15,7 @@ func newLoadCmd(env *cliEnv) *cobra.Command {
 	var (
 		netns, progName, name, proceedOn, allowed, mode, mechanism, fallThrough string
 		priority                                                                int
-		shadow, replace                                                         bool
+		shadow, replace, force                                                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "load [flags] IFACE OBJ.o",
@@ -28,6 +30,39 @@ on any error the running chain is untouched.`,
 			obj, err := os.ReadFile(path)
 			if err != nil {
 				return fmt.Errorf("reading object: %w", err)
+			}
+			if handled, err := env.withDaemon(func(ctx context.Context, c *daemon.Client) error {
+				req := daemon.LoadRequest{Interface: iface, NetNS: netns, Object: obj, ProgramName: progName, Name: name, Shadow: shadow, Force: force}
+				if cmd.Flags().Changed("priority") {
+					req.Priority = &priority
+				}
+				if cmd.Flags().Changed("proceed-on") {
+					v, err := dispatcher.ParseVerdictSet(proceedOn)
+					if err != nil {
+						return err
+					}
+					req.ProceedOn = &v
+				}
+				if allowed != "" {
+					v, err := dispatcher.ParseVerdictSet(allowed)
+					if err != nil {
+						return err
+					}
+					req.Allowed = &v
+				}
+				m, err := dispatcher.ParseMode(mode)
+				if err != nil {
+					return err
+				}
+				req.Mode = m
+				l, err := c.Load(ctx, req)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.stdout, "loaded %q on %s through the daemon: priority %d, owner %s\n", l.Name, iface, l.Priority, l.Owner)
+				return nil
+			}); handled || err != nil {
+				return err
 			}
 			p, err := dispatcher.NewProgram(name, obj, progName)
 			if err != nil {
@@ -114,6 +149,7 @@ on any error the running chain is untouched.`,
 	f.StringVar(&fallThrough, "fallthrough", "", "verdict when the last program continues (default pass)")
 	f.BoolVar(&shadow, "shadow", false, "count the program's verdicts but always continue (dry run)")
 	f.BoolVar(&replace, "replace", false, "replace a program of the same name")
+	f.BoolVar(&force, "force", false, "through the daemon: let root replace another owner's program")
 	f.BoolVar(&showVerifierLog, "verifier-log", false, "print the verifier log when a program is rejected")
 	return cmd
 }

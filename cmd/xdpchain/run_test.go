@@ -186,6 +186,28 @@ func TestRunDaemon(t *testing.T) {
 		t.Errorf("after a refused reload: chain %q", got)
 	}
 
+	// While the daemon runs, the CLI's load/status/unload go through its
+	// socket: the program is owned by the calling user, and the daemon's
+	// own programs stay.
+	code, out, errOut := runCLI(t, "--socket", socket, "load", "--netns", ns.Name, pair.B.Name, filepath.Join(dir, "noop.o"), "--name", "mine", "--priority", "7")
+	if code != 0 || !strings.Contains(out, "through the daemon") || !strings.Contains(out, fmt.Sprintf("owner user:%d", os.Getuid())) {
+		t.Fatalf("load through the daemon: exit %d, %q, %q", code, out, errOut)
+	}
+	if got := chain(); got != "mine counter noop" {
+		t.Errorf("after a CLI load through the daemon: chain %q", got)
+	}
+	code, out, errOut = runCLI(t, "--socket", socket, "status", "--netns", ns.Name, pair.B.Name)
+	if code != 0 || !strings.Contains(out, "mine") || !strings.Contains(out, fmt.Sprintf("user:%d", os.Getuid())) {
+		t.Errorf("status through the daemon: exit %d, %q, %q", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "--socket", socket, "unload", "--netns", ns.Name, "--name", "mine", pair.B.Name)
+	if code != 0 || !strings.Contains(out, "unloaded 1 program(s)") {
+		t.Errorf("unload through the daemon: exit %d, %q, %q", code, out, errOut)
+	}
+	if got := chain(); got != "counter noop" {
+		t.Errorf("after a CLI unload through the daemon: chain %q", got)
+	}
+
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:

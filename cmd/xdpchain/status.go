@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,12 +10,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
 // statusDoc is the JSON document of `status --json`.
 type statusDoc struct {
 	Interfaces []dispatcher.InterfaceStatus `json:"interfaces"`
+	// Set when a daemon answered: its config file and plugin processes.
+	Config  string                `json:"config,omitempty"`
+	Plugins []daemon.PluginStatus `json:"plugins,omitempty"`
+	daemon  *daemon.Status
 }
 
 func newStatusCmd(env *cliEnv) *cobra.Command {
@@ -28,7 +34,26 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc := statusDoc{Interfaces: []dispatcher.InterfaceStatus{}}
+			iface := ""
 			if len(args) == 1 {
+				iface = args[0]
+			}
+			var fromDaemon *daemon.Status
+			if handled, err := env.withDaemon(func(ctx context.Context, c *daemon.Client) error {
+				st, err := c.Status(ctx, iface, netns)
+				if err != nil {
+					return err
+				}
+				fromDaemon = st
+				return nil
+			}); err != nil {
+				return err
+			} else if handled {
+				doc.Interfaces = fromDaemon.Interfaces
+				doc.Plugins = fromDaemon.Plugins
+				doc.Config = fromDaemon.Config
+				doc.daemon = fromDaemon
+			} else if len(args) == 1 {
 				r, err := dispatcher.Open(args[0], env.options(netns))
 				if err != nil {
 					return err
@@ -76,8 +101,8 @@ func printStatus(w io.Writer, doc statusDoc) {
 		}
 		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s (%s), link %d, dispatcher %d, generation %d\n",
 			s.Name, s.Ifindex, ns, s.Mode, s.Mechanism, s.MechanismReason, s.LinkID, s.DispatcherID, s.Generation)
-		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPROG-ID\tOWNER\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
-		for _, p := range s.Programs {
+		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPROG-ID\tOWNER\tVERSION\tPROCESS\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
+		for j, p := range s.Programs {
 			id := "-"
 			if p.ProgramID != 0 {
 				id = fmt.Sprint(p.ProgramID)
@@ -90,11 +115,23 @@ func printStatus(w io.Writer, doc statusDoc) {
 			if owner == "" {
 				owner = "-"
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
-				p.Slot, name, p.Priority, strings.Join(p.ProceedOn, ","), id, owner,
+			version, process := p.Version, "-"
+			if version == "" {
+				version = "-"
+			}
+			if doc.daemon != nil {
+				if ps := doc.daemon.Process(&doc.Interfaces[i], &s.Programs[j]); ps != nil {
+					process = ps.State
+					if ps.PID != 0 {
+						process = fmt.Sprintf("%s (pid %d)", ps.State, ps.PID)
+					}
+				}
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
+				p.Slot, name, p.Priority, strings.Join(p.ProceedOn, ","), id, owner, version, process,
 				p.Stats.Aborted, p.Stats.Drop, p.Stats.Pass, p.Stats.TX, p.Stats.Redirect, p.Stats.Invalid, p.Stats.Denied)
 		}
-		fmt.Fprintf(tw, "  -\t(fall-through)\t\t\t\t\t\t\t\t\t\t\t\t%s: %d packets\n", s.Fallthrough, s.FallthroughPackets)
+		fmt.Fprintf(tw, "  -\t(fall-through)\t\t\t\t\t\t\t\t\t\t\t\t\t\t%s: %d packets\n", s.Fallthrough, s.FallthroughPackets)
 	}
 	tw.Flush()
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -13,6 +15,7 @@ func newUnloadCmd(env *cliEnv) *cobra.Command {
 		netns string
 		names []string
 		all   bool
+		force bool
 	)
 	cmd := &cobra.Command{
 		Use:   "unload [flags] (--name NAME... | --all) IFACE",
@@ -22,6 +25,16 @@ func newUnloadCmd(env *cliEnv) *cobra.Command {
 			iface := args[0]
 			if all == (len(names) > 0) {
 				return fmt.Errorf("%w: give --name or --all", dispatcher.ErrInvalid)
+			}
+			if handled, err := env.withDaemon(func(ctx context.Context, c *daemon.Client) error {
+				removed, err := c.Unload(ctx, daemon.UnloadRequest{Interface: iface, NetNS: netns, Names: names, All: all, Force: force})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.stdout, "unloaded %d program(s) from %s through the daemon; the root stays attached\n", len(removed), iface)
+				return nil
+			}); handled || err != nil {
+				return err
 			}
 			r, err := dispatcher.Open(iface, env.options(netns))
 			if err != nil {
@@ -54,6 +67,7 @@ func newUnloadCmd(env *cliEnv) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&netns, "netns", "", "network namespace of IFACE")
 	cmd.Flags().StringSliceVar(&names, "name", nil, "program to remove (repeatable)")
-	cmd.Flags().BoolVar(&all, "all", false, "remove every program")
+	cmd.Flags().BoolVar(&all, "all", false, "remove every program (through the daemon: every program you may remove)")
+	cmd.Flags().BoolVar(&force, "force", false, "through the daemon: let root remove other owners' programs")
 	return cmd
 }
