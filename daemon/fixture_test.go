@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -48,9 +45,8 @@ func newFixture(t *testing.T) *fixture {
 	f.send = testutil.NewNetNS(t)
 	f.recv = testutil.NewNetNS(t)
 	f.pair = testutil.NewVethPair(t, f.send, f.recv, nil)
-	addNeighbours(t, f.pair.A, f.pair.B)
-	addNeighbours(t, f.pair.B, f.pair.A)
-	f.bpffs = privateBPFFS(t)
+	testutil.AddNeighbours(t, f.pair)
+	f.bpffs = testutil.PrivateBPFFS(t)
 	f.state = t.TempDir()
 	f.dir = t.TempDir()
 	// The unprivileged client must reach the socket.
@@ -71,42 +67,6 @@ func newFixture(t *testing.T) *fixture {
 		}
 	})
 	return f
-}
-
-// privateBPFFS mounts a bpffs for one test; unmounting it at the end
-// releases every pin, and with them the roots left attached.
-func privateBPFFS(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
-		t.Fatalf("mounting bpffs at %s: %v", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmounting bpffs %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// addNeighbours gives end from permanent neighbour entries for to's
-// addresses, so dropped traffic never blocks address resolution.
-func addNeighbours(t *testing.T, from, to testutil.VethEnd) {
-	t.Helper()
-	testutil.InNetNS(t, from.NS, func() error {
-		for _, ip := range []netip.Addr{to.Addr4(), to.Addr6()} {
-			err := netlink.NeighSet(&netlink.Neigh{
-				LinkIndex:    from.Index,
-				IP:           ip.AsSlice(),
-				HardwareAddr: to.MAC,
-				State:        netlink.NUD_PERMANENT,
-			})
-			if err != nil {
-				return fmt.Errorf("neighbour %s on %s: %w", ip, from.Name, err)
-			}
-		}
-		return nil
-	})
 }
 
 // iface is the managed interface's name; ref how the config refers to it.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
@@ -103,7 +104,7 @@ func TestChainValidate(t *testing.T) {
 // packets, after it does not.
 func TestSlotOrder(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		spec := dispatcher.Spec{Fallthrough: dispatcher.Pass}
@@ -171,7 +172,7 @@ func TestSlotOrder(t *testing.T) {
 // and keeps the full chain.
 func TestSixtyFourPrograms(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		spec := dispatcher.Spec{Fallthrough: dispatcher.Pass}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
@@ -21,7 +22,7 @@ const concurrentLoads = 8
 // program ends up in the chain.
 func TestConcurrentCLILoads(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		bin := xdpchainBin(t)
 		obj, err := testprogs.WriteFile(t.TempDir(), testprogs.Counter)
@@ -77,7 +78,7 @@ func TestConcurrentCLILoads(t *testing.T) {
 // program.
 func TestConcurrentUpdates(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		var wg sync.WaitGroup
 		errs := make([]error, concurrentLoads)

@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
@@ -90,7 +91,7 @@ func errorCases() []errorCase {
 // and leaves the same dispatcher serving traffic as before.
 func TestErrorsLeaveChain(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		before := status(t, r)

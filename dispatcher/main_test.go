@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -65,50 +63,13 @@ type fixture struct {
 func newFixture(t *testing.T, mech dispatcher.MechanismKind) *fixture {
 	t.Helper()
 	testutil.RequireRoot(t)
-	f := &fixture{mech: mech, bpffs: privateBPFFS(t), stateDir: t.TempDir()}
+	f := &fixture{mech: mech, bpffs: testutil.PrivateBPFFS(t), stateDir: t.TempDir()}
 	f.send = testutil.NewNetNS(t)
 	f.recv = testutil.NewNetNS(t)
 	f.pair = testutil.NewVethPair(t, f.send, f.recv, nil)
-	addNeighbours(t, f.pair.A, f.pair.B)
-	addNeighbours(t, f.pair.B, f.pair.A)
+	testutil.AddNeighbours(t, f.pair)
 	t.Cleanup(func() { detachIfAttached(t, f.iface(), f.opts()) })
 	return f
-}
-
-// privateBPFFS mounts a bpffs for one test; unmounting it at the end
-// releases every pin, and with them any root left attached.
-func privateBPFFS(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
-		t.Fatalf("mounting bpffs at %s: %v", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmounting bpffs %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// addNeighbours gives end from permanent neighbour entries for to's
-// addresses.
-func addNeighbours(t *testing.T, from, to testutil.VethEnd) {
-	t.Helper()
-	testutil.InNetNS(t, from.NS, func() error {
-		for _, ip := range []netip.Addr{to.Addr4(), to.Addr6()} {
-			err := netlink.NeighSet(&netlink.Neigh{
-				LinkIndex:    from.Index,
-				IP:           ip.AsSlice(),
-				HardwareAddr: to.MAC,
-				State:        netlink.NUD_PERMANENT,
-			})
-			if err != nil {
-				return fmt.Errorf("neighbour %s on %s: %w", ip, from.Name, err)
-			}
-		}
-		return nil
-	})
 }
 
 // detachIfAttached removes a root a test left behind.
@@ -293,21 +254,6 @@ func xdpOf(t *testing.T, ns *testutil.NetNS, ifname string) *netlink.LinkXdp {
 		return nil
 	}
 	return x
-}
-
-// forEachMechanism runs fn as a subtest per slot mechanism; freplace is
-// skipped (with the kernel's reason) where trampolines are refused.
-func forEachMechanism(t *testing.T, fn func(t *testing.T, mech dispatcher.MechanismKind)) {
-	t.Helper()
-	for _, mech := range mechanisms {
-		t.Run(string(mech), func(t *testing.T) {
-			vmtest.LogWhere(t)
-			if mech == dispatcher.Freplace {
-				vmtest.RequireFreplace(t)
-			}
-			fn(t, mech)
-		})
-	}
 }
 
 // builtBin is the xdpchain binary built for this test run when

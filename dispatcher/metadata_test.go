@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
@@ -114,7 +115,7 @@ func TestLibxdpProgramDefaults(t *testing.T) {
 // and that a real libxdp program runs in it.
 func TestMetadataInChain(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		declared := program(t, testprogs.RunConfig, "declared")

@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink/nl"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
@@ -67,7 +68,7 @@ func programIDOf(t *testing.T, p *ebpf.Program) uint32 {
 // refused and the chain keeps working.
 func TestRootRefusesOtherAttachments(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		st := status(t, r)
@@ -141,7 +142,7 @@ func TestRootRefusesOtherAttachments(t *testing.T) {
 // names the program, and leaves it running.
 func TestForeignProgramRefused(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		foreign := loadVerdictProgram(t, testprogs.VerdictPass)
 		id := programIDOf(t, foreign)

@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
@@ -23,7 +24,7 @@ import (
 // another process with `xdpchain status --json`.
 func TestStateSurvivesProcess(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		want := status(t, r)
@@ -81,7 +82,7 @@ func TestStateSurvivesProcess(t *testing.T) {
 // so what was written stays and keeps counting.
 func TestMapStateSurvivesGenerations(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		add(t, r, program(t, testprogs.Counter, "counter"))
@@ -162,7 +163,7 @@ func binaryPut(b []byte, v uint64) {
 // dropport in the chain sees datagrams to the drop port.
 func TestCountersFollowProgram(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		d1 := program(t, testprogs.DropPort, "d1")
@@ -216,7 +217,7 @@ func TestCountersFollowProgram(t *testing.T) {
 // finishes it.
 func TestCrashLeftovers(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		st := status(t, r)

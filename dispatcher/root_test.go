@@ -10,6 +10,7 @@ import (
 	"github.com/vishvananda/netlink/nl"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
@@ -26,7 +27,7 @@ func stateDirOf(f *fixture, st *dispatcher.InterfaceStatus) string {
 
 func TestAttachEmptyRoot(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		st := status(t, r)
@@ -93,7 +94,7 @@ func TestOpenWithoutRoot(t *testing.T) {
 
 func TestRootNeverDetachedImplicitly(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		f.expectServing(t)
@@ -152,7 +153,7 @@ func TestAttachModes(t *testing.T) {
 		{dispatcher.ModeSKB, nl.XDP_ATTACHED_SKB},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+			mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 				f := newFixture(t, mech)
 				opts := f.opts()
 				opts.Mode = tc.mode
@@ -239,7 +240,7 @@ func TestAutoModeFallsBackToSKB(t *testing.T) {
 	vmtest.LogWhere(t)
 	testutil.RequireRoot(t)
 	ns := testutil.NewNetNS(t)
-	opts := &dispatcher.Options{NetNS: ns.Name, BPFFS: privateBPFFS(t), StateDir: t.TempDir(), Mechanism: dispatcher.Linked, Mode: dispatcher.ModeNative}
+	opts := &dispatcher.Options{NetNS: ns.Name, BPFFS: testutil.PrivateBPFFS(t), StateDir: t.TempDir(), Mechanism: dispatcher.Linked, Mode: dispatcher.ModeNative}
 	if _, err := dispatcher.Attach("lo", opts); err == nil {
 		t.Fatal("native mode on lo succeeded")
 	} else {

@@ -8,13 +8,11 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
-
-// mechanisms are the slot mechanisms every semantic test runs against.
-var mechanisms = []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Freplace}
 
 // newSemanticsRoot attaches a root to a veth end in a fresh namespace.
 func newSemanticsRoot(tb testing.TB, mech dispatcher.MechanismKind) *dispatcher.Root {
@@ -166,11 +164,9 @@ func TestSemantics(t *testing.T) {
 }
 
 func testSemantics(t *testing.T, pkt []byte) {
-	for _, mech := range mechanisms {
+	for _, mech := range mechtest.Mechanisms {
 		t.Run(string(mech), func(t *testing.T) {
-			if mech == dispatcher.Freplace {
-				vmtest.RequireFreplace(t)
-			}
+			mechtest.Require(t, mech)
 			r := newSemanticsRoot(t, mech)
 			for _, tc := range semanticsCases() {
 				t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
@@ -20,11 +21,9 @@ import (
 // see every datagram.
 func TestSwapUnderTraffic(t *testing.T) {
 	vmtest.LogWhere(t)
-	for _, mech := range mechanisms {
+	for _, mech := range mechtest.Mechanisms {
 		t.Run(string(mech), func(t *testing.T) {
-			if mech == dispatcher.Freplace {
-				vmtest.RequireFreplace(t)
-			}
+			mechtest.Require(t, mech)
 			testutil.RequireRoot(t)
 			nsA, nsB := testutil.NewNetNS(t), testutil.NewNetNS(t)
 			pair := testutil.NewVethPair(t, nsA, nsB, nil)

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
@@ -21,7 +22,7 @@ import (
 // account for it.
 func TestTrafficThroughChain(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		st0 := status(t, r)

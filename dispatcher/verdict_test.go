@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
@@ -122,7 +123,7 @@ func TestVerdictsOnTraffic(t *testing.T) {
 		{"empty chain falls through to drop", func(t *testing.T) dispatcher.Chain { return nil }, dispatcher.Drop, false, []counted{{"", pass}}},
 		{"empty chain falls through to pass", func(t *testing.T) dispatcher.Chain { return nil }, dispatcher.Pass, true, []counted{{"", pass}}},
 	}
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		for _, tc := range cases {

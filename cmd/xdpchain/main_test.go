@@ -9,12 +9,10 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
-	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(testutil.RunWithFDCheck(m)) }
@@ -35,25 +33,13 @@ type cli struct {
 func newCLI(t *testing.T, mech dispatcher.MechanismKind) *cli {
 	t.Helper()
 	testutil.RequireRoot(t)
-	c := &cli{mech: mech, bpffs: t.TempDir(), stateDir: t.TempDir(), objects: t.TempDir()}
-	if err := unix.Mount("bpf", c.bpffs, "bpf", 0, "mode=0700"); err != nil {
-		t.Fatalf("mounting bpffs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(c.bpffs, unix.MNT_DETACH) })
+	c := &cli{mech: mech, bpffs: testutil.PrivateBPFFS(t), stateDir: t.TempDir(), objects: t.TempDir()}
 	c.send = testutil.NewNetNS(t)
 	c.recv = testutil.NewNetNS(t)
 	c.pair = testutil.NewVethPair(t, c.send, c.recv, nil)
 	// Permanent neighbours: no ARP through the chain, dropped traffic
 	// stays sendable.
-	testutil.InNetNS(t, c.send, func() error {
-		for _, ip := range []netip.Addr{c.pair.B.Addr4(), c.pair.B.Addr6()} {
-			n := &netlink.Neigh{LinkIndex: c.pair.A.Index, IP: ip.AsSlice(), HardwareAddr: c.pair.B.MAC, State: netlink.NUD_PERMANENT}
-			if err := netlink.NeighSet(n); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	testutil.AddNeighbour(t, c.pair.A, c.pair.B)
 	for _, name := range testprogs.Names() {
 		if _, err := testprogs.WriteFile(c.objects, name); err != nil {
 			t.Fatal(err)
@@ -159,21 +145,6 @@ func (c *cli) xdpProgID(t *testing.T) uint32 {
 		return x.ProgId
 	}
 	return 0
-}
-
-// forEachMechanism runs fn per slot mechanism, skipping freplace where the
-// kernel refuses trampolines.
-func forEachMechanism(t *testing.T, fn func(t *testing.T, mech dispatcher.MechanismKind)) {
-	t.Helper()
-	for _, mech := range []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Freplace} {
-		t.Run(string(mech), func(t *testing.T) {
-			vmtest.LogWhere(t)
-			if mech == dispatcher.Freplace {
-				vmtest.RequireFreplace(t)
-			}
-			fn(t, mech)
-		})
-	}
 }
 
 // num reads a JSON number.

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -93,11 +91,7 @@ func TestRunDaemon(t *testing.T) {
 	bin := testutil.XDPChainBinary(t)
 	ns := testutil.NewNetNS(t)
 	pair := testutil.NewVethPair(t, ns, ns, nil)
-	bpffs := t.TempDir()
-	if err := unix.Mount("bpf", bpffs, "bpf", 0, "mode=0700"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Unmount(bpffs, unix.MNT_DETACH) })
+	bpffs := testutil.PrivateBPFFS(t)
 	dir := t.TempDir()
 	for _, name := range []string{"counter", "noop"} {
 		if _, err := testprogs.WriteFile(dir, name); err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
@@ -35,7 +36,7 @@ func requireKeys(t *testing.T, what string, m map[string]any, want ...string) {
 // §3, key by key, with values that match the chain and the traffic sent.
 func TestStatusJSONShape(t *testing.T) {
 	vmtest.LogWhere(t)
-	forEachMechanism(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		c := newCLI(t, mech)
 		ns := c.recv.Name
 		c.mustRun(t, "load", "--netns", ns, "--mechanism", string(mech), c.iface(), c.obj(testprogs.DropPort))

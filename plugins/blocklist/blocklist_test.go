@@ -7,39 +7,19 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/xdpchain/xdpchain/internal/testutil"
+	"github.com/xdpchain/xdpchain/plugins/internal/plugintest"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
-)
-
-const (
-	xdpDrop = 1
-	xdpPass = 2
 )
 
 // standalone loads the object as a plain XDP program with its own maps and
 // returns it with the plugin's view of the maps.
-func standalone(t *testing.T) (*blocklistObjects, *sdk.Maps) {
-	t.Helper()
-	testutil.RequireRoot(t)
+func standalone(tb testing.TB) (*blocklistObjects, *sdk.Maps) {
+	tb.Helper()
 	var objs blocklistObjects
-	if err := loadBlocklistObjects(&objs, nil); err != nil {
-		t.Fatalf("loading blocklist: %v", err)
-	}
-	t.Cleanup(func() { objs.Close() })
-	maps, err := sdk.NewMaps(map[string]*ebpf.Map{MapV4: objs.BlV4, MapV6: objs.BlV6, MapHits: objs.BlHits})
-	if err != nil {
-		t.Fatal(err)
-	}
+	maps := plugintest.Load(tb, "blocklist", loadBlocklistObjects, &objs, func() map[string]*ebpf.Map {
+		return map[string]*ebpf.Map{MapV4: objs.BlV4, MapV6: objs.BlV6, MapHits: objs.BlHits}
+	})
 	return &objs, maps
-}
-
-func udpFrom(src string) []byte {
-	a := netip.MustParseAddr(src)
-	dst := netip.MustParseAddr("10.0.0.1")
-	if a.Is6() {
-		dst = netip.MustParseAddr("fd00::1")
-	}
-	return testutil.UDPPacket(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
 }
 
 // vlanTagged inserts an 802.1Q tag after the MAC addresses.
@@ -72,22 +52,22 @@ func TestBlocklistProgram(t *testing.T) {
 
 	arp := make([]byte, 42)
 	arp[12], arp[13] = 0x08, 0x06
-	truncated := udpFrom("192.0.2.1")[:20]
+	truncated := plugintest.UDPFrom("192.0.2.1")[:20]
 	for _, tc := range []struct {
 		name string
 		pkt  []byte
 		want uint32
 	}{
-		{"v4 in /24", udpFrom("192.0.2.1"), xdpDrop},
-		{"v4 in /24 again", udpFrom("192.0.2.254"), xdpDrop},
-		{"v4 next to /24", udpFrom("192.0.3.1"), xdpPass},
-		{"v4 bare address", udpFrom("198.51.100.7"), xdpDrop},
-		{"v4 next to bare address", udpFrom("198.51.100.8"), xdpPass},
-		{"v6 in /32", udpFrom("2001:db8:1::5"), xdpDrop},
-		{"v6 outside", udpFrom("2001:db9::1"), xdpPass},
-		{"v4 vlan tagged", vlanTagged(udpFrom("192.0.2.7")), xdpDrop},
-		{"arp", arp, xdpPass},
-		{"truncated ip header", truncated, xdpPass},
+		{"v4 in /24", plugintest.UDPFrom("192.0.2.1"), plugintest.XDPDrop},
+		{"v4 in /24 again", plugintest.UDPFrom("192.0.2.254"), plugintest.XDPDrop},
+		{"v4 next to /24", plugintest.UDPFrom("192.0.3.1"), plugintest.XDPPass},
+		{"v4 bare address", plugintest.UDPFrom("198.51.100.7"), plugintest.XDPDrop},
+		{"v4 next to bare address", plugintest.UDPFrom("198.51.100.8"), plugintest.XDPPass},
+		{"v6 in /32", plugintest.UDPFrom("2001:db8:1::5"), plugintest.XDPDrop},
+		{"v6 outside", plugintest.UDPFrom("2001:db9::1"), plugintest.XDPPass},
+		{"v4 vlan tagged", vlanTagged(plugintest.UDPFrom("192.0.2.7")), plugintest.XDPDrop},
+		{"arp", arp, plugintest.XDPPass},
+		{"truncated ip header", truncated, plugintest.XDPPass},
 	} {
 		if got := run(t, objs.XdpBlocklist, tc.pkt); got != tc.want {
 			t.Errorf("%s: verdict %d, want %d", tc.name, got, tc.want)
@@ -125,18 +105,18 @@ func TestBlocklistChangesAtRunTime(t *testing.T) {
 	if err := configure(t, p, maps, `{"prefixes": ["192.0.2.0/24", "2001:db8::/32"]}`); err != nil {
 		t.Fatal(err)
 	}
-	run(t, objs.XdpBlocklist, udpFrom("192.0.2.1"))
-	run(t, objs.XdpBlocklist, udpFrom("2001:db8::1"))
-	run(t, objs.XdpBlocklist, udpFrom("2001:db8::2"))
+	run(t, objs.XdpBlocklist, plugintest.UDPFrom("192.0.2.1"))
+	run(t, objs.XdpBlocklist, plugintest.UDPFrom("2001:db8::1"))
+	run(t, objs.XdpBlocklist, plugintest.UDPFrom("2001:db8::2"))
 
 	// New set: one prefix stays, one goes, one comes.
 	if err := configure(t, p, maps, `{"prefixes": ["2001:db8::/32", "203.0.113.0/24"]}`); err != nil {
 		t.Fatal(err)
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("192.0.2.1")); got != xdpPass {
+	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("192.0.2.1")); got != plugintest.XDPPass {
 		t.Errorf("removed prefix: verdict %d, want pass", got)
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("203.0.113.9")); got != xdpDrop {
+	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("203.0.113.9")); got != plugintest.XDPDrop {
 		t.Errorf("added prefix: verdict %d, want drop", got)
 	}
 	hits, err := p.Hits()
@@ -171,10 +151,10 @@ func TestBlocklistChangesAtRunTime(t *testing.T) {
 			t.Errorf("settings %s accepted", bad)
 		}
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("203.0.113.9")); got != xdpDrop {
+	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("203.0.113.9")); got != plugintest.XDPDrop {
 		t.Errorf("after refused settings: verdict %d, want drop", got)
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("192.0.2.1")); got != xdpPass {
+	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("192.0.2.1")); got != plugintest.XDPPass {
 		t.Errorf("after refused settings: verdict %d, want pass", got)
 	}
 
@@ -196,7 +176,7 @@ func TestBlocklistChangesAtRunTime(t *testing.T) {
 	if err := configure(t, p2, maps, `{}`); err != nil {
 		t.Fatal(err)
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("2001:db8::1")); got != xdpPass {
+	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("2001:db8::1")); got != plugintest.XDPPass {
 		t.Errorf("empty set: verdict %d, want pass", got)
 	}
 }
@@ -268,16 +248,7 @@ func TestHealth(t *testing.T) {
 // BenchmarkBlocklist measures the program alone (BPF_PROG_TEST_RUN) with
 // 1000 prefixes per family, for a listed and an unlisted source.
 func BenchmarkBlocklist(b *testing.B) {
-	testutil.RequireRoot(b)
-	var objs blocklistObjects
-	if err := loadBlocklistObjects(&objs, nil); err != nil {
-		b.Fatal(err)
-	}
-	defer objs.Close()
-	maps, err := sdk.NewMaps(map[string]*ebpf.Map{MapV4: objs.BlV4, MapV6: objs.BlV6, MapHits: objs.BlHits})
-	if err != nil {
-		b.Fatal(err)
-	}
+	objs, maps := standalone(b)
 	var prefixes []string
 	for i := range 500 {
 		prefixes = append(prefixes, netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}).String()+"/24")
@@ -291,7 +262,7 @@ func BenchmarkBlocklist(b *testing.B) {
 		{"v6-listed", "2001:db8:1:2::1"}, {"v6-unlisted", "2001:db9::1"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			_, d, err := objs.XdpBlocklist.Benchmark(udpFrom(tc.src), b.N, b.ResetTimer)
+			_, d, err := objs.XdpBlocklist.Benchmark(plugintest.UDPFrom(tc.src), b.N, b.ResetTimer)
 			if err != nil {
 				b.Fatal(err)
 			}

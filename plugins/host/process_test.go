@@ -22,15 +22,11 @@ import (
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/plugins/blocklist"
 	"github.com/xdpchain/xdpchain/plugins/internal/bpffstest"
+	"github.com/xdpchain/xdpchain/plugins/internal/plugintest"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
 )
 
 func testContext() context.Context { return context.Background() }
-
-const (
-	xdpDrop = 1
-	xdpPass = 2
-)
 
 // unprivileged runs a plugin as nobody, by number: the VM's initramfs has
 // no user database.
@@ -84,15 +80,6 @@ func loadDescribed(t *testing.T, d Description) (*ebpf.Program, map[string]*ebpf
 	return prog, maps, pins
 }
 
-func udpFrom(src string) []byte {
-	a := netip.MustParseAddr(src)
-	dst := netip.MustParseAddr("10.0.0.1")
-	if a.Is6() {
-		dst = netip.MustParseAddr("fd00::1")
-	}
-	return testutil.UDPPacket(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
-}
-
 func verdict(t *testing.T, prog *ebpf.Program, pkt []byte) uint32 {
 	t.Helper()
 	ret, err := prog.Run(&ebpf.RunOptions{Data: pkt})
@@ -142,8 +129,8 @@ func TestProcessBlocklist(t *testing.T) {
 			if err := p.Health(testContext()); err != nil {
 				t.Errorf("health: %v", err)
 			}
-			for src, want := range map[string]uint32{"192.0.2.1": xdpDrop, "192.0.3.1": xdpPass, "2001:db8::7": xdpDrop, "2001:db9::7": xdpPass} {
-				if got := verdict(t, prog, udpFrom(src)); got != want {
+			for src, want := range map[string]uint32{"192.0.2.1": plugintest.XDPDrop, "192.0.3.1": plugintest.XDPPass, "2001:db8::7": plugintest.XDPDrop, "2001:db9::7": plugintest.XDPPass} {
+				if got := verdict(t, prog, plugintest.UDPFrom(src)); got != want {
 					t.Errorf("%s: verdict %d, want %d", src, got, want)
 				}
 			}
@@ -152,8 +139,8 @@ func TestProcessBlocklist(t *testing.T) {
 			if err := p.ConfigureSettings(testContext(), map[string]any{"prefixes": []string{"2001:db8::/32", "198.51.100.0/24"}}); err != nil {
 				t.Fatal(err)
 			}
-			for src, want := range map[string]uint32{"192.0.2.1": xdpPass, "198.51.100.1": xdpDrop, "2001:db8::7": xdpDrop} {
-				if got := verdict(t, prog, udpFrom(src)); got != want {
+			for src, want := range map[string]uint32{"192.0.2.1": plugintest.XDPPass, "198.51.100.1": plugintest.XDPDrop, "2001:db8::7": plugintest.XDPDrop} {
+				if got := verdict(t, prog, plugintest.UDPFrom(src)); got != want {
 					t.Errorf("after new settings: %s: verdict %d, want %d", src, got, want)
 				}
 			}
@@ -170,7 +157,7 @@ func TestProcessBlocklist(t *testing.T) {
 
 			// The program keeps working after the plugin is gone.
 			p.Kill()
-			if got := verdict(t, prog, udpFrom("198.51.100.1")); got != xdpDrop {
+			if got := verdict(t, prog, plugintest.UDPFrom("198.51.100.1")); got != plugintest.XDPDrop {
 				t.Errorf("after kill: verdict %d, want drop", got)
 			}
 		})
@@ -184,10 +171,10 @@ func TestProcessRatelimit(t *testing.T) {
 	if err := p.Configure(testContext(), pins); err != nil {
 		t.Fatal(err)
 	}
-	pkt := udpFrom("192.0.2.1")
+	pkt := plugintest.UDPFrom("192.0.2.1")
 	passed := 0
 	for range 10 {
-		if verdict(t, prog, pkt) == xdpPass {
+		if verdict(t, prog, pkt) == plugintest.XDPPass {
 			passed++
 		}
 	}
@@ -217,7 +204,7 @@ func TestProcessUnprivileged(t *testing.T) {
 	if err := p.Configure(testContext(), pins); err != nil {
 		t.Fatal(err)
 	}
-	if got := verdict(t, prog, udpFrom("203.0.113.1")); got != xdpDrop {
+	if got := verdict(t, prog, plugintest.UDPFrom("203.0.113.1")); got != plugintest.XDPDrop {
 		t.Errorf("verdict %d, want drop", got)
 	}
 	if err := p.Health(testContext()); err != nil {
@@ -341,7 +328,7 @@ func TestProcessCrash(t *testing.T) {
 		t.Errorf("configure after crash: %v", err)
 	}
 	// The program and its maps are untouched.
-	if got := verdict(t, prog, udpFrom("192.0.2.9")); got != xdpDrop {
+	if got := verdict(t, prog, plugintest.UDPFrom("192.0.2.9")); got != plugintest.XDPDrop {
 		t.Errorf("after crash: verdict %d, want drop", got)
 	}
 }
@@ -428,19 +415,19 @@ func TestProcessTwoInterfaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, prog := range map[string]*ebpf.Program{"eth0": progA, "eth1": progB} {
-		if got := verdict(t, prog, udpFrom("192.0.2.1")); got != xdpDrop {
+		if got := verdict(t, prog, plugintest.UDPFrom("192.0.2.1")); got != plugintest.XDPDrop {
 			t.Errorf("%s: verdict %d, want drop", name, got)
 		}
 	}
-	verdict(t, progB, udpFrom("192.0.2.2"))
+	verdict(t, progB, plugintest.UDPFrom("192.0.2.2"))
 	if err := p.ConfigureSettings(testContext(), map[string]any{"prefixes": []string{"198.51.100.0/24"}}); err != nil {
 		t.Fatal(err)
 	}
 	for name, prog := range map[string]*ebpf.Program{"eth0": progA, "eth1": progB} {
-		if got := verdict(t, prog, udpFrom("192.0.2.1")); got != xdpPass {
+		if got := verdict(t, prog, plugintest.UDPFrom("192.0.2.1")); got != plugintest.XDPPass {
 			t.Errorf("%s: old prefix: verdict %d, want pass", name, got)
 		}
-		if got := verdict(t, prog, udpFrom("198.51.100.1")); got != xdpDrop {
+		if got := verdict(t, prog, plugintest.UDPFrom("198.51.100.1")); got != plugintest.XDPDrop {
 			t.Errorf("%s: new prefix: verdict %d, want drop", name, got)
 		}
 	}

@@ -2,43 +2,24 @@ package ratelimit
 
 import (
 	"context"
-	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 
-	"github.com/xdpchain/xdpchain/internal/testutil"
+	"github.com/xdpchain/xdpchain/plugins/internal/plugintest"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
 )
 
-const (
-	xdpDrop = 1
-	xdpPass = 2
-)
-
-func standalone(t *testing.T) (*ratelimitObjects, *sdk.Maps) {
-	t.Helper()
-	testutil.RequireRoot(t)
+// standalone loads the object as a plain XDP program with its own maps and
+// returns it with the plugin's view of the maps.
+func standalone(tb testing.TB) (*ratelimitObjects, *sdk.Maps) {
+	tb.Helper()
 	var objs ratelimitObjects
-	if err := loadRatelimitObjects(&objs, nil); err != nil {
-		t.Fatalf("loading ratelimit: %v", err)
-	}
-	t.Cleanup(func() { objs.Close() })
-	maps, err := sdk.NewMaps(map[string]*ebpf.Map{MapConfig: objs.RlConfig, MapBuckets: objs.RlBuckets, MapStats: objs.RlStats})
-	if err != nil {
-		t.Fatal(err)
-	}
+	maps := plugintest.Load(tb, "ratelimit", loadRatelimitObjects, &objs, func() map[string]*ebpf.Map {
+		return map[string]*ebpf.Map{MapConfig: objs.RlConfig, MapBuckets: objs.RlBuckets, MapStats: objs.RlStats}
+	})
 	return &objs, maps
-}
-
-func udpFrom(src string) []byte {
-	a := netip.MustParseAddr(src)
-	dst := netip.MustParseAddr("10.0.0.1")
-	if a.Is6() {
-		dst = netip.MustParseAddr("fd00::1")
-	}
-	return testutil.UDPPacket(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
 }
 
 // send runs pkt n times and counts the passes.
@@ -50,9 +31,9 @@ func send(t *testing.T, prog *ebpf.Program, pkt []byte, n int) (passed int) {
 			t.Fatalf("test run: %v", err)
 		}
 		switch ret {
-		case xdpPass:
+		case plugintest.XDPPass:
 			passed++
-		case xdpDrop:
+		case plugintest.XDPDrop:
 		default:
 			t.Fatalf("verdict %d", ret)
 		}
@@ -67,7 +48,7 @@ func configure(p *Plugin, maps *sdk.Maps, settings string) error {
 func TestRatelimitBuckets(t *testing.T) {
 	objs, maps := standalone(t)
 	prog := objs.XdpRatelimit
-	a, b, c := udpFrom("192.0.2.1"), udpFrom("2001:db8::1"), udpFrom("192.0.2.2")
+	a, b, c := plugintest.UDPFrom("192.0.2.1"), plugintest.UDPFrom("2001:db8::1"), plugintest.UDPFrom("192.0.2.2")
 
 	if got := send(t, prog, a, 20); got != 20 {
 		t.Errorf("unconfigured: %d of 20 passed, want all", got)
@@ -125,7 +106,7 @@ func TestRatelimitBuckets(t *testing.T) {
 	if err := configure(p, maps, `{"rate_pps": 7}`); err != nil {
 		t.Fatal(err)
 	}
-	if got := send(t, prog, udpFrom("198.51.100.1"), 10); got != 7 {
+	if got := send(t, prog, plugintest.UDPFrom("198.51.100.1"), 10); got != 7 {
 		t.Errorf("default burst: %d of 10 passed, want 7", got)
 	}
 }
@@ -141,7 +122,7 @@ func TestRatelimitRate(t *testing.T) {
 	if err := configure(p, maps, `{"rate_pps": 2000, "burst": 200}`); err != nil {
 		t.Fatal(err)
 	}
-	pkt := udpFrom("203.0.113.5")
+	pkt := plugintest.UDPFrom("203.0.113.5")
 	// Spend the burst.
 	for send(t, objs.XdpRatelimit, pkt, 1) == 1 {
 	}
@@ -166,16 +147,7 @@ func TestRatelimitRate(t *testing.T) {
 // source whose bucket is empty (the drop path) and a rate high enough that
 // every packet passes.
 func BenchmarkRatelimit(b *testing.B) {
-	testutil.RequireRoot(b)
-	var objs ratelimitObjects
-	if err := loadRatelimitObjects(&objs, nil); err != nil {
-		b.Fatal(err)
-	}
-	defer objs.Close()
-	maps, err := sdk.NewMaps(map[string]*ebpf.Map{MapConfig: objs.RlConfig, MapBuckets: objs.RlBuckets, MapStats: objs.RlStats})
-	if err != nil {
-		b.Fatal(err)
-	}
+	objs, maps := standalone(b)
 	p := New()
 	for _, tc := range []struct{ name, settings, src string }{
 		{"drop", `{"rate_pps": 1, "burst": 1}`, "192.0.2.1"},
@@ -185,7 +157,7 @@ func BenchmarkRatelimit(b *testing.B) {
 			if err := configure(p, maps, tc.settings); err != nil {
 				b.Fatal(err)
 			}
-			_, d, err := objs.XdpRatelimit.Benchmark(udpFrom(tc.src), b.N, b.ResetTimer)
+			_, d, err := objs.XdpRatelimit.Benchmark(plugintest.UDPFrom(tc.src), b.N, b.ResetTimer)
 			if err != nil {
 				b.Fatal(err)
 			}
