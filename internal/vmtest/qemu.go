@@ -35,7 +35,7 @@ func qemuArgs(k *Kernel, initrd, disk string, opts *Options) []string {
 	if opts.Accel == "kvm" {
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	} else {
-		args = append(args, "-accel", "tcg")
+		args = append(args, "-accel", opts.Accel) // tcg, or tcg with options
 	}
 	return args
 }

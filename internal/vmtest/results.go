@@ -54,6 +54,7 @@ type KernelResult struct {
 	Total      time.Duration // host clock, qemu start to exit
 	Done       string        // "ok", "fail", or "" when the line never came
 	Setup      []string      // SETUP problems the guest reported
+	Oops       []string      // kernel oops/panic/BUG lines, with the package running then
 	Err        error         // the harness's own failure: qemu, timeout, preparation
 	LogFile    string
 	started    time.Time
@@ -89,7 +90,10 @@ var (
 	markerRE = regexp.MustCompile(regexp.QuoteMeta(Marker) + ` (.*)$`)
 	pkgRE    = regexp.MustCompile(`^pkg=(\S+) (start|rc=(-?[0-9]+))`)
 	testRE   = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+)`)
-	benchRE  = regexp.MustCompile(`^Benchmark\S*\s+[0-9]+\s+.*ns/op`)
+	// kernelTroubleRE matches the first lines of a kernel oops, BUG,
+	// warning or panic on the console.
+	kernelTroubleRE = regexp.MustCompile(`\]\s(Oops:|BUG:|WARNING:|Kernel panic|general protection fault|kernel BUG)`)
+	benchRE         = regexp.MustCompile(`^Benchmark\S*\s+[0-9]+\s+.*ns/op`)
 )
 
 // feed takes one console line, received at now.
@@ -97,6 +101,13 @@ func (k *KernelResult) feed(line string, now time.Time) {
 	if m := markerRE.FindStringSubmatch(line); m != nil {
 		k.marker(m[1], now)
 		return
+	}
+	if kernelTroubleRE.MatchString(line) && len(k.Oops) < 20 {
+		where := "before any package"
+		if k.current != nil {
+			where = "during " + k.current.Package
+		}
+		k.Oops = append(k.Oops, strings.TrimSpace(line)+" ("+where+")")
 	}
 	p := k.current
 	if p == nil {

@@ -22,6 +22,7 @@ PASS
 XDPCHAIN-VM: pkg=example.com/m/a rc=0 uptime=3.10
 --- FAIL: TestOutsideAPackage (0.00s)
 XDPCHAIN-VM: pkg=example.com/m/b start
+[  101.288504] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI
 === RUN   TestThree
     x_test.go:1: boom
 --- FAIL: TestThree (0.00s)
@@ -56,6 +57,9 @@ func TestKernelResultParse(t *testing.T) {
 	}
 	if r.Ready != 3*time.Second || r.GuestReady != "2.93" {
 		t.Errorf("ready: host %s, guest %q", r.Ready, r.GuestReady)
+	}
+	if len(r.Oops) != 1 || r.Oops[0] != "[  101.288504] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI (during example.com/m/b)" {
+		t.Errorf("kernel trouble: %q", r.Oops)
 	}
 	if r.Done != "fail" {
 		t.Errorf("done %q, want fail", r.Done)
