@@ -2,7 +2,6 @@ package vmtest
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,11 +130,6 @@ func TestCPIOWriterError(t *testing.T) {
 	if err := c.Close(); err == nil {
 		t.Fatal("archiving a missing file did not fail")
 	}
-}
-
-func Example_shellQuote() {
-	fmt.Println(shellQuote("-test.run=^TestA$"), shellQuote("plain-1.2/x"), shellQuote("it's"))
-	// Output: '-test.run=^TestA$' plain-1.2/x 'it'\''s'
 }
 
 func TestCopyTree(t *testing.T) {

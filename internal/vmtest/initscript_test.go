@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,4 +71,9 @@ func TestShellQuoteRoundTrip(t *testing.T) {
 			t.Errorf("%q came back as %q", s, out)
 		}
 	}
+}
+
+func Example_shellQuote() {
+	fmt.Println(shellQuote("-test.run=^TestA$"), shellQuote("plain-1.2/x"), shellQuote("it's"))
+	// Output: '-test.run=^TestA$' plain-1.2/x 'it'\''s'
 }
