@@ -3,6 +3,7 @@ package vmtest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -87,12 +88,21 @@ func (fp *FreplacePair) Close() error {
 }
 
 func trampolineError(what string, err error) error {
+	// cilium/ebpf suggests MEMLOCK on every EPERM; it is not the cause
+	// here (memory is accounted by cgroup since 5.11).
+	msg := strings.ReplaceAll(err.Error(), " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)", "")
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		return fmt.Errorf("%w: %s (%s: %v)", ErrNoTrampolines, unix.ErrnoName(errno), what, err)
+		return fmt.Errorf("%w: %w (%s: %s)", ErrNoTrampolines, errnoName{errno}, what, msg)
 	}
-	return fmt.Errorf("%w: %s: %v", ErrNoTrampolines, what, err)
+	return fmt.Errorf("%w: %s: %s", ErrNoTrampolines, what, msg)
 }
+
+// errnoName prints an errno by its name (EPERM) and unwraps to it.
+type errnoName struct{ errno syscall.Errno }
+
+func (e errnoName) Error() string { return unix.ErrnoName(e.errno) }
+func (e errnoName) Unwrap() error { return e.errno }
 
 // RequireFreplace skips the test when the kernel cannot load and attach
 // freplace programs, with the probed reason ("kernel refuses BPF

@@ -3,6 +3,7 @@ package vmtest
 import (
 	"errors"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -93,7 +94,17 @@ func TestFreplaceProbeResult(t *testing.T) {
 	if err == nil {
 		t.Skipf("freplace works on %s; no refusal to check", Where())
 	}
+	if !errors.Is(err, ErrNoTrampolines) {
+		t.Fatalf("refusal does not wrap ErrNoTrampolines: %v", err)
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		t.Fatalf("refusal does not carry the errno: %v", err)
+	}
 	msg := err.Error()
+	if strings.Contains(msg, "MEMLOCK") {
+		t.Errorf("reason %q blames MEMLOCK", msg)
+	}
 	if !strings.HasPrefix(msg, "kernel refuses BPF trampolines: E") {
 		t.Fatalf("reason %q does not name an errno", msg)
 	}
