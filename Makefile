@@ -4,7 +4,7 @@ BIN     := $(CURDIR)/bin/xdpchain
 # Packages with privileged tests; the VM harness runs the same list.
 PKGS    ?= ./...
 
-.PHONY: all build generate test test-host vmtest bench demo clean
+.PHONY: all build generate test test-host vmtest bench bench-vm demo clean
 
 all: build
 
@@ -22,8 +22,15 @@ test: test-host vmtest
 test-host: build
 	XDPCHAIN_BIN=$(BIN) XDPCHAIN_TEST_ENV=host $(GO) test -count=1 -v -timeout 30m $(PKGS)
 
-vmtest: build
-	$(GO) run ./internal/vmtest/cmd/vmtest
+# The harness builds its own static test binaries and commands.
+VMTEST_FLAGS ?=
+vmtest:
+	$(GO) run ./internal/vmtest/cmd/vmtest $(VMTEST_FLAGS)
+
+# The issue 3 side-by-side table (plain, libxdp, xdpchain freplace and linked)
+# in each Debian kernel.
+bench-vm:
+	$(GO) run ./internal/vmtest/cmd/vmtest -pkgs ./internal/bench -bench Table $(VMTEST_FLAGS)
 
 # The ns/packet table (BPF_PROG_TEST_RUN), with ratios measured in the same run.
 bench: build

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
@@ -35,6 +37,21 @@ func newSemanticsRoot(tb testing.TB, mech dispatcher.MechanismKind) *dispatcher.
 		}
 		r.Close()
 	})
+	// Exact counts need silence: with the peer down, no stray packet
+	// (IPv6 router solicitation, MLD) reaches the chain; the tests run
+	// packets through BPF_PROG_TEST_RUN only.
+	h, err := netlink.NewHandleAt(ns.Handle(), unix.NETLINK_ROUTE)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer h.Close()
+	peer, err := h.LinkByName(pair.B.Name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.LinkSetDown(peer); err != nil {
+		tb.Fatal(err)
+	}
 	return r
 }
 
