@@ -186,6 +186,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad mode", iface + "mode = \"fast\"\n", []want{{3, "interface[0].mode", `unknown mode "fast"`}}},
 		{"bad mechanism", iface + "mechanism = \"tail\"\n", []want{{3, "interface[0].mechanism", `unknown mechanism "tail"`}}},
 		{"bad fallthrough", iface + "fallthrough = \"accept\"\n", []want{{3, "interface[0].fallthrough", `unknown verdict "accept"`}}},
+		{"aborted fallthrough", iface + "fallthrough = \"aborted\"\n", []want{{3, "interface[0].fallthrough", `cannot be the fall-through verdict`}}},
 		{"unknown interface key", iface + "nets = \"x\"\n", []want{{3, "interface[0].nets", "unknown key"}}},
 		{"duplicate interface", iface + iface, []want{{4, "interface[1].name", `duplicate interface "eth0" (first at line 1)`}}},
 		{"second interface's error at its own line", iface + "mode = \"skb\"\n[[interface]]\nname = \"eth1\"\nmode = \"x\"\n", []want{{6, "interface[1].mode", "unknown mode"}}},

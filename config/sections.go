@@ -66,7 +66,9 @@ func (d *decoder) iface(t *table) Interface {
 	}
 	var s string
 	if t.str("fallthrough", &s) {
-		if v, ok := t.verdict("fallthrough", s); ok {
+		if v, ok := t.verdict("fallthrough", s); ok && v == dispatcher.Aborted {
+			t.errorf("fallthrough", "aborted reports program errors and cannot be the fall-through verdict; use drop")
+		} else if ok {
 			out.Fallthrough = v
 		}
 	}
