@@ -1,5 +1,3 @@
-// Command xdpchain keeps a chain of XDP programs on an interface behind one
-// pinned root dispatcher. See README.md.
 package main
 
 import (
