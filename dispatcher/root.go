@@ -76,25 +76,34 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	for i, s := range g.slots {
 		count := label(fmt.Sprintf("count%d", i))
 		callIns := asm.Mov.Reg(asm.R1, regCtx).WithSymbol(label(fmt.Sprintf("slot%d", i)))
+		// The column (r1) is computed only when counters need it.
+		column := func(ins ...asm.Instruction) []asm.Instruction {
+			if g.counters {
+				return ins
+			}
+			return nil
+		}
 		emit(
 			callIns,
 			asm.Call.Label(slotSymbol(i)),
 			asm.JGT.Imm32(asm.R0, int32(Redirect), label(fmt.Sprintf("rare%d", i))),
-			asm.Mov.Reg32(asm.R1, asm.R0), // the column
 		)
+		emit(column(asm.Mov.Reg32(asm.R1, asm.R0))...)
 		if allowed := s.Allowed; allowed != 0 && allowed != AllVerdicts {
 			emit(
 				asm.Mov.Imm32(asm.R2, 1),
 				asm.LSh.Reg32(asm.R2, asm.R0),
 				asm.JSet.Imm32(asm.R2, int32(allowed), count),
-				asm.Mov.Imm32(asm.R1, colDenied),
-				asm.Mov.Imm32(asm.R0, int32(Aborted)),
 			)
+			emit(column(asm.Mov.Imm32(asm.R1, colDenied))...)
+			emit(asm.Mov.Imm32(asm.R0, int32(Aborted)))
 		}
-		countIns := []asm.Instruction{}
+		// Counting, then the proceed-on decision; count labels the first
+		// of them (the allowed check and the rare path land there).
+		var tail []asm.Instruction
 		if g.counters {
 			off := int16(s.counter * 8 * 8)
-			countIns = append(countIns,
+			tail = append(tail,
 				asm.LSh.Imm(asm.R1, 3),
 				asm.Mov.Reg(asm.R2, regCounters),
 				asm.Add.Reg(asm.R2, asm.R1),
@@ -102,27 +111,25 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 				asm.Add.Imm(asm.R3, 1),
 				asm.StoreMem(asm.R2, off, asm.R3, asm.DWord),
 			)
-		} else {
-			countIns = append(countIns, asm.Mov.Reg32(asm.R1, asm.R1)) // a landing pad
 		}
-		countIns[0] = countIns[0].WithSymbol(count)
-		emit(countIns...)
 		if s.Shadow {
-			emit(asm.Ja.Label(next(i)))
+			tail = append(tail, asm.Ja.Label(next(i)))
 		} else {
-			emit(
+			tail = append(tail,
 				asm.Mov.Imm32(asm.R2, 1),
 				asm.LSh.Reg32(asm.R2, asm.R0),
 				asm.JSet.Imm32(asm.R2, int32(s.ProceedOn), next(i)),
 				asm.Return(),
 			)
 		}
+		tail[0] = tail[0].WithSymbol(count)
+		emit(tail...)
 
 		// The rare path: the empty-slot sentinel or an invalid value.
 		r := asm.JEq.Imm32(asm.R0, slotEmpty, next(i)).WithSymbol(label(fmt.Sprintf("rare%d", i)))
+		rare = append(rare, r)
+		rare = append(rare, column(asm.Mov.Imm32(asm.R1, colInvalid))...)
 		rare = append(rare,
-			r,
-			asm.Mov.Imm32(asm.R1, colInvalid),
 			asm.Mov.Imm32(asm.R0, int32(Aborted)),
 			asm.Ja.Label(count),
 		)
