@@ -1,0 +1,136 @@
+package dispatcher
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"testing"
+)
+
+func named(names ...string) Chain {
+	var c Chain
+	for _, n := range names {
+		c = append(c, Program{Name: n})
+	}
+	return c
+}
+
+func running(counters map[string]uint32) []programState {
+	var out []programState
+	for n, c := range counters {
+		out = append(out, programState{Program: Program{Name: n}, Counter: c})
+	}
+	return out
+}
+
+func TestAssignCounters(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		chain   Chain
+		running map[string]uint32
+		want    map[string]uint32
+	}{
+		{"first chain", named("a", "b", "c"), nil, map[string]uint32{"a": 1, "b": 2, "c": 3}},
+		{"kept, any order", named("c", "b", "a"), map[string]uint32{"a": 1, "b": 2, "c": 3}, map[string]uint32{"a": 1, "b": 2, "c": 3}},
+		{"new after kept", named("b", "x", "a"), map[string]uint32{"a": 1, "b": 2}, map[string]uint32{"a": 1, "b": 2, "x": 3}},
+		// A removed program's row is still counted into by the running
+		// generation: the new program must not take it.
+		{"removed row not reused", named("a", "x"), map[string]uint32{"a": 1, "gone": 2}, map[string]uint32{"a": 1, "x": 3}},
+		{"lowest free first", named("x", "y", "a"), map[string]uint32{"a": 2, "gone": 4}, map[string]uint32{"a": 2, "x": 1, "y": 3}},
+		{"kept high index", named("a"), map[string]uint32{"a": 9}, map[string]uint32{"a": 9}},
+		{"empty chain", nil, map[string]uint32{"a": 1}, map[string]uint32{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := assignCounters(tc.chain, running(tc.running))
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAssignCountersFull replaces a full chain of 64 by 64 new programs:
+// the new ones need rows 65..128, which the counters map must hold.
+func TestAssignCountersFull(t *testing.T) {
+	old := map[string]uint32{}
+	var chain Chain
+	for i := range MaxPrograms {
+		old[fmt.Sprintf("old%d", i)] = uint32(i + 1)
+		chain = append(chain, Program{Name: fmt.Sprintf("new%d", i)})
+	}
+	got := assignCounters(chain, running(old))
+	seen := map[uint32]string{}
+	for name, c := range got {
+		if c <= MaxPrograms || c > maxCounters {
+			t.Errorf("%s: row %d, want one in %d..%d", name, c, MaxPrograms+1, maxCounters)
+		}
+		if other, ok := seen[c]; ok {
+			t.Errorf("%s and %s share row %d", name, other, c)
+		}
+		seen[c] = name
+	}
+	if len(got) != MaxPrograms {
+		t.Errorf("%d programs got rows, want %d", len(got), MaxPrograms)
+	}
+}
+
+func hashOf(obj []byte) string {
+	sum := sha256.Sum256(obj)
+	return hex.EncodeToString(sum[:])
+}
+
+func TestUnchanged(t *testing.T) {
+	objA, objB := []byte("object a"), []byte("object b")
+	progA := Program{Name: "a", Priority: 10, ProceedOn: NewVerdictSet(Pass), ProgramName: "fa", Frags: true, Owner: "me", Version: "1"}
+	progB := Program{Name: "b", Priority: 20, ProceedOn: NewVerdictSet(Pass, Drop), Allowed: NewVerdictSet(Pass), ProgramName: "fb"}
+	r := &Root{st: &state{
+		Fallthrough: Drop, Mechanism: Linked,
+		Programs: []programState{
+			{Program: progA, Object: hashOf(objA), Counter: 1},
+			{Program: progB, Object: hashOf(objB), Counter: 2},
+		},
+	}}
+	chain := func() Chain {
+		a, b := progA, progB
+		a.Object, b.Object = objA, objB
+		return Chain{a, b}
+	}
+	spec := Spec{Fallthrough: Drop}
+	if !r.unchanged(chain(), spec, Linked) {
+		t.Fatal("the running chain counts as changed")
+	}
+	// What the caller may leave out is derived from the identical object.
+	c := chain()
+	c[0].ProgramName, c[0].Frags = "", false
+	if !r.unchanged(c, spec, Linked) {
+		t.Error("a chain without program name and frags counts as changed")
+	}
+
+	for _, tc := range []struct {
+		name string
+		edit func(c Chain, s *Spec, k *MechanismKind) Chain
+	}{
+		{"fall-through", func(c Chain, s *Spec, _ *MechanismKind) Chain { s.Fallthrough = Pass; return c }},
+		{"counters", func(c Chain, s *Spec, _ *MechanismKind) Chain { s.NoCounters = true; return c }},
+		{"mechanism", func(c Chain, _ *Spec, k *MechanismKind) Chain { *k = Freplace; return c }},
+		{"one program fewer", func(c Chain, _ *Spec, _ *MechanismKind) Chain { return c[:1] }},
+		{"one program more", func(c Chain, _ *Spec, _ *MechanismKind) Chain { return append(c, Program{Name: "c"}) }},
+		{"order", func(c Chain, _ *Spec, _ *MechanismKind) Chain { return Chain{c[1], c[0]} }},
+		{"object", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[1].Object = []byte("object b2"); return c }},
+		{"name", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].Name = "a2"; return c }},
+		{"priority", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].Priority++; return c }},
+		{"proceed-on", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].ProceedOn = NewVerdictSet(Drop); return c }},
+		{"allowed", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[1].Allowed = 0; return c }},
+		{"shadow", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[1].Shadow = true; return c }},
+		{"frags", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[1].Frags = true; return c }},
+		{"owner", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].Owner = "you"; return c }},
+		{"version", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].Version = "2"; return c }},
+		{"program name", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].ProgramName = "other"; return c }},
+	} {
+		s, k := spec, Linked
+		c := tc.edit(chain(), &s, &k)
+		if r.unchanged(c, s, k) {
+			t.Errorf("%s changed, unchanged() is true", tc.name)
+		}
+	}
+}
