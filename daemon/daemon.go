@@ -48,6 +48,11 @@ type Options struct {
 	PluginLog io.Writer
 	// NoSocket skips the control socket.
 	NoSocket bool
+	// DriftInterval is how often every configured interface is checked for
+	// a missing root (detached from outside, or the interface created
+	// again), besides the link events that trigger a check at once (see
+	// drift.go). Default 30s; negative disables the periodic check.
+	DriftInterval time.Duration
 }
 
 func (o Options) withDefaults(cfg *config.Config) Options {
@@ -74,6 +79,9 @@ func (o Options) withDefaults(cfg *config.Config) Options {
 	}
 	if o.PluginLog == nil {
 		o.PluginLog = io.Discard
+	}
+	if o.DriftInterval == 0 {
+		o.DriftInterval = 30 * time.Second
 	}
 	return o
 }
@@ -142,8 +150,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("config applied", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
 	d.sweep()
+	stopDrift := d.watchDrift(ctx)
 	if !d.opts.NoSocket {
 		if err := d.serve(cfg.Daemon); err != nil {
+			stopDrift()
 			d.shutdown()
 			return err
 		}
@@ -152,6 +162,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			stopDrift()
 			d.shutdown()
 			return nil
 		case <-d.opts.Reload:

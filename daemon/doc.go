@@ -21,6 +21,17 @@
 // step fails, nothing changes: interfaces already swapped are swapped back,
 // new plugin processes are stopped, and the previous config stays in force.
 //
+// # Self-healing
+//
+// Between reloads, a drift watcher (drift.go) re-applies an interface's
+// chain when its root is gone: detached from outside, or the interface
+// deleted and created again with a new ifindex. Link events (one netlink
+// subscription per network namespace the config names) trigger a check of
+// the interface they name; every interface is also checked periodically
+// (Options.DriftInterval). The heal is applyInterface on a new root, the
+// same one-interface reconcile as a plugin event; running plugins there are
+// configured again with their new maps. A root in place is never touched.
+//
 // # Plugins
 //
 // A plugin runs as one process per interface it is configured on, so each

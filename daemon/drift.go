@@ -1,0 +1,381 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpchain/xdpchain/config"
+	"github.com/xdpchain/xdpchain/dispatcher"
+)
+
+// driftSettle is how long the drift watcher lets a burst of link events
+// (a veth pair is created, addressed and set up in several steps) settle
+// before it checks the interfaces they name.
+const driftSettle = 100 * time.Millisecond
+
+// drift keeps the configured interfaces' roots attached between reloads: it
+// watches link events in every network namespace the config names and, as
+// a backstop, checks every interface periodically. An interface whose root
+// is missing (detached from outside, or the interface deleted and created
+// again with a new ifindex) gets its chain back through applyInterface, the
+// daemon's reconcile path for one interface.
+type drift struct {
+	d        *Daemon
+	interval time.Duration
+
+	kick chan struct{} // a link event marked a ref dirty
+
+	mu    sync.Mutex
+	dirty map[string]bool // refs named by link events since the last check
+	all   bool            // a subscription was lost: check every interface
+
+	subs      map[string]*linkSub // by netns spec as the config names it; loop only
+	subFailed map[string]bool     // specs whose subscription failed, logged once
+	// missing are the refs whose interface does not exist, logged once;
+	// touched with d.mu held.
+	missing map[string]bool
+}
+
+// linkSub is one link event subscription, in one network namespace.
+type linkSub struct {
+	inode   uint64
+	done    chan struct{} // closed to end it
+	updates chan netlink.LinkUpdate
+	ended   chan struct{} // closed when updates is drained and closed
+}
+
+// watchDrift starts the drift watcher; stop ends it and waits for it. Call
+// once the first config is applied.
+func (d *Daemon) watchDrift(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &drift{
+		d:         d,
+		interval:  d.opts.DriftInterval,
+		kick:      make(chan struct{}, 1),
+		dirty:     make(map[string]bool),
+		subs:      make(map[string]*linkSub),
+		subFailed: make(map[string]bool),
+		missing:   make(map[string]bool),
+	}
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		w.run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-finished
+	}
+}
+
+func (w *drift) run(ctx context.Context) {
+	defer w.unsubscribeAll()
+	var tick <-chan time.Time
+	if w.interval > 0 {
+		t := time.NewTicker(w.interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	w.subscribe(ctx)
+	// Drift from before the watcher started (between the first apply and
+	// now) is caught at once.
+	w.check(ctx, nil)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			w.subscribe(ctx)
+			w.check(ctx, nil)
+		case <-w.kick:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(driftSettle):
+			}
+			w.mu.Lock()
+			refs, all := w.dirty, w.all
+			w.dirty, w.all = make(map[string]bool), false
+			w.mu.Unlock()
+			if all {
+				w.subscribe(ctx)
+				refs = nil
+			}
+			w.check(ctx, refs)
+		}
+	}
+}
+
+// mark records that ref (or, when all, every interface) needs a check.
+func (w *drift) mark(ref string, all bool) {
+	w.mu.Lock()
+	if all {
+		w.all = true
+	} else {
+		w.dirty[ref] = true
+	}
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// subscribe makes the subscriptions follow the config: one per network
+// namespace it names, renewed when the namespace was replaced (a new inode
+// under the same name) or the subscription failed. Namespaces a reload adds
+// are watched from the next periodic check on.
+func (w *drift) subscribe(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	cfg := w.d.Config()
+	want := make(map[string]bool)
+	for i := range cfg.Interfaces {
+		want[cfg.Interfaces[i].NetNS] = true
+	}
+	for spec, s := range w.subs {
+		if !want[spec] || s.isEnded() || netnsInode(spec) != s.inode {
+			s.stop()
+			delete(w.subs, spec)
+		}
+	}
+	for spec := range want {
+		if w.subs[spec] != nil {
+			continue
+		}
+		s, err := w.subscribeIn(spec)
+		if err != nil {
+			if !w.subFailed[spec] {
+				w.subFailed[spec] = true
+				w.d.log.Warn("watching links failed; interfaces there are checked periodically only", "netns", spec, "error", err)
+			}
+			continue
+		}
+		delete(w.subFailed, spec)
+		w.subs[spec] = s
+	}
+}
+
+func (w *drift) subscribeIn(spec string) (*linkSub, error) {
+	s := &linkSub{
+		done:    make(chan struct{}),
+		updates: make(chan netlink.LinkUpdate, 64),
+		ended:   make(chan struct{}),
+	}
+	opts := netlink.LinkSubscribeOptions{
+		ErrorCallback: func(err error) {
+			select {
+			case <-s.done: // closing the socket ends the receive loop
+			default:
+				w.d.log.Warn("link events", "netns", spec, "error", err)
+			}
+		},
+	}
+	if spec != "" {
+		h, err := netns.GetFromPath(netnsPath(spec))
+		if err != nil {
+			return nil, err
+		}
+		defer h.Close() // the socket is created in the namespace; the handle is not kept
+		opts.Namespace = &h
+	}
+	s.inode = netnsInode(spec)
+	if err := netlink.LinkSubscribeWithOptions(s.updates, s.done, opts); err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(s.ended)
+		for u := range s.updates {
+			if u.Link == nil {
+				continue
+			}
+			ref := u.Link.Attrs().Name
+			if spec != "" {
+				ref = spec + "/" + ref
+			}
+			w.mark(ref, false)
+		}
+		select {
+		case <-s.done:
+		default:
+			// The subscription failed (e.g. the socket overflowed): events
+			// were lost, so renew it and check everything.
+			w.mark("", true)
+		}
+	}()
+	return s, nil
+}
+
+func (s *linkSub) isEnded() bool {
+	select {
+	case <-s.ended:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop ends the subscription and waits until its goroutines are done.
+func (s *linkSub) stop() {
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	<-s.ended
+}
+
+func (w *drift) unsubscribeAll() {
+	for spec, s := range w.subs {
+		s.stop()
+		delete(w.subs, spec)
+	}
+}
+
+// netnsPath resolves a config's netns (a name under /run/netns, or a path)
+// as the dispatcher does; "" is the daemon's own.
+func netnsPath(spec string) string {
+	switch {
+	case spec == "":
+		return "/proc/self/ns/net"
+	case strings.Contains(spec, "/"):
+		return spec
+	default:
+		return filepath.Join("/run/netns", spec)
+	}
+}
+
+// netnsInode identifies the namespace spec names now; 0 if it is gone.
+func netnsInode(spec string) uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat(netnsPath(spec), &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// check heals the configured interfaces in refs (nil: all of them), in
+// config order.
+func (w *drift) check(ctx context.Context, refs map[string]bool) {
+	d := w.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range d.cfg.Interfaces {
+		if ctx.Err() != nil {
+			return // stopping: shutdown closes the roots
+		}
+		itf := &d.cfg.Interfaces[i]
+		if refs == nil || refs[itf.Ref()] {
+			w.heal(ctx, itf)
+		}
+	}
+}
+
+// heal re-applies an interface's chain when its root is gone: the daemon's
+// root was detached from outside, or the interface is new (created after
+// the config was applied, or deleted and created again). A root that is in
+// place is left alone. Call with d.mu held.
+func (w *drift) heal(ctx context.Context, itf *config.Interface) {
+	d := w.d
+	ref := itf.Ref()
+	log := d.log.With("interface", ref)
+	old := d.roots[ref]
+	opts := d.cfg.Options(itf)
+
+	cur, err := dispatcher.Open(itf.Name, opts)
+	reason, created := "", false
+	var notFound netlink.LinkNotFoundError
+	switch {
+	case err == nil:
+		if old != nil && sameInterface(old, cur) {
+			cur.Close()
+			delete(w.missing, ref)
+			return
+		}
+		// Someone attached a root to a new interface of that name.
+		reason = "root on a new interface"
+	case errors.As(err, &notFound):
+		if !w.missing[ref] {
+			w.missing[ref] = true
+			log.Warn("interface is gone; its chain is re-applied when it is back")
+		}
+		return
+	case errors.Is(err, dispatcher.ErrNotAttached):
+		cur, err = dispatcher.Attach(itf.Name, opts)
+		if err != nil {
+			log.Error("re-attaching the root failed; trying again at the next check", "error", err)
+			return
+		}
+		reason = "root missing"
+		if old != nil {
+			reason = "root detached from outside"
+			if _, oi := old.Interface(); oi != ifindex(cur) {
+				reason = "interface created again"
+			}
+		}
+		created = true
+	default:
+		log.Error("checking the root failed", "error", err)
+		return
+	}
+	delete(w.missing, ref)
+
+	d.roots[ref] = cur
+	if err := d.applyInterface(ref); err != nil {
+		if old != nil {
+			d.roots[ref] = old
+		} else {
+			delete(d.roots, ref)
+		}
+		// Nothing changes: a root this check attached goes again, unless
+		// someone else's programs are in it by now.
+		if s, serr := cur.Spec(); created && serr == nil && len(s.Programs) == 0 {
+			if derr := cur.Detach(); derr != nil {
+				log.Error("detaching the new root failed", "error", derr)
+			}
+		}
+		cur.Close()
+		log.Error("re-applying the chain failed; trying again at the next check", "reason", reason, "error", err)
+		return
+	}
+	if old != nil {
+		old.Close()
+	}
+	n := 0
+	if s, err := cur.Spec(); err == nil {
+		n = len(s.Programs)
+	}
+	log.Info("chain re-applied", "reason", reason, "ifindex", ifindex(cur), "programs", n)
+
+	// Running plugins get their maps on the new root; their programs are
+	// back in the chain with fresh maps.
+	for k, in := range d.instances {
+		if k.iface != ref || !in.running() || !in.inChain() {
+			continue
+		}
+		if err := configureOn(ctx, cur, in); err != nil {
+			log.Error("handing a plugin its maps on the re-applied chain failed", "plugin", k.plugin, "error", err)
+		}
+	}
+}
+
+// sameInterface reports whether two roots are on the same interface.
+func sameInterface(a, b *dispatcher.Root) bool {
+	an, ai := a.Interface()
+	bn, bi := b.Interface()
+	return an == bn && ai == bi
+}
+
+func ifindex(r *dispatcher.Root) int {
+	_, idx := r.Interface()
+	return idx
+}
