@@ -198,7 +198,7 @@ func loadProgram(name string, spec *ebpf.ProgramSpec, logs bool) (*ebpf.Program,
 	if err == nil {
 		return p, nil
 	}
-	pe := &ProgramError{Program: name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+	pe := &ProgramError{Program: name, Err: fmt.Errorf("%w: %w", ErrLoad, err)}
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
 		pe.VerifierLog = fmt.Sprintf("%+v", ve)
