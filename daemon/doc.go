@@ -24,13 +24,15 @@
 // # Self-healing
 //
 // Between reloads, a drift watcher (drift.go) re-applies an interface's
-// chain when its root is gone: detached from outside, or the interface
-// deleted and created again with a new ifindex. Link events (one netlink
-// subscription per network namespace the config names) trigger a check of
-// the interface they name; every interface is also checked periodically
-// (Options.DriftInterval). The heal is applyInterface on a new root, the
-// same one-interface reconcile as a plugin event; running plugins there are
-// configured again with their new maps. A root in place is never touched.
+// chain when its root is gone (detached from outside, or the interface
+// deleted and created again with a new ifindex) or lacks the daemon's
+// programs. Link events (one netlink subscription per network namespace the
+// config names) trigger a check of the interface they name; every
+// interface is also checked periodically (Options.DriftInterval). The heal
+// is the one-interface reconcile that plugin events use (planFor,
+// applyPlan), on a new root when needed; running plugins there are
+// configured again with their new maps. A chain in line with the config is
+// not swapped.
 //
 // # Plugins
 //

@@ -280,10 +280,13 @@ func (w *drift) check(ctx context.Context, refs map[string]bool) {
 	}
 }
 
-// heal re-applies an interface's chain when its root is gone: the daemon's
-// root was detached from outside, or the interface is new (created after
-// the config was applied, or deleted and created again). A root that is in
-// place is left alone. Call with d.mu held.
+// heal re-applies an interface's chain when it drifted: the daemon's root
+// was detached from outside, the interface is new (created after the config
+// was applied, or deleted and created again), or the daemon's programs are
+// missing from a root in place (removed with the CLI, bypassing the
+// daemon). The change is the daemon's one-interface reconcile (planFor,
+// applyPlan): one atomic swap that keeps other owners' programs, or none
+// when the chain is as the config wants it. Call with d.mu held.
 func (w *drift) heal(ctx context.Context, itf *config.Interface) {
 	d := w.d
 	ref := itf.Ref()
@@ -298,11 +301,11 @@ func (w *drift) heal(ctx context.Context, itf *config.Interface) {
 	case err == nil:
 		if old != nil && sameInterface(old, cur) {
 			cur.Close()
-			delete(w.missing, ref)
-			return
+			cur, reason = old, "chain drifted"
+		} else {
+			// Someone attached a root to a new interface of that name.
+			reason = "root on a new interface"
 		}
-		// Someone attached a root to a new interface of that name.
-		reason = "root on a new interface"
 	case errors.As(err, &notFound):
 		if !w.missing[ref] {
 			w.missing[ref] = true
@@ -315,49 +318,51 @@ func (w *drift) heal(ctx context.Context, itf *config.Interface) {
 			log.Error("re-attaching the root failed; trying again at the next check", "error", err)
 			return
 		}
-		reason = "root missing"
+		created, reason = true, "root missing"
 		if old != nil {
 			reason = "root detached from outside"
-			if _, oi := old.Interface(); oi != ifindex(cur) {
+			if ifindex(old) != ifindex(cur) {
 				reason = "interface created again"
 			}
 		}
-		created = true
 	default:
 		log.Error("checking the root failed", "error", err)
 		return
 	}
 	delete(w.missing, ref)
 
-	d.roots[ref] = cur
-	if err := d.applyInterface(ref); err != nil {
-		if old != nil {
-			d.roots[ref] = old
-		} else {
-			delete(d.roots, ref)
-		}
-		// Nothing changes: a root this check attached goes again, unless
-		// someone else's programs are in it by now.
-		if s, serr := cur.Spec(); created && serr == nil && len(s.Programs) == 0 {
-			if derr := cur.Detach(); derr != nil {
-				log.Error("detaching the new root failed", "error", derr)
+	plan, err := d.planFor(itf)
+	changed := false
+	if err == nil {
+		_, changed, err = applyPlan(cur, plan)
+	}
+	if err != nil {
+		if cur != old {
+			// Nothing changes: a root this check attached goes again,
+			// unless someone else's programs are in it by now.
+			if s, serr := cur.Spec(); created && serr == nil && len(s.Programs) == 0 {
+				if derr := cur.Detach(); derr != nil {
+					log.Error("detaching the new root failed", "error", derr)
+				}
 			}
+			cur.Close()
 		}
-		cur.Close()
 		log.Error("re-applying the chain failed; trying again at the next check", "reason", reason, "error", err)
 		return
 	}
-	if old != nil {
-		old.Close()
+	if cur == old && !changed {
+		return // in line with the config
 	}
-	n := 0
-	if s, err := cur.Spec(); err == nil {
-		n = len(s.Programs)
+	if cur != old {
+		d.roots[ref] = cur
+		if old != nil {
+			old.Close()
+		}
 	}
-	log.Info("chain re-applied", "reason", reason, "ifindex", ifindex(cur), "programs", n)
+	log.Info("chain re-applied", "reason", reason, "ifindex", ifindex(cur), "programs", len(plan.Owned))
 
-	// Running plugins get their maps on the new root; their programs are
-	// back in the chain with fresh maps.
+	// Running plugins get their maps on the re-applied chain (new maps for
+	// a new root or a program that was missing).
 	for k, in := range d.instances {
 		if k.iface != ref || !in.running() || !in.inChain() {
 			continue

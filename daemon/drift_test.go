@@ -165,7 +165,7 @@ func TestDriftInterfaceRecreated(t *testing.T) {
 	if err := h.LinkDel(l); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(f.logs.String(), "interface is gone") {
 		if time.Now().After(deadline) {
 			t.Fatal("the daemon did not notice the interface went away")
@@ -186,7 +186,7 @@ func TestDriftInterfaceRecreated(t *testing.T) {
 	if f.pair.B.Index == old.B.Index {
 		t.Fatalf("the re-created interface has the old ifindex %d", old.B.Index)
 	}
-	st := f.waitHealed(f.pair.B.Index, 0, "guard count", 5*time.Second)
+	st := f.waitHealed(f.pair.B.Index, 0, "guard count", 20*time.Second)
 	f.expectHealed(st, "guard(plugin:guard) count(config:count)", "interface created again")
 	// The plugin's new maps hold its settings again: A's IPv6 is dropped.
 	f.expectTraffic(true)
@@ -197,7 +197,9 @@ func TestDriftInterfaceRecreated(t *testing.T) {
 
 // TestDriftRootDetached detaches the daemon's root from outside, as
 // `xdpchain detach` does: the periodic check attaches it again with the
-// daemon's chain, which serves and counts traffic.
+// daemon's chain, which serves and counts traffic. It then leaves a root in
+// place alone, and puts back the daemon's program when it is removed from
+// outside.
 func TestDriftRootDetached(t *testing.T) {
 	f := newFixture(t)
 	f.writeConfig("", countConfig(0))
@@ -217,7 +219,7 @@ func TestDriftRootDetached(t *testing.T) {
 	}
 	r.Close()
 
-	st := f.waitHealed(before.Ifindex, before.LinkID, "count", 5*time.Second)
+	st := f.waitHealed(before.Ifindex, before.LinkID, "count", 20*time.Second)
 	f.expectHealed(st, "count(config:count)", "root detached from outside")
 
 	// A root in place is left alone: no further swaps.
@@ -232,4 +234,24 @@ func TestDriftRootDetached(t *testing.T) {
 	if n := strings.Count(f.logs.String(), "chain re-applied"); n != 1 {
 		t.Errorf("%d heals logged, want 1", n)
 	}
+
+	// The daemon's program removed through the pins, bypassing the daemon,
+	// while the root stays: the check puts it back with one swap.
+	r, err = f.openRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Update(func(s *dispatcher.Spec) error {
+		s.Programs = dispatcher.Chain{}
+		return nil
+	})
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := f.waitHealed(st.Ifindex, 0, "count", 20*time.Second)
+	if back.LinkID != st.LinkID {
+		t.Errorf("healing a root in place replaced its link: %d -> %d", st.LinkID, back.LinkID)
+	}
+	f.expectHealed(back, "count(config:count)", "chain drifted")
 }
