@@ -103,6 +103,9 @@ func Start(ctx context.Context, opts Options) (_ *Plugin, err error) {
 	}()
 	rpc, err := client.Client()
 	if err != nil {
+		// Kill waits for the process and for its stderr to be copied, so
+		// the error can quote what the plugin said before it died.
+		client.Kill()
 		return nil, classifyStartError(&opts, cmd.Path, stderr, err)
 	}
 	p, err := newPlugin(opts, client, rpc, stderr)

@@ -19,7 +19,11 @@ import (
 //
 // Started by hand instead of by the daemon, the binary prints that it is a
 // plugin and exits with status 1.
+//
+// A plugin exits when the daemon that started it dies: its program keeps
+// serving traffic, and the next daemon starts a fresh instance.
 func Serve(p Plugin) {
+	go watchParent(os.Getppid(), os.Getppid, parentCheckInterval, exitOrphaned)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: contract.Handshake,
 		VersionedPlugins: contract.VersionedPlugins(&contract.GRPCPlugin{
