@@ -25,8 +25,9 @@ const driftSettle = 100 * time.Millisecond
 // watches link events in every network namespace the config names and, as
 // a backstop, checks every interface periodically. An interface whose root
 // is missing (detached from outside, or the interface deleted and created
-// again with a new ifindex) gets its chain back through applyInterface, the
-// daemon's reconcile path for one interface.
+// again with a new ifindex), or whose chain lacks the daemon's programs,
+// gets its chain back through the daemon's reconcile path for one interface
+// (planFor and applyPlan, as applyInterface). See heal.
 type drift struct {
 	d        *Daemon
 	interval time.Duration
