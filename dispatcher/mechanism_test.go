@@ -61,4 +61,3 @@ func TestResolveMechanism(t *testing.T) {
 		t.Errorf("on the host, linked is chosen because of EPERM; reason %q", reason)
 	}
 }
-

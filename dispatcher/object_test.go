@@ -3,13 +3,13 @@ package dispatcher
 import (
 	"bytes"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
 // withoutXDP returns the noop object with its "xdp" section renamed "tc"
@@ -29,13 +29,10 @@ func withoutXDP(t *testing.T) []byte {
 }
 
 // probeObject is vmtest's probe object: two XDP programs and an extension.
+// It is embedded, so the test also runs in the VMs.
 func probeObject(t *testing.T) []byte {
 	t.Helper()
-	obj, err := os.ReadFile("../internal/vmtest/probe_bpfel.o")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return obj
+	return vmtest.ProbeObject()
 }
 
 func TestObjectSpec(t *testing.T) {

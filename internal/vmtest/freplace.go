@@ -120,3 +120,7 @@ func RequireFreplace(tb testing.TB) {
 	}
 	tb.Skip(err.Error())
 }
+
+// ProbeObject returns a copy of the probe's ELF object (bpf/probe.c): two
+// XDP programs and an extension, for tests of object handling.
+func ProbeObject() []byte { return append([]byte(nil), _ProbeBytes...) }
