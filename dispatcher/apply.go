@@ -84,6 +84,9 @@ func (r *Root) apply(s Spec) (err error) {
 		kind = r.st.Mechanism
 	}
 	kind, reason := ResolveMechanism(kind)
+	if kind == r.st.Mechanism && r.st.Reason != "" {
+		reason = r.st.Reason // keep why the root got it (e.g. auto's probe)
+	}
 	if r.unchanged(chain, s, kind) {
 		return nil
 	}
