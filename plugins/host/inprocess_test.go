@@ -454,7 +454,7 @@ func TestInProcessRequests(t *testing.T) {
 	go func() {
 		errc <- host.RequestReplace(ctx, sdk.Replacement{Object: newObject, ProgramName: "xdp_other", Version: "0.2.0"})
 	}()
-	r := <-hp.Requests()
+	r := nextRequest(t, hp, errc)
 	if r.Kind != RequestReplace || r.Plugin != "edge" || r.ProgramName != "xdp_other" || r.Version != "0.2.0" {
 		t.Fatalf("request %+v", r)
 	}
@@ -473,7 +473,7 @@ func TestInProcessRequests(t *testing.T) {
 	go func() {
 		errc <- host.RequestReplace(ctx, sdk.Replacement{Object: newObject, ProgramName: blocklist.ProgramName, Version: "0.2.0"})
 	}()
-	r = <-hp.Requests()
+	r = nextRequest(t, hp, errc)
 	r.Reply(nil)
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -484,7 +484,7 @@ func TestInProcessRequests(t *testing.T) {
 
 	// A settings request, accepted, then applied by Configure.
 	go func() { errc <- host.RequestSettings(ctx, map[string]any{"prefixes": []string{"2001:db8::/32"}}) }()
-	r = <-hp.Requests()
+	r = nextRequest(t, hp, errc)
 	if r.Kind != RequestSettings || fmt.Sprint(r.Settings["prefixes"]) != "[2001:db8::/32]" {
 		t.Fatalf("settings request %+v", r)
 	}
@@ -621,4 +621,20 @@ func BenchmarkMapOps(b *testing.B) {
 			}
 		})
 	}
+}
+
+// nextRequest waits for the plugin's next request; if the plugin's call
+// failed before reaching the host (errc), or nothing came, it fails the test
+// instead of waiting forever.
+func nextRequest(t *testing.T, hp *Plugin, errc <-chan error) *Request {
+	t.Helper()
+	select {
+	case r := <-hp.Requests():
+		return r
+	case err := <-errc:
+		t.Fatalf("the plugin's request returned before the host saw it: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no request reached the host")
+	}
+	return nil
 }
