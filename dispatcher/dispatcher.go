@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -91,9 +90,8 @@ func open(ifname string, opts *Options, create bool) (_ *Root, err error) {
 		if create {
 			err = r.create(nl)
 		} else {
-			// Looking must leave nothing behind (fails unless empty).
-			os.Remove(r.pins.bpf)
-			os.Remove(filepath.Dir(r.pins.bpf))
+			// Looking must leave nothing behind.
+			r.pins.removeEmptyDirs()
 		}
 	}
 	if err != nil {
@@ -358,9 +356,6 @@ func (r *Root) Detach() error {
 		return fmt.Errorf("removing pins: %w", err)
 	}
 	lock.Unlock()
-	// Only succeed when empty: another process may be creating a new root.
-	os.Remove(r.pins.bpf)
-	os.Remove(filepath.Dir(r.pins.bpf))
-	os.Remove(filepath.Dir(r.pins.state))
+	r.pins.removeEmptyDirs()
 	return nil
 }

@@ -235,3 +235,12 @@ func (p pinDir) removeAll() error {
 	}
 	return errors.Join(append(errs, os.RemoveAll(p.state))...)
 }
+
+// removeEmptyDirs removes the interface's pin directory and its network
+// namespace's directories, each only if empty: another process may be
+// creating a new root there.
+func (p pinDir) removeEmptyDirs() {
+	os.Remove(p.bpf)
+	os.Remove(filepath.Dir(p.bpf))
+	os.Remove(filepath.Dir(p.state))
+}

@@ -183,7 +183,5 @@ func cleanStale(pd pinDir) {
 	}
 	pd.removeAll()
 	lock.Unlock()
-	os.Remove(pd.bpf)
-	os.Remove(filepath.Dir(pd.bpf))
-	os.Remove(filepath.Dir(pd.state))
+	pd.removeEmptyDirs()
 }
