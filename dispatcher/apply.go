@@ -103,6 +103,7 @@ func (r *Root) apply(s Spec) (err error) {
 		frags:        true,
 		stats:        r.stats,
 		verifierLogs: r.opts.VerifierLogs,
+		inline:       kind == Inline,
 		replacePins:  map[string]*ebpf.Map{},
 		readOnly:     map[string]*ebpf.Map{},
 	}
@@ -135,7 +136,7 @@ func (r *Root) apply(s Spec) (err error) {
 	if err := g.prepareRoot(); err != nil {
 		return err
 	}
-	if kind == Linked {
+	if kind == Linked || kind == Inline {
 		if err := checkMapLimit(g); err != nil {
 			return err
 		}
@@ -190,7 +191,7 @@ func (r *Root) apply(s Spec) (err error) {
 	for _, sl := range g.slots {
 		p := sl.Program
 		p.Object = nil
-		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: bases[sl.Name], ProgramID: sl.programID})
+		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: bases[sl.Name], ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason})
 	}
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
 		return fmt.Errorf("writing pending state: %w", err)
@@ -388,19 +389,25 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 	}
 	sl.insns = insns
 
-	if sl.fresh {
-		// Verify alone first, so a broken program is named.
-		alone, err := loadProgram(p.Name, &ebpf.ProgramSpec{
-			Name:         ps.Name,
-			Type:         ebpf.XDP,
-			License:      ps.License,
-			Flags:        ps.Flags,
-			Instructions: insns,
-		}, r.opts.VerifierLogs)
-		if err != nil {
+	key := hash + "/" + p.ProgramName
+	if !sl.fresh {
+		sl.frames = old.Stack
+		if sl.frames == nil {
+			sl.frames = knownStacks.get(key)
+		}
+	}
+	if sl.fresh || (g.inline && sl.frames == nil) {
+		// Verify alone first, so a broken program is named; the
+		// verifier also reports its stack depths, which inlining needs.
+		if sl.frames, err = verifyAlone(sl, ps, r.opts.VerifierLogs); err != nil {
 			return nil, err
 		}
-		alone.Close()
+		knownStacks.put(key, sl.frames)
+	}
+	if sl.frames != nil {
+		if sl.graph, err = newCallGraph(insns, sl.frames); err != nil {
+			sl.frames = nil
+		}
 	}
 	return sl, nil
 }

@@ -45,6 +45,18 @@ type slot struct {
 	// every map reference associated with maps.
 	insns asm.Instructions
 	maps  map[string]*ebpf.Map
+	// frames are the stack depths of the program's functions (entry first)
+	// as the verifier reported them for the program alone; nil if unknown.
+	frames []int
+	graph  *callGraph
+	// inlined: the entry function is written into the root (Inline);
+	// otherwise the slot is called, and callReason says why when Inline
+	// was asked for.
+	inlined    bool
+	callReason string
+	// body and rest are an inlined program's entry function, rewritten
+	// for the root, and its other functions.
+	body, rest asm.Instructions
 	// programID is the program's own kernel ID (freplace).
 	programID uint32
 	// ext holds mechanism-specific objects (freplace: program and link).
@@ -66,7 +78,9 @@ type generation struct {
 	counters     bool
 	frags        bool
 	verifierLogs bool
-	stats        *ebpf.Map
+	// inline: place programs by inline splicing where they qualify.
+	inline bool
+	stats  *ebpf.Map
 
 	rootSpec *ebpf.ProgramSpec // root program, configuration set, maps associated
 	rodata   *ebpf.Map
@@ -144,24 +158,41 @@ func (g *generation) prepareRoot() error {
 		ps.Flags |= xdpFlagHasFrags
 	}
 	if !referenceRoot {
+		if g.inline {
+			if err := g.prepareInline(); err != nil {
+				return err
+			}
+		}
 		entry, stubs := rootFunctions(ps)
 		insns := emitRoot(g, entry.insns[0])
 		// Only called functions are subprograms to the kernel, and
-		// func_info must describe exactly those: keep the active slots.
+		// func_info must describe exactly those: keep the stubs of the
+		// called slots, and the functions of the inlined ones.
 		byName := make(map[string]function, len(stubs))
 		for _, f := range stubs {
 			byName[f.name] = f
 		}
-		for i := range g.slots {
+		for i, s := range g.slots {
+			if s.inlined {
+				continue
+			}
 			f, ok := byName[slotSymbol(i)]
 			if !ok {
 				return fmt.Errorf("embedded dispatcher has no %s", slotSymbol(i))
 			}
 			insns = append(insns, f.insns...)
 		}
+		for _, s := range g.slots {
+			insns = append(insns, s.rest...)
+		}
 		ps.Instructions = insns
 		g.rootSpec = ps
 		return nil
+	}
+	for _, s := range g.slots {
+		if g.inline {
+			s.callReason = "called: the reference root calls every slot"
+		}
 	}
 
 	rodata, err := withConfig(cs, g.config())
@@ -186,6 +217,28 @@ func (g *generation) prepareRoot() error {
 	}
 	g.rootSpec = ps
 	return nil
+}
+
+// prepareInline places g's slots (planInline) and rewrites the entry
+// function of each inlined one for the root.
+func (g *generation) prepareInline() error {
+	planInline(g)
+	for i, s := range g.slots {
+		if !s.inlined {
+			continue
+		}
+		var err error
+		s.body, s.rest, err = inlineParts(s, i, g.label(fmt.Sprintf("cont%d", i)))
+		if err != nil {
+			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+		}
+	}
+	return nil
+}
+
+// label names a jump target of g's emitted root.
+func (g *generation) label(name string) string {
+	return fmt.Sprintf("xdpchain_g%d_%s", g.number, name)
 }
 
 // loadProgram loads spec, keeping the verifier log in a ProgramError.

@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -11,12 +12,42 @@ import (
 
 // linkedMechanism splices each program into the dispatcher as a
 // BPF-to-BPF subprogram in place of its slot stub: one kernel program per
-// generation, no trampolines, works wherever XDP does.
-type linkedMechanism struct{}
+// generation, no trampolines, works wherever XDP does. With inline, the
+// entry functions of the programs that qualify are written into the root
+// instead (inline.go; prepareRoot has placed them), and the others are
+// called.
+type linkedMechanism struct{ inline bool }
 
-func (linkedMechanism) kind() MechanismKind { return Linked }
+func (m linkedMechanism) kind() MechanismKind {
+	if m.inline {
+		return Inline
+	}
+	return Linked
+}
 
-func (linkedMechanism) build(g *generation) (*ebpf.Program, error) {
+func (m linkedMechanism) build(g *generation) (*ebpf.Program, error) {
+	prog, err := m.splice(g)
+	if err == nil || !g.anyInlined() {
+		return prog, err
+	}
+	// Every program was verified alone and the layout follows the
+	// verifier's own stack depths, so this is the verifier refusing the
+	// combination (its complexity, say): call every slot instead, as
+	// Linked does, and say why.
+	reason := "called: the verifier refused the inlined chain: " + firstLine(err)
+	g.inline = false
+	for _, s := range g.slots {
+		s.inlined, s.body, s.rest, s.callReason = false, nil, nil, reason
+	}
+	if err := g.prepareRoot(); err != nil {
+		return nil, err
+	}
+	return m.splice(g)
+}
+
+// splice loads g's root with the called slots' stubs replaced by their
+// programs.
+func (linkedMechanism) splice(g *generation) (*ebpf.Program, error) {
 	spec := g.rootSpec.Copy()
 	funcs := splitFunctions(spec.Instructions)
 	active := make(map[string]*slot, len(g.slots))
@@ -26,7 +57,7 @@ func (linkedMechanism) build(g *generation) (*ebpf.Program, error) {
 	var out asm.Instructions
 	for _, f := range funcs {
 		s, ok := active[f.name]
-		if !ok {
+		if !ok || s.inlined {
 			out = append(out, f.insns...)
 			continue
 		}
@@ -39,6 +70,12 @@ func (linkedMechanism) build(g *generation) (*ebpf.Program, error) {
 	}
 	spec.Instructions = out
 	return loadProgram(rootProgramName, spec, g.verifierLogs)
+}
+
+// firstLine is the first line of err's message.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
 }
 
 func (linkedMechanism) commit(*generation) error { return nil }

@@ -2,7 +2,6 @@ package dispatcher
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/cilium/ebpf"
 )
@@ -27,6 +26,8 @@ type mechanism interface {
 
 func newMechanism(k MechanismKind) (mechanism, error) {
 	switch k {
+	case Inline:
+		return linkedMechanism{inline: true}, nil
 	case Linked:
 		return linkedMechanism{}, nil
 	case Freplace:
@@ -35,27 +36,14 @@ func newMechanism(k MechanismKind) (mechanism, error) {
 	return nil, fmt.Errorf("%w: no mechanism %q", ErrInvalid, k)
 }
 
-var autoMechanism struct {
-	once   sync.Once
-	kind   MechanismKind
-	reason string
-}
-
-// ResolveMechanism turns AutoMechanism into the mechanism this kernel
-// supports, with the reason for the choice. Other kinds are returned as
-// they are.
+// ResolveMechanism turns AutoMechanism into the mechanism xdpchain uses on
+// this kernel, with the reason for the choice. Other kinds are returned as
+// they are. Auto is Inline: it needs nothing beyond XDP itself and is the
+// fastest (a program costs its own instructions, see docs/benchmarks.md);
+// Freplace stays available by name where trampolines exist.
 func ResolveMechanism(k MechanismKind) (MechanismKind, string) {
 	if k != AutoMechanism && k != "" {
 		return k, "requested"
 	}
-	autoMechanism.once.Do(func() {
-		if err := probeFreplace(); err != nil {
-			autoMechanism.kind = Linked
-			autoMechanism.reason = "freplace unavailable: " + err.Error()
-			return
-		}
-		autoMechanism.kind = Freplace
-		autoMechanism.reason = "kernel supports freplace"
-	})
-	return autoMechanism.kind, autoMechanism.reason
+	return Inline, "auto: inline is the fastest mechanism and needs no BPF trampolines"
 }

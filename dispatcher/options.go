@@ -33,27 +33,36 @@ type MechanismKind string
 
 // Slot mechanisms.
 const (
+	// Inline writes each program's entry function into the dispatcher's
+	// root, so reaching the next program costs a jump instead of a call;
+	// its other functions stay subprograms. A program that cannot be
+	// inlined (stack too deep, say) is called as with Linked, and Status
+	// says why. Works wherever Linked does; the default.
+	Inline MechanismKind = "inline"
 	// Linked splices each program into the dispatcher as a BPF-to-BPF
 	// subprogram. Works on every kernel with bpf_link XDP support.
 	Linked MechanismKind = "linked"
 	// Freplace attaches each program to its slot as a BPF_PROG_TYPE_EXT
 	// program. Needs BPF trampolines.
 	Freplace MechanismKind = "freplace"
-	// AutoMechanism picks freplace when the kernel allows it, else linked.
+	// AutoMechanism picks the fastest mechanism the kernel supports:
+	// Inline.
 	AutoMechanism MechanismKind = "auto"
 )
 
-// ParseMechanism parses "linked", "freplace" and "auto".
+// ParseMechanism parses "inline", "linked", "freplace" and "auto".
 func ParseMechanism(s string) (MechanismKind, error) {
 	switch s {
 	case "", "auto":
 		return AutoMechanism, nil
+	case "inline":
+		return Inline, nil
 	case "linked", "link":
 		return Linked, nil
 	case "freplace", "ext":
 		return Freplace, nil
 	}
-	return "", fmt.Errorf("%w: unknown mechanism %q (want linked, freplace or auto)", ErrInvalid, s)
+	return "", fmt.Errorf("%w: unknown mechanism %q (want inline, linked, freplace or auto)", ErrInvalid, s)
 }
 
 // Default locations.

@@ -83,7 +83,7 @@ func lockDir(dir string) (*dirLock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}
@@ -136,12 +136,19 @@ type programState struct {
 	Base Stats `json:"counter_base"`
 	// ProgramID is the program's own kernel ID (freplace only).
 	ProgramID uint32 `json:"program_id,omitempty"`
+	// Stack is the stack depth of each of the program's functions as the
+	// verifier reported it for the program alone (inline.go).
+	Stack []int `json:"stack_depths,omitempty"`
+	// Placement is how the program runs in the dispatcher (inline, call,
+	// freplace); CallReason why an Inline chain calls it.
+	Placement  string `json:"placement,omitempty"`
+	CallReason string `json:"call_reason,omitempty"`
 }
 
 const stateVersion = 1
 
 func readState(path string) (*state, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFileNoFollow(path, maxStateFile)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +205,7 @@ func (p pinDir) storeObject(obj []byte) (string, error) {
 	sum := sha256.Sum256(obj)
 	h := hex.EncodeToString(sum[:])
 	path := filepath.Join(p.objectsDir(), h+".o")
-	if _, err := os.Stat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
 		return h, nil
 	}
 	if err := writeFileAtomic(path, obj, 0o600); err != nil {
@@ -208,7 +215,7 @@ func (p pinDir) storeObject(obj []byte) (string, error) {
 }
 
 func (p pinDir) loadObject(hash string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(p.objectsDir(), hash+".o"))
+	return readFileNoFollow(filepath.Join(p.objectsDir(), hash+".o"), maxStateFile)
 }
 
 // gcObjects removes stored objects no program of s refers to.
@@ -216,6 +223,9 @@ func (p pinDir) gcObjects(s *state) {
 	keep := map[string]bool{}
 	for _, ps := range s.Programs {
 		keep[ps.Object+".o"] = true
+	}
+	if !isRealDir(p.objectsDir()) {
+		return // never through a symbolic link
 	}
 	entries, _ := os.ReadDir(p.objectsDir())
 	for _, e := range entries {

@@ -8,9 +8,10 @@ import (
 	"github.com/cilium/ebpf/btf"
 )
 
-// Register use of the emitted root.
+// Register use of the emitted root. Calls preserve them; after an inlined
+// body the root reloads them from its stack.
 const (
-	regCtx      = asm.R6 // the packet context, kept across slot calls
+	regCtx      = asm.R6 // the packet context
 	regCounters = asm.R7 // this CPU's counters (struct xdpchain_counters *)
 )
 
@@ -39,19 +40,27 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	)
 	var insns asm.Instructions
 	emit := func(ins ...asm.Instruction) { insns = append(insns, ins...) }
-	label := func(name string) string { return fmt.Sprintf("xdpchain_g%d_%s", g.number, name) }
+	label := g.label
 	next := func(i int) string {
 		if i+1 < len(g.slots) {
 			return label(fmt.Sprintf("slot%d", i+1))
 		}
 		return label("fallthrough")
 	}
+	// With inlined slots the root keeps the context and the counters
+	// pointer below the deepest inlined body's stack (inline.go).
+	inlined := g.anyInlined()
+	ctxSlot := int16(-(g.inlineDepth() + 8))
+	countersSlot := ctxSlot - 8
 
 	first := asm.Mov.Reg(regCtx, asm.R1).WithSymbol(rootProgramName).WithSource(entry.Source())
 	if fn := btf.FuncMetadata(&entry); fn != nil {
 		first = btf.WithFuncMetadata(first, fn)
 	}
 	emit(first)
+	if inlined {
+		emit(asm.StoreMem(asm.RFP, ctxSlot, regCtx, asm.DWord))
+	}
 
 	if g.counters {
 		lookup := asm.LoadMapPtr(asm.R1, 0)
@@ -64,18 +73,30 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			lookup,
 			asm.FnMapLookupElem.Call(),
 			asm.Mov.Reg(regCounters, asm.R0),
-			// Element 0 of an array always exists; the check is for the
-			// verifier.
-			asm.JNE.Imm(regCounters, 0, next(-1)),
-			asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
-			asm.Return(),
 		)
+		// Element 0 of an array always exists; the check is for the
+		// verifier.
+		if inlined {
+			emit(
+				asm.JEq.Imm(regCounters, 0, label("nocounters")),
+				asm.StoreMem(asm.RFP, countersSlot, regCounters, asm.DWord),
+				asm.Ja.Label(next(-1)),
+				asm.Mov.Imm(asm.R0, int32(g.fallthrough_)).WithSymbol(label("nocounters")),
+				asm.Return(),
+			)
+		} else {
+			emit(
+				asm.JNE.Imm(regCounters, 0, next(-1)),
+				asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
+				asm.Return(),
+			)
+		}
 	}
 
-	var rare asm.Instructions
 	for i, s := range g.slots {
 		count := label(fmt.Sprintf("count%d", i))
-		callIns := asm.Mov.Reg(asm.R1, regCtx).WithSymbol(label(fmt.Sprintf("slot%d", i)))
+		rare := label(fmt.Sprintf("rare%d", i))
+		start := asm.Mov.Reg(asm.R1, regCtx).WithSymbol(label(fmt.Sprintf("slot%d", i)))
 		// The column (r1) is computed only when counters need it.
 		column := func(ins ...asm.Instruction) []asm.Instruction {
 			if g.counters {
@@ -83,11 +104,18 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			}
 			return nil
 		}
-		emit(
-			callIns,
-			asm.Call.Label(slotSymbol(i)),
-			asm.JGT.Imm32(asm.R0, int32(Redirect), label(fmt.Sprintf("rare%d", i))),
-		)
+		if s.inlined {
+			// The body, then restore what it may have clobbered.
+			emit(start)
+			emit(s.body...)
+			emit(asm.LoadMem(regCtx, asm.RFP, ctxSlot, asm.DWord).WithSymbol(label(fmt.Sprintf("cont%d", i))))
+			if g.counters {
+				emit(asm.LoadMem(regCounters, asm.RFP, countersSlot, asm.DWord))
+			}
+		} else {
+			emit(start, asm.Call.Label(slotSymbol(i)))
+		}
+		emit(asm.JGT.Imm32(asm.R0, int32(Redirect), rare))
 		emit(column(asm.Mov.Reg32(asm.R1, asm.R0))...)
 		if allowed := s.Allowed; allowed != 0 && allowed != AllVerdicts {
 			emit(
@@ -125,11 +153,12 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		tail[0] = tail[0].WithSymbol(count)
 		emit(tail...)
 
-		// The rare path: the empty-slot sentinel or an invalid value.
-		r := asm.JEq.Imm32(asm.R0, slotEmpty, next(i)).WithSymbol(label(fmt.Sprintf("rare%d", i)))
-		rare = append(rare, r)
-		rare = append(rare, column(asm.Mov.Imm32(asm.R1, colInvalid))...)
-		rare = append(rare,
+		// The rare path, beside its slot so that no jump spans other
+		// slots (inlined bodies can be long): the empty-slot sentinel or
+		// an invalid value.
+		emit(asm.JEq.Imm32(asm.R0, slotEmpty, next(i)).WithSymbol(rare))
+		emit(column(asm.Mov.Imm32(asm.R1, colInvalid))...)
+		emit(
 			asm.Mov.Imm32(asm.R0, int32(Aborted)),
 			asm.Ja.Label(count),
 		)
@@ -147,7 +176,6 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	ft = append(ft, asm.Mov.Imm(asm.R0, int32(g.fallthrough_)), asm.Return())
 	ft[0] = ft[0].WithSymbol(label("fallthrough"))
 	emit(ft...)
-	emit(rare...)
 	return insns
 }
 

@@ -42,10 +42,15 @@ type ProgramStatus struct {
 	// ProgramID is the program's own kernel ID (freplace only; a linked
 	// program is part of the dispatcher).
 	ProgramID uint32 `json:"program_id,omitempty"`
-	Owner     string `json:"owner,omitempty"`
-	Version   string `json:"version,omitempty"`
-	Object    string `json:"object_sha256"`
-	Stats     Stats  `json:"stats"`
+	// Placement is how the program runs: "inline" (written into the
+	// root), "call" (a subprogram of the root) or "freplace"; CallReason
+	// says why a chain of the inline mechanism calls it.
+	Placement  string `json:"placement,omitempty"`
+	CallReason string `json:"call_reason,omitempty"`
+	Owner      string `json:"owner,omitempty"`
+	Version    string `json:"version,omitempty"`
+	Object     string `json:"object_sha256"`
+	Stats      Stats  `json:"stats"`
 }
 
 // Status reports the root and its chain with packet counts.
@@ -100,17 +105,19 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	for i, ps := range st.Programs {
 		s := rowStats(rows, ps.Counter).minus(ps.Base)
 		p := ProgramStatus{
-			Slot:      i,
-			Name:      ps.Name,
-			Priority:  ps.Priority,
-			ProceedOn: ps.ProceedOn.Strings(),
-			Shadow:    ps.Shadow,
-			Program:   ps.ProgramName,
-			ProgramID: ps.ProgramID,
-			Owner:     ps.Owner,
-			Version:   ps.Version,
-			Object:    ps.Object,
-			Stats:     s,
+			Slot:       i,
+			Name:       ps.Name,
+			Priority:   ps.Priority,
+			ProceedOn:  ps.ProceedOn.Strings(),
+			Shadow:     ps.Shadow,
+			Program:    ps.ProgramName,
+			ProgramID:  ps.ProgramID,
+			Placement:  ps.Placement,
+			CallReason: ps.CallReason,
+			Owner:      ps.Owner,
+			Version:    ps.Version,
+			Object:     ps.Object,
+			Stats:      s,
 		}
 		if ps.Allowed != 0 {
 			p.Allowed = ps.Allowed.Strings()

@@ -101,7 +101,7 @@ func printStatus(w io.Writer, doc statusDoc) {
 		}
 		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s (%s), link %d, dispatcher %d, generation %d\n",
 			s.Name, s.Ifindex, ns, s.Mode, s.Mechanism, s.MechanismReason, s.LinkID, s.DispatcherID, s.Generation)
-		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPROG-ID\tOWNER\tVERSION\tPROCESS\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
+		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPLACED\tPROG-ID\tOWNER\tVERSION\tPROCESS\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
 		for j, p := range s.Programs {
 			id := "-"
 			if p.ProgramID != 0 {
@@ -127,11 +127,20 @@ func printStatus(w io.Writer, doc statusDoc) {
 					}
 				}
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
-				p.Slot, name, p.Priority, strings.Join(p.ProceedOn, ","), id, owner, version, process,
+			placed := p.Placement
+			if placed == "" {
+				placed = "-"
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
+				p.Slot, name, p.Priority, strings.Join(p.ProceedOn, ","), placed, id, owner, version, process,
 				p.Stats.Aborted, p.Stats.Drop, p.Stats.Pass, p.Stats.TX, p.Stats.Redirect, p.Stats.Invalid, p.Stats.Denied)
 		}
-		fmt.Fprintf(tw, "  -\t(fall-through)\t\t\t\t\t\t\t\t\t\t\t\t\t\t%s: %d packets\n", s.Fallthrough, s.FallthroughPackets)
+		fmt.Fprintf(tw, "  -\t(fall-through)\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t%s: %d packets\n", s.Fallthrough, s.FallthroughPackets)
+		for _, p := range s.Programs {
+			if p.CallReason != "" {
+				fmt.Fprintf(tw, "  slot %d (%s) %s\n", p.Slot, p.Name, p.CallReason)
+			}
+		}
 	}
 	tw.Flush()
 }

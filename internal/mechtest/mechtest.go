@@ -9,7 +9,7 @@ import (
 
 // Mechanisms are the slot mechanisms every mechanism-dependent test covers,
 // in the order the subtests run.
-var Mechanisms = []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Freplace}
+var Mechanisms = []dispatcher.MechanismKind{dispatcher.Inline, dispatcher.Linked, dispatcher.Freplace}
 
 // ForEach runs fn as a subtest named after each of Mechanisms. Each
 // subtest logs where it runs (vmtest.LogWhere); the freplace one first

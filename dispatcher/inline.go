@@ -1,0 +1,331 @@
+package dispatcher
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Inline splicing (the Inline mechanism).
+//
+// A called slot costs a BPF-to-BPF call and its return, 7–10 ns on CPUs that
+// mitigate SRSO with "Safe RET". An inlined slot costs its own instructions:
+// the program's entry function is written into the root between the slot's
+// label and its continuation (the verdict checks and counting), every exit of
+// it becoming a jump to the continuation. Its other functions stay
+// subprograms. The body's instructions are not changed otherwise: its stack
+// stays where the compiler put it, at the top of the root's frame, and the
+// root keeps what it needs across bodies (the context and the counters
+// pointer) in two slots below the deepest inlined body, reloading them after
+// each one because a body may clobber r6–r9. How deep a body's stack goes is
+// what the verifier reports when the program is verified alone
+// ("stack depth"), so the layout never guesses. The kernel verifies the
+// combined program as it does any other: a wrong layout can only fail to
+// load, never run.
+
+// Stack limits of the kernel's verifier (MAX_BPF_STACK and the 256-byte
+// limit of the frames before a subprogram that tail calls).
+const (
+	maxStack         = 512
+	maxStackTailCall = 256
+	// rootSaved is what the root keeps on its stack across inlined bodies:
+	// the context and the counters pointer.
+	rootSaved = 16
+)
+
+// Placements of a program in a generation (ProgramStatus.Placement).
+const (
+	PlacementInline  = "inline"
+	PlacementCall    = "call"
+	PlacementFreplace = "freplace"
+)
+
+// inlineDepth returns the frame offset below which the root keeps its saved
+// registers: the deepest inlined body's stack, rounded up to 8 bytes.
+func (g *generation) inlineDepth() int {
+	m := 0
+	for _, s := range g.slots {
+		if s.inlined && s.frames[0] > m {
+			m = s.frames[0]
+		}
+	}
+	return (m + 7) &^ 7
+}
+
+// anyInlined reports whether some slot of g is inlined.
+func (g *generation) anyInlined() bool {
+	for _, s := range g.slots {
+		if s.inlined {
+			return true
+		}
+	}
+	return false
+}
+
+// planInline decides, for a generation of the Inline mechanism, which slots
+// are inlined and which are called, with the reason for each call. It
+// inlines every program it can, then, while the combined program would break
+// one of the verifier's stack limits, calls the inlined program with the
+// deepest stack instead.
+func planInline(g *generation) {
+	for _, s := range g.slots {
+		s.inlined, s.callReason = false, ""
+		switch {
+		case s.frames == nil:
+			s.callReason = "called: its stack depth is unknown"
+		case s.graph == nil:
+			s.callReason = "called: its functions could not be analysed"
+		default:
+			s.inlined = true
+		}
+	}
+	for {
+		bad := g.stackViolation()
+		if bad == "" {
+			return
+		}
+		var deepest *slot
+		for _, s := range g.slots {
+			if s.inlined && (deepest == nil || s.frames[0] > deepest.frames[0]) {
+				deepest = s
+			}
+		}
+		if deepest == nil {
+			return // nothing left to call instead; the verifier decides
+		}
+		deepest.inlined = false
+		deepest.callReason = fmt.Sprintf("called: inlining its %d-byte stack would exceed %s", deepest.frames[0], bad)
+	}
+}
+
+// stackViolation returns which stack limit the combined program of g would
+// break with its current placements, or "".
+func (g *generation) stackViolation() string {
+	root := 4 // the counters key
+	if g.anyInlined() {
+		root = g.inlineDepth() + rootSaved
+	}
+	root = frameSize(root)
+	for _, s := range g.slots {
+		var deep, tail int
+		if s.inlined {
+			deep, tail = s.graph.calleeDepth(0), s.graph.calleeTailBefore(0)
+		} else {
+			deep, tail = s.graph.depth(0), s.graph.tailBefore(0)
+		}
+		if root+deep > maxStack {
+			return fmt.Sprintf("the kernel's %d-byte stack limit with the call chain of %q", maxStack, s.Name)
+		}
+		if tail >= 0 && root+tail >= maxStackTailCall {
+			return fmt.Sprintf("the kernel's %d-byte limit on frames before a tail call in %q", maxStackTailCall, s.Name)
+		}
+	}
+	return ""
+}
+
+// frameSize is a frame's share of the stack as the kernel counts it.
+func frameSize(depth int) int {
+	return (max(depth, 1) + 31) &^ 31
+}
+
+// callGraph is a program's functions (entry first, in instruction order, as
+// the kernel numbers subprograms) with their stack depths and calls.
+type callGraph struct {
+	frames  []int
+	callees [][]int
+	tail    []bool // the function itself tail calls
+}
+
+// newCallGraph analyses insns (entry function first) given the stack depth
+// of each function as the verifier reported it.
+func newCallGraph(insns asm.Instructions, frames []int) (*callGraph, error) {
+	funcs := splitFunctions(insns)
+	if len(funcs) != len(frames) {
+		return nil, fmt.Errorf("%d functions but %d stack depths", len(funcs), len(frames))
+	}
+	index := make(map[string]int, len(funcs))
+	for i, f := range funcs {
+		index[f.name] = i
+	}
+	g := &callGraph{frames: frames, callees: make([][]int, len(funcs)), tail: make([]bool, len(funcs))}
+	for i, f := range funcs {
+		for _, ins := range f.insns {
+			if ins.IsBuiltinCall() && ins.Constant == int64(asm.FnTailCall) {
+				g.tail[i] = true
+			}
+			if ins.IsFunctionReference() {
+				c, ok := index[ins.Reference()]
+				if !ok {
+					return nil, fmt.Errorf("reference to unknown function %q", ins.Reference())
+				}
+				g.callees[i] = append(g.callees[i], c)
+			}
+		}
+	}
+	return g, nil
+}
+
+// depth is the stack the kernel counts for a call of function f: its frame
+// and its deepest chain of calls.
+func (g *callGraph) depth(f int) int {
+	return frameSize(g.frames[f]) + g.calleeDepth(f)
+}
+
+// calleeDepth is the deepest chain of calls made by function f.
+func (g *callGraph) calleeDepth(f int) int {
+	d := 0
+	for _, c := range g.callees[f] {
+		d = max(d, g.depth(c))
+	}
+	return d
+}
+
+// tailBefore is, over the chains of calls starting with a call of f, the
+// most stack the frames before a tail-calling function take; -1 when no
+// function of the chains tail calls.
+func (g *callGraph) tailBefore(f int) int {
+	d := -1
+	if g.tail[f] {
+		d = 0
+	}
+	if c := g.calleeTailBefore(f); c >= 0 {
+		d = max(d, frameSize(g.frames[f])+c)
+	}
+	return d
+}
+
+// calleeTailBefore is tailBefore over the functions f calls.
+func (g *callGraph) calleeTailBefore(f int) int {
+	d := -1
+	for _, c := range g.callees[f] {
+		d = max(d, g.tailBefore(c))
+	}
+	return d
+}
+
+// inlineParts renames a slot's functions for slot n and returns its entry
+// function as a body to write into the root, every exit a jump to cont, and
+// its other functions.
+func inlineParts(s *slot, n int, cont string) (body, rest asm.Instructions, err error) {
+	insns, err := renameFunctions(s.insns, fmt.Sprintf("xdpchain_s%d_entry", n), fmt.Sprintf("xdpchain_s%d_", n))
+	if err != nil {
+		return nil, nil, err
+	}
+	funcs := splitFunctions(insns)
+	body = make(asm.Instructions, 0, len(funcs[0].insns))
+	for i, ins := range funcs[0].insns {
+		if i == 0 {
+			// No longer a function: no symbol, no BTF function.
+			ins = btf.WithFuncMetadata(ins.WithSymbol(""), nil)
+		}
+		if ins.OpCode.JumpOp() == asm.Exit {
+			ins = asm.Ja.Label(cont).WithSource(ins.Source())
+		}
+		body = append(body, ins)
+	}
+	for _, f := range funcs[1:] {
+		rest = append(rest, f.insns...)
+	}
+	return body, rest, nil
+}
+
+// errNoStackDepth is returned by stackDepths for a log without the
+// verifier's statistics.
+var errNoStackDepth = errors.New("no stack depth in the verifier's log")
+
+// stackDepths parses the verifier's statistics line "stack depth 48+0+16":
+// the stack depth of each function, in the kernel's order.
+func stackDepths(log string) ([]int, error) {
+	for _, line := range strings.Split(log, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "stack depth ")
+		if !ok {
+			continue
+		}
+		var out []int
+		for _, f := range strings.Split(strings.TrimSpace(rest), "+") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 0 || n > maxStack {
+				return nil, fmt.Errorf("unexpected stack depth line %q", line)
+			}
+			out = append(out, n)
+		}
+		return out, nil
+	}
+	return nil, errNoStackDepth
+}
+
+// verifyAlone loads a slot's program on its own as a plain XDP program, so
+// that a verifier rejection names it, and returns the stack depth of each
+// of its functions. With verifier statistics the kernel's error line would
+// be a statistics line, so a rejected program is loaded again without them
+// for the error.
+func verifyAlone(s *slot, ps *ebpf.ProgramSpec, logs bool) ([]int, error) {
+	spec := &ebpf.ProgramSpec{
+		Name:         ps.Name,
+		Type:         ebpf.XDP,
+		License:      ps.License,
+		Flags:        ps.Flags,
+		Instructions: s.insns,
+	}
+	p, err := ebpf.NewProgramWithOptions(spec, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats})
+	if err != nil {
+		p, err := loadProgram(s.Name, spec, logs)
+		if err != nil {
+			return nil, err
+		}
+		p.Close()
+		// Loadable without statistics: no depths, the slot is called.
+		return nil, nil
+	}
+	defer p.Close()
+	frames, err := stackDepths(p.VerifierLog)
+	if err != nil {
+		return nil, nil
+	}
+	return frames, nil
+}
+
+// placement is how s runs in a generation of mechanism kind.
+func (s *slot) placement(kind MechanismKind) string {
+	switch {
+	case kind == Freplace:
+		return PlacementFreplace
+	case s.inlined:
+		return PlacementInline
+	}
+	return PlacementCall
+}
+
+// stackCache remembers the stack depths of programs verified by this
+// process, by object hash and program name, for chains whose state does not
+// record them.
+type stackCache struct {
+	mu sync.Mutex
+	m  map[string][]int
+}
+
+var knownStacks stackCache
+
+func (c *stackCache) get(key string) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
+}
+
+func (c *stackCache) put(key string, frames []int) {
+	if frames == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string][]int{}
+	}
+	c.m[key] = frames
+}
