@@ -37,6 +37,6 @@
 //	                  (inlined bodies apart behind compiler barriers)
 //	tailcall, tailcall_udp  tailcall runs the no-op (udp) body and on
 //	                  XDP_PASS tail-calls chain_map[next_key] (.rodata,
-//	                  default TailCallLast: return XDP_PASS); a failed tail
-//	                  call returns XDP_ABORTED
+//	                  default 1); a failed tail call returns XDP_ABORTED;
+//	                  tailcall_last runs the body alone
 package testprogs

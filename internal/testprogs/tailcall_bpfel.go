@@ -16,9 +16,10 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tailcallMapChainMap  = "chain_map"
-	tailcallProgTailcall = "tailcall"
-	tailcallVarNextKey   = "next_key"
+	tailcallMapChainMap      = "chain_map"
+	tailcallProgTailcall     = "tailcall"
+	tailcallProgTailcallLast = "tailcall_last"
+	tailcallVarNextKey       = "next_key"
 )
 
 // loadTailcall returns the embedded CollectionSpec for tailcall.
@@ -63,7 +64,8 @@ type tailcallSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tailcallProgramSpecs struct {
-	Tailcall *ebpf.ProgramSpec `ebpf:"tailcall"`
+	Tailcall     *ebpf.ProgramSpec `ebpf:"tailcall"`
+	TailcallLast *ebpf.ProgramSpec `ebpf:"tailcall_last"`
 }
 
 // tailcallMapSpecs contains maps before they are loaded into the kernel.
@@ -120,12 +122,14 @@ type tailcallVariables struct {
 //
 // It can be passed to loadTailcallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tailcallPrograms struct {
-	Tailcall *ebpf.Program `ebpf:"tailcall"`
+	Tailcall     *ebpf.Program `ebpf:"tailcall"`
+	TailcallLast *ebpf.Program `ebpf:"tailcall_last"`
 }
 
 func (p *tailcallPrograms) Close() error {
 	return _TailcallClose(
 		p.Tailcall,
+		p.TailcallLast,
 	)
 }
 

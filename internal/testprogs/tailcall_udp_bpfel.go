@@ -16,9 +16,10 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tailcallUdpMapChainMap  = "chain_map"
-	tailcallUdpProgTailcall = "tailcall"
-	tailcallUdpVarNextKey   = "next_key"
+	tailcallUdpMapChainMap      = "chain_map"
+	tailcallUdpProgTailcall     = "tailcall"
+	tailcallUdpProgTailcallLast = "tailcall_last"
+	tailcallUdpVarNextKey       = "next_key"
 )
 
 // loadTailcallUdp returns the embedded CollectionSpec for tailcallUdp.
@@ -63,7 +64,8 @@ type tailcallUdpSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tailcallUdpProgramSpecs struct {
-	Tailcall *ebpf.ProgramSpec `ebpf:"tailcall"`
+	Tailcall     *ebpf.ProgramSpec `ebpf:"tailcall"`
+	TailcallLast *ebpf.ProgramSpec `ebpf:"tailcall_last"`
 }
 
 // tailcallUdpMapSpecs contains maps before they are loaded into the kernel.
@@ -120,12 +122,14 @@ type tailcallUdpVariables struct {
 //
 // It can be passed to loadTailcallUdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tailcallUdpPrograms struct {
-	Tailcall *ebpf.Program `ebpf:"tailcall"`
+	Tailcall     *ebpf.Program `ebpf:"tailcall"`
+	TailcallLast *ebpf.Program `ebpf:"tailcall_last"`
 }
 
 func (p *tailcallUdpPrograms) Close() error {
 	return _TailcallUdpClose(
 		p.Tailcall,
+		p.TailcallLast,
 	)
 }
 

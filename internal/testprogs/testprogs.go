@@ -60,10 +60,11 @@ const (
 	// monolithic_udp* and tailcall_udp) drops; it passes everything else.
 	UDPDropPort = 4789
 	// TailCallNextKey is the .rodata variable of tailcall and tailcall_udp
-	// holding the chain_map index to tail-call on XDP_PASS;
-	// TailCallLast (its default) makes the program the chain's last.
+	// holding the chain_map index their program tailcall tail-calls on
+	// XDP_PASS (default 1). TailCallLast is their other program, the
+	// chain's last: the body, then XDP_PASS.
 	TailCallNextKey = "next_key"
-	TailCallLast    = 0xffffffff
+	TailCallLast    = "tailcall_last"
 	// TailCallMap is their BPF_MAP_TYPE_PROG_ARRAY (64 entries).
 	TailCallMap = "chain_map"
 )
