@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -100,6 +101,29 @@ func lockDir(dir string) (*dirLock, error) {
 	return &dirLock{fd: fd}, nil
 }
 
+// tryLockDir is lockDir without waiting or creating: nil, nil when dir is
+// locked by someone else.
+func tryLockDir(dir string) (*dirLock, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dir, err)
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return &dirLock{fd: fd}, nil
+}
+
 func (l *dirLock) Unlock() {
 	if l != nil && l.fd >= 0 {
 		unix.Flock(l.fd, unix.LOCK_UN)
@@ -162,6 +186,31 @@ func readState(path string) (*state, error) {
 	return &s, nil
 }
 
+// What the pending state file of an interface is, for committedState.
+const (
+	noPending      = iota
+	pendingSwapped // of the running generation: the next change commits it
+	pendingStale   // never swapped in, or unreadable: the next change removes it
+)
+
+// committedState reads the chain the kernel runs, given the running
+// dispatcher's program ID: the pending state when it names that program (a
+// process died between the swap and the commit), else state.json. It
+// changes nothing; pending says what the next change does with the pending
+// file.
+func (p pinDir) committedState(running uint32) (st *state, pending int, err error) {
+	ps, perr := readState(p.pendingFile())
+	if perr == nil && ps.DispatcherID == running {
+		return ps, pendingSwapped, nil
+	}
+	pending = noPending
+	if !errors.Is(perr, fs.ErrNotExist) {
+		pending = pendingStale
+	}
+	st, err = readState(p.stateFile())
+	return st, pending, err
+}
+
 // writeFileAtomic writes via a temporary file and rename, so readers see
 // the old or the new content, never a mix.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
@@ -215,6 +264,9 @@ func (p pinDir) storeObject(obj []byte) (string, error) {
 }
 
 func (p pinDir) loadObject(hash string) ([]byte, error) {
+	if b, err := hex.DecodeString(hash); err != nil || len(b) != sha256.Size {
+		return nil, fmt.Errorf("%w: object name %q in the state of %s is not a sha256", ErrInvalid, hash, p.state)
+	}
 	return readFileNoFollow(filepath.Join(p.objectsDir(), hash+".o"), maxStateFile)
 }
 
