@@ -210,7 +210,7 @@ func TestSetupFailure(t *testing.T) {
 		t.Fatalf("NewSuite with a missing libxdp object: %v, want an error about it", err)
 	}
 	// A state directory that cannot be created fails the first dispatcher
-	// row, after the plain and monolithic rows are up.
+	// row, after the plain, monolithic and tail-call rows are up.
 	s, err := NewSuite(&Options{Repeat: 1000, Rounds: 1, Counts: []int{1}, StateDir: "/proc/xdpchain-bench-test"})
 	if err == nil {
 		s.Close()
@@ -221,36 +221,5 @@ func TestSetupFailure(t *testing.T) {
 	}
 	if _, err := netns.GetFromName(benchNSName()); err == nil {
 		t.Error("network namespace left behind")
-	}
-}
-
-// TestTailCallLimit builds the longest tail-call chain the kernel runs to
-// its end, and one longer, which must fail (it returns XDP_ABORTED): the
-// kernel's limit is what TailCallMaxPrograms says.
-func TestTailCallLimit(t *testing.T) {
-	testutil.RequireRoot(t)
-	ns, err := newBenchNS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := ns.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
-	s, err := tailCallSubject(ns, ProgramNoop, TailCallMaxPrograms)
-	if err != nil {
-		t.Fatalf("a tail-call chain of %d: %v", TailCallMaxPrograms, err)
-	}
-	if err := s.Close(); err != nil {
-		t.Error(err)
-	}
-	s, err = tailCallSubject(ns, ProgramUDP, TailCallMaxPrograms+1)
-	if err == nil {
-		s.Close()
-		t.Fatalf("a tail-call chain of %d ran to its end", TailCallMaxPrograms+1)
-	}
-	if !strings.Contains(err.Error(), "did not run to its end") {
-		t.Errorf("a tail-call chain of %d: %v, want it cut short", TailCallMaxPrograms+1, err)
 	}
 }
