@@ -83,7 +83,7 @@ func lockDir(dir string) (*dirLock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}
@@ -148,7 +148,7 @@ type programState struct {
 const stateVersion = 1
 
 func readState(path string) (*state, error) {
-	b, err := readFileNoFollow(path, maxStateFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (p pinDir) storeObject(obj []byte) (string, error) {
 	sum := sha256.Sum256(obj)
 	h := hex.EncodeToString(sum[:])
 	path := filepath.Join(p.objectsDir(), h+".o")
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
+	if _, err := os.Stat(path); err == nil {
 		return h, nil
 	}
 	if err := writeFileAtomic(path, obj, 0o600); err != nil {
@@ -215,7 +215,7 @@ func (p pinDir) storeObject(obj []byte) (string, error) {
 }
 
 func (p pinDir) loadObject(hash string) ([]byte, error) {
-	return readFileNoFollow(filepath.Join(p.objectsDir(), hash+".o"), maxStateFile)
+	return os.ReadFile(filepath.Join(p.objectsDir(), hash+".o"))
 }
 
 // gcObjects removes stored objects no program of s refers to.
@@ -223,9 +223,6 @@ func (p pinDir) gcObjects(s *state) {
 	keep := map[string]bool{}
 	for _, ps := range s.Programs {
 		keep[ps.Object+".o"] = true
-	}
-	if !isRealDir(p.objectsDir()) {
-		return // never through a symbolic link
 	}
 	entries, _ := os.ReadDir(p.objectsDir())
 	for _, e := range entries {
