@@ -266,9 +266,13 @@ func stackDepths(log string) ([]int, error) {
 // be a statistics line, so a rejected program is loaded again without them
 // for the error.
 func verifyAlone(s *slot, ps *ebpf.ProgramSpec, logs bool) ([]int, error) {
+	// The attach type is the dispatcher's (ebpf.AttachXDP, as SEC("xdp")
+	// gives), so that maps owned by the program alone, such as a
+	// PROG_ARRAY, accept the dispatcher too.
 	spec := &ebpf.ProgramSpec{
 		Name:         ps.Name,
 		Type:         ebpf.XDP,
+		AttachType:   ebpf.AttachXDP,
 		License:      ps.License,
 		Flags:        ps.Flags,
 		Instructions: s.insns,
