@@ -113,6 +113,9 @@ func (g *generation) stackViolation() string {
 	}
 	root = frameSize(root)
 	for _, s := range g.slots {
+		if s.graph == nil {
+			continue // not known; the verifier has the last word
+		}
 		var deep, tail int
 		if s.inlined {
 			deep, tail = s.graph.calleeDepth(0), s.graph.calleeTailBefore(0)
