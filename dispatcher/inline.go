@@ -41,8 +41,8 @@ const (
 
 // Placements of a program in a generation (ProgramStatus.Placement).
 const (
-	PlacementInline  = "inline"
-	PlacementCall    = "call"
+	PlacementInline   = "inline"
+	PlacementCall     = "call"
 	PlacementFreplace = "freplace"
 )
 
