@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -22,7 +21,9 @@ type Options struct {
 	// ConfigPath is re-read on every reload. Default: the File of the config
 	// passed to New.
 	ConfigPath string
-	// Logger receives structured logs. Default: slog.Default().
+	// Logger receives structured logs. Default: slog.Default(). The plugin
+	// processes' records go to it too (see host.Options.Logger), with the
+	// attributes plugin and interface.
 	Logger *slog.Logger
 	// Reload triggers a reload on every receive (the run verb sends on
 	// SIGHUP).
@@ -44,8 +45,6 @@ type Options struct {
 	// PluginHealthInterval is how often each plugin's health is checked in
 	// the background (shown in Status). Default 10s; negative disables.
 	PluginHealthInterval time.Duration
-	// PluginLog receives the plugin processes' log lines. Default: discarded.
-	PluginLog io.Writer
 	// NoSocket skips the control socket.
 	NoSocket bool
 	// DriftInterval is how often every configured interface is checked for
@@ -76,9 +75,6 @@ func (o Options) withDefaults(cfg *config.Config) Options {
 	}
 	if o.PluginHealthInterval == 0 {
 		o.PluginHealthInterval = 10 * time.Second
-	}
-	if o.PluginLog == nil {
-		o.PluginLog = io.Discard
 	}
 	if o.DriftInterval == 0 {
 		o.DriftInterval = 30 * time.Second

@@ -109,7 +109,7 @@ func (d *Daemon) startProcess(ctx context.Context, p *config.Plugin, key instKey
 		Settings:       settings,
 		StartTimeout:   d.opts.PluginStartTimeout,
 		HealthInterval: max(d.opts.PluginHealthInterval, 0),
-		LogOutput:      d.opts.PluginLog,
+		Logger:         d.log.With("interface", key.iface),
 		Env:            []string{"XDPCHAIN_INTERFACE=" + key.iface},
 	}
 	proc, err := host.Start(ctx, opts)

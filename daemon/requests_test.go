@@ -36,6 +36,7 @@ type requesterSettings struct {
 	AskSettings map[string]any `json:"ask_settings"`
 	Report      string         `json:"report"`
 	Note        string         `json:"note"`
+	Log         string         `json:"log"` // logged with sdk.Logger and on stderr
 }
 
 func (r *requester) Describe() sdk.Description {
@@ -57,6 +58,11 @@ func (r *requester) Configure(_ context.Context, settings sdk.Settings, _ *sdk.M
 		return err
 	}
 	report(s.Report, "configured note=%s", s.Note)
+	if s.Log != "" {
+		sdk.Logger().Info(s.Log, "note", s.Note)
+		sdk.Logger().Debug(s.Log + " (debug)")
+		fmt.Fprintln(os.Stderr, s.Log+" (stderr)")
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.asked == nil {

@@ -41,6 +41,8 @@ type Root struct {
 	link    link.Link
 	stats   *ebpf.Map
 	st      *state
+	// created: this Root attached the root and nothing was applied since.
+	created bool
 }
 
 // Attach opens the root of an interface, creating and attaching it when the
@@ -80,22 +82,33 @@ func open(ifname string, opts *Options, create bool) (_ *Root, err error) {
 	r.ifindex = l.Attrs().Index
 	r.pins = newPinDir(o, ns.inode, r.ifindex)
 
+	// Looking (Open) leaves everything as it is: it creates, commits and
+	// removes nothing. Attach is a change: under the lock it finishes or
+	// cleans up what a crashed process left, and creates the root.
+	exists, err := r.pins.secure(o, create)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, fmt.Errorf("%w %q", ErrNotAttached, ifname)
+	}
 	lock, err := lockDir(r.pins.bpf)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
-	err = r.reload()
-	if errors.Is(err, ErrNotAttached) {
-		if create {
-			err = r.create(nl)
-		} else {
-			// Looking must leave nothing behind.
-			r.pins.removeEmptyDirs()
+	err = r.read(create)
+	if errors.Is(err, ErrNotAttached) && create {
+		err = r.create(nl)
+		if err == nil {
+			r.created = true
 		}
 	}
 	if err != nil {
 		return nil, err
+	}
+	if create {
+		pruneStale(o, r.pins)
 	}
 	if o.Mode != ModeAuto && o.Mode != r.st.Mode {
 		return nil, fmt.Errorf("%w: the root of %q is attached in %s mode, not %s; detach it first to change the mode", ErrInvalid, ifname, r.st.Mode, o.Mode)
@@ -123,9 +136,17 @@ func (r *Root) Close() error {
 // Interface returns the interface name and index.
 func (r *Root) Interface() (string, int) { return r.ifname, r.ifindex }
 
-// reload re-reads the pins and the committed state, finishing or undoing
-// an apply that a crashed process left half done. Call with the lock held.
-func (r *Root) reload() error {
+// reload re-reads the pins before a change (see read). Call with the lock
+// held.
+func (r *Root) reload() error { return r.read(true) }
+
+// read re-reads the pins and the committed state. Call with the lock
+// held. With clean (a change is under way) it also finishes or undoes an
+// apply that a crashed process left half done and removes leftovers: pins,
+// objects and temporary files no committed program uses, and the pins of a
+// root detached from outside. Without clean it changes nothing and reads
+// the chain the kernel runs (see committedState).
+func (r *Root) read(clean bool) error {
 	if r.link != nil {
 		r.link.Close()
 		r.link = nil
@@ -134,10 +155,15 @@ func (r *Root) reload() error {
 		r.stats.Close()
 		r.stats = nil
 	}
+	if err := r.checkPins(); err != nil {
+		return err
+	}
 	l, err := link.LoadPinnedLink(r.pins.link(), nil)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A root detached from outside, or state without pins: start over.
-		r.pins.removeAll()
+		if clean {
+			r.pins.removeAll()
+		}
 		return fmt.Errorf("%w %q", ErrNotAttached, r.ifname)
 	}
 	if err != nil {
@@ -151,35 +177,44 @@ func (r *Root) reload() error {
 	if x := info.XDP(); x == nil || int(x.Ifindex) != r.ifindex {
 		// The link is defunct: its interface went away or it was detached.
 		l.Close()
-		r.pins.removeAll()
-		return fmt.Errorf("%w %q (stale root cleaned up)", ErrNotAttached, r.ifname)
+		if clean {
+			r.pins.removeAll()
+			return fmt.Errorf("%w %q (stale root cleaned up)", ErrNotAttached, r.ifname)
+		}
+		return fmt.Errorf("%w %q (stale root: its link is defunct)", ErrNotAttached, r.ifname)
 	}
 	r.link = l
 	running := uint32(info.Program)
 
-	st, err := readState(r.pins.stateFile())
-	if pending, perr := readState(r.pins.pendingFile()); perr == nil {
-		if pending.DispatcherID == running {
+	st, pending, err := r.pins.committedState(running)
+	if clean {
+		switch pending {
+		case pendingSwapped:
 			// Crashed after the swap, before the commit: finish it.
-			if err := os.Rename(r.pins.pendingFile(), r.pins.stateFile()); err == nil {
-				st, err = pending, nil
-			}
-		} else {
-			os.Remove(r.pins.pendingFile())
+			os.Rename(r.pins.pendingFile(), r.pins.stateFile())
+		case pendingStale:
+			os.Remove(r.pins.pendingFile()) // never swapped in, or unreadable
 		}
-	} else if !errors.Is(perr, fs.ErrNotExist) {
-		os.Remove(r.pins.pendingFile()) // unreadable: never committed
 	}
 	if err != nil {
-		return fmt.Errorf("%w: root of %q is attached but its state is unreadable (%v); run `xdpchain detach` and load again", ErrInvalid, r.ifname, err)
+		return fmt.Errorf("%w: root of %q is attached but its state is unreadable (%w); run `xdpchain detach` and load again", ErrInvalid, r.ifname, err)
 	}
 	r.st = st
 	r.stats, err = ebpf.LoadPinnedMap(r.pins.stats(), nil)
 	if err != nil {
 		return fmt.Errorf("opening counters: %w", err)
 	}
-	r.cleanupLeftovers()
+	if clean {
+		r.cleanupLeftovers()
+	}
 	return nil
+}
+
+// checkPins checks again, under the lock, that the interface's pin and
+// state directories are safe to use (see secureDir).
+func (r *Root) checkPins() error {
+	_, err := r.pins.secure(r.opts, false)
+	return err
 }
 
 // cleanupLeftovers removes pins and objects no committed program uses.
@@ -338,6 +373,9 @@ func (r *Root) Detach() error {
 		return err
 	}
 	defer lock.Unlock()
+	if err := r.checkPins(); err != nil {
+		return err
+	}
 	if r.link != nil {
 		if rl, ok := r.link.(interface{ Detach() error }); ok {
 			if err := rl.Detach(); err != nil && !errors.Is(err, ebpf.ErrNotSupported) {
@@ -357,5 +395,6 @@ func (r *Root) Detach() error {
 	}
 	lock.Unlock()
 	r.pins.removeEmptyDirs()
+	pruneStale(r.opts, r.pins)
 	return nil
 }

@@ -26,6 +26,11 @@ var (
 	ErrNotSupported = errors.New("not supported by this kernel")
 	// ErrNoBPFFS: no usable bpffs for the pins (e.g. inside `ip netns exec`).
 	ErrNoBPFFS = errors.New("no usable bpffs")
+	// ErrUnsafeDir: a state or pin directory (or a file in it) could have
+	// been changed by someone else: a symbolic link, or a directory not
+	// owned by this process's user or writable by group or others. Nothing
+	// in it is used.
+	ErrUnsafeDir = errors.New("unsafe state or pin directory")
 )
 
 // ProgramError names the program an error is about. It unwraps to the cause

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,7 +84,7 @@ func lockDir(dir string) (*dirLock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}
@@ -95,6 +96,29 @@ func lockDir(dir string) (*dirLock, error) {
 	}
 	if err != nil {
 		unix.Close(fd)
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return &dirLock{fd: fd}, nil
+}
+
+// tryLockDir is lockDir without waiting or creating: nil, nil when dir is
+// locked by someone else.
+func tryLockDir(dir string) (*dirLock, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dir, err)
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
 	return &dirLock{fd: fd}, nil
@@ -148,7 +172,7 @@ type programState struct {
 const stateVersion = 1
 
 func readState(path string) (*state, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFileNoFollow(path, maxStateFile)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +184,31 @@ func readState(path string) (*state, error) {
 		return nil, fmt.Errorf("%s: state version %d, want %d", path, s.Version, stateVersion)
 	}
 	return &s, nil
+}
+
+// What the pending state file of an interface is, for committedState.
+const (
+	noPending      = iota
+	pendingSwapped // of the running generation: the next change commits it
+	pendingStale   // never swapped in, or unreadable: the next change removes it
+)
+
+// committedState reads the chain the kernel runs, given the running
+// dispatcher's program ID: the pending state when it names that program (a
+// process died between the swap and the commit), else state.json. It
+// changes nothing; pending says what the next change does with the pending
+// file.
+func (p pinDir) committedState(running uint32) (st *state, pending int, err error) {
+	ps, perr := readState(p.pendingFile())
+	if perr == nil && ps.DispatcherID == running {
+		return ps, pendingSwapped, nil
+	}
+	pending = noPending
+	if !errors.Is(perr, fs.ErrNotExist) {
+		pending = pendingStale
+	}
+	st, err = readState(p.stateFile())
+	return st, pending, err
 }
 
 // writeFileAtomic writes via a temporary file and rename, so readers see
@@ -205,7 +254,7 @@ func (p pinDir) storeObject(obj []byte) (string, error) {
 	sum := sha256.Sum256(obj)
 	h := hex.EncodeToString(sum[:])
 	path := filepath.Join(p.objectsDir(), h+".o")
-	if _, err := os.Stat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
 		return h, nil
 	}
 	if err := writeFileAtomic(path, obj, 0o600); err != nil {
@@ -215,7 +264,10 @@ func (p pinDir) storeObject(obj []byte) (string, error) {
 }
 
 func (p pinDir) loadObject(hash string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(p.objectsDir(), hash+".o"))
+	if b, err := hex.DecodeString(hash); err != nil || len(b) != sha256.Size {
+		return nil, fmt.Errorf("%w: object name %q in the state of %s is not a sha256", ErrInvalid, hash, p.state)
+	}
+	return readFileNoFollow(filepath.Join(p.objectsDir(), hash+".o"), maxStateFile)
 }
 
 // gcObjects removes stored objects no program of s refers to.
@@ -223,6 +275,9 @@ func (p pinDir) gcObjects(s *state) {
 	keep := map[string]bool{}
 	for _, ps := range s.Programs {
 		keep[ps.Object+".o"] = true
+	}
+	if !isRealDir(p.objectsDir()) {
+		return // never through a symbolic link
 	}
 	entries, _ := os.ReadDir(p.objectsDir())
 	for _, e := range entries {

@@ -189,8 +189,12 @@ func TestStoredObjects(t *testing.T) {
 			t.Errorf("object file %s: %v, %v", h, fi, err)
 		}
 	}
-	if _, err := pd.loadObject("nope"); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := pd.loadObject(strings.Repeat("0", 64)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("loading a missing object: %v", err)
+	}
+	// A name from a forged state never reaches outside objects/.
+	if _, err := pd.loadObject("../../../etc/passwd"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("loading an object named by a path: %v, want ErrInvalid", err)
 	}
 
 	pd.gcObjects(&state{Programs: []programState{{Object: ha}, {Object: ha}}})

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -231,11 +233,24 @@ func TestCrashLeftovers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// reopen opens the root, which changes nothing (status deletes
+		// nothing), then makes a change that changes no program: that
+		// cleans up under the lock.
 		reopen := func(t *testing.T) *dispatcher.Root {
 			t.Helper()
+			before := treeOf(t, f.bpffs, f.stateDir)
 			r, err := dispatcher.Open(f.iface(), f.opts())
 			if err != nil {
 				t.Fatalf("Open over leftovers: %v", err)
+			}
+			if _, err := dispatcher.List(f.opts()); err != nil {
+				t.Fatalf("List over leftovers: %v", err)
+			}
+			if after := treeOf(t, f.bpffs, f.stateDir); !reflect.DeepEqual(before, after) {
+				t.Errorf("Open and List changed the pins or state:\nbefore %v\nafter  %v", before, after)
+			}
+			if err := r.Update(func(*dispatcher.Spec) error { return nil }); err != nil {
+				t.Fatalf("a change over leftovers: %v", err)
 			}
 			return r
 		}
@@ -290,6 +305,20 @@ func TestCrashLeftovers(t *testing.T) {
 			b := withState(func(m map[string]any) { m["generation"] = 99 })
 			if err := os.WriteFile(pending, b, 0o600); err != nil {
 				t.Fatal(err)
+			}
+			// Before the next change commits it, every view shows the chain
+			// the kernel runs.
+			all, err := dispatcher.List(f.opts())
+			if err != nil || len(all) != 1 || all[0].Generation != 99 {
+				t.Errorf("List before the commit: %+v, %v; want generation 99", all, err)
+			}
+			if r, err := dispatcher.Open(f.iface(), f.opts()); err != nil {
+				t.Error(err)
+			} else {
+				if got := status(t, r); got.Generation != 99 {
+					t.Errorf("Status before the commit: generation %d, want 99", got.Generation)
+				}
+				r.Close()
 			}
 			r := reopen(t)
 			defer r.Close()
@@ -365,11 +394,42 @@ func TestStaleRootCleanedUp(t *testing.T) {
 	if _, err := dispatcher.Open(extra.A.Name, f.opts()); err == nil {
 		t.Error("Open of a deleted interface succeeded")
 	}
+	// Looking changes nothing; the next Attach (a change) removes it.
 	for _, dir := range []string{pinDirOf(f, st), stateDirOf(f, st)} {
-		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("stale root of deleted %s: %s still there after List and Open (%v)", extra.A.Name, dir, err)
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("stale root of deleted %s: %s removed by List or Open (%v)", extra.A.Name, dir, err)
 		}
 	}
+	f.attach(t)
+	for _, dir := range []string{pinDirOf(f, st), stateDirOf(f, st)} {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale root of deleted %s: %s still there after an Attach (%v)", extra.A.Name, dir, err)
+		}
+	}
+}
+
+// treeOf lists every file and directory under dirs (with its size), to
+// compare before and after something that must change nothing.
+func treeOf(t *testing.T, dirs ...string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, d := range dirs {
+		err := filepath.WalkDir(d, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := e.Info()
+			if err != nil {
+				return err
+			}
+			out[path] = fi.Size()
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("walking %s: %v", d, err)
+		}
+	}
+	return out
 }
 
 // TestMechanismSwitch moves a running chain from linked to freplace and

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -61,13 +62,16 @@ func (r *Root) Status() (*InterfaceStatus, error) {
 // statusFromPins builds a status from an interface's pins and state alone:
 // no network namespace needs entering.
 func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
-	st, err := readState(pd.stateFile())
-	if err != nil {
-		return nil, err
+	// name is for errors: the interface's name when its state says it.
+	name := func() string {
+		if st, err := readState(pd.stateFile()); err == nil {
+			return st.Interface
+		}
+		return pd.bpf
 	}
 	l, err := link.LoadPinnedLink(pd.link(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrNotAttached, st.Interface, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotAttached, name(), err)
 	}
 	defer l.Close()
 	info, err := l.Info()
@@ -75,7 +79,13 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 		return nil, fmt.Errorf("root link info: %w", err)
 	}
 	if x := info.XDP(); x == nil || x.Ifindex == 0 {
-		return nil, fmt.Errorf("%w: %s", errStaleRoot, st.Interface)
+		return nil, fmt.Errorf("%w: %s", errStaleRoot, name())
+	}
+	// The chain the kernel runs, also when a process died between the swap
+	// and the commit (as Open reads it).
+	st, _, err := pd.committedState(uint32(info.Program))
+	if err != nil {
+		return nil, err
 	}
 	stats, err := ebpf.LoadPinnedMap(pd.stats(), nil)
 	if err != nil {
@@ -129,39 +139,25 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 
 // List reports every interface with an xdpchain root under the bpffs of
 // opts, in every network namespace, sorted by namespace and ifindex. Stale
-// entries (roots whose interface went away) are skipped.
+// entries (roots whose interface went away) are skipped; List changes
+// nothing (the next Attach or Detach removes them). A pin or state
+// directory that is not safe to use (see ErrUnsafeDir) is an error.
 func List(opts *Options) ([]InterfaceStatus, error) {
 	o := opts.withDefaults()
-	base := filepath.Join(o.BPFFS, "xdpchain")
-	nsDirs, err := os.ReadDir(base)
-	if errors.Is(err, fs.ErrNotExist) {
-		return []InterfaceStatus{}, nil
-	}
+	out := []InterfaceStatus{}
+	err := eachPinDir(o, func(pd pinDir) error {
+		if _, err := pd.secure(o, false); err != nil {
+			return err
+		}
+		s, err := statusFromPins(pd)
+		if err != nil {
+			return nil
+		}
+		out = append(out, *s)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := []InterfaceStatus{}
-	for _, nsd := range nsDirs {
-		ifDirs, _ := os.ReadDir(filepath.Join(base, nsd.Name()))
-		for _, ifd := range ifDirs {
-			var ino uint64
-			var idx int
-			if _, err := fmt.Sscan(nsd.Name(), &ino); err != nil {
-				continue
-			}
-			if _, err := fmt.Sscan(ifd.Name(), &idx); err != nil {
-				continue
-			}
-			pd := newPinDir(o, ino, idx)
-			s, err := statusFromPins(pd)
-			if errors.Is(err, errStaleRoot) {
-				cleanStale(pd)
-			}
-			if err != nil {
-				continue
-			}
-			out = append(out, *s)
-		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].NetNSInode != out[j].NetNSInode {
@@ -172,23 +168,78 @@ func List(opts *Options) ([]InterfaceStatus, error) {
 	return out, nil
 }
 
+// eachPinDir calls fn with every interface's pin directory under the bpffs
+// of o (entries not named <netns inode>/<ifindex> are skipped), after
+// checking the directories they are in.
+func eachPinDir(o Options, fn func(pinDir) error) error {
+	base := filepath.Join(o.BPFFS, "xdpchain")
+	exists, err := secureDir(base, base, false)
+	if err != nil || !exists {
+		return err
+	}
+	if _, err := secureDir(o.StateDir, o.StateDir, false); err != nil {
+		return err
+	}
+	nsDirs, err := os.ReadDir(base)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, nsd := range nsDirs {
+		ino, err := strconv.ParseUint(nsd.Name(), 10, 64)
+		if err != nil {
+			continue
+		}
+		if _, err := secureDir(base, filepath.Join(base, nsd.Name()), false); err != nil {
+			return err
+		}
+		ifDirs, _ := os.ReadDir(filepath.Join(base, nsd.Name()))
+		for _, ifd := range ifDirs {
+			idx, err := strconv.Atoi(ifd.Name())
+			if err != nil || idx <= 0 {
+				continue
+			}
+			if err := fn(newPinDir(o, ino, idx)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // errStaleRoot: the root's link is defunct, its interface (or network
 // namespace) gone.
 var errStaleRoot = fmt.Errorf("%w: stale root (interface gone)", ErrNotAttached)
 
-// cleanStale removes the pins and state of a defunct root, under its lock,
-// after checking again. The kernel already detached it; nothing that serves
-// traffic changes.
-func cleanStale(pd pinDir) {
-	lock, err := lockDir(pd.bpf)
-	if err != nil {
-		return
-	}
-	if _, err := statusFromPins(pd); !errors.Is(err, errStaleRoot) {
+// pruneStale removes the pins and state of defunct roots under the bpffs of
+// o, except keep's (whose lock the caller holds). Each is removed under its
+// lock after checking again; one locked by another process is left for
+// later. The kernel already detached them: nothing that serves traffic
+// changes. Best effort.
+func pruneStale(o Options, keep pinDir) {
+	eachPinDir(o, func(pd pinDir) error {
+		if pd.bpf == keep.bpf {
+			return nil
+		}
+		if _, err := pd.secure(o, false); err != nil {
+			return nil
+		}
+		if _, err := statusFromPins(pd); !errors.Is(err, errStaleRoot) {
+			return nil
+		}
+		lock, err := tryLockDir(pd.bpf)
+		if err != nil || lock == nil {
+			return nil
+		}
+		if _, err := statusFromPins(pd); errors.Is(err, errStaleRoot) {
+			pd.removeAll()
+			lock.Unlock()
+			pd.removeEmptyDirs()
+			return nil
+		}
 		lock.Unlock()
-		return
-	}
-	pd.removeAll()
-	lock.Unlock()
-	pd.removeEmptyDirs()
+		return nil
+	})
 }

@@ -1,21 +1,28 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * monolithic is the hand-written baseline for the dispatcher benchmarks:
- * ONE program that runs N no-op "programs" (N = -DN=1, 4, 16 or 64) in
+ * ONE program that runs N "programs" (N = -DN=1, 4, 10, 16 or 64) in
  * order, with the dispatcher's proceed-on check after each:
  *
- *	ret = noopI(ctx);
+ *	ret = bodyI(ctx);
  *	if (!((1U << ret) & PROCEED))
  *		return ret;
  *
- * With -DINLINE=1 the no-op bodies are __always_inline (what a programmer
- * would write by hand); otherwise each is a static __noinline subprogram,
- * so every step pays a BPF-to-BPF call as a linked dispatcher slot does.
- * A no-op returns XDP_PASS through opaque(), so the compiler cannot fold
- * the checks away; like the dispatcher's, they are resolved at run time
- * (or pruned by the verifier, which sees the same constant).
+ * Each body is bench.h's noop_body, or udp_body with -DUDP=1 (parse
+ * Ethernet/IPv4/UDP, compare the destination port), the same code the
+ * noop and udp programs run alone.
+ *
+ * With -DINLINE=1 the bodies are __always_inline, back to back in one
+ * function (what a programmer would write by hand); otherwise each is a
+ * static __noinline subprogram, so every step pays a BPF-to-BPF call as a
+ * linked dispatcher slot does. A noop returns XDP_PASS through opaque(), so
+ * the compiler cannot fold the checks away; like the dispatcher's, they are
+ * resolved at run time (or pruned by the verifier, which sees the same
+ * constant). Inlined, every body starts behind a compiler memory barrier,
+ * so that it reads ctx and the packet anew and clang cannot merge the N
+ * udp bodies into one parse.
  */
-#include "common.h"
+#include "bench.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -28,30 +35,31 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #endif
 
 #if defined(INLINE) && INLINE
-#define NOOP_ATTR __always_inline
+#define BODY_ATTR __always_inline
+#define BARRIER() asm volatile("" ::: "memory")
 #else
-#define NOOP_ATTR __noinline
+#define BODY_ATTR __noinline
+#define BARRIER()
 #endif
 
 #define PROCEED (1U << XDP_PASS)
 
-#define NOOP(I)                                        \
-	static NOOP_ATTR int noop##I(struct xdp_md *ctx) \
+#define FN(I)                                        \
+	static BODY_ATTR int body##I(struct xdp_md *ctx) \
 	{                                                \
-		int ret = XDP_PASS;                      \
-		opaque(ret);                             \
-		return ret;                              \
+		BARRIER();                               \
+		return BODY(ctx);                        \
 	}
 
-#define NOOP8(I)                                                   \
-	NOOP(I##0) NOOP(I##1) NOOP(I##2) NOOP(I##3) NOOP(I##4)     \
-	NOOP(I##5) NOOP(I##6) NOOP(I##7)
+#define FN8(I)                                                   \
+	FN(I##0) FN(I##1) FN(I##2) FN(I##3) FN(I##4)     \
+	FN(I##5) FN(I##6) FN(I##7)
 
-NOOP8(0) NOOP8(1) NOOP8(2) NOOP8(3) NOOP8(4) NOOP8(5) NOOP8(6) NOOP8(7)
+FN8(0) FN8(1) FN8(2) FN8(3) FN8(4) FN8(5) FN8(6) FN8(7)
 
 #define STEP(I)                                        \
 	if (0##I < N) { /* I is two octal digits */  \
-		ret = noop##I(ctx);                      \
+		ret = body##I(ctx);                      \
 		if (!((1U << ret) & PROCEED))            \
 			return ret;                      \
 	}

@@ -9,18 +9,23 @@ import (
 	"github.com/xdpchain/xdpchain/internal/testutil"
 )
 
-// TestBench runs a tiny benchmark (plain, monolithic 1 and its inline
-// variant, linked 0 and 1 with counters on and off) through the CLI: the
+// TestBench runs a tiny benchmark of the udp program (plain, monolithic 1
+// and its inline variant, the tail-call chain of 1, linked and inline 0 and
+// 1 with counters on and off, a 2-program swap timing) through the CLI: the
 // markdown table, the JSON form, and --strict agreeing with the checks.
 func TestBench(t *testing.T) {
 	testutil.RequireRoot(t)
-	small := []string{"bench", "--repeat", "10000", "--rounds", "1", "--counts", "0,1", "-q"}
+	small := []string{"bench", "--repeat", "10000", "--rounds", "1", "--counts", "0,1", "--program", "udp", "--swap-programs", "2", "-q"}
 
 	code, out, errOut := runCLI(t, small...)
 	if code != 0 {
 		t.Fatalf("bench: exit %d: %s", code, errOut)
 	}
-	for _, s := range []string{"| configuration | programs |", "| plain | 1 |", "| monolithic | 1 |", "| linked | 1 | on |", "| linked | 0 | off |", "| target |"} {
+	for _, s := range []string{
+		"| configuration | program | programs |", "| plain | udp | 1 |", "| monolithic | udp | 1 |", "| tailcall | udp | 1 |",
+		"| linked | udp | 1 | on |", "| linked | udp | 0 | off |", "| inline | udp | 1 | off |", "| target |",
+		"Swap in a changed 2-program generation (udp chain",
+	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("bench output lacks %q:\n%s", s, out)
 		}
@@ -34,8 +39,11 @@ func TestBench(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("bench --json: %v\n%s", err, out)
 	}
-	if len(res.Rows) != 7 || res.Repeat != 10000 || res.Rounds != 1 {
-		t.Errorf("bench --json: %d rows, repeat %d, rounds %d; want 7, 10000, 1", len(res.Rows), res.Repeat, res.Rounds)
+	if len(res.Rows) != 12 || res.Repeat != 10000 || res.Rounds != 1 {
+		t.Errorf("bench --json: %d rows, repeat %d, rounds %d; want 12, 10000, 1", len(res.Rows), res.Repeat, res.Rounds)
+	}
+	if len(res.Swaps) != 2 || res.Swaps[0].Mechanism != bench.Linked || res.Swaps[1].Mechanism != bench.Inline || res.Swaps[1].Median <= 0 {
+		t.Errorf("bench --json: swaps %+v, want linked and inline timed", res.Swaps)
 	}
 	wantCode := 0
 	if len(res.Failed()) > 0 {
@@ -52,6 +60,9 @@ func TestBench(t *testing.T) {
 func TestBenchUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "--mechanism", "bogus"},
+		{"bench", "--mechanism", "auto"},
+		{"bench", "--program", "counter"},
+		{"bench", "--swap-programs", "65"},
 		{"bench", "--counts", "65"},
 		{"bench", "--libxdp-counts", "11"},
 		{"bench", "extra"},

@@ -77,7 +77,6 @@ it names exist), without touching the kernel.`,
 				ConfigPath: path,
 				Logger:     slog.New(h),
 				Reload:     reload,
-				PluginLog:  env.stderr,
 			})
 		},
 	}

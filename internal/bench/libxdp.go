@@ -35,10 +35,10 @@ const (
 )
 
 // libxdpSubject loads libxdp's dispatcher from path configured for n
-// programs, freplaces the no-op program into prog0..prog(n-1) as libxdp
+// programs, freplaces the test program into prog0..prog(n-1) as libxdp
 // does, and attaches the dispatcher to a veth of ns.
-func libxdpSubject(ns *benchNS, path string, n int) (_ *subject, err error) {
-	s := &subject{row: Row{Kind: LibXDP, Programs: n}}
+func libxdpSubject(ns *benchNS, path, program string, n int) (_ *subject, err error) {
+	s := &subject{row: Row{Kind: LibXDP, Program: program, Programs: n}}
 	defer closeOnError(s, &err)
 	coll, err := loadLibXDP(path, n)
 	if err != nil {
@@ -48,25 +48,25 @@ func libxdpSubject(ns *benchNS, path string, n int) (_ *subject, err error) {
 	disp := coll.Programs[libxdpProgram]
 	s.prog = disp
 
-	noop, err := noopSpec()
+	ps, err := programSpec(program)
 	if err != nil {
 		return nil, err
 	}
 	for i := 0; i < n; i++ {
 		slot := fmt.Sprintf("prog%d", i)
-		es := noop.Copy()
+		es := ps.Copy()
 		es.Type = ebpf.Extension
 		es.AttachType = ebpf.AttachNone
 		es.AttachTarget = disp
 		es.AttachTo = slot
 		ext, err := ebpf.NewProgram(es)
 		if err != nil {
-			return nil, fmt.Errorf("loading the no-op program as an extension of libxdp's %s: %w", slot, err)
+			return nil, fmt.Errorf("loading %s as an extension of libxdp's %s: %w", program, slot, err)
 		}
 		s.closers = append(s.closers, ext)
 		l, err := link.AttachFreplace(disp, slot, ext)
 		if err != nil {
-			return nil, fmt.Errorf("attaching the no-op program to libxdp's %s: %w", slot, err)
+			return nil, fmt.Errorf("attaching %s to libxdp's %s: %w", program, slot, err)
 		}
 		s.closers = append(s.closers, l)
 	}

@@ -18,10 +18,29 @@ const (
 	// LibXDPMaxPrograms is the number of slots of libxdp's dispatcher
 	// (MAX_DISPATCHER_ACTIONS).
 	LibXDPMaxPrograms = 10
+	// DefaultSwapPrograms is the chain length of the generation swap
+	// timing (see SwapTime).
+	DefaultSwapPrograms = 64
+)
+
+// The test programs every row can run (Options.Programs).
+const (
+	// ProgramNoop returns XDP_PASS (testdata/noop.c).
+	ProgramNoop = "noop"
+	// ProgramUDP parses Ethernet, IPv4 and UDP with bounds checks and
+	// compares the destination port with a constant the benchmark packet
+	// does not match (testdata/udp.c).
+	ProgramUDP = "udp"
 )
 
 // DefaultCounts are the chain lengths measured for the dispatcher.
-var DefaultCounts = []int{0, 1, 4, 16, 64}
+var DefaultCounts = []int{0, 1, 4, 10, 16, 64}
+
+// DefaultPrograms are the test programs measured, one phase each.
+var DefaultPrograms = []string{ProgramNoop, ProgramUDP}
+
+// DefaultMechanisms are the slot mechanisms measured by default.
+var DefaultMechanisms = []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Inline}
 
 // DefaultLibXDPCounts are the chain lengths measured for libxdp's
 // dispatcher.
@@ -36,11 +55,22 @@ type Options struct {
 	// Rounds is how many times every configuration is measured (round
 	// robin). Default DefaultRounds.
 	Rounds int
-	// Counts are the dispatcher chain lengths (0..64). Default
-	// DefaultCounts, plus 10 when LibXDP is set.
+	// Counts are the chain lengths (0..64) of the dispatchers, the
+	// monolithic programs and the tail-call chains. Default DefaultCounts.
 	Counts []int
-	// Mechanisms are the slot mechanisms measured. Default linked.
+	// Programs are the test programs (ProgramNoop, ProgramUDP) that every
+	// row runs, one phase of the run each: all rows of a program are set
+	// up, measured and released before the next program's. Default
+	// DefaultPrograms.
+	Programs []string
+	// Mechanisms are the slot mechanisms measured. Default
+	// DefaultMechanisms.
 	Mechanisms []dispatcher.MechanismKind
+	// SwapPrograms is the chain length of the generation swap timing:
+	// per mechanism, Rounds Update calls that each replace a chain of
+	// SwapPrograms programs by a changed one. Default DefaultSwapPrograms;
+	// negative leaves the timing out.
+	SwapPrograms int
 	// LibXDP is the path of libxdp's xdp-dispatcher.o; empty skips the
 	// libxdp rows.
 	LibXDP string
@@ -74,15 +104,21 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if out.Counts == nil {
 		out.Counts = slices.Clone(DefaultCounts)
-		if out.LibXDP != "" {
-			out.Counts = append(out.Counts, LibXDPMaxPrograms)
-		}
+	}
+	if out.Programs == nil {
+		out.Programs = slices.Clone(DefaultPrograms)
+	}
+	if out.SwapPrograms == 0 {
+		out.SwapPrograms = DefaultSwapPrograms
+	}
+	if out.SwapPrograms > dispatcher.MaxPrograms {
+		return out, fmt.Errorf("swap chain length %d: want at most %d", out.SwapPrograms, dispatcher.MaxPrograms)
 	}
 	if out.LibXDPCounts == nil {
 		out.LibXDPCounts = slices.Clone(DefaultLibXDPCounts)
 	}
 	if out.Mechanisms == nil {
-		out.Mechanisms = []dispatcher.MechanismKind{dispatcher.Linked}
+		out.Mechanisms = slices.Clone(DefaultMechanisms)
 	}
 	for _, n := range out.Counts {
 		if n < 0 || n > dispatcher.MaxPrograms {
@@ -95,13 +131,35 @@ func (o *Options) withDefaults() (Options, error) {
 		}
 	}
 	for _, m := range out.Mechanisms {
-		if m != dispatcher.Linked && m != dispatcher.Freplace {
-			return out, fmt.Errorf("mechanism %q: want linked or freplace", m)
+		if m != dispatcher.Linked && m != dispatcher.Freplace && m != dispatcher.Inline {
+			return out, fmt.Errorf("mechanism %q: want linked, inline or freplace", m)
 		}
 	}
+	if len(out.Programs) == 0 {
+		return out, fmt.Errorf("no test program: want %s and/or %s", ProgramNoop, ProgramUDP)
+	}
+	for _, p := range out.Programs {
+		if p != ProgramNoop && p != ProgramUDP {
+			return out, fmt.Errorf("test program %q: want %s or %s", p, ProgramNoop, ProgramUDP)
+		}
+	}
+	out.Programs = unique(out.Programs)
+	out.Mechanisms = unique(out.Mechanisms)
 	slices.Sort(out.Counts)
 	out.Counts = slices.Compact(out.Counts)
 	slices.Sort(out.LibXDPCounts)
 	out.LibXDPCounts = slices.Compact(out.LibXDPCounts)
 	return out, nil
+}
+
+// unique returns v without repeated elements, in the order of their first
+// occurrence.
+func unique[T comparable](v []T) []T {
+	var out []T
+	for _, x := range v {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -3,6 +3,11 @@ package bench
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
 )
 
 func TestUDPPacket(t *testing.T) {
@@ -46,5 +51,21 @@ func TestFold(t *testing.T) {
 		if got := fold(tc.in); got != tc.want {
 			t.Errorf("fold(%#x) = %#x, want %#x", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestUDPProgramParsesPacket makes sure the udp test program parses the
+// benchmark packet all the way to its port check: the packet passes, and
+// the same packet to the port it drops is dropped.
+func TestUDPProgramParsesPacket(t *testing.T) {
+	testutil.RequireRoot(t)
+	prog := loadTestProgram(t, testprogs.UDP)
+	pkt := udpPacket()
+	if ret, err := prog.Run(&ebpf.RunOptions{Data: pkt}); err != nil || ret != xdpPass {
+		t.Errorf("the benchmark packet: verdict %d, %v; want XDP_PASS", ret, err)
+	}
+	binary.BigEndian.PutUint16(pkt[14+20+2:], testprogs.UDPDropPort)
+	if ret, err := prog.Run(&ebpf.RunOptions{Data: pkt}); err != nil || ret != 1 {
+		t.Errorf("the benchmark packet to port %d: verdict %d, %v; want XDP_DROP", testprogs.UDPDropPort, ret, err)
 	}
 }

@@ -3,11 +3,13 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
 
-// Targets of the benchmark (issue 2 §5).
+// Targets of the benchmark (issue 2 §5; the chain-speed issue's are in
+// ChainSpeedTargets).
 const (
 	// TargetVsMonolithic is the largest acceptable ratio of a linked chain
 	// of N programs to the monolithic program with the same N.
@@ -28,11 +30,46 @@ type Result struct {
 	Rows         []Row         `json:"rows"`
 	CounterCosts []CounterCost `json:"counter_costs"`
 	Checks       []Check       `json:"checks"`
+	// Swaps are the generation swap timings, one per mechanism.
+	Swaps []SwapTime `json:"swaps"`
+	// Notes are warnings about the run.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// ChainSpeedTarget is a target of the chain-speed issue: the inline
+// mechanism's chain of Programs programs, with counters as given, at most
+// Max times the baseline (MonolithicInline: the back-to-back program;
+// TailCall: the tail-call chain) of the same N and test program.
+type ChainSpeedTarget struct {
+	Programs int
+	Counters Counters
+	Baseline Kind
+	Max      float64
+}
+
+// ChainSpeedTargets are checked for the rows of the inline mechanism.
+var ChainSpeedTargets = []ChainSpeedTarget{
+	{Programs: 10, Counters: CountersOn, Baseline: MonolithicInline, Max: 1.25},
+	{Programs: 64, Counters: CountersOn, Baseline: MonolithicInline, Max: 1.25},
+	{Programs: 10, Counters: CountersOn, Baseline: TailCall, Max: 1.25},
+	{Programs: 10, Counters: CountersOff, Baseline: TailCall, Max: 1.10},
+}
+
+// baselineName names a baseline kind in check names and headers.
+func baselineName(k Kind) string {
+	switch k {
+	case MonolithicInline:
+		return "back-to-back"
+	case TailCall:
+		return "tail-call chain"
+	}
+	return string(k)
 }
 
 // CounterCost is what counters add to a dispatcher with N programs.
 type CounterCost struct {
 	Mechanism Kind    `json:"mechanism"`
+	Program   string  `json:"program"`
 	Programs  int     `json:"programs"`
 	On        float64 `json:"on"`
 	Off       float64 `json:"off"`
@@ -50,10 +87,19 @@ type Check struct {
 }
 
 // Row returns the measured row of a configuration, or nil.
-func (r *Result) Row(kind Kind, programs int, counters Counters) *Row {
+func (r *Result) Row(program string, kind Kind, programs int, counters Counters) *Row {
+	row := r.find(program, kind, programs, counters)
+	if row == nil || row.Skipped != "" {
+		return nil
+	}
+	return row
+}
+
+// find returns the row of a configuration, measured or skipped, or nil.
+func (r *Result) find(program string, kind Kind, programs int, counters Counters) *Row {
 	for i := range r.Rows {
 		row := &r.Rows[i]
-		if row.Kind == kind && row.Programs == programs && row.Counters == counters && row.Skipped == "" {
+		if row.Program == program && row.Kind == kind && row.Programs == programs && row.Counters == counters {
 			return row
 		}
 	}
@@ -71,25 +117,31 @@ func (r *Result) Failed() []Check {
 	return out
 }
 
+// baseline reports whether rows of kind k are baselines (not chained by a
+// dispatcher): they get no ratios but to the plain program.
+func baseline(k Kind) bool { return k == Plain || k == Monolithic || k == MonolithicInline }
+
 // analyze computes every ratio, counter cost and check from the medians.
 func (r *Result) analyze() {
-	plain := r.Row(Plain, 1, "")
 	for i := range r.Rows {
 		row := &r.Rows[i]
 		if row.Skipped != "" {
 			continue
 		}
-		if plain != nil {
+		if plain := r.Row(row.Program, Plain, 1, ""); plain != nil {
 			row.VsPlain = ratio(row.Median, plain.Median)
 		}
-		switch row.Kind {
-		case Linked, Freplace, LibXDP:
-			if m := r.Row(Monolithic, row.Programs, ""); m != nil {
-				row.VsMonolithic = ratio(row.Median, m.Median)
-			}
-			if m := r.Row(MonolithicInline, row.Programs, ""); m != nil {
-				row.VsInline = ratio(row.Median, m.Median)
-			}
+		if baseline(row.Kind) {
+			continue
+		}
+		if m := r.Row(row.Program, Monolithic, row.Programs, ""); m != nil {
+			row.VsMonolithic = ratio(row.Median, m.Median)
+		}
+		if m := r.Row(row.Program, MonolithicInline, row.Programs, ""); m != nil {
+			row.VsInline = ratio(row.Median, m.Median)
+		}
+		if m := r.Row(row.Program, TailCall, row.Programs, ""); m != nil && row.Kind != TailCall {
+			row.VsTailCall = ratio(row.Median, m.Median)
 		}
 	}
 	r.CounterCosts = nil
@@ -98,15 +150,15 @@ func (r *Result) analyze() {
 		if row.Counters != CountersOn || row.Skipped != "" {
 			continue
 		}
-		off := r.Row(row.Kind, row.Programs, CountersOff)
+		off := r.Row(row.Program, row.Kind, row.Programs, CountersOff)
 		if off == nil {
 			continue
 		}
-		c := CounterCost{Mechanism: row.Kind, Programs: row.Programs, On: row.Median, Off: off.Median, PerSlot: row.Median - off.Median}
+		c := CounterCost{Mechanism: row.Kind, Program: row.Program, Programs: row.Programs, On: row.Median, Off: off.Median, PerSlot: row.Median - off.Median}
 		if row.Programs > 0 {
 			c.PerSlot /= float64(row.Programs)
 			r.Checks = append(r.Checks, Check{
-				Name:   fmt.Sprintf("counter cost per slot, %s %d", row.Kind, row.Programs),
+				Name:   fmt.Sprintf("counter cost per slot, %s %d %s", row.Kind, row.Programs, row.Program),
 				Value:  c.PerSlot,
 				Target: fmt.Sprintf("< %.0f ns", TargetCounterNs),
 				OK:     c.PerSlot < TargetCounterNs,
@@ -125,6 +177,41 @@ func (r *Result) analyze() {
 			OK:     row.VsMonolithic <= TargetVsMonolithic,
 		})
 	}
+	r.Checks = append(r.Checks, r.chainSpeedChecks()...)
+}
+
+// chainSpeedChecks checks ChainSpeedTargets for every test program with
+// inline rows in the run. A target whose inline row was skipped is missed;
+// one whose baseline was not measured is left out.
+func (r *Result) chainSpeedChecks() []Check {
+	var programs []string
+	for _, row := range r.Rows {
+		if row.Kind == Inline && !slices.Contains(programs, row.Program) {
+			programs = append(programs, row.Program)
+		}
+	}
+	var out []Check
+	for _, program := range programs {
+		for _, t := range ChainSpeedTargets {
+			row := r.find(program, Inline, t.Programs, t.Counters)
+			base := r.Row(program, t.Baseline, t.Programs, "")
+			if row == nil || base == nil {
+				continue
+			}
+			c := Check{
+				Name:   fmt.Sprintf("%s / %s %d", row.Label(), baselineName(t.Baseline), t.Programs),
+				Target: fmt.Sprintf("≤ %.2f", t.Max),
+			}
+			if row.Skipped != "" {
+				c.Target += " (not measured: " + row.Skipped + ")"
+			} else {
+				c.Value = ratio(row.Median, base.Median)
+				c.OK = c.Value <= t.Max
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // WriteMarkdown prints the result as markdown tables.
@@ -135,8 +222,8 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 	if r.BPFStats {
 		b.WriteString("Warning: kernel.bpf_stats_enabled=1 adds a clock read per run to every row.\n")
 	}
-	b.WriteString("\n| configuration | programs | counters | ns/pkt | spread (min–max) | kernel ns | × plain | × monolithic | × inline |\n")
-	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("\n| configuration | program | programs | counters | ns/pkt | spread (min–max) | kernel ns | × plain | × monolithic | × back-to-back | × tail calls |\n")
+	b.WriteString("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	var skipped []Row
 	for _, row := range r.Rows {
 		if row.Skipped != "" {
@@ -147,19 +234,19 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		if counters == "" {
 			counters = "–"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %.2f | %.1f%% (%.2f–%.2f) | %.0f | %s | %s | %s |\n",
-			row.Kind, row.Programs, counters, row.Median, 100*row.Spread(), row.Min, row.Max, row.KernelNs,
-			fmtRatio(row.VsPlain), fmtRatio(row.VsMonolithic), fmtRatio(row.VsInline))
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %.2f | %.1f%% (%.2f–%.2f) | %.0f | %s | %s | %s | %s |\n",
+			row.Kind, row.Program, row.Programs, counters, row.Median, 100*row.Spread(), row.Min, row.Max, row.KernelNs,
+			fmtRatio(row.VsPlain), fmtRatio(row.VsMonolithic), fmtRatio(row.VsInline), fmtRatio(row.VsTailCall))
 	}
 	if len(r.CounterCosts) > 0 {
-		b.WriteString("\n| counters | programs | on ns/pkt | off ns/pkt | on − off | per slot |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|\n")
+		b.WriteString("\n| counters | program | programs | on ns/pkt | off ns/pkt | on − off | per slot |\n")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|\n")
 		for _, c := range r.CounterCosts {
 			per := fmt.Sprintf("%.2f", c.PerSlot)
 			if c.Programs == 0 {
 				per = "– (fall-through only)"
 			}
-			fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f | %+.2f | %s |\n", c.Mechanism, c.Programs, c.On, c.Off, c.On-c.Off, per)
+			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %.2f | %+.2f | %s |\n", c.Mechanism, c.Program, c.Programs, c.On, c.Off, c.On-c.Off, per)
 		}
 	}
 	if len(r.Checks) > 0 {
@@ -171,6 +258,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			}
 			fmt.Fprintf(&b, "| %s | %.3f | %s | %s |\n", c.Name, c.Value, c.Target, ok)
 		}
+	}
+	if line := swapLine(r.Swaps, r.Rounds); line != "" {
+		b.WriteString("\n" + line + "\n")
 	}
 	var disturbed, samples int
 	for _, row := range r.Rows {
@@ -184,6 +274,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 	if disturbed > 0 {
 		fmt.Fprintf(&b, "\n%d of %d samples were disturbed (preempted in every attempt): they count as the kernel's figure + 0.5 ns.\n", disturbed, samples)
 	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "\nNote: %s.\n", n)
+	}
 	if len(skipped) > 0 {
 		b.WriteString("\nSkipped:\n")
 		for _, row := range skipped {
@@ -192,6 +285,24 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// swapLine is the plain-text line of the swap timings, "" for none.
+func swapLine(swaps []SwapTime, rounds int) string {
+	if len(swaps) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, st := range swaps {
+		if st.Skipped != "" {
+			parts = append(parts, fmt.Sprintf("%s skipped (%s)", st.Mechanism, st.Skipped))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.1f ms (%.1f–%.1f)", st.Mechanism, st.Median, st.Min, st.Max))
+	}
+	st := swaps[0]
+	return fmt.Sprintf("Swap in a changed %d-program generation (%s chain, first program replaced; one Update, median of %d): %s.",
+		st.Programs, st.Program, rounds, strings.Join(parts, ", "))
 }
 
 func fmtRatio(v float64) string {

@@ -7,7 +7,11 @@ import (
 )
 
 func measured(kind Kind, n int, counters Counters, ns float64) Row {
-	r := Row{Kind: kind, Programs: n, Counters: counters, Samples: []Sample{{NsPerPacket: ns, KernelNs: math.Floor(ns)}}}
+	return measuredOf(ProgramNoop, kind, n, counters, ns)
+}
+
+func measuredOf(program string, kind Kind, n int, counters Counters, ns float64) Row {
+	r := Row{Kind: kind, Program: program, Programs: n, Counters: counters, Samples: []Sample{{NsPerPacket: ns, KernelNs: math.Floor(ns)}}}
 	r.summarize()
 	return r
 }
@@ -19,24 +23,38 @@ func TestAnalyze(t *testing.T) {
 		measured(Plain, 1, "", 10),
 		measured(Monolithic, 4, "", 20),
 		measured(MonolithicInline, 4, "", 12),
+		measured(TailCall, 4, "", 16),
 		measured(Linked, 0, CountersOn, 11),
 		measured(Linked, 0, CountersOff, 10.5),
 		measured(Linked, 4, CountersOn, 24),
 		measured(Linked, 4, CountersOff, 21),
 		measured(Linked, 16, CountersOn, 100), // no monolithic 16 measured
 		measured(Linked, 16, CountersOff, 60),
-		{Kind: Freplace, Programs: 4, Counters: CountersOn, Skipped: "kernel refuses BPF trampolines"},
+		{Kind: Freplace, Program: ProgramNoop, Programs: 4, Counters: CountersOn, Skipped: "kernel refuses BPF trampolines"},
+		// The udp phase: ratios are taken within it.
+		measuredOf(ProgramUDP, Plain, 1, "", 20),
+		measuredOf(ProgramUDP, Monolithic, 4, "", 40),
+		measuredOf(ProgramUDP, Linked, 4, CountersOn, 42),
 	}}
 	res.analyze()
 
-	l4 := res.Row(Linked, 4, CountersOn)
-	if !near(l4.VsPlain, 2.4) || !near(l4.VsMonolithic, 1.2) || !near(l4.VsInline, 2) {
-		t.Errorf("linked 4 on: vs plain %v, vs monolithic %v, vs inline %v; want 2.4, 1.2, 2", l4.VsPlain, l4.VsMonolithic, l4.VsInline)
+	l4 := res.Row(ProgramNoop, Linked, 4, CountersOn)
+	if !near(l4.VsPlain, 2.4) || !near(l4.VsMonolithic, 1.2) || !near(l4.VsInline, 2) || !near(l4.VsTailCall, 1.5) {
+		t.Errorf("linked 4 on: vs plain %v, vs monolithic %v, vs inline %v, vs tail calls %v; want 2.4, 1.2, 2, 1.5", l4.VsPlain, l4.VsMonolithic, l4.VsInline, l4.VsTailCall)
 	}
-	if r := res.Row(Linked, 16, CountersOff); r.VsMonolithic != 0 || !near(r.VsPlain, 6) {
+	if tc := res.Row(ProgramNoop, TailCall, 4, ""); !near(tc.VsInline, 16.0/12) || tc.VsTailCall != 0 || !near(tc.VsMonolithic, 0.8) {
+		t.Errorf("tailcall 4: vs inline %v, vs tail calls %v, vs monolithic %v; want 1.333, none, 0.8", tc.VsInline, tc.VsTailCall, tc.VsMonolithic)
+	}
+	if m := res.Row(ProgramNoop, Monolithic, 4, ""); m.VsInline != 0 || m.VsTailCall != 0 || !near(m.VsPlain, 2) {
+		t.Errorf("monolithic 4: vs inline %v, vs tail calls %v (want none), vs plain %v", m.VsInline, m.VsTailCall, m.VsPlain)
+	}
+	if r := res.Row(ProgramNoop, Linked, 16, CountersOff); r.VsMonolithic != 0 || !near(r.VsPlain, 6) {
 		t.Errorf("linked 16: vs monolithic %v (want none), vs plain %v", r.VsMonolithic, r.VsPlain)
 	}
-	if res.Row(Freplace, 4, CountersOn) != nil {
+	if u := res.Row(ProgramUDP, Linked, 4, CountersOn); !near(u.VsPlain, 2.1) || !near(u.VsMonolithic, 1.05) || u.VsInline != 0 {
+		t.Errorf("linked 4 udp: vs plain %v, vs monolithic %v, vs inline %v; want 2.1, 1.05, none (the noop rows are another phase)", u.VsPlain, u.VsMonolithic, u.VsInline)
+	}
+	if res.Row(ProgramNoop, Freplace, 4, CountersOn) != nil {
 		t.Error("a skipped row was returned as measured")
 	}
 
@@ -45,8 +63,8 @@ func TestAnalyze(t *testing.T) {
 		t.Fatalf("counter costs %+v", res.CounterCosts)
 	}
 	for _, c := range res.CounterCosts {
-		if !near(c.PerSlot, wantCosts[c.Programs]) {
-			t.Errorf("counter cost of linked %d: %v per slot, want %v", c.Programs, c.PerSlot, wantCosts[c.Programs])
+		if !near(c.PerSlot, wantCosts[c.Programs]) || c.Program != ProgramNoop {
+			t.Errorf("counter cost of linked %d %s: %v per slot, want %v", c.Programs, c.Program, c.PerSlot, wantCosts[c.Programs])
 		}
 	}
 
@@ -55,10 +73,11 @@ func TestAnalyze(t *testing.T) {
 		ok[c.Name] = c.OK
 	}
 	want := map[string]bool{
-		"counter cost per slot, linked 4":        true,
-		"counter cost per slot, linked 16":       false,
-		"linked 4 (counters on) / monolithic 4":  false, // 1.2
-		"linked 4 (counters off) / monolithic 4": true,  // 1.05
+		"counter cost per slot, linked 4 noop":        true,
+		"counter cost per slot, linked 16 noop":       false,
+		"linked 4 noop (counters on) / monolithic 4":  false, // 1.2
+		"linked 4 noop (counters off) / monolithic 4": true,  // 1.05
+		"linked 4 udp (counters on) / monolithic 4":   true,  // 1.05
 	}
 	for name, w := range want {
 		got, found := ok[name]
@@ -73,20 +92,83 @@ func TestAnalyze(t *testing.T) {
 		t.Errorf("failed checks %+v, want 2", res.Failed())
 	}
 
+	res.Swaps = []SwapTime{
+		{Mechanism: Linked, Program: ProgramUDP, Programs: 64, Samples: []float64{80, 90, 85}, Median: 85, Min: 80, Max: 90},
+		{Mechanism: Freplace, Program: ProgramUDP, Programs: 64, Skipped: "no trampolines"},
+	}
+	res.Rounds = 3
+	res.Notes = []string{"something to know"}
 	var b strings.Builder
 	if err := res.WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
 	for _, s := range []string{
-		"| linked | 4 | on | 24.00 | 0.0% (24.00–24.00) | 24 | 2.400 | 1.200 | 2.000 |",
-		"| plain | 1 | – | 10.00 |",
-		"| linked | 16 | 100.00 | 60.00 | +40.00 | 2.50 |",
-		"| linked 4 (counters on) / monolithic 4 | 1.200 | ≤ 1.10 | **no** |",
-		"- freplace 4 (counters on): kernel refuses BPF trampolines",
+		"| linked | noop | 4 | on | 24.00 | 0.0% (24.00–24.00) | 24 | 2.400 | 1.200 | 2.000 | 1.500 |",
+		"| tailcall | noop | 4 | – | 16.00 |",
+		"| plain | noop | 1 | – | 10.00 |",
+		"| plain | udp | 1 | – | 20.00 |",
+		"| linked | noop | 16 | 100.00 | 60.00 | +40.00 | 2.50 |",
+		"| linked 4 noop (counters on) / monolithic 4 | 1.200 | ≤ 1.10 | **no** |",
+		"- freplace 4 noop (counters on): kernel refuses BPF trampolines",
+		"Swap in a changed 64-program generation (udp chain, first program replaced; one Update, median of 3): linked 85.0 ms (80.0–90.0), freplace skipped (no trampolines).",
+		"Note: something to know.",
 	} {
 		if !strings.Contains(out, s) && !strings.Contains(strings.ReplaceAll(out, " ", ""), strings.ReplaceAll(s, " ", "")) {
 			t.Errorf("markdown lacks %q:\n%s", s, out)
 		}
+	}
+}
+
+// TestChainSpeedChecks checks the chain-speed targets: only inline rows,
+// against the back-to-back program and the tail-call chain of the same N
+// and test program; a skipped inline row misses its targets, a missing
+// baseline leaves them out.
+func TestChainSpeedChecks(t *testing.T) {
+	res := &Result{Rows: []Row{
+		measured(MonolithicInline, 10, "", 40),
+		measured(MonolithicInline, 64, "", 100),
+		measured(TailCall, 10, "", 80),
+		{Kind: TailCall, Program: ProgramNoop, Programs: 64, Skipped: tailCallSkip(64)},
+		measured(Inline, 10, CountersOn, 49),  // 1.225 × back-to-back, 0.6125 × tail calls
+		measured(Inline, 10, CountersOff, 89), // 1.1125 × tail calls
+		measured(Inline, 64, CountersOn, 126), // 1.26 × back-to-back
+		measured(Inline, 64, CountersOff, 101),
+		measured(Linked, 10, CountersOn, 500), // not a chain-speed row
+		// udp: the inline row skipped, the tail-call chain not measured.
+		measuredOf(ProgramUDP, MonolithicInline, 10, "", 50),
+		{Kind: Inline, Program: ProgramUDP, Programs: 10, Counters: CountersOn, Skipped: "broken"},
+	}}
+	res.analyze()
+	got := map[string]Check{}
+	for _, c := range res.Checks {
+		got[c.Name] = c
+	}
+	for name, want := range map[string]struct {
+		value float64
+		ok    bool
+	}{
+		"inline 10 noop (counters on) / back-to-back 10":     {1.225, true},
+		"inline 64 noop (counters on) / back-to-back 64":     {1.26, false},
+		"inline 10 noop (counters on) / tail-call chain 10":  {0.6125, true},
+		"inline 10 noop (counters off) / tail-call chain 10": {1.1125, false},
+		"inline 10 udp (counters on) / back-to-back 10":      {0, false},
+	} {
+		c, found := got[name]
+		if !found || !near(c.Value, want.value) || c.OK != want.ok {
+			t.Errorf("check %q: found %v %+v, want value %v ok %v", name, found, c, want.value, want.ok)
+		}
+		delete(got, name)
+	}
+	for name := range got {
+		if strings.HasPrefix(name, "inline") || strings.Contains(name, "linked 10 noop (counters on) /") {
+			t.Errorf("unexpected check %q", name)
+		}
+	}
+	if c := res.Checks[len(res.Checks)-1]; !strings.Contains(c.Target, "not measured: broken") {
+		t.Errorf("the skipped row's check says %q, want its reason", c.Target)
+	}
+	if want := "33-tail-call kernel limit (a chain of 64 programs needs 63 tail calls)"; tailCallSkip(64) != want || tailCallSkip(TailCallMaxPrograms) != "" {
+		t.Errorf("tail-call skips: 64 %q (want %q), %d %q (want none)", tailCallSkip(64), want, TailCallMaxPrograms, tailCallSkip(TailCallMaxPrograms))
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
 // Kind is what a row measures.
@@ -11,16 +13,23 @@ type Kind string
 
 // Row kinds.
 const (
-	// Plain is the no-op program loaded alone and attached directly.
+	// Plain is the test program loaded alone and attached directly.
 	Plain Kind = "plain"
-	// Monolithic is one program calling N no-op subprograms in turn.
+	// Monolithic is one program calling N bodies of the test program as
+	// subprograms in turn.
 	Monolithic Kind = "monolithic"
-	// MonolithicInline is one program with N no-ops inlined.
+	// MonolithicInline is one program with N bodies of the test program
+	// inlined back to back.
 	MonolithicInline Kind = "monolithic-inline"
+	// TailCall is an L3AF/Katran-style chain of N programs, each tail-
+	// calling the next with a constant key.
+	TailCall Kind = "tailcall"
 	// Linked is xdpchain's dispatcher with linked slots.
-	Linked Kind = "linked"
+	Linked Kind = Kind(dispatcher.Linked)
+	// Inline is xdpchain's dispatcher with inline slots.
+	Inline Kind = Kind(dispatcher.Inline)
 	// Freplace is xdpchain's dispatcher with freplace slots.
-	Freplace Kind = "freplace"
+	Freplace Kind = Kind(dispatcher.Freplace)
 	// LibXDP is libxdp's dispatcher with freplace slots.
 	LibXDP Kind = "libxdp"
 )
@@ -36,7 +45,9 @@ const (
 
 // Row is one measured configuration.
 type Row struct {
-	Kind     Kind     `json:"kind"`
+	Kind Kind `json:"kind"`
+	// Program is the test program the row runs (ProgramNoop, ProgramUDP).
+	Program  string   `json:"program"`
 	Programs int      `json:"programs"`
 	Counters Counters `json:"counters,omitempty"`
 	// Skipped gives the reason a row was not measured.
@@ -51,15 +62,22 @@ type Row struct {
 	// KernelNs is the median of the kernel's own (integer) figures.
 	KernelNs float64 `json:"kernel_ns"`
 
-	// Ratios to baselines of the same run; 0 where there is none.
+	// Ratios to baselines of the same run and test program; 0 where there
+	// is none: the plain program, and the monolithic program (calls), the
+	// back-to-back program (monolithic-inline) and the tail-call chain of
+	// the same N.
 	VsPlain      float64 `json:"vs_plain,omitempty"`
 	VsMonolithic float64 `json:"vs_monolithic,omitempty"`
 	VsInline     float64 `json:"vs_monolithic_inline,omitempty"`
+	VsTailCall   float64 `json:"vs_tailcall,omitempty"`
 }
 
-// Label names the row, e.g. "linked 16 (counters on)".
+// Label names the row, e.g. "linked 16 udp (counters on)".
 func (r Row) Label() string {
 	s := fmt.Sprintf("%s %d", r.Kind, r.Programs)
+	if r.Program != "" {
+		s += " " + r.Program
+	}
 	if r.Counters != "" {
 		s += fmt.Sprintf(" (counters %s)", r.Counters)
 	}

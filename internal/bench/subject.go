@@ -37,31 +37,32 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
-// noopSpec returns the no-op test program's spec.
-func noopSpec() (*ebpf.ProgramSpec, error) {
-	cs, err := testprogs.Spec(testprogs.Noop)
+// programSpec returns the spec of a test program (ProgramNoop,
+// ProgramUDP: the names of their objects in testprogs).
+func programSpec(program string) (*ebpf.ProgramSpec, error) {
+	cs, err := testprogs.Spec(program)
 	if err != nil {
 		return nil, err
 	}
-	ps, ok := cs.Programs[testprogs.Program(testprogs.Noop)]
+	ps, ok := cs.Programs[testprogs.Program(program)]
 	if !ok {
-		return nil, fmt.Errorf("no program %q in %s", testprogs.Program(testprogs.Noop), testprogs.Noop)
+		return nil, fmt.Errorf("no program %q in %s", testprogs.Program(program), program)
 	}
 	return ps, nil
 }
 
-// plainSubject loads the no-op program alone and attaches it directly to
-// an interface of ns by bpf_link.
-func plainSubject(ns *benchNS) (_ *subject, err error) {
-	s := &subject{row: Row{Kind: Plain, Programs: 1}}
+// plainSubject loads the test program alone and attaches it directly to an
+// interface of ns by bpf_link.
+func plainSubject(ns *benchNS, program string) (_ *subject, err error) {
+	s := &subject{row: Row{Kind: Plain, Program: program, Programs: 1}}
 	defer closeOnError(s, &err)
-	ps, err := noopSpec()
+	ps, err := programSpec(program)
 	if err != nil {
 		return nil, err
 	}
 	s.prog, err = ebpf.NewProgram(ps)
 	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", testprogs.Noop, err)
+		return nil, fmt.Errorf("loading %s: %w", program, err)
 	}
 	s.closers = append(s.closers, s.prog)
 	if err := attachXDP(ns, s, s.prog); err != nil {
@@ -86,18 +87,19 @@ func attachXDP(ns *benchNS, s *subject, prog *ebpf.Program) error {
 	})
 }
 
-// monolithicSubject loads the hand-written program that runs n no-ops and
-// attaches it to a veth of ns like every other row: an attached XDP program
-// is called directly by the kernel's BPF dispatcher, a detached one through
-// a retpoline'd indirect call, which would tilt the comparison.
-func monolithicSubject(ns *benchNS, n int, inline bool) (_ *subject, err error) {
+// monolithicSubject loads the hand-written program that runs n bodies of
+// the test program and attaches it to a veth of ns like every other row: an
+// attached XDP program is called directly by the kernel's BPF dispatcher, a
+// detached one through a retpoline'd indirect call, which would tilt the
+// comparison.
+func monolithicSubject(ns *benchNS, program string, n int, inline bool) (_ *subject, err error) {
 	kind := Monolithic
 	if inline {
 		kind = MonolithicInline
 	}
-	s := &subject{row: Row{Kind: kind, Programs: n}}
+	s := &subject{row: Row{Kind: kind, Program: program, Programs: n}}
 	defer closeOnError(s, &err)
-	name := testprogs.Monolithic(n, inline)
+	name := testprogs.MonolithicOf(program, n, inline)
 	cs, err := testprogs.Spec(name)
 	if err != nil {
 		return nil, err
@@ -117,36 +119,35 @@ func monolithicSubject(ns *benchNS, n int, inline bool) (_ *subject, err error) 
 	return s, nil
 }
 
-// haveMonolithic reports whether a monolithic object with n no-ops exists.
+// haveMonolithic reports whether a monolithic object with n bodies exists.
 func haveMonolithic(n int) bool {
 	switch n {
-	case 1, 4, 16, 64:
+	case 1, 4, 10, 16, 64:
 		return true
 	}
 	return false
 }
 
-// noopChain is a chain of n no-op programs that proceed on pass.
-func noopChain(n int) dispatcher.Chain {
-	obj := testprogs.Object(testprogs.Noop)
+// programChain is a chain of n copies of the test program that proceed on
+// pass.
+func programChain(program string, n int) dispatcher.Chain {
+	obj := testprogs.Object(program)
 	chain := make(dispatcher.Chain, n)
 	for i := range chain {
 		chain[i] = dispatcher.Program{
-			Name:        fmt.Sprintf("noop%02d", i),
+			Name:        fmt.Sprintf("%s%02d", program, i),
 			Priority:    dispatcher.DefaultPriority,
 			ProceedOn:   dispatcher.DefaultProceedOn,
 			Object:      obj,
-			ProgramName: testprogs.Program(testprogs.Noop),
+			ProgramName: testprogs.Program(program),
 		}
 	}
 	return chain
 }
 
-// dispatcherSubject attaches an xdpchain root to a new veth of ns, fills
-// it with n no-op programs and opens the running dispatcher by its ID.
-func dispatcherSubject(ns *benchNS, o *Options, mech dispatcher.MechanismKind, n int, counters bool) (_ *subject, err error) {
-	s := &subject{row: Row{Kind: Kind(mech), Programs: n, Counters: countersOf(counters)}}
-	defer closeOnError(s, &err)
+// attachRoot attaches an xdpchain root by mech to a new veth of ns and
+// fills it with chain; s keeps it until it is closed.
+func attachRoot(ns *benchNS, o *Options, s *subject, mech dispatcher.MechanismKind, chain dispatcher.Chain, counters bool) (*dispatcher.Root, error) {
 	ifname, _, err := ns.newVeth()
 	if err != nil {
 		return nil, err
@@ -162,21 +163,38 @@ func dispatcherSubject(ns *benchNS, o *Options, mech dispatcher.MechanismKind, n
 	}
 	s.closers = append(s.closers, root, closerFunc(root.Detach))
 	err = root.Update(func(sp *dispatcher.Spec) error {
-		sp.Programs = noopChain(n)
+		sp.Programs = chain
 		sp.Mechanism = mech
 		sp.NoCounters = !counters
 		sp.Fallthrough = dispatcher.Pass
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("loading %d no-op programs (%s): %w", n, mech, err)
+		return nil, fmt.Errorf("loading %d programs (%s): %w", len(chain), mech, err)
 	}
 	st, err := root.Status()
 	if err != nil {
 		return nil, err
 	}
-	if st.Mechanism != mech || len(st.Programs) != n {
-		return nil, fmt.Errorf("dispatcher on %s runs %d programs by %s, want %d by %s", ifname, len(st.Programs), st.Mechanism, n, mech)
+	if st.Mechanism != mech || len(st.Programs) != len(chain) {
+		return nil, fmt.Errorf("dispatcher on %s runs %d programs by %s, want %d by %s", ifname, len(st.Programs), st.Mechanism, len(chain), mech)
+	}
+	return root, nil
+}
+
+// dispatcherSubject attaches an xdpchain root to a new veth of ns, fills
+// it with n copies of the test program and opens the running dispatcher by
+// its ID.
+func dispatcherSubject(ns *benchNS, o *Options, program string, mech dispatcher.MechanismKind, n int, counters bool) (_ *subject, err error) {
+	s := &subject{row: Row{Kind: Kind(mech), Program: program, Programs: n, Counters: countersOf(counters)}}
+	defer closeOnError(s, &err)
+	root, err := attachRoot(ns, o, s, mech, programChain(program, n), counters)
+	if err != nil {
+		return nil, err
+	}
+	st, err := root.Status()
+	if err != nil {
+		return nil, err
 	}
 	s.prog, err = ebpf.NewProgramFromID(ebpf.ProgramID(st.DispatcherID))
 	if err != nil {

@@ -18,14 +18,16 @@ import (
 // libxdpObject is where Debian's xdp-tools installs libxdp's dispatcher.
 const libxdpObject = "/usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o"
 
-// testOptions is a small run: every kind of row, few packets.
+// testOptions is a small run: every kind of row with both test programs,
+// few packets, and a short swap timing.
 func testOptions(t *testing.T) *Options {
 	o := &Options{
 		Repeat:       20_000,
 		Rounds:       2,
 		Counts:       []int{0, 1, 4},
-		Mechanisms:   []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Freplace},
+		Mechanisms:   []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Inline, dispatcher.Freplace},
 		LibXDPCounts: []int{1, 4},
+		SwapPrograms: 4,
 	}
 	if _, err := os.Stat(libxdpObject); err == nil {
 		o.LibXDP = libxdpObject
@@ -61,20 +63,24 @@ func TestRun(t *testing.T) {
 	if freplaceErr != nil && vmtest.FreplaceRequired() {
 		t.Fatalf("freplace is required here but unavailable: %v", freplaceErr)
 	}
-	want := []Row{
-		{Kind: Plain, Programs: 1},
-		{Kind: Monolithic, Programs: 1}, {Kind: Monolithic, Programs: 4},
-		{Kind: MonolithicInline, Programs: 1}, {Kind: MonolithicInline, Programs: 4},
-	}
-	for _, mech := range []Kind{Linked, Freplace} {
-		for _, n := range o.Counts {
-			for _, c := range []Counters{CountersOn, CountersOff} {
-				want = append(want, Row{Kind: mech, Programs: n, Counters: c})
+	var want []Row
+	for _, p := range []string{ProgramNoop, ProgramUDP} {
+		want = append(want,
+			Row{Kind: Plain, Program: p, Programs: 1},
+			Row{Kind: Monolithic, Program: p, Programs: 1}, Row{Kind: Monolithic, Program: p, Programs: 4},
+			Row{Kind: MonolithicInline, Program: p, Programs: 1}, Row{Kind: MonolithicInline, Program: p, Programs: 4},
+			Row{Kind: TailCall, Program: p, Programs: 1}, Row{Kind: TailCall, Program: p, Programs: 4},
+		)
+		for _, mech := range []Kind{Linked, Inline, Freplace} {
+			for _, n := range o.Counts {
+				for _, c := range []Counters{CountersOn, CountersOff} {
+					want = append(want, Row{Kind: mech, Program: p, Programs: n, Counters: c})
+				}
 			}
 		}
-	}
-	if o.LibXDP != "" {
-		want = append(want, Row{Kind: LibXDP, Programs: 1}, Row{Kind: LibXDP, Programs: 4})
+		if o.LibXDP != "" {
+			want = append(want, Row{Kind: LibXDP, Program: p, Programs: 1}, Row{Kind: LibXDP, Program: p, Programs: 4})
+		}
 	}
 	if len(res.Rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(res.Rows), len(want))
@@ -105,16 +111,39 @@ func TestRun(t *testing.T) {
 		if row.Kind != Plain && row.VsPlain == 0 {
 			t.Errorf("%s: no ratio to the plain program", row.Label())
 		}
-		if (row.Kind == Linked || row.Kind == Freplace) && row.Programs > 0 && row.VsMonolithic == 0 {
-			t.Errorf("%s: no ratio to monolithic %d", row.Label(), row.Programs)
+		chained := row.Kind == Linked || row.Kind == Inline || row.Kind == Freplace || row.Kind == TailCall
+		if chained && row.Programs > 0 && (row.VsMonolithic == 0 || row.VsInline == 0) {
+			t.Errorf("%s: no ratio to monolithic or back-to-back %d", row.Label(), row.Programs)
+		}
+		if chained && row.Kind != TailCall && row.Programs > 0 && row.VsTailCall == 0 {
+			t.Errorf("%s: no ratio to the tail-call chain of %d", row.Label(), row.Programs)
 		}
 	}
 	// A chain of 4 does more work than a chain of 1, by any noise.
-	if l1, l4 := res.Row(Linked, 1, CountersOff), res.Row(Linked, 4, CountersOff); l1 != nil && l4 != nil && l4.Median <= l1.Median {
+	if l1, l4 := res.Row(ProgramNoop, Linked, 1, CountersOff), res.Row(ProgramNoop, Linked, 4, CountersOff); l1 != nil && l4 != nil && l4.Median <= l1.Median {
 		t.Errorf("linked 4 (%v ns) is not slower than linked 1 (%v ns)", l4.Median, l1.Median)
 	}
 	if len(res.CounterCosts) == 0 || len(res.Checks) == 0 {
 		t.Errorf("no counter costs (%d) or checks (%d)", len(res.CounterCosts), len(res.Checks))
+	}
+	// One swap timing per mechanism, freplace's skipped where it cannot
+	// run.
+	if len(res.Swaps) != len(o.Mechanisms) {
+		t.Fatalf("%d swap timings, want %d: %+v", len(res.Swaps), len(o.Mechanisms), res.Swaps)
+	}
+	for i, st := range res.Swaps {
+		if st.Mechanism != Kind(o.Mechanisms[i]) || st.Programs != o.SwapPrograms || st.Program != ProgramUDP {
+			t.Errorf("swap timing %d: %+v, want %s with %d udp programs", i, st, o.Mechanisms[i], o.SwapPrograms)
+		}
+		if st.Mechanism == Freplace && freplaceErr != nil {
+			if st.Skipped == "" {
+				t.Errorf("freplace swap timed where freplace is unavailable (%v)", freplaceErr)
+			}
+			continue
+		}
+		if st.Skipped != "" || len(st.Samples) != o.Rounds || !(st.Median > 0 && st.Min <= st.Median && st.Median <= st.Max) {
+			t.Errorf("swap timing %s: %+v", st.Mechanism, st)
+		}
 	}
 
 	// Everything is gone: the namespace, and the work directory with its
@@ -131,7 +160,7 @@ func TestRun(t *testing.T) {
 // counted less than it ran.
 func TestSuiteCheck(t *testing.T) {
 	testutil.RequireRoot(t)
-	o := &Options{Repeat: 1000, Rounds: 1, Counts: []int{1}, StateDir: t.TempDir()}
+	o := &Options{Repeat: 1000, Rounds: 1, Counts: []int{1}, Programs: []string{ProgramUDP}, StateDir: t.TempDir()}
 	s, err := NewSuite(o)
 	if err != nil {
 		t.Fatal(err)
@@ -144,9 +173,9 @@ func TestSuiteCheck(t *testing.T) {
 	var on, off = -1, -1
 	for i, r := range s.Rows() {
 		switch r.Label() {
-		case "linked 1 (counters on)":
+		case "linked 1 udp (counters on)":
 			on = i
-		case "linked 1 (counters off)":
+		case "linked 1 udp (counters off)":
 			off = i
 		}
 	}
@@ -164,8 +193,8 @@ func TestSuiteCheck(t *testing.T) {
 	// The check is one-sided (an interrupted call runs the program more
 	// times than it reports), so claim far more runs than happened.
 	s.runs[on] += 1 << 40
-	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "linked 1 (counters on)") {
-		t.Errorf("check with 2^40 packets more than counted: %v, want an error naming linked 1 (counters on)", err)
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "linked 1 udp (counters on)") {
+		t.Errorf("check with 2^40 packets more than counted: %v, want an error naming linked 1 udp (counters on)", err)
 	}
 	s.runs[on] -= 1 << 40
 }
@@ -187,10 +216,41 @@ func TestSetupFailure(t *testing.T) {
 		s.Close()
 		t.Fatal("NewSuite with a state directory under /proc: no error")
 	}
-	if !strings.Contains(err.Error(), "linked 1 (counters on)") {
-		t.Errorf("NewSuite with a state directory under /proc: %v, want an error naming linked 1 (counters on)", err)
+	if !strings.Contains(err.Error(), "linked 1 noop (counters on)") {
+		t.Errorf("NewSuite with a state directory under /proc: %v, want an error naming linked 1 noop (counters on)", err)
 	}
 	if _, err := netns.GetFromName(benchNSName()); err == nil {
 		t.Error("network namespace left behind")
+	}
+}
+
+// TestTailCallLimit builds the longest tail-call chain the kernel runs to
+// its end, and one longer, which must fail (it returns XDP_ABORTED): the
+// kernel's limit is what TailCallMaxPrograms says.
+func TestTailCallLimit(t *testing.T) {
+	testutil.RequireRoot(t)
+	ns, err := newBenchNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := ns.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	s, err := tailCallSubject(ns, ProgramNoop, TailCallMaxPrograms)
+	if err != nil {
+		t.Fatalf("a tail-call chain of %d: %v", TailCallMaxPrograms, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+	s, err = tailCallSubject(ns, ProgramUDP, TailCallMaxPrograms+1)
+	if err == nil {
+		s.Close()
+		t.Fatalf("a tail-call chain of %d ran to its end", TailCallMaxPrograms+1)
+	}
+	if !strings.Contains(err.Error(), "did not run to its end") {
+		t.Errorf("a tail-call chain of %d: %v, want it cut short", TailCallMaxPrograms+1, err)
 	}
 }

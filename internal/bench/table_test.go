@@ -22,7 +22,8 @@ var (
 )
 
 // BenchmarkTable runs the whole benchmark once, as `xdpchain bench
-// --mechanism freplace --libxdp ...` does, and prints its table: the
+// --mechanism linked,inline,freplace --libxdp ...` does, and prints its
+// table (both test programs, the default counts 0, 1, 4, 10, 16, 64): the
 // side-by-side comparison of issue 3 §3 when run in the VMs, e.g.
 //
 //	go run ./internal/vmtest/cmd/vmtest -pkgs ./internal/bench -bench Table
@@ -30,14 +31,14 @@ var (
 // libxdp's rows need its object in the guest at -xdpchain.libxdp (default
 // Debian's path); without it they are left out, with a note. Each
 // dispatcher row is also reported as a metric, its ratio to the plain
-// program ("x-plain/linked-4-off").
+// program ("x-plain/linked-4-udp-off"), and so is each mechanism's swap
+// time ("ms-swap/linked").
 func BenchmarkTable(b *testing.B) {
 	testutil.RequireRoot(b)
 	vmtest.LogWhere(b)
 	o := &Options{
 		Repeat:     *tableRepeat,
-		Counts:     []int{0, 1, 4, 10, 16, 64},
-		Mechanisms: []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Freplace},
+		Mechanisms: []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Inline, dispatcher.Freplace},
 	}
 	if o.Repeat == 0 && vmtest.InVM() {
 		o.Repeat = vmRepeat
@@ -66,5 +67,10 @@ func BenchmarkTable(b *testing.B) {
 		}
 		name := strings.NewReplacer(" (counters ", "-", ")", "", " ", "-").Replace(row.Label())
 		b.ReportMetric(row.VsPlain, "x-plain/"+name)
+	}
+	for _, st := range res.Swaps {
+		if st.Skipped == "" {
+			b.ReportMetric(st.Median, "ms-swap/"+string(st.Mechanism))
+		}
 	}
 }

@@ -138,7 +138,7 @@ func BenchmarkDispatcherVariants(b *testing.B) {
 	}()
 	counts := []int{1, 4, 16, 64}
 	for _, n := range counts {
-		s, err := monolithicSubject(ns, n, false)
+		s, err := monolithicSubject(ns, ProgramNoop, n, false)
 		if err != nil {
 			b.Fatal(err)
 		}

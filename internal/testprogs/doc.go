@@ -26,8 +26,17 @@
 //	multi             two programs: first (XDP_PASS) and second (XDP_DROP)
 //	runconfig         runconfig returns XDP_PASS; libxdp metadata priority
 //	                  20, proceed-on pass and drop
-//	monolithicN       (N = 1, 4, 16, 64) monolithic runs N no-op functions
-//	                  as static __noinline subprograms with the dispatcher's
-//	                  proceed-on check after each; returns XDP_PASS
+//	udp               udp parses Ethernet/IPv4/UDP with bounds checks, drops
+//	                  UDP to port 4789 (UDPDropPort), passes the rest
+//	monolithicN       (N = 1, 4, 10, 16, 64) monolithic runs N no-op
+//	                  functions as static __noinline subprograms with the
+//	                  dispatcher's proceed-on check after each; returns
+//	                  XDP_PASS
 //	monolithic_inlineN  the same with the no-op bodies __always_inline
+//	monolithic_udpN, monolithic_udp_inlineN  the same with udp's body
+//	                  (inlined bodies apart behind compiler barriers)
+//	tailcall, tailcall_udp  tailcall runs the no-op (udp) body and on
+//	                  XDP_PASS tail-calls chain_map[next_key] (.rodata,
+//	                  default 1); a failed tail call returns XDP_ABORTED;
+//	                  tailcall_last runs the body alone
 package testprogs

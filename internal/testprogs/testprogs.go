@@ -31,10 +31,16 @@ const (
 	Monolithic4        = "monolithic4"
 	Monolithic16       = "monolithic16"
 	Monolithic64       = "monolithic64"
+	Monolithic10       = "monolithic10"
 	MonolithicInline1  = "monolithic_inline1"
 	MonolithicInline4  = "monolithic_inline4"
 	MonolithicInline16 = "monolithic_inline16"
+	MonolithicInline10 = "monolithic_inline10"
 	MonolithicInline64 = "monolithic_inline64"
+
+	UDP         = "udp"
+	TailCall    = "tailcall"
+	TailCallUDP = "tailcall_udp"
 )
 
 // Facts about the objects that tests assert against.
@@ -50,6 +56,17 @@ const (
 	RunConfigPriority = 20
 	// DefaultPriority is libxdp's priority for a program without metadata.
 	DefaultPriority = 50
+	// UDPDropPort is the UDP destination port udp (and the udp bodies of
+	// monolithic_udp* and tailcall_udp) drops; it passes everything else.
+	UDPDropPort = 4789
+	// TailCallNextKey is the .rodata variable of tailcall and tailcall_udp
+	// holding the chain_map index their program tailcall tail-calls on
+	// XDP_PASS (default 1). TailCallLast is their other program, the
+	// chain's last: the body, then XDP_PASS.
+	TailCallNextKey = "next_key"
+	TailCallLast    = "tailcall_last"
+	// TailCallMap is their BPF_MAP_TYPE_PROG_ARRAY (64 entries).
+	TailCallMap = "chain_map"
 )
 
 type object struct {
@@ -77,10 +94,27 @@ var objects = map[string]object{
 	Monolithic4:        {_Monolithic4Bytes, "monolithic"},
 	Monolithic16:       {_Monolithic16Bytes, "monolithic"},
 	Monolithic64:       {_Monolithic64Bytes, "monolithic"},
+	Monolithic10:       {_Monolithic10Bytes, "monolithic"},
 	MonolithicInline1:  {_MonolithicInline1Bytes, "monolithic"},
 	MonolithicInline4:  {_MonolithicInline4Bytes, "monolithic"},
 	MonolithicInline16: {_MonolithicInline16Bytes, "monolithic"},
+	MonolithicInline10: {_MonolithicInline10Bytes, "monolithic"},
 	MonolithicInline64: {_MonolithicInline64Bytes, "monolithic"},
+
+	"monolithic_udp1":         {_MonolithicUdp1Bytes, "monolithic"},
+	"monolithic_udp4":         {_MonolithicUdp4Bytes, "monolithic"},
+	"monolithic_udp10":        {_MonolithicUdp10Bytes, "monolithic"},
+	"monolithic_udp16":        {_MonolithicUdp16Bytes, "monolithic"},
+	"monolithic_udp64":        {_MonolithicUdp64Bytes, "monolithic"},
+	"monolithic_udp_inline1":  {_MonolithicUdpInline1Bytes, "monolithic"},
+	"monolithic_udp_inline4":  {_MonolithicUdpInline4Bytes, "monolithic"},
+	"monolithic_udp_inline10": {_MonolithicUdpInline10Bytes, "monolithic"},
+	"monolithic_udp_inline16": {_MonolithicUdpInline16Bytes, "monolithic"},
+	"monolithic_udp_inline64": {_MonolithicUdpInline64Bytes, "monolithic"},
+
+	UDP:         {_UdpBytes, "udp"},
+	TailCall:    {_TailcallBytes, "tailcall"},
+	TailCallUDP: {_TailcallUdpBytes, "tailcall"},
 }
 
 func lookup(name string) object {
@@ -154,13 +188,38 @@ func Verdict(v uint32) string {
 }
 
 // Monolithic returns the name of the monolithic object running n no-op
-// functions (n = 1, 4, 16 or 64), inlined or as subprogram calls. It panics
-// for any other n.
-func Monolithic(n int, inline bool) string {
-	name := fmt.Sprintf("monolithic%d", n)
-	if inline {
-		name = fmt.Sprintf("monolithic_inline%d", n)
+// functions (n = 1, 4, 10, 16 or 64), inlined or as subprogram calls. It
+// panics for any other n.
+func Monolithic(n int, inline bool) string { return MonolithicOf(Noop, n, inline) }
+
+// MonolithicOf returns the name of the monolithic object running n bodies
+// of the program body (Noop or UDP; n = 1, 4, 10, 16 or 64), inlined back
+// to back or as subprogram calls. It panics for anything else.
+func MonolithicOf(body string, n int, inline bool) string {
+	name := "monolithic"
+	switch body {
+	case Noop:
+	case UDP:
+		name += "_udp"
+	default:
+		panic(fmt.Sprintf("testprogs: no monolithic object of %q", body))
 	}
+	if inline {
+		name += "_inline"
+	}
+	name += fmt.Sprint(n)
 	lookup(name)
 	return name
+}
+
+// TailCallOf returns the name of the tail-call chain link running the
+// program body (Noop or UDP). It panics for anything else.
+func TailCallOf(body string) string {
+	switch body {
+	case Noop:
+		return TailCall
+	case UDP:
+		return TailCallUDP
+	}
+	panic(fmt.Sprintf("testprogs: no tail-call object of %q", body))
 }

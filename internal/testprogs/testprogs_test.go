@@ -70,7 +70,7 @@ func packets() map[string][]byte {
 
 func TestObjects(t *testing.T) {
 	names := testprogs.Names()
-	if len(names) != 21 {
+	if len(names) != 36 {
 		t.Errorf("%d objects: %v", len(names), names)
 	}
 	for _, name := range names {
@@ -379,33 +379,90 @@ func TestMulti(t *testing.T) {
 	}
 }
 
+func TestUDP(t *testing.T) {
+	_, prog := loadObject(t, testprogs.UDP)
+	dropped := netip.AddrPortFrom(v4dst.Addr(), testprogs.UDPDropPort)
+	for name, tc := range map[string]struct {
+		pkt  []byte
+		want uint32
+	}{
+		"udp4 to 9999": {packets()["udp4"], pass},
+		"udp4 to 4789": {testutil.UDPPacket(v4src, dropped, []byte("payload")), drop},
+		"udp6":         {packets()["udp6"], pass},
+		"icmp4":        {packets()["icmp4"], pass},
+		"runt":         {packets()["udp4"][:20], pass},
+	} {
+		if ret, _ := testutil.RunXDP(t, prog, tc.pkt); ret != tc.want {
+			t.Errorf("%s: verdict %d, want %d", name, ret, tc.want)
+		}
+	}
+}
+
 func TestMonolithic(t *testing.T) {
-	for _, n := range []int{1, 4, 16, 64} {
+	for _, n := range []int{1, 4, 10, 16, 64} {
 		for _, inline := range []bool{false, true} {
-			name := testprogs.Monolithic(n, inline)
-			spec, err := testprogs.Spec(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			insns := spec.Programs["monolithic"].Instructions
-			calls, wantCalls := countCalls(insns), n
-			if inline {
-				wantCalls = 0
-			}
-			if calls != wantCalls {
-				t.Errorf("%s: %d calls, want %d", name, calls, wantCalls)
-			}
-			// One proceed-on check per no-op survives compilation (as a
-			// conditional jump on the returned verdict).
-			if jumps := countCondJumps(insns); jumps < n-1 {
-				t.Errorf("%s: %d conditional jumps, want at least %d", name, jumps, n-1)
-			}
-			_, prog := load(t, spec, "monolithic")
-			if ret, _ := testutil.RunXDP(t, prog, packets()["udp4"]); ret != pass {
-				t.Errorf("%s: verdict %d", name, ret)
+			for _, body := range []string{testprogs.Noop, testprogs.UDP} {
+				testMonolithic(t, testprogs.MonolithicOf(body, n, inline), body, n, inline)
 			}
 		}
 	}
+	mustPanic(t, func() { testprogs.MonolithicOf(testprogs.Counter, 1, false) })
+}
+
+func testMonolithic(t *testing.T, name, body string, n int, inline bool) {
+	t.Helper()
+	spec, err := testprogs.Spec(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insns := spec.Programs["monolithic"].Instructions
+	calls, wantCalls := countCalls(insns), n
+	if inline {
+		wantCalls = 0
+	}
+	if calls != wantCalls {
+		t.Errorf("%s: %d calls, want %d", name, calls, wantCalls)
+	}
+	// One proceed-on check per body survives compilation (as a
+	// conditional jump on the returned verdict).
+	if jumps := countCondJumps(insns); jumps < n-1 {
+		t.Errorf("%s: %d conditional jumps, want at least %d", name, jumps, n-1)
+	}
+	// Every udp body keeps its own parse (two bounds checks, the
+	// ethertype, the protocol and the port), also inlined: clang must not
+	// merge them.
+	if jumps := countCondJumps(insns); body == testprogs.UDP && jumps < 5*n {
+		t.Errorf("%s: %d conditional jumps, want at least %d", name, jumps, 5*n)
+	}
+	_, prog := load(t, spec, "monolithic")
+	if ret, _ := testutil.RunXDP(t, prog, packets()["udp4"]); ret != pass {
+		t.Errorf("%s: verdict %d", name, ret)
+	}
+}
+
+// TestTailCall runs the links of a tail-call chain alone: the last
+// passes; the others, with nothing to tail-call, abort.
+func TestTailCall(t *testing.T) {
+	for _, body := range []string{testprogs.Noop, testprogs.UDP} {
+		name := testprogs.TailCallOf(body)
+		spec, err := testprogs.Spec(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := spec.Maps[testprogs.TailCallMap]; !ok {
+			t.Fatalf("%s: no map %s", name, testprogs.TailCallMap)
+		}
+		if err := spec.Variables[testprogs.TailCallNextKey].Set(uint32(5)); err != nil {
+			t.Fatal(err)
+		}
+		coll, _ := load(t, spec, testprogs.Program(name))
+		for prog, want := range map[string]uint32{testprogs.Program(name): aborted, testprogs.TailCallLast: pass} {
+			if ret, _ := testutil.RunXDP(t, coll.Programs[prog], packets()["udp4"]); ret != want {
+				t.Errorf("%s: %s: verdict %d, want %d", name, prog, ret, want)
+			}
+		}
+	}
+	mustPanic(t, func() { testprogs.TailCallOf(testprogs.Counter) })
 }
 
 func countCondJumps(insns asm.Instructions) int {

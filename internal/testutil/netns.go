@@ -41,8 +41,15 @@ var netnsSeq atomic.Uint64
 // removed when the test ends.
 func NewNetNS(tb testing.TB) *NetNS {
 	tb.Helper()
+	return NewNetNSPrefix(tb, "xdpchain-")
+}
+
+// NewNetNSPrefix is NewNetNS with the name prefix-PID-N: tests that run
+// beside others' on one machine keep their namespaces apart by prefix.
+func NewNetNSPrefix(tb testing.TB, prefix string) *NetNS {
+	tb.Helper()
 	RequireRoot(tb)
-	name := fmt.Sprintf("xdpchain-%d-%d", os.Getpid(), netnsSeq.Add(1))
+	name := fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), netnsSeq.Add(1))
 	ns, err := createNetNS(name)
 	if err != nil {
 		tb.Fatalf("creating network namespace %s: %v", name, err)

@@ -4,7 +4,9 @@
 // into a dispatcher.Program, configures it with its settings and its maps'
 // pin paths, serves it the Maps and Host services over go-plugin's broker,
 // checks its health, detects its exit, and hands the daemon the plugin's
-// requests (replace my program, change my settings).
+// requests (replace my program, change my settings). Everything the process
+// logs (the SDK's records, other stderr and stdout lines, go-plugin's own
+// messages) goes to Options.Logger at its level.
 //
 // Typical use:
 //

@@ -44,9 +44,14 @@ func (p *probe) Configure(_ context.Context, s sdk.Settings, maps *sdk.Maps, hos
 		// Ask makes the plugin send a replace request from a goroutine,
 		// as a plugin that fetched a new object would.
 		Ask string `json:"ask"`
+		// Log makes the plugin log it in every way a plugin can.
+		Log string `json:"log"`
 	}
 	if err := s.Decode(&v); err == nil && v.Fail != "" {
 		return errors.New(v.Fail)
+	}
+	if v.Log != "" {
+		logEverywhere(v.Log)
 	}
 	if v.Ask != "" && host != nil {
 		go func() {

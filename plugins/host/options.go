@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os/exec"
 	"os/user"
 	"strconv"
@@ -61,9 +62,31 @@ type Options struct {
 	// RequestTimeout bounds how long a plugin's request (replace, settings)
 	// waits for the daemon's Reply. Default one minute.
 	RequestTimeout time.Duration
-	// LogOutput receives go-plugin's and the plugin's log lines. Default:
-	// discarded.
+	// Logger receives everything the plugin process logs, each record at its
+	// level with the attribute plugin=<Name>: the records it writes with
+	// sdk.Logger (their attributes kept), every other line of its stderr
+	// and stdout (at info, attribute stream), and go-plugin's own records on
+	// both sides (attribute logger). Warnings and errors of go-plugin's
+	// transport while Kill stops the process are logged at debug. The
+	// plugin is told the lowest level Logger handles (XDPCHAIN_PLUGIN_LOG_LEVEL in its environment). Default:
+	// a text handler on LogOutput.
+	Logger *slog.Logger
+	// LogOutput, when Logger is nil, receives the same records as slog
+	// text at info and above. Default: discarded.
 	LogOutput io.Writer
+}
+
+// logger is Logger, or a text logger on LogOutput, or nil, with the
+// plugin's name.
+func (o *Options) logger() *slog.Logger {
+	l := o.Logger
+	if l == nil {
+		if o.LogOutput == nil {
+			return nil
+		}
+		l = slog.New(slog.NewTextHandler(o.LogOutput, nil))
+	}
+	return l.With("plugin", o.Name)
 }
 
 // credential is the resolved Options.User.

@@ -6,13 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -28,7 +27,8 @@ type Plugin struct {
 	client *plugin.Client // nil for in-process tests
 	rpc    plugin.ClientProtocol
 	pc     *contract.Client
-	stderr *tailWriter
+	logs   *pluginLogs
+	stderr *tailWriter // logs.tail
 
 	exited   chan struct{}
 	stop     chan struct{}
@@ -74,11 +74,9 @@ func Start(ctx context.Context, opts Options) (_ *Plugin, err error) {
 		want, _ := hex.DecodeString(opts.SHA256)
 		secure = &plugin.SecureConfig{Checksum: want, Hash: sha256.New()}
 	}
-	logOut := opts.LogOutput
-	if logOut == nil {
-		logOut = io.Discard
-	}
-	stderr := newTailWriter(4096)
+	logs := newPluginLogs(opts.logger())
+	cmd.Env = append(cmd.Env, contract.EnvLogLevel+"="+logs.minLevel())
+	stderr, syncStderr, syncStdout := logs.output("stderr"), logs.output("stderr"), logs.output("stdout")
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:     contract.Handshake,
 		VersionedPlugins:    contract.VersionedPlugins(&contract.GRPCPlugin{}),
@@ -90,11 +88,9 @@ func Start(ctx context.Context, opts Options) (_ *Plugin, err error) {
 		StartTimeout:        opts.startTimeout(),
 		GRPCBrokerMultiplex: true,
 		Stderr:              stderr,
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:   "plugin." + opts.Name,
-			Output: logOut,
-			Level:  hclog.Info,
-		}),
+		SyncStderr:          syncStderr,
+		SyncStdout:          syncStdout,
+		Logger:              logs.hclog(filepath.Base(cmd.Path)),
 	})
 	defer func() {
 		if err != nil {
@@ -106,9 +102,10 @@ func Start(ctx context.Context, opts Options) (_ *Plugin, err error) {
 		// Kill waits for the process and for its stderr to be copied, so
 		// the error can quote what the plugin said before it died.
 		client.Kill()
-		return nil, classifyStartError(&opts, cmd.Path, stderr, err)
+		stderr.Flush()
+		return nil, classifyStartError(&opts, cmd.Path, logs.tail, err)
 	}
-	p, err := newPlugin(opts, client, rpc, stderr)
+	p, err := newPlugin(opts, client, rpc, logs)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +160,7 @@ func firstLine(s string) string {
 
 // newPlugin wraps a connected go-plugin client. client may be nil (in-process
 // tests).
-func newPlugin(opts Options, client *plugin.Client, rpc plugin.ClientProtocol, stderr *tailWriter) (*Plugin, error) {
+func newPlugin(opts Options, client *plugin.Client, rpc plugin.ClientProtocol, logs *pluginLogs) (*Plugin, error) {
 	raw, err := rpc.Dispense(contract.PluginName)
 	if err != nil {
 		return nil, fmt.Errorf("starting plugin %s: %w: dispensing: %w", opts.Name, ErrHandshake, err)
@@ -173,15 +170,16 @@ func newPlugin(opts Options, client *plugin.Client, rpc plugin.ClientProtocol, s
 		return nil, fmt.Errorf("starting plugin %s: %w: unexpected client %T", opts.Name, ErrHandshake, raw)
 	}
 	settings, _ := settingsJSON(opts.Settings)
-	if stderr == nil {
-		stderr = newTailWriter(4096)
+	if logs == nil {
+		logs = newPluginLogs(opts.logger())
 	}
 	return &Plugin{
 		opts:     opts,
 		client:   client,
 		rpc:      rpc,
 		pc:       pc,
-		stderr:   stderr,
+		logs:     logs,
+		stderr:   logs.tail,
 		exited:   make(chan struct{}),
 		stop:     make(chan struct{}),
 		requests: make(chan *Request),
@@ -252,6 +250,7 @@ func (p *Plugin) watchExit() {
 	}
 	p.stopOnce.Do(func() { close(p.stop) })
 	p.maps.closeAll()
+	p.logs.flush()
 	close(p.exited)
 }
 
@@ -292,10 +291,12 @@ func (p *Plugin) Exited() <-chan struct{} { return p.exited }
 // it has exited. The plugin's program stays in the chain: removing it is the
 // daemon's decision.
 func (p *Plugin) Kill() {
+	p.logs.stopping.Store(true)
 	p.stopOnce.Do(func() { close(p.stop) })
-	if p.client != nil {
-		p.client.Kill()
-	} else if p.rpc != nil {
+	// watchExit calls go-plugin's Kill: one call only, since a second one
+	// at the same time finds the connection closing, takes that for a
+	// failed graceful stop and sends SIGKILL.
+	if p.client == nil && p.rpc != nil {
 		p.rpc.Close()
 	}
 	<-p.exited

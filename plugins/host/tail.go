@@ -5,8 +5,8 @@ import (
 	"sync"
 )
 
-// tailWriter keeps the last bytes written to it: the plugin's stderr, for
-// error messages about a plugin that died early.
+// tailWriter keeps the last bytes written to it: the plugin's output at
+// info and above, for error messages about a plugin that died early.
 type tailWriter struct {
 	mu  sync.Mutex
 	buf []byte
@@ -15,21 +15,27 @@ type tailWriter struct {
 
 func newTailWriter(max int) *tailWriter { return &tailWriter{max: max} }
 
+// Write keeps p's lines except go-plugin's debug and trace records.
 func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	// go-plugin's own chatter at debug level says nothing about why a
-	// plugin failed.
 	for _, line := range strings.SplitAfter(string(p), "\n") {
 		if strings.HasPrefix(line, `{"@level":"debug"`) || strings.HasPrefix(line, `{"@level":"trace"`) {
 			continue
 		}
-		t.buf = append(t.buf, line...)
+		t.append(line)
 	}
+	return len(p), nil
+}
+
+// add keeps one line.
+func (t *tailWriter) add(line string) { t.append(strings.TrimRight(line, "\n") + "\n") }
+
+func (t *tailWriter) append(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, s...)
 	if len(t.buf) > t.max {
 		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
 	}
-	return len(p), nil
 }
 
 // String returns the kept text, trimmed.

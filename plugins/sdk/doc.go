@@ -26,5 +26,11 @@
 // Map access works the same whether the plugin process is privileged (it
 // opens its pinned maps directly) or not (every operation goes to the daemon
 // over go-plugin's broker, which only serves that plugin's own maps).
+//
+// Logger returns the plugin's *slog.Logger: the daemon logs its records at
+// their level, with their attributes, tagged with the plugin's name and
+// interface, in the daemon's format. Other lines on stderr and stdout are
+// logged too, at info.
+//
 // See docs/plugin-guide.md.
 package sdk

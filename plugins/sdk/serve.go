@@ -1,9 +1,11 @@
 package sdk
 
 import (
+	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -30,20 +32,79 @@ func Serve(p Plugin) {
 			NewServer: func(b *plugin.GRPCBroker) pluginpb.PluginServer { return newServer(p, b) },
 		}),
 		GRPCServer: plugin.DefaultGRPCServer,
+		// go-plugin's own records, in the format the daemon parses; the
+		// daemon knows them by the module name go-plugin.
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:       "sdk",
-			Output:     os.Stderr,
+			Name:       "go-plugin",
+			Output:     logOutput,
 			JSONFormat: true,
-			Level:      hclog.Info,
+			Level:      hclogLevel(logLevel(slog.LevelInfo)),
 		}),
 	})
 }
 
-// Logger returns a logger for plugin code. Its records go to the daemon,
-// which logs them under the plugin's name at their level.
-func Logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
-		Level: slog.LevelDebug,
+// logOutput is the process's stderr as it was before Serve: go-plugin
+// replaces os.Stderr with a pipe of its own, but the daemon parses log
+// records on the real one. Every logger of the SDK writes through it, one
+// record per Write, so records never interleave.
+var logOutput io.Writer = &lockedWriter{w: os.Stderr}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// logLevel is the lowest level the daemon logs, as it says in the
+// plugin's environment, or def.
+func logLevel(def slog.Level) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv(contract.EnvLogLevel))); err != nil {
+		return def
+	}
+	return l
+}
+
+func hclogLevel(l slog.Level) hclog.Level {
+	switch {
+	case l < slog.LevelDebug:
+		return hclog.Trace
+	case l < slog.LevelInfo:
+		return hclog.Debug
+	case l < slog.LevelWarn:
+		return hclog.Info
+	case l < slog.LevelError:
+		return hclog.Warn
+	}
+	return hclog.Error
+}
+
+// hclogTimeFormat is hclog's JSON timestamp layout (hclog.TimeFormatJSON),
+// which go-plugin's own parser also expects.
+const hclogTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+var logger = sync.OnceValue(func() *slog.Logger { return newLogger(logOutput, logLevel(slog.LevelDebug)) })
+
+// Logger returns the plugin's logger, the same one on every call. Its
+// records go to the daemon, which logs them at their level with their
+// attributes, tagged with the plugin's name and interface, in the daemon's
+// own format (text or JSON). Records below the daemon's level are skipped
+// in the plugin. It may be used before Serve, and from any goroutine.
+//
+// Lines written to os.Stderr or os.Stdout (after Serve) are logged too, at
+// info; a record from Logger keeps its level and attributes.
+func Logger() *slog.Logger { return logger() }
+
+// newLogger writes records as JSON objects in hclog's layout: "@level",
+// "@message", "@timestamp", then the attributes (groups as objects).
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) > 0 {
 				return a
@@ -56,6 +117,9 @@ func Logger() *slog.Logger {
 				a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
 			case slog.TimeKey:
 				a.Key = "@timestamp"
+				if a.Value.Kind() == slog.KindTime {
+					a.Value = slog.StringValue(a.Value.Time().Format(hclogTimeFormat))
+				}
 			}
 			return a
 		},

@@ -25,6 +25,11 @@ var Handshake = plugin.HandshakeConfig{
 	MagicCookieValue: "b7f3c1d2-xdpchain-plugin-v1",
 }
 
+// EnvLogLevel is set in a plugin process's environment to the lowest level
+// the daemon logs, in slog's notation (DEBUG, INFO, WARN, ERROR, DEBUG-4):
+// the plugin's loggers skip records below it.
+const EnvLogLevel = "XDPCHAIN_PLUGIN_LOG_LEVEL"
+
 // GRPCPlugin adapts the generated code to go-plugin. The plugin process
 // sets NewServer; the host leaves it nil.
 type GRPCPlugin struct {
