@@ -61,7 +61,7 @@ func (d *decoder) iface(t *table) Interface {
 	if s := t.oneOf("mode", "mode", "native", "skb", "auto"); s != "" {
 		out.Mode = dispatcher.Mode(s)
 	}
-	if s := t.oneOf("mechanism", "mechanism", "linked", "freplace", "auto"); s != "" {
+	if s := t.oneOf("mechanism", "mechanism", "inline", "linked", "freplace", "auto"); s != "" {
 		out.Mechanism = dispatcher.MechanismKind(s)
 	}
 	var s string

@@ -41,8 +41,8 @@ const (
 
 // Placements of a program in a generation (ProgramStatus.Placement).
 const (
-	PlacementInline  = "inline"
-	PlacementCall    = "call"
+	PlacementInline   = "inline"
+	PlacementCall     = "call"
 	PlacementFreplace = "freplace"
 )
 
@@ -113,6 +113,9 @@ func (g *generation) stackViolation() string {
 	}
 	root = frameSize(root)
 	for _, s := range g.slots {
+		if s.graph == nil {
+			continue // not known; the verifier has the last word
+		}
 		var deep, tail int
 		if s.inlined {
 			deep, tail = s.graph.calleeDepth(0), s.graph.calleeTailBefore(0)
@@ -266,9 +269,13 @@ func stackDepths(log string) ([]int, error) {
 // be a statistics line, so a rejected program is loaded again without them
 // for the error.
 func verifyAlone(s *slot, ps *ebpf.ProgramSpec, logs bool) ([]int, error) {
+	// The attach type is the dispatcher's (ebpf.AttachXDP, as SEC("xdp")
+	// gives), so that maps owned by the program alone, such as a
+	// PROG_ARRAY, accept the dispatcher too.
 	spec := &ebpf.ProgramSpec{
 		Name:         ps.Name,
 		Type:         ebpf.XDP,
+		AttachType:   ebpf.AttachXDP,
 		License:      ps.License,
 		Flags:        ps.Flags,
 		Instructions: s.insns,

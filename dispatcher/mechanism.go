@@ -47,3 +47,15 @@ func ResolveMechanism(k MechanismKind) (MechanismKind, string) {
 	}
 	return Inline, "auto: inline is the fastest mechanism and needs no BPF trampolines"
 }
+
+// MechanismSupport reports, for each slot mechanism, whether this kernel
+// can run it and, if not, the kernel's reason: inline and linked need only
+// XDP, freplace needs BPF trampolines.
+func MechanismSupport() []Feature {
+	out := []Feature{{Name: string(Inline), Supported: true}, {Name: string(Linked), Supported: true}}
+	f := Feature{Name: string(Freplace), Supported: true}
+	if err := probeFreplace(); err != nil {
+		f.Supported, f.Reason = false, err.Error()
+	}
+	return append(out, f)
+}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestNewMechanism(t *testing.T) {
-	for _, k := range []MechanismKind{Linked, Freplace} {
+	for _, k := range []MechanismKind{Inline, Linked, Freplace} {
 		m, err := newMechanism(k)
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
@@ -40,24 +40,11 @@ func TestResolveMechanism(t *testing.T) {
 	if k2, r2 := ResolveMechanism(""); k2 != kind || r2 != reason {
 		t.Errorf("empty kind resolved to %s (%q), auto to %s (%q)", k2, r2, kind, reason)
 	}
-	probeErr := probeFreplace()
-	switch {
-	case probeErr == nil:
-		if kind != Freplace || reason != "kernel supports freplace" {
-			t.Errorf("freplace works here, auto chose %s (%q)", kind, reason)
-		}
-	default:
-		if kind != Linked || reason != "freplace unavailable: "+probeErr.Error() {
-			t.Errorf("freplace fails here (%v), auto chose %s (%q)", probeErr, kind, reason)
-		}
-		if !errors.Is(probeErr, ErrNotSupported) {
-			t.Errorf("the freplace probe failed with %v, want it to wrap ErrNotSupported", probeErr)
-		}
+	// Inline needs nothing but XDP, and is the fastest everywhere.
+	if kind != Inline || !strings.Contains(reason, "fastest") {
+		t.Errorf("auto chose %s (%q), want inline", kind, reason)
 	}
-	if vmtest.InVM() && vmtest.FreplaceRequired() && kind != Freplace {
-		t.Errorf("in the VM auto must choose freplace, chose %s (%q)", kind, reason)
-	}
-	if !vmtest.InVM() && kind == Linked && !strings.Contains(reason, "EPERM") {
-		t.Errorf("on the host, linked is chosen because of EPERM; reason %q", reason)
+	if k, _ := ResolveMechanism(Freplace); k != Freplace {
+		t.Errorf("freplace by name resolved to %s", k)
 	}
 }

@@ -18,12 +18,14 @@ func newFeaturesCmd(env *cliEnv) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			feats := dispatcher.Features()
+			mechs := dispatcher.MechanismSupport()
 			mech, reason := dispatcher.ResolveMechanism(dispatcher.AutoMechanism)
 			if asJSON {
 				enc := json.NewEncoder(env.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(map[string]any{
 					"features":         feats,
+					"mechanisms":       mechs,
 					"auto_mechanism":   mech,
 					"mechanism_reason": reason,
 				})
@@ -35,6 +37,13 @@ func newFeaturesCmd(env *cliEnv) *cobra.Command {
 					yes = "no: " + f.Reason
 				}
 				fmt.Fprintf(tw, "%s\t%s\n", f.Name, yes)
+			}
+			for _, m := range mechs {
+				yes := "yes"
+				if !m.Supported {
+					yes = "no: " + m.Reason
+				}
+				fmt.Fprintf(tw, "slot mechanism %s\t%s\n", m.Name, yes)
 			}
 			fmt.Fprintf(tw, "slot mechanism (auto)\t%s (%s)\n", mech, reason)
 			return tw.Flush()

@@ -20,6 +20,7 @@ func TestFeatures(t *testing.T) {
 	}
 	var doc struct {
 		Features      []dispatcher.Feature     `json:"features"`
+		Mechanisms    []dispatcher.Feature     `json:"mechanisms"`
 		AutoMechanism dispatcher.MechanismKind `json:"auto_mechanism"`
 		Reason        string                   `json:"mechanism_reason"`
 	}
@@ -50,12 +51,17 @@ func TestFeatures(t *testing.T) {
 	if found["freplace"].Supported != freplace {
 		t.Errorf("features says freplace %v, the harness probe %v", found["freplace"].Supported, freplace)
 	}
-	want := dispatcher.Linked
-	if freplace {
-		want = dispatcher.Freplace
+	// Inline needs only XDP and is the fastest: auto picks it everywhere.
+	if doc.AutoMechanism != dispatcher.Inline || doc.Reason == "" {
+		t.Errorf("auto mechanism %q (%q), want inline with a reason", doc.AutoMechanism, doc.Reason)
 	}
-	if doc.AutoMechanism != want || doc.Reason == "" {
-		t.Errorf("auto mechanism %q (%q), want %q with a reason", doc.AutoMechanism, doc.Reason, want)
+	mechs := map[string]dispatcher.Feature{}
+	for _, m := range doc.Mechanisms {
+		mechs[m.Name] = m
+	}
+	if !mechs["inline"].Supported || !mechs["linked"].Supported || mechs["freplace"].Supported != freplace ||
+		(!freplace && mechs["freplace"].Reason == "") {
+		t.Errorf("mechanisms %+v, want inline and linked supported and freplace %v with a reason when not", doc.Mechanisms, freplace)
 	}
 
 	code, table, _ := runCLI(t, "features")

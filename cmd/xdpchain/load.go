@@ -145,7 +145,7 @@ on any error the running chain is untouched.`,
 	f.StringVar(&proceedOn, "proceed-on", "pass", "verdicts on which the chain continues (comma-separated)")
 	f.StringVar(&allowed, "allowed", "", "verdicts the program may return; others become aborted and count as denied")
 	f.StringVar(&mode, "mode", "auto", "attach mode when the root is created: native, skb or auto")
-	f.StringVar(&mechanism, "mechanism", "auto", "slot mechanism: linked, freplace or auto")
+	f.StringVar(&mechanism, "mechanism", "auto", "slot mechanism: inline, linked, freplace or auto (inline)")
 	f.StringVar(&fallThrough, "fallthrough", "", "verdict when the last program continues (default pass)")
 	f.BoolVar(&shadow, "shadow", false, "count the program's verdicts but always continue (dry run)")
 	f.BoolVar(&replace, "replace", false, "replace a program of the same name")

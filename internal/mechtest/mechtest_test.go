@@ -9,7 +9,7 @@ import (
 )
 
 func TestMechanisms(t *testing.T) {
-	want := []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Freplace}
+	want := []dispatcher.MechanismKind{dispatcher.Inline, dispatcher.Linked, dispatcher.Freplace}
 	if !slices.Equal(Mechanisms, want) {
 		t.Errorf("Mechanisms = %v, want %v", Mechanisms, want)
 	}
@@ -29,8 +29,8 @@ func TestForEach(t *testing.T) {
 		names = append(names, t.Name())
 		ran = append(ran, mech)
 	})
-	want := []dispatcher.MechanismKind{dispatcher.Linked}
-	wantNames := []string{t.Name() + "/linked"}
+	want := []dispatcher.MechanismKind{dispatcher.Inline, dispatcher.Linked}
+	wantNames := []string{t.Name() + "/inline", t.Name() + "/linked"}
 	if freplaceErr == nil {
 		want = append(want, dispatcher.Freplace)
 		wantNames = append(wantNames, t.Name()+"/freplace")
