@@ -52,7 +52,7 @@ func (r *Root) Update(fn func(*Spec) error) error {
 	if err := fn(&s); err != nil {
 		return err
 	}
-	return r.apply(s)
+	return r.settleCreated(r.apply(s), lock) // a failed first apply detaches a root Attach created
 }
 
 // Apply replaces the interface's chain with s. It is transactional: it

@@ -41,13 +41,17 @@ type Root struct {
 	link    link.Link
 	stats   *ebpf.Map
 	st      *state
-	// created: this Root attached the root and nothing was applied since.
-	created bool
+	// created: this Root attached the root and no Update ran since;
+	// firstChange: the Update running is the first since.
+	created, firstChange bool
 }
 
 // Attach opens the root of an interface, creating and attaching it when the
 // interface has none. It returns ErrForeignProgram when another XDP program
-// is attached there.
+// is attached there. A root Attach created is detached again if the apply of
+// the first Update through this Root fails (the interface is left as it
+// was); a first Update that succeeds, even with an empty chain, or whose fn
+// refuses, keeps it.
 func Attach(ifname string, opts *Options) (*Root, error) {
 	return open(ifname, opts, true)
 }
@@ -138,7 +142,10 @@ func (r *Root) Interface() (string, int) { return r.ifname, r.ifindex }
 
 // reload re-reads the pins before a change (see read). Call with the lock
 // held.
-func (r *Root) reload() error { return r.read(true) }
+func (r *Root) reload() error {
+	r.firstChange, r.created = r.created, false
+	return r.read(true)
+}
 
 // read re-reads the pins and the committed state. Call with the lock
 // held. With clean (a change is under way) it also finishes or undoes an
@@ -377,6 +384,18 @@ func (r *Root) Detach() error {
 	if err := r.checkPins(); err != nil {
 		return err
 	}
+	if err := r.detachLocked(); err != nil {
+		return err
+	}
+	lock.Unlock()
+	r.pins.removeEmptyDirs()
+	pruneStale(r.opts, r.pins)
+	return nil
+}
+
+// detachLocked is Detach with the lock held.
+func (r *Root) detachLocked() error {
+	r.created, r.firstChange = false, false
 	if r.link != nil {
 		if rl, ok := r.link.(interface{ Detach() error }); ok {
 			if err := rl.Detach(); err != nil && !errors.Is(err, ebpf.ErrNotSupported) {
@@ -394,8 +413,26 @@ func (r *Root) Detach() error {
 	if err := r.pins.removeAll(); err != nil {
 		return fmt.Errorf("removing pins: %w", err)
 	}
+	return nil
+}
+
+// settleCreated ends every Update's apply (with the lock held; it may
+// release it) and returns its error. A root this Root attached stays once
+// the first Update on it did not fail in its apply (an Update whose fn
+// refuses changes nothing and keeps it); when that first apply fails and
+// the root is still empty, it is detached again, so a failed first load
+// leaves the interface as it was: no root, no pins (iproute2 would get
+// EBUSY from an empty root).
+func (r *Root) settleCreated(err error, lock *dirLock) error {
+	first := r.firstChange
+	r.firstChange = false
+	if err == nil || !first || r.link == nil || r.st == nil || r.st.Generation != 0 || len(r.st.Programs) != 0 {
+		return err
+	}
+	if derr := r.detachLocked(); derr != nil {
+		return errors.Join(err, fmt.Errorf("removing the root attached for this change: %w", derr))
+	}
 	lock.Unlock()
 	r.pins.removeEmptyDirs()
-	pruneStale(r.opts, r.pins)
-	return nil
+	return err
 }
