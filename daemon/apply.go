@@ -95,7 +95,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 			}
 			proc, err := d.startProcess(ctx, p, k, nil)
 			if err != nil {
-				return fmt.Errorf("plugin %s on %s: %w", p.Name, ref, err)
+				return pluginError(p.Name, ref, err)
 			}
 			t.started = append(t.started, proc)
 			in := &instance{key: k, cfg: *p, proc: proc, base: proc.Program(), state: StateRunning, started: time.Now()}
@@ -105,6 +105,9 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 			next[k] = in
 			fresh = append(fresh, in)
 		}
+	}
+	if err := t.validate(ctx, fresh, next); err != nil {
+		return err
 	}
 
 	// The daemon's programs per interface.
@@ -183,7 +186,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	}
 	for _, old := range t.settings {
 		if err := old.proc.ConfigureSettings(ctx, next[old.key].cfg.Settings); err != nil {
-			return fmt.Errorf("plugin %s on %s: %w", old.cfg.Name, old.key.iface, err)
+			return pluginError(old.cfg.Name, old.key.iface, err)
 		}
 	}
 
@@ -264,10 +267,10 @@ func configProgram(p *config.Program) (dispatcher.Program, error) {
 func configureOn(ctx context.Context, root *dispatcher.Root, in *instance) error {
 	maps, err := root.ProgramMaps(in.cfg.Name)
 	if err != nil {
-		return fmt.Errorf("plugin %s on %s: %w", in.cfg.Name, in.key.iface, err)
+		return pluginError(in.cfg.Name, in.key.iface, err)
 	}
 	if err := in.proc.Configure(ctx, maps); err != nil {
-		return fmt.Errorf("plugin %s on %s: %w", in.cfg.Name, in.key.iface, err)
+		return pluginError(in.cfg.Name, in.key.iface, err)
 	}
 	return nil
 }

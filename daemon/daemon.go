@@ -106,6 +106,7 @@ type Daemon struct {
 	done     chan struct{}
 	server   *grpc.Server
 	listener net.Listener
+	lock     *socketLock // the daemon's exclusive lock, beside the socket
 }
 
 // New prepares a daemon for cfg. It changes nothing; Run does.
@@ -135,6 +136,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 // processes, leaves every program in its chain, and returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer close(d.done)
+	if !d.opts.NoSocket {
+		// Before any chain is touched: a second daemon stops here.
+		if err := d.claimSocket(d.pending.Daemon); err != nil {
+			return err
+		}
+	}
 	d.mu.Lock()
 	cfg := d.pending
 	d.pending = nil
@@ -245,6 +252,7 @@ func (d *Daemon) sweep() {
 // shutdown stops every plugin process and the socket, and closes the
 // roots. Programs stay in their chains.
 func (d *Daemon) shutdown() {
+	defer d.lock.Unlock() // last: the next daemon starts after this one is done
 	if d.server != nil {
 		d.server.Stop()
 		d.server = nil

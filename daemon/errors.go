@@ -16,4 +16,10 @@ var (
 	ErrOwned = errors.New("program belongs to another owner")
 	// ErrReload: a new config was refused; the previous one stays in force.
 	ErrReload = errors.New("config not applied")
+	// ErrSocketInUse: another daemon holds the control socket (its lock,
+	// or it answers on it).
+	ErrSocketInUse = errors.New("another xdpchain daemon is running")
+	// ErrSocketPath: something other than a stale socket is at the control
+	// socket's path; it is never removed.
+	ErrSocketPath = errors.New("control socket path is taken")
 )

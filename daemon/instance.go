@@ -97,10 +97,22 @@ func sameProcess(a, b *config.Plugin) bool {
 // startProcess starts a plugin's process for one interface and forwards its
 // exit and its requests to the daemon's event loop.
 func (d *Daemon) startProcess(ctx context.Context, p *config.Plugin, key instKey, settings map[string]any) (*host.Plugin, error) {
+	proc, err := host.Start(ctx, d.processOptions(p, key, settings))
+	if err != nil {
+		return nil, err
+	}
+	d.log.Info("plugin started", "plugin", p.Name, "interface", key.iface, "pid", proc.Pid(), "version", proc.Description().Version)
+	go d.watch(key, proc)
+	return proc, nil
+}
+
+// processOptions are a plugin process's options for one interface; nil
+// settings: the config's.
+func (d *Daemon) processOptions(p *config.Plugin, key instKey, settings map[string]any) host.Options {
 	if settings == nil {
 		settings = p.Settings
 	}
-	opts := host.Options{
+	return host.Options{
 		Name:           p.Name,
 		Command:        p.Command,
 		Args:           p.Args,
@@ -112,13 +124,6 @@ func (d *Daemon) startProcess(ctx context.Context, p *config.Plugin, key instKey
 		Logger:         d.log.With("interface", key.iface),
 		Env:            []string{"XDPCHAIN_INTERFACE=" + key.iface},
 	}
-	proc, err := host.Start(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	d.log.Info("plugin started", "plugin", p.Name, "interface", key.iface, "pid", proc.Pid(), "version", proc.Description().Version)
-	go d.watch(key, proc)
-	return proc, nil
 }
 
 // watch forwards a process's requests and its exit to the event loop.

@@ -124,6 +124,7 @@ name = "second"
 command = "/bin/true"
 interfaces = ["%[1]s"]
 `, host.ErrHandshake, "second", false},
+		// The blocklist validates its settings before anything is applied.
 		{"plugin refuses its settings", guardConfig(20, `"%[3]s"`) + `
 [[plugin]]
 name = "second"
@@ -131,13 +132,27 @@ command = "%[2]s"
 interfaces = ["%[1]s"]
 [plugin.settings]
 prefixes = ["not-a-prefix"]
-`, host.ErrConfigure, "not-a-prefix", true},
+`, host.ErrSettings, `settings refused: prefix "not-a-prefix"`, false},
+		// A plugin that cannot validate (the test binary's requester)
+		// refuses them only when configured.
+		{"plugin without validation refuses its settings", guardConfig(20, `"%[3]s"`) + `
+[[plugin]]
+name = "second"
+command = "` + selfBin + `"
+args = ["` + pluginArg + `"]
+interfaces = ["%[1]s"]
+[plugin.settings]
+bogus = 1
+`, host.ErrConfigure, `configuring plugin: decoding settings: json: unknown field "bogus"`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f.writeConfig("", tc.body)
 			err := f.d.Reload(context.Background())
 			if !errors.Is(err, daemon.ErrReload) || !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("Reload: %v, want ErrReload and %v mentioning %q", err, tc.target, tc.msg)
+			}
+			if n := strings.Count(err.Error(), "plugin second"); n > 1 {
+				t.Errorf("the message names the plugin %d times: %v", n, err)
 			}
 			itf, st := f.status()
 			if (itf.DispatcherID != good.DispatcherID) != tc.swapped || len(itf.Programs) != 1 || itf.Programs[0].Priority != 10 {

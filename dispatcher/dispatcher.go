@@ -195,6 +195,7 @@ func (r *Root) read(clean bool) error {
 		case pendingStale:
 			os.Remove(r.pins.pendingFile()) // never swapped in, or unreadable
 		}
+		r.pins.removeTemps() // of a process killed while writing
 	}
 	if err != nil {
 		return fmt.Errorf("%w: root of %q is attached but its state is unreadable (%w); run `xdpchain detach` and load again", ErrInvalid, r.ifname, err)

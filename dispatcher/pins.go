@@ -211,6 +211,28 @@ func (p pinDir) committedState(running uint32) (st *state, pending int, err erro
 	return st, pending, err
 }
 
+// isTemp reports a temporary file of writeFileAtomic.
+func isTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp")
+}
+
+// removeTemps removes the temporary files that a process killed inside
+// writeFileAtomic left in the interface's state and objects directories.
+// Call with the lock held: no other writer is inside writeFileAtomic there.
+func (p pinDir) removeTemps() {
+	for _, dir := range []string{p.state, p.objectsDir()} {
+		if !isRealDir(dir) {
+			continue
+		}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if isTemp(e.Name()) && !e.IsDir() {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+}
+
 // writeFileAtomic writes via a temporary file and rename, so readers see
 // the old or the new content, never a mix.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -325,6 +326,37 @@ func TestCrashLeftovers(t *testing.T) {
 			pendingGone(t, "swapped")
 			if got := status(t, r); got.Generation != 99 || got.DispatcherID != st.DispatcherID {
 				t.Errorf("the running generation's pending state was not committed: generation %d", got.Generation)
+			}
+		})
+		t.Run("temporary files of a write killed midway", func(t *testing.T) {
+			// What a kill inside the atomic write leaves: its temporary
+			// files, named as writeFileAtomic names them.
+			var temps []string
+			for _, c := range []struct{ dir, pattern string }{
+				{stateDirOf(f, st), ".state.json.pending.tmp*"},
+				{stateDirOf(f, st), ".state.json.tmp*"},
+				{filepath.Join(stateDirOf(f, st), "objects"), "." + strings.Repeat("ab", 32) + ".o.tmp*"},
+			} {
+				tmp, err := os.CreateTemp(c.dir, c.pattern)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tmp.WriteString(`{"version": 1, "progr`)
+				tmp.Close()
+				temps = append(temps, tmp.Name())
+			}
+			r := reopen(t)
+			defer r.Close()
+			for _, p := range temps {
+				if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("temporary file %s not cleaned up by the next change (%v)", p, err)
+				}
+			}
+			if _, err := os.Stat(stateFile); err != nil {
+				t.Errorf("the clean-up took the state: %v", err)
+			}
+			if got := status(t, r); len(got.Programs) != 2 || got.DispatcherID != st.DispatcherID {
+				t.Errorf("after the clean-up: %+v", got)
 			}
 		})
 		t.Run("orphaned pins and objects", func(t *testing.T) {

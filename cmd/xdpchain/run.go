@@ -33,21 +33,22 @@ validate, or any load that fails, changes nothing. SIGTERM stops the plugin
 processes and leaves every program serving traffic.
 
 With --check it only validates the file (and that the commands and objects
-it names exist), without touching the kernel.`,
+it names exist) and starts each plugin once to have it validate its
+settings, without touching the kernel: no chain, pin or map changes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(env, path)
 			if err != nil {
 				return err
 			}
-			if check {
-				fmt.Fprintf(env.stdout, "%s: ok (%d interfaces, %d plugins, %d programs, %d grants)\n",
-					path, len(cfg.Interfaces), len(cfg.Plugins), len(cfg.Programs), len(cfg.Grants))
-				return nil
-			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
+			}
+			if check && !cmd.Flags().Changed("log-level") {
+				// The plugins' own warnings show; the rest of a check's
+				// log is noise.
+				level = slog.LevelWarn
 			}
 			hopts := &slog.HandlerOptions{Level: level}
 			var h slog.Handler = slog.NewTextHandler(env.stderr, hopts)
@@ -58,6 +59,18 @@ it names exist), without touching the kernel.`,
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
+			}
+			if check {
+				notes, err := daemon.Check(ctx, cfg, daemon.Options{ConfigPath: path, Logger: slog.New(h)})
+				for _, n := range notes {
+					fmt.Fprintln(env.stderr, n)
+				}
+				if err != nil {
+					return problems(env, path, err)
+				}
+				fmt.Fprintf(env.stdout, "%s: ok (%d interfaces, %d plugins, %d programs, %d grants)\n",
+					path, len(cfg.Interfaces), len(cfg.Plugins), len(cfg.Programs), len(cfg.Grants))
+				return nil
 			}
 			ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
@@ -81,14 +94,13 @@ it names exist), without touching the kernel.`,
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "/etc/xdpchain/config.toml", "config file")
-	cmd.Flags().BoolVar(&check, "check", false, "validate the config file and exit; the kernel is not touched")
+	cmd.Flags().BoolVar(&check, "check", false, "validate the config file and the plugins' settings, and exit; the kernel is not touched")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&logJSON, "log-json", false, "log in JSON")
 	return cmd
 }
 
-// loadConfig loads and checks a config file. With several problems it
-// prints each on its own line, since the CLI's error is one line.
+// loadConfig loads and checks a config file (see problems).
 func loadConfig(env *cliEnv, path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err == nil {
@@ -97,12 +109,18 @@ func loadConfig(env *cliEnv, path string) (*config.Config, error) {
 	if err == nil {
 		return cfg, nil
 	}
+	return nil, problems(env, path, err)
+}
+
+// problems returns err, or with several problems prints each on its own
+// line, since the CLI's error is one line.
+func problems(env *cliEnv, path string, err error) error {
 	errs := config.Errors(err)
 	if len(errs) <= 1 {
-		return nil, err
+		return err
 	}
 	for _, e := range errs {
 		fmt.Fprintln(env.stderr, e)
 	}
-	return nil, fmt.Errorf("%s: %d problems (listed above)", path, len(errs))
+	return fmt.Errorf("%s: %d problems (listed above)", path, len(errs))
 }

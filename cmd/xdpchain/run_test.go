@@ -233,3 +233,54 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// blocklistPlugin returns the blocklist plugin's binary: from
+// $XDPCHAIN_PLUGIN_DIR (the VM harness), or built into a temporary
+// directory.
+func blocklistPlugin(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("XDPCHAIN_PLUGIN_DIR"); dir != "" {
+		return filepath.Join(dir, "xdpchain-blocklist")
+	}
+	bin := filepath.Join(t.TempDir(), "xdpchain-blocklist")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/xdpchain/xdpchain/plugins/blocklist/cmd/xdpchain-blocklist").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the blocklist plugin: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestRunCheckPlugins: --check has each plugin validate its settings and
+// reports a refusal at the plugin's line with the plugin's reason.
+func TestRunCheckPlugins(t *testing.T) {
+	dir := t.TempDir()
+	bin := blocklistPlugin(t)
+	write := func(prefix string) string {
+		path := filepath.Join(dir, "plugins.toml")
+		os.WriteFile(path, []byte(fmt.Sprintf(`
+[[interface]]
+name = "eth0"
+
+[[plugin]]
+name = "bl"
+command = %q
+interfaces = ["eth0"]
+[plugin.settings]
+prefixes = ["192.0.2.0/24", %q]
+`, bin, prefix)), 0o644)
+		return path
+	}
+	path := write("2001:db8::/32")
+	code, stdout, stderr := runCLI(t, "run", "--config", path, "--check")
+	if code != 0 || !strings.Contains(stdout, "ok (1 interfaces, 1 plugins, 0 programs, 0 grants)") {
+		t.Errorf("--check of good settings: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	path = write("10.0.0.0/33")
+	code, _, stderr = runCLI(t, "run", "--config", path, "--check")
+	want := path + `:5: plugin[0].settings: refused by plugin bl: prefix "10.0.0.0/33": `
+	if code == 0 || !strings.Contains(stderr, want) || strings.Count(stderr, "plugin bl") != 1 {
+		t.Errorf("--check of refused settings: exit %d, stderr %q, want %q...", code, stderr, want)
+	}
+}

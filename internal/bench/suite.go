@@ -98,11 +98,12 @@ func (s *Suite) trying(kind Kind, setup func() error) (skipped string, err error
 func (s *Suite) setup(program string) error {
 	o := &s.o
 	add := func(row Row, setup func() (*subject, error)) error {
-		progressf(o.Progress, "setup %s", row.Label())
 		if row.Skipped != "" {
+			progressf(o.Progress, "skip  %s: %s", row.Label(), row.Skipped)
 			s.subjects = append(s.subjects, &subject{row: row})
 			return nil
 		}
+		progressf(o.Progress, "setup %s", row.Label())
 		var sub *subject
 		skipped, err := s.trying(row.Kind, func() (err error) { sub, err = setup(); return err })
 		if skipped != "" {

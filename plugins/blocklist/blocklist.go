@@ -138,11 +138,7 @@ func (p *Plugin) Describe() sdk.Description {
 // configured prefixes. Prefixes that stay keep their counters; new ones
 // start at zero. A malformed setting changes nothing.
 func (p *Plugin) Configure(_ context.Context, settings sdk.Settings, maps *sdk.Maps, _ *sdk.Host) error {
-	var s Settings
-	if err := settings.Decode(&s); err != nil {
-		return err
-	}
-	want, err := ParsePrefixes(s.Prefixes)
+	want, err := parseSettings(settings)
 	if err != nil {
 		return err
 	}
@@ -171,6 +167,23 @@ func (p *Plugin) Configure(_ context.Context, settings sdk.Settings, maps *sdk.M
 	}
 	p.prefixes = want
 	return nil
+}
+
+var _ sdk.Validator = (*Plugin)(nil)
+
+// Validate implements sdk.Validator: the settings decode and every prefix
+// parses (and they fit), as Configure requires.
+func (p *Plugin) Validate(_ context.Context, settings sdk.Settings) error {
+	_, err := parseSettings(settings)
+	return err
+}
+
+func parseSettings(settings sdk.Settings) ([]netip.Prefix, error) {
+	var s Settings
+	if err := settings.Decode(&s); err != nil {
+		return nil, err
+	}
+	return ParsePrefixes(s.Prefixes)
 }
 
 // current reads the tries: prefix -> counter index. Reading them (rather

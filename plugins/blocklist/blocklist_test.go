@@ -270,3 +270,24 @@ func BenchmarkBlocklist(b *testing.B) {
 		})
 	}
 }
+
+// TestValidate: Validate refuses what Configure would, touching no map (it
+// has none).
+func TestValidate(t *testing.T) {
+	p := New()
+	for settings, ok := range map[string]bool{
+		`{"prefixes": ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"]}`: true,
+		`{}`: true,
+		`{"prefixes": ["192.0.2.0/24", "300.0.0.0/8"]}`: false,
+		`{"prefixes": ["fe80::1%eth0"]}`:                false,
+		`{"prefix": ["192.0.2.0/24"]}`:                  false,
+	} {
+		err := p.Validate(context.Background(), sdk.SettingsFromJSON([]byte(settings)))
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", settings, err)
+		}
+	}
+	if p.Prefixes() != nil {
+		t.Errorf("Validate applied prefixes: %v", p.Prefixes())
+	}
+}

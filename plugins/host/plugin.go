@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -219,10 +220,12 @@ func (p *Plugin) rpcError(what string, kind error, ctx context.Context, err erro
 	if ctx.Err() != nil && what == "describing" {
 		return fmt.Errorf("plugin %s: %s: %w: %w", p.opts.Name, what, ErrStartTimeout, ctx.Err())
 	}
+	// kind says what was being done ("configuring plugin"): what would
+	// only repeat it.
 	if st, ok := status.FromError(err); ok {
-		return fmt.Errorf("plugin %s: %s: %w: %s", p.opts.Name, what, kind, st.Message())
+		return fmt.Errorf("plugin %s: %w: %s", p.opts.Name, kind, st.Message())
 	}
-	return fmt.Errorf("plugin %s: %s: %w: %w", p.opts.Name, what, kind, err)
+	return fmt.Errorf("plugin %s: %w: %w", p.opts.Name, kind, err)
 }
 
 func (p *Plugin) stderrSuffix() string {
@@ -425,6 +428,34 @@ func (p *Plugin) serveHost() (uint32, error) {
 	}
 	p.brokerID = id
 	return id, nil
+}
+
+// Validate asks the plugin whether it would accept settings, without
+// applying them: the settings in force and the maps stay as they are. It
+// works before the first Configure. Errors: a *SettingsError (ErrSettings)
+// with the plugin's reason; ErrNotValidated when the plugin cannot tell
+// (then only Configure checks the settings); ErrExited.
+func (p *Plugin) Validate(ctx context.Context, settings map[string]any) error {
+	b, err := settingsJSON(settings)
+	if err != nil {
+		return fmt.Errorf("plugin %s: %w", p.opts.Name, err)
+	}
+	_, err = p.pc.Plugin.Validate(ctx, &pluginpb.ValidateRequest{SettingsJson: b})
+	if err == nil {
+		return nil
+	}
+	if st, ok := status.FromError(err); ok {
+		switch st.Code() {
+		case codes.InvalidArgument:
+			return &SettingsError{Plugin: p.opts.Name, Reason: st.Message()}
+		case codes.Unimplemented:
+			return fmt.Errorf("plugin %s: %w", p.opts.Name, ErrNotValidated)
+		}
+	}
+	if perr := p.rpcError("validating settings", ErrSettings, ctx, err); errors.Is(perr, ErrExited) {
+		return perr
+	}
+	return fmt.Errorf("plugin %s: validating settings: %w", p.opts.Name, err)
 }
 
 // Health checks that the process answers (gRPC health) and that the plugin

@@ -478,6 +478,87 @@ func (*ConfigureResponse) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{4}
 }
 
+type ValidateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// settings_json is the settings table to check, as a JSON object.
+	SettingsJson  []byte `protobuf:"bytes,1,opt,name=settings_json,json=settingsJson,proto3" json:"settings_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateRequest) Reset() {
+	*x = ValidateRequest{}
+	mi := &file_plugin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateRequest) ProtoMessage() {}
+
+func (x *ValidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateRequest.ProtoReflect.Descriptor instead.
+func (*ValidateRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ValidateRequest) GetSettingsJson() []byte {
+	if x != nil {
+		return x.SettingsJson
+	}
+	return nil
+}
+
+type ValidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateResponse) Reset() {
+	*x = ValidateResponse{}
+	mi := &file_plugin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateResponse) ProtoMessage() {}
+
+func (x *ValidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateResponse.ProtoReflect.Descriptor instead.
+func (*ValidateResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{6}
+}
+
 type HealthRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -486,7 +567,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +579,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +592,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 type HealthResponse struct {
@@ -524,7 +605,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +617,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +630,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HealthResponse) GetMessage() string {
@@ -570,7 +651,7 @@ type ReplaceRequest struct {
 
 func (x *ReplaceRequest) Reset() {
 	*x = ReplaceRequest{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +663,7 @@ func (x *ReplaceRequest) String() string {
 func (*ReplaceRequest) ProtoMessage() {}
 
 func (x *ReplaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +676,7 @@ func (x *ReplaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReplaceRequest) GetObject() []byte {
@@ -628,7 +709,7 @@ type SettingsRequest struct {
 
 func (x *SettingsRequest) Reset() {
 	*x = SettingsRequest{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +721,7 @@ func (x *SettingsRequest) String() string {
 func (*SettingsRequest) ProtoMessage() {}
 
 func (x *SettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +734,7 @@ func (x *SettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsRequest.ProtoReflect.Descriptor instead.
 func (*SettingsRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SettingsRequest) GetSettingsJson() []byte {
@@ -671,7 +752,7 @@ type HostResponse struct {
 
 func (x *HostResponse) Reset() {
 	*x = HostResponse{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +764,7 @@ func (x *HostResponse) String() string {
 func (*HostResponse) ProtoMessage() {}
 
 func (x *HostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +777,7 @@ func (x *HostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostResponse.ProtoReflect.Descriptor instead.
 func (*HostResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 type MapLookupRequest struct {
@@ -709,7 +790,7 @@ type MapLookupRequest struct {
 
 func (x *MapLookupRequest) Reset() {
 	*x = MapLookupRequest{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +802,7 @@ func (x *MapLookupRequest) String() string {
 func (*MapLookupRequest) ProtoMessage() {}
 
 func (x *MapLookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +815,7 @@ func (x *MapLookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapLookupRequest.ProtoReflect.Descriptor instead.
 func (*MapLookupRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MapLookupRequest) GetMap() string {
@@ -760,7 +841,7 @@ type MapLookupResponse struct {
 
 func (x *MapLookupResponse) Reset() {
 	*x = MapLookupResponse{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +853,7 @@ func (x *MapLookupResponse) String() string {
 func (*MapLookupResponse) ProtoMessage() {}
 
 func (x *MapLookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +866,7 @@ func (x *MapLookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapLookupResponse.ProtoReflect.Descriptor instead.
 func (*MapLookupResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *MapLookupResponse) GetValue() []byte {
@@ -808,7 +889,7 @@ type MapUpdateRequest struct {
 
 func (x *MapUpdateRequest) Reset() {
 	*x = MapUpdateRequest{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +901,7 @@ func (x *MapUpdateRequest) String() string {
 func (*MapUpdateRequest) ProtoMessage() {}
 
 func (x *MapUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +914,7 @@ func (x *MapUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapUpdateRequest.ProtoReflect.Descriptor instead.
 func (*MapUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MapUpdateRequest) GetMap() string {
@@ -872,7 +953,7 @@ type MapUpdateResponse struct {
 
 func (x *MapUpdateResponse) Reset() {
 	*x = MapUpdateResponse{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +965,7 @@ func (x *MapUpdateResponse) String() string {
 func (*MapUpdateResponse) ProtoMessage() {}
 
 func (x *MapUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +978,7 @@ func (x *MapUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapUpdateResponse.ProtoReflect.Descriptor instead.
 func (*MapUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 type MapDeleteRequest struct {
@@ -910,7 +991,7 @@ type MapDeleteRequest struct {
 
 func (x *MapDeleteRequest) Reset() {
 	*x = MapDeleteRequest{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1003,7 @@ func (x *MapDeleteRequest) String() string {
 func (*MapDeleteRequest) ProtoMessage() {}
 
 func (x *MapDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1016,7 @@ func (x *MapDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapDeleteRequest.ProtoReflect.Descriptor instead.
 func (*MapDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MapDeleteRequest) GetMap() string {
@@ -960,7 +1041,7 @@ type MapDeleteResponse struct {
 
 func (x *MapDeleteResponse) Reset() {
 	*x = MapDeleteResponse{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1053,7 @@ func (x *MapDeleteResponse) String() string {
 func (*MapDeleteResponse) ProtoMessage() {}
 
 func (x *MapDeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1066,7 @@ func (x *MapDeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapDeleteResponse.ProtoReflect.Descriptor instead.
 func (*MapDeleteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 type MapBatchUpdateRequest struct {
@@ -1000,7 +1081,7 @@ type MapBatchUpdateRequest struct {
 
 func (x *MapBatchUpdateRequest) Reset() {
 	*x = MapBatchUpdateRequest{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1093,7 @@ func (x *MapBatchUpdateRequest) String() string {
 func (*MapBatchUpdateRequest) ProtoMessage() {}
 
 func (x *MapBatchUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1106,7 @@ func (x *MapBatchUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapBatchUpdateRequest.ProtoReflect.Descriptor instead.
 func (*MapBatchUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MapBatchUpdateRequest) GetMap() string {
@@ -1070,7 +1151,7 @@ type MapBatchUpdateResponse struct {
 
 func (x *MapBatchUpdateResponse) Reset() {
 	*x = MapBatchUpdateResponse{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1163,7 @@ func (x *MapBatchUpdateResponse) String() string {
 func (*MapBatchUpdateResponse) ProtoMessage() {}
 
 func (x *MapBatchUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1176,7 @@ func (x *MapBatchUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapBatchUpdateResponse.ProtoReflect.Descriptor instead.
 func (*MapBatchUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MapBatchUpdateResponse) GetCount() uint32 {
@@ -1128,7 +1209,7 @@ type MapIterateRequest struct {
 
 func (x *MapIterateRequest) Reset() {
 	*x = MapIterateRequest{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1221,7 @@ func (x *MapIterateRequest) String() string {
 func (*MapIterateRequest) ProtoMessage() {}
 
 func (x *MapIterateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1234,7 @@ func (x *MapIterateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapIterateRequest.ProtoReflect.Descriptor instead.
 func (*MapIterateRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MapIterateRequest) GetMap() string {
@@ -1173,7 +1254,7 @@ type MapEntry struct {
 
 func (x *MapEntry) Reset() {
 	*x = MapEntry{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1266,7 @@ func (x *MapEntry) String() string {
 func (*MapEntry) ProtoMessage() {}
 
 func (x *MapEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1279,7 @@ func (x *MapEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapEntry.ProtoReflect.Descriptor instead.
 func (*MapEntry) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MapEntry) GetKey() []byte {
@@ -1258,7 +1339,10 @@ const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x05 \x01(\x04R\n" +
 	"generation\"\x13\n" +
-	"\x11ConfigureResponse\"\x0f\n" +
+	"\x11ConfigureResponse\"6\n" +
+	"\x0fValidateRequest\x12#\n" +
+	"\rsettings_json\x18\x01 \x01(\fR\fsettingsJson\"\x12\n" +
+	"\x10ValidateResponse\"\x0f\n" +
 	"\rHealthRequest\"*\n" +
 	"\x0eHealthResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\"e\n" +
@@ -1302,11 +1386,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\tMapAccess\x12\x13\n" +
 	"\x0fMAP_ACCESS_AUTO\x10\x00\x12\x15\n" +
 	"\x11MAP_ACCESS_DIRECT\x10\x01\x12\x15\n" +
-	"\x11MAP_ACCESS_BROKER\x10\x022\x85\x02\n" +
+	"\x11MAP_ACCESS_BROKER\x10\x022\xdc\x02\n" +
 	"\x06Plugin\x12P\n" +
 	"\bDescribe\x12#.xdpchain.plugin.v1.DescribeRequest\x1a\x1f.xdpchain.plugin.v1.Description\x12X\n" +
 	"\tConfigure\x12$.xdpchain.plugin.v1.ConfigureRequest\x1a%.xdpchain.plugin.v1.ConfigureResponse\x12O\n" +
-	"\x06Health\x12!.xdpchain.plugin.v1.HealthRequest\x1a\".xdpchain.plugin.v1.HealthResponse2\xb8\x01\n" +
+	"\x06Health\x12!.xdpchain.plugin.v1.HealthRequest\x1a\".xdpchain.plugin.v1.HealthResponse\x12U\n" +
+	"\bValidate\x12#.xdpchain.plugin.v1.ValidateRequest\x1a$.xdpchain.plugin.v1.ValidateResponse2\xb8\x01\n" +
 	"\x04Host\x12V\n" +
 	"\x0eRequestReplace\x12\".xdpchain.plugin.v1.ReplaceRequest\x1a .xdpchain.plugin.v1.HostResponse\x12X\n" +
 	"\x0fRequestSettings\x12#.xdpchain.plugin.v1.SettingsRequest\x1a .xdpchain.plugin.v1.HostResponse2\xc3\x03\n" +
@@ -1330,7 +1415,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_plugin_proto_goTypes = []any{
 	(MapAccess)(0),                 // 0: xdpchain.plugin.v1.MapAccess
 	(*DescribeRequest)(nil),        // 1: xdpchain.plugin.v1.DescribeRequest
@@ -1338,47 +1423,51 @@ var file_plugin_proto_goTypes = []any{
 	(*MapHandle)(nil),              // 3: xdpchain.plugin.v1.MapHandle
 	(*ConfigureRequest)(nil),       // 4: xdpchain.plugin.v1.ConfigureRequest
 	(*ConfigureResponse)(nil),      // 5: xdpchain.plugin.v1.ConfigureResponse
-	(*HealthRequest)(nil),          // 6: xdpchain.plugin.v1.HealthRequest
-	(*HealthResponse)(nil),         // 7: xdpchain.plugin.v1.HealthResponse
-	(*ReplaceRequest)(nil),         // 8: xdpchain.plugin.v1.ReplaceRequest
-	(*SettingsRequest)(nil),        // 9: xdpchain.plugin.v1.SettingsRequest
-	(*HostResponse)(nil),           // 10: xdpchain.plugin.v1.HostResponse
-	(*MapLookupRequest)(nil),       // 11: xdpchain.plugin.v1.MapLookupRequest
-	(*MapLookupResponse)(nil),      // 12: xdpchain.plugin.v1.MapLookupResponse
-	(*MapUpdateRequest)(nil),       // 13: xdpchain.plugin.v1.MapUpdateRequest
-	(*MapUpdateResponse)(nil),      // 14: xdpchain.plugin.v1.MapUpdateResponse
-	(*MapDeleteRequest)(nil),       // 15: xdpchain.plugin.v1.MapDeleteRequest
-	(*MapDeleteResponse)(nil),      // 16: xdpchain.plugin.v1.MapDeleteResponse
-	(*MapBatchUpdateRequest)(nil),  // 17: xdpchain.plugin.v1.MapBatchUpdateRequest
-	(*MapBatchUpdateResponse)(nil), // 18: xdpchain.plugin.v1.MapBatchUpdateResponse
-	(*MapIterateRequest)(nil),      // 19: xdpchain.plugin.v1.MapIterateRequest
-	(*MapEntry)(nil),               // 20: xdpchain.plugin.v1.MapEntry
+	(*ValidateRequest)(nil),        // 6: xdpchain.plugin.v1.ValidateRequest
+	(*ValidateResponse)(nil),       // 7: xdpchain.plugin.v1.ValidateResponse
+	(*HealthRequest)(nil),          // 8: xdpchain.plugin.v1.HealthRequest
+	(*HealthResponse)(nil),         // 9: xdpchain.plugin.v1.HealthResponse
+	(*ReplaceRequest)(nil),         // 10: xdpchain.plugin.v1.ReplaceRequest
+	(*SettingsRequest)(nil),        // 11: xdpchain.plugin.v1.SettingsRequest
+	(*HostResponse)(nil),           // 12: xdpchain.plugin.v1.HostResponse
+	(*MapLookupRequest)(nil),       // 13: xdpchain.plugin.v1.MapLookupRequest
+	(*MapLookupResponse)(nil),      // 14: xdpchain.plugin.v1.MapLookupResponse
+	(*MapUpdateRequest)(nil),       // 15: xdpchain.plugin.v1.MapUpdateRequest
+	(*MapUpdateResponse)(nil),      // 16: xdpchain.plugin.v1.MapUpdateResponse
+	(*MapDeleteRequest)(nil),       // 17: xdpchain.plugin.v1.MapDeleteRequest
+	(*MapDeleteResponse)(nil),      // 18: xdpchain.plugin.v1.MapDeleteResponse
+	(*MapBatchUpdateRequest)(nil),  // 19: xdpchain.plugin.v1.MapBatchUpdateRequest
+	(*MapBatchUpdateResponse)(nil), // 20: xdpchain.plugin.v1.MapBatchUpdateResponse
+	(*MapIterateRequest)(nil),      // 21: xdpchain.plugin.v1.MapIterateRequest
+	(*MapEntry)(nil),               // 22: xdpchain.plugin.v1.MapEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	3,  // 0: xdpchain.plugin.v1.ConfigureRequest.maps:type_name -> xdpchain.plugin.v1.MapHandle
 	0,  // 1: xdpchain.plugin.v1.ConfigureRequest.access:type_name -> xdpchain.plugin.v1.MapAccess
 	1,  // 2: xdpchain.plugin.v1.Plugin.Describe:input_type -> xdpchain.plugin.v1.DescribeRequest
 	4,  // 3: xdpchain.plugin.v1.Plugin.Configure:input_type -> xdpchain.plugin.v1.ConfigureRequest
-	6,  // 4: xdpchain.plugin.v1.Plugin.Health:input_type -> xdpchain.plugin.v1.HealthRequest
-	8,  // 5: xdpchain.plugin.v1.Host.RequestReplace:input_type -> xdpchain.plugin.v1.ReplaceRequest
-	9,  // 6: xdpchain.plugin.v1.Host.RequestSettings:input_type -> xdpchain.plugin.v1.SettingsRequest
-	11, // 7: xdpchain.plugin.v1.Maps.Lookup:input_type -> xdpchain.plugin.v1.MapLookupRequest
-	13, // 8: xdpchain.plugin.v1.Maps.Update:input_type -> xdpchain.plugin.v1.MapUpdateRequest
-	15, // 9: xdpchain.plugin.v1.Maps.Delete:input_type -> xdpchain.plugin.v1.MapDeleteRequest
-	17, // 10: xdpchain.plugin.v1.Maps.BatchUpdate:input_type -> xdpchain.plugin.v1.MapBatchUpdateRequest
-	19, // 11: xdpchain.plugin.v1.Maps.Iterate:input_type -> xdpchain.plugin.v1.MapIterateRequest
-	2,  // 12: xdpchain.plugin.v1.Plugin.Describe:output_type -> xdpchain.plugin.v1.Description
-	5,  // 13: xdpchain.plugin.v1.Plugin.Configure:output_type -> xdpchain.plugin.v1.ConfigureResponse
-	7,  // 14: xdpchain.plugin.v1.Plugin.Health:output_type -> xdpchain.plugin.v1.HealthResponse
-	10, // 15: xdpchain.plugin.v1.Host.RequestReplace:output_type -> xdpchain.plugin.v1.HostResponse
-	10, // 16: xdpchain.plugin.v1.Host.RequestSettings:output_type -> xdpchain.plugin.v1.HostResponse
-	12, // 17: xdpchain.plugin.v1.Maps.Lookup:output_type -> xdpchain.plugin.v1.MapLookupResponse
-	14, // 18: xdpchain.plugin.v1.Maps.Update:output_type -> xdpchain.plugin.v1.MapUpdateResponse
-	16, // 19: xdpchain.plugin.v1.Maps.Delete:output_type -> xdpchain.plugin.v1.MapDeleteResponse
-	18, // 20: xdpchain.plugin.v1.Maps.BatchUpdate:output_type -> xdpchain.plugin.v1.MapBatchUpdateResponse
-	20, // 21: xdpchain.plugin.v1.Maps.Iterate:output_type -> xdpchain.plugin.v1.MapEntry
-	12, // [12:22] is the sub-list for method output_type
-	2,  // [2:12] is the sub-list for method input_type
+	8,  // 4: xdpchain.plugin.v1.Plugin.Health:input_type -> xdpchain.plugin.v1.HealthRequest
+	6,  // 5: xdpchain.plugin.v1.Plugin.Validate:input_type -> xdpchain.plugin.v1.ValidateRequest
+	10, // 6: xdpchain.plugin.v1.Host.RequestReplace:input_type -> xdpchain.plugin.v1.ReplaceRequest
+	11, // 7: xdpchain.plugin.v1.Host.RequestSettings:input_type -> xdpchain.plugin.v1.SettingsRequest
+	13, // 8: xdpchain.plugin.v1.Maps.Lookup:input_type -> xdpchain.plugin.v1.MapLookupRequest
+	15, // 9: xdpchain.plugin.v1.Maps.Update:input_type -> xdpchain.plugin.v1.MapUpdateRequest
+	17, // 10: xdpchain.plugin.v1.Maps.Delete:input_type -> xdpchain.plugin.v1.MapDeleteRequest
+	19, // 11: xdpchain.plugin.v1.Maps.BatchUpdate:input_type -> xdpchain.plugin.v1.MapBatchUpdateRequest
+	21, // 12: xdpchain.plugin.v1.Maps.Iterate:input_type -> xdpchain.plugin.v1.MapIterateRequest
+	2,  // 13: xdpchain.plugin.v1.Plugin.Describe:output_type -> xdpchain.plugin.v1.Description
+	5,  // 14: xdpchain.plugin.v1.Plugin.Configure:output_type -> xdpchain.plugin.v1.ConfigureResponse
+	9,  // 15: xdpchain.plugin.v1.Plugin.Health:output_type -> xdpchain.plugin.v1.HealthResponse
+	7,  // 16: xdpchain.plugin.v1.Plugin.Validate:output_type -> xdpchain.plugin.v1.ValidateResponse
+	12, // 17: xdpchain.plugin.v1.Host.RequestReplace:output_type -> xdpchain.plugin.v1.HostResponse
+	12, // 18: xdpchain.plugin.v1.Host.RequestSettings:output_type -> xdpchain.plugin.v1.HostResponse
+	14, // 19: xdpchain.plugin.v1.Maps.Lookup:output_type -> xdpchain.plugin.v1.MapLookupResponse
+	16, // 20: xdpchain.plugin.v1.Maps.Update:output_type -> xdpchain.plugin.v1.MapUpdateResponse
+	18, // 21: xdpchain.plugin.v1.Maps.Delete:output_type -> xdpchain.plugin.v1.MapDeleteResponse
+	20, // 22: xdpchain.plugin.v1.Maps.BatchUpdate:output_type -> xdpchain.plugin.v1.MapBatchUpdateResponse
+	22, // 23: xdpchain.plugin.v1.Maps.Iterate:output_type -> xdpchain.plugin.v1.MapEntry
+	13, // [13:24] is the sub-list for method output_type
+	2,  // [2:13] is the sub-list for method input_type
 	2,  // [2:2] is the sub-list for extension type_name
 	2,  // [2:2] is the sub-list for extension extendee
 	0,  // [0:2] is the sub-list for field type_name
@@ -1396,7 +1485,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

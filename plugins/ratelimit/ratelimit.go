@@ -85,11 +85,8 @@ func (p *Plugin) Describe() sdk.Description {
 // Configure implements sdk.Plugin: it writes rate_pps and burst into
 // rl_config. Invalid settings change nothing.
 func (p *Plugin) Configure(_ context.Context, settings sdk.Settings, maps *sdk.Maps, _ *sdk.Host) error {
-	var s Settings
-	if err := settings.Decode(&s); err != nil {
-		return err
-	}
-	if err := s.validate(); err != nil {
+	s, err := parseSettings(settings)
+	if err != nil {
 		return err
 	}
 	cfg, err := maps.Map(MapConfig)
@@ -115,6 +112,23 @@ func (p *Plugin) Configure(_ context.Context, settings sdk.Settings, maps *sdk.M
 	defer p.mu.Unlock()
 	p.config, p.stats, p.settings = cfg, stats, s
 	return nil
+}
+
+var _ sdk.Validator = (*Plugin)(nil)
+
+// Validate implements sdk.Validator: rate_pps set and positive, both within
+// range, as Configure requires.
+func (p *Plugin) Validate(_ context.Context, settings sdk.Settings) error {
+	_, err := parseSettings(settings)
+	return err
+}
+
+func parseSettings(settings sdk.Settings) (Settings, error) {
+	var s Settings
+	if err := settings.Decode(&s); err != nil {
+		return s, err
+	}
+	return s, s.validate()
 }
 
 // Settings returns the settings in force (Burst defaulted).

@@ -165,3 +165,27 @@ func BenchmarkRatelimit(b *testing.B) {
 		})
 	}
 }
+
+// TestValidate: Validate refuses what Configure would, touching no map (it
+// has none).
+func TestValidate(t *testing.T) {
+	p := New()
+	for settings, ok := range map[string]bool{
+		`{"rate_pps": 100, "burst": 10}`: true,
+		`{"rate_pps": 100}`:              true,
+		`{"rate_pps": 0}`:                false,
+		`{}`:                             false,
+		`{"rate_pps": -5}`:               false,
+		`{"rate_pps": 100, "burst": -1}`: false,
+		`{"rate_pps": 8589934592}`:       false,
+		`{"rate": 100}`:                  false,
+	} {
+		err := p.Validate(context.Background(), sdk.SettingsFromJSON([]byte(settings)))
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", settings, err)
+		}
+	}
+	if p.Settings() != (Settings{}) {
+		t.Errorf("Validate applied settings: %+v", p.Settings())
+	}
+}

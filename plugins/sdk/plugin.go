@@ -23,6 +23,21 @@ type Plugin interface {
 	Health(ctx context.Context) error
 }
 
+// Validator is implemented by a plugin that can check settings without
+// applying them. The daemon calls Validate on reload, before it applies
+// anything (a refusal changes nothing: no chain is swapped, no plugin is
+// configured), and for `xdpchain run --check`, in a process that may never
+// be configured (no maps). Validate must not touch maps or the settings in
+// force. Configure must still refuse whatever Validate refuses: the
+// examples call one function from both.
+//
+// A plugin without Validate (or built with an SDK before it) is not
+// validated in advance: its settings are checked when Configure applies
+// them, as before, and `--check` says it could not check them.
+type Validator interface {
+	Validate(ctx context.Context, settings Settings) error
+}
+
 // Verdict is an XDP action (dispatcher.Verdict).
 type Verdict = dispatcher.Verdict
 

@@ -243,3 +243,14 @@ func (s *server) Health(ctx context.Context, _ *pluginpb.HealthRequest) (*plugin
 	}
 	return &pluginpb.HealthResponse{Message: "ok"}, nil
 }
+
+func (s *server) Validate(ctx context.Context, req *pluginpb.ValidateRequest) (*pluginpb.ValidateResponse, error) {
+	v, ok := s.p.(Validator)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "the plugin does not validate settings before applying them")
+	}
+	if err := v.Validate(ctx, Settings{raw: req.GetSettingsJson()}); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &pluginpb.ValidateResponse{}, nil
+}
