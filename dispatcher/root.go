@@ -66,10 +66,16 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		lookup := asm.LoadMapPtr(asm.R1, 0)
 		// Associating cannot fail: lookup is a map load.
 		_ = lookup.AssociateMap(g.stats)
+		// The key (0) is a word on the stack: at -4, or, in an inlined
+		// generation, where the counters pointer goes next.
+		key := int16(-4)
+		if inlined {
+			key = countersSlot
+		}
 		emit(
-			asm.StoreImm(asm.RFP, -4, 0, asm.Word),
+			asm.StoreImm(asm.RFP, key, 0, asm.Word),
 			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, -4),
+			asm.Add.Imm(asm.R2, int32(key)),
 			lookup,
 			asm.FnMapLookupElem.Call(),
 			asm.Mov.Reg(regCounters, asm.R0),
@@ -96,7 +102,13 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	for i, s := range g.slots {
 		count := label(fmt.Sprintf("count%d", i))
 		rare := label(fmt.Sprintf("rare%d", i))
-		start := asm.Mov.Reg(asm.R1, regCtx).WithSymbol(label(fmt.Sprintf("slot%d", i)))
+		// After an inlined body r6 and r7 are lost: an inlined generation
+		// reads the context and the counters pointer from its stack.
+		start := asm.Mov.Reg(asm.R1, regCtx)
+		if inlined {
+			start = asm.LoadMem(asm.R1, asm.RFP, ctxSlot, asm.DWord)
+		}
+		start = start.WithSymbol(label(fmt.Sprintf("slot%d", i)))
 		// The column (r1) is computed only when counters need it.
 		column := func(ins ...asm.Instruction) []asm.Instruction {
 			if g.counters {
@@ -104,18 +116,14 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			}
 			return nil
 		}
+		check := asm.JGT.Imm32(asm.R0, int32(Redirect), rare)
 		if s.inlined {
-			// The body, then restore what it may have clobbered.
 			emit(start)
 			emit(s.body...)
-			emit(asm.LoadMem(regCtx, asm.RFP, ctxSlot, asm.DWord).WithSymbol(label(fmt.Sprintf("cont%d", i))))
-			if g.counters {
-				emit(asm.LoadMem(regCounters, asm.RFP, countersSlot, asm.DWord))
-			}
+			emit(check.WithSymbol(label(fmt.Sprintf("cont%d", i))))
 		} else {
-			emit(start, asm.Call.Label(slotSymbol(i)))
+			emit(start, asm.Call.Label(slotSymbol(i)), check)
 		}
-		emit(asm.JGT.Imm32(asm.R0, int32(Redirect), rare))
 		emit(column(asm.Mov.Reg32(asm.R1, asm.R0))...)
 		if allowed := s.Allowed; allowed != 0 && allowed != AllVerdicts {
 			emit(
@@ -131,9 +139,13 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		var tail []asm.Instruction
 		if g.counters {
 			off := int16(s.counter * 8 * 8)
+			counters := asm.Mov.Reg(asm.R2, regCounters)
+			if inlined {
+				counters = asm.LoadMem(asm.R2, asm.RFP, countersSlot, asm.DWord)
+			}
 			tail = append(tail,
 				asm.LSh.Imm(asm.R1, 3),
-				asm.Mov.Reg(asm.R2, regCounters),
+				counters,
 				asm.Add.Reg(asm.R2, asm.R1),
 				asm.LoadMem(asm.R3, asm.R2, off, asm.DWord),
 				asm.Add.Imm(asm.R3, 1),
@@ -143,12 +155,8 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		if s.Shadow {
 			tail = append(tail, asm.Ja.Label(next(i)))
 		} else {
-			tail = append(tail,
-				asm.Mov.Imm32(asm.R2, 1),
-				asm.LSh.Reg32(asm.R2, asm.R0),
-				asm.JSet.Imm32(asm.R2, int32(s.ProceedOn), next(i)),
-				asm.Return(),
-			)
+			tail = append(tail, verdictIn(s.ProceedOn, next(i))...)
+			tail = append(tail, asm.Return())
 		}
 		tail[0] = tail[0].WithSymbol(count)
 		emit(tail...)
@@ -167,6 +175,9 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	ft := []asm.Instruction{}
 	if g.counters {
 		off := int16(int(g.fallthrough_) * 8)
+		if inlined {
+			ft = append(ft, asm.LoadMem(regCounters, asm.RFP, countersSlot, asm.DWord))
+		}
 		ft = append(ft,
 			asm.LoadMem(asm.R3, regCounters, off, asm.DWord),
 			asm.Add.Imm(asm.R3, 1),
@@ -177,6 +188,22 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	ft[0] = ft[0].WithSymbol(label("fallthrough"))
 	emit(ft...)
 	return insns
+}
+
+// verdictIn jumps to target when the verdict in r0 (at most XDP_REDIRECT)
+// is in set: one comparison when set holds one verdict (the common
+// proceed-on "pass"), else a bit test.
+func verdictIn(set VerdictSet, target string) []asm.Instruction {
+	for v := Aborted; v <= Redirect; v++ {
+		if set == VerdictSet(1)<<v {
+			return []asm.Instruction{asm.JEq.Imm32(asm.R0, int32(v), target)}
+		}
+	}
+	return []asm.Instruction{
+		asm.Mov.Imm32(asm.R2, 1),
+		asm.LSh.Reg32(asm.R2, asm.R0),
+		asm.JSet.Imm32(asm.R2, int32(set), target),
+	}
 }
 
 // rootFunctions returns the C object's root program split into its entry

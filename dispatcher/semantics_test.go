@@ -175,12 +175,12 @@ func TestSemantics(t *testing.T) {
 			// must behave exactly like the C reference root.
 			dispatcher.UseReferenceRoot(root == "reference")
 			t.Cleanup(func() { dispatcher.UseReferenceRoot(false) })
-			testSemantics(t, pkt)
+			testSemantics(t, pkt, root == "emitted")
 		})
 	}
 }
 
-func testSemantics(t *testing.T, pkt []byte) {
+func testSemantics(t *testing.T, pkt []byte, emitted bool) {
 	for _, mech := range mechtest.Mechanisms {
 		t.Run(string(mech), func(t *testing.T) {
 			mechtest.Require(t, mech)
@@ -221,6 +221,13 @@ func testSemantics(t *testing.T, pkt []byte) {
 			}
 			if st.Mechanism != mech {
 				t.Errorf("status says mechanism %s, want %s", st.Mechanism, mech)
+			}
+			// The last case's programs are small: inline places them all
+			// (the reference root calls every slot).
+			for _, p := range st.Programs {
+				if mech == dispatcher.Inline && emitted && p.Placement != dispatcher.PlacementInline {
+					t.Errorf("%s placed %q (%s), want inline", p.Name, p.Placement, p.CallReason)
+				}
 			}
 		})
 	}
