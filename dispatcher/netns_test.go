@@ -11,6 +11,8 @@ import (
 
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
+
+	"github.com/xdpchain/xdpchain/internal/nlretry"
 )
 
 // threadNetNS is the inode of the calling thread's network namespace.
@@ -94,7 +96,7 @@ func TestOpenNetNSNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	links, err := h.LinkList()
+	links, err := nlretry.Dump(h.LinkList)
 	if err != nil {
 		t.Fatal(err)
 	}

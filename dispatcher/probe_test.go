@@ -13,6 +13,8 @@ import (
 
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
+
+	"github.com/xdpchain/xdpchain/internal/nlretry"
 )
 
 func TestFeatures(t *testing.T) {
@@ -60,7 +62,7 @@ func TestProbeFreplaceLeavesNothing(t *testing.T) {
 	vmtest.LogWhere(t)
 	testutil.RequireRoot(t)
 	before := threadNetNS(t)
-	links, err := netlink.LinkList()
+	links, err := nlretry.Dump(netlink.LinkList)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func TestProbeFreplaceLeavesNothing(t *testing.T) {
 	if threadNetNS(t) != before {
 		t.Error("a probe left the thread in another network namespace")
 	}
-	after, err := netlink.LinkList()
+	after, err := nlretry.Dump(netlink.LinkList)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func TestInTempNetNS(t *testing.T) {
 	for range 2 {
 		err := inTempNetNS(func() error {
 			inside = append(inside, threadNetNS(t))
-			links, err := netlink.LinkList()
+			links, err := nlretry.Dump(netlink.LinkList)
 			if err != nil {
 				return err
 			}

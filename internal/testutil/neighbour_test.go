@@ -7,6 +7,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/xdpchain/xdpchain/internal/nlretry"
 )
 
 // permanentNeighbours returns the permanent neighbour entries of an end,
@@ -20,7 +22,7 @@ func permanentNeighbours(t *testing.T, e VethEnd) map[netip.Addr]string {
 	defer h.Close()
 	out := map[netip.Addr]string{}
 	for _, family := range []int{unix.AF_INET, unix.AF_INET6} {
-		list, err := h.NeighList(e.Index, family)
+		list, err := nlretry.Dump(func() ([]netlink.Neigh, error) { return h.NeighList(e.Index, family) })
 		if err != nil {
 			t.Fatalf("neighbours of %s: %v", e.Name, err)
 		}

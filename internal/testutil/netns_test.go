@@ -10,6 +10,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/xdpchain/xdpchain/internal/nlretry"
 )
 
 // currentNetNS returns the identity of the calling thread's namespace.
@@ -55,7 +57,7 @@ func TestNewNetNS(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer h.Close()
-		links, err := h.LinkList()
+		links, err := nlretry.Dump(h.LinkList)
 		if err != nil {
 			t.Fatal(err)
 		}

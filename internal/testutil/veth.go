@@ -10,6 +10,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/xdpchain/xdpchain/internal/nlretry"
 )
 
 // VethOptions configures NewVethPair. Zero fields get defaults derived from
@@ -151,7 +153,7 @@ func endReady(e *VethEnd, h *netlink.Handle) (bool, error) {
 	if link.Attrs().OperState != netlink.OperUp {
 		return false, nil
 	}
-	addrs, err := h.AddrList(link, netlink.FAMILY_V6)
+	addrs, err := nlretry.Dump(func() ([]netlink.Addr, error) { return h.AddrList(link, netlink.FAMILY_V6) })
 	if err != nil {
 		return false, fmt.Errorf("listing the addresses of %s: %w", e.Name, err)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/xdpchain/xdpchain/internal/nlretry"
 )
 
 func TestNewVethPair(t *testing.T) {
@@ -77,7 +79,7 @@ func checkEnd(t *testing.T, e VethEnd) {
 	if l.Attrs().Flags&net.FlagUp == 0 {
 		t.Errorf("%s is not up", e.Name)
 	}
-	addrs, err := h.AddrList(l, netlink.FAMILY_ALL)
+	addrs, err := nlretry.Dump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestNewVethPairRemoved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		links, err := h.LinkList()
+		links, err := nlretry.Dump(h.LinkList)
 		h.Close()
 		if err != nil {
 			t.Fatal(err)
