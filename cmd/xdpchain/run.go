@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -64,6 +65,9 @@ settings, without touching the kernel: no chain, pin or map changes.`,
 				notes, err := daemon.Check(ctx, cfg, daemon.Options{ConfigPath: path, Logger: slog.New(h)})
 				for _, n := range notes {
 					fmt.Fprintln(env.stderr, n)
+				}
+				if _, err := daemon.CheckSocket(cfg.Daemon.Socket); errors.Is(err, daemon.ErrSocketPath) {
+					fmt.Fprintf(env.stderr, "warning: %v: the daemon refuses to start until it is gone\n", err)
 				}
 				if err != nil {
 					return problems(env, path, err)
