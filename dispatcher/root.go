@@ -99,6 +99,14 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		}
 	}
 
+	// counters sets dst to this CPU's counters: r7, or in an inlined
+	// generation its stack slot.
+	counters := func(dst asm.Register) asm.Instruction {
+		if inlined {
+			return asm.LoadMem(dst, asm.RFP, countersSlot, asm.DWord)
+		}
+		return asm.Mov.Reg(dst, regCounters)
+	}
 	for i, s := range g.slots {
 		count := label(fmt.Sprintf("count%d", i))
 		rare := label(fmt.Sprintf("rare%d", i))
@@ -116,14 +124,38 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			}
 			return nil
 		}
+		// The fast path: a slot that proceeds on one verdict (the
+		// common "pass") counts it at a constant offset and goes on.
+		// The counter's address then does not depend on the verdict, so
+		// the next program's loads need not wait for it; every other
+		// verdict takes the general path below.
+		var fast []asm.Instruction
+		if pv, ok := fastVerdict(s.Program); ok {
+			fast = append(fast, asm.JNE.Imm32(asm.R0, int32(pv), label(fmt.Sprintf("slow%d", i))))
+			if g.counters {
+				off := int16(s.counter*8*8) + int16(pv)*8
+				fast = append(fast,
+					counters(asm.R2),
+					asm.LoadMem(asm.R3, asm.R2, off, asm.DWord),
+					asm.Add.Imm(asm.R3, 1),
+					asm.StoreMem(asm.R2, off, asm.R3, asm.DWord),
+				)
+			}
+			fast = append(fast, asm.Ja.Label(next(i)))
+		}
 		check := asm.JGT.Imm32(asm.R0, int32(Redirect), rare)
+		if fast != nil {
+			check = check.WithSymbol(label(fmt.Sprintf("slow%d", i)))
+		}
+		cont := append(fast, check)
+		cont[0] = cont[0].WithSymbol(label(fmt.Sprintf("cont%d", i)))
 		if s.inlined {
 			emit(start)
 			emit(s.body...)
-			emit(check.WithSymbol(label(fmt.Sprintf("cont%d", i))))
 		} else {
-			emit(start, asm.Call.Label(slotSymbol(i)), check)
+			emit(start, asm.Call.Label(slotSymbol(i)))
 		}
+		emit(cont...)
 		emit(column(asm.Mov.Reg32(asm.R1, asm.R0))...)
 		if allowed := s.Allowed; allowed != 0 && allowed != AllVerdicts {
 			emit(
@@ -139,13 +171,9 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		var tail []asm.Instruction
 		if g.counters {
 			off := int16(s.counter * 8 * 8)
-			counters := asm.Mov.Reg(asm.R2, regCounters)
-			if inlined {
-				counters = asm.LoadMem(asm.R2, asm.RFP, countersSlot, asm.DWord)
-			}
 			tail = append(tail,
 				asm.LSh.Imm(asm.R1, 3),
-				counters,
+				counters(asm.R2),
 				asm.Add.Reg(asm.R2, asm.R1),
 				asm.LoadMem(asm.R3, asm.R2, off, asm.DWord),
 				asm.Add.Imm(asm.R3, 1),
@@ -188,6 +216,22 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	ft[0] = ft[0].WithSymbol(label("fallthrough"))
 	emit(ft...)
 	return insns
+}
+
+// fastVerdict returns the one verdict on which p proceeds, when the root
+// may take the fast path for it: p proceeds on exactly that verdict, may
+// return it, and is no shadow.
+func fastVerdict(p Program) (Verdict, bool) {
+	if p.Shadow {
+		return 0, false
+	}
+	for v := Aborted; v <= Redirect; v++ {
+		if p.ProceedOn == VerdictSet(1)<<v {
+			allowed := p.Allowed == 0 || p.Allowed&(VerdictSet(1)<<v) != 0
+			return v, allowed
+		}
+	}
+	return 0, false
 }
 
 // verdictIn jumps to target when the verdict in r0 (at most XDP_REDIRECT)

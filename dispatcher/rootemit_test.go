@@ -47,8 +47,10 @@ func runLinked(t *testing.T, g *generation) uint32 {
 	return ret
 }
 
-// TestEmitRootSize bounds the instructions a slot costs, so that the
-// configuration stays folded into the code.
+// TestEmitRootSize bounds the instructions a slot takes, so that the
+// configuration stays folded into the code. A slot that proceeds on one
+// verdict has a fast path for it beside the general one (6 more
+// instructions of code; a packet that proceeds runs 7 of them).
 func TestEmitRootSize(t *testing.T) {
 	testutil.RequireRoot(t)
 	for _, tc := range []struct {
@@ -57,11 +59,11 @@ func TestEmitRootSize(t *testing.T) {
 		p        Program
 		perSlot  int
 	}{
-		{"plain", true, Program{ProceedOn: DefaultProceedOn}, 18},
+		{"plain", true, Program{ProceedOn: DefaultProceedOn}, 22},
 		{"no counters", false, Program{ProceedOn: DefaultProceedOn}, 10},
 		{"shadow", true, Program{ProceedOn: DefaultProceedOn, Shadow: true}, 15},
-		{"allowed mask", true, Program{ProceedOn: DefaultProceedOn, Allowed: NewVerdictSet(Pass, Drop)}, 23},
-		{"all allowed", true, Program{ProceedOn: DefaultProceedOn, Allowed: AllVerdicts}, 18},
+		{"allowed mask", true, Program{ProceedOn: DefaultProceedOn, Allowed: NewVerdictSet(Pass, Drop)}, 27},
+		{"all allowed", true, Program{ProceedOn: DefaultProceedOn, Allowed: AllVerdicts}, 22},
 	} {
 		empty := emittedLen(t, tc.counters)
 		four := emittedLen(t, tc.counters, slots(4, tc.p)...)
@@ -71,8 +73,8 @@ func TestEmitRootSize(t *testing.T) {
 		if per > tc.perSlot || (four-empty) != 4*per || (sixtyFour-empty)%64 != 0 {
 			t.Errorf("%s: %d, %d, %d instructions for 0, 4, 64 slots: want at most %d per slot, the same for each", tc.name, empty, four, sixtyFour, tc.perSlot)
 		}
-		if per > 20 && tc.p.Allowed == 0 {
-			t.Errorf("%s: %d instructions per slot, more than 20", tc.name, per)
+		if per > 22 && tc.p.Allowed == 0 {
+			t.Errorf("%s: %d instructions per slot, more than 22", tc.name, per)
 		}
 		if empty > 16 {
 			t.Errorf("%s: %d instructions without slots", tc.name, empty)
