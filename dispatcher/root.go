@@ -53,14 +53,17 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	ctxSlot := int16(-(g.inlineDepth() + 8))
 	countersSlot := ctxSlot - 8
 
-	first := asm.Mov.Reg(regCtx, asm.R1).WithSymbol(rootProgramName).WithSource(entry.Source())
+	// An inlined generation keeps the context on its stack (r6 would not
+	// survive a body), a called one in r6.
+	first := asm.Mov.Reg(regCtx, asm.R1)
+	if inlined {
+		first = asm.StoreMem(asm.RFP, ctxSlot, asm.R1, asm.DWord)
+	}
+	first = first.WithSymbol(rootProgramName).WithSource(entry.Source())
 	if fn := btf.FuncMetadata(&entry); fn != nil {
 		first = btf.WithFuncMetadata(first, fn)
 	}
 	emit(first)
-	if inlined {
-		emit(asm.StoreMem(asm.RFP, ctxSlot, regCtx, asm.DWord))
-	}
 
 	if g.counters {
 		lookup := asm.LoadMapPtr(asm.R1, 0)
@@ -78,20 +81,19 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			asm.Add.Imm(asm.R2, int32(key)),
 			lookup,
 			asm.FnMapLookupElem.Call(),
-			asm.Mov.Reg(regCounters, asm.R0),
 		)
 		// Element 0 of an array always exists; the check is for the
-		// verifier.
+		// verifier (which marks the spilled copy too).
 		if inlined {
 			emit(
-				asm.JEq.Imm(regCounters, 0, label("nocounters")),
-				asm.StoreMem(asm.RFP, countersSlot, regCounters, asm.DWord),
-				asm.Ja.Label(next(-1)),
-				asm.Mov.Imm(asm.R0, int32(g.fallthrough_)).WithSymbol(label("nocounters")),
+				asm.StoreMem(asm.RFP, countersSlot, asm.R0, asm.DWord),
+				asm.JNE.Imm(asm.R0, 0, next(-1)),
+				asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
 				asm.Return(),
 			)
 		} else {
 			emit(
+				asm.Mov.Reg(regCounters, asm.R0),
 				asm.JNE.Imm(regCounters, 0, next(-1)),
 				asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
 				asm.Return(),
