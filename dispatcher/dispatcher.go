@@ -442,7 +442,7 @@ func DetachInterface(ifname string, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	if !exists && !isRealDir(r.pins.state) {
+	if entries, _ := os.ReadDir(r.pins.bpf); (!exists || len(entries) == 0) && !isRealDir(r.pins.state) {
 		return fmt.Errorf("%w %q", ErrNotAttached, ifname)
 	}
 	return r.detach(true)
