@@ -205,12 +205,12 @@ func (r *Root) read(clean bool) error {
 		r.pins.removeTemps() // of a process killed while writing
 	}
 	if err != nil {
-		return fmt.Errorf("%w: root of %q is attached but its state is unreadable (%w); run `xdpchain detach` and load again", ErrInvalid, r.ifname, err)
+		return fmt.Errorf("%w: the root of %q is attached but its state is unreadable (%w); run `xdpchain detach` and load again", ErrDamaged, r.ifname, err)
 	}
 	r.st = st
 	r.stats, err = ebpf.LoadPinnedMap(r.pins.stats(), nil)
 	if err != nil {
-		return fmt.Errorf("opening counters: %w", err)
+		return fmt.Errorf("%w: the root of %q is attached but its counters %s are unreadable (%w); run `xdpchain detach` and load again", ErrDamaged, r.ifname, r.pins.stats(), err)
 	}
 	if clean {
 		r.cleanupLeftovers()
@@ -375,7 +375,11 @@ func programID(p *ebpf.Program) (uint32, error) {
 
 // Detach removes the root from the interface, with every pin and all state
 // of the interface. The interface then runs no XDP program.
-func (r *Root) Detach() error {
+func (r *Root) Detach() error { return r.detach(false) }
+
+// detach takes the lock and detaches; with adopt it first takes the link
+// from its pin (DetachInterface's Root has read nothing).
+func (r *Root) detach(adopt bool) error {
 	lock, err := lockDir(r.pins.bpf)
 	if err != nil {
 		return err
@@ -384,6 +388,9 @@ func (r *Root) Detach() error {
 	if err := r.checkPins(); err != nil {
 		return err
 	}
+	if adopt {
+		r.adoptLink()
+	}
 	if err := r.detachLocked(); err != nil {
 		return err
 	}
@@ -391,6 +398,54 @@ func (r *Root) Detach() error {
 	r.pins.removeEmptyDirs()
 	pruneStale(r.opts, r.pins)
 	return nil
+}
+
+// adoptLink takes the pinned root link, to detach it, when it is on the
+// interface; a defunct link (or one on another interface) is left to be
+// unpinned.
+func (r *Root) adoptLink() {
+	rl, err := link.LoadPinnedLink(r.pins.link(), nil)
+	if err != nil {
+		return
+	}
+	if info, err := rl.Info(); err == nil && info.XDP() != nil && int(info.XDP().Ifindex) == r.ifindex {
+		r.link = rl
+		return
+	}
+	rl.Close()
+}
+
+// DetachInterface removes whatever xdpchain pinned for an interface: the
+// root (detached from the interface when its link is on it), every pin and
+// all state, whatever their condition. Unlike Open and Detach it needs no
+// readable state: it removes a damaged root (see ErrDamaged). It returns
+// ErrNotAttached when there is nothing to remove.
+func DetachInterface(ifname string, opts *Options) error {
+	o := opts.withDefaults()
+	ns, err := openNetNS(o.NetNS)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	nl, err := ns.netlink()
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	l, err := nl.LinkByName(ifname)
+	nl.Close()
+	if err != nil {
+		return fmt.Errorf("interface %q: %w", ifname, err)
+	}
+	r := &Root{opts: o, ifname: ifname, ifindex: l.Attrs().Index, ns: ns}
+	r.pins = newPinDir(o, ns.inode, r.ifindex)
+	exists, err := r.pins.secure(o, false)
+	if err != nil {
+		return err
+	}
+	if entries, _ := os.ReadDir(r.pins.bpf); (!exists || len(entries) == 0) && !isRealDir(r.pins.state) {
+		return fmt.Errorf("%w %q", ErrNotAttached, ifname)
+	}
+	return r.detach(true)
 }
 
 // detachLocked is Detach with the lock held.

@@ -31,6 +31,10 @@ var (
 	// owned by this process's user or writable by group or others. Nothing
 	// in it is used.
 	ErrUnsafeDir = errors.New("unsafe state or pin directory")
+	// ErrDamaged: the interface's root is attached but its state or pins
+	// are damaged (state.json missing or unreadable, counters missing).
+	// DetachInterface (`xdpchain detach`) removes it. It is an ErrInvalid.
+	ErrDamaged = fmt.Errorf("%w: damaged root", ErrInvalid)
 )
 
 // ProgramError names the program an error is about. It unwraps to the cause

@@ -29,6 +29,11 @@ type InterfaceStatus struct {
 	Fallthrough        string          `json:"fallthrough"`
 	FallthroughPackets uint64          `json:"fallthrough_packets"`
 	Programs           []ProgramStatus `json:"programs"`
+	// Damaged says why the root, attached, cannot be read (state.json
+	// missing or unreadable, counters missing); then only Ifindex,
+	// NetNSInode, LinkID and DispatcherID (and Name and NetNS when the
+	// state says them) are set. `xdpchain detach` removes it.
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // ProgramStatus describes one program of a chain.
@@ -56,7 +61,11 @@ type ProgramStatus struct {
 
 // Status reports the root and its chain with packet counts.
 func (r *Root) Status() (*InterfaceStatus, error) {
-	return statusFromPins(r.pins)
+	s, err := statusFromPins(r.pins)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // statusFromPins builds a status from an interface's pins and state alone:
@@ -81,15 +90,26 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	if x := info.XDP(); x == nil || x.Ifindex == 0 {
 		return nil, fmt.Errorf("%w: %s", errStaleRoot, name())
 	}
+	// damaged reports a root that is attached but unreadable: the status
+	// says what is known, and the error why.
+	damaged := func(what string, err error) (*InterfaceStatus, error) {
+		s := &InterfaceStatus{Ifindex: int(info.XDP().Ifindex), LinkID: uint32(info.ID), DispatcherID: uint32(info.Program), Programs: []ProgramStatus{}}
+		s.NetNSInode, _ = strconv.ParseUint(filepath.Base(filepath.Dir(pd.bpf)), 10, 64)
+		if st, serr := readState(pd.stateFile()); serr == nil {
+			s.Name, s.NetNS = st.Interface, st.NetNS
+		}
+		s.Damaged = fmt.Sprintf("%s: %v; `xdpchain detach` removes it", what, err)
+		return s, fmt.Errorf("%w: the root on ifindex %d is attached but its %s: %w", ErrDamaged, s.Ifindex, what, err)
+	}
 	// The chain the kernel runs, also when a process died between the swap
 	// and the commit (as Open reads it).
 	st, _, err := pd.committedState(uint32(info.Program))
 	if err != nil {
-		return nil, err
+		return damaged("state is unreadable", err)
 	}
 	stats, err := ebpf.LoadPinnedMap(pd.stats(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("opening counters: %w", err)
+		return damaged("counters are unreadable", err)
 	}
 	defer stats.Close()
 
@@ -139,7 +159,8 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 
 // List reports every interface with an xdpchain root under the bpffs of
 // opts, in every network namespace, sorted by namespace and ifindex. Stale
-// entries (roots whose interface went away) are skipped; List changes
+// entries (roots whose interface went away) are skipped, damaged ones
+// (attached, but their state unreadable) listed with Damaged; List changes
 // nothing (the next Attach or Detach removes them). A pin or state
 // directory that is not safe to use (see ErrUnsafeDir) is an error.
 func List(opts *Options) ([]InterfaceStatus, error) {
@@ -149,11 +170,10 @@ func List(opts *Options) ([]InterfaceStatus, error) {
 		if _, err := pd.secure(o, false); err != nil {
 			return err
 		}
-		s, err := statusFromPins(pd)
-		if err != nil {
-			return nil
+		// A damaged root is listed as such; a missing or stale one is not.
+		if s, _ := statusFromPins(pd); s != nil {
+			out = append(out, *s)
 		}
-		out = append(out, *s)
 		return nil
 	})
 	if err != nil {

@@ -15,12 +15,8 @@ func newDetachCmd(env *cliEnv) *cobra.Command {
 		Short: "Remove the root dispatcher, its programs and every pin of an interface",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := dispatcher.Open(args[0], env.options(netns))
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			if err := r.Detach(); err != nil {
+			// Whatever the state's condition: a damaged root goes too.
+			if err := dispatcher.DetachInterface(args[0], env.options(netns)); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.stdout, "detached xdpchain from %s\n", args[0])

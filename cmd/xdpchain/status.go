@@ -99,6 +99,14 @@ func printStatus(w io.Writer, doc statusDoc) {
 		if ns == "" {
 			ns = fmt.Sprintf("inode %d", s.NetNSInode)
 		}
+		if s.Damaged != "" {
+			name := s.Name
+			if name == "" {
+				name = "?"
+			}
+			fmt.Fprintf(tw, "%s (ifindex %d, netns %s): DAMAGED, link %d, dispatcher %d: %s\n", name, s.Ifindex, ns, s.LinkID, s.DispatcherID, s.Damaged)
+			continue
+		}
 		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s (%s), link %d, dispatcher %d, generation %d\n",
 			s.Name, s.Ifindex, ns, s.Mode, s.Mechanism, s.MechanismReason, s.LinkID, s.DispatcherID, s.Generation)
 		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPLACED\tPROG-ID\tOWNER\tVERSION\tPROCESS\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
