@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -61,12 +62,10 @@ type Interface struct {
 
 // Ref is how the rest of the config refers to the interface: its name, or
 // "NETNS/NAME" when it lives in another network namespace.
-func (i *Interface) Ref() string {
-	if i.NetNS == "" {
-		return i.Name
-	}
-	return i.NetNS + "/" + i.Name
-}
+func (i *Interface) Ref() string { return i.ID().String() }
+
+// ID is the interface as a chain.Interface.
+func (i *Interface) ID() chain.Interface { return chain.NewInterface(i.NetNS, i.Name) }
 
 // Options returns the dispatcher options for the interface.
 func (c *Config) Options(i *Interface) *dispatcher.Options {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -58,6 +59,7 @@ func (d *decoder) iface(t *table) Interface {
 		t.errorf("name", "bad interface name %q (1-15 characters, no '/', ':' or spaces)", out.Name)
 	}
 	t.str("netns", &out.NetNS)
+	out.NetNS = chain.CanonicalNetNS(out.NetNS)
 	if s := t.oneOf("mode", "mode", "native", "skb", "auto"); s != "" {
 		out.Mode = dispatcher.Mode(s)
 	}

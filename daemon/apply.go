@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/plugins/host"
@@ -251,16 +252,21 @@ func configProgram(p *config.Program) (dispatcher.Program, error) {
 	if err != nil {
 		return dispatcher.Program{}, err
 	}
-	prog.Owner = ConfigOwner(p.Name)
-	if p.Priority != nil {
-		prog.Priority = *p.Priority
+	prog, err = configOverrides(p.Priority, p.ProceedOn, p.AllowedVerdicts, &p.Shadow).Apply(prog)
+	if err != nil {
+		return prog, fmt.Errorf("program %s: %w", p.Name, err)
 	}
-	if p.ProceedOn != nil {
-		prog.ProceedOn = *p.ProceedOn
-	}
-	prog.Allowed = p.AllowedVerdicts
-	prog.Shadow = p.Shadow
+	prog.Owner = chain.ConfigOwner(p.Name).String()
 	return prog, nil
+}
+
+// configOverrides are a [[program]]'s or [[plugin]]'s overrides.
+func configOverrides(priority *int, proceedOn *dispatcher.VerdictSet, allowed dispatcher.VerdictSet, shadow *bool) chain.Overrides {
+	o := chain.Overrides{Priority: priority, ProceedOn: proceedOn, Shadow: shadow}
+	if allowed != 0 {
+		o.Allowed = &allowed
+	}
+	return o
 }
 
 // configureOn hands a running instance its maps on root.

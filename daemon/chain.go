@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -42,7 +43,7 @@ func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, error) {
 		want[p.Name] = true
 	}
 	for _, p := range cur.Programs {
-		if daemonOwned(p.Owner) {
+		if chain.Managed(p.Owner) {
 			continue
 		}
 		if want[p.Name] {
@@ -64,11 +65,14 @@ func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, error) {
 	return next, nil
 }
 
+// daemonOwned reports whether the daemon manages programs of this owner.
+func daemonOwned(owner string) bool { return chain.Managed(owner) }
+
 // ownedOf returns the daemon's programs of a chain.
 func ownedOf(c dispatcher.Chain) dispatcher.Chain {
 	var out dispatcher.Chain
 	for _, p := range c {
-		if daemonOwned(p.Owner) {
+		if chain.Managed(p.Owner) {
 			out = append(out, p)
 		}
 	}

@@ -96,29 +96,3 @@ func TestSameSpec(t *testing.T) {
 		t.Error("another fall-through compares equal")
 	}
 }
-
-func TestOwners(t *testing.T) {
-	for _, tc := range []struct {
-		owner  string
-		daemon bool
-		uid0   bool
-	}{
-		{"plugin:x", true, false},
-		{"config:x", true, false},
-		{"user:0", false, true},
-		{"user:root", false, true},
-		{"user:1000", false, false},
-		{"", false, false},
-		{"plugin", false, false},
-	} {
-		if got := daemonOwned(tc.owner); got != tc.daemon {
-			t.Errorf("daemonOwned(%q) = %v", tc.owner, got)
-		}
-		if got := ownedBy(tc.owner, 0); got != tc.uid0 {
-			t.Errorf("ownedBy(%q, 0) = %v", tc.owner, got)
-		}
-	}
-	if UserOwner(1000) != "user:1000" || PluginOwner("p") != "plugin:p" || ConfigOwner("c") != "config:c" {
-		t.Error("owner strings")
-	}
-}

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/plugins/host"
@@ -221,16 +222,13 @@ func (d *Daemon) sweep() {
 		return
 	}
 	for _, s := range list {
-		ref := s.Name
-		if s.NetNS != "" {
-			ref = s.NetNS + "/" + s.Name
-		}
+		ref := chain.NewInterface(s.NetNS, s.Name).String()
 		if d.cfg.Interface(ref) != nil {
 			continue
 		}
 		owned := false
 		for _, p := range s.Programs {
-			owned = owned || daemonOwned(p.Owner)
+			owned = owned || chain.Managed(p.Owner)
 		}
 		if !owned {
 			continue

@@ -19,7 +19,7 @@ import (
 // Spec returns the interface's chain as last read from the pins, in slot
 // order. Program.Object is filled.
 func (r *Root) Spec() (Spec, error) {
-	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, NoCounters: r.st.NoCounters, Programs: Chain{}}
+	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, NoCounters: r.st.NoCounters, Revision: uint64(r.st.Generation), Programs: Chain{}}
 	for _, ps := range r.st.Programs {
 		p := ps.Program
 		obj, err := r.pins.loadObject(ps.Object)

@@ -82,7 +82,7 @@ on any error the running chain is untouched.`,
 				}
 			}
 			p.Shadow = shadow
-			p.Owner = currentUser()
+			p.Owner = currentUser().Owner().String()
 
 			opts := env.options(netns)
 			if opts.Mode, err = dispatcher.ParseMode(mode); err != nil {
