@@ -44,6 +44,9 @@ type Daemon struct {
 	SocketGID int
 	// StateDir keeps program objects beside the pins (default /run/xdpchain).
 	StateDir string
+	// Metrics is the listen address of the HTTP server for /metrics,
+	// /healthz and /readyz (host:port); empty: no server.
+	Metrics string
 }
 
 // Interface is one [[interface]]: a network interface whose chain the daemon

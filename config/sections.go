@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"net"
 	"regexp"
 	"strings"
 
@@ -36,6 +37,11 @@ func (d *decoder) daemon(top map[string]toml.Primitive) Daemon {
 				continue
 			}
 			*k.dst = d.resolve(s)
+		}
+	}
+	if t.str("metrics", &out.Metrics) {
+		if _, _, err := net.SplitHostPort(out.Metrics); err != nil {
+			t.errorf("metrics", "want a listen address host:port (\"127.0.0.1:9464\"): %v", err)
 		}
 	}
 	if t.str("socket_group", &out.SocketGroup) && out.SocketGroup != "" {

@@ -62,6 +62,7 @@ func (in *instance) effectiveSettings() map[string]any {
 // one atomic swap, and configures the plugins. On any failure it undoes
 // what it did and returns the error: nothing changes. Call with d.mu held.
 func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
+	defer d.metrics.observeApply(time.Now(), &err)
 	if err := cfg.CheckFiles(); err != nil {
 		return err
 	}
@@ -211,6 +212,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	d.instances = next
 	d.cfgProgs = cfgProgs
 	d.cfg = cfg
+	d.committed(cfg)
 	for _, in := range revive {
 		d.scheduleRestart(in, 0)
 	}
