@@ -65,34 +65,3 @@ func TestMerge(t *testing.T) {
 		t.Errorf("empty plan left %v, want %v", got, want)
 	}
 }
-
-func TestSameSpec(t *testing.T) {
-	a := dispatcher.Spec{Programs: dispatcher.Chain{
-		{Name: "x", Priority: 1, Object: []byte{1, 2}},
-		{Name: "y", Priority: 2, Object: []byte{3}},
-	}}
-	b := dispatcher.Spec{Programs: dispatcher.Chain{a.Programs[1], a.Programs[0]}}
-	if !sameSpec(a, b) {
-		t.Error("the same programs in another order differ")
-	}
-	for _, change := range []func(*dispatcher.Program){
-		func(p *dispatcher.Program) { p.Object = []byte{1, 3} },
-		func(p *dispatcher.Program) { p.Priority = 7 },
-		func(p *dispatcher.Program) { p.ProceedOn = dispatcher.AllVerdicts },
-		func(p *dispatcher.Program) { p.Allowed = 1 },
-		func(p *dispatcher.Program) { p.Shadow = true },
-		func(p *dispatcher.Program) { p.Owner = "user:1" },
-		func(p *dispatcher.Program) { p.Version = "2" },
-	} {
-		c := dispatcher.Spec{Programs: append(dispatcher.Chain(nil), a.Programs...)}
-		change(&c.Programs[0])
-		if sameSpec(a, c) {
-			t.Errorf("changed program %+v compares equal", c.Programs[0])
-		}
-	}
-	c := a
-	c.Fallthrough = dispatcher.Drop
-	if sameSpec(a, c) {
-		t.Error("another fall-through compares equal")
-	}
-}

@@ -160,7 +160,7 @@ func (d *Daemon) load(p Peer, req *controlpb.LoadRequest) (dispatcher.Program, e
 		return prog, err
 	}
 	op := chain.Load{Interface: itf, Program: prog, Replace: true, Force: req.GetForce()}
-	err = root.Update(func(s *dispatcher.Spec) error { return op.Apply(s, p.actor()) })
+	_, err = root.Update(func(s *dispatcher.Spec) error { return op.Apply(s, p.actor()) })
 	return prog, err
 }
 
@@ -178,7 +178,7 @@ func (d *Daemon) unload(p Peer, req *controlpb.UnloadRequest) ([]string, error) 
 	}
 	defer release()
 	var removed []string
-	err = root.Update(func(s *dispatcher.Spec) error {
+	_, err = root.Update(func(s *dispatcher.Spec) error {
 		var err error
 		removed, err = op.Apply(s, p.actor())
 		return err
