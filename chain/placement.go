@@ -84,7 +84,7 @@ func (pl Placement) Priority(c dispatcher.Chain, name string) (int, error) {
 	if before {
 		where = "before"
 	}
-	return 0, fmt.Errorf("%w: no priority puts %q immediately %s %q (%s); give --priority instead", dispatcher.ErrInvalid, name, where, anchor, neighbours(lo, hi))
+	return 0, fmt.Errorf("%w: no priority puts %q immediately %s %q (%s); give a priority instead", dispatcher.ErrInvalid, name, where, anchor, neighbours(lo, hi))
 }
 
 func neighbours(lo, hi *dispatcher.Program) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -17,6 +18,26 @@ type chainPlan struct {
 	Fallthrough *dispatcher.Verdict
 	// Mechanism, when not empty or auto, is the interface's mechanism.
 	Mechanism dispatcher.MechanismKind
+	// Placements are the before/after of the daemon's programs, by name:
+	// each gets the priority that puts it next to its anchor in the merged
+	// chain (resolved in the order of Owned).
+	Placements map[string]chain.Placement
+}
+
+// placementsOf returns the placements the config asks for, by program name.
+func placementsOf(cfg *config.Config) map[string]chain.Placement {
+	out := map[string]chain.Placement{}
+	for _, p := range cfg.Programs {
+		if !p.Placement.IsZero() {
+			out[p.Name] = p.Placement
+		}
+	}
+	for _, p := range cfg.Plugins {
+		if !p.Placement.IsZero() {
+			out[p.Name] = p.Placement
+		}
+	}
+	return out
 }
 
 // undo restores what a plan changed.
@@ -50,6 +71,19 @@ func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, error) {
 		next.Programs = append(next.Programs, p)
 	}
 	next.Programs = append(next.Programs, plan.Owned...)
+	for _, p := range plan.Owned {
+		pl, ok := plan.Placements[p.Name]
+		if !ok {
+			continue
+		}
+		i := next.Programs.Index(p.Name)
+		others := append(append(dispatcher.Chain{}, next.Programs[:i]...), next.Programs[i+1:]...)
+		prio, err := pl.Priority(others, p.Name)
+		if err != nil {
+			return cur, fmt.Errorf("program %q: %w", p.Name, err)
+		}
+		next.Programs[i].Priority = prio
+	}
 	if plan.Fallthrough != nil {
 		next.Fallthrough = *plan.Fallthrough
 	}

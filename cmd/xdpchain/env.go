@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/xdpchain/xdpchain/client"
-
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
@@ -112,6 +112,13 @@ func oneLine(s string) string {
 type expectedRevision struct{ n uint64 }
 
 func (r *expectedRevision) register(cmd *cobra.Command) {
+	// --expect-revision is accepted as a spelling of the same flag.
+	cmd.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "expect-revision" {
+			name = "expected-revision"
+		}
+		return pflag.NormalizedName(name)
+	})
 	cmd.Flags().Uint64Var(&r.n, "expected-revision", 0, "fail, changing nothing, unless the chain is at this revision (see status)")
 }
 
