@@ -72,6 +72,7 @@ builds a new dispatcher generation and swaps it in atomically.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	registerPackaging(root, env) // --version, the hidden man verb
 	root.SetOut(env.stdout)
 	root.SetErr(env.stderr)
 	root.PersistentFlags().StringVar(&env.bpffs, "bpffs", dispatcher.DefaultBPFFS, "bpffs mount for pins")
