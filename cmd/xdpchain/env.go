@@ -58,6 +58,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newDetachCmd,
 	newStatusCmd,
 	newFeaturesCmd,
+	newPlanCmd,
 	newRunCmd,
 	newBenchCmd,
 }
