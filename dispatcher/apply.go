@@ -309,6 +309,9 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 	if err != nil {
 		return nil, wrap(err)
 	}
+	if err := checkBTF(ps); err != nil {
+		return nil, wrap(err)
+	}
 	p.ProgramName = ps.Name
 	if ps.Flags&xdpFlagHasFrags != 0 {
 		p.Frags = true

@@ -67,7 +67,7 @@ func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 				Flags:        flags,
 				AttachTarget: root,
 				AttachTo:     slotSymbol(i),
-				Instructions: s.insns,
+				Instructions: adoptStubBTF(s.insns, stubStart(g.rootSpec.Instructions, slotSymbol(i)), s.ProgramName, false),
 			}, g.verifierLogs)
 			if err != nil {
 				var pe *ProgramError

@@ -256,6 +256,7 @@ func loadProgram(name string, spec *ebpf.ProgramSpec, logs bool) (*ebpf.Program,
 	if errors.As(err, &ve) {
 		pe.VerifierLog = fmt.Sprintf("%+v", ve)
 	}
+	withVerifierReason(pe, spec, err, logs)
 	return nil, pe
 }
 

@@ -66,6 +66,7 @@ func (linkedMechanism) splice(g *generation) (*ebpf.Program, error) {
 		if err != nil {
 			return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
 		}
+		insns = adoptStubBTF(insns, &f.insns[0], f.name, true)
 		out = append(out, insns...)
 	}
 	spec.Instructions = out
