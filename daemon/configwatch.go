@@ -34,10 +34,12 @@ type configWatch struct {
 	dirs map[string]bool // watched directories
 }
 
-// configSum hashes the file's content through symbolic links.
+// configSum hashes the file's content through symbolic links; zero when
+// it cannot be read or is empty (a writer that truncated it and has not
+// written yet: reloading that would take every program out).
 func configSum(path string) [sha256.Size]byte {
 	b, err := os.ReadFile(path)
-	if err != nil {
+	if err != nil || len(b) == 0 {
 		return [sha256.Size]byte{}
 	}
 	return sha256.Sum256(b)
@@ -108,9 +110,8 @@ func (cw *configWatch) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-events:
-			if settle == nil {
-				settle = time.After(configSettle)
-			}
+			// Debounce: read the file once the events have stopped.
+			settle = time.After(configSettle)
 		case err := <-errs:
 			cw.d.log.Debug("config file events", "error", err)
 		case <-settle:
@@ -125,8 +126,8 @@ func (cw *configWatch) run(ctx context.Context) {
 }
 
 // check asks for a reload when the content changed since it was last
-// seen. An unreadable file (mid-swap, or deleted) is not a change: the
-// config in force stays until a readable one appears.
+// seen. An unreadable or empty file (mid-swap, mid-write, or deleted) is
+// not a change: the config in force stays until a readable one appears.
 func (cw *configWatch) check() {
 	sum := configSum(cw.path)
 	if sum == cw.sum || sum == ([sha256.Size]byte{}) {
