@@ -2,12 +2,14 @@ package daemon_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
@@ -63,5 +65,44 @@ func TestConfigPlacement(t *testing.T) {
 	}
 	if got, want := order(), "[count:5 first:5 mine:89]"; got != want {
 		t.Errorf("after the refused reload: chain %s, want %s", got, want)
+	}
+}
+
+// TestDetachThroughDaemon: the daemon detaches an interface root asks it
+// to, but not one of its config (whose root follows the config); either
+// way with the expected revision checked first.
+func TestDetachThroughDaemon(t *testing.T) {
+	vmtest.LogWhere(t)
+	f := newFixture(t)
+	f.writeConfig("", countConfig(0))
+	f.start(daemon.Options{})
+	c, err := daemon.Dial(f.socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	managed := chain.NewInterface(f.recv.Name, f.iface())
+	if err := c.Detach(ctx, chain.Detach{Interface: managed}); !errors.Is(err, daemon.ErrOwned) || !strings.Contains(err.Error(), "follows the daemon's config") {
+		t.Errorf("detaching the config's interface: %v, want ErrOwned", err)
+	}
+	if got := f.chain(); got != "count(config:count)" {
+		t.Errorf("after the refused detach: chain %q", got)
+	}
+
+	other := chain.NewInterface(f.send.Name, f.pair.A.Name)
+	l, err := c.Load(ctx, chain.LoadRequest{Interface: other, Name: "mine", Object: testprogs.Object("noop"), ProgramName: testprogs.Program("noop")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := l.Revision + 1
+	if err := c.Detach(ctx, chain.Detach{Interface: other, ExpectedRevision: &stale}); !errors.Is(err, daemon.ErrStale) {
+		t.Errorf("a stale detach: %v, want ErrStale", err)
+	}
+	if err := c.Detach(ctx, chain.Detach{Interface: other, ExpectedRevision: &l.Revision}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Detach(ctx, chain.Detach{Interface: other}); !errors.Is(err, dispatcher.ErrNotAttached) {
+		t.Errorf("detaching again: %v, want ErrNotAttached", err)
 	}
 }
