@@ -32,6 +32,7 @@ type childOp struct {
 	Name      string `json:"name"`
 	Priority  int    `json:"priority"`
 	Replace   bool   `json:"replace,omitempty"`
+	After     string `json:"after,omitempty"` // a placement instead of Priority
 }
 
 type childResult struct {
@@ -62,10 +63,14 @@ func childMain() int {
 		if op.Load {
 			prio := op.Priority
 			var l *chain.Loaded
-			l, err = c.Load(context.Background(), chain.LoadRequest{
+			req := chain.LoadRequest{
 				Interface: chain.NewInterface(op.NetNS, op.Interface), Name: op.Name, Overrides: chain.Overrides{Priority: &prio}, Replace: op.Replace,
 				Object: testprogs.Object("noop"), ProgramName: testprogs.Program("noop"),
-			})
+			}
+			if op.After != "" {
+				req.Overrides.Priority, req.Placement = nil, chain.Placement{After: op.After}
+			}
+			l, err = c.Load(context.Background(), req)
 			if err == nil {
 				r.Owner, r.Allowed = l.Owner, l.Allowed.String()
 			}
@@ -167,6 +172,10 @@ verdicts = ["pass", "drop"]
 		here(false, "count", 0),
 		here(true, "mine2", 200),
 		here(false, "mine2", 0),
+		// The grant's range applies to the priority a placement chooses.
+		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "placed", After: "count"},
+		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "placed", After: "rootprog"},
+		here(false, "placed", 0),
 	}
 	res := runAs(t, f.socket(), uid, gid, ops)
 	want := []struct {
@@ -180,6 +189,9 @@ verdicts = ["pass", "drop"]
 		{false, true, "belongs to user:0"},
 		{false, true, "belongs to user:0"},
 		{false, true, "belongs to config:count"},
+		{true, false, ""},
+		{true, false, ""},
+		{false, true, "priority 30 is outside the granted range [100, 200]"},
 		{true, false, ""},
 		{true, false, ""},
 	}
