@@ -105,16 +105,17 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	}
 
 	g := &generation{
-		number:       r.st.Generation + 1,
-		pins:         r.pins,
-		fallthrough_: s.Fallthrough,
-		counters:     !s.NoCounters,
-		frags:        true,
-		stats:        r.stats,
-		verifierLogs: r.opts.VerifierLogs,
-		inline:       kind == Inline,
-		replacePins:  map[string]*ebpf.Map{},
-		readOnly:     map[string]*ebpf.Map{},
+		number:        r.st.Generation + 1,
+		pins:          r.pins,
+		fallthrough_:  s.Fallthrough,
+		counters:      !s.NoCounters,
+		frags:         true,
+		stats:         r.stats,
+		verifierLogs:  r.opts.VerifierLogs,
+		inline:        kind == Inline,
+		referenceRoot: r.opts.referenceRoot,
+		replacePins:   map[string]*ebpf.Map{},
+		readOnly:      map[string]*ebpf.Map{},
 	}
 	committed := false
 	defer func() {

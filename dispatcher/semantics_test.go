@@ -16,18 +16,23 @@ import (
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
-// newSemanticsRoot attaches a root to a veth end in a fresh namespace.
-func newSemanticsRoot(tb testing.TB, mech dispatcher.MechanismKind) *dispatcher.Root {
+// newSemanticsRoot attaches a root to a veth end in a fresh namespace;
+// with reference, its generations use the C root.
+func newSemanticsRoot(tb testing.TB, mech dispatcher.MechanismKind, reference ...bool) *dispatcher.Root {
 	tb.Helper()
 	testutil.RequireRoot(tb)
 	ns := testutil.NewNetNS(tb)
 	pair := testutil.NewVethPair(tb, ns, ns, nil)
-	r, err := dispatcher.Attach(pair.A.Name, &dispatcher.Options{
+	opts := &dispatcher.Options{
 		NetNS:     ns.Name,
 		Mechanism: mech,
 		BPFFS:     testBPFFS(tb),
 		StateDir:  tb.TempDir(),
-	})
+	}
+	if len(reference) > 0 && reference[0] {
+		dispatcher.UseReferenceRoot(opts)
+	}
+	r, err := dispatcher.Attach(pair.A.Name, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -173,8 +178,6 @@ func TestSemantics(t *testing.T) {
 		t.Run(root, func(t *testing.T) {
 			// The emitted root (configuration folded into instructions)
 			// must behave exactly like the C reference root.
-			dispatcher.UseReferenceRoot(root == "reference")
-			t.Cleanup(func() { dispatcher.UseReferenceRoot(false) })
 			testSemantics(t, pkt, root == "emitted")
 		})
 	}
@@ -184,7 +187,7 @@ func testSemantics(t *testing.T, pkt []byte, emitted bool) {
 	for _, mech := range mechtest.Mechanisms {
 		t.Run(string(mech), func(t *testing.T) {
 			mechtest.Require(t, mech)
-			r := newSemanticsRoot(t, mech)
+			r := newSemanticsRoot(t, mech, !emitted)
 			for _, tc := range semanticsCases() {
 				t.Run(tc.name, func(t *testing.T) {
 					spec := dispatcher.Spec{Fallthrough: tc.fallThrough, Mechanism: mech, NoCounters: tc.noCounters}
@@ -227,6 +230,9 @@ func testSemantics(t *testing.T, pkt []byte, emitted bool) {
 			for _, p := range st.Programs {
 				if mech == dispatcher.Inline && emitted && p.Placement != dispatcher.PlacementInline {
 					t.Errorf("%s placed %q (%s), want inline", p.Name, p.Placement, p.CallReason)
+				}
+				if mech == dispatcher.Inline && !emitted && p.Placement == dispatcher.PlacementInline {
+					t.Errorf("the reference root inlined %s", p.Name)
 				}
 			}
 		})
