@@ -69,6 +69,9 @@ func Open(ifname string, opts *Options) (*Root, error) {
 
 func open(ifname string, opts *Options, create bool) (_ *Root, err error) {
 	o := opts.withDefaults()
+	if err := requirePrivileges(); err != nil {
+		return nil, err
+	}
 	if err := ensureBPFFS(o.BPFFS); err != nil {
 		return nil, err
 	}
@@ -427,6 +430,9 @@ func (r *Root) adoptLink() {
 // ErrNotAttached when there is nothing to remove.
 func DetachInterface(ifname string, opts *Options) error {
 	o := opts.withDefaults()
+	if err := requirePrivileges(); err != nil {
+		return err
+	}
 	ns, err := openNetNS(o.NetNS)
 	if err != nil {
 		return err
