@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"net"
+	"path"
 	"regexp"
 	"strings"
 
@@ -63,6 +64,8 @@ func (d *decoder) iface(t *table) Interface {
 		}
 	} else if !validIfname(out.Name) {
 		t.errorf("name", "bad interface name %q (1-15 characters, no '/', ':' or spaces)", out.Name)
+	} else if _, err := path.Match(out.Name, ""); err != nil {
+		t.errorf("name", "bad interface pattern %q: %v", out.Name, err)
 	}
 	t.str("netns", &out.NetNS)
 	out.NetNS = chain.CanonicalNetNS(out.NetNS)

@@ -66,6 +66,9 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	if err := cfg.CheckFiles(); err != nil {
 		return err
 	}
+	src := cfg
+	cfg = d.expandInterfaces(src)
+	d.forgetVanished(cfg)
 	t := &txn{d: d, newRoots: make(map[string]*dispatcher.Root)}
 	defer func() {
 		if err != nil {
@@ -213,6 +216,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	d.cfgProgs = cfgProgs
 	d.cfg = cfg
 	d.committed(cfg)
+	d.source = src
 	for _, in := range revive {
 		d.scheduleRestart(in, 0)
 	}

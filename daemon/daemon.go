@@ -112,6 +112,9 @@ type Daemon struct {
 
 	// pending is the config Run applies first.
 	pending *config.Config
+	// source is cfg as the file says it, interface patterns unexpanded
+	// (ifglob.go).
+	source *config.Config
 
 	events   chan event
 	ready    chan struct{} // closed once the first config is applied and the socket serves
