@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,11 +39,16 @@ func (e *cliEnv) options(netns string) *dispatcher.Options {
 	return &dispatcher.Options{NetNS: netns, BPFFS: e.bpffs, StateDir: e.state}
 }
 
-// connect returns the client every verb changes chains through: the
+// connect returns the client every verb changes chains through — the
 // daemon's when one serves --socket (and --no-daemon is not given), else
-// the pins'.
-func (e *cliEnv) connect() (client.Client, error) {
-	return client.Connect(client.Options{BPFFS: e.bpffs, StateDir: e.state, Socket: e.socket, NoDaemon: e.noDaemon, Actor: currentUser()})
+// the pins' — with a context for one request, and done to release both.
+func (e *cliEnv) connect() (_ client.Client, _ context.Context, done func(), _ error) {
+	c, err := client.Connect(client.Options{BPFFS: e.bpffs, StateDir: e.state, Socket: e.socket, NoDaemon: e.noDaemon, Actor: currentUser()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	return c, ctx, func() { cancel(); c.Close() }, nil
 }
 
 // requestTimeout bounds one request to the daemon (a load verifies
