@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"fmt"
-
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -47,48 +45,15 @@ type undo struct {
 	mechanism   dispatcher.MechanismKind
 }
 
-// merge returns cur with the daemon's programs replaced by plan.Owned. A
-// name in plan.Owned that another owner uses is an error wrapping ErrOwned:
-// the daemon never replaces someone else's program.
+// merge returns cur with the daemon's programs replaced by plan.Owned (the
+// chain.Sync of the daemon's actor). A name in plan.Owned that another
+// owner uses is an error wrapping ErrOwned: the daemon never replaces
+// someone else's program.
 func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, error) {
 	next := cur
-	next.Programs = dispatcher.Chain{}
-	want := make(map[string]bool, len(plan.Owned))
-	for _, p := range plan.Owned {
-		want[p.Name] = true
-	}
-	for _, p := range cur.Programs {
-		if chain.Managed(p.Owner) {
-			continue
-		}
-		if want[p.Name] {
-			owner := p.Owner
-			if owner == "" {
-				owner = "no recorded owner"
-			}
-			return cur, fmt.Errorf("program %q: %w (%s); not replacing it", p.Name, ErrOwned, owner)
-		}
-		next.Programs = append(next.Programs, p)
-	}
-	next.Programs = append(next.Programs, plan.Owned...)
-	for _, p := range plan.Owned {
-		pl, ok := plan.Placements[p.Name]
-		if !ok {
-			continue
-		}
-		i := next.Programs.Index(p.Name)
-		others := append(append(dispatcher.Chain{}, next.Programs[:i]...), next.Programs[i+1:]...)
-		prio, err := pl.Priority(others, p.Name)
-		if err != nil {
-			return cur, fmt.Errorf("program %q: %w", p.Name, err)
-		}
-		next.Programs[i].Priority = prio
-	}
-	if plan.Fallthrough != nil {
-		next.Fallthrough = *plan.Fallthrough
-	}
-	if plan.Mechanism != "" && plan.Mechanism != dispatcher.AutoMechanism {
-		next.Mechanism = plan.Mechanism
+	op := chain.Sync{Owned: plan.Owned, Placements: plan.Placements, Fallthrough: plan.Fallthrough, Mechanism: plan.Mechanism}
+	if err := op.Apply(&next, chain.Actor{Daemon: true}); err != nil {
+		return cur, err
 	}
 	return next, nil
 }
