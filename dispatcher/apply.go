@@ -184,15 +184,11 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 		NetNSInode:  r.st.NetNSInode,
 		Mode:        r.st.Mode,
 		Mechanism:   kind,
-		Requested:   s.Mechanism,
 		Reason:      reason,
 		Fallthrough: s.Fallthrough,
 		NoCounters:  s.NoCounters,
 		Generation:  g.number,
 		Programs:    []programState{},
-	}
-	if next.Requested == "" {
-		next.Requested = r.st.Requested
 	}
 	next.DispatcherID, err = programID(g.prog)
 	if err != nil {

@@ -298,7 +298,6 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 		NetNSInode:  r.ns.inode,
 		Mode:        mode,
 		Mechanism:   mech,
-		Requested:   r.opts.Mechanism,
 		Reason:      reason,
 		Fallthrough: Pass,
 		Programs:    []programState{},
