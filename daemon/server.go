@@ -109,6 +109,12 @@ func (p Peer) actor() chain.Actor { return chain.Actor{UID: p.UID} }
 // placed.
 func (d *Daemon) load(p Peer, req chain.LoadRequest) (*chain.Loaded, error) {
 	a := p.actor()
+	d.mu.Lock()
+	err := admitLoad(d.cfg, p, req)
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	op, err := req.Edit(a.Owner())
 	if err != nil {
 		return nil, err

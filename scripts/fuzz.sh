@@ -21,6 +21,7 @@ targets=(
 	"./dispatcher FuzzNewProgram"
 	"./dispatcher FuzzParseRunConfig"
 	"./dispatcher FuzzReadState"
+	"./daemon FuzzLoadRequest"
 )
 
 want=" $* "
