@@ -24,12 +24,37 @@ import (
 // reload would: new interfaces get their roots, chains and plugin
 // processes, vanished ones are forgotten.
 
-// expandInterfaces returns src with its interface patterns expanded. A name
-// listed explicitly in the same namespace is not taken by a pattern, and a
-// name two patterns match goes to the first. A config without patterns is
-// returned as it is.
+// expandInterfaces returns src with its interface patterns expanded, and
+// without the interfaces it names that do not exist yet (and that the
+// daemon has no root on): those get their chain when they appear, as a
+// pattern's matches do. A name listed explicitly in the same namespace is
+// not taken by a pattern, and a name two patterns match goes to the first.
+// Call with d.mu held.
 func (d *Daemon) expandInterfaces(src *config.Config) *config.Config {
-	if !slices.ContainsFunc(src.Interfaces, func(i config.Interface) bool { return config.IsPattern(i.Name) }) {
+	names := make(map[string][]string) // netns -> link names, listed once
+	links := func(itf *config.Interface) []string {
+		l, ok := names[itf.NetNS]
+		if !ok {
+			var err error
+			if l, err = linkNames(itf.NetNS); err != nil {
+				d.log.Debug("listing interfaces failed", "netns", itf.NetNS, "error", err)
+			}
+			names[itf.NetNS] = l
+		}
+		return l
+	}
+	waiting := make(map[string]bool)
+	for i := range src.Interfaces {
+		itf := &src.Interfaces[i]
+		if !config.IsPattern(itf.Name) && d.roots[itf.Ref()] == nil && !slices.Contains(links(itf), itf.Name) {
+			waiting[itf.Ref()] = true
+			if !d.health.waiting[itf.Ref()] {
+				d.log.Warn("interface does not exist yet; its chain is applied when it appears", "interface", itf.Ref())
+			}
+		}
+	}
+	d.health.waiting = waiting
+	if len(waiting) == 0 && !slices.ContainsFunc(src.Interfaces, func(i config.Interface) bool { return config.IsPattern(i.Name) }) {
 		return src
 	}
 	out := *src
@@ -40,24 +65,21 @@ func (d *Daemon) expandInterfaces(src *config.Config) *config.Config {
 			taken[itf.Ref()] = true
 		}
 	}
-	refs := make(map[string][]string)  // pattern ref -> matching refs
-	names := make(map[string][]string) // netns -> link names, listed once
+	refs := make(map[string][]string) // pattern (or waiting) ref -> refs in force
+	for ref := range waiting {
+		refs[ref] = []string{}
+	}
 	for _, itf := range src.Interfaces {
+		if waiting[itf.Ref()] {
+			continue
+		}
 		if !config.IsPattern(itf.Name) {
 			out.Interfaces = append(out.Interfaces, itf)
 			continue
 		}
-		links, ok := names[itf.NetNS]
-		if !ok {
-			var err error
-			if links, err = linkNames(itf.NetNS); err != nil {
-				d.log.Warn("listing interfaces for a pattern failed", "interface", itf.Ref(), "error", err)
-			}
-			names[itf.NetNS] = links
-		}
 		pattern := itf.Ref()
 		refs[pattern] = []string{}
-		for _, name := range links {
+		for _, name := range links(&itf) {
 			if ok, _ := path.Match(itf.Name, name); !ok {
 				continue
 			}
@@ -158,10 +180,10 @@ func (d *Daemon) sourceConfig() *config.Config {
 // the periodic check). Call with d.mu held.
 func (d *Daemon) reexpand(ctx context.Context, refs map[string]bool) {
 	src := d.source
-	if src == nil || !slices.ContainsFunc(src.Interfaces, func(i config.Interface) bool { return config.IsPattern(i.Name) }) {
+	if src == nil || (len(d.health.waiting) == 0 && !slices.ContainsFunc(src.Interfaces, func(i config.Interface) bool { return config.IsPattern(i.Name) })) {
 		return
 	}
-	if refs != nil && !patternMatches(src, refs) {
+	if refs != nil && !d.awaited(src, refs) {
 		return
 	}
 	next := d.expandInterfaces(src)
@@ -174,9 +196,14 @@ func (d *Daemon) reexpand(ctx context.Context, refs map[string]bool) {
 	}
 }
 
-// patternMatches reports whether a ref named by link events matches one
-// of the config's patterns (in its namespace).
-func patternMatches(src *config.Config, refs map[string]bool) bool {
+// awaited reports whether a ref named by link events is an interface the
+// config waits for, or matches one of its patterns (in its namespace).
+func (d *Daemon) awaited(src *config.Config, refs map[string]bool) bool {
+	for ref := range refs {
+		if d.health.waiting[ref] {
+			return true
+		}
+	}
 	for _, itf := range src.Interfaces {
 		if !config.IsPattern(itf.Name) {
 			continue

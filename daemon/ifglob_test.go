@@ -1,6 +1,8 @@
 package daemon_test
 
 import (
+	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -46,32 +48,8 @@ func TestInterfacePattern(t *testing.T) {
 		t.Fatalf("chain %q", got)
 	}
 	// x11-c (send side) and x11-d (the daemon's side, matching) appear.
-	second := testutil.NewVethPair(t, f.send, f.recv, &testutil.VethOptions{
-		NameA: "x11-c", NameB: "x11-d",
-		IPv4A: netip.MustParsePrefix("10.99.111.1/24"), IPv4B: netip.MustParsePrefix("10.99.111.2/24"),
-		IPv6A: netip.MustParsePrefix("2001:db8:99:111::1/64"), IPv6B: netip.MustParsePrefix("2001:db8:99:111::2/64"),
-	})
-	appeared := time.Now()
-	opts := &dispatcher.Options{NetNS: f.recv.Name, BPFFS: f.bpffs, StateDir: f.state}
-	var last string
-	for {
-		r, err := dispatcher.Open(second.B.Name, opts)
-		if err == nil {
-			st, serr := r.Status()
-			r.Close()
-			if serr == nil && len(st.Programs) == 1 && st.Programs[0].Name == "count" {
-				t.Logf("x11-d has its chain %v after it appeared", time.Since(appeared).Round(time.Millisecond))
-				break
-			}
-			last = "status " + errString(serr)
-		} else {
-			last = err.Error()
-		}
-		if time.Since(appeared) > within() {
-			t.Fatalf("x11-d has no chain %v after it appeared: %s", within(), last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	second := f.secondPair("x11-c", "x11-d")
+	f.waitCounted(second.B.Name, time.Now())
 	if got, want := refs(), []string{f.ref(), f.recv.Name + "/x11-d"}; !slices.Equal(got, want) {
 		t.Errorf("interfaces in force %q, want %q", got, want)
 	}
@@ -102,6 +80,73 @@ func TestInterfacePattern(t *testing.T) {
 	}
 	if err := f.d.Readiness(); err != nil {
 		t.Errorf("after x11-d went: %v", err)
+	}
+}
+
+// secondPair creates another veth pair between the fixture's namespaces,
+// end b on the daemon's side.
+func (f *fixture) secondPair(a, b string) *testutil.VethPair {
+	return testutil.NewVethPair(f.t, f.send, f.recv, &testutil.VethOptions{
+		NameA: a, NameB: b,
+		IPv4A: netip.MustParsePrefix("10.99.111.1/24"), IPv4B: netip.MustParsePrefix("10.99.111.2/24"),
+		IPv6A: netip.MustParsePrefix("2001:db8:99:111::1/64"), IPv6B: netip.MustParsePrefix("2001:db8:99:111::2/64"),
+	})
+}
+
+// waitCounted waits until interface name (in the fixture's receiving
+// namespace) has the chain "count", within() since it appeared.
+func (f *fixture) waitCounted(name string, appeared time.Time) {
+	f.t.Helper()
+	opts := &dispatcher.Options{NetNS: f.recv.Name, BPFFS: f.bpffs, StateDir: f.state}
+	var last string
+	for {
+		r, err := dispatcher.Open(name, opts)
+		if err == nil {
+			st, serr := r.Status()
+			r.Close()
+			if serr == nil && len(st.Programs) == 1 && st.Programs[0].Name == "count" {
+				f.t.Logf("%s has its chain %v after it appeared", name, time.Since(appeared).Round(time.Millisecond))
+				return
+			}
+			last = "status " + errString(serr)
+		} else {
+			last = err.Error()
+		}
+		if time.Since(appeared) > within() {
+			f.t.Fatalf("%s has no chain %v after it appeared: %s", name, within(), last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestInterfaceAppearsLater: an interface the config names that does not
+// exist when the daemon starts does not keep it from starting (the unit
+// starts before the NIC's driver is ready); /readyz says it waits, and the
+// interface gets its chain as soon as it appears.
+func TestInterfaceAppearsLater(t *testing.T) {
+	vmtest.LogWhere(t)
+	f := newX11Fixture(t)
+	late := f.recv.Name + "/x11-e"
+	f.writeConfig(metricsConfig, fmt.Sprintf("\n[[interface]]\nname = \"x11-e\"\nnetns = %q\n", f.recv.Name)+
+		"\n[[program]]\nname = \"count\"\nobject = \"counter.o\"\ninterfaces = [\"%[1]s\", \""+late+"\"]\n")
+	f.start(daemon.Options{})
+	if got := f.chain(); got != "count(config:count)" {
+		t.Fatalf("chain %q", got)
+	}
+	code, body := httpGet(t, "http://"+f.d.MetricsAddr()+"/readyz")
+	if want := "interface " + late + " does not exist"; code != http.StatusServiceUnavailable || !strings.Contains(body, want) {
+		t.Errorf("/readyz while x11-e is missing: %d %q, want 503 with %q", code, body, want)
+	}
+	f.secondPair("x11-f", "x11-e")
+	f.waitCounted("x11-e", time.Now())
+	for deadline := time.Now().Add(within()); ; time.Sleep(20 * time.Millisecond) {
+		code, body = httpGet(t, "http://"+f.d.MetricsAddr()+"/readyz")
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after x11-e appeared: %d %s", code, body)
+		}
 	}
 }
 
