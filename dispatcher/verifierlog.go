@@ -31,7 +31,7 @@ func explainEFAULT(spec *ebpf.ProgramSpec, full bool) (reason, log string, ok bo
 		return "", "", false
 	}
 	if full {
-		if _, l, ok := rawLoadLog(spec, ebpf.LogLevelBranch|ebpf.LogLevelStats, 64<<20); ok {
+		if _, l, ok := rawLoadLog(spec, ebpf.LogLevelBranch|ebpf.LogLevelStats, 16<<20); ok {
 			log = l
 		}
 	}
