@@ -229,12 +229,15 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	}
 	errs = append(errs, mech.commit(g))
 	if r.st.Mechanism != kind {
+		// Nothing of the old mechanism serves the new generation: all of
+		// its pins go (freplace's programs and links would otherwise hold
+		// the old dispatcher in the kernel).
 		if oldMech, err := newMechanism(r.st.Mechanism); err == nil {
-			oldMech.cleanup(r.pins, next)
+			oldMech.cleanup(r.pins, &state{})
 		}
 	}
 	r.st = next
-	r.cleanupLeftovers()
+	r.cleanupLeftovers() // the new mechanism's leftovers, once
 	return true, errors.Join(errs...)
 }
 
