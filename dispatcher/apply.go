@@ -146,11 +146,6 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	if err := g.prepareRoot(); err != nil {
 		return false, err
 	}
-	if kind == Linked || kind == Inline {
-		if err := checkMapLimit(g); err != nil {
-			return false, err
-		}
-	}
 	g.prog, err = mech.build(g)
 	if err != nil {
 		return false, err
@@ -452,39 +447,6 @@ func (r *Root) ProgramMaps(program string) (map[string]string, error) {
 // section (.rodata): its content is fixed by the object.
 func readOnlyData(name string, ms *ebpf.MapSpec) bool {
 	return ms.Flags&unix.BPF_F_RDONLY_PROG != 0 || name == ".rodata" || strings.HasPrefix(name, ".rodata.")
-}
-
-// maxMapsPerProgram is the kernel's limit on the maps one program uses
-// (MAX_USED_MAPS).
-const maxMapsPerProgram = 64
-
-// checkMapLimit refuses a linked generation whose programs together use
-// more maps than one kernel program may, naming the first program that
-// does not fit.
-func checkMapLimit(g *generation) error {
-	seen := map[ebpf.MapID]bool{}
-	count := func(m *ebpf.Map) {
-		if info, err := m.Info(); err == nil {
-			if id, ok := info.ID(); ok {
-				seen[id] = true
-				return
-			}
-		}
-		seen[ebpf.MapID(0xffffffff-len(seen))] = true
-	}
-	if g.rodata != nil {
-		count(g.rodata)
-	}
-	count(g.stats)
-	for _, s := range g.slots {
-		for _, m := range s.maps {
-			count(m)
-		}
-		if len(seen) > maxMapsPerProgram {
-			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: a linked dispatcher is one kernel program, and its programs together would use %d maps, more than the kernel's limit of %d per program; use the freplace mechanism or fewer programs with maps", ErrInvalid, len(seen), maxMapsPerProgram)}
-		}
-	}
-	return nil
 }
 
 // unchanged reports whether applying chain (sorted) would rebuild exactly
