@@ -32,6 +32,7 @@ import (
 // Call with d.mu held.
 func (d *Daemon) expandInterfaces(src *config.Config) *config.Config {
 	names := make(map[string][]string) // netns -> link names, listed once
+	listed := make(map[string]bool)    // netns -> listing them worked
 	links := func(itf *config.Interface) []string {
 		l, ok := names[itf.NetNS]
 		if !ok {
@@ -39,14 +40,16 @@ func (d *Daemon) expandInterfaces(src *config.Config) *config.Config {
 			if l, err = linkNames(itf.NetNS); err != nil {
 				d.log.Debug("listing interfaces failed", "netns", itf.NetNS, "error", err)
 			}
-			names[itf.NetNS] = l
+			names[itf.NetNS], listed[itf.NetNS] = l, err == nil
 		}
 		return l
 	}
 	waiting := make(map[string]bool)
 	for i := range src.Interfaces {
 		itf := &src.Interfaces[i]
-		if !config.IsPattern(itf.Name) && d.roots[itf.Ref()] == nil && !slices.Contains(links(itf), itf.Name) {
+		// Only an interface known to be absent waits: when the namespace
+		// cannot be read (missing, or no privilege), applying says why.
+		if !config.IsPattern(itf.Name) && d.roots[itf.Ref()] == nil && !slices.Contains(links(itf), itf.Name) && listed[itf.NetNS] {
 			waiting[itf.Ref()] = true
 			if !d.health.waiting[itf.Ref()] {
 				d.log.Warn("interface does not exist yet; its chain is applied when it appears", "interface", itf.Ref())
