@@ -67,6 +67,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newPlanCmd,
 	newRunCmd,
 	newBenchCmd,
+	newVersionCmd,
 }
 
 func newRootCmd(env *cliEnv) *cobra.Command {
