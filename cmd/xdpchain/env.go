@@ -55,9 +55,9 @@ func (e *cliEnv) connect() (_ client.Client, _ context.Context, done func(), _ e
 // programs, which may take long on slow machines).
 const requestTimeout = 2 * time.Minute
 
-// commands is the CLI's verb table, in the order help lists it: nouns
-// (status, features, plan) never change anything; verbs (load, unload,
-// detach, run) do.
+// commands is the CLI's verb table: every command, registered here and
+// nowhere else. Nouns (status, features, plan, bench, version) never
+// change a chain; verbs (load, unload, detach, run) do.
 var commands = []func(*cliEnv) *cobra.Command{
 	newLoadCmd,
 	newUnloadCmd,
