@@ -69,6 +69,12 @@ func pluginProgram(p *config.Plugin, base dispatcher.Program) (dispatcher.Progra
 	prog := base
 	prog.Name = p.Name
 	prog.Owner = PluginOwner(p.Name)
+	// A plugin run as another user is as trusted as that user: its
+	// program is verified as an unprivileged caller's.
+	if p.User != "" {
+		uid, _, err := config.LookupUser(p.User)
+		prog.Unprivileged = err != nil || uid != 0
+	}
 	if p.Priority != nil {
 		prog.Priority = *p.Priority
 	}

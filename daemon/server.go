@@ -144,6 +144,9 @@ func (d *Daemon) load(p Peer, req *controlpb.LoadRequest) (dispatcher.Program, e
 	}
 	prog.Shadow = req.GetShadow()
 	prog.Owner = UserOwner(p.UID)
+	// A user's program is verified as the kernel would verify it for that
+	// user: no kernel pointers leak through it (docs/config.md).
+	prog.Unprivileged = p.UID != 0
 	mode := dispatcher.Mode(req.GetMode())
 
 	d.mu.Lock()

@@ -388,6 +388,7 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 		}
 	}
 	sl.insns = insns
+	sl.alone = aloneSpec(sl, ps)
 
 	key := hash + "/" + p.ProgramName
 	if !sl.fresh {
@@ -399,7 +400,7 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 	if sl.fresh || (g.inline && sl.frames == nil) {
 		// Verify alone first, so a broken program is named; the
 		// verifier also reports its stack depths, which inlining needs.
-		if sl.frames, err = verifyAlone(sl, ps, r.opts.VerifierLogs); err != nil {
+		if sl.frames, err = verifyAlone(sl, p.Unprivileged, r.opts.VerifierLogs); err != nil {
 			return nil, err
 		}
 		knownStacks.put(key, sl.frames)
