@@ -30,6 +30,8 @@ type childOp struct {
 	NetNS     string `json:"netns"`
 	Name      string `json:"name"`
 	Priority  int    `json:"priority"`
+	// Object is the test object to load (default noop).
+	Object string `json:"object,omitempty"`
 }
 
 type childResult struct {
@@ -59,10 +61,14 @@ func childMain() int {
 		var err error
 		if op.Load {
 			prio := op.Priority
+			obj := op.Object
+			if obj == "" {
+				obj = testprogs.Noop
+			}
 			var l *daemon.Loaded
 			l, err = c.Load(context.Background(), daemon.LoadRequest{
 				Interface: op.Interface, NetNS: op.NetNS, Name: op.Name, Priority: &prio,
-				Object: testprogs.Object("noop"), ProgramName: testprogs.Program("noop"),
+				Object: testprogs.Object(obj), ProgramName: testprogs.Program(obj),
 			})
 			if err == nil {
 				r.Owner, r.Allowed = l.Owner, l.Allowed.String()
@@ -162,6 +168,9 @@ verdicts = ["pass", "drop"]
 		here(false, "count", 0),
 		here(true, "mine2", 200),
 		here(false, "mine2", 0),
+		// A program root's verifier accepts but an unprivileged caller's
+		// refuses: it writes a kernel address into the packet.
+		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "leaky", Priority: 150, Object: testprogs.Leak},
 	}
 	res := runAs(t, f.socket(), uid, gid, ops)
 	want := []struct {
@@ -177,12 +186,16 @@ verdicts = ["pass", "drop"]
 		{false, true, "belongs to config:count"},
 		{true, false, ""},
 		{true, false, ""},
+		{false, false, `program "leaky"`},
 	}
 	for i, w := range want {
 		r := res[i]
 		if w.ok != (r.Err == "") || r.Permission != w.permission || !strings.Contains(r.Err, w.msg) {
 			t.Errorf("op %d %+v: %+v, want ok %v, permission %v, message with %q", i, ops[i], r, w.ok, w.permission, w.msg)
 		}
+	}
+	if !strings.Contains(res[8].Err, "leaks addr") {
+		t.Errorf("the leaking program was refused with %q, want the verifier's pointer-leak reason", res[8].Err)
 	}
 	if res[0].Owner != "user:4242" || res[0].Allowed != "drop,pass" {
 		t.Errorf("the user's program: owner %q allowed %q, want user:4242 and the grant's drop,pass", res[0].Owner, res[0].Allowed)
