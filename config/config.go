@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -43,6 +44,9 @@ type Daemon struct {
 	SocketGID int
 	// StateDir keeps program objects beside the pins (default /run/xdpchain).
 	StateDir string
+	// Metrics is the listen address of the HTTP server for /metrics,
+	// /healthz and /readyz (host:port); empty: no server.
+	Metrics string
 }
 
 // Interface is one [[interface]]: a network interface whose chain the daemon
@@ -61,12 +65,10 @@ type Interface struct {
 
 // Ref is how the rest of the config refers to the interface: its name, or
 // "NETNS/NAME" when it lives in another network namespace.
-func (i *Interface) Ref() string {
-	if i.NetNS == "" {
-		return i.Name
-	}
-	return i.NetNS + "/" + i.Name
-}
+func (i *Interface) Ref() string { return i.ID().String() }
+
+// ID is the interface as a chain.Interface.
+func (i *Interface) ID() chain.Interface { return chain.NewInterface(i.NetNS, i.Name) }
 
 // Options returns the dispatcher options for the interface.
 func (c *Config) Options(i *Interface) *dispatcher.Options {

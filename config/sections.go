@@ -2,10 +2,12 @@ package config
 
 import (
 	"encoding/hex"
+	"net"
 	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -37,6 +39,11 @@ func (d *decoder) daemon(top map[string]toml.Primitive) Daemon {
 			*k.dst = d.resolve(s)
 		}
 	}
+	if t.str("metrics", &out.Metrics) {
+		if _, _, err := net.SplitHostPort(out.Metrics); err != nil {
+			t.errorf("metrics", "want a listen address host:port (\"127.0.0.1:9464\"): %v", err)
+		}
+	}
 	if t.str("socket_group", &out.SocketGroup) && out.SocketGroup != "" {
 		gid, err := lookupGroup(out.SocketGroup)
 		if err != nil {
@@ -58,6 +65,7 @@ func (d *decoder) iface(t *table) Interface {
 		t.errorf("name", "bad interface name %q (1-15 characters, no '/', ':' or spaces)", out.Name)
 	}
 	t.str("netns", &out.NetNS)
+	out.NetNS = chain.CanonicalNetNS(out.NetNS)
 	if s := t.oneOf("mode", "mode", "native", "skb", "auto"); s != "" {
 		out.Mode = dispatcher.Mode(s)
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/plugins/host"
@@ -61,6 +62,7 @@ func (in *instance) effectiveSettings() map[string]any {
 // one atomic swap, and configures the plugins. On any failure it undoes
 // what it did and returns the error: nothing changes. Call with d.mu held.
 func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
+	defer d.metrics.observeApply(time.Now(), &err)
 	if err := cfg.CheckFiles(); err != nil {
 		return err
 	}
@@ -210,6 +212,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	d.instances = next
 	d.cfgProgs = cfgProgs
 	d.cfg = cfg
+	d.committed(cfg)
 	for _, in := range revive {
 		d.scheduleRestart(in, 0)
 	}
@@ -251,16 +254,21 @@ func configProgram(p *config.Program) (dispatcher.Program, error) {
 	if err != nil {
 		return dispatcher.Program{}, err
 	}
-	prog.Owner = ConfigOwner(p.Name)
-	if p.Priority != nil {
-		prog.Priority = *p.Priority
+	prog, err = configOverrides(p.Priority, p.ProceedOn, p.AllowedVerdicts, &p.Shadow).Apply(prog)
+	if err != nil {
+		return prog, fmt.Errorf("program %s: %w", p.Name, err)
 	}
-	if p.ProceedOn != nil {
-		prog.ProceedOn = *p.ProceedOn
-	}
-	prog.Allowed = p.AllowedVerdicts
-	prog.Shadow = p.Shadow
+	prog.Owner = chain.ConfigOwner(p.Name).String()
 	return prog, nil
+}
+
+// configOverrides are a [[program]]'s or [[plugin]]'s overrides.
+func configOverrides(priority *int, proceedOn *dispatcher.VerdictSet, allowed dispatcher.VerdictSet, shadow *bool) chain.Overrides {
+	o := chain.Overrides{Priority: priority, ProceedOn: proceedOn, Shadow: shadow}
+	if allowed != 0 {
+		o.Allowed = &allowed
+	}
+	return o
 }
 
 // configureOn hands a running instance its maps on root.

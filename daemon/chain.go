@@ -1,16 +1,11 @@
 package daemon
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
-
-// errUnchanged stops a Root.Update whose result would equal the running
-// chain: no new generation is built.
-var errUnchanged = errors.New("chain unchanged")
 
 // chainPlan is what the daemon wants on one interface: the programs it owns
 // and the interface's settings. Programs of other owners are not part of it;
@@ -42,7 +37,7 @@ func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, error) {
 		want[p.Name] = true
 	}
 	for _, p := range cur.Programs {
-		if daemonOwned(p.Owner) {
+		if chain.Managed(p.Owner) {
 			continue
 		}
 		if want[p.Name] {
@@ -64,58 +59,34 @@ func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, error) {
 	return next, nil
 }
 
+// daemonOwned reports whether the daemon manages programs of this owner.
+func daemonOwned(owner string) bool { return chain.Managed(owner) }
+
 // ownedOf returns the daemon's programs of a chain.
 func ownedOf(c dispatcher.Chain) dispatcher.Chain {
 	var out dispatcher.Chain
 	for _, p := range c {
-		if daemonOwned(p.Owner) {
+		if chain.Managed(p.Owner) {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// sameSpec reports whether two specs would build the same dispatcher.
-func sameSpec(a, b dispatcher.Spec) bool {
-	if a.Fallthrough != b.Fallthrough || a.Mechanism != b.Mechanism || a.NoCounters != b.NoCounters || len(a.Programs) != len(b.Programs) {
-		return false
-	}
-	x, y := a.Programs.Sorted(), b.Programs.Sorted()
-	for i := range x {
-		if !sameProgram(x[i], y[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameProgram(a, b dispatcher.Program) bool {
-	return a.Name == b.Name && a.Priority == b.Priority && a.ProceedOn == b.ProceedOn &&
-		a.Allowed == b.Allowed && a.Shadow == b.Shadow && a.Frags == b.Frags &&
-		a.Owner == b.Owner && a.Version == b.Version && a.ProgramName == b.ProgramName &&
-		bytes.Equal(a.Object, b.Object)
-}
-
 // applyPlan makes root's chain follow plan with one atomic swap, keeping
 // every program of other owners. It reports whether anything changed and
 // what to restore to undo it.
 func applyPlan(root *dispatcher.Root, plan chainPlan) (u undo, changed bool, err error) {
-	err = root.Update(func(s *dispatcher.Spec) error {
+	changed, err = root.Update(func(s *dispatcher.Spec) error {
 		u = undo{owned: ownedOf(s.Programs), fallThrough: s.Fallthrough, mechanism: s.Mechanism}
 		next, err := merge(*s, plan)
 		if err != nil {
 			return err
 		}
-		if sameSpec(*s, next) {
-			return errUnchanged
-		}
 		*s = next
 		return nil
 	})
-	if errors.Is(err, errUnchanged) {
-		return u, false, nil
-	}
-	return u, err == nil, err
+	return u, changed, err
 }
 
 // restore undoes an applyPlan, keeping what other owners did since.

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/plugins/host"
@@ -52,6 +54,9 @@ type Options struct {
 	// again), besides the link events that trigger a check at once (see
 	// drift.go). Default 30s; negative disables the periodic check.
 	DriftInterval time.Duration
+	// NotifySocket is the service manager's notification socket (see
+	// notify.go). Default: $NOTIFY_SOCKET; none when that is unset.
+	NotifySocket string
 }
 
 func (o Options) withDefaults(cfg *config.Config) Options {
@@ -78,6 +83,9 @@ func (o Options) withDefaults(cfg *config.Config) Options {
 	}
 	if o.DriftInterval == 0 {
 		o.DriftInterval = 30 * time.Second
+	}
+	if o.NotifySocket == "" {
+		o.NotifySocket = os.Getenv(EnvNotifySocket)
 	}
 	return o
 }
@@ -107,12 +115,17 @@ type Daemon struct {
 	server   *grpc.Server
 	listener net.Listener
 	lock     *socketLock // the daemon's exclusive lock, beside the socket
+
+	metrics    *metrics
+	metricsSrv *metricsServer // nil without [daemon] metrics
+	health     health
+	notify     *notifier
 }
 
 // New prepares a daemon for cfg. It changes nothing; Run does.
 func New(cfg *config.Config, opts Options) *Daemon {
 	opts = opts.withDefaults(cfg)
-	return &Daemon{
+	d := &Daemon{
 		opts:      opts,
 		log:       opts.Logger,
 		cfg:       &config.Config{File: cfg.File, Daemon: cfg.Daemon},
@@ -123,6 +136,10 @@ func New(cfg *config.Config, opts Options) *Daemon {
 		done:      make(chan struct{}),
 		pending:   cfg,
 	}
+	d.metrics = newMetrics(d)
+	d.health.cfg.Store(d.cfg)
+	d.notify = newNotifier(opts.NotifySocket, d.log.Warn)
+	return d
 }
 
 // Run is New followed by Daemon.Run.
@@ -142,6 +159,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if addr := d.pending.Daemon.Metrics; addr != "" {
+		if err := d.serveMetrics(addr); err != nil {
+			d.shutdown()
+			return err
+		}
+	}
 	d.mu.Lock()
 	cfg := d.pending
 	d.pending = nil
@@ -151,6 +174,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.shutdown()
 		return fmt.Errorf("applying %s: %w", cfg.File, err)
 	}
+	d.health.started.Store(true)
 	d.log.Info("config applied", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
 	d.sweep()
 	stopDrift := d.watchDrift(ctx)
@@ -162,15 +186,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	close(d.ready)
+	d.notify.ready("config applied; chains in line")
 	for {
 		select {
 		case <-ctx.Done():
+			d.health.stopping.Store(true)
+			d.notify.stopping()
 			stopDrift()
 			d.shutdown()
 			return nil
 		case <-d.opts.Reload:
+			d.notify.reloading()
 			if err := d.Reload(ctx); err != nil {
 				d.log.Error("reload refused; the previous config stays in force", "config", d.opts.ConfigPath, "error", err)
+				d.notify.ready("reload refused; the previous config stays in force: " + err.Error())
+			} else {
+				d.notify.ready("config reloaded; chains in line")
 			}
 		case ev := <-d.events:
 			d.handle(ctx, ev)
@@ -221,16 +252,13 @@ func (d *Daemon) sweep() {
 		return
 	}
 	for _, s := range list {
-		ref := s.Name
-		if s.NetNS != "" {
-			ref = s.NetNS + "/" + s.Name
-		}
+		ref := chain.NewInterface(s.NetNS, s.Name).String()
 		if d.cfg.Interface(ref) != nil {
 			continue
 		}
 		owned := false
 		for _, p := range s.Programs {
-			owned = owned || daemonOwned(p.Owner)
+			owned = owned || chain.Managed(p.Owner)
 		}
 		if !owned {
 			continue
@@ -253,6 +281,7 @@ func (d *Daemon) sweep() {
 // roots. Programs stay in their chains.
 func (d *Daemon) shutdown() {
 	defer d.lock.Unlock() // last: the next daemon starts after this one is done
+	d.stopMetrics()
 	if d.server != nil {
 		d.server.Stop()
 		d.server = nil

@@ -3,8 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
@@ -182,7 +181,7 @@ func (w *drift) subscribeIn(spec string) (*linkSub, error) {
 		},
 	}
 	if spec != "" {
-		h, err := netns.GetFromPath(netnsPath(spec))
+		h, err := netns.GetFromPath(dispatcher.NetNSPath(spec))
 		if err != nil {
 			return nil, err
 		}
@@ -199,11 +198,7 @@ func (w *drift) subscribeIn(spec string) (*linkSub, error) {
 			if u.Link == nil {
 				continue
 			}
-			ref := u.Link.Attrs().Name
-			if spec != "" {
-				ref = spec + "/" + ref
-			}
-			w.mark(ref, false)
+			w.mark(chain.NewInterface(spec, u.Link.Attrs().Name).String(), false)
 		}
 		select {
 		case <-s.done:
@@ -242,23 +237,10 @@ func (w *drift) unsubscribeAll() {
 	}
 }
 
-// netnsPath resolves a config's netns (a name under /run/netns, or a path)
-// as the dispatcher does; "" is the daemon's own.
-func netnsPath(spec string) string {
-	switch {
-	case spec == "":
-		return "/proc/self/ns/net"
-	case strings.Contains(spec, "/"):
-		return spec
-	default:
-		return filepath.Join("/run/netns", spec)
-	}
-}
-
 // netnsInode identifies the namespace spec names now; 0 if it is gone.
 func netnsInode(spec string) uint64 {
 	var st unix.Stat_t
-	if err := unix.Stat(netnsPath(spec), &st); err != nil {
+	if err := unix.Stat(dispatcher.NetNSPath(spec), &st); err != nil {
 		return 0
 	}
 	return st.Ino
@@ -361,6 +343,7 @@ func (w *drift) heal(ctx context.Context, itf *config.Interface) {
 		}
 	}
 	log.Info("chain re-applied", "reason", reason, "ifindex", ifindex(cur), "programs", len(plan.Owned))
+	d.metrics.driftRepaired(itf)
 
 	// Running plugins get their maps on the re-applied chain (new maps for
 	// a new root or a program that was missing).

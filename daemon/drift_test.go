@@ -241,7 +241,7 @@ func TestDriftRootDetached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = r.Update(func(s *dispatcher.Spec) error {
+	_, err = r.Update(func(s *dispatcher.Spec) error {
 		s.Programs = dispatcher.Chain{}
 		return nil
 	})

@@ -100,6 +100,7 @@ func (d *Daemon) scheduleRestart(in *instance, delay time.Duration) {
 // kept.
 func (d *Daemon) restart(ctx context.Context, in *instance) {
 	log := d.log.With("plugin", in.cfg.Name, "interface", in.key.iface)
+	d.metrics.pluginRestart(in.cfg.Name)
 	err := d.startInstance(ctx, in)
 	if err == nil {
 		in.restarts++

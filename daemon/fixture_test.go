@@ -41,10 +41,15 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	testutil.RequireRoot(t)
-	f := &fixture{t: t, logs: &syncBuffer{}}
-	f.send = testutil.NewNetNS(t)
-	f.recv = testutil.NewNetNS(t)
-	f.pair = testutil.NewVethPair(t, f.send, f.recv, nil)
+	send, recv := testutil.NewNetNS(t), testutil.NewNetNS(t)
+	return newFixtureOn(t, send, recv, testutil.NewVethPair(t, send, recv, nil))
+}
+
+// newFixtureOn is newFixture on namespaces and a veth pair the caller
+// created (with names of its own).
+func newFixtureOn(t *testing.T, send, recv *testutil.NetNS, pair *testutil.VethPair) *fixture {
+	t.Helper()
+	f := &fixture{t: t, logs: &syncBuffer{}, send: send, recv: recv, pair: pair}
 	testutil.AddNeighbours(t, f.pair)
 	f.bpffs = testutil.PrivateBPFFS(t)
 	f.state = t.TempDir()

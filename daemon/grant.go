@@ -72,21 +72,3 @@ func authorizeLoad(grants []config.Grant, p Peer, iface string, prog dispatcher.
 	}
 	return prog, fmt.Errorf("%w: on interface %q: %s", ErrPermission, iface, strings.Join(why, "; "))
 }
-
-// mayRemove decides whether the peer may remove (or replace) a program of
-// the given owner: its own always; another owner's only as root with force.
-func mayRemove(p Peer, owner string, force bool) error {
-	if ownedBy(owner, p.UID) {
-		return nil
-	}
-	if p.UID == 0 && force {
-		return nil
-	}
-	if owner == "" {
-		owner = "no recorded owner"
-	}
-	if p.UID == 0 {
-		return fmt.Errorf("%w (%s); use force", ErrOwned, owner)
-	}
-	return fmt.Errorf("%w: the program belongs to %s", ErrPermission, owner)
-}

@@ -58,32 +58,3 @@ func TestAuthorizeLoad(t *testing.T) {
 		})
 	}
 }
-
-func TestMayReplace(t *testing.T) {
-	user := Peer{UID: 1000}
-	root := Peer{UID: 0}
-	for _, tc := range []struct {
-		peer  Peer
-		owner string
-		force bool
-		want  error
-	}{
-		{user, "user:1000", false, nil},
-		{user, "user:1001", false, ErrPermission},
-		{user, "user:1001", true, ErrPermission},
-		{user, "plugin:x", true, ErrPermission},
-		{user, "", false, ErrPermission},
-		{root, "user:0", false, nil},
-		{root, "user:root", false, nil},
-		{root, "user:1000", false, ErrOwned},
-		{root, "user:1000", true, nil},
-		{root, "", true, nil},
-		{root, "config:x", true, ErrOwned},
-		{root, "plugin:x", true, ErrOwned},
-	} {
-		err := mayReplace(tc.peer, tc.owner, tc.force)
-		if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
-			t.Errorf("mayReplace(uid %d, %q, force %v) = %v, want %v", tc.peer.UID, tc.owner, tc.force, err, tc.want)
-		}
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/plugins/host"
@@ -66,30 +67,17 @@ func (in *instance) program() (dispatcher.Program, error) {
 }
 
 func pluginProgram(p *config.Plugin, base dispatcher.Program) (dispatcher.Program, error) {
-	prog := base
+	prog, err := configOverrides(p.Priority, p.ProceedOn, p.AllowedVerdicts, nil).Apply(base)
+	if err != nil {
+		return base, fmt.Errorf("plugin %s: allowed_verdicts: %w", p.Name, err)
+	}
 	prog.Name = p.Name
-	prog.Owner = PluginOwner(p.Name)
+	prog.Owner = chain.PluginOwner(p.Name).String()
 	// A plugin run as another user is as trusted as that user: its
 	// program is verified as an unprivileged caller's.
 	if p.User != "" {
 		uid, _, err := config.LookupUser(p.User)
 		prog.Unprivileged = err != nil || uid != 0
-	}
-	if p.Priority != nil {
-		prog.Priority = *p.Priority
-	}
-	if p.ProceedOn != nil {
-		prog.ProceedOn = *p.ProceedOn
-	}
-	switch {
-	case p.AllowedVerdicts == 0:
-	case base.Allowed == 0:
-		prog.Allowed = p.AllowedVerdicts
-	default:
-		prog.Allowed = base.Allowed & p.AllowedVerdicts
-		if prog.Allowed == 0 {
-			return prog, fmt.Errorf("plugin %s: allowed_verdicts %s and the plugin's own %s have no verdict in common", p.Name, p.AllowedVerdicts, base.Allowed)
-		}
 	}
 	return prog, nil
 }

@@ -52,7 +52,7 @@ func TestOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	err = r.Update(func(s *dispatcher.Spec) error {
+	_, err = r.Update(func(s *dispatcher.Spec) error {
 		s.Programs = append(s.Programs, noop(t, "cli", "user:root", 50), noop(t, "someone", "user:1234", 60), noop(t, "anon", "", 70))
 		return nil
 	})

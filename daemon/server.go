@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -87,63 +88,65 @@ func (s *controlServer) Unload(ctx context.Context, req *controlpb.UnloadRequest
 	return &controlpb.UnloadResponse{Removed: removed}, nil
 }
 
-// managedInterface returns the config interface called name in netns, or
-// nil.
-func (d *Daemon) managedInterface(name, netns string) *config.Interface {
-	for i := range d.cfg.Interfaces {
-		if itf := &d.cfg.Interfaces[i]; itf.Name == name && itf.NetNS == netns {
-			return itf
-		}
-	}
-	return nil
+// managedInterface returns the config interface itf, or nil.
+func (d *Daemon) managedInterface(itf chain.Interface) *config.Interface {
+	return d.cfg.Interface(itf.String())
 }
 
 // root returns the root of an interface for a socket request, and a
 // function to release it. Config interfaces use the daemon's roots; root
 // may also reach other interfaces (attach says whether to create the root).
-func (d *Daemon) root(p Peer, name, netns string, mode dispatcher.Mode, attach bool) (*dispatcher.Root, string, func(), error) {
-	if itf := d.managedInterface(name, netns); itf != nil {
-		return d.roots[itf.Ref()], itf.Ref(), func() {}, nil
-	}
-	ref := name
-	if netns != "" {
-		ref = netns + "/" + name
+func (d *Daemon) root(p Peer, itf chain.Interface, mode dispatcher.Mode, attach bool) (*dispatcher.Root, func(), error) {
+	if c := d.managedInterface(itf); c != nil {
+		return d.roots[c.Ref()], func() {}, nil
 	}
 	if p.UID != 0 {
-		return nil, ref, nil, fmt.Errorf("%w: interface %q is not in the daemon's config", ErrPermission, ref)
+		return nil, nil, fmt.Errorf("%w: interface %q is not in the daemon's config", ErrPermission, itf)
 	}
-	opts := &dispatcher.Options{NetNS: netns, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir, Mode: mode}
+	opts := &dispatcher.Options{NetNS: itf.NetNS, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir, Mode: mode}
 	open := dispatcher.Open
 	if attach {
 		open = dispatcher.Attach
 	}
-	r, err := open(name, opts)
+	r, err := open(itf.Name, opts)
 	if err != nil {
-		return nil, ref, nil, err
+		return nil, nil, err
 	}
-	return r, ref, func() { r.Close() }, nil
+	return r, func() { r.Close() }, nil
 }
+
+// actor is the peer as a chain editor.
+func (p Peer) actor() chain.Actor { return chain.Actor{UID: p.UID} }
 
 // load performs a Load request for the peer.
 func (d *Daemon) load(p Peer, req *controlpb.LoadRequest) (dispatcher.Program, error) {
 	if req.GetInterface() == "" {
 		return dispatcher.Program{}, fmt.Errorf("%w: no interface", dispatcher.ErrInvalid)
 	}
+	itf := chain.NewInterface(req.GetNetns(), req.GetInterface())
 	prog, err := dispatcher.NewProgram(req.GetName(), req.GetObject(), req.GetProgramName())
 	if err != nil {
 		return prog, err
 	}
+	var ov chain.Overrides
 	if req.Priority != nil {
-		prog.Priority = int(req.GetPriority())
+		v := int(req.GetPriority())
+		ov.Priority = &v
 	}
 	if req.ProceedOn != nil {
-		prog.ProceedOn = dispatcher.VerdictSet(req.GetProceedOn())
+		v := dispatcher.VerdictSet(req.GetProceedOn())
+		ov.ProceedOn = &v
 	}
 	if req.Allowed != nil {
-		prog.Allowed = dispatcher.VerdictSet(req.GetAllowed())
+		v := dispatcher.VerdictSet(req.GetAllowed())
+		ov.Allowed = &v
 	}
-	prog.Shadow = req.GetShadow()
-	prog.Owner = UserOwner(p.UID)
+	shadow := req.GetShadow()
+	ov.Shadow = &shadow
+	if prog, err = ov.Apply(prog); err != nil {
+		return prog, &dispatcher.ProgramError{Program: prog.Name, Err: err}
+	}
+	prog.Owner = p.actor().Owner().String()
 	// A user's program is verified as the kernel would verify it for that
 	// user: no kernel pointers leak through it (docs/config.md).
 	prog.Unprivileged = p.UID != 0
@@ -151,88 +154,40 @@ func (d *Daemon) load(p Peer, req *controlpb.LoadRequest) (dispatcher.Program, e
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	root, ref, release, err := d.root(p, req.GetInterface(), req.GetNetns(), mode, true)
+	root, release, err := d.root(p, itf, mode, true)
 	if err != nil {
 		return prog, err
 	}
 	defer release()
-	if prog, err = authorizeLoad(d.cfg.Grants, p, ref, prog); err != nil {
+	if prog, err = authorizeLoad(d.cfg.Grants, p, itf.String(), prog); err != nil {
 		return prog, err
 	}
-	err = root.Update(func(s *dispatcher.Spec) error {
-		i := s.Programs.Index(prog.Name)
-		if i < 0 {
-			s.Programs = append(s.Programs, prog)
-			return nil
-		}
-		if err := mayReplace(p, s.Programs[i].Owner, req.GetForce()); err != nil {
-			return fmt.Errorf("program %q on %s: %w", prog.Name, ref, err)
-		}
-		s.Programs[i] = prog
-		return nil
-	})
+	op := chain.Load{Interface: itf, Program: prog, Replace: true, Force: req.GetForce()}
+	_, err = root.Update(func(s *dispatcher.Spec) error { return op.Apply(s, p.actor()) })
 	return prog, err
-}
-
-// mayReplace decides whether the peer may replace or remove a program of
-// owner. The daemon's own programs follow the config: nobody replaces them
-// through the socket.
-func mayReplace(p Peer, owner string, force bool) error {
-	if daemonOwned(owner) {
-		if p.UID == 0 {
-			return fmt.Errorf("%w (%s): it follows the daemon's config; change the config", ErrOwned, owner)
-		}
-		return fmt.Errorf("%w: the program belongs to %s", ErrPermission, owner)
-	}
-	return mayRemove(p, owner, force)
 }
 
 // unload performs an Unload request for the peer.
 func (d *Daemon) unload(p Peer, req *controlpb.UnloadRequest) ([]string, error) {
-	if req.GetAll() == (len(req.GetNames()) > 0) {
-		return nil, fmt.Errorf("%w: give names or all", dispatcher.ErrInvalid)
+	op := chain.Unload{Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()), Names: req.GetNames(), All: req.GetAll(), Force: req.GetForce()}
+	if err := op.Validate(); err != nil {
+		return nil, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	root, ref, release, err := d.root(p, req.GetInterface(), req.GetNetns(), "", false)
+	root, release, err := d.root(p, op.Interface, "", false)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	var removed []string
-	err = root.Update(func(s *dispatcher.Spec) error {
-		removed = nil
-		var keep dispatcher.Chain
-		if req.GetAll() {
-			for _, prog := range s.Programs {
-				if mayReplace(p, prog.Owner, req.GetForce()) == nil {
-					removed = append(removed, prog.Name)
-					continue
-				}
-				keep = append(keep, prog)
-			}
-		} else {
-			keep = s.Programs
-			for _, name := range req.GetNames() {
-				i := keep.Index(name)
-				if i < 0 {
-					return fmt.Errorf("%w: %q on %s", dispatcher.ErrNotFound, name, ref)
-				}
-				if err := mayReplace(p, keep[i].Owner, req.GetForce()); err != nil {
-					return fmt.Errorf("program %q on %s: %w", name, ref, err)
-				}
-				keep = append(keep[:i:i], keep[i+1:]...)
-				removed = append(removed, name)
-			}
-		}
-		if len(removed) == 0 {
-			return errUnchanged
-		}
-		s.Programs = keep
-		return nil
+	_, err = root.Update(func(s *dispatcher.Spec) error {
+		var err error
+		removed, err = op.Apply(s, p.actor())
+		return err
 	})
-	if errors.Is(err, errUnchanged) {
-		return []string{}, nil
+	if err != nil {
+		return nil, err
 	}
-	return removed, err
+	return removed, nil
 }

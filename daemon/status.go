@@ -3,6 +3,7 @@ package daemon
 import (
 	"time"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -39,13 +40,10 @@ type PluginStatus struct {
 // Process returns the plugin instance behind a program of an interface's
 // status, or nil when the program is not a plugin's (or no longer managed).
 func (s *Status) Process(itf *dispatcher.InterfaceStatus, prog *dispatcher.ProgramStatus) *PluginStatus {
-	ref := itf.Name
-	if itf.NetNS != "" {
-		ref = itf.NetNS + "/" + itf.Name
-	}
+	ref := chain.NewInterface(itf.NetNS, itf.Name).String()
 	for i := range s.Plugins {
 		p := &s.Plugins[i]
-		if PluginOwner(p.Name) == prog.Owner && p.Interface == ref {
+		if chain.PluginOwner(p.Name).String() == prog.Owner && p.Interface == ref {
 			return p
 		}
 	}

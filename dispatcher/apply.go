@@ -19,7 +19,7 @@ import (
 // Spec returns the interface's chain as last read from the pins, in slot
 // order. Program.Object is filled.
 func (r *Root) Spec() (Spec, error) {
-	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, NoCounters: r.st.NoCounters, Programs: Chain{}}
+	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, NoCounters: r.st.NoCounters, Revision: r.st.Generation, Programs: Chain{}}
 	for _, ps := range r.st.Programs {
 		p := ps.Program
 		obj, err := r.pins.loadObject(ps.Object)
@@ -34,25 +34,32 @@ func (r *Root) Spec() (Spec, error) {
 
 // Update changes the chain: under the interface's lock it re-reads the
 // pins, lets fn edit the current Spec, and applies the result. Changes by
-// other processes are never lost. If fn or the apply fails, the running
-// chain is untouched.
-func (r *Root) Update(fn func(*Spec) error) error {
+// other processes are never lost. It reports whether the chain changed: a
+// result that would rebuild the running generation swaps nothing and
+// reports false. If fn or the apply fails, the running chain is untouched;
+// when the apply of the first change to a root Attach created fails, the
+// root is removed again.
+//
+// For a compare-and-swap, fn compares Spec.Revision with the revision it
+// expects and returns an error when they differ.
+func (r *Root) Update(fn func(*Spec) error) (changed bool, err error) {
 	lock, err := lockDir(r.pins.bpf)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer lock.Unlock()
 	if err := r.reload(); err != nil {
-		return err
+		return false, err
 	}
 	s, err := r.Spec()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := fn(&s); err != nil {
-		return err
+		return false, err
 	}
-	return r.settleCreated(r.apply(s), lock) // a failed first apply detaches a root Attach created
+	changed, err = r.apply(s)
+	return changed, r.settleCreated(err, lock) // a failed first apply detaches a root Attach created
 }
 
 // Apply replaces the interface's chain with s. It is transactional: it
@@ -60,22 +67,24 @@ func (r *Root) Update(fn func(*Spec) error) error {
 // failure the running chain is untouched and the error (a *ProgramError
 // where one program is to blame) says why.
 func (r *Root) Apply(s Spec) error {
-	return r.Update(func(cur *Spec) error {
+	_, err := r.Update(func(cur *Spec) error {
 		*cur = s
 		return nil
 	})
+	return err
 }
 
-// apply builds, swaps and commits a generation. Call with the lock held.
-func (r *Root) apply(s Spec) (err error) {
+// apply builds, swaps and commits a generation, and reports whether it
+// did (false: s would rebuild the running one). Call with the lock held.
+func (r *Root) apply(s Spec) (changed bool, err error) {
 	if !s.Fallthrough.Valid() {
-		return fmt.Errorf("%w: fall-through verdict %d", ErrInvalid, s.Fallthrough)
+		return false, fmt.Errorf("%w: fall-through verdict %d", ErrInvalid, s.Fallthrough)
 	}
 	if s.Fallthrough == Aborted {
 		s.Fallthrough = Pass // the zero value: the default
 	}
 	if err := s.Programs.Validate(); err != nil {
-		return err
+		return false, err
 	}
 	chain := s.Programs.Sorted()
 
@@ -88,11 +97,11 @@ func (r *Root) apply(s Spec) (err error) {
 		reason = r.st.Reason // keep why the root got it (e.g. auto's probe)
 	}
 	if r.unchanged(chain, s, kind) {
-		return nil
+		return false, nil
 	}
 	mech, err := newMechanism(kind)
 	if err != nil {
-		return err
+		return false, err
 	}
 
 	g := &generation{
@@ -128,22 +137,22 @@ func (r *Root) apply(s Spec) (err error) {
 		old, had := prev[p.Name]
 		sl, err := r.prepareSlot(g, p, old, had)
 		if err != nil {
-			return err
+			return false, err
 		}
 		sl.counter = counters[p.Name]
 		g.slots = append(g.slots, sl)
 	}
 	if err := g.prepareRoot(); err != nil {
-		return err
+		return false, err
 	}
 	if kind == Linked || kind == Inline {
 		if err := checkMapLimit(g); err != nil {
-			return err
+			return false, err
 		}
 	}
 	g.prog, err = mech.build(g)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer func() {
 		if !committed {
@@ -156,7 +165,7 @@ func (r *Root) apply(s Spec) (err error) {
 	// is exact.
 	rows, err := counterRows(r.stats)
 	if err != nil {
-		return err
+		return false, err
 	}
 	bases := map[string]Stats{}
 	for _, sl := range g.slots {
@@ -186,7 +195,7 @@ func (r *Root) apply(s Spec) (err error) {
 	}
 	next.DispatcherID, err = programID(g.prog)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, sl := range g.slots {
 		p := sl.Program
@@ -194,7 +203,7 @@ func (r *Root) apply(s Spec) (err error) {
 		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: bases[sl.Name], ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason})
 	}
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
-		return fmt.Errorf("writing pending state: %w", err)
+		return false, fmt.Errorf("writing pending state: %w", err)
 	}
 	if err := r.swap(g.prog); err != nil {
 		os.Remove(r.pins.pendingFile())
@@ -205,9 +214,9 @@ func (r *Root) apply(s Spec) (err error) {
 					plain = append(plain, sl.Name)
 				}
 			}
-			return fmt.Errorf("%w: the interface's MTU needs multi-buffer (frags) XDP programs and %v are not frags-aware (built for SEC(\"xdp.frags\")): %v", ErrInvalid, plain, err)
+			return false, fmt.Errorf("%w: the interface's MTU needs multi-buffer (frags) XDP programs and %v are not frags-aware (built for SEC(\"xdp.frags\")): %v", ErrInvalid, plain, err)
 		}
-		return err
+		return false, err
 	}
 
 	// The new generation runs. From here on, failures are reported but the
@@ -229,7 +238,7 @@ func (r *Root) apply(s Spec) (err error) {
 	}
 	r.st = next
 	r.cleanupLeftovers()
-	return errors.Join(errs...)
+	return true, errors.Join(errs...)
 }
 
 // swap replaces the running dispatcher with prog, failing with

@@ -195,7 +195,7 @@ func TestSixtyFourPrograms(t *testing.T) {
 			t.Errorf("slot 63 dropped %d, want 5", got)
 		}
 
-		err := r.Update(func(s *dispatcher.Spec) error {
+		_, err := r.Update(func(s *dispatcher.Spec) error {
 			s.Programs = append(s.Programs, program(t, testprogs.Noop, "one-too-many"))
 			return nil
 		})

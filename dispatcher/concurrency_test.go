@@ -91,7 +91,7 @@ func TestConcurrentUpdates(t *testing.T) {
 					return
 				}
 				defer r.Close()
-				errs[i] = r.Update(func(s *dispatcher.Spec) error {
+				_, errs[i] = r.Update(func(s *dispatcher.Spec) error {
 					s.Programs = append(s.Programs, p)
 					return nil
 				})

@@ -27,6 +27,11 @@ type Spec struct {
 	Mechanism MechanismKind
 	// NoCounters builds the dispatcher without per-program counters.
 	NoCounters bool
+	// Revision is the chain's revision when it was read (its generation
+	// number; 0 before the first): every committed change increments it.
+	// An Update function compares it to the revision it expects for a
+	// compare-and-swap; changing it has no effect.
+	Revision uint64
 }
 
 // Root is an interface's xdpchain root: a dispatcher attached by a pinned

@@ -21,7 +21,7 @@
 //	r, err := dispatcher.Attach("eth0", &dispatcher.Options{NetNS: "blue"})
 //	...
 //	p, err := dispatcher.NewProgram("filter", elfBytes, "")
-//	err = r.Update(func(s *dispatcher.Spec) error {
+//	changed, err := r.Update(func(s *dispatcher.Spec) error {
 //		s.Programs = append(s.Programs, p)
 //		return nil
 //	})

@@ -99,7 +99,7 @@ func TestErrorsLeaveChain(t *testing.T) {
 
 		for _, tc := range errorCases() {
 			t.Run(tc.name, func(t *testing.T) {
-				err := r.Update(func(s *dispatcher.Spec) error {
+				_, err := r.Update(func(s *dispatcher.Spec) error {
 					tc.change(t, s)
 					return nil
 				})
@@ -149,7 +149,7 @@ func TestErrorsLeaveChain(t *testing.T) {
 
 		// An error of the caller's function is returned as it is.
 		sentinel := errors.New("changed my mind")
-		err := r.Update(func(s *dispatcher.Spec) error {
+		_, err := r.Update(func(s *dispatcher.Spec) error {
 			s.Programs = nil
 			return sentinel
 		})
@@ -177,7 +177,7 @@ func TestVerifierLogOnRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = r.Update(func(s *dispatcher.Spec) error {
+		_, err = r.Update(func(s *dispatcher.Spec) error {
 			s.Programs = append(s.Programs, program(t, testprogs.Bad, "broken"))
 			return nil
 		})

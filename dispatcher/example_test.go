@@ -38,7 +38,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	err = root.Update(func(s *dispatcher.Spec) error {
+	_, err = root.Update(func(s *dispatcher.Spec) error {
 		s.Programs = append(s.Programs, counter, dropper)
 		return nil
 	})
@@ -111,7 +111,7 @@ func ExampleRoot_Update() {
 	show()
 
 	// A change that fails leaves the running chain as it was.
-	err = root.Update(func(s *dispatcher.Spec) error {
+	_, err = root.Update(func(s *dispatcher.Spec) error {
 		s.Programs = append(s.Programs, noop("b", 1))
 		return nil
 	})

@@ -47,7 +47,7 @@ func TestFailedFirstLoadLeavesNoRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = r.Update(func(s *dispatcher.Spec) error {
+	_, err = r.Update(func(s *dispatcher.Spec) error {
 		s.Programs = append(s.Programs, program(t, testprogs.Bad, "bad"))
 		return nil
 	})
@@ -77,7 +77,7 @@ func TestFailedFirstLoadLeavesNoRoot(t *testing.T) {
 		t.Run("first Update "+first.what, func(t *testing.T) {
 			r := f.attach(t)
 			r.Update(first.fn)
-			err := r.Update(func(s *dispatcher.Spec) error {
+			_, err := r.Update(func(s *dispatcher.Spec) error {
 				s.Programs = append(s.Programs, program(t, testprogs.Bad, "bad"))
 				return nil
 			})

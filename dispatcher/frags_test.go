@@ -30,7 +30,7 @@ func TestFrags(t *testing.T) {
 
 		aware := program(t, testprogs.Noop, "aware")
 		aware.Frags = true
-		if err := r.Update(func(s *dispatcher.Spec) error {
+		if _, err := r.Update(func(s *dispatcher.Spec) error {
 			s.Programs = append(s.Programs, aware)
 			return nil
 		}); err != nil {
@@ -39,7 +39,7 @@ func TestFrags(t *testing.T) {
 		before := status(t, r)
 
 		plain := program(t, testprogs.Counter, "plain")
-		err = r.Update(func(s *dispatcher.Spec) error {
+		_, err = r.Update(func(s *dispatcher.Spec) error {
 			s.Programs = append(s.Programs, plain)
 			return nil
 		})

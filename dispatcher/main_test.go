@@ -176,7 +176,7 @@ func program(t *testing.T, object, name string) dispatcher.Program {
 // add appends programs to the chain of r in one Update.
 func add(t *testing.T, r *dispatcher.Root, progs ...dispatcher.Program) {
 	t.Helper()
-	err := r.Update(func(s *dispatcher.Spec) error {
+	_, err := r.Update(func(s *dispatcher.Spec) error {
 		s.Programs = append(s.Programs, progs...)
 		return nil
 	})
@@ -188,7 +188,7 @@ func add(t *testing.T, r *dispatcher.Root, progs ...dispatcher.Program) {
 // remove takes programs out of the chain of r in one Update.
 func remove(t *testing.T, r *dispatcher.Root, names ...string) {
 	t.Helper()
-	err := r.Update(func(s *dispatcher.Spec) error {
+	_, err := r.Update(func(s *dispatcher.Spec) error {
 		for _, n := range names {
 			i := s.Programs.Index(n)
 			if i < 0 {

@@ -20,14 +20,44 @@ type netNS struct {
 	inode  uint64
 }
 
+// netnsDir is where `ip netns` binds named network namespaces.
+const netnsDir = "/run/netns"
+
+// CanonicalNetNS returns the one form of a network namespace reference
+// (Options.NetNS): a path to a file directly under /run/netns becomes the
+// namespace's name, other paths are cleaned, and names and "" (the
+// caller's namespace) stay as they are. Two references to one namespace
+// by name and by its /run/netns path are then equal.
+func CanonicalNetNS(spec string) string {
+	if !strings.Contains(spec, "/") {
+		return spec
+	}
+	p := filepath.Clean(spec)
+	if dir, name := filepath.Split(p); filepath.Clean(dir) == netnsDir && name != "" {
+		return name
+	}
+	return p
+}
+
+// NetNSPath returns the file of the network namespace spec names: a name
+// is under /run/netns, a path is itself, and "" is the calling thread's
+// namespace (/proc/thread-self/ns/net).
+func NetNSPath(spec string) string {
+	switch {
+	case spec == "":
+		return "/proc/thread-self/ns/net"
+	case strings.Contains(spec, "/"):
+		return spec
+	default:
+		return filepath.Join(netnsDir, spec)
+	}
+}
+
 func openNetNS(spec string) (*netNS, error) {
+	spec = CanonicalNetNS(spec)
 	n := &netNS{spec: spec, handle: -1}
-	path := "/proc/thread-self/ns/net"
+	path := NetNSPath(spec)
 	if spec != "" {
-		path = spec
-		if !strings.Contains(spec, "/") {
-			path = filepath.Join("/run/netns", spec)
-		}
 		h, err := netns.GetFromPath(path)
 		if err != nil {
 			return nil, fmt.Errorf("opening network namespace %q: %w", spec, err)
@@ -105,10 +135,10 @@ func insideIPNetnsExec() bool {
 	if unix.Stat("/proc/self/ns/net", &st) != nil {
 		return false
 	}
-	entries, _ := os.ReadDir("/run/netns")
+	entries, _ := os.ReadDir(netnsDir)
 	for _, e := range entries {
 		var nst unix.Stat_t
-		if unix.Stat(filepath.Join("/run/netns", e.Name()), &nst) == nil && nst.Ino == st.Ino && nst.Dev == st.Dev {
+		if unix.Stat(filepath.Join(netnsDir, e.Name()), &nst) == nil && nst.Ino == st.Ino && nst.Dev == st.Dev {
 			return true
 		}
 	}

@@ -101,6 +101,7 @@ func (o *Options) withDefaults() Options {
 	if out.BPFFS == "" {
 		out.BPFFS = DefaultBPFFS
 	}
+	out.NetNS = CanonicalNetNS(out.NetNS)
 	if out.StateDir == "" {
 		out.StateDir = DefaultStateDir
 	}

@@ -195,7 +195,7 @@ func TestCountersFollowProgram(t *testing.T) {
 		}
 		drops("after adding head (slots shifted)", 7, 0)
 
-		err := r.Update(func(s *dispatcher.Spec) error {
+		_, err := r.Update(func(s *dispatcher.Spec) error {
 			s.Programs[s.Programs.Index("d2")].Priority = 5
 			return nil
 		})
@@ -250,7 +250,7 @@ func TestCrashLeftovers(t *testing.T) {
 			if after := treeOf(t, f.bpffs, f.stateDir); !reflect.DeepEqual(before, after) {
 				t.Errorf("Open and List changed the pins or state:\nbefore %v\nafter  %v", before, after)
 			}
-			if err := r.Update(func(*dispatcher.Spec) error { return nil }); err != nil {
+			if _, err := r.Update(func(*dispatcher.Spec) error { return nil }); err != nil {
 				t.Fatalf("a change over leftovers: %v", err)
 			}
 			return r
@@ -474,7 +474,7 @@ func TestMechanismSwitch(t *testing.T) {
 	r := baseline(t, f)
 	f.expectUDP(t, false, dropPort, 5, false)
 	for i, mech := range []dispatcher.MechanismKind{dispatcher.Freplace, dispatcher.Linked} {
-		err := r.Update(func(s *dispatcher.Spec) error {
+		_, err := r.Update(func(s *dispatcher.Spec) error {
 			s.Mechanism = mech
 			return nil
 		})

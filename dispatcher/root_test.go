@@ -101,7 +101,7 @@ func TestRootNeverDetachedImplicitly(t *testing.T) {
 		before := status(t, r)
 
 		// Removing every program leaves an empty dispatcher attached.
-		if err := r.Update(func(s *dispatcher.Spec) error { s.Programs = nil; return nil }); err != nil {
+		if _, err := r.Update(func(s *dispatcher.Spec) error { s.Programs = nil; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		empty := status(t, r)

@@ -93,7 +93,7 @@ func TestForgedStateDir(t *testing.T) {
 		expectSurvives(t, target)
 		r, err := dispatcher.Open(f.iface(), f.opts())
 		if err == nil {
-			err = r.Update(func(s *dispatcher.Spec) error { s.Programs = nil; return nil })
+			_, err = r.Update(func(s *dispatcher.Spec) error { s.Programs = nil; return nil })
 			r.Close()
 		}
 		if !errors.Is(err, dispatcher.ErrUnsafeDir) || !strings.Contains(err.Error(), objects+" is a symbolic link") {

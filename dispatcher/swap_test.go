@@ -57,7 +57,7 @@ func TestSwapUnderTraffic(t *testing.T) {
 					}
 					// Alternate between one and two programs; the second
 					// one passes too.
-					err := r.Update(func(s *dispatcher.Spec) error {
+					_, err := r.Update(func(s *dispatcher.Spec) error {
 						if i%2 == 0 {
 							s.Programs = append(s.Programs, dispatcher.Program{Name: fmt.Sprintf("extra%d", i), Priority: 1,
 								ProceedOn: dispatcher.NewVerdictSet(dispatcher.Pass), Object: testprogs.Object(testprogs.VerdictPass),

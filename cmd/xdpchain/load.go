@@ -82,7 +82,7 @@ on any error the running chain is untouched.`,
 				}
 			}
 			p.Shadow = shadow
-			p.Owner = currentUser()
+			p.Owner = currentUser().Owner().String()
 
 			opts := env.options(netns)
 			if opts.Mode, err = dispatcher.ParseMode(mode); err != nil {
@@ -97,7 +97,7 @@ on any error the running chain is untouched.`,
 				return err
 			}
 			defer r.Close()
-			err = r.Update(func(s *dispatcher.Spec) error {
+			_, err = r.Update(func(s *dispatcher.Spec) error {
 				if cmd.Flags().Changed("mechanism") {
 					s.Mechanism = opts.Mechanism
 				}

@@ -42,7 +42,7 @@ func newUnloadCmd(env *cliEnv) *cobra.Command {
 			}
 			defer r.Close()
 			var removed int
-			err = r.Update(func(s *dispatcher.Spec) error {
+			_, err = r.Update(func(s *dispatcher.Spec) error {
 				if all {
 					removed = len(s.Programs)
 					s.Programs = nil

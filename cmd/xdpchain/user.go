@@ -1,12 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/xdpchain/xdpchain/chain"
 )
 
-// currentUser names the CLI's user as a program owner, "user:UID", as the
-// daemon names the callers of its socket.
-func currentUser() string {
-	return fmt.Sprintf("user:%d", os.Getuid())
-}
+// currentUser is the CLI's user as a chain editor.
+func currentUser() chain.Actor { return chain.Actor{UID: uint32(os.Getuid())} }

@@ -162,7 +162,7 @@ func attachRoot(ns *benchNS, o *Options, s *subject, mech dispatcher.MechanismKi
 		return nil, fmt.Errorf("attaching the dispatcher to %s: %w", ifname, err)
 	}
 	s.closers = append(s.closers, root, closerFunc(root.Detach))
-	err = root.Update(func(sp *dispatcher.Spec) error {
+	_, err = root.Update(func(sp *dispatcher.Spec) error {
 		sp.Programs = chain
 		sp.Mechanism = mech
 		sp.NoCounters = !counters

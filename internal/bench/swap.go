@@ -75,7 +75,7 @@ func timeSwaps(ctx context.Context, ns *benchNS, o *Options, mech dispatcher.Mec
 		chain[0].Object = testprogs.Object(first)
 		chain[0].ProgramName = testprogs.Program(first)
 		start := time.Now()
-		err := root.Update(func(sp *dispatcher.Spec) error {
+		_, err := root.Update(func(sp *dispatcher.Spec) error {
 			sp.Programs = chain
 			return nil
 		})

@@ -7,8 +7,8 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/xdpchain/xdpchain/plugins/internal/plugintest"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
+	"github.com/xdpchain/xdpchain/plugins/sdk/sdktest"
 )
 
 // standalone loads the object as a plain XDP program with its own maps and
@@ -16,31 +16,29 @@ import (
 func standalone(tb testing.TB) (*blocklistObjects, *sdk.Maps) {
 	tb.Helper()
 	var objs blocklistObjects
-	maps := plugintest.Load(tb, "blocklist", loadBlocklistObjects, &objs, func() map[string]*ebpf.Map {
-		return map[string]*ebpf.Map{MapV4: objs.BlV4, MapV6: objs.BlV6, MapHits: objs.BlHits}
-	})
+	maps := sdktest.LoadObjects(tb, loadBlocklistObjects, &objs)
 	return &objs, maps
 }
 
-// vlanTagged inserts an 802.1Q tag after the MAC addresses.
-func vlanTagged(frame []byte) []byte {
-	out := append([]byte(nil), frame[:12]...)
-	out = append(out, 0x81, 0x00, 0x00, 0x07)
-	return append(out, frame[12:]...)
+// udpFrom returns a UDP datagram from src to port 53 of 198.51.100.1, or of
+// fd00::1 when src is an IPv6 address.
+func udpFrom(src string) []byte {
+	a := netip.MustParseAddr(src)
+	dst := netip.MustParseAddr("198.51.100.1")
+	if a.Is6() {
+		dst = netip.MustParseAddr("fd00::1")
+	}
+	return sdktest.UDP(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
 }
 
-func run(t *testing.T, prog *ebpf.Program, pkt []byte) uint32 {
+func run(t *testing.T, prog *ebpf.Program, pkt []byte) sdk.Verdict {
 	t.Helper()
-	ret, err := prog.Run(&ebpf.RunOptions{Data: pkt})
-	if err != nil {
-		t.Fatalf("test run: %v", err)
-	}
-	return ret
+	return sdktest.Run(t, prog, pkt)
 }
 
 func configure(t *testing.T, p *Plugin, maps *sdk.Maps, settings string) error {
 	t.Helper()
-	return p.Configure(context.Background(), sdk.SettingsFromJSON([]byte(settings)), maps, nil)
+	return p.Configure(context.Background(), sdktest.Settings(settings), maps, nil)
 }
 
 func TestBlocklistProgram(t *testing.T) {
@@ -50,27 +48,26 @@ func TestBlocklistProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	arp := make([]byte, 42)
-	arp[12], arp[13] = 0x08, 0x06
-	truncated := plugintest.UDPFrom("192.0.2.1")[:20]
+	arp := sdktest.Ethernet(sdktest.EtherTypeARP, make([]byte, 28))
+	truncated := udpFrom("192.0.2.1")[:20]
 	for _, tc := range []struct {
 		name string
 		pkt  []byte
-		want uint32
+		want sdk.Verdict
 	}{
-		{"v4 in /24", plugintest.UDPFrom("192.0.2.1"), plugintest.XDPDrop},
-		{"v4 in /24 again", plugintest.UDPFrom("192.0.2.254"), plugintest.XDPDrop},
-		{"v4 next to /24", plugintest.UDPFrom("192.0.3.1"), plugintest.XDPPass},
-		{"v4 bare address", plugintest.UDPFrom("198.51.100.7"), plugintest.XDPDrop},
-		{"v4 next to bare address", plugintest.UDPFrom("198.51.100.8"), plugintest.XDPPass},
-		{"v6 in /32", plugintest.UDPFrom("2001:db8:1::5"), plugintest.XDPDrop},
-		{"v6 outside", plugintest.UDPFrom("2001:db9::1"), plugintest.XDPPass},
-		{"v4 vlan tagged", vlanTagged(plugintest.UDPFrom("192.0.2.7")), plugintest.XDPDrop},
-		{"arp", arp, plugintest.XDPPass},
-		{"truncated ip header", truncated, plugintest.XDPPass},
+		{"v4 in /24", udpFrom("192.0.2.1"), sdk.Drop},
+		{"v4 in /24 again", udpFrom("192.0.2.254"), sdk.Drop},
+		{"v4 next to /24", udpFrom("192.0.3.1"), sdk.Pass},
+		{"v4 bare address", udpFrom("198.51.100.7"), sdk.Drop},
+		{"v4 next to bare address", udpFrom("198.51.100.8"), sdk.Pass},
+		{"v6 in /32", udpFrom("2001:db8:1::5"), sdk.Drop},
+		{"v6 outside", udpFrom("2001:db9::1"), sdk.Pass},
+		{"v4 vlan tagged", sdktest.VLAN(udpFrom("192.0.2.7"), 7), sdk.Drop},
+		{"arp", arp, sdk.Pass},
+		{"truncated ip header", truncated, sdk.Pass},
 	} {
 		if got := run(t, objs.XdpBlocklist, tc.pkt); got != tc.want {
-			t.Errorf("%s: verdict %d, want %d", tc.name, got, tc.want)
+			t.Errorf("%s: verdict %s, want %s", tc.name, got, tc.want)
 		}
 	}
 
@@ -105,19 +102,19 @@ func TestBlocklistChangesAtRunTime(t *testing.T) {
 	if err := configure(t, p, maps, `{"prefixes": ["192.0.2.0/24", "2001:db8::/32"]}`); err != nil {
 		t.Fatal(err)
 	}
-	run(t, objs.XdpBlocklist, plugintest.UDPFrom("192.0.2.1"))
-	run(t, objs.XdpBlocklist, plugintest.UDPFrom("2001:db8::1"))
-	run(t, objs.XdpBlocklist, plugintest.UDPFrom("2001:db8::2"))
+	run(t, objs.XdpBlocklist, udpFrom("192.0.2.1"))
+	run(t, objs.XdpBlocklist, udpFrom("2001:db8::1"))
+	run(t, objs.XdpBlocklist, udpFrom("2001:db8::2"))
 
 	// New set: one prefix stays, one goes, one comes.
 	if err := configure(t, p, maps, `{"prefixes": ["2001:db8::/32", "203.0.113.0/24"]}`); err != nil {
 		t.Fatal(err)
 	}
-	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("192.0.2.1")); got != plugintest.XDPPass {
-		t.Errorf("removed prefix: verdict %d, want pass", got)
+	if got := run(t, objs.XdpBlocklist, udpFrom("192.0.2.1")); got != sdk.Pass {
+		t.Errorf("removed prefix: verdict %s, want pass", got)
 	}
-	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("203.0.113.9")); got != plugintest.XDPDrop {
-		t.Errorf("added prefix: verdict %d, want drop", got)
+	if got := run(t, objs.XdpBlocklist, udpFrom("203.0.113.9")); got != sdk.Drop {
+		t.Errorf("added prefix: verdict %s, want drop", got)
 	}
 	hits, err := p.Hits()
 	if err != nil {
@@ -151,11 +148,11 @@ func TestBlocklistChangesAtRunTime(t *testing.T) {
 			t.Errorf("settings %s accepted", bad)
 		}
 	}
-	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("203.0.113.9")); got != plugintest.XDPDrop {
-		t.Errorf("after refused settings: verdict %d, want drop", got)
+	if got := run(t, objs.XdpBlocklist, udpFrom("203.0.113.9")); got != sdk.Drop {
+		t.Errorf("after refused settings: verdict %s, want drop", got)
 	}
-	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("192.0.2.1")); got != plugintest.XDPPass {
-		t.Errorf("after refused settings: verdict %d, want pass", got)
+	if got := run(t, objs.XdpBlocklist, udpFrom("192.0.2.1")); got != sdk.Pass {
+		t.Errorf("after refused settings: verdict %s, want pass", got)
 	}
 
 	// A new plugin instance (a restarted process) finds the counters.
@@ -176,8 +173,8 @@ func TestBlocklistChangesAtRunTime(t *testing.T) {
 	if err := configure(t, p2, maps, `{}`); err != nil {
 		t.Fatal(err)
 	}
-	if got := run(t, objs.XdpBlocklist, plugintest.UDPFrom("2001:db8::1")); got != plugintest.XDPPass {
-		t.Errorf("empty set: verdict %d, want pass", got)
+	if got := run(t, objs.XdpBlocklist, udpFrom("2001:db8::1")); got != sdk.Pass {
+		t.Errorf("empty set: verdict %s, want pass", got)
 	}
 }
 
@@ -262,7 +259,7 @@ func BenchmarkBlocklist(b *testing.B) {
 		{"v6-listed", "2001:db8:1:2::1"}, {"v6-unlisted", "2001:db9::1"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			_, d, err := objs.XdpBlocklist.Benchmark(plugintest.UDPFrom(tc.src), b.N, b.ResetTimer)
+			_, d, err := objs.XdpBlocklist.Benchmark(udpFrom(tc.src), b.N, b.ResetTimer)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -282,7 +279,7 @@ func TestValidate(t *testing.T) {
 		`{"prefixes": ["fe80::1%eth0"]}`:                false,
 		`{"prefix": ["192.0.2.0/24"]}`:                  false,
 	} {
-		err := p.Validate(context.Background(), sdk.SettingsFromJSON([]byte(settings)))
+		err := p.Validate(context.Background(), sdktest.Settings(settings))
 		if (err == nil) != ok {
 			t.Errorf("%s: %v", settings, err)
 		}

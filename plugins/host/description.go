@@ -3,6 +3,7 @@ package host
 import (
 	"fmt"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	pluginpb "github.com/xdpchain/xdpchain/plugins/proto"
 )
@@ -68,12 +69,9 @@ func (d Description) program(name string) dispatcher.Program {
 		ProceedOn:   d.ProceedOn,
 		Allowed:     d.Allowed,
 		Frags:       d.Frags,
-		Owner:       Owner(name),
+		Owner:       chain.PluginOwner(name).String(),
 		Version:     d.Version,
 		Object:      d.Object,
 		ProgramName: d.ProgramName,
 	}
 }
-
-// Owner is the owner string of the chain entry of the plugin called name.
-func Owner(name string) string { return "plugin:" + name }

@@ -41,7 +41,7 @@ func TestEndToEndBlocklist(t *testing.T) {
 		root.Close()
 	})
 	prog := p.Program()
-	if err := root.Update(func(s *dispatcher.Spec) error {
+	if _, err := root.Update(func(s *dispatcher.Spec) error {
 		s.Programs = append(s.Programs, prog)
 		return nil
 	}); err != nil {
@@ -155,7 +155,7 @@ func TestEndToEndChain(t *testing.T) {
 		}
 		root.Close()
 	})
-	if err := root.Update(func(s *dispatcher.Spec) error {
+	if _, err := root.Update(func(s *dispatcher.Spec) error {
 		s.Programs = append(s.Programs, rl.Program(), bl.Program())
 		return nil
 	}); err != nil {

@@ -2,13 +2,14 @@ package ratelimit
 
 import (
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 
-	"github.com/xdpchain/xdpchain/plugins/internal/plugintest"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
+	"github.com/xdpchain/xdpchain/plugins/sdk/sdktest"
 )
 
 // standalone loads the object as a plain XDP program with its own maps and
@@ -16,39 +17,44 @@ import (
 func standalone(tb testing.TB) (*ratelimitObjects, *sdk.Maps) {
 	tb.Helper()
 	var objs ratelimitObjects
-	maps := plugintest.Load(tb, "ratelimit", loadRatelimitObjects, &objs, func() map[string]*ebpf.Map {
-		return map[string]*ebpf.Map{MapConfig: objs.RlConfig, MapBuckets: objs.RlBuckets, MapStats: objs.RlStats}
-	})
+	maps := sdktest.LoadObjects(tb, loadRatelimitObjects, &objs)
 	return &objs, maps
+}
+
+// udpFrom returns a UDP datagram from src to port 53 of 198.51.100.1, or of
+// fd00::1 when src is an IPv6 address.
+func udpFrom(src string) []byte {
+	a := netip.MustParseAddr(src)
+	dst := netip.MustParseAddr("198.51.100.1")
+	if a.Is6() {
+		dst = netip.MustParseAddr("fd00::1")
+	}
+	return sdktest.UDP(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
 }
 
 // send runs pkt n times and counts the passes.
 func send(t *testing.T, prog *ebpf.Program, pkt []byte, n int) (passed int) {
 	t.Helper()
 	for range n {
-		ret, err := prog.Run(&ebpf.RunOptions{Data: pkt})
-		if err != nil {
-			t.Fatalf("test run: %v", err)
-		}
-		switch ret {
-		case plugintest.XDPPass:
+		switch v := sdktest.Run(t, prog, pkt); v {
+		case sdk.Pass:
 			passed++
-		case plugintest.XDPDrop:
+		case sdk.Drop:
 		default:
-			t.Fatalf("verdict %d", ret)
+			t.Fatalf("verdict %s", v)
 		}
 	}
 	return passed
 }
 
 func configure(p *Plugin, maps *sdk.Maps, settings string) error {
-	return p.Configure(context.Background(), sdk.SettingsFromJSON([]byte(settings)), maps, nil)
+	return p.Configure(context.Background(), sdktest.Settings(settings), maps, nil)
 }
 
 func TestRatelimitBuckets(t *testing.T) {
 	objs, maps := standalone(t)
 	prog := objs.XdpRatelimit
-	a, b, c := plugintest.UDPFrom("192.0.2.1"), plugintest.UDPFrom("2001:db8::1"), plugintest.UDPFrom("192.0.2.2")
+	a, b, c := udpFrom("192.0.2.1"), udpFrom("2001:db8::1"), udpFrom("192.0.2.2")
 
 	if got := send(t, prog, a, 20); got != 20 {
 		t.Errorf("unconfigured: %d of 20 passed, want all", got)
@@ -106,40 +112,59 @@ func TestRatelimitBuckets(t *testing.T) {
 	if err := configure(p, maps, `{"rate_pps": 7}`); err != nil {
 		t.Fatal(err)
 	}
-	if got := send(t, prog, plugintest.UDPFrom("198.51.100.1"), 10); got != 7 {
+	if got := send(t, prog, udpFrom("198.51.100.1"), 10); got != 7 {
 		t.Errorf("default burst: %d of 10 passed, want 7", got)
 	}
 }
 
 // TestRatelimitRate checks that a flooding source gets about rate_pps once
-// its burst is spent. The burst (100 ms worth) also absorbs pauses of the
-// sending goroutine on a busy machine: tokens refilled during a pause are
-// kept up to the burst, so the count stays close to the rate.
+// its burst is spent: never more than the rate allows, and, in a measurement
+// where the sending goroutine was never paused for longer than the burst
+// lasts (100 ms), no fewer. A longer pause (a busy machine) loses tokens, so
+// such a measurement checks only the upper bound and is repeated, up to
+// three times.
 func TestRatelimitRate(t *testing.T) {
 	objs, maps := standalone(t)
 	p := New()
-	const rate = 2000
+	const (
+		rate        = 2000
+		burst       = 200
+		burstWindow = time.Second * burst / rate
+	)
 	if err := configure(p, maps, `{"rate_pps": 2000, "burst": 200}`); err != nil {
 		t.Fatal(err)
 	}
-	pkt := plugintest.UDPFrom("203.0.113.5")
-	// Spend the burst.
-	for send(t, objs.XdpRatelimit, pkt, 1) == 1 {
-	}
-	start := time.Now()
-	passed, sent := 0, 0
-	for time.Since(start) < 500*time.Millisecond {
-		passed += send(t, objs.XdpRatelimit, pkt, 50)
-		sent += 50
-	}
-	elapsed := time.Since(start)
-	want := rate * elapsed.Seconds()
-	t.Logf("sent %d in %s, passed %d, expected about %.0f", sent, elapsed, passed, want)
-	if sent < 4*int(want) {
-		t.Skipf("could only send %d packets, not enough to flood", sent)
-	}
-	if float64(passed) < 0.9*want || float64(passed) > 1.1*want {
-		t.Errorf("passed %d, want %.0f ± 10%%", passed, want)
+	pkt := udpFrom("203.0.113.5")
+	for attempt := 1; ; attempt++ {
+		// Spend the burst.
+		for send(t, objs.XdpRatelimit, pkt, 1) == 1 {
+		}
+		start := time.Now()
+		last := start
+		passed, sent := 0, 0
+		var longest time.Duration
+		for time.Since(start) < 500*time.Millisecond {
+			passed += send(t, objs.XdpRatelimit, pkt, 1)
+			sent++
+			now := time.Now()
+			longest = max(longest, now.Sub(last))
+			last = now
+		}
+		elapsed := time.Since(start)
+		want := rate * elapsed.Seconds()
+		t.Logf("attempt %d: sent %d in %s (longest pause %s), passed %d, expected about %.0f", attempt, sent, elapsed, longest, passed, want)
+		if float64(passed) > 1.1*want+1 {
+			t.Fatalf("passed %d, more than %.0f + 10%%", passed, want)
+		}
+		if longest < burstWindow && sent >= 4*int(want) {
+			if float64(passed) < 0.9*want {
+				t.Errorf("passed %d, want %.0f ± 10%%", passed, want)
+			}
+			return
+		}
+		if attempt == 3 {
+			t.Skipf("every measurement was paused beyond the burst (%s) or could not flood: only the upper bound was checked", burstWindow)
+		}
 	}
 }
 
@@ -157,7 +182,7 @@ func BenchmarkRatelimit(b *testing.B) {
 			if err := configure(p, maps, tc.settings); err != nil {
 				b.Fatal(err)
 			}
-			_, d, err := objs.XdpRatelimit.Benchmark(plugintest.UDPFrom(tc.src), b.N, b.ResetTimer)
+			_, d, err := objs.XdpRatelimit.Benchmark(udpFrom(tc.src), b.N, b.ResetTimer)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -180,7 +205,7 @@ func TestValidate(t *testing.T) {
 		`{"rate_pps": 8589934592}`:       false,
 		`{"rate": 100}`:                  false,
 	} {
-		err := p.Validate(context.Background(), sdk.SettingsFromJSON([]byte(settings)))
+		err := p.Validate(context.Background(), sdktest.Settings(settings))
 		if (err == nil) != ok {
 			t.Errorf("%s: %v", settings, err)
 		}
