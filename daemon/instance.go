@@ -48,6 +48,9 @@ type instance struct {
 	state    string
 	started  time.Time
 	restarts int    // consecutive restarts
+	// reviving: the next start is a reload's (the operator's), not a
+	// crash restart: it neither counts nor backs off.
+	reviving bool
 	lastErr  string // why it last exited or failed to start
 	// epoch counts processes, so that a timer armed for an earlier one is
 	// ignored.
