@@ -47,7 +47,7 @@ type instance struct {
 
 	state    string
 	started  time.Time
-	restarts int    // consecutive restarts
+	restarts int // consecutive restarts
 	// reviving: the next start is a reload's (the operator's), not a
 	// crash restart: it neither counts nor backs off.
 	reviving bool
