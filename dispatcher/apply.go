@@ -49,6 +49,11 @@ func (r *Root) Update(fn func(*Spec) error) (changed bool, err error) {
 	}
 	defer lock.Unlock()
 	if err := r.reload(); err != nil {
+		if errors.Is(err, ErrNotAttached) {
+			// Another process detached the root between Attach (or
+			// Open) and this change: nothing was changed.
+			return false, fmt.Errorf("%w: %q was detached while loading; nothing was changed (attach again to start a new root)", ErrNotAttached, r.ifname)
+		}
 		return false, err
 	}
 	s, err := r.Spec()

@@ -399,8 +399,11 @@ func (r *Root) detach(adopt bool) error {
 	if err := r.detachLocked(); err != nil {
 		return err
 	}
-	lock.Unlock()
+	// Remove the directories under the lock: a process waiting for it
+	// then finds its directory gone and starts over (lockDir), instead of
+	// pinning into a directory being removed.
 	r.pins.removeEmptyDirs()
+	lock.Unlock()
 	pruneStale(r.opts, r.pins)
 	return nil
 }
