@@ -3,56 +3,30 @@ package dispatcher
 import (
 	"fmt"
 	"strings"
+
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
-// Verdict is an XDP action.
-type Verdict uint32
+// Verdict is an XDP action: xdp.Verdict, shared with the plugin SDK.
+type Verdict = xdp.Verdict
 
 // The XDP actions, in the kernel's numbering.
 const (
-	Aborted  Verdict = 0
-	Drop     Verdict = 1
-	Pass     Verdict = 2
-	TX       Verdict = 3
-	Redirect Verdict = 4
+	Aborted  = xdp.Aborted
+	Drop     = xdp.Drop
+	Pass     = xdp.Pass
+	TX       = xdp.TX
+	Redirect = xdp.Redirect
 )
 
-var verdictNames = [...]string{"aborted", "drop", "pass", "tx", "redirect"}
-
-// String returns the verdict's lower-case name ("pass").
-func (v Verdict) String() string {
-	if int(v) < len(verdictNames) {
-		return verdictNames[v]
-	}
-	return fmt.Sprintf("verdict(%d)", uint32(v))
-}
-
-// Valid reports whether v is one of XDP_ABORTED..XDP_REDIRECT.
-func (v Verdict) Valid() bool { return v <= Redirect }
-
 // ParseVerdict parses a verdict name: "pass", "XDP_PASS", "drop", ...
+// Errors wrap ErrInvalid and xdp.ErrUnknownVerdict.
 func ParseVerdict(s string) (Verdict, error) {
-	name := strings.ToLower(strings.TrimSpace(s))
-	name = strings.TrimPrefix(name, "xdp_")
-	for i, n := range verdictNames {
-		if n == name {
-			return Verdict(i), nil
-		}
-	}
-	return 0, fmt.Errorf("%w: unknown verdict %q (want one of %s)", ErrInvalid, s, strings.Join(verdictNames[:], ", "))
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (v *Verdict) UnmarshalText(b []byte) error {
-	p, err := ParseVerdict(string(b))
+	v, err := xdp.ParseVerdict(s)
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	*v = p
-	return nil
+	return v, nil
 }
 
 // VerdictSet is a set of verdicts, one bit per verdict (bit n is verdict n),

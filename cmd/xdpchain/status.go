@@ -133,6 +133,9 @@ func printStatus(w io.Writer, doc statusDoc) {
 					if ps.PID != 0 {
 						process = fmt.Sprintf("%s (pid %d)", ps.State, ps.PID)
 					}
+					if ps.Health != "" {
+						process += ", unhealthy"
+					}
 				}
 			}
 			placed := p.Placement
@@ -144,9 +147,15 @@ func printStatus(w io.Writer, doc statusDoc) {
 				p.Stats.Aborted, p.Stats.Drop, p.Stats.Pass, p.Stats.TX, p.Stats.Redirect, p.Stats.Invalid, p.Stats.Denied)
 		}
 		fmt.Fprintf(tw, "  -\t(fall-through)\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t%s: %d packets\n", s.Fallthrough, s.FallthroughPackets)
-		for _, p := range s.Programs {
+		for j, p := range s.Programs {
 			if p.CallReason != "" {
 				fmt.Fprintf(tw, "  slot %d (%s) %s\n", p.Slot, p.Name, p.CallReason)
+			}
+			if doc.daemon == nil {
+				continue
+			}
+			if ps := doc.daemon.Process(&doc.Interfaces[i], &s.Programs[j]); ps != nil && ps.Health != "" {
+				fmt.Fprintf(tw, "  slot %d (%s) health check: %s\n", p.Slot, p.Name, strings.TrimPrefix(ps.Health, "plugin "+ps.Name+": "))
 			}
 		}
 	}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -418,10 +420,13 @@ func TestInProcessSettingsAndErrors(t *testing.T) {
 	}
 }
 
+// TestInProcessHealthLoop: the background check records each result, and
+// logs a change of health once: unhealthy at warn, well again at info.
 func TestInProcessHealthLoop(t *testing.T) {
 	p := newProbe()
 	p.unhealthy = errors.New("sick")
-	hp := connectInProcess(t, p, Options{HealthInterval: 20 * time.Millisecond})
+	rec := newRecorder(slog.LevelDebug)
+	hp := connectInProcess(t, p, Options{HealthInterval: 20 * time.Millisecond, Logger: slog.New(rec)})
 	hp.startHealthLoop()
 	deadline := time.Now().Add(5 * time.Second)
 	for hp.LastHealth().Failures < 2 {
@@ -438,6 +443,15 @@ func TestInProcessHealthLoop(t *testing.T) {
 			t.Fatalf("health loop did not recover: %+v", hp.LastHealth())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	sick := rec.find("plugin unhealthy")
+	if len(sick) != 1 || sick[0].level != slog.LevelWarn || sick[0].attrs["plugin"] != "probe" ||
+		!strings.Contains(sick[0].attrs["error"], "sick") || strings.HasPrefix(sick[0].attrs["error"], "plugin probe") {
+		t.Errorf("records of turning unhealthy (after 2 failed checks): %v", sick)
+	}
+	well := rec.wait(t, "plugin healthy again")
+	if well.level != slog.LevelInfo || !strings.Contains(well.attrs["was"], "sick") {
+		t.Errorf("record of recovering: %v", well)
 	}
 }
 

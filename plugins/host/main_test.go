@@ -1,11 +1,14 @@
 package host
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +23,9 @@ import (
 // helperEnv makes the test binary act as a (bad) plugin or a tiny daemon
 // instead of running the tests.
 const helperEnv = "XDPCHAIN_HOST_TEST_HELPER"
+
+// markerEnv names the file a helper writes what happened to.
+const markerEnv = "XDPCHAIN_HOST_TEST_MARKER"
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
@@ -59,6 +65,15 @@ func runHelper(mode string) {
 		os.Exit(3)
 	case "probe":
 		sdk.Serve(newProbe())
+	case "servecontext":
+		// ServeContext until the daemon stops it or SIGTERM; then say why
+		// in the marker file, as a plugin's cleanup would run.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		err := sdk.ServeContext(ctx, newProbe())
+		stop()
+		if werr := os.WriteFile(os.Getenv(markerEnv), []byte(fmt.Sprint(err)), 0o644); werr != nil {
+			os.Exit(4)
+		}
 	case "cleanup":
 		// A tiny daemon: start a plugin, report its pid, CleanupAll, exit.
 		p, err := Start(testContext(), Options{Name: "cleanup", Command: os.Getenv("XDPCHAIN_HOST_TEST_PLUGIN")})

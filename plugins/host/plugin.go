@@ -500,6 +500,7 @@ func (p *Plugin) startHealthLoop() {
 			err := p.Health(ctx)
 			cancel()
 			p.mu.Lock()
+			prev := p.lastHealth.Err
 			p.lastHealth.Time, p.lastHealth.Err = time.Now(), err
 			if err != nil {
 				p.lastHealth.Failures++
@@ -507,8 +508,36 @@ func (p *Plugin) startHealthLoop() {
 				p.lastHealth.Failures = 0
 			}
 			p.mu.Unlock()
+			p.logHealthChange(prev, err)
 		}
 	}()
+}
+
+// logHealthChange logs a health check whose result differs from the one
+// before: turning unhealthy (or failing for another reason) at warn, well
+// again at info. A plugin that exits or is being stopped is not reported
+// here: its exit is.
+func (p *Plugin) logHealthChange(prev, err error) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	if p.logs.stopping.Load() || errors.Is(err, ErrExited) {
+		return
+	}
+	switch {
+	case err != nil && (prev == nil || prev.Error() != err.Error()):
+		p.logs.log.Warn("plugin unhealthy", "error", healthReason(p.opts.Name, err))
+	case err == nil && prev != nil:
+		p.logs.log.Info("plugin healthy again", "was", healthReason(p.opts.Name, prev))
+	}
+}
+
+// healthReason is a health error without the "plugin NAME: " its message
+// starts with: the record names the plugin already.
+func healthReason(name string, err error) string {
+	return strings.TrimPrefix(err.Error(), "plugin "+name+": ")
 }
 
 var cleanupOnce sync.Once

@@ -10,7 +10,9 @@
 //
 //	func main() { sdk.Serve(&myPlugin{}) }
 //
-// where myPlugin implements Plugin:
+// (ServeContext instead returns when the daemon stops the plugin or a
+// context ends, for plugins with work of their own to stop), where myPlugin
+// implements Plugin:
 //
 //   - Describe returns the Description: name, version, BPF object, program
 //     name and chain defaults (priority, proceed-on, allowed verdicts, frags).

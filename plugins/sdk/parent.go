@@ -24,6 +24,6 @@ func watchParent(ppid int, getppid func() int, interval time.Duration, exit func
 }
 
 func exitOrphaned() {
-	Logger().Warn("the xdpchain daemon that started this plugin is gone; exiting")
+	Logger().Warn(ErrOrphaned.Error() + "; exiting")
 	os.Exit(1)
 }

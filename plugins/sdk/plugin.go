@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
 // Plugin is implemented by a plugin author and passed to Serve.
@@ -38,20 +38,29 @@ type Validator interface {
 	Validate(ctx context.Context, settings Settings) error
 }
 
-// Verdict is an XDP action (dispatcher.Verdict).
-type Verdict = dispatcher.Verdict
+// Verdict is an XDP action: xdp.Verdict, which is also dispatcher.Verdict.
+// The SDK takes it from package xdp, which imports neither netlink nor the
+// dispatcher.
+type Verdict = xdp.Verdict
 
 // The XDP actions.
 const (
-	Aborted  = dispatcher.Aborted
-	Drop     = dispatcher.Drop
-	Pass     = dispatcher.Pass
-	TX       = dispatcher.TX
-	Redirect = dispatcher.Redirect
+	Aborted  = xdp.Aborted
+	Drop     = xdp.Drop
+	Pass     = xdp.Pass
+	TX       = xdp.TX
+	Redirect = xdp.Redirect
 )
 
-// verdictBits encodes verdicts as a bit set (bit n is verdict n).
-func verdictBits(vs []Verdict) uint32 { return uint32(dispatcher.NewVerdictSet(vs...)) }
+// verdictBits encodes verdicts as a bit set (bit n is verdict n), as
+// dispatcher.VerdictSet does.
+func verdictBits(vs []Verdict) uint32 {
+	var bits uint32
+	for _, v := range vs {
+		bits |= 1 << v
+	}
+	return bits
+}
 
 // Description is a plugin's self-description.
 type Description struct {

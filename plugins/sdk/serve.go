@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -26,6 +28,57 @@ import (
 // serving traffic, and the next daemon starts a fresh instance.
 func Serve(p Plugin) {
 	go watchParent(os.Getppid(), os.Getppid, parentCheckInterval, exitOrphaned)
+	serve(p)
+}
+
+// ErrOrphaned is what ServeContext returns when the daemon that started the
+// plugin died.
+var ErrOrphaned = errors.New("the xdpchain daemon that started this plugin is gone")
+
+// ServeContext is Serve for a plugin with work of its own to stop (a
+// goroutine polling a feed, state to flush): it serves p until the daemon
+// stops the plugin (it returns nil), ctx is done (it returns
+// context.Cause(ctx)), or the daemon that started the plugin died
+// (ErrOrphaned), and then returns instead of exiting, so that main can
+// clean up and return:
+//
+//	func main() {
+//		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+//		defer stop()
+//		p := myfilter.New()
+//		go p.PollFeed(ctx)
+//		err := sdk.ServeContext(ctx, p)
+//		stop()    // ends PollFeed
+//		p.Flush() // quickly: the daemon kills a plugin 2 s after asking it to stop
+//		if err != nil {
+//			sdk.Logger().Info("stopping", "reason", err)
+//		}
+//	}
+//
+// The plugin's program keeps serving traffic whatever the reason. When ctx
+// ends the plugin first, the daemon sees its process exit (and applies
+// on_exit) once main returns. Run by hand, the binary prints that it is a
+// plugin and exits with status 1, as with Serve.
+func ServeContext(ctx context.Context, p Plugin) error {
+	orphaned := make(chan struct{})
+	go watchParent(os.Getppid(), os.Getppid, parentCheckInterval, func() { close(orphaned) })
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		serve(p)
+	}()
+	select {
+	case <-served:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-orphaned:
+		return ErrOrphaned
+	}
+}
+
+// serve runs go-plugin's server until the daemon stops it.
+func serve(p Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: contract.Handshake,
 		VersionedPlugins: contract.VersionedPlugins(&contract.GRPCPlugin{

@@ -11,16 +11,34 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/xdpchain/xdpchain/plugins/sdk"
 )
 
-// MapCounts is the map from destination port (uint16) to packets (uint64).
-const MapCounts = "counts"
-
 // Plugin is the portcount plugin.
 type Plugin struct {
-	counts *sdk.Map
+	counts *sdk.TypedMap[uint16, uint64]
+}
+
+// specs are the object's map specs, by the fields bpf2go generates, so that
+// maps are found by field rather than by a string (sdk.MapOf).
+var specs = sync.OnceValues(func() (*portcountMapSpecs, error) {
+	spec, err := loadPortcount()
+	if err != nil {
+		return nil, err
+	}
+	var s portcountMapSpecs
+	return &s, spec.Assign(&s)
+})
+
+// CountsMap returns the map from destination port to packets among maps.
+func CountsMap(maps *sdk.Maps) (*sdk.TypedMap[uint16, uint64], error) {
+	s, err := specs()
+	if err != nil {
+		return nil, err
+	}
+	return sdk.MapOf[uint16, uint64](maps, s.Counts)
 }
 
 // New returns an unconfigured plugin.
@@ -70,7 +88,7 @@ func (p *Plugin) Configure(_ context.Context, s sdk.Settings, maps *sdk.Maps, _ 
 	if err != nil {
 		return err
 	}
-	m, err := maps.Map(MapCounts)
+	m, err := CountsMap(maps)
 	if err != nil {
 		return err
 	}
@@ -105,15 +123,11 @@ func (p *Plugin) Health(context.Context) error {
 }
 
 // Counts reads the counts map.
-func Counts(m *sdk.Map) (map[uint16]uint64, error) {
+func Counts(m *sdk.TypedMap[uint16, uint64]) (map[uint16]uint64, error) {
 	out := map[uint16]uint64{}
-	var (
-		port uint16
-		n    uint64
-	)
-	it := m.Iterate()
-	for it.Next(&port, &n) {
+	err := m.Range(func(port uint16, n uint64) bool {
 		out[port] = n
-	}
-	return out, it.Err()
+		return true
+	})
+	return out, err
 }

@@ -22,7 +22,10 @@ func TestCounts(t *testing.T) {
 	}
 	v6 := sdktest.UDP(netip.MustParseAddrPort("[2001:db8::1]:1"), netip.MustParseAddrPort("[2001:db8::2]:123"), nil)
 	obj.Run(t, v6)
-	m, _ := obj.Maps.Map(MapCounts)
+	m, err := CountsMap(obj.Maps)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := Counts(m)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,66 @@
+// Package xdp holds the XDP actions (verdicts) as one type that the
+// dispatcher, the daemon and the plugin SDK share. It imports nothing but
+// the standard library, so that a plugin depends on neither netlink nor the
+// dispatcher for it. dispatcher.Verdict and sdk.Verdict are this type.
+package xdp
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Verdict is an XDP action.
+type Verdict uint32
+
+// The XDP actions, in the kernel's numbering.
+const (
+	Aborted  Verdict = 0
+	Drop     Verdict = 1
+	Pass     Verdict = 2
+	TX       Verdict = 3
+	Redirect Verdict = 4
+)
+
+// ErrUnknownVerdict: a name that is no verdict.
+var ErrUnknownVerdict = errors.New("unknown verdict")
+
+var names = [...]string{"aborted", "drop", "pass", "tx", "redirect"}
+
+// String returns the verdict's lower-case name ("pass").
+func (v Verdict) String() string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return fmt.Sprintf("verdict(%d)", uint32(v))
+}
+
+// Valid reports whether v is one of XDP_ABORTED..XDP_REDIRECT.
+func (v Verdict) Valid() bool { return v <= Redirect }
+
+// ParseVerdict parses a verdict name: "pass", "XDP_PASS", "drop", ...
+// (case and surrounding space do not matter). Errors wrap
+// ErrUnknownVerdict.
+func ParseVerdict(s string) (Verdict, error) {
+	name := strings.ToLower(strings.TrimSpace(s))
+	name = strings.TrimPrefix(name, "xdp_")
+	for i, n := range names {
+		if n == name {
+			return Verdict(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q (want one of %s)", ErrUnknownVerdict, s, strings.Join(names[:], ", "))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (v *Verdict) UnmarshalText(b []byte) error {
+	p, err := ParseVerdict(string(b))
+	if err != nil {
+		return err
+	}
+	*v = p
+	return nil
+}
