@@ -150,6 +150,7 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	if err := g.prepareRoot(); err != nil {
 		return false, err
 	}
+	crashPoint(CrashPrepared)
 	if kind == Linked || kind == Inline {
 		if err := checkMapLimit(g); err != nil {
 			return false, err
@@ -207,9 +208,11 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 		p.Object = nil
 		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: bases[sl.Name], ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason})
 	}
+	crashPoint(CrashBuilt)
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
 		return false, fmt.Errorf("writing pending state: %w", err)
 	}
+	crashPoint(CrashPending)
 	if err := r.swap(g.prog); err != nil {
 		os.Remove(r.pins.pendingFile())
 		if errors.Is(err, unix.ERANGE) && !g.frags {
@@ -228,14 +231,17 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	// chain is the new one.
 	committed = true
 	defer g.close()
+	crashPoint(CrashSwapped)
 	var errs []error
 	if err := os.Rename(r.pins.pendingFile(), r.pins.stateFile()); err != nil {
 		errs = append(errs, fmt.Errorf("committing state: %w", err))
 	}
+	crashPoint(CrashCommitted)
 	for path, m := range g.replacePins {
 		errs = append(errs, replacePin(path, m.Pin))
 	}
 	errs = append(errs, mech.commit(g))
+	crashPoint(CrashMechanismCommitted)
 	if r.st.Mechanism != kind {
 		if oldMech, err := newMechanism(r.st.Mechanism); err == nil {
 			oldMech.cleanup(r.pins, next)
@@ -243,6 +249,7 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	}
 	r.st = next
 	r.cleanupLeftovers()
+	crashPoint(CrashDone)
 	return true, errors.Join(errs...)
 }
 

@@ -237,6 +237,7 @@ func (r *Root) cleanupLeftovers() {
 		keep[p.Name] = true
 	}
 	removeUnlisted(r.pins.mapsDir(), keep)
+	os.Remove(r.pins.mapsDir()) // only when empty: no program has maps
 	if m, err := newMechanism(r.st.Mechanism); err == nil {
 		m.cleanup(r.pins, r.st)
 	}
