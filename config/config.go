@@ -11,10 +11,10 @@ const (
 )
 
 // Priorities in the config file (programs, plugins, grants) lie in
-// [MinPriority, MaxPriority]; lower runs first.
+// [MinPriority, MaxPriority], the dispatcher's range; lower runs first.
 const (
-	MinPriority = 0
-	MaxPriority = 1000
+	MinPriority = dispatcher.MinPriority
+	MaxPriority = dispatcher.MaxPriority
 )
 
 // Config is a loaded, validated config file. Paths in it are absolute.
@@ -107,6 +107,9 @@ type Plugin struct {
 	// Priority and ProceedOn override what the plugin describes when set.
 	Priority  *int
 	ProceedOn *dispatcher.VerdictSet
+	// Placement (before/after) puts the program next to another one of
+	// the chain instead of a priority.
+	Placement chain.Placement
 	OnExit    OnExit
 	// User runs the process as this user (name or number); empty runs it as
 	// the daemon's user.
@@ -128,8 +131,11 @@ type Program struct {
 	Program    string
 	Interfaces []string // interface Refs
 	// Priority and ProceedOn override the object's .xdp_run_config when set.
-	Priority        *int
-	ProceedOn       *dispatcher.VerdictSet
+	Priority  *int
+	ProceedOn *dispatcher.VerdictSet
+	// Placement (before/after) puts the program next to another one of
+	// the chain instead of a priority.
+	Placement       chain.Placement
 	AllowedVerdicts dispatcher.VerdictSet
 	Shadow          bool
 	Line            int

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,9 +21,9 @@ import (
 // problem (see Errors), each unwrapping to ErrInvalid. A file that cannot be
 // read is returned as is (wrapping fs errors).
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
+		return nil, err
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -31,9 +32,44 @@ func Load(path string) (*Config, error) {
 	return parse(path, abs, data)
 }
 
+// MaxSize bounds a config file. A real one is a few KiB; the bound keeps
+// the cost of checking one (time and memory, both linear in its size) small.
+const MaxSize = 1 << 20
+
+// readConfig reads the file at path, refusing one larger than MaxSize
+// before reading it.
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxSize {
+		return nil, tooLarge(path, fi.Size())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	if len(data) > MaxSize {
+		return nil, tooLarge(path, int64(len(data)))
+	}
+	return data, nil
+}
+
+func tooLarge(file string, size int64) error {
+	return &Error{File: file, Msg: fmt.Sprintf("the file is %d bytes, more than the %d (1 MiB) a config may have", size, MaxSize)}
+}
+
 // parse decodes data; file names the file in errors, abs anchors relative
 // paths.
 func parse(file, abs string, data []byte) (*Config, error) {
+	if len(data) > MaxSize {
+		return nil, tooLarge(file, int64(len(data)))
+	}
+	if err := checkShape(file, data); err != nil {
+		return nil, err
+	}
 	d := &decoder{file: file, dir: filepath.Dir(abs)}
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(string(data), &top)

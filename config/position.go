@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -214,24 +215,8 @@ func (s *tomlScanner) skipValue() {
 			s.advance()
 		case '#':
 			s.skipToEOL()
-		case '"':
-			if s.peekAt(1) == '"' && s.peekAt(2) == '"' {
-				s.skipMultiline('"')
-			} else {
-				s.skipBasicString()
-			}
-		case '\'':
-			if s.peekAt(1) == '\'' && s.peekAt(2) == '\'' {
-				s.skipMultiline('\'')
-			} else {
-				s.i++
-				for !s.eof() && s.peek() != '\'' && s.peek() != '\n' {
-					s.i++
-				}
-				if s.peek() == '\'' {
-					s.i++
-				}
-			}
+		case '"', '\'':
+			s.skipString(c)
 		case '[', '{':
 			depth++
 			s.i++
@@ -242,6 +227,24 @@ func (s *tomlScanner) skipValue() {
 				return
 			}
 		default:
+			s.i++
+		}
+	}
+}
+
+// skipString skips a string of any kind starting with the quote q.
+func (s *tomlScanner) skipString(q byte) {
+	switch {
+	case s.peekAt(1) == q && s.peekAt(2) == q:
+		s.skipMultiline(q)
+	case q == '"':
+		s.skipBasicString()
+	default: // a one-line '...' literal, without escapes
+		s.i++
+		for !s.eof() && s.peek() != '\'' && s.peek() != '\n' {
+			s.i++
+		}
+		if s.peek() == '\'' {
 			s.i++
 		}
 	}
@@ -285,4 +288,60 @@ func (s *tomlScanner) skipMultiline(q byte) {
 		}
 		s.advance()
 	}
+}
+
+// Limits on the shape of a config, checked before the TOML library sees
+// it: its cost grows with the square of a key's depth (dotted parts,
+// nested inline tables and arrays), so a small file could take minutes. A
+// real config stays far below both.
+const (
+	maxNesting  = 8 // arrays and inline tables inside one another
+	maxKeyParts = 8 // parts of one dotted key or table header
+)
+
+// checkShape scans TOML source for nesting deeper than maxNesting and keys
+// of more than maxKeyParts parts, outside strings and comments. It returns
+// the first such problem, or nil. It is linear and lenient: anything it
+// does not understand is left to the TOML parser.
+func checkShape(file string, src []byte) *Error {
+	s := &tomlScanner{src: src, line: 1}
+	depth, dots := 0, 0
+	for !s.eof() {
+		switch c := s.peek(); c {
+		case '\n':
+			if depth == 0 {
+				dots = 0
+			}
+			s.advance()
+		case '#':
+			s.skipToEOL()
+		case '"', '\'':
+			s.skipString(c)
+		case '[', '{':
+			depth++
+			dots = 0
+			s.i++
+			if depth > maxNesting {
+				return &Error{File: file, Line: s.line, Msg: fmt.Sprintf("arrays and tables nested more than %d deep", maxNesting)}
+			}
+		case ']', '}':
+			if depth > 0 {
+				depth--
+			}
+			dots = 0
+			s.i++
+		case '=', ',':
+			dots = 0
+			s.i++
+		case '.':
+			dots++
+			s.i++
+			if dots >= maxKeyParts {
+				return &Error{File: file, Line: s.line, Msg: fmt.Sprintf("a key of more than %d dotted parts", maxKeyParts)}
+			}
+		default:
+			s.i++
+		}
+	}
+	return nil
 }

@@ -21,10 +21,24 @@ func (d *decoder) validate(cfg *Config) {
 		byName[itf.Name] = append(byName[itf.Name], i)
 	}
 
+	// Checking stays linear in the file's size: "*" resolves to one shared
+	// list of every interface, and once more (entry, interface) pairs are
+	// claimed than the interfaces can hold, some interface is certainly
+	// over its limit (reported below) and further claims are skipped.
+	all := make([]string, 0, len(cfg.Interfaces))
+	for i := range cfg.Interfaces {
+		if r := cfg.Interfaces[i].Ref(); seen[r] == i && cfg.Interfaces[i].Name != "" {
+			all = append(all, r)
+		}
+	}
+	all = all[:len(all):len(all)] // an append to a shared list copies it
 	resolve := func(path []string, refs []string) []string {
 		var out []string
+		star := false
+		dup := make(map[string]bool)
 		add := func(r string) {
-			if !contains(out, r) {
+			if !star && !dup[r] {
+				dup[r] = true
 				out = append(out, r)
 			}
 		}
@@ -32,9 +46,7 @@ func (d *decoder) validate(cfg *Config) {
 			_, exact := seen[r]
 			switch {
 			case r == "*":
-				for i := range cfg.Interfaces {
-					add(cfg.Interfaces[i].Ref())
-				}
+				star = true
 			case exact:
 				add(r)
 			case len(byName[r]) == 1:
@@ -44,6 +56,9 @@ func (d *decoder) validate(cfg *Config) {
 			default:
 				d.errorf(path, "unknown interface %q (no [[interface]] has it)", r)
 			}
+		}
+		if star {
+			return all
 		}
 		return out
 	}
@@ -55,7 +70,12 @@ func (d *decoder) validate(cfg *Config) {
 	}
 	onIface := make(map[string]map[string]user) // Ref -> name -> first user
 	count := make(map[string]int)
+	pairs, capacity := 0, dispatcher.MaxPrograms*len(all)
 	claim := func(key, name string, line int, refs []string) {
+		if pairs > capacity {
+			return
+		}
+		pairs += len(refs)
 		reported := false
 		for _, r := range refs {
 			if onIface[r] == nil {
@@ -107,7 +127,11 @@ func (d *decoder) validate(cfg *Config) {
 	for i := range cfg.Interfaces {
 		itf := &cfg.Interfaces[i]
 		if n := count[itf.Ref()]; n > dispatcher.MaxPrograms {
-			d.errorf([]string{element("interface", i)}, "%d programs configured, at most %d fit the dispatcher", n, dispatcher.MaxPrograms)
+			atLeast := ""
+			if pairs > capacity {
+				atLeast = "at least " // the count stopped there
+			}
+			d.errorf([]string{element("interface", i)}, "%s%d programs configured, at most %d fit the dispatcher", atLeast, n, dispatcher.MaxPrograms)
 		}
 	}
 }

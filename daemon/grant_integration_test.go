@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 )
@@ -30,6 +31,7 @@ type childOp struct {
 	NetNS     string `json:"netns"`
 	Name      string `json:"name"`
 	Priority  int    `json:"priority"`
+	Replace   bool   `json:"replace,omitempty"`
 	// Object is the test object to load (default noop).
 	Object string `json:"object,omitempty"`
 }
@@ -65,16 +67,19 @@ func childMain() int {
 			if obj == "" {
 				obj = testprogs.Noop
 			}
-			var l *daemon.Loaded
-			l, err = c.Load(context.Background(), daemon.LoadRequest{
-				Interface: op.Interface, NetNS: op.NetNS, Name: op.Name, Priority: &prio,
+			var l *chain.Loaded
+			l, err = c.Load(context.Background(), chain.LoadRequest{
+				Interface: chain.NewInterface(op.NetNS, op.Interface), Name: op.Name, Overrides: chain.Overrides{Priority: &prio}, Replace: op.Replace,
 				Object: testprogs.Object(obj), ProgramName: testprogs.Program(obj),
 			})
 			if err == nil {
 				r.Owner, r.Allowed = l.Owner, l.Allowed.String()
 			}
 		} else {
-			r.Removed, err = c.Unload(context.Background(), daemon.UnloadRequest{Interface: op.Interface, NetNS: op.NetNS, Names: []string{op.Name}})
+			var u *chain.Unloaded
+			if u, err = c.Unload(context.Background(), chain.Unload{Interface: chain.NewInterface(op.NetNS, op.Interface), Names: []string{op.Name}}); err == nil {
+				r.Removed = u.Removed
+			}
 		}
 		if err != nil {
 			r.Err = err.Error()
@@ -151,7 +156,7 @@ verdicts = ["pass", "drop"]
 	}
 	defer c.Close()
 	prio := 150
-	if _, err := c.Load(context.Background(), daemon.LoadRequest{Interface: f.iface(), NetNS: f.recv.Name, Name: "rootprog", Priority: &prio,
+	if _, err := c.Load(context.Background(), chain.LoadRequest{Interface: chain.NewInterface(f.recv.Name, f.iface()), Name: "rootprog", Overrides: chain.Overrides{Priority: &prio},
 		Object: testprogs.Object("noop"), ProgramName: testprogs.Program("noop")}); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +168,7 @@ verdicts = ["pass", "drop"]
 		here(true, "mine", 150),
 		{Load: true, Interface: f.pair.A.Name, NetNS: f.send.Name, Name: "elsewhere", Priority: 150},
 		here(true, "low", 50),
-		here(true, "rootprog", 150),
+		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "rootprog", Priority: 150, Replace: true},
 		here(false, "rootprog", 0),
 		here(false, "count", 0),
 		here(true, "mine2", 200),

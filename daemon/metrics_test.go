@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
@@ -167,9 +168,16 @@ func TestReadyzReportsDrift(t *testing.T) {
 	if code, body := httpGet(t, readyz); code != http.StatusOK {
 		t.Fatalf("/readyz: %d %s", code, body)
 	}
-	cli := testutil.XDPChainBinary(t)
-	if _, stderr, err := testutil.RunXDPChain(t, cli, "--no-daemon", "--bpffs", f.bpffs, "--state-dir", f.state, "unload", "--netns", f.recv.Name, "--all", f.iface()); err != nil {
-		t.Fatalf("xdpchain unload --all: %v\n%s", err, stderr)
+	// Through the pins with the library: the CLI, with or without the
+	// daemon, refuses to remove a program the daemon's config owns.
+	r, err := f.openRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Update(func(s *dispatcher.Spec) error { s.Programs = dispatcher.Chain{}; return nil })
+	r.Close()
+	if err != nil {
+		t.Fatalf("removing the program on the pins: %v", err)
 	}
 	code, body := httpGet(t, readyz)
 	if want := "program count (config:count) is missing from the chain"; code != http.StatusServiceUnavailable || !strings.Contains(body, want) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
@@ -37,7 +38,7 @@ func TestOwnership(t *testing.T) {
 	}
 	defer c.Close()
 	prio := 40
-	l, err := c.Load(ctx, daemon.LoadRequest{Interface: f.iface(), NetNS: f.recv.Name, Name: "mine", Priority: &prio,
+	l, err := c.Load(ctx, chain.LoadRequest{Interface: chain.NewInterface(f.recv.Name, f.iface()), Name: "mine", Overrides: chain.Overrides{Priority: &prio},
 		Object: testprogs.Object("noop"), ProgramName: testprogs.Program("noop")})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +109,11 @@ interfaces = ["%[1]s"]
 		{"cli", false, nil},
 		{"mine", false, nil},
 	} {
-		removed, err := c.Unload(ctx, daemon.UnloadRequest{Interface: f.iface(), NetNS: f.recv.Name, Names: []string{tc.name}, Force: tc.force})
+		var removed []string
+		u, err := c.Unload(ctx, chain.Unload{Interface: chain.NewInterface(f.recv.Name, f.iface()), Names: []string{tc.name}, Force: tc.force})
+		if err == nil {
+			removed = u.Removed
+		}
 		if tc.want == nil && (err != nil || len(removed) != 1 || removed[0] != tc.name) {
 			t.Errorf("unload %s (force %v): %v %v, want it removed", tc.name, tc.force, removed, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -293,7 +294,7 @@ func TestSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Load(context.Background(), daemon.LoadRequest{Interface: f.iface(), NetNS: f.recv.Name, Name: "mine",
+	_, err = c.Load(context.Background(), chain.LoadRequest{Interface: chain.NewInterface(f.recv.Name, f.iface()), Name: "mine",
 		Object: testprogs.Object("noop"), ProgramName: testprogs.Program("noop")})
 	c.Close()
 	if err != nil {

@@ -61,7 +61,7 @@ func (d *Daemon) Status(iface, netns string) (*Status, error) {
 	}
 	out := &Status{Config: d.cfg.File, Interfaces: []dispatcher.InterfaceStatus{}, Plugins: []PluginStatus{}}
 	for _, s := range list {
-		if iface != "" && (s.Name != iface || s.NetNS != netns) {
+		if iface != "" && chain.NewInterface(s.NetNS, s.Name) != chain.NewInterface(netns, iface) {
 			continue
 		}
 		out.Interfaces = append(out.Interfaces, s)

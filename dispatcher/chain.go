@@ -14,6 +14,13 @@ const MaxPrograms = 64
 // XDP_DEFAULT_RUN_PRIO).
 const DefaultPriority = 50
 
+// Priorities lie in [MinPriority, MaxPriority] everywhere: the library, the
+// CLI, the config file and the control socket; lower runs first.
+const (
+	MinPriority = 0
+	MaxPriority = 1000
+)
+
 // DefaultProceedOn is the proceed-on set of a program that declares none
 // (libxdp's XDP_DEFAULT_CHAIN_CALL_ACTIONS).
 const DefaultProceedOn = VerdictSet(1 << Pass)
@@ -117,8 +124,17 @@ func (p *Program) validate() error {
 	if p.Allowed&^AllVerdicts != 0 {
 		return fmt.Errorf("%w: allowed has unknown verdict bits %#x", ErrInvalid, uint32(p.Allowed))
 	}
-	if p.Priority < -1000000 || p.Priority > 1000000 {
-		return fmt.Errorf("%w: priority %d out of range", ErrInvalid, p.Priority)
+	if err := CheckPriority(p.Priority); err != nil {
+		return err
+	}
+	return nil
+}
+
+// CheckPriority refuses a priority outside [MinPriority, MaxPriority] with
+// an ErrInvalid.
+func CheckPriority(p int) error {
+	if p < MinPriority || p > MaxPriority {
+		return fmt.Errorf("%w: priority %d out of range [%d, %d]", ErrInvalid, p, MinPriority, MaxPriority)
 	}
 	return nil
 }

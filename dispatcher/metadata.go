@@ -56,6 +56,9 @@ func ParseRunConfig(spec *btf.Spec, fn string) (RunConfig, error) {
 				return rc, fmt.Errorf("%s: %s.%s: %w", runConfigSection, v.Name, m.Name, err)
 			}
 			if m.Name == "priority" {
+				if val > MaxPriority {
+					return rc, fmt.Errorf("%s: %s.priority %d is out of range [%d, %d]", runConfigSection, v.Name, val, MinPriority, MaxPriority)
+				}
 				p := int(val)
 				rc.Priority = &p
 				continue

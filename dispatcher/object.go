@@ -8,13 +8,44 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+// MaxObjectSize bounds a program's ELF object (the largest real XDP
+// objects are a few hundred KiB).
+const MaxObjectSize = 16 << 20
+
+// elfMagic starts every ELF file.
+const elfMagic = "\x7fELF"
+
+// CheckObject is the cheap part of object intake, before parsing: the
+// object is not empty, not larger than MaxObjectSize, and an ELF file. It
+// returns an ErrLoad that says what is wrong.
+func CheckObject(obj []byte) error {
+	switch {
+	case len(obj) == 0:
+		return fmt.Errorf("%w: no object (empty)", ErrLoad)
+	case len(obj) > MaxObjectSize:
+		return fmt.Errorf("%w: object of %d bytes is larger than the %d allowed", ErrLoad, len(obj), MaxObjectSize)
+	case !bytes.HasPrefix(obj, []byte(elfMagic)):
+		return fmt.Errorf("%w: not an ELF object (%s)", ErrLoad, describeStart(obj))
+	}
+	return nil
+}
+
+// describeStart says how a non-ELF file begins, for errors.
+func describeStart(b []byte) string {
+	if len(b) < len(elfMagic) {
+		return fmt.Sprintf("%d bytes", len(b))
+	}
+	n := min(len(b), 8)
+	return fmt.Sprintf("it starts with %q", b[:n])
+}
+
 // objectSpec parses an ELF object and picks its XDP program: the one named
 // progName, or the only XDP program when progName is empty.
-func objectSpec(obj []byte, progName string) (*ebpf.CollectionSpec, *ebpf.ProgramSpec, error) {
-	if len(obj) == 0 {
-		return nil, nil, fmt.Errorf("%w: no object", ErrLoad)
+func objectSpec(obj []byte, progName string) (cs *ebpf.CollectionSpec, ps *ebpf.ProgramSpec, err error) {
+	if err := CheckObject(obj); err != nil {
+		return nil, nil, err
 	}
-	cs, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	cs, err = loadCollectionSpec(obj)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: reading ELF object: %v", ErrLoad, err)
 	}
@@ -39,7 +70,7 @@ func objectSpec(obj []byte, progName string) (*ebpf.CollectionSpec, *ebpf.Progra
 		}
 	}
 	ps, ok := cs.Programs[progName]
-	if !ok {
+	if !ok || ps == nil {
 		return nil, nil, fmt.Errorf("%w: object has no program %q (XDP programs: %v)", ErrLoad, progName, xdp)
 	}
 	if ps.Type != ebpf.XDP {
@@ -90,3 +121,15 @@ func NewProgram(name string, obj []byte, progName string) (Program, error) {
 
 // BPF_F_XDP_HAS_FRAGS
 const xdpFlagHasFrags = 1 << 5
+
+// loadCollectionSpec parses an ELF object. The ELF reader of the library
+// trusts some of what it reads (a malformed object must never take down a
+// daemon parsing an object a user sent), so a panic there is an error.
+func loadCollectionSpec(obj []byte) (cs *ebpf.CollectionSpec, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cs, err = nil, fmt.Errorf("malformed ELF object (%v)", r)
+		}
+	}()
+	return ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+}

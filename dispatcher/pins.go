@@ -200,8 +200,52 @@ func readState(path string) (*state, error) {
 	if s.Version != stateVersion {
 		return nil, fmt.Errorf("%s: state version %d, want %d", path, s.Version, stateVersion)
 	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return &s, nil
 }
+
+// check refuses a state that the code using it could not trust: its
+// program names become pin paths, its counters index the counter rows, its
+// objects are file names and its stack depths lay out inlined bodies. Every
+// state this package writes passes.
+func (s *state) check() error {
+	if len(s.Programs) > MaxPrograms {
+		return fmt.Errorf("%d programs, at most %d fit the dispatcher", len(s.Programs), MaxPrograms)
+	}
+	names := make(map[string]bool, len(s.Programs))
+	counters := make(map[uint32]bool, len(s.Programs))
+	for _, ps := range s.Programs {
+		if !nameRE.MatchString(ps.Name) {
+			return fmt.Errorf("bad program name %q", ps.Name)
+		}
+		if names[ps.Name] {
+			return fmt.Errorf("program %q listed twice", ps.Name)
+		}
+		names[ps.Name] = true
+		if ps.Counter > maxCounters || (ps.Counter != 0 && counters[ps.Counter]) {
+			return fmt.Errorf("program %q: counter row %d out of range or shared", ps.Name, ps.Counter)
+		}
+		counters[ps.Counter] = true
+		if b, err := hex.DecodeString(ps.Object); err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("program %q: object name %q is not a sha256", ps.Name, ps.Object)
+		}
+		if len(ps.Stack) > maxStateFuncs {
+			return fmt.Errorf("program %q: %d stack depths", ps.Name, len(ps.Stack))
+		}
+		for _, d := range ps.Stack {
+			if d < 0 || d > maxStack {
+				return fmt.Errorf("program %q: stack depth %d out of range [0, %d]", ps.Name, d, maxStack)
+			}
+		}
+	}
+	return nil
+}
+
+// maxStateFuncs bounds the functions of a program in the state (the
+// kernel allows 256 subprograms).
+const maxStateFuncs = 256
 
 // What the pending state file of an interface is, for committedState.
 const (

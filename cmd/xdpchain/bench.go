@@ -16,8 +16,6 @@ import (
 	"github.com/xdpchain/xdpchain/internal/bench"
 )
 
-func init() { extraCommands = append(extraCommands, newBenchCmd) }
-
 // errTargetMissed is returned by `bench --strict` when a target is missed.
 var errTargetMissed = errors.New("benchmark target missed")
 

@@ -1,22 +1,33 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
-	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/chain"
 )
 
 func newDetachCmd(env *cliEnv) *cobra.Command {
-	var netns string
+	var (
+		netns string
+		rev   expectedRevision
+	)
 	cmd := &cobra.Command{
 		Use:   "detach [flags] IFACE",
 		Short: "Remove the root dispatcher, its programs and every pin of an interface",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := env.connect()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+			defer cancel()
 			// Whatever the state's condition: a damaged root goes too.
-			if err := dispatcher.DetachInterface(args[0], env.options(netns)); err != nil {
+			if err := c.Detach(ctx, chain.Detach{Interface: chain.NewInterface(netns, args[0]), ExpectedRevision: rev.get(cmd)}); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.stdout, "detached xdpchain from %s\n", args[0])
@@ -24,5 +35,6 @@ func newDetachCmd(env *cliEnv) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&netns, "netns", "", "network namespace of IFACE")
+	rev.register(cmd)
 	return cmd
 }

@@ -6,8 +6,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/xdpchain/xdpchain/client"
 
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -23,6 +26,9 @@ type cliEnv struct {
 	// socket is the daemon's control socket; noDaemon skips it.
 	socket   string
 	noDaemon bool
+	// verifierLog is set by load --verifier-log: a rejected program's
+	// verifier log follows the error.
+	verifierLog bool
 }
 
 func newEnv() *cliEnv { return &cliEnv{stdout: os.Stdout, stderr: os.Stderr} }
@@ -30,6 +36,30 @@ func newEnv() *cliEnv { return &cliEnv{stdout: os.Stdout, stderr: os.Stderr} }
 // options are the dispatcher options common to every verb.
 func (e *cliEnv) options(netns string) *dispatcher.Options {
 	return &dispatcher.Options{NetNS: netns, BPFFS: e.bpffs, StateDir: e.state}
+}
+
+// connect returns the client every verb changes chains through: the
+// daemon's when one serves --socket (and --no-daemon is not given), else
+// the pins'.
+func (e *cliEnv) connect() (client.Client, error) {
+	return client.Connect(client.Options{BPFFS: e.bpffs, StateDir: e.state, Socket: e.socket, NoDaemon: e.noDaemon, Actor: currentUser()})
+}
+
+// requestTimeout bounds one request to the daemon (a load verifies
+// programs, which may take long on slow machines).
+const requestTimeout = 2 * time.Minute
+
+// commands is the CLI's verb table, in the order help lists it: nouns
+// (status, features, plan) never change anything; verbs (load, unload,
+// detach, run) do.
+var commands = []func(*cliEnv) *cobra.Command{
+	newLoadCmd,
+	newUnloadCmd,
+	newDetachCmd,
+	newStatusCmd,
+	newFeaturesCmd,
+	newRunCmd,
+	newBenchCmd,
 }
 
 func newRootCmd(env *cliEnv) *cobra.Command {
@@ -46,23 +76,13 @@ builds a new dispatcher generation and swaps it in atomically.`,
 	root.SetErr(env.stderr)
 	root.PersistentFlags().StringVar(&env.bpffs, "bpffs", dispatcher.DefaultBPFFS, "bpffs mount for pins")
 	root.PersistentFlags().StringVar(&env.state, "state-dir", dispatcher.DefaultStateDir, "directory for chain state and program objects")
-	root.PersistentFlags().StringVar(&env.socket, "socket", config.DefaultSocket, "the daemon's control socket: load, unload and status go through the daemon when one runs")
+	root.PersistentFlags().StringVar(&env.socket, "socket", config.DefaultSocket, "the daemon's control socket: every verb goes through the daemon when one runs")
 	root.PersistentFlags().BoolVar(&env.noDaemon, "no-daemon", false, "work on the pins directly even when a daemon runs")
-	root.AddCommand(
-		newLoadCmd(env),
-		newUnloadCmd(env),
-		newDetachCmd(env),
-		newStatusCmd(env),
-		newFeaturesCmd(env),
-	)
-	for _, extra := range extraCommands {
-		root.AddCommand(extra(env))
+	for _, c := range commands {
+		root.AddCommand(c(env))
 	}
 	return root
 }
-
-// extraCommands are verbs registered by other files of this package (run).
-var extraCommands []func(*cliEnv) *cobra.Command
 
 // run executes the command line and returns the exit status. Errors are
 // printed as one line; a verifier log follows when one was asked for.
@@ -75,18 +95,31 @@ func run(args []string, env *cliEnv) int {
 	}
 	fmt.Fprintf(env.stderr, "xdpchain: %s\n", oneLine(err.Error()))
 	var pe *dispatcher.ProgramError
-	if errors.As(err, &pe) && pe.VerifierLog != "" && showVerifierLog {
+	if errors.As(err, &pe) && pe.VerifierLog != "" && env.verifierLog {
 		fmt.Fprintf(env.stderr, "verifier log of %q:\n%s\n", pe.Program, pe.VerifierLog)
 	}
 	return 1
 }
-
-// showVerifierLog is set by --verifier-log.
-var showVerifierLog bool
 
 func oneLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i] + " (…)"
 	}
 	return s
+}
+
+// expectedRevision is the --expected-revision flag of a verb.
+type expectedRevision struct{ n uint64 }
+
+func (r *expectedRevision) register(cmd *cobra.Command) {
+	cmd.Flags().Uint64Var(&r.n, "expected-revision", 0, "fail, changing nothing, unless the chain is at this revision (see status)")
+}
+
+// get returns the revision asked for, or nil.
+func (r *expectedRevision) get(cmd *cobra.Command) *uint64 {
+	if !cmd.Flags().Changed("expected-revision") {
+		return nil
+	}
+	n := r.n
+	return &n
 }

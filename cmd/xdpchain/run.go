@@ -15,8 +15,6 @@ import (
 	"github.com/xdpchain/xdpchain/daemon"
 )
 
-func init() { extraCommands = append(extraCommands, newRunCmd) }
-
 func newRunCmd(env *cliEnv) *cobra.Command {
 	var (
 		path     string

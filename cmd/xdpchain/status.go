@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
@@ -34,42 +35,27 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc := statusDoc{Interfaces: []dispatcher.InterfaceStatus{}}
-			iface := ""
+			var itf *chain.Interface
 			if len(args) == 1 {
-				iface = args[0]
+				i := chain.NewInterface(netns, args[0])
+				itf = &i
 			}
-			var fromDaemon *daemon.Status
-			if handled, err := env.withDaemon(func(ctx context.Context, c *daemon.Client) error {
-				st, err := c.Status(ctx, iface, netns)
-				if err != nil {
-					return err
-				}
-				fromDaemon = st
-				return nil
-			}); err != nil {
+			c, err := env.connect()
+			if err != nil {
 				return err
-			} else if handled {
-				doc.Interfaces = fromDaemon.Interfaces
-				doc.Plugins = fromDaemon.Plugins
-				doc.Config = fromDaemon.Config
-				doc.daemon = fromDaemon
-			} else if len(args) == 1 {
-				r, err := dispatcher.Open(args[0], env.options(netns))
-				if err != nil {
-					return err
-				}
-				defer r.Close()
-				st, err := r.Status()
-				if err != nil {
-					return err
-				}
-				doc.Interfaces = append(doc.Interfaces, *st)
-			} else {
-				all, err := dispatcher.List(env.options(""))
-				if err != nil {
-					return err
-				}
-				doc.Interfaces = all
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+			defer cancel()
+			st, err := c.Status(ctx, itf)
+			if err != nil {
+				return err
+			}
+			if st.Interfaces != nil {
+				doc.Interfaces = st.Interfaces
+			}
+			if d := st.Daemon; d != nil {
+				doc.Plugins, doc.Config, doc.daemon = d.Plugins, d.Config, d
 			}
 			if asJSON {
 				enc := json.NewEncoder(env.stdout)
@@ -107,8 +93,8 @@ func printStatus(w io.Writer, doc statusDoc) {
 			fmt.Fprintf(tw, "%s (ifindex %d, netns %s): DAMAGED, link %d, dispatcher %d: %s\n", name, s.Ifindex, ns, s.LinkID, s.DispatcherID, s.Damaged)
 			continue
 		}
-		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s (%s), link %d, dispatcher %d, generation %d\n",
-			s.Name, s.Ifindex, ns, s.Mode, s.Mechanism, s.MechanismReason, s.LinkID, s.DispatcherID, s.Generation)
+		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s (%s), link %d, dispatcher %d, revision %d\n",
+			s.Name, s.Ifindex, ns, s.Mode, s.Mechanism, s.MechanismReason, s.LinkID, s.DispatcherID, s.Revision)
 		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPLACED\tPROG-ID\tOWNER\tVERSION\tPROCESS\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
 		for j, p := range s.Programs {
 			id := "-"

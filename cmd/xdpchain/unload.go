@@ -6,8 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/xdpchain/xdpchain/daemon"
-	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/chain"
 )
 
 func newUnloadCmd(env *cliEnv) *cobra.Command {
@@ -16,6 +15,7 @@ func newUnloadCmd(env *cliEnv) *cobra.Command {
 		names []string
 		all   bool
 		force bool
+		rev   expectedRevision
 	)
 	cmd := &cobra.Command{
 		Use:   "unload [flags] (--name NAME... | --all) IFACE",
@@ -23,51 +23,29 @@ func newUnloadCmd(env *cliEnv) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			iface := args[0]
-			if all == (len(names) > 0) {
-				return fmt.Errorf("%w: give --name or --all", dispatcher.ErrInvalid)
-			}
-			if handled, err := env.withDaemon(func(ctx context.Context, c *daemon.Client) error {
-				removed, err := c.Unload(ctx, daemon.UnloadRequest{Interface: iface, NetNS: netns, Names: names, All: all, Force: force})
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(env.stdout, "unloaded %d program(s) from %s through the daemon; the root stays attached\n", len(removed), iface)
-				return nil
-			}); handled || err != nil {
+			op := chain.Unload{Interface: chain.NewInterface(netns, iface), Names: names, All: all, Force: force, ExpectedRevision: rev.get(cmd)}
+			if err := op.Validate(); err != nil {
 				return err
 			}
-			r, err := dispatcher.Open(iface, env.options(netns))
+			c, err := env.connect()
 			if err != nil {
 				return err
 			}
-			defer r.Close()
-			var removed int
-			_, err = r.Update(func(s *dispatcher.Spec) error {
-				if all {
-					removed = len(s.Programs)
-					s.Programs = nil
-					return nil
-				}
-				for _, n := range names {
-					i := s.Programs.Index(n)
-					if i < 0 {
-						return fmt.Errorf("%w: %q on %s", dispatcher.ErrNotFound, n, iface)
-					}
-					s.Programs = append(s.Programs[:i], s.Programs[i+1:]...)
-					removed++
-				}
-				return nil
-			})
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+			defer cancel()
+			u, err := c.Unload(ctx, op)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.stdout, "unloaded %d program(s) from %s; the root stays attached\n", removed, iface)
+			fmt.Fprintf(env.stdout, "unloaded %d program(s) from %s; the root stays attached (revision %d)\n", len(u.Removed), iface, u.Revision)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&netns, "netns", "", "network namespace of IFACE")
 	cmd.Flags().StringSliceVar(&names, "name", nil, "program to remove (repeatable)")
-	cmd.Flags().BoolVar(&all, "all", false, "remove every program (through the daemon: every program you may remove)")
-	cmd.Flags().BoolVar(&force, "force", false, "through the daemon: let root remove other owners' programs")
+	cmd.Flags().BoolVar(&all, "all", false, "remove every program you may remove (yours; with --force as root, every one the daemon does not manage)")
+	cmd.Flags().BoolVar(&force, "force", false, "as root, remove other users' programs")
+	rev.register(cmd)
 	return cmd
 }

@@ -147,9 +147,27 @@ type LoadRequest struct {
 	// force lets root replace a program another owner loaded.
 	Force bool `protobuf:"varint,10,opt,name=force,proto3" json:"force,omitempty"`
 	// mode is used when the interface has no root yet (native, skb, auto).
-	Mode          string `protobuf:"bytes,11,opt,name=mode,proto3" json:"mode,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Mode string `protobuf:"bytes,11,opt,name=mode,proto3" json:"mode,omitempty"`
+	// mechanism, when set, is the interface's slot mechanism from now on
+	// (inline, linked, freplace, auto).
+	Mechanism string `protobuf:"bytes,12,opt,name=mechanism,proto3" json:"mechanism,omitempty"`
+	// fallthrough, when set, is the interface's fall-through verdict (a
+	// verdict number, not 0: aborted is refused).
+	Fallthrough *uint32 `protobuf:"varint,13,opt,name=fallthrough,proto3,oneof" json:"fallthrough,omitempty"`
+	// verifier_log asks for the verifier's log in the error's ErrorDetail
+	// when the program is rejected.
+	VerifierLog bool `protobuf:"varint,14,opt,name=verifier_log,json=verifierLog,proto3" json:"verifier_log,omitempty"`
+	// replace allows a program of the same name to be replaced.
+	Replace bool `protobuf:"varint,15,opt,name=replace,proto3" json:"replace,omitempty"`
+	// before or after places the program immediately before or after the
+	// program of that name (its priority is chosen to fit).
+	Before string `protobuf:"bytes,16,opt,name=before,proto3" json:"before,omitempty"`
+	After  string `protobuf:"bytes,17,opt,name=after,proto3" json:"after,omitempty"`
+	// expected_revision, when set, makes the load fail with ABORTED (and
+	// change nothing) unless the chain is at that revision.
+	ExpectedRevision *uint64 `protobuf:"varint,18,opt,name=expected_revision,json=expectedRevision,proto3,oneof" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *LoadRequest) Reset() {
@@ -259,13 +277,72 @@ func (x *LoadRequest) GetMode() string {
 	return ""
 }
 
+func (x *LoadRequest) GetMechanism() string {
+	if x != nil {
+		return x.Mechanism
+	}
+	return ""
+}
+
+func (x *LoadRequest) GetFallthrough() uint32 {
+	if x != nil && x.Fallthrough != nil {
+		return *x.Fallthrough
+	}
+	return 0
+}
+
+func (x *LoadRequest) GetVerifierLog() bool {
+	if x != nil {
+		return x.VerifierLog
+	}
+	return false
+}
+
+func (x *LoadRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
+func (x *LoadRequest) GetBefore() string {
+	if x != nil {
+		return x.Before
+	}
+	return ""
+}
+
+func (x *LoadRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *LoadRequest) GetExpectedRevision() uint64 {
+	if x != nil && x.ExpectedRevision != nil {
+		return *x.ExpectedRevision
+	}
+	return 0
+}
+
 type LoadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// name, priority and owner of the program as it is in the chain.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Priority      int32  `protobuf:"varint,2,opt,name=priority,proto3" json:"priority,omitempty"`
-	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
-	Allowed       uint32 `protobuf:"varint,4,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	Name     string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Priority int32  `protobuf:"varint,2,opt,name=priority,proto3" json:"priority,omitempty"`
+	Owner    string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	Allowed  uint32 `protobuf:"varint,4,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	// slot of the program in a chain of programs entries.
+	Slot      uint32 `protobuf:"varint,5,opt,name=slot,proto3" json:"slot,omitempty"`
+	Programs  uint32 `protobuf:"varint,6,opt,name=programs,proto3" json:"programs,omitempty"`
+	ProceedOn uint32 `protobuf:"varint,7,opt,name=proceed_on,json=proceedOn,proto3" json:"proceed_on,omitempty"`
+	Mechanism string `protobuf:"bytes,8,opt,name=mechanism,proto3" json:"mechanism,omitempty"`
+	Mode      string `protobuf:"bytes,9,opt,name=mode,proto3" json:"mode,omitempty"`
+	// revision of the chain after the load; changed is false when it is the
+	// chain as it was.
+	Revision      uint64 `protobuf:"varint,10,opt,name=revision,proto3" json:"revision,omitempty"`
+	Changed       bool   `protobuf:"varint,11,opt,name=changed,proto3" json:"changed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,17 +405,67 @@ func (x *LoadResponse) GetAllowed() uint32 {
 	return 0
 }
 
+func (x *LoadResponse) GetSlot() uint32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *LoadResponse) GetPrograms() uint32 {
+	if x != nil {
+		return x.Programs
+	}
+	return 0
+}
+
+func (x *LoadResponse) GetProceedOn() uint32 {
+	if x != nil {
+		return x.ProceedOn
+	}
+	return 0
+}
+
+func (x *LoadResponse) GetMechanism() string {
+	if x != nil {
+		return x.Mechanism
+	}
+	return ""
+}
+
+func (x *LoadResponse) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *LoadResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *LoadResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
 type UnloadRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
 	Netns     string                 `protobuf:"bytes,2,opt,name=netns,proto3" json:"netns,omitempty"`
 	// names to remove; all removes every program the caller may remove
 	// (their own; with force, root: every program).
-	Names         []string `protobuf:"bytes,3,rep,name=names,proto3" json:"names,omitempty"`
-	All           bool     `protobuf:"varint,4,opt,name=all,proto3" json:"all,omitempty"`
-	Force         bool     `protobuf:"varint,5,opt,name=force,proto3" json:"force,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Names            []string `protobuf:"bytes,3,rep,name=names,proto3" json:"names,omitempty"`
+	All              bool     `protobuf:"varint,4,opt,name=all,proto3" json:"all,omitempty"`
+	Force            bool     `protobuf:"varint,5,opt,name=force,proto3" json:"force,omitempty"`
+	ExpectedRevision *uint64  `protobuf:"varint,6,opt,name=expected_revision,json=expectedRevision,proto3,oneof" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *UnloadRequest) Reset() {
@@ -406,10 +533,19 @@ func (x *UnloadRequest) GetForce() bool {
 	return false
 }
 
+func (x *UnloadRequest) GetExpectedRevision() uint64 {
+	if x != nil && x.ExpectedRevision != nil {
+		return *x.ExpectedRevision
+	}
+	return 0
+}
+
 type UnloadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// removed lists the names that were removed.
-	Removed       []string `protobuf:"bytes,1,rep,name=removed,proto3" json:"removed,omitempty"`
+	Removed []string `protobuf:"bytes,1,rep,name=removed,proto3" json:"removed,omitempty"`
+	// revision of the chain after the unload.
+	Revision      uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -451,6 +587,172 @@ func (x *UnloadResponse) GetRemoved() []string {
 	return nil
 }
 
+func (x *UnloadResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type DetachRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Interface        string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	Netns            string                 `protobuf:"bytes,2,opt,name=netns,proto3" json:"netns,omitempty"`
+	ExpectedRevision *uint64                `protobuf:"varint,3,opt,name=expected_revision,json=expectedRevision,proto3,oneof" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DetachRequest) Reset() {
+	*x = DetachRequest{}
+	mi := &file_control_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DetachRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DetachRequest) ProtoMessage() {}
+
+func (x *DetachRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DetachRequest.ProtoReflect.Descriptor instead.
+func (*DetachRequest) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DetachRequest) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *DetachRequest) GetNetns() string {
+	if x != nil {
+		return x.Netns
+	}
+	return ""
+}
+
+func (x *DetachRequest) GetExpectedRevision() uint64 {
+	if x != nil && x.ExpectedRevision != nil {
+		return *x.ExpectedRevision
+	}
+	return 0
+}
+
+type DetachResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DetachResponse) Reset() {
+	*x = DetachResponse{}
+	mi := &file_control_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DetachResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DetachResponse) ProtoMessage() {}
+
+func (x *DetachResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DetachResponse.ProtoReflect.Descriptor instead.
+func (*DetachResponse) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{7}
+}
+
+// ErrorDetail rides in the details of an error status: the sentinel error
+// it wraps (as the Go package names it: "ErrStale", "ErrOwned", ...), the
+// program it is about, and the verifier's log when one was asked for.
+type ErrorDetail struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sentinel      string                 `protobuf:"bytes,1,opt,name=sentinel,proto3" json:"sentinel,omitempty"`
+	Program       string                 `protobuf:"bytes,2,opt,name=program,proto3" json:"program,omitempty"`
+	VerifierLog   string                 `protobuf:"bytes,3,opt,name=verifier_log,json=verifierLog,proto3" json:"verifier_log,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErrorDetail) Reset() {
+	*x = ErrorDetail{}
+	mi := &file_control_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErrorDetail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErrorDetail) ProtoMessage() {}
+
+func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
+func (*ErrorDetail) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ErrorDetail) GetSentinel() string {
+	if x != nil {
+		return x.Sentinel
+	}
+	return ""
+}
+
+func (x *ErrorDetail) GetProgram() string {
+	if x != nil {
+		return x.Program
+	}
+	return ""
+}
+
+func (x *ErrorDetail) GetVerifierLog() string {
+	if x != nil {
+		return x.VerifierLog
+	}
+	return ""
+}
+
 var File_control_proto protoreflect.FileDescriptor
 
 const file_control_proto_rawDesc = "" +
@@ -461,7 +763,7 @@ const file_control_proto_rawDesc = "" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\"1\n" +
 	"\x0eStatusResponse\x12\x1f\n" +
 	"\vstatus_json\x18\x01 \x01(\fR\n" +
-	"statusJson\"\xde\x02\n" +
+	"statusJson\"\xe6\x04\n" +
 	"\vLoadRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x16\n" +
@@ -475,28 +777,60 @@ const file_control_proto_rawDesc = "" +
 	"\x06shadow\x18\t \x01(\bR\x06shadow\x12\x14\n" +
 	"\x05force\x18\n" +
 	" \x01(\bR\x05force\x12\x12\n" +
-	"\x04mode\x18\v \x01(\tR\x04modeB\v\n" +
+	"\x04mode\x18\v \x01(\tR\x04mode\x12\x1c\n" +
+	"\tmechanism\x18\f \x01(\tR\tmechanism\x12%\n" +
+	"\vfallthrough\x18\r \x01(\rH\x03R\vfallthrough\x88\x01\x01\x12!\n" +
+	"\fverifier_log\x18\x0e \x01(\bR\vverifierLog\x12\x18\n" +
+	"\areplace\x18\x0f \x01(\bR\areplace\x12\x16\n" +
+	"\x06before\x18\x10 \x01(\tR\x06before\x12\x14\n" +
+	"\x05after\x18\x11 \x01(\tR\x05after\x120\n" +
+	"\x11expected_revision\x18\x12 \x01(\x04H\x04R\x10expectedRevision\x88\x01\x01B\v\n" +
 	"\t_priorityB\r\n" +
 	"\v_proceed_onB\n" +
 	"\n" +
-	"\b_allowed\"n\n" +
+	"\b_allowedB\x0e\n" +
+	"\f_fallthroughB\x14\n" +
+	"\x12_expected_revision\"\xa5\x02\n" +
 	"\fLoadResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\x05R\bpriority\x12\x14\n" +
 	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x18\n" +
-	"\aallowed\x18\x04 \x01(\rR\aallowed\"\x81\x01\n" +
+	"\aallowed\x18\x04 \x01(\rR\aallowed\x12\x12\n" +
+	"\x04slot\x18\x05 \x01(\rR\x04slot\x12\x1a\n" +
+	"\bprograms\x18\x06 \x01(\rR\bprograms\x12\x1d\n" +
+	"\n" +
+	"proceed_on\x18\a \x01(\rR\tproceedOn\x12\x1c\n" +
+	"\tmechanism\x18\b \x01(\tR\tmechanism\x12\x12\n" +
+	"\x04mode\x18\t \x01(\tR\x04mode\x12\x1a\n" +
+	"\brevision\x18\n" +
+	" \x01(\x04R\brevision\x12\x18\n" +
+	"\achanged\x18\v \x01(\bR\achanged\"\xc9\x01\n" +
 	"\rUnloadRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x14\n" +
 	"\x05names\x18\x03 \x03(\tR\x05names\x12\x10\n" +
 	"\x03all\x18\x04 \x01(\bR\x03all\x12\x14\n" +
-	"\x05force\x18\x05 \x01(\bR\x05force\"*\n" +
+	"\x05force\x18\x05 \x01(\bR\x05force\x120\n" +
+	"\x11expected_revision\x18\x06 \x01(\x04H\x00R\x10expectedRevision\x88\x01\x01B\x14\n" +
+	"\x12_expected_revision\"F\n" +
 	"\x0eUnloadResponse\x12\x18\n" +
-	"\aremoved\x18\x01 \x03(\tR\aremoved2\xfc\x01\n" +
+	"\aremoved\x18\x01 \x03(\tR\aremoved\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\"\x8b\x01\n" +
+	"\rDetachRequest\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
+	"\x05netns\x18\x02 \x01(\tR\x05netns\x120\n" +
+	"\x11expected_revision\x18\x03 \x01(\x04H\x00R\x10expectedRevision\x88\x01\x01B\x14\n" +
+	"\x12_expected_revision\"\x10\n" +
+	"\x0eDetachResponse\"f\n" +
+	"\vErrorDetail\x12\x1a\n" +
+	"\bsentinel\x18\x01 \x01(\tR\bsentinel\x12\x18\n" +
+	"\aprogram\x18\x02 \x01(\tR\aprogram\x12!\n" +
+	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog2\xcf\x02\n" +
 	"\aControl\x12Q\n" +
 	"\x06Status\x12\".xdpchain.control.v1.StatusRequest\x1a#.xdpchain.control.v1.StatusResponse\x12K\n" +
 	"\x04Load\x12 .xdpchain.control.v1.LoadRequest\x1a!.xdpchain.control.v1.LoadResponse\x12Q\n" +
-	"\x06Unload\x12\".xdpchain.control.v1.UnloadRequest\x1a#.xdpchain.control.v1.UnloadResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
+	"\x06Unload\x12\".xdpchain.control.v1.UnloadRequest\x1a#.xdpchain.control.v1.UnloadResponse\x12Q\n" +
+	"\x06Detach\x12\".xdpchain.control.v1.DetachRequest\x1a#.xdpchain.control.v1.DetachResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
@@ -510,7 +844,7 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_control_proto_goTypes = []any{
 	(*StatusRequest)(nil),  // 0: xdpchain.control.v1.StatusRequest
 	(*StatusResponse)(nil), // 1: xdpchain.control.v1.StatusResponse
@@ -518,16 +852,21 @@ var file_control_proto_goTypes = []any{
 	(*LoadResponse)(nil),   // 3: xdpchain.control.v1.LoadResponse
 	(*UnloadRequest)(nil),  // 4: xdpchain.control.v1.UnloadRequest
 	(*UnloadResponse)(nil), // 5: xdpchain.control.v1.UnloadResponse
+	(*DetachRequest)(nil),  // 6: xdpchain.control.v1.DetachRequest
+	(*DetachResponse)(nil), // 7: xdpchain.control.v1.DetachResponse
+	(*ErrorDetail)(nil),    // 8: xdpchain.control.v1.ErrorDetail
 }
 var file_control_proto_depIdxs = []int32{
 	0, // 0: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
 	2, // 1: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
 	4, // 2: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
-	1, // 3: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
-	3, // 4: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
-	5, // 5: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
-	3, // [3:6] is the sub-list for method output_type
-	0, // [0:3] is the sub-list for method input_type
+	6, // 3: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
+	1, // 4: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
+	3, // 5: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
+	5, // 6: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
+	7, // 7: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
+	4, // [4:8] is the sub-list for method output_type
+	0, // [0:4] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -539,13 +878,15 @@ func file_control_proto_init() {
 		return
 	}
 	file_control_proto_msgTypes[2].OneofWrappers = []any{}
+	file_control_proto_msgTypes[4].OneofWrappers = []any{}
+	file_control_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

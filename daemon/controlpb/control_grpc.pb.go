@@ -26,6 +26,7 @@ const (
 	Control_Status_FullMethodName = "/xdpchain.control.v1.Control/Status"
 	Control_Load_FullMethodName   = "/xdpchain.control.v1.Control/Load"
 	Control_Unload_FullMethodName = "/xdpchain.control.v1.Control/Unload"
+	Control_Detach_FullMethodName = "/xdpchain.control.v1.Control/Detach"
 )
 
 // ControlClient is the client API for Control service.
@@ -35,8 +36,9 @@ type ControlClient interface {
 	// Status returns every managed interface's chain with owners and plugin
 	// process states. Anyone who can connect may call it.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
-	// Load puts a program into an interface's chain (or replaces the caller's
-	// own program of the same name): one atomic swap. Root may load anywhere;
+	// Load puts a program into an interface's chain (or, with replace,
+	// replaces a program of the same name the caller may change): one atomic
+	// swap. A name in use without replace is ALREADY_EXISTS. Root may load anywhere;
 	// other users need a [[grant]] covering the interface, the priority and
 	// the verdicts. PERMISSION_DENIED when not allowed, ALREADY_EXISTS when the
 	// name belongs to another owner (root may force), INVALID_ARGUMENT or
@@ -45,6 +47,9 @@ type ControlClient interface {
 	// Unload removes programs from an interface's chain; the root stays.
 	// Users may remove only their own programs; root may force.
 	Unload(ctx context.Context, in *UnloadRequest, opts ...grpc.CallOption) (*UnloadResponse, error)
+	// Detach removes the root of an interface and every pin; root only, and
+	// not an interface of the daemon's config (it follows the config).
+	Detach(ctx context.Context, in *DetachRequest, opts ...grpc.CallOption) (*DetachResponse, error)
 }
 
 type controlClient struct {
@@ -82,6 +87,15 @@ func (c *controlClient) Unload(ctx context.Context, in *UnloadRequest, opts ...g
 	return out, nil
 }
 
+func (c *controlClient) Detach(ctx context.Context, in *DetachRequest, opts ...grpc.CallOption) (*DetachResponse, error) {
+	out := new(DetachResponse)
+	err := c.cc.Invoke(ctx, Control_Detach_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility
@@ -89,8 +103,9 @@ type ControlServer interface {
 	// Status returns every managed interface's chain with owners and plugin
 	// process states. Anyone who can connect may call it.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
-	// Load puts a program into an interface's chain (or replaces the caller's
-	// own program of the same name): one atomic swap. Root may load anywhere;
+	// Load puts a program into an interface's chain (or, with replace,
+	// replaces a program of the same name the caller may change): one atomic
+	// swap. A name in use without replace is ALREADY_EXISTS. Root may load anywhere;
 	// other users need a [[grant]] covering the interface, the priority and
 	// the verdicts. PERMISSION_DENIED when not allowed, ALREADY_EXISTS when the
 	// name belongs to another owner (root may force), INVALID_ARGUMENT or
@@ -99,6 +114,9 @@ type ControlServer interface {
 	// Unload removes programs from an interface's chain; the root stays.
 	// Users may remove only their own programs; root may force.
 	Unload(context.Context, *UnloadRequest) (*UnloadResponse, error)
+	// Detach removes the root of an interface and every pin; root only, and
+	// not an interface of the daemon's config (it follows the config).
+	Detach(context.Context, *DetachRequest) (*DetachResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -114,6 +132,9 @@ func (UnimplementedControlServer) Load(context.Context, *LoadRequest) (*LoadResp
 }
 func (UnimplementedControlServer) Unload(context.Context, *UnloadRequest) (*UnloadResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Unload not implemented")
+}
+func (UnimplementedControlServer) Detach(context.Context, *DetachRequest) (*DetachResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Detach not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 
@@ -182,6 +203,24 @@ func _Control_Unload_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Detach_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DetachRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Detach(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Detach_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Detach(ctx, req.(*DetachRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -200,6 +239,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Unload",
 			Handler:    _Control_Unload_Handler,
+		},
+		{
+			MethodName: "Detach",
+			Handler:    _Control_Detach_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

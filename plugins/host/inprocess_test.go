@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -107,7 +108,9 @@ func connectInProcess(t testing.TB, p sdk.Plugin, opts Options) *Plugin {
 	gp := &contract.GRPCPlugin{NewServer: func(b *plugin.GRPCBroker) pluginpb.PluginServer {
 		return contract.NewPluginServer(p, b)
 	}}
-	client, _ := plugin.TestPluginGRPCConn(t, true, contract.VersionedPlugins(gp)[contract.ProtocolVersion])
+	client, server := plugin.TestPluginGRPCConn(t, true, contract.VersionedPlugins(gp)[contract.ProtocolVersion])
+	// Runs after hp.Kill (cleanups run last first).
+	t.Cleanup(func() { releaseTestConn(server) })
 	if opts.Name == "" {
 		opts.Name = "probe"
 	}
@@ -124,6 +127,26 @@ func connectInProcess(t testing.TB, p sdk.Plugin, opts Options) *Plugin {
 		t.Fatal(err)
 	}
 	return hp
+}
+
+// releaseTestConn closes what go-plugin's TestPluginGRPCConn leaves open:
+// it stops the server (closing its side of the connection) and, since the
+// helper drops its listener without closing it, has the garbage collector
+// finalize the listener now rather than at some later collection, which the
+// fd check of TestMain would see as a leak or not by chance.
+func releaseTestConn(server *plugin.GRPCServer) {
+	server.Stop()
+	for range 3 {
+		finalized := make(chan struct{})
+		sentinel := new([16]byte)
+		runtime.SetFinalizer(sentinel, func(*[16]byte) { close(finalized) })
+		sentinel = nil
+		runtime.GC()
+		select {
+		case <-finalized:
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func TestInProcessDescribe(t *testing.T) {
@@ -166,7 +189,9 @@ func TestInProcessBadDescription(t *testing.T) {
 	gp := &contract.GRPCPlugin{NewServer: func(b *plugin.GRPCBroker) pluginpb.PluginServer {
 		return contract.NewPluginServer(p, b)
 	}}
-	client, _ := plugin.TestPluginGRPCConn(t, true, contract.VersionedPlugins(gp)[contract.ProtocolVersion])
+	client, server := plugin.TestPluginGRPCConn(t, true, contract.VersionedPlugins(gp)[contract.ProtocolVersion])
+	// Runs after hp.Kill (cleanups run last first).
+	t.Cleanup(func() { releaseTestConn(server) })
 	hp, err := newPlugin(Options{Name: "x", Command: "x"}, nil, client, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -18,12 +18,19 @@
 //     name and chain defaults (priority, proceed-on, allowed verdicts, frags).
 //   - Configure receives the settings (decode them with Settings.Decode), the
 //     plugin's maps (Maps.Map gives a Map with Lookup, Update, Delete,
-//     BatchUpdate and Iterate) and a Host handle through which the plugin can
+//     BatchUpdate and Iterate; MapOf a TypedMap for a bpf2go-generated map
+//     spec) and a Host handle through which the plugin can
 //     ask the daemon to replace its program or change its settings. Configure
 //     is called again when the settings change (for example on SIGHUP); the
 //     program keeps running and keeps its maps, so a plugin applies new
 //     settings by updating maps.
 //   - Health reports whether the plugin is well.
+//
+// A plugin that implements Validator has its settings checked before they
+// are applied (on reload, and by `xdpchain run --check`).
+//
+// Verdict is xdp.Verdict: the SDK imports neither netlink nor the
+// dispatcher.
 //
 // Map access works the same whether the plugin process is privileged (it
 // opens its pinned maps directly) or not (every operation goes to the daemon
@@ -33,6 +40,10 @@
 // their level, with their attributes, tagged with the plugin's name and
 // interface, in the daemon's format. Other lines on stderr and stdout are
 // logged too, at info.
+//
+// Package sdktest (plugins/sdk/sdktest) is the test kit: the object loaded
+// standalone, test packets, BPF_PROG_TEST_RUN, and the plugin run as a
+// process as the daemon would.
 //
 // See docs/plugin-guide.md.
 package sdk

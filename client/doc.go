@@ -1,0 +1,6 @@
+// Package client is the one way to change a chain: the Client interface,
+// with a Local implementation that works on the pins (dispatcher.Root) and
+// a Remote one that asks a running daemon over its control socket. Both
+// perform the same chain operations (package chain), so a request means
+// the same whether or not a daemon runs; Connect picks one.
+package client

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
+)
+
+// verbStep is one command line of the verb table, with what it must do on
+// either path.
+type verbStep struct {
+	args []string // after the global flags; IFACE, NS and OBJ(name) are substituted
+	ok   bool
+	says string // in stdout on success, in the error line on failure
+}
+
+// verbTable exercises every chain-changing verb and its flags: placement,
+// revisions, replace, mechanism, fall-through and the verifier log.
+var verbTable = []verbStep{
+	{[]string{"load", "--netns", "NS", "--name", "a", "--priority", "10", "IFACE", "OBJ(noop)"}, true, `loaded "a" on IFACE: slot 0 of 1, priority 10`},
+	{[]string{"load", "--netns", "NS", "--name", "a", "IFACE", "OBJ(noop)"}, false, "--replace"},
+	{[]string{"load", "--netns", "NS", "--name", "a", "--replace", "--priority", "20", "--mechanism", "linked", "--fallthrough", "drop", "IFACE", "OBJ(noop)"}, true, "priority 20, proceed-on pass (linked, native mode)"},
+	// b sorts after a by name: below a's priority; c between b and a.
+	{[]string{"load", "--netns", "NS", "--name", "b", "--before", "a", "IFACE", "OBJ(noop)"}, true, `loaded "b" on IFACE: slot 0 of 2, priority 19`},
+	{[]string{"load", "--netns", "NS", "--name", "c", "--after", "b", "IFACE", "OBJ(noop)"}, true, `loaded "c" on IFACE: slot 1 of 3, priority 19`},
+	{[]string{"load", "--netns", "NS", "--name", "d", "--after", "a", "--priority", "5", "IFACE", "OBJ(noop)"}, false, "placement"},
+	{[]string{"load", "--netns", "NS", "--name", "d", "--after", "nosuch", "IFACE", "OBJ(noop)"}, false, `"nosuch" is not in the chain`},
+	{[]string{"load", "--netns", "NS", "--verifier-log", "IFACE", "OBJ(bad)"}, false, `"bad"`},
+	{[]string{"load", "--netns", "NS", "--name", "d", "--expected-revision", "1", "IFACE", "OBJ(noop)"}, false, "stale: NS/IFACE is at revision 4, not the expected 1"},
+	{[]string{"load", "--netns", "NS", "--name", "d", "--expected-revision", "4", "IFACE", "OBJ(noop)"}, true, "revision 5"},
+	{[]string{"status", "--netns", "NS", "IFACE"}, true, "revision 5"},
+	{[]string{"unload", "--netns", "NS", "--name", "b", "--expected-revision", "0", "IFACE"}, false, "stale"},
+	{[]string{"unload", "--netns", "NS", "--name", "b", "--expected-revision", "5", "IFACE"}, true, "unloaded 1 program(s)"},
+	{[]string{"unload", "--netns", "NS", "--name", "nosuch", "IFACE"}, false, `"nosuch"`},
+	{[]string{"unload", "--netns", "/run/netns/NS", "--all", "IFACE"}, true, "unloaded 3 program(s)"},
+	{[]string{"detach", "--netns", "NS", "--expected-revision", "0", "IFACE"}, false, "stale"},
+	{[]string{"detach", "--netns", "NS", "IFACE"}, true, "detached xdpchain from IFACE"},
+	{[]string{"status", "--netns", "NS", "IFACE"}, false, "no xdpchain root"},
+	{[]string{"detach", "--netns", "NS", "IFACE"}, false, "no xdpchain root"},
+	{[]string{"unload", "--netns", "NS", "--all", "IFACE"}, false, "no xdpchain root"},
+	{[]string{"load", "--netns", "NS", "--name", "e", "--before", "x", "IFACE", "OBJ(noop)"}, false, `"x" is not in the chain`},
+	{[]string{"status", "--netns", "NS", "IFACE"}, false, "no xdpchain root"}, // the refused load attached nothing
+}
+
+// verbOutcome is what one step did, with the path's own names replaced.
+type verbOutcome struct {
+	code   int
+	out    string // first line of stdout
+	errOut string // first line of stderr
+	vlog   bool   // a verifier log followed the error
+	chain  string // the chain after the step (status --json), or ""
+}
+
+// TestVerbsBothPaths runs the verb table with a daemon serving the control
+// socket and without one, on interfaces of their own, and compares every
+// outcome: each flag means the same on both paths.
+func TestVerbsBothPaths(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.XDPChainBinary(t)
+	objects := t.TempDir()
+	for _, name := range []string{testprogs.Noop, testprogs.Bad} {
+		if _, err := testprogs.WriteFile(objects, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := map[string][]verbOutcome{}
+	for i, path := range []string{"pins", "daemon"} {
+		t.Run(path, func(t *testing.T) {
+			ns := testutil.NewNetNSPrefix(t, "x8-")
+			pair := testutil.NewVethPair(t, ns, ns, &testutil.VethOptions{NameA: fmt.Sprintf("x8-a%d", i), NameB: fmt.Sprintf("x8-b%d", i)})
+			bpffs, state, dir := testutil.PrivateBPFFS(t), t.TempDir(), t.TempDir()
+			global := []string{"--bpffs", bpffs, "--state-dir", state, "--socket", filepath.Join(dir, "xdpchain.sock")}
+			if path == "daemon" {
+				startDaemon(t, bin, dir, bpffs, state)
+			}
+			iface := pair.B.Name
+			t.Cleanup(func() { runCLI(t, append(global, "--no-daemon", "detach", "--netns", ns.Name, iface)...) })
+			subst := func(s string) string {
+				s = strings.ReplaceAll(s, "IFACE", iface)
+				s = strings.ReplaceAll(s, "NS", ns.Name)
+				if strings.HasPrefix(s, "OBJ(") {
+					s = filepath.Join(objects, strings.TrimSuffix(strings.TrimPrefix(s, "OBJ("), ")")+".o")
+				}
+				return s
+			}
+			norm := func(s string) string {
+				s, _, _ = strings.Cut(s, "\n")
+				return strings.ReplaceAll(strings.ReplaceAll(s, ns.Name, "NS"), iface, "IFACE")
+			}
+			for _, step := range verbTable {
+				var args []string
+				for _, a := range step.args {
+					args = append(args, subst(a))
+				}
+				code, out, errOut := runCLI(t, append(global, args...)...)
+				o := verbOutcome{code: code, out: norm(out), errOut: norm(errOut), vlog: strings.Contains(errOut, "verifier log of")}
+				if args[0] == "status" {
+					o.out = "" // counters and IDs differ
+				}
+				if _, sout, _ := runCLI(t, append(global, "status", "--json", "--netns", ns.Name, iface)...); sout != "" {
+					o.chain = chainOf(t, sout)
+				}
+				line := strings.Join(step.args, " ")
+				if step.ok != (code == 0) {
+					t.Errorf("%s: exit %d, want ok %v: %q %q", line, code, step.ok, out, errOut)
+				}
+				if got := o.errOut; step.ok {
+					got = norm(out)
+					if !strings.Contains(got, step.says) {
+						t.Errorf("%s: says %q, want %q", line, got, step.says)
+					}
+				} else if !strings.Contains(got, step.says) {
+					t.Errorf("%s: error %q, want %q", line, got, step.says)
+				}
+				results[path] = append(results[path], o)
+			}
+			if !results[path][7].vlog {
+				t.Errorf("--verifier-log: no verifier log after the error")
+			}
+		})
+	}
+	pins, viaDaemon := results["pins"], results["daemon"]
+	if len(pins) != len(verbTable) || len(viaDaemon) != len(verbTable) {
+		t.Fatalf("a path did not run every step")
+	}
+	for i, step := range verbTable {
+		if pins[i] != viaDaemon[i] {
+			t.Errorf("%s:\n  without a daemon %+v\n  through a daemon %+v", strings.Join(step.args, " "), pins[i], viaDaemon[i])
+		}
+	}
+}
+
+// chainOf summarizes status --json: mechanism, fall-through, revision and
+// each program's name, priority and owner, in slot order.
+func chainOf(t *testing.T, out string) string {
+	t.Helper()
+	var doc struct {
+		Interfaces []struct {
+			Mechanism   string `json:"mechanism"`
+			Fallthrough string `json:"fallthrough"`
+			Revision    uint64 `json:"revision"`
+			Programs    []struct {
+				Name     string `json:"name"`
+				Priority int    `json:"priority"`
+				Owner    string `json:"owner"`
+			} `json:"programs"`
+		} `json:"interfaces"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	var b strings.Builder
+	for _, itf := range doc.Interfaces {
+		fmt.Fprintf(&b, "%s ft=%s rev=%d:", itf.Mechanism, itf.Fallthrough, itf.Revision)
+		for _, p := range itf.Programs {
+			fmt.Fprintf(&b, " %s/%d/%s", p.Name, p.Priority, p.Owner)
+		}
+	}
+	return b.String()
+}
+
+// startDaemon runs `xdpchain run` with a config of no interfaces on the
+// given pins, and waits until its socket answers. It is killed when the
+// test ends.
+func startDaemon(t *testing.T, bin, dir, bpffs, state string) {
+	t.Helper()
+	socket := filepath.Join(dir, "xdpchain.sock")
+	path := filepath.Join(dir, "config.toml")
+	src := fmt.Sprintf("[daemon]\nbpffs = %q\nstate_dir = %q\nsocket = %q\n", bpffs, state, socket)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	cmd := exec.Command(bin, "run", "--config", path)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("xdpchain run:\n%s", logs.String())
+		}
+	})
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatalf("xdpchain run exited:\n%s", logs.String())
+		default:
+		}
+		if strings.Contains(logs.String(), "control socket listening") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timeout waiting for the daemon's socket:\n%s", logs.String())
+		}
+	}
+}
