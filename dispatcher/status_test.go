@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -57,8 +58,8 @@ func TestStatusCounts(t *testing.T) {
 	st := *r.st
 	st.Generation = 2
 	st.Programs = []programState{
-		{Program: Program{Name: "a", Priority: 1, ProceedOn: NewVerdictSet(Pass), Allowed: NewVerdictSet(Pass, Drop), ProgramName: "fa", Owner: "me", Version: "v1"}, Object: "aa", Counter: 3},
-		{Program: Program{Name: "b", Priority: 2, ProceedOn: NewVerdictSet(Pass, TX), Shadow: true, ProgramName: "fb"}, Object: "bb", Counter: 7, Base: Stats{Pass: 40}},
+		{Program: Program{Name: "a", Priority: 1, ProceedOn: NewVerdictSet(Pass), Allowed: NewVerdictSet(Pass, Drop), ProgramName: "fa", Owner: "me", Version: "v1"}, Object: strings.Repeat("a", 64), Counter: 3},
+		{Program: Program{Name: "b", Priority: 2, ProceedOn: NewVerdictSet(Pass, TX), Shadow: true, ProgramName: "fb"}, Object: strings.Repeat("b", 64), Counter: 7, Base: Stats{Pass: 40}},
 	}
 	if err := writeState(r.pins.stateFile(), &st); err != nil {
 		t.Fatal(err)
@@ -82,8 +83,8 @@ func TestStatusCounts(t *testing.T) {
 	}
 	want := []ProgramStatus{
 		{Slot: 0, Name: "a", Priority: 1, ProceedOn: []string{"pass"}, Allowed: []string{"drop", "pass"}, Program: "fa",
-			Owner: "me", Version: "v1", Object: "aa", Stats: Stats{Drop: 10, Denied: 4}},
-		{Slot: 1, Name: "b", Priority: 2, ProceedOn: []string{"pass", "tx"}, Shadow: true, Program: "fb", Object: "bb", Stats: Stats{Pass: 60}},
+			Owner: "me", Version: "v1", Object: strings.Repeat("a", 64), Stats: Stats{Drop: 10, Denied: 4}},
+		{Slot: 1, Name: "b", Priority: 2, ProceedOn: []string{"pass", "tx"}, Shadow: true, Program: "fb", Object: strings.Repeat("b", 64), Stats: Stats{Pass: 60}},
 	}
 	if !reflect.DeepEqual(got.Programs, want) {
 		t.Errorf("programs\n%+v\nwant\n%+v", got.Programs, want)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
@@ -71,6 +73,25 @@ func (r *seqReceiver) count() int {
 	return len(r.seen)
 }
 
+// vethDrops is what an interface counted as dropped, both ways.
+func vethDrops(t *testing.T, ns *testutil.NetNS, name string) uint64 {
+	t.Helper()
+	h, err := netlink.NewHandleAt(ns.Handle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := l.Attrs().Statistics
+	if st == nil {
+		return 0
+	}
+	return st.TxDropped + st.RxDropped
+}
+
 // TestSwapUnderSequencedTraffic sends sequence-numbered UDP at a paced rate
 // (at least 10 000 datagrams/s on the host) across a veth pair while the
 // chain changes again and again (1000 changes on the host with the default
@@ -82,10 +103,12 @@ func TestSwapUnderSequencedTraffic(t *testing.T) {
 	vmtest.LogWhere(t)
 	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		testutil.RequireRoot(t)
-		changes, minRate := 100, 0.0
+		changes, minRate, rate := 100, 0.0, 12000.0
 		switch {
 		case vmtest.InVM():
-			changes = 30 // qemu/TCG: a swap takes 100s of ms
+			// qemu/TCG: a swap takes 100s of ms, and a veth's ring
+			// overflows long before 10 000 datagrams/s.
+			changes, rate = 30, 2000
 		case mech == dispatcher.Inline:
 			changes, minRate = 1000, 10000
 		default:
@@ -111,6 +134,7 @@ func TestSwapUnderSequencedTraffic(t *testing.T) {
 		dropAddr := netip.AddrPortFrom(pair.B.Addr4(), testprogs.DropPortDefault)
 		dropRx := newSeqReceiver(t, nsB, dropAddr)
 		dropBefore := programStats(t, r, "dropport")
+		vethBefore := vethDrops(t, nsA, pair.A.Name) + vethDrops(t, nsB, pair.B.Name)
 
 		// The sender: paced by elapsed time, so a slow moment is made up
 		// for; every fourth datagram goes to the dropped port.
@@ -130,7 +154,6 @@ func TestSwapUnderSequencedTraffic(t *testing.T) {
 				return
 			}
 			defer conn.Close()
-			const rate = 12000 // datagrams/s
 			for {
 				select {
 				case <-stop:
@@ -184,9 +207,12 @@ func TestSwapUnderSequencedTraffic(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		dropStats := programStats(t, r, "dropport")
-		rate := float64(sent) / elapsed.Seconds()
-		t.Logf("%s: %d datagrams in %v (%.0f/s) during %d chain changes: %d received, %d dropped by dropport (counted %d)",
-			mech, sent, elapsed.Round(time.Millisecond), rate, changes, pass.count(), dropped, dropStats.Drop-dropBefore.Drop)
+		achieved := float64(sent) / elapsed.Seconds()
+		// What the veth pair itself dropped (its ring full, before any XDP
+		// program saw the packet) is not the chain's.
+		veth := vethDrops(t, nsA, pair.A.Name) + vethDrops(t, nsB, pair.B.Name) - vethBefore
+		t.Logf("%s: %d datagrams in %v (%.0f/s) during %d chain changes: %d received, %d dropped by dropport (counted %d), %d dropped by the veth pair",
+			mech, sent, elapsed.Round(time.Millisecond), achieved, changes, pass.count(), dropped, dropStats.Drop-dropBefore.Drop, veth)
 
 		pass.mu.Lock()
 		var missing, twice []int
@@ -203,17 +229,19 @@ func TestSwapUnderSequencedTraffic(t *testing.T) {
 			}
 		}
 		pass.mu.Unlock()
-		if len(missing) > 0 || len(twice) > 0 || pass.err != nil {
-			t.Errorf("%d datagrams missing (first %v), %d received more than once, receiver error %v", len(missing), missing[:min(10, len(missing))], len(twice), pass.err)
-		}
-		if got := dropStats.Drop - dropBefore.Drop; got != uint64(dropped) {
-			t.Errorf("dropport counted %d drops, %d datagrams were sent to its port", got, dropped)
+		uncounted := uint64(dropped) - (dropStats.Drop - dropBefore.Drop)
+		if uint64(len(missing))+uncounted > veth || len(twice) > 0 || pass.err != nil {
+			t.Errorf("%d datagrams missing (first %v) and %d sent to the dropped port not counted, more than the %d the veth pair dropped; %d received more than once; receiver error %v",
+				len(missing), missing[:min(10, len(missing))], uncounted, veth, len(twice), pass.err)
 		}
 		if n := dropRx.count(); n != 0 {
 			t.Errorf("%d datagrams to the dropped port arrived", n)
 		}
-		if rate < minRate {
-			t.Errorf("the sender reached %.0f datagrams/s, want at least %.0f", rate, minRate)
+		if achieved < minRate {
+			t.Errorf("the sender reached %.0f datagrams/s, want at least %.0f", achieved, minRate)
+		}
+		if !vmtest.InVM() && veth != 0 {
+			t.Errorf("the veth pair dropped %d datagrams on the host", veth)
 		}
 	})
 }
