@@ -4,7 +4,7 @@ BIN     := $(CURDIR)/bin/xdpchain
 # Packages with privileged tests; the VM harness runs the same list.
 PKGS    ?= ./...
 
-.PHONY: all build generate test test-host vmtest bench bench-vm demo clean
+.PHONY: all build generate test test-host vmtest bench bench-vm demo deb clean
 
 all: build
 
@@ -39,5 +39,11 @@ bench: build
 demo: build
 	./scripts/demo.sh
 
+# dist/xdpchain_<version>_<arch>.deb (dpkg-deb): the binaries with the
+# version from `git describe` linked in, the systemd unit, the config as a
+# conffile, completions and man pages. See deploy/debian/build-deb.sh.
+deb:
+	GO=$(GO) ./deploy/debian/build-deb.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

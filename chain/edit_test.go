@@ -58,6 +58,20 @@ func TestPlacement(t *testing.T) {
 	}
 }
 
+// TestPlacementRange: a placement stays in the dispatcher's priority range.
+func TestPlacementRange(t *testing.T) {
+	c := dispatcher.Chain{prog("m", dispatcher.MinPriority, ""), prog("n", dispatcher.MaxPriority, "")}
+	if p, err := (Placement{Before: "m"}).Priority(c, "a"); err != nil || p != dispatcher.MinPriority {
+		t.Errorf("a before m at the lowest priority: %d, %v", p, err)
+	}
+	if _, err := (Placement{Before: "m"}).Priority(c, "z"); !errors.Is(err, dispatcher.ErrInvalid) {
+		t.Errorf("z before m at the lowest priority: %v, want ErrInvalid", err)
+	}
+	if _, err := (Placement{After: "n"}).Priority(c, "a"); !errors.Is(err, dispatcher.ErrInvalid) {
+		t.Errorf("a after n at the highest priority: %v, want ErrInvalid", err)
+	}
+}
+
 func TestLoadApply(t *testing.T) {
 	itf := NewInterface("blue", "eth0")
 	root := Actor{}

@@ -64,7 +64,7 @@ func (pl Placement) Priority(c dispatcher.Chain, name string) (int, error) {
 	}
 	// The priorities that sort name strictly between lo and hi form
 	// [low, high]; the one nearest the anchor's priority is chosen.
-	low, high := MinPriority, MaxPriority
+	low, high := dispatcher.MinPriority, dispatcher.MaxPriority
 	if lo != nil {
 		low = lo.Priority
 		if name < lo.Name {
@@ -84,7 +84,7 @@ func (pl Placement) Priority(c dispatcher.Chain, name string) (int, error) {
 	if before {
 		where = "before"
 	}
-	return 0, fmt.Errorf("%w: no priority puts %q immediately %s %q (%s); give --priority instead", dispatcher.ErrInvalid, name, where, anchor, neighbours(lo, hi))
+	return 0, fmt.Errorf("%w: no priority puts %q immediately %s %q (%s); give a priority instead", dispatcher.ErrInvalid, name, where, anchor, neighbours(lo, hi))
 }
 
 func neighbours(lo, hi *dispatcher.Program) string {
@@ -99,9 +99,3 @@ func neighbours(lo, hi *dispatcher.Program) string {
 	}
 	return "empty chain"
 }
-
-// The priority range a chain entry may have (dispatcher.Program.validate).
-const (
-	MinPriority = -1000000
-	MaxPriority = 1000000
-)

@@ -42,7 +42,8 @@ func lookupGroup(s string) (int, error) {
 }
 
 // CheckFiles checks that every plugin command is an executable regular
-// file and every program object a regular file. Like Load, it reports every
+// file and every program object a regular file holding an ELF object with
+// the XDP program to load (its only one, or the one named). Like Load, it reports every
 // problem as an *Error, joined, wrapping ErrInvalid.
 func (c *Config) CheckFiles() error {
 	var errs []error
@@ -60,6 +61,8 @@ func (c *Config) CheckFiles() error {
 	}
 	for i, p := range c.Programs {
 		if err := checkRegular(p.Object); err != nil {
+			add([]string{element("program", i), "object"}, err)
+		} else if err := checkObject(&p); err != nil {
 			add([]string{element("program", i), "object"}, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/testprogs"
 )
 
 // writeConfig writes src as config.toml in a new directory that also holds
@@ -20,8 +21,15 @@ func writeConfig(t *testing.T, src string) string {
 	if err := os.WriteFile(filepath.Join(dir, "plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "prog.o"), []byte("not really ELF"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, obj := range map[string][]byte{
+		"prog.o":   testprogs.Object(testprogs.Noop),
+		"multi.o":  testprogs.Object(testprogs.Multi),
+		"notelf.o": []byte("not an ELF object"),
+		"tiny.o":   []byte("x\n"),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), obj, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "notexec"), []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -285,6 +293,28 @@ interfaces = ["eth0"]
 name = "bad"
 interfaces = ["eth0"]
 object = "missing.o"
+[[program]]
+name = "notelf"
+interfaces = ["eth0"]
+object = "notelf.o"
+[[program]]
+name = "tiny"
+interfaces = ["eth0"]
+object = "tiny.o"
+[[program]]
+name = "two"
+interfaces = ["eth0"]
+object = "multi.o"
+[[program]]
+name = "second"
+interfaces = ["eth0"]
+object = "multi.o"
+program = "second"
+[[program]]
+name = "third"
+interfaces = ["eth0"]
+object = "multi.o"
+program = "third"
 `)
 	cfg, err := Load(path)
 	if err != nil {
@@ -300,6 +330,10 @@ object = "missing.o"
 		path + ":13: plugin[2].command: " + dir + "/notexec: not executable",
 		path + ":18: plugin[3].command: " + dir + ": not a regular file",
 		path + ":26: program[1].object: " + dir + "/missing.o: no such file or directory",
+		path + ":30: program[2].object: " + dir + `/notelf.o: loading program: not an ELF object (it starts with "not an E")`,
+		path + ":34: program[3].object: " + dir + "/tiny.o: loading program: not an ELF object (2 bytes)",
+		path + ":38: program[4].object: " + dir + "/multi.o: invalid chain: object has several XDP programs [first second]: choose one",
+		path + ":47: program[6].object: " + dir + `/multi.o: loading program: object has no program "third" (XDP programs: [first second])`,
 	}
 	got := Errors(err)
 	if len(got) != len(want) {

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"net"
+	"path"
 	"regexp"
 	"strings"
 
@@ -63,6 +64,8 @@ func (d *decoder) iface(t *table) Interface {
 		}
 	} else if !validIfname(out.Name) {
 		t.errorf("name", "bad interface name %q (1-15 characters, no '/', ':' or spaces)", out.Name)
+	} else if _, err := path.Match(out.Name, ""); err != nil {
+		t.errorf("name", "bad interface pattern %q: %v", out.Name, err)
 	}
 	t.str("netns", &out.NetNS)
 	out.NetNS = chain.CanonicalNetNS(out.NetNS)
@@ -159,6 +162,35 @@ func (t *table) priority(key string) *int {
 	return &p
 }
 
+// placement decodes before and after: the name of the program of the
+// chain this one runs immediately before or after. At most one, and not
+// with a priority (the placement chooses it).
+func (t *table) placement(hasPriority bool) chain.Placement {
+	var pl chain.Placement
+	for _, k := range []struct {
+		key string
+		dst *string
+	}{{"before", &pl.Before}, {"after", &pl.After}} {
+		if t.str(k.key, k.dst) && !nameRE.MatchString(*k.dst) {
+			t.errorf(k.key, "bad program name %q (want 1-64 of A-Z a-z 0-9 _ -)", *k.dst)
+			*k.dst = ""
+		}
+	}
+	switch {
+	case pl.Before != "" && pl.After != "":
+		t.errorf("after", "give before or after, not both")
+		return chain.Placement{}
+	case !pl.IsZero() && hasPriority:
+		key := "before"
+		if pl.After != "" {
+			key = "after"
+		}
+		t.errorf(key, "a placement chooses the priority; give %s or priority, not both", key)
+		return chain.Placement{}
+	}
+	return pl
+}
+
 func (t *table) proceedOn() *dispatcher.VerdictSet {
 	set, ok := t.verdicts("proceed_on", true)
 	if !ok {
@@ -209,6 +241,7 @@ func (d *decoder) plugin(t *table) Plugin {
 	}
 	t.interfaces(&out.Interfaces)
 	out.Priority = t.priority("priority")
+	out.Placement = t.placement(out.Priority != nil)
 	out.ProceedOn = t.proceedOn()
 	if s := t.oneOf("on_exit", "policy", string(Keep), string(Detach), string(Restart)); s != "" {
 		out.OnExit = OnExit(s)
@@ -234,6 +267,7 @@ func (d *decoder) program(t *table) Program {
 	t.str("program", &out.Program)
 	t.interfaces(&out.Interfaces)
 	out.Priority = t.priority("priority")
+	out.Placement = t.placement(out.Priority != nil)
 	out.ProceedOn = t.proceedOn()
 	out.AllowedVerdicts, _ = t.verdicts("allowed_verdicts", false)
 	t.boolean("shadow", &out.Shadow)

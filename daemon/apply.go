@@ -66,6 +66,9 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	if err := cfg.CheckFiles(); err != nil {
 		return err
 	}
+	src := cfg
+	cfg = d.expandInterfaces(src)
+	d.forgetVanished(cfg)
 	t := &txn{d: d, newRoots: make(map[string]*dispatcher.Root)}
 	defer func() {
 		if err != nil {
@@ -127,7 +130,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	plans := make(map[string]chainPlan)
 	for i := range cfg.Interfaces {
 		itf := &cfg.Interfaces[i]
-		plan, err := buildPlan(itf, cfgProgs[itf.Ref()], next)
+		plan, err := buildPlan(cfg, itf, cfgProgs[itf.Ref()], next)
 		if err != nil {
 			return err
 		}
@@ -213,6 +216,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	d.cfgProgs = cfgProgs
 	d.cfg = cfg
 	d.committed(cfg)
+	d.source = src
 	for _, in := range revive {
 		in.reviving, in.restarts = true, 0
 		d.scheduleRestart(in, 0)
@@ -222,9 +226,9 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 
 // buildPlan computes what the daemon wants on one interface: the config's
 // programs there and the chain entries of the plugin instances there.
-func buildPlan(itf *config.Interface, progs dispatcher.Chain, instances map[instKey]*instance) (chainPlan, error) {
+func buildPlan(cfg *config.Config, itf *config.Interface, progs dispatcher.Chain, instances map[instKey]*instance) (chainPlan, error) {
 	ft := itf.Fallthrough
-	plan := chainPlan{Fallthrough: &ft, Mechanism: itf.Mechanism}
+	plan := chainPlan{Fallthrough: &ft, Mechanism: itf.Mechanism, Placements: placementsOf(cfg)}
 	plan.Owned = append(plan.Owned, progs...)
 	for k, in := range instances {
 		if k.iface != itf.Ref() || !in.inChain() {
@@ -241,7 +245,7 @@ func buildPlan(itf *config.Interface, progs dispatcher.Chain, instances map[inst
 
 // planFor is buildPlan for the state in force.
 func (d *Daemon) planFor(itf *config.Interface) (chainPlan, error) {
-	return buildPlan(itf, d.cfgProgs[itf.Ref()], d.instances)
+	return buildPlan(d.cfg, itf, d.cfgProgs[itf.Ref()], d.instances)
 }
 
 // configProgram reads a [[program]]'s object and builds its chain entry:

@@ -1,9 +1,8 @@
 package daemon
 
 import (
-	"fmt"
-
 	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -17,6 +16,26 @@ type chainPlan struct {
 	Fallthrough *dispatcher.Verdict
 	// Mechanism, when not empty or auto, is the interface's mechanism.
 	Mechanism dispatcher.MechanismKind
+	// Placements are the before/after of the daemon's programs, by name:
+	// each gets the priority that puts it next to its anchor in the merged
+	// chain (resolved in the order of Owned).
+	Placements map[string]chain.Placement
+}
+
+// placementsOf returns the placements the config asks for, by program name.
+func placementsOf(cfg *config.Config) map[string]chain.Placement {
+	out := map[string]chain.Placement{}
+	for _, p := range cfg.Programs {
+		if !p.Placement.IsZero() {
+			out[p.Name] = p.Placement
+		}
+	}
+	for _, p := range cfg.Plugins {
+		if !p.Placement.IsZero() {
+			out[p.Name] = p.Placement
+		}
+	}
+	return out
 }
 
 // undo restores what a plan changed.
@@ -26,35 +45,15 @@ type undo struct {
 	mechanism   dispatcher.MechanismKind
 }
 
-// merge returns cur with the daemon's programs replaced by plan.Owned. A
-// name in plan.Owned that another owner uses is an error wrapping ErrOwned:
-// the daemon never replaces someone else's program.
+// merge returns cur with the daemon's programs replaced by plan.Owned (the
+// chain.Sync of the daemon's actor). A name in plan.Owned that another
+// owner uses is an error wrapping ErrOwned: the daemon never replaces
+// someone else's program.
 func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, error) {
 	next := cur
-	next.Programs = dispatcher.Chain{}
-	want := make(map[string]bool, len(plan.Owned))
-	for _, p := range plan.Owned {
-		want[p.Name] = true
-	}
-	for _, p := range cur.Programs {
-		if chain.Managed(p.Owner) {
-			continue
-		}
-		if want[p.Name] {
-			owner := p.Owner
-			if owner == "" {
-				owner = "no recorded owner"
-			}
-			return cur, fmt.Errorf("program %q: %w (%s); not replacing it", p.Name, ErrOwned, owner)
-		}
-		next.Programs = append(next.Programs, p)
-	}
-	next.Programs = append(next.Programs, plan.Owned...)
-	if plan.Fallthrough != nil {
-		next.Fallthrough = *plan.Fallthrough
-	}
-	if plan.Mechanism != "" && plan.Mechanism != dispatcher.AutoMechanism {
-		next.Mechanism = plan.Mechanism
+	op := chain.Sync{Owned: plan.Owned, Placements: plan.Placements, Fallthrough: plan.Fallthrough, Mechanism: plan.Mechanism}
+	if err := op.Apply(&next, chain.Actor{Daemon: true}); err != nil {
+		return cur, err
 	}
 	return next, nil
 }

@@ -2,9 +2,12 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -63,5 +66,39 @@ func TestMerge(t *testing.T) {
 	}
 	if got, want := names(next.Programs), []string{"u=user:1000", "cli=user:root", "anon="}; !reflect.DeepEqual(got, want) {
 		t.Errorf("empty plan left %v, want %v", got, want)
+	}
+}
+
+// TestMergePlacement places the daemon's programs next to others' with
+// before/after: the priority is chosen in the merged chain, and an anchor
+// that is not there refuses the plan.
+func TestMergePlacement(t *testing.T) {
+	cur := dispatcher.Spec{Programs: dispatcher.Chain{
+		{Name: "guard", Priority: 10, Owner: "user:0"},
+		{Name: "lb", Priority: 40, Owner: "user:0"},
+	}}
+	next, err := merge(cur, chainPlan{
+		Owned: dispatcher.Chain{
+			{Name: "count", Priority: 99, Owner: "config:count"},
+			{Name: "filter", Priority: 99, Owner: "plugin:filter"},
+		},
+		Placements: map[string]chain.Placement{"count": {After: "guard"}, "filter": {Before: "guard"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range next.Programs.Sorted() {
+		got = append(got, fmt.Sprintf("%s:%d", p.Name, p.Priority))
+	}
+	if want := "[filter:10 guard:10 count:11 lb:40]"; fmt.Sprint(got) != want {
+		t.Errorf("placed chain %v, want %s", got, want)
+	}
+	_, err = merge(cur, chainPlan{
+		Owned:      dispatcher.Chain{{Name: "count", Owner: "config:count"}},
+		Placements: map[string]chain.Placement{"count": {Before: "nosuch"}},
+	})
+	if !errors.Is(err, dispatcher.ErrNotFound) || !strings.Contains(err.Error(), `"count"`) {
+		t.Errorf("placement before a missing program: %v", err)
 	}
 }

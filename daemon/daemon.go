@@ -58,6 +58,10 @@ type Options struct {
 	// NotifySocket is the service manager's notification socket (see
 	// notify.go). Default: $NOTIFY_SOCKET; none when that is unset.
 	NotifySocket string
+	// WatchConfig reloads when the content of ConfigPath changes (also
+	// through a ConfigMap's ..data symlink swap), as Reload would; see
+	// configwatch.go.
+	WatchConfig bool
 }
 
 func (o Options) withDefaults(cfg *config.Config) Options {
@@ -109,6 +113,9 @@ type Daemon struct {
 
 	// pending is the config Run applies first.
 	pending *config.Config
+	// source is cfg as the file says it, interface patterns unexpanded
+	// (ifglob.go).
+	source *config.Config
 
 	events   chan event
 	ready    chan struct{} // closed once the first config is applied and the socket serves
@@ -121,6 +128,8 @@ type Daemon struct {
 	metricsSrv *metricsServer // nil without [daemon] metrics
 	health     health
 	notify     *notifier
+	// configChanged: the config file's content changed (WatchConfig).
+	configChanged chan struct{}
 }
 
 // New prepares a daemon for cfg. It changes nothing; Run does.
@@ -140,6 +149,7 @@ func New(cfg *config.Config, opts Options) *Daemon {
 	d.metrics = newMetrics(d)
 	d.health.cfg.Store(d.cfg)
 	d.notify = newNotifier(opts.NotifySocket, d.log.Warn)
+	d.configChanged = make(chan struct{}, 1)
 	return d
 }
 
@@ -166,6 +176,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	cfgSum := configSum(d.opts.ConfigPath) // what the config in force was read from
 	d.mu.Lock()
 	cfg := d.pending
 	d.pending = nil
@@ -179,6 +190,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("config applied", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
 	d.sweep()
 	stopDrift := d.watchDrift(ctx)
+	stopDrift = d.withConfigWatch(ctx, cfgSum, stopDrift)
 	if !d.opts.NoSocket {
 		if err := d.serve(cfg.Daemon); err != nil {
 			stopDrift()
@@ -197,13 +209,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.shutdown()
 			return nil
 		case <-d.opts.Reload:
-			d.notify.reloading()
-			if err := d.Reload(ctx); err != nil {
-				d.log.Error("reload refused; the previous config stays in force", "config", d.opts.ConfigPath, "error", err)
-				d.notify.ready("reload refused; the previous config stays in force: " + err.Error())
-			} else {
-				d.notify.ready("config reloaded; chains in line")
-			}
+			d.reloadNotify(ctx)
+		case <-d.configChanged:
+			d.reloadNotify(ctx)
 		case ev := <-d.events:
 			d.handle(ctx, ev)
 		}

@@ -137,7 +137,7 @@ func (w *drift) subscribe(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	cfg := w.d.Config()
+	cfg := w.d.sourceConfig() // the namespaces of interface patterns too
 	want := make(map[string]bool)
 	for i := range cfg.Interfaces {
 		want[cfg.Interfaces[i].NetNS] = true
@@ -252,6 +252,7 @@ func (w *drift) check(ctx context.Context, refs map[string]bool) {
 	d := w.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.reexpand(ctx, refs)
 	for i := range d.cfg.Interfaces {
 		if ctx.Err() != nil {
 			return // stopping: shutdown closes the roots

@@ -32,6 +32,7 @@ type childOp struct {
 	Name      string `json:"name"`
 	Priority  int    `json:"priority"`
 	Replace   bool   `json:"replace,omitempty"`
+	After     string `json:"after,omitempty"` // a placement instead of Priority
 	// Object is the test object to load (default noop).
 	Object string `json:"object,omitempty"`
 }
@@ -68,10 +69,14 @@ func childMain() int {
 				obj = testprogs.Noop
 			}
 			var l *chain.Loaded
-			l, err = c.Load(context.Background(), chain.LoadRequest{
+			req := chain.LoadRequest{
 				Interface: chain.NewInterface(op.NetNS, op.Interface), Name: op.Name, Overrides: chain.Overrides{Priority: &prio}, Replace: op.Replace,
 				Object: testprogs.Object(obj), ProgramName: testprogs.Program(obj),
-			})
+			}
+			if op.After != "" {
+				req.Overrides.Priority, req.Placement = nil, chain.Placement{After: op.After}
+			}
+			l, err = c.Load(context.Background(), req)
 			if err == nil {
 				r.Owner, r.Allowed = l.Owner, l.Allowed.String()
 			}
@@ -173,6 +178,10 @@ verdicts = ["pass", "drop"]
 		here(false, "count", 0),
 		here(true, "mine2", 200),
 		here(false, "mine2", 0),
+		// The grant's range applies to the priority a placement chooses.
+		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "placed", After: "count"},
+		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "placed", After: "rootprog"},
+		here(false, "placed", 0),
 		// A program root's verifier accepts but an unprivileged caller's
 		// refuses: it writes a kernel address into the packet.
 		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "leaky", Priority: 150, Object: testprogs.Leak},
@@ -191,6 +200,9 @@ verdicts = ["pass", "drop"]
 		{false, true, "belongs to config:count"},
 		{true, false, ""},
 		{true, false, ""},
+		{false, true, "priority 30 is outside the granted range [100, 200]"},
+		{true, false, ""},
+		{true, false, ""},
 		{false, false, `program "leaky"`},
 	}
 	for i, w := range want {
@@ -199,8 +211,8 @@ verdicts = ["pass", "drop"]
 			t.Errorf("op %d %+v: %+v, want ok %v, permission %v, message with %q", i, ops[i], r, w.ok, w.permission, w.msg)
 		}
 	}
-	if !strings.Contains(res[8].Err, "leaks addr") {
-		t.Errorf("the leaking program was refused with %q, want the verifier's pointer-leak reason", res[8].Err)
+	if !strings.Contains(res[11].Err, "leaks addr") {
+		t.Errorf("the leaking program was refused with %q, want the verifier's pointer-leak reason", res[11].Err)
 	}
 	if res[0].Owner != "user:4242" || res[0].Allowed != "drop,pass" {
 		t.Errorf("the user's program: owner %q allowed %q, want user:4242 and the grant's drop,pass", res[0].Owner, res[0].Allowed)

@@ -18,6 +18,9 @@ type health struct {
 	stopping atomic.Bool // Run is stopping
 	// cfg is the config in force (d.cfg), readable without d.mu.
 	cfg atomic.Pointer[config.Config]
+	// waiting are the refs of configured interfaces that do not exist yet
+	// (ifglob.go); d.mu.
+	waiting map[string]bool
 }
 
 // committed records that apply took cfg into force. Call with d.mu held.
@@ -36,6 +39,7 @@ type snapshot struct {
 	started  bool
 	stopping bool
 	want     []wantChain
+	waiting  []string
 	plugins  []pluginUp
 	planErr  error
 }
@@ -59,6 +63,10 @@ func (d *Daemon) snapshot() snapshot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s.cfg = d.cfg
+	for ref := range d.health.waiting {
+		s.waiting = append(s.waiting, ref)
+	}
+	slices.Sort(s.waiting)
 	for i := range d.cfg.Interfaces {
 		itf := &d.cfg.Interfaces[i]
 		plan, err := d.planFor(itf)
@@ -99,6 +107,9 @@ func (s *snapshot) notReady(list []dispatcher.InterfaceStatus) string {
 		return s.planErr.Error()
 	}
 	var why []string
+	for _, ref := range s.waiting {
+		why = append(why, fmt.Sprintf("interface %s does not exist (its chain is applied when it appears)", ref))
+	}
 	for _, w := range s.want {
 		ref := w.itf.Ref()
 		i := slices.IndexFunc(list, func(st dispatcher.InterfaceStatus) bool {

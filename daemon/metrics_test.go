@@ -1,7 +1,9 @@
 package daemon_test
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -194,5 +196,25 @@ func TestReadyzReportsDrift(t *testing.T) {
 	}
 	if code, body := httpGet(t, readyz); code != http.StatusOK {
 		t.Errorf("/readyz after the reload: %d %s", code, body)
+	}
+}
+
+// TestMetricsAddressInUse: a metrics address that cannot be bound stops
+// the daemon before it touches any chain.
+func TestMetricsAddressInUse(t *testing.T) {
+	vmtest.LogWhere(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f := newX11Fixture(t)
+	f.writeConfig(fmt.Sprintf("metrics = %q", ln.Addr().String()), countConfig(0))
+	err = f.startErr(daemon.Options{})
+	if err == nil || !strings.Contains(err.Error(), "[daemon] metrics") {
+		t.Fatalf("start with the metrics address in use: %v, want a [daemon] metrics error", err)
+	}
+	if _, err := f.rootStatus(); err == nil {
+		t.Error("the interface has a root: the daemon touched it before failing")
 	}
 }

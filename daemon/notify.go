@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -61,3 +62,15 @@ func (n *notifier) reloading() {
 func (n *notifier) stopping() { n.send("STOPPING=1", "STATUS=stopping; programs stay in their chains") }
 
 func oneLineStatus(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// reloadNotify reloads (on SIGHUP, or when the config file changed) and
+// tells the service manager: RELOADING=1, then READY=1 with the outcome.
+func (d *Daemon) reloadNotify(ctx context.Context) {
+	d.notify.reloading()
+	if err := d.Reload(ctx); err != nil {
+		d.log.Error("reload refused; the previous config stays in force", "config", d.opts.ConfigPath, "error", err)
+		d.notify.ready("reload refused; the previous config stays in force: " + err.Error())
+		return
+	}
+	d.notify.ready("config reloaded; chains in line")
+}

@@ -35,7 +35,7 @@ func listenNotify(t *testing.T, dir string) *notifyListener {
 
 // next returns the next message's lines, failing the test after timeout or
 // when the daemon exited first.
-func (n *notifyListener) next(timeout time.Duration, exited <-chan error) []string {
+func (n *notifyListener) next(timeout time.Duration, exited chan error) []string {
 	n.t.Helper()
 	deadline := time.Now().Add(timeout)
 	buf := make([]byte, 4096)
@@ -50,6 +50,7 @@ func (n *notifyListener) next(timeout time.Duration, exited <-chan error) []stri
 		}
 		select {
 		case err := <-exited:
+			exited <- err // for the test's cleanup
 			n.t.Fatalf("the daemon exited (%v) before notifying", err)
 		default:
 		}
@@ -60,7 +61,7 @@ func (n *notifyListener) next(timeout time.Duration, exited <-chan error) []stri
 }
 
 // expect reads the next message and checks that its first line is want.
-func (n *notifyListener) expect(want string, exited <-chan error) []string {
+func (n *notifyListener) expect(want string, exited chan error) []string {
 	n.t.Helper()
 	msg := n.next(90*time.Second, exited)
 	if msg[0] != want {
@@ -86,6 +87,10 @@ func TestNotifyUnitCapabilities(t *testing.T) {
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		t.Skipf("skipped on %s: no setpriv (util-linux) to confine the daemon with; this test runs on the host", vmtest.Where())
+	}
+	// busybox's setpriv (the VMs') has no --bounding-set.
+	if out, _ := exec.Command(setpriv, "--version").CombinedOutput(); !strings.Contains(string(out), "util-linux") {
+		t.Skipf("skipped on %s: %s is not util-linux's setpriv (no --bounding-set); this test runs on the host", vmtest.Where(), setpriv)
 	}
 	var caps []string
 	for _, line := range strings.Split(systemd.Unit, "\n") {

@@ -74,6 +74,9 @@ func (peerCreds) OverrideServerName(string) error { return nil }
 
 // peerOf reads the credentials of a unix socket's peer.
 func peerOf(conn net.Conn) (Peer, error) {
+	if w, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		conn = w.NetConn()
+	}
 	uc, ok := conn.(*net.UnixConn)
 	if !ok {
 		return Peer{}, fmt.Errorf("peer credentials: %T is not a unix socket", conn)

@@ -74,15 +74,17 @@ func (s *controlServer) Detach(ctx context.Context, req *controlpb.DetachRequest
 
 // requestRoot returns the root of an interface for a socket request, and a
 // function to release it. Config interfaces use the daemon's roots (a
-// handle of their own when the request wants verifier logs); root may also
-// reach other interfaces, opened with open.
+// handle of their own when the request wants verifier logs, or the daemon
+// has none); root may also reach other interfaces, opened with open.
 func (d *Daemon) requestRoot(p Peer, itf chain.Interface, verifierLogs bool, open func(*dispatcher.Options) (*dispatcher.Root, error)) (*dispatcher.Root, func(), error) {
 	if c := d.cfg.Interface(itf.String()); c != nil {
-		if !verifierLogs {
-			return d.roots[c.Ref()], func() {}, nil
+		if r := d.roots[c.Ref()]; r != nil && !verifierLogs {
+			return r, func() {}, nil
 		}
+		// A handle of the request's own: with verifier logs, or when the
+		// daemon holds none (the interface was missing when it applied).
 		opts := d.cfg.Options(c)
-		opts.VerifierLogs = true
+		opts.VerifierLogs = verifierLogs
 		r, err := dispatcher.Open(itf.Name, opts)
 		if err != nil {
 			return nil, nil, err
@@ -107,6 +109,12 @@ func (p Peer) actor() chain.Actor { return chain.Actor{UID: p.UID} }
 // placed.
 func (d *Daemon) load(p Peer, req chain.LoadRequest) (*chain.Loaded, error) {
 	a := p.actor()
+	d.mu.Lock()
+	err := admitLoad(d.cfg, p, req)
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	op, err := req.Edit(a.Owner())
 	if err != nil {
 		return nil, err

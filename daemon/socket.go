@@ -16,9 +16,6 @@ import (
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
 )
 
-// maxMessage bounds a control message (a program object travels in one).
-const maxMessage = 64 << 20
-
 // CheckSocket reports what is at a control socket's path: nil when nothing
 // is, stale when it is a socket nobody listens on (connecting is refused), a
 // leftover that listen replaces. A daemon answering there is ErrSocketInUse;
@@ -158,9 +155,10 @@ func (d *Daemon) serve(dc config.Daemon) error {
 	if err != nil {
 		return err
 	}
-	s := grpc.NewServer(grpc.Creds(peerCreds{}), grpc.MaxRecvMsgSize(maxMessage))
+	s := grpc.NewServer(grpc.Creds(peerCreds{}), grpc.MaxRecvMsgSize(maxMessage), grpc.MaxConcurrentStreams(maxStreamsPerConn))
 	controlpb.RegisterControlServer(s, &controlServer{d: d})
 	d.server, d.listener = s, l
+	l = limitCallers(l, d.log)
 	go func() {
 		if err := s.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			d.log.Error("control socket stopped", "error", err)

@@ -110,16 +110,17 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	}
 
 	g := &generation{
-		number:       r.st.Generation + 1,
-		pins:         r.pins,
-		fallthrough_: s.Fallthrough,
-		counters:     !s.NoCounters,
-		frags:        true,
-		stats:        r.stats,
-		verifierLogs: r.opts.VerifierLogs,
-		inline:       kind == Inline,
-		replacePins:  map[string]*ebpf.Map{},
-		readOnly:     map[string]*ebpf.Map{},
+		number:        r.st.Generation + 1,
+		pins:          r.pins,
+		fallthrough_:  s.Fallthrough,
+		counters:      !s.NoCounters,
+		frags:         true,
+		stats:         r.stats,
+		verifierLogs:  r.opts.VerifierLogs,
+		inline:        kind == Inline,
+		referenceRoot: r.opts.referenceRoot,
+		replacePins:   map[string]*ebpf.Map{},
+		readOnly:      map[string]*ebpf.Map{},
 	}
 	committed := false
 	defer func() {
@@ -151,11 +152,6 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 		return false, err
 	}
 	crashPoint(CrashPrepared)
-	if kind == Linked || kind == Inline {
-		if err := checkMapLimit(g); err != nil {
-			return false, err
-		}
-	}
 	g.prog, err = mech.build(g)
 	if err != nil {
 		return false, err
@@ -189,15 +185,11 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 		NetNSInode:  r.st.NetNSInode,
 		Mode:        r.st.Mode,
 		Mechanism:   kind,
-		Requested:   s.Mechanism,
 		Reason:      reason,
 		Fallthrough: s.Fallthrough,
 		NoCounters:  s.NoCounters,
 		Generation:  g.number,
 		Programs:    []programState{},
-	}
-	if next.Requested == "" {
-		next.Requested = r.st.Requested
 	}
 	next.DispatcherID, err = programID(g.prog)
 	if err != nil {
@@ -243,12 +235,15 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	errs = append(errs, mech.commit(g))
 	crashPoint(CrashMechanismCommitted)
 	if r.st.Mechanism != kind {
+		// Nothing of the old mechanism serves the new generation: all of
+		// its pins go (freplace's programs and links would otherwise hold
+		// the old dispatcher in the kernel).
 		if oldMech, err := newMechanism(r.st.Mechanism); err == nil {
-			oldMech.cleanup(r.pins, next)
+			oldMech.cleanup(r.pins, &state{})
 		}
 	}
 	r.st = next
-	r.cleanupLeftovers()
+	r.cleanupLeftovers() // the new mechanism's leftovers, once
 	crashPoint(CrashDone)
 	return true, errors.Join(errs...)
 }
@@ -319,6 +314,9 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 	}
 	cs, ps, err := objectSpec(p.Object, p.ProgramName)
 	if err != nil {
+		return nil, wrap(err)
+	}
+	if err := checkBTF(ps); err != nil {
 		return nil, wrap(err)
 	}
 	p.ProgramName = ps.Name
@@ -462,39 +460,6 @@ func (r *Root) ProgramMaps(program string) (map[string]string, error) {
 // section (.rodata): its content is fixed by the object.
 func readOnlyData(name string, ms *ebpf.MapSpec) bool {
 	return ms.Flags&unix.BPF_F_RDONLY_PROG != 0 || name == ".rodata" || strings.HasPrefix(name, ".rodata.")
-}
-
-// maxMapsPerProgram is the kernel's limit on the maps one program uses
-// (MAX_USED_MAPS).
-const maxMapsPerProgram = 64
-
-// checkMapLimit refuses a linked generation whose programs together use
-// more maps than one kernel program may, naming the first program that
-// does not fit.
-func checkMapLimit(g *generation) error {
-	seen := map[ebpf.MapID]bool{}
-	count := func(m *ebpf.Map) {
-		if info, err := m.Info(); err == nil {
-			if id, ok := info.ID(); ok {
-				seen[id] = true
-				return
-			}
-		}
-		seen[ebpf.MapID(0xffffffff-len(seen))] = true
-	}
-	if g.rodata != nil {
-		count(g.rodata)
-	}
-	count(g.stats)
-	for _, s := range g.slots {
-		for _, m := range s.maps {
-			count(m)
-		}
-		if len(seen) > maxMapsPerProgram {
-			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: a linked dispatcher is one kernel program, and its programs together would use %d maps, more than the kernel's limit of %d per program; use the freplace mechanism or fewer programs with maps", ErrInvalid, len(seen), maxMapsPerProgram)}
-		}
-	}
-	return nil
 }
 
 // unchanged reports whether applying chain (sorted) would rebuild exactly

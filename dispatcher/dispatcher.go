@@ -69,6 +69,9 @@ func Open(ifname string, opts *Options) (*Root, error) {
 
 func open(ifname string, opts *Options, create bool) (_ *Root, err error) {
 	o := opts.withDefaults()
+	if err := requirePrivileges(); err != nil {
+		return nil, err
+	}
 	if err := ensureBPFFS(o.BPFFS); err != nil {
 		return nil, err
 	}
@@ -296,7 +299,6 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 		NetNSInode:  r.ns.inode,
 		Mode:        mode,
 		Mechanism:   mech,
-		Requested:   r.opts.Mechanism,
 		Reason:      reason,
 		Fallthrough: Pass,
 		Programs:    []programState{},
@@ -431,6 +433,9 @@ func (r *Root) adoptLink() {
 // ErrNotAttached when there is nothing to remove.
 func DetachInterface(ifname string, opts *Options) error {
 	o := opts.withDefaults()
+	if err := requirePrivileges(); err != nil {
+		return err
+	}
 	ns, err := openNetNS(o.NetNS)
 	if err != nil {
 		return err

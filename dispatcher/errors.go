@@ -31,6 +31,9 @@ var (
 	// owned by this process's user or writable by group or others. Nothing
 	// in it is used.
 	ErrUnsafeDir = errors.New("unsafe state or pin directory")
+	// ErrPrivilege: the process lacks the capabilities to work on roots
+	// and pins (it needs root); nothing was touched.
+	ErrPrivilege = errors.New("not privileged")
 	// ErrDamaged: the interface's root is attached but its state or pins
 	// are damaged (state.json missing or unreadable, counters missing).
 	// DetachInterface (`xdpchain detach`) removes it. It is an ErrInvalid.

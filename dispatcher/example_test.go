@@ -1,6 +1,7 @@
 package dispatcher_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -122,6 +123,41 @@ func ExampleRoot_Update() {
 	// 0:b 1:c
 	// program "b": invalid chain: duplicate name
 	// 0:b 1:c
+}
+
+// Compare-and-swap: read the chain's revision, decide, and change it only
+// if nobody changed it since. Update also says whether anything changed.
+func ExampleRoot_Update_compareAndSwap() {
+	ns, cleanup := exampleNetNS()
+	defer cleanup()
+	root, err := dispatcher.Attach("eth0", &dispatcher.Options{NetNS: ns})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer root.Close()
+	defer root.Detach()
+	p, _ := dispatcher.NewProgram("filter", testprogs.Object(testprogs.Noop), "")
+
+	seen := uint64(0) // e.g. from Status().Revision
+	errStale := errors.New("the chain moved on")
+	add := func(s *dispatcher.Spec) error {
+		if s.Revision != seen {
+			return fmt.Errorf("%w: revision %d, expected %d", errStale, s.Revision, seen)
+		}
+		s.Programs = append(s.Programs, p)
+		return nil
+	}
+	changed, err := root.Update(add)
+	fmt.Println(changed, err)
+	changed, err = root.Update(add) // the first one moved the chain to revision 1
+	fmt.Println(changed, err)
+	changed, err = root.Update(func(*dispatcher.Spec) error { return nil })
+	fmt.Println(changed, err)
+	// Output:
+	// true <nil>
+	// false the chain moved on: revision 1, expected 0
+	// false <nil>
 }
 
 // NewProgram reads a program's defaults from its libxdp metadata.

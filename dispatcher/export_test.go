@@ -1,8 +1,12 @@
 package dispatcher
 
-// UseReferenceRoot switches generations to the C root of bpf/dispatcher.c
-// (true) or the emitted root (false), for differential tests.
-func UseReferenceRoot(on bool) { referenceRoot = on }
+// UseReferenceRoot makes the roots opened with o build their generations on
+// the C root of bpf/dispatcher.c instead of the emitted one, for
+// differential tests; it returns o.
+func UseReferenceRoot(o *Options) *Options {
+	o.referenceRoot = true
+	return o
+}
 
 // SetCrashHook makes every crash point of an apply call hook (nil: none).
 func SetCrashHook(hook func(step string)) { crashHook = hook }

@@ -67,7 +67,7 @@ func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 				Flags:        flags,
 				AttachTarget: root,
 				AttachTo:     slotSymbol(i),
-				Instructions: s.insns,
+				Instructions: adoptStubBTF(s.insns, stubStart(g.rootSpec.Instructions, slotSymbol(i)), s.ProgramName, false),
 			}, g.verifierLogs)
 			if err != nil {
 				var pe *ProgramError
@@ -102,13 +102,11 @@ func replacePin(path string, pin func(string) error) error {
 
 func (freplaceMechanism) commit(g *generation) error {
 	var errs []error
-	keep := map[string]bool{}
 	for _, s := range g.slots {
 		fs, ok := s.ext.(*freplaceSlot)
 		if !ok {
 			continue
 		}
-		keep[s.Name] = true
 		if err := os.MkdirAll(g.pins.progsDir(), 0o700); err != nil {
 			errs = append(errs, err)
 		}
@@ -122,8 +120,8 @@ func (freplaceMechanism) commit(g *generation) error {
 		fs.link.Close()
 		fs.prog.Close()
 	}
-	removeUnlisted(g.pins.progsDir(), keep)
-	removeUnlisted(g.pins.linksDir(), keep)
+	// The pins of programs that left the chain go in cleanup, which the
+	// apply runs next with the committed state.
 	return errors.Join(errs...)
 }
 

@@ -82,7 +82,10 @@ type generation struct {
 	verifierLogs bool
 	// inline: place programs by inline splicing where they qualify.
 	inline bool
-	stats  *ebpf.Map
+	// referenceRoot: the C root with its configuration in .rodata
+	// instead of the emitted one (Options.referenceRoot).
+	referenceRoot bool
+	stats         *ebpf.Map
 
 	rootSpec *ebpf.ProgramSpec // root program, configuration set, maps associated
 	rodata   *ebpf.Map
@@ -141,13 +144,9 @@ func (g *generation) config() dispatcherXdpchainConfig {
 	return c
 }
 
-// referenceRoot makes generations use the C root of bpf/dispatcher.c
-// instead of the emitted one (tests compare the two).
-var referenceRoot = false
-
 // prepareRoot makes g.rootSpec: the dispatcher's root program, emitted with
 // the configuration folded in (root.go), followed by the slot stubs of the C
-// object. With referenceRoot, the C root with its configuration in a new
+// object. With g.referenceRoot, the C root with its configuration in a new
 // frozen .rodata.
 func (g *generation) prepareRoot() error {
 	base, err := dispatcherSpec()
@@ -159,7 +158,7 @@ func (g *generation) prepareRoot() error {
 	if g.frags {
 		ps.Flags |= xdpFlagHasFrags
 	}
-	if !referenceRoot {
+	if !g.referenceRoot {
 		if g.inline {
 			if err := g.prepareInline(); err != nil {
 				return err
@@ -258,6 +257,7 @@ func loadProgram(name string, spec *ebpf.ProgramSpec, logs bool) (*ebpf.Program,
 	if errors.As(err, &ve) {
 		pe.VerifierLog = fmt.Sprintf("%+v", ve)
 	}
+	withVerifierReason(pe, spec, err, logs)
 	return nil, pe
 }
 

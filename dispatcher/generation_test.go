@@ -170,10 +170,9 @@ func TestGenerationConfig(t *testing.T) {
 // TestPrepareRootReference builds the C root with its configuration in a
 // frozen .rodata and runs it: the configured fall-through comes back.
 func TestPrepareRootReference(t *testing.T) {
-	referenceRoot = true
-	defer func() { referenceRoot = false }()
 	for _, ft := range []Verdict{Pass, Drop} {
 		g := testGeneration(t, true)
+		g.referenceRoot = true
 		g.fallthrough_ = ft
 		g.rodata.Close()
 		if err := g.prepareRoot(); err != nil {

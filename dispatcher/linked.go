@@ -26,6 +26,9 @@ func (m linkedMechanism) kind() MechanismKind {
 }
 
 func (m linkedMechanism) build(g *generation) (*ebpf.Program, error) {
+	if err := checkMapLimit(g); err != nil {
+		return nil, err
+	}
 	prog, err := m.buildPlaced(g)
 	if err != nil && g.unprivileged() {
 		if blame := blameUnprivileged(g, g.verifierLogs); blame != nil {
@@ -78,6 +81,7 @@ func (linkedMechanism) splice(g *generation) (*ebpf.Program, error) {
 		if err != nil {
 			return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
 		}
+		insns = adoptStubBTF(insns, &f.insns[0], f.name, true)
 		out = append(out, insns...)
 	}
 	spec.Instructions = out
@@ -137,4 +141,37 @@ func renameFunctions(insns asm.Instructions, entry, prefix string) (asm.Instruct
 		}
 	}
 	return out, nil
+}
+
+// maxMapsPerProgram is the kernel's limit on the maps one program uses
+// (MAX_USED_MAPS).
+const maxMapsPerProgram = 64
+
+// checkMapLimit refuses a linked generation whose programs together use
+// more maps than one kernel program may, naming the first program that
+// does not fit.
+func checkMapLimit(g *generation) error {
+	seen := map[ebpf.MapID]bool{}
+	count := func(m *ebpf.Map) {
+		if info, err := m.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				seen[id] = true
+				return
+			}
+		}
+		seen[ebpf.MapID(0xffffffff-len(seen))] = true
+	}
+	if g.rodata != nil {
+		count(g.rodata)
+	}
+	count(g.stats)
+	for _, s := range g.slots {
+		for _, m := range s.maps {
+			count(m)
+		}
+		if len(seen) > maxMapsPerProgram {
+			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: a linked dispatcher is one kernel program, and its programs together would use %d maps, more than the kernel's limit of %d per program; use the freplace mechanism or fewer programs with maps", ErrInvalid, len(seen), maxMapsPerProgram)}
+		}
+	}
+	return nil
 }

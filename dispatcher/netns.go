@@ -20,6 +20,10 @@ type netNS struct {
 	inode  uint64
 }
 
+// nsGetNSType is the NS_GET_NSTYPE ioctl of namespace files (linux/nsfs.h):
+// it returns the namespace's CLONE_NEW* type, and fails on other files.
+const nsGetNSType = 0xb703
+
 // netnsDir is where `ip netns` binds named network namespaces.
 const netnsDir = "/run/netns"
 
@@ -63,6 +67,10 @@ func openNetNS(spec string) (*netNS, error) {
 			return nil, fmt.Errorf("opening network namespace %q: %w", spec, err)
 		}
 		n.handle = h
+		if t, err := unix.IoctlRetInt(int(h), nsGetNSType); err != nil || t != unix.CLONE_NEWNET {
+			n.Close()
+			return nil, fmt.Errorf("%w: %s is not a network namespace (want a name under %s or a namespace file such as /proc/PID/ns/net)", ErrInvalid, path, netnsDir)
+		}
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {

@@ -6,6 +6,8 @@ import (
 	"sort"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 )
 
 // MaxObjectSize bounds a program's ELF object (the largest real XDP
@@ -132,4 +134,61 @@ func loadCollectionSpec(obj []byte) (cs *ebpf.CollectionSpec, err error) {
 		}
 	}()
 	return ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+}
+
+// Objects without BTF (clang without -g, as iproute2's examples are built)
+// carry no function information. The kernel wants it for every function
+// of a program that has any, and the dispatcher has it: a program without
+// BTF is given its slot stub's (the same prototype, int f(struct xdp_md
+// *)), so its entry function loads inline, linked or as an extension. Its
+// other functions would need BTF of their own, so such a program is
+// refused at intake.
+
+// hasBTF reports whether the program's functions carry BTF.
+func hasBTF(ps *ebpf.ProgramSpec) bool {
+	return len(ps.Instructions) > 0 && btf.FuncMetadata(&ps.Instructions[0]) != nil
+}
+
+// checkBTF refuses a program without BTF that has subprograms.
+func checkBTF(ps *ebpf.ProgramSpec) error {
+	if hasBTF(ps) {
+		return nil
+	}
+	if n := len(splitFunctions(ps.Instructions)); n > 1 {
+		return fmt.Errorf("%w: the object has no BTF (built without clang -g) and %s has %d subprograms, which need it: rebuild the object with clang -g", ErrLoad, ps.Name, n-1)
+	}
+	return nil
+}
+
+// adoptStubBTF gives insns' entry function, when it has no BTF, the
+// function information of the slot stub it stands for (stub, the stub's
+// first instruction) under the name name, and with line the stub's line
+// (a program that has line information needs it at every function).
+func adoptStubBTF(insns asm.Instructions, stub *asm.Instruction, name string, line bool) asm.Instructions {
+	if len(insns) == 0 || stub == nil || btf.FuncMetadata(&insns[0]) != nil {
+		return insns
+	}
+	fn := btf.FuncMetadata(stub)
+	if fn == nil {
+		return insns
+	}
+	cp := *fn
+	cp.Name = name
+	out := append(asm.Instructions(nil), insns...)
+	out[0] = btf.WithFuncMetadata(out[0], &cp)
+	if line && out[0].Source() == nil {
+		out[0] = out[0].WithSource(stub.Source())
+	}
+	return out
+}
+
+// stubStart returns the first instruction of the function name in insns,
+// or nil.
+func stubStart(insns asm.Instructions, name string) *asm.Instruction {
+	for i := range insns {
+		if insns[i].Symbol() == name {
+			return &insns[i]
+		}
+	}
+	return nil
 }

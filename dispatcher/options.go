@@ -91,6 +91,11 @@ type Options struct {
 	Mechanism MechanismKind
 	// VerifierLogs asks for full verifier logs in ProgramErrors.
 	VerifierLogs bool
+
+	// referenceRoot builds generations on the C root of bpf/dispatcher.c
+	// instead of the emitted one; differential tests set it
+	// (export_test.go).
+	referenceRoot bool
 }
 
 func (o *Options) withDefaults() Options {

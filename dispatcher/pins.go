@@ -159,7 +159,6 @@ type state struct {
 	NetNSInode   uint64         `json:"netns_inode"`
 	Mode         Mode           `json:"mode"`
 	Mechanism    MechanismKind  `json:"mechanism"`
-	Requested    MechanismKind  `json:"requested_mechanism"`
 	Reason       string         `json:"mechanism_reason,omitempty"`
 	Fallthrough  Verdict        `json:"fallthrough"`
 	NoCounters   bool           `json:"no_counters,omitempty"`

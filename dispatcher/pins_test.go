@@ -115,7 +115,7 @@ func TestStateRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	want := &state{
 		Interface: "eth0", Ifindex: 3, NetNS: "blue", NetNSInode: 4026532000,
-		Mode: ModeSKB, Mechanism: Linked, Requested: AutoMechanism, Reason: "because",
+		Mode: ModeSKB, Mechanism: Linked, Reason: "because",
 		Fallthrough: Drop, NoCounters: true, Generation: 9, DispatcherID: 1234,
 		Programs: []programState{{
 			Program: Program{Name: "a", Priority: 10, ProceedOn: NewVerdictSet(Pass, Drop),

@@ -494,4 +494,11 @@ func TestMechanismSwitch(t *testing.T) {
 			t.Errorf("after switching to %s counter's .bss says %d packets", mech, got)
 		}
 	}
+	// Back on linked, nothing of freplace is pinned: its extension programs
+	// and links would keep the old dispatchers alive.
+	for path := range treeOf(t, f.bpffs) {
+		if base := filepath.Base(filepath.Dir(path)); base == "progs" || base == "links" {
+			t.Errorf("after switching back to linked %s is still pinned", path)
+		}
+	}
 }

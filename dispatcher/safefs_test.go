@@ -17,11 +17,18 @@ import (
 // prefixed xh- (apart from other tests that run on the same machine).
 func newHardeningFixture(t *testing.T, mech dispatcher.MechanismKind) *fixture {
 	t.Helper()
+	return newPrefixedFixture(t, mech, "xh-")
+}
+
+// newPrefixedFixture is newFixture with the namespaces and veth names
+// starting with prefix.
+func newPrefixedFixture(t *testing.T, mech dispatcher.MechanismKind, prefix string) *fixture {
+	t.Helper()
 	testutil.RequireRoot(t)
 	f := &fixture{mech: mech, bpffs: testutil.PrivateBPFFS(t), stateDir: t.TempDir()}
-	f.send = testutil.NewNetNSPrefix(t, "xh-")
-	f.recv = testutil.NewNetNSPrefix(t, "xh-")
-	f.pair = testutil.NewVethPair(t, f.send, f.recv, &testutil.VethOptions{NameA: "xh-a0", NameB: "xh-b0"})
+	f.send = testutil.NewNetNSPrefix(t, prefix)
+	f.recv = testutil.NewNetNSPrefix(t, prefix)
+	f.pair = testutil.NewVethPair(t, f.send, f.recv, &testutil.VethOptions{NameA: prefix + "a0", NameB: prefix + "b0"})
 	testutil.AddNeighbours(t, f.pair)
 	t.Cleanup(func() { detachIfAttached(t, f.iface(), f.opts()) })
 	return f

@@ -16,18 +16,23 @@ import (
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
-// newSemanticsRoot attaches a root to a veth end in a fresh namespace.
-func newSemanticsRoot(tb testing.TB, mech dispatcher.MechanismKind) *dispatcher.Root {
+// newSemanticsRoot attaches a root to a veth end in a fresh namespace;
+// with reference, its generations use the C root.
+func newSemanticsRoot(tb testing.TB, mech dispatcher.MechanismKind, reference ...bool) *dispatcher.Root {
 	tb.Helper()
 	testutil.RequireRoot(tb)
 	ns := testutil.NewNetNS(tb)
 	pair := testutil.NewVethPair(tb, ns, ns, nil)
-	r, err := dispatcher.Attach(pair.A.Name, &dispatcher.Options{
+	opts := &dispatcher.Options{
 		NetNS:     ns.Name,
 		Mechanism: mech,
 		BPFFS:     testBPFFS(tb),
 		StateDir:  tb.TempDir(),
-	})
+	}
+	if len(reference) > 0 && reference[0] {
+		dispatcher.UseReferenceRoot(opts)
+	}
+	r, err := dispatcher.Attach(pair.A.Name, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -180,9 +185,8 @@ func TestSemantics(t *testing.T) {
 			// must behave exactly like the C reference root, also when
 			// it is verified as an unprivileged caller's (its counting
 			// then avoids variable pointer offsets).
-			dispatcher.UseReferenceRoot(root == "reference")
 			unprivilegedPrograms = root == "unprivileged"
-			t.Cleanup(func() { dispatcher.UseReferenceRoot(false); unprivilegedPrograms = false })
+			t.Cleanup(func() { unprivilegedPrograms = false })
 			testSemantics(t, pkt, root != "reference")
 		})
 	}
@@ -192,7 +196,7 @@ func testSemantics(t *testing.T, pkt []byte, emitted bool) {
 	for _, mech := range mechtest.Mechanisms {
 		t.Run(string(mech), func(t *testing.T) {
 			mechtest.Require(t, mech)
-			r := newSemanticsRoot(t, mech)
+			r := newSemanticsRoot(t, mech, !emitted)
 			for _, tc := range semanticsCases() {
 				t.Run(tc.name, func(t *testing.T) {
 					spec := dispatcher.Spec{Fallthrough: tc.fallThrough, Mechanism: mech, NoCounters: tc.noCounters}
@@ -235,6 +239,9 @@ func testSemantics(t *testing.T, pkt []byte, emitted bool) {
 			for _, p := range st.Programs {
 				if mech == dispatcher.Inline && emitted && p.Placement != dispatcher.PlacementInline {
 					t.Errorf("%s placed %q (%s), want inline", p.Name, p.Placement, p.CallReason)
+				}
+				if mech == dispatcher.Inline && !emitted && p.Placement == dispatcher.PlacementInline {
+					t.Errorf("the reference root inlined %s", p.Name)
 				}
 			}
 		})

@@ -167,6 +167,9 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 // directory that is not safe to use (see ErrUnsafeDir) is an error.
 func List(opts *Options) ([]InterfaceStatus, error) {
 	o := opts.withDefaults()
+	if err := requirePrivileges(); err != nil {
+		return nil, err
+	}
 	out := []InterfaceStatus{}
 	err := eachPinDir(o, func(pd pinDir) error {
 		if _, err := pd.secure(o, false); err != nil {

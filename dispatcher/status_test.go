@@ -55,11 +55,13 @@ func TestStatusCounts(t *testing.T) {
 	if err := r.stats.Update(uint32(0), per, ebpf.UpdateAny); err != nil {
 		t.Fatal(err)
 	}
+	// Object names are sha256s (the state reader checks them).
+	objA, objB := strings.Repeat("aa", 32), strings.Repeat("bb", 32)
 	st := *r.st
 	st.Generation = 2
 	st.Programs = []programState{
-		{Program: Program{Name: "a", Priority: 1, ProceedOn: NewVerdictSet(Pass), Allowed: NewVerdictSet(Pass, Drop), ProgramName: "fa", Owner: "me", Version: "v1"}, Object: strings.Repeat("a", 64), Counter: 3},
-		{Program: Program{Name: "b", Priority: 2, ProceedOn: NewVerdictSet(Pass, TX), Shadow: true, ProgramName: "fb"}, Object: strings.Repeat("b", 64), Counter: 7, Base: Stats{Pass: 40}},
+		{Program: Program{Name: "a", Priority: 1, ProceedOn: NewVerdictSet(Pass), Allowed: NewVerdictSet(Pass, Drop), ProgramName: "fa", Owner: "me", Version: "v1"}, Object: objA, Counter: 3},
+		{Program: Program{Name: "b", Priority: 2, ProceedOn: NewVerdictSet(Pass, TX), Shadow: true, ProgramName: "fb"}, Object: objB, Counter: 7, Base: Stats{Pass: 40}},
 	}
 	if err := writeState(r.pins.stateFile(), &st); err != nil {
 		t.Fatal(err)
@@ -83,8 +85,8 @@ func TestStatusCounts(t *testing.T) {
 	}
 	want := []ProgramStatus{
 		{Slot: 0, Name: "a", Priority: 1, ProceedOn: []string{"pass"}, Allowed: []string{"drop", "pass"}, Program: "fa",
-			Owner: "me", Version: "v1", Object: strings.Repeat("a", 64), Stats: Stats{Drop: 10, Denied: 4}},
-		{Slot: 1, Name: "b", Priority: 2, ProceedOn: []string{"pass", "tx"}, Shadow: true, Program: "fb", Object: strings.Repeat("b", 64), Stats: Stats{Pass: 60}},
+			Owner: "me", Version: "v1", Object: objA, Stats: Stats{Drop: 10, Denied: 4}},
+		{Slot: 1, Name: "b", Priority: 2, ProceedOn: []string{"pass", "tx"}, Shadow: true, Program: "fb", Object: objB, Stats: Stats{Pass: 60}},
 	}
 	if !reflect.DeepEqual(got.Programs, want) {
 		t.Errorf("programs\n%+v\nwant\n%+v", got.Programs, want)

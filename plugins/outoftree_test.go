@@ -72,7 +72,9 @@ func TestOutOfTree(t *testing.T) {
 	bpffs := testutil.PrivateBPFFS(t)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "config.toml")
-	err := os.WriteFile(config, fmt.Appendf(nil, `[daemon]
+	writeConfig := func(path string, ports ...uint16) {
+		t.Helper()
+		err := os.WriteFile(path, fmt.Appendf(nil, `[daemon]
 bpffs = %q
 state_dir = %q
 socket = %q
@@ -86,11 +88,24 @@ name = "udpports"
 command = %q
 interfaces = [%q]
 [plugin.settings]
-ports = [%d]
-`, bpffs, filepath.Join(dir, "state"), filepath.Join(dir, "xdpchain.sock"), pair.B.Name, nsB.Name, bin, pair.B.Name, recv.Addr().Port()), 0o644)
-	if err != nil {
-		t.Fatal(err)
+ports = %s
+`, bpffs, filepath.Join(dir, "state"), filepath.Join(dir, "xdpchain.sock"), pair.B.Name, nsB.Name, bin, pair.B.Name,
+			strings.Join(strings.Fields(fmt.Sprint(ports)), ", ")), 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
+	writeConfig(config, recv.Addr().Port())
+
+	// --check asks the plugin: a port it refuses is reported at the
+	// plugin's line with its reason, before anything runs.
+	bad := filepath.Join(dir, "bad.toml")
+	writeConfig(bad, recv.Addr().Port(), 0)
+	_, stderr, err := testutil.RunXDPChain(t, xdpchain, "run", "--config", bad, "--check")
+	if want := bad + ":10: plugin[0].settings: refused by plugin udpports: ports[1]: 0 is not a port"; err == nil || !strings.Contains(stderr, want) {
+		t.Errorf("run --check with a bad port: %v, stderr %q, want %q", err, stderr, want)
+	}
+
 	logs := runDaemon(t, xdpchain, "run", "--config", config)
 
 	// The map's pin: <bpffs>/xdpchain/<netns inode>/<ifindex>/maps/<the
@@ -129,6 +144,23 @@ ports = [%d]
 	if n, ok := count(other.Addr().Port()); ok {
 		t.Errorf("port %d is not in the settings but has a count (%d)", other.Addr().Port(), n)
 	}
+	// New settings by SIGHUP: the plugin moves the count to the other
+	// port, with no chain swap.
+	writeConfig(config, other.Addr().Port())
+	if err := logs.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, logs, "the reload", func() bool {
+		_, was := count(recv.Addr().Port())
+		_, now := count(other.Addr().Port())
+		return !was && now
+	})
+	testutil.SendUDP(t, nsA, netip.AddrPortFrom(pair.A.Addr4(), 0), other.Addr(), 7)
+	waitFor(t, logs, "7 packets counted on the new port", func() bool { n, _ := count(other.Addr().Port()); return n >= 7 })
+	if n, _ := count(other.Addr().Port()); n != 7 {
+		t.Errorf("after the reload: port %d: %d packets counted, want 7", other.Addr().Port(), n)
+	}
+
 	// The plugin's record reached the daemon's log, tagged, with the
 	// interface the daemon gave it in XDPCHAIN_INTERFACE.
 	wantLog := fmt.Sprintf("xdpchain_interface=%s/%s", nsB.Name, pair.B.Name)
@@ -178,6 +210,7 @@ func copyDir(t *testing.T, from, to string) {
 
 // daemonLog collects a daemon's output.
 type daemonLog struct {
+	cmd    *exec.Cmd
 	mu     sync.Mutex
 	b      bytes.Buffer
 	exited chan struct{}
@@ -200,8 +233,8 @@ func (l *daemonLog) String() string {
 // SIGTERM, which must end it with status 0.
 func runDaemon(t *testing.T, bin string, args ...string) *daemonLog {
 	t.Helper()
-	logs := &daemonLog{exited: make(chan struct{})}
 	cmd := exec.Command(bin, args...)
+	logs := &daemonLog{cmd: cmd, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -21,10 +21,13 @@ targets=(
 	"./dispatcher FuzzNewProgram"
 	"./dispatcher FuzzParseRunConfig"
 	"./dispatcher FuzzReadState"
+	"./daemon FuzzLoadRequest"
 )
 
 want=" $* "
 failed=()
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	if [ $# -gt 0 ] && [[ $want != *" $name "* ]]; then
@@ -32,8 +35,22 @@ for t in "${targets[@]}"; do
 	fi
 	echo "fuzz: $pkg $name for $FUZZTIME"
 	start=$(date +%s)
-	if ! $GO test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"; then
-		failed+=("$pkg $name")
+	corpus="$pkg/testdata/fuzz/$name"
+	before=$(ls "$corpus" 2>/dev/null | sort || true)
+	rc=0
+	$GO test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tee "$log" || rc=$?
+	after=$(ls "$corpus" 2>/dev/null | sort || true)
+	if [ $rc -ne 0 ]; then
+		# Go 1.26's coordinator can fail a run at the end of -fuzztime
+		# with a bare "context deadline exceeded" and no input
+		# (go.dev/issue/75804, fixed in 1.27): that alone is no finding.
+		# A real one (a crash, a failed check, a hang) writes its input.
+		if [ "$before" = "$after" ] && grep -q '^    context deadline exceeded$' "$log" &&
+			! grep -q 'Failing input written\|panic:\|fuzz_test.go:' "$log"; then
+			echo "fuzz: $pkg $name: the coordinator's deadline race (go.dev/issue/75804), no input: not a finding"
+		else
+			failed+=("$pkg $name")
+		fi
 	fi
 	echo "fuzz: $pkg $name took $(( $(date +%s) - start ))s"
 done

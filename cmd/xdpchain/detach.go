@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -19,13 +18,11 @@ func newDetachCmd(env *cliEnv) *cobra.Command {
 		Short: "Remove the root dispatcher, its programs and every pin of an interface",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := env.connect()
+			c, ctx, done, err := env.connect()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-			defer cancel()
+			defer done()
 			// Whatever the state's condition: a damaged root goes too.
 			if err := c.Detach(ctx, chain.Detach{Interface: chain.NewInterface(netns, args[0]), ExpectedRevision: rev.get(cmd)}); err != nil {
 				return err

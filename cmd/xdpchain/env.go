@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/xdpchain/xdpchain/client"
-
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
@@ -38,11 +39,16 @@ func (e *cliEnv) options(netns string) *dispatcher.Options {
 	return &dispatcher.Options{NetNS: netns, BPFFS: e.bpffs, StateDir: e.state}
 }
 
-// connect returns the client every verb changes chains through: the
+// connect returns the client every verb changes chains through — the
 // daemon's when one serves --socket (and --no-daemon is not given), else
-// the pins'.
-func (e *cliEnv) connect() (client.Client, error) {
-	return client.Connect(client.Options{BPFFS: e.bpffs, StateDir: e.state, Socket: e.socket, NoDaemon: e.noDaemon, Actor: currentUser()})
+// the pins' — with a context for one request, and done to release both.
+func (e *cliEnv) connect() (_ client.Client, _ context.Context, done func(), _ error) {
+	c, err := client.Connect(client.Options{BPFFS: e.bpffs, StateDir: e.state, Socket: e.socket, NoDaemon: e.noDaemon, Actor: currentUser()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	return c, ctx, func() { cancel(); c.Close() }, nil
 }
 
 // requestTimeout bounds one request to the daemon (a load verifies
@@ -58,6 +64,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newDetachCmd,
 	newStatusCmd,
 	newFeaturesCmd,
+	newPlanCmd,
 	newRunCmd,
 	newBenchCmd,
 }
@@ -72,6 +79,7 @@ builds a new dispatcher generation and swaps it in atomically.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	registerPackaging(root, env) // --version, the hidden man verb
 	root.SetOut(env.stdout)
 	root.SetErr(env.stderr)
 	root.PersistentFlags().StringVar(&env.bpffs, "bpffs", dispatcher.DefaultBPFFS, "bpffs mount for pins")
@@ -112,6 +120,13 @@ func oneLine(s string) string {
 type expectedRevision struct{ n uint64 }
 
 func (r *expectedRevision) register(cmd *cobra.Command) {
+	// --expect-revision is accepted as a spelling of the same flag.
+	cmd.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "expect-revision" {
+			name = "expected-revision"
+		}
+		return pflag.NormalizedName(name)
+	})
 	cmd.Flags().Uint64Var(&r.n, "expected-revision", 0, "fail, changing nothing, unless the chain is at this revision (see status)")
 }
 

@@ -83,6 +83,10 @@ func TestUsageErrors(t *testing.T) {
 		{"detach", "a", "b"},
 		{"status", "--bogus"},
 		{"features", "extra"},
+		{"plan", "extra"},
+		{"plan", "--config", "/nonexistent/config.toml"},
+		{"load", "--before", "a", "--after", "b", "eth0", "/dev/null"},
+		{"unload", "--expected-revision", "x", "--all", "eth0"},
 	} {
 		code, _, errOut := runCLI(t, args...)
 		lines := strings.Split(strings.TrimRight(errOut, "\n"), "\n")

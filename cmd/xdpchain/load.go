@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
@@ -75,13 +74,11 @@ chain is untouched. Every flag means the same with and without a daemon.`,
 				}
 				req.Fallthrough = &v
 			}
-			c, err := env.connect()
+			c, ctx, done, err := env.connect()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-			defer cancel()
+			defer done()
 			l, err := c.Load(ctx, req)
 			if err != nil {
 				return err

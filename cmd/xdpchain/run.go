@@ -92,6 +92,8 @@ settings, without touching the kernel: no chain, pin or map changes.`,
 				ConfigPath: path,
 				Logger:     slog.New(h),
 				Reload:     reload,
+
+				WatchConfig: true, // a changed config file reloads, as SIGHUP does
 			})
 		},
 	}

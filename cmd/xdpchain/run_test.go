@@ -27,7 +27,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func TestRunCheck(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "prog.o"), []byte("x"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "prog.o"), testprogs.Object(testprogs.Noop), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	good := filepath.Join(dir, "good.toml")

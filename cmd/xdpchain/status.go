@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,13 +39,11 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 				i := chain.NewInterface(netns, args[0])
 				itf = &i
 			}
-			c, err := env.connect()
+			c, ctx, done, err := env.connect()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-			defer cancel()
+			defer done()
 			st, err := c.Status(ctx, itf)
 			if err != nil {
 				return err

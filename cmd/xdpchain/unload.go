@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -27,13 +26,11 @@ func newUnloadCmd(env *cliEnv) *cobra.Command {
 			if err := op.Validate(); err != nil {
 				return err
 			}
-			c, err := env.connect()
+			c, ctx, done, err := env.connect()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-			defer cancel()
+			defer done()
 			u, err := c.Unload(ctx, op)
 			if err != nil {
 				return err

@@ -38,6 +38,7 @@ var verbTable = []verbStep{
 	{[]string{"load", "--netns", "NS", "--name", "d", "--expected-revision", "4", "IFACE", "OBJ(noop)"}, true, "revision 5"},
 	{[]string{"status", "--netns", "NS", "IFACE"}, true, "revision 5"},
 	{[]string{"unload", "--netns", "NS", "--name", "b", "--expected-revision", "0", "IFACE"}, false, "stale"},
+	{[]string{"unload", "--netns", "NS", "--name", "b", "--expect-revision", "1", "IFACE"}, false, "at revision 5, not the expected 1"},
 	{[]string{"unload", "--netns", "NS", "--name", "b", "--expected-revision", "5", "IFACE"}, true, "unloaded 1 program(s)"},
 	{[]string{"unload", "--netns", "NS", "--name", "nosuch", "IFACE"}, false, `"nosuch"`},
 	{[]string{"unload", "--netns", "/run/netns/NS", "--all", "IFACE"}, true, "unloaded 3 program(s)"},

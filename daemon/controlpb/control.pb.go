@@ -81,7 +81,7 @@ func (x *StatusRequest) GetNetns() string {
 type StatusResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// status_json is the daemon.Status as JSON: the dispatcher's status of
-	// each interface (issue 2's shape) with owners, plugin versions and
+	// each interface (dispatcher.InterfaceStatus) with owners, plugin versions and
 	// process states.
 	StatusJson    []byte `protobuf:"bytes,1,opt,name=status_json,json=statusJson,proto3" json:"status_json,omitempty"`
 	unknownFields protoimpl.UnknownFields

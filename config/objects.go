@@ -1,0 +1,34 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
+)
+
+// checkObject reads a [[program]]'s object as the daemon will: an ELF
+// object of at most dispatcher.MaxObjectSize bytes holding the XDP program
+// the entry names, or its only one. It says what is wrong without the
+// program error's own prefix (the caller names the entry).
+func checkObject(p *Program) error {
+	f, err := os.Open(p.Object)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Object, unwrapPath(err))
+	}
+	defer f.Close()
+	obj, err := io.ReadAll(io.LimitReader(f, dispatcher.MaxObjectSize+1))
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Object, unwrapPath(err))
+	}
+	if _, err := dispatcher.NewProgram(p.Name, obj, p.Program); err != nil {
+		var pe *dispatcher.ProgramError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s: %w", p.Object, err)
+	}
+	return nil
+}
