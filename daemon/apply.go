@@ -218,6 +218,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	d.committed(cfg)
 	d.source = src
 	for _, in := range revive {
+		in.reviving, in.restarts = true, 0
 		d.scheduleRestart(in, 0)
 	}
 	return nil

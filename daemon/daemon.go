@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -234,10 +235,16 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// What only a restart can change stays as it is, and the log says so.
+	keep := restartOnly(d.cfg.Daemon, cfg.Daemon)
+	cfg.Daemon = d.cfg.Daemon
 	if err := d.apply(ctx, cfg); err != nil {
 		return fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	d.log.Info("config reloaded", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
+	if len(keep) > 0 {
+		d.log.Warn("config reloaded, but these [daemon] settings take effect only when the daemon restarts; the running values stay", "settings", strings.Join(keep, "; "))
+	}
 	return nil
 }
 

@@ -100,11 +100,21 @@ func (d *Daemon) scheduleRestart(in *instance, delay time.Duration) {
 // kept.
 func (d *Daemon) restart(ctx context.Context, in *instance) {
 	log := d.log.With("plugin", in.cfg.Name, "interface", in.key.iface)
-	d.metrics.pluginRestart(in.cfg.Name)
+	// A start a reload asked for is no crash restart: it is not counted
+	// (a failed one is, and is retried as one).
+	crash := !in.reviving
+	in.reviving = false
+	if crash {
+		d.metrics.pluginRestart(in.cfg.Name)
+	}
 	err := d.startInstance(ctx, in)
 	if err == nil {
-		in.restarts++
-		log.Info("plugin restarted", "pid", in.proc.Pid(), "restarts", in.restarts)
+		if crash {
+			in.restarts++
+			log.Info("plugin restarted", "pid", in.proc.Pid(), "restarts", in.restarts)
+		} else {
+			log.Info("plugin started again by a reload", "pid", in.proc.Pid())
+		}
 		return
 	}
 	in.restarts++

@@ -33,6 +33,8 @@ type childOp struct {
 	Priority  int    `json:"priority"`
 	Replace   bool   `json:"replace,omitempty"`
 	After     string `json:"after,omitempty"` // a placement instead of Priority
+	// Object is the test object to load (default noop).
+	Object string `json:"object,omitempty"`
 }
 
 type childResult struct {
@@ -62,10 +64,14 @@ func childMain() int {
 		var err error
 		if op.Load {
 			prio := op.Priority
+			obj := op.Object
+			if obj == "" {
+				obj = testprogs.Noop
+			}
 			var l *chain.Loaded
 			req := chain.LoadRequest{
 				Interface: chain.NewInterface(op.NetNS, op.Interface), Name: op.Name, Overrides: chain.Overrides{Priority: &prio}, Replace: op.Replace,
-				Object: testprogs.Object("noop"), ProgramName: testprogs.Program("noop"),
+				Object: testprogs.Object(obj), ProgramName: testprogs.Program(obj),
 			}
 			if op.After != "" {
 				req.Overrides.Priority, req.Placement = nil, chain.Placement{After: op.After}
@@ -176,6 +182,9 @@ verdicts = ["pass", "drop"]
 		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "placed", After: "count"},
 		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "placed", After: "rootprog"},
 		here(false, "placed", 0),
+		// A program root's verifier accepts but an unprivileged caller's
+		// refuses: it writes a kernel address into the packet.
+		{Load: true, Interface: f.iface(), NetNS: f.recv.Name, Name: "leaky", Priority: 150, Object: testprogs.Leak},
 	}
 	res := runAs(t, f.socket(), uid, gid, ops)
 	want := []struct {
@@ -194,12 +203,16 @@ verdicts = ["pass", "drop"]
 		{false, true, "priority 30 is outside the granted range [100, 200]"},
 		{true, false, ""},
 		{true, false, ""},
+		{false, false, `program "leaky"`},
 	}
 	for i, w := range want {
 		r := res[i]
 		if w.ok != (r.Err == "") || r.Permission != w.permission || !strings.Contains(r.Err, w.msg) {
 			t.Errorf("op %d %+v: %+v, want ok %v, permission %v, message with %q", i, ops[i], r, w.ok, w.permission, w.msg)
 		}
+	}
+	if !strings.Contains(res[11].Err, "leaks addr") {
+		t.Errorf("the leaking program was refused with %q, want the verifier's pointer-leak reason", res[11].Err)
 	}
 	if res[0].Owner != "user:4242" || res[0].Allowed != "drop,pass" {
 		t.Errorf("the user's program: owner %q allowed %q, want user:4242 and the grant's drop,pass", res[0].Owner, res[0].Allowed)

@@ -47,7 +47,10 @@ type instance struct {
 
 	state    string
 	started  time.Time
-	restarts int    // consecutive restarts
+	restarts int // consecutive restarts
+	// reviving: the next start is a reload's (the operator's), not a
+	// crash restart: it neither counts nor backs off.
+	reviving bool
 	lastErr  string // why it last exited or failed to start
 	// epoch counts processes, so that a timer armed for an earlier one is
 	// ignored.
@@ -73,6 +76,12 @@ func pluginProgram(p *config.Plugin, base dispatcher.Program) (dispatcher.Progra
 	}
 	prog.Name = p.Name
 	prog.Owner = chain.PluginOwner(p.Name).String()
+	// A plugin run as another user is as trusted as that user: its
+	// program is verified as an unprivileged caller's.
+	if p.User != "" {
+		uid, _, err := config.LookupUser(p.User)
+		prog.Unprivileged = err != nil || uid != 0
+	}
 	return prog, nil
 }
 

@@ -130,6 +130,9 @@ func (d *Daemon) load(p Peer, req chain.LoadRequest) (*chain.Loaded, error) {
 	}
 	defer release()
 	return chain.LoadOn(root, op, a, func(prog dispatcher.Program) (dispatcher.Program, error) {
+		// A user's program is verified as the kernel would verify it for
+		// that user: no kernel pointers leak through it (docs/config.md).
+		prog.Unprivileged = p.UID != 0
 		return authorizeLoad(d.cfg.Grants, p, op.Interface.String(), prog)
 	})
 }

@@ -139,4 +139,20 @@ func TestPluginRestartGivesUp(t *testing.T) {
 		t.Errorf("chain %q, want %q", got, want)
 	}
 	f.expectTraffic(true)
+
+	// The binary is fixed and the config reloaded: the reload starts the
+	// plugin again, which is no crash restart (no count, no backoff).
+	if err := os.Remove(bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(blocklistBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.d.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	revived := f.waitPlugin("guard", func(p daemon.PluginStatus) bool { return p.State == daemon.StateRunning })
+	if revived.Restarts != 0 {
+		t.Errorf("a start asked for by a reload counted as a crash restart: restarts %d, want 0", revived.Restarts)
+	}
 }

@@ -49,6 +49,11 @@ func (r *Root) Update(fn func(*Spec) error) (changed bool, err error) {
 	}
 	defer lock.Unlock()
 	if err := r.reload(); err != nil {
+		if errors.Is(err, ErrNotAttached) {
+			// Another process detached the root between Attach (or
+			// Open) and this change: nothing was changed.
+			return false, fmt.Errorf("%w: %q was detached while loading; nothing was changed (attach again to start a new root)", ErrNotAttached, r.ifname)
+		}
 		return false, err
 	}
 	s, err := r.Spec()
@@ -146,6 +151,7 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	if err := g.prepareRoot(); err != nil {
 		return false, err
 	}
+	crashPoint(CrashPrepared)
 	g.prog, err = mech.build(g)
 	if err != nil {
 		return false, err
@@ -194,9 +200,11 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 		p.Object = nil
 		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: bases[sl.Name], ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason})
 	}
+	crashPoint(CrashBuilt)
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
 		return false, fmt.Errorf("writing pending state: %w", err)
 	}
+	crashPoint(CrashPending)
 	if err := r.swap(g.prog); err != nil {
 		os.Remove(r.pins.pendingFile())
 		if errors.Is(err, unix.ERANGE) && !g.frags {
@@ -215,14 +223,17 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	// chain is the new one.
 	committed = true
 	defer g.close()
+	crashPoint(CrashSwapped)
 	var errs []error
 	if err := os.Rename(r.pins.pendingFile(), r.pins.stateFile()); err != nil {
 		errs = append(errs, fmt.Errorf("committing state: %w", err))
 	}
+	crashPoint(CrashCommitted)
 	for path, m := range g.replacePins {
 		errs = append(errs, replacePin(path, m.Pin))
 	}
 	errs = append(errs, mech.commit(g))
+	crashPoint(CrashMechanismCommitted)
 	if r.st.Mechanism != kind {
 		// Nothing of the old mechanism serves the new generation: all of
 		// its pins go (freplace's programs and links would otherwise hold
@@ -233,6 +244,7 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	}
 	r.st = next
 	r.cleanupLeftovers() // the new mechanism's leftovers, once
+	crashPoint(CrashDone)
 	return true, errors.Join(errs...)
 }
 
@@ -395,6 +407,7 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 		}
 	}
 	sl.insns = insns
+	sl.alone = aloneSpec(sl, ps)
 
 	key := hash + "/" + p.ProgramName
 	if !sl.fresh {
@@ -406,7 +419,7 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 	if sl.fresh || (g.inline && sl.frames == nil) {
 		// Verify alone first, so a broken program is named; the
 		// verifier also reports its stack depths, which inlining needs.
-		if sl.frames, err = verifyAlone(sl, ps, r.opts.VerifierLogs); err != nil {
+		if sl.frames, err = verifyAlone(sl, p.Unprivileged, r.opts.VerifierLogs); err != nil {
 			return nil, err
 		}
 		knownStacks.put(key, sl.frames)

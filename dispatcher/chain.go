@@ -48,6 +48,12 @@ type Program struct {
 	Owner string `json:"owner,omitempty"`
 	// Version is the program's version as its author declared it.
 	Version string `json:"version,omitempty"`
+	// Unprivileged has the program verified as the kernel verifies a
+	// caller without CAP_PERFMON and CAP_SYS_ADMIN (no kernel pointers in
+	// maps or packets, Spectre hardening on): set it for programs of
+	// owners who are not root. With the inline and linked mechanisms the
+	// whole generation that holds it is verified that way (privilege.go).
+	Unprivileged bool `json:"unprivileged,omitempty"`
 
 	// Object is the BPF ELF object's content.
 	Object []byte `json:"-"`

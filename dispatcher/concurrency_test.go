@@ -2,9 +2,11 @@ package dispatcher_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -109,4 +111,66 @@ func TestConcurrentUpdates(t *testing.T) {
 		}
 		f.expectUDP(t, false, passPort, 5, true)
 	})
+}
+
+// TestUpdatesRacingDetach runs loads while another process detaches the
+// root, again and again: a load either attaches a fresh root and lands, or
+// fails saying the root was detached while it was loading; never with an
+// error about missing pins or a stale root. Afterwards the interface has
+// either no root or a working one.
+func TestUpdatesRacingDetach(t *testing.T) {
+	vmtest.LogWhere(t)
+	f := newFixture(t, dispatcher.Inline)
+	const rounds, loaders = 10, 4
+	landed, refused := 0, 0
+	for round := range rounds {
+		first := f.attach(t)
+		var wg sync.WaitGroup
+		errs := make([]error, loaders)
+		for i := range loaders {
+			p := program(t, testprogs.Noop, fmt.Sprintf("r%dg%d", round, i))
+			wg.Go(func() {
+				r, err := dispatcher.Attach(f.iface(), f.opts())
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer r.Close()
+				_, errs[i] = r.Update(func(s *dispatcher.Spec) error {
+					s.Programs = append(s.Programs, p)
+					return nil
+				})
+			})
+		}
+		wg.Go(func() {
+			if err := first.Detach(); err != nil && !errors.Is(err, dispatcher.ErrNotAttached) {
+				t.Errorf("round %d: detach: %v", round, err)
+			}
+		})
+		wg.Wait()
+		first.Close()
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				landed++
+			case errors.Is(err, dispatcher.ErrNotAttached) && strings.Contains(err.Error(), "detached while loading"):
+				refused++
+			default:
+				t.Errorf("round %d, loader %d: %v", round, i, err)
+			}
+		}
+		// Whatever happened, the interface is consistent: no root, or a
+		// root that serves traffic.
+		if r, err := dispatcher.Open(f.iface(), f.opts()); err == nil {
+			status(t, r)
+			f.expectUDP(t, false, passPort, 5, true)
+			if err := r.Detach(); err != nil {
+				t.Fatal(err)
+			}
+			r.Close()
+		} else if !errors.Is(err, dispatcher.ErrNotAttached) {
+			t.Fatalf("round %d: after the race: %v", round, err)
+		}
+	}
+	t.Logf("%d loads landed, %d were refused as detached while loading", landed, refused)
 }

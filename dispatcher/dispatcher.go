@@ -240,6 +240,7 @@ func (r *Root) cleanupLeftovers() {
 		keep[p.Name] = true
 	}
 	removeUnlisted(r.pins.mapsDir(), keep)
+	os.Remove(r.pins.mapsDir()) // only when empty: no program has maps
 	if m, err := newMechanism(r.st.Mechanism); err == nil {
 		m.cleanup(r.pins, r.st)
 	}
@@ -401,8 +402,11 @@ func (r *Root) detach(adopt bool) error {
 	if err := r.detachLocked(); err != nil {
 		return err
 	}
-	lock.Unlock()
+	// Remove the directories under the lock: a process waiting for it
+	// then finds its directory gone and starts over (lockDir), instead of
+	// pinning into a directory being removed.
 	r.pins.removeEmptyDirs()
+	lock.Unlock()
 	pruneStale(r.opts, r.pins)
 	return nil
 }

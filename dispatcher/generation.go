@@ -42,8 +42,10 @@ type slot struct {
 	fresh bool
 	cs    *ebpf.CollectionSpec
 	// insns are the program's instructions (entry function first) with
-	// every map reference associated with maps.
+	// every map reference associated with maps; alone is the program on
+	// its own, as it is verified first.
 	insns asm.Instructions
+	alone *ebpf.ProgramSpec
 	maps  map[string]*ebpf.Map
 	// frames are the stack depths of the program's functions (entry first)
 	// as the verifier reported them for the program alone; nil if unknown.

@@ -263,16 +263,12 @@ func stackDepths(log string) ([]int, error) {
 	return nil, errNoStackDepth
 }
 
-// verifyAlone loads a slot's program on its own as a plain XDP program, so
-// that a verifier rejection names it, and returns the stack depth of each
-// of its functions. With verifier statistics the kernel's error line would
-// be a statistics line, so a rejected program is loaded again without them
-// for the error.
-func verifyAlone(s *slot, ps *ebpf.ProgramSpec, logs bool) ([]int, error) {
-	// The attach type is the dispatcher's (ebpf.AttachXDP, as SEC("xdp")
-	// gives), so that maps owned by the program alone, such as a
-	// PROG_ARRAY, accept the dispatcher too.
-	spec := &ebpf.ProgramSpec{
+// aloneSpec is a slot's program as a plain XDP program of its own. The
+// attach type is the dispatcher's (ebpf.AttachXDP, as SEC("xdp") gives),
+// so that maps owned by the program alone, such as a PROG_ARRAY, accept the
+// dispatcher too.
+func aloneSpec(s *slot, ps *ebpf.ProgramSpec) *ebpf.ProgramSpec {
+	return &ebpf.ProgramSpec{
 		Name:         ps.Name,
 		Type:         ebpf.XDP,
 		AttachType:   ebpf.AttachXDP,
@@ -280,9 +276,27 @@ func verifyAlone(s *slot, ps *ebpf.ProgramSpec, logs bool) ([]int, error) {
 		Flags:        ps.Flags,
 		Instructions: s.insns,
 	}
-	p, err := ebpf.NewProgramWithOptions(spec, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats})
+}
+
+// verifyAlone loads a slot's program on its own (s.alone), verified as
+// unprivileged when asked, so that a verifier rejection names it, and
+// returns the stack depth of each of its functions. With verifier
+// statistics the kernel's error line would be a statistics line, so a
+// rejected program is loaded again without them for the error.
+func verifyAlone(s *slot, unprivileged, logs bool) ([]int, error) {
+	var p *ebpf.Program
+	err := loadAs(unprivileged, func() (err error) {
+		p, err = ebpf.NewProgramWithOptions(s.alone, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats})
+		return err
+	})
+	if errors.Is(err, errCapabilities) {
+		return nil, &ProgramError{Program: s.Name, Err: err}
+	}
 	if err != nil {
-		p, err := loadProgram(s.Name, spec, logs)
+		err := loadAs(unprivileged, func() (err error) {
+			p, err = loadProgram(s.Name, s.alone, logs)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -296,6 +310,25 @@ func verifyAlone(s *slot, ps *ebpf.ProgramSpec, logs bool) ([]int, error) {
 		return nil, nil
 	}
 	return frames, nil
+}
+
+// blameUnprivileged names the program that made an unprivileged
+// generation's load fail: one of root's own, which passed verification
+// alone as root but is refused as unprivileged. Nil if none is.
+func blameUnprivileged(g *generation, logs bool) error {
+	for _, s := range g.slots {
+		if s.Unprivileged || s.alone == nil {
+			continue
+		}
+		if _, err := verifyAlone(s, true, logs); err != nil {
+			var pe *ProgramError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return &ProgramError{Program: s.Name, Err: fmt.Errorf("the chain holds programs of unprivileged owners, so it is verified as an unprivileged caller's would be (no CAP_PERFMON), and this program is refused that way: %w", err)}
+		}
+	}
+	return nil
 }
 
 // placement is how s runs in a generation of mechanism kind.

@@ -29,6 +29,18 @@ func (m linkedMechanism) build(g *generation) (*ebpf.Program, error) {
 	if err := checkMapLimit(g); err != nil {
 		return nil, err
 	}
+	prog, err := m.buildPlaced(g)
+	if err != nil && g.unprivileged() {
+		if blame := blameUnprivileged(g, g.verifierLogs); blame != nil {
+			return nil, blame
+		}
+	}
+	return prog, err
+}
+
+// buildPlaced loads g as placed, and with every slot called if the
+// verifier refuses the inlined chain.
+func (m linkedMechanism) buildPlaced(g *generation) (*ebpf.Program, error) {
 	prog, err := m.splice(g)
 	if err == nil || !g.anyInlined() {
 		return prog, err
@@ -73,7 +85,12 @@ func (linkedMechanism) splice(g *generation) (*ebpf.Program, error) {
 		out = append(out, insns...)
 	}
 	spec.Instructions = out
-	return loadProgram(rootProgramName, spec, g.verifierLogs)
+	var prog *ebpf.Program
+	err := loadAs(g.unprivileged(), func() (err error) {
+		prog, err = loadProgram(rootProgramName, spec, g.verifierLogs)
+		return err
+	})
+	return prog, err
 }
 
 // firstLine is the first line of err's message.

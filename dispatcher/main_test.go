@@ -24,6 +24,9 @@ import (
 // map or program left open). Without root the Examples, which attach to a
 // real interface, are left out.
 func TestMain(m *testing.M) {
+	if job := os.Getenv(envCrashChild); job != "" {
+		os.Exit(crashChild(job))
+	}
 	flag.Parse()
 	if os.Geteuid() != 0 && os.Getenv(testutil.EnvTest) == "" && flag.Lookup("test.run").Value.String() == "" {
 		fmt.Fprintln(os.Stderr, "not root: running the tests only (privileged ones skip), not the Examples")

@@ -81,24 +81,41 @@ func ensureBPFFS(path string) error {
 type dirLock struct{ fd int }
 
 func lockDir(dir string) (*dirLock, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
-	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", dir, err)
-	}
 	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", dir, err)
 		}
-	}
-	if err != nil {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", dir, err)
+		}
+		for {
+			err = unix.Flock(fd, unix.LOCK_EX)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("locking %s: %w", dir, err)
+		}
+		// The holder before us may have removed the directory (detach):
+		// then we hold the lock of a directory nobody else will lock.
+		// Start over on the one at the path now.
+		if sameDir(fd, dir) {
+			return &dirLock{fd: fd}, nil
+		}
 		unix.Close(fd)
-		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
-	return &dirLock{fd: fd}, nil
+}
+
+// sameDir reports whether the directory open as fd is the one at path.
+func sameDir(fd int, path string) bool {
+	var held, now unix.Stat_t
+	if unix.Fstat(fd, &held) != nil || unix.Lstat(path, &now) != nil {
+		return false
+	}
+	return held.Dev == now.Dev && held.Ino == now.Ino
 }
 
 // tryLockDir is lockDir without waiting or creating: nil, nil when dir is

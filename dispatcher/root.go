@@ -50,6 +50,7 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	// With inlined slots the root keeps the context and the counters
 	// pointer below the deepest inlined body's stack (inline.go).
 	inlined := g.anyInlined()
+	unprivileged := g.unprivileged()
 	ctxSlot := int16(-(g.inlineDepth() + 8))
 	countersSlot := ctxSlot - 8
 
@@ -171,7 +172,8 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		// Counting, then the proceed-on decision; count labels the first
 		// of them (the allowed check and the rare path land there).
 		var tail []asm.Instruction
-		if g.counters {
+		counted := ""
+		if g.counters && !unprivileged {
 			off := int16(s.counter * 8 * 8)
 			tail = append(tail,
 				asm.LSh.Imm(asm.R1, 3),
@@ -181,13 +183,41 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 				asm.Add.Imm(asm.R3, 1),
 				asm.StoreMem(asm.R2, off, asm.R3, asm.DWord),
 			)
+		} else if g.counters {
+			// For an unprivileged caller's verifier, a counter pointer
+			// offset by a column that differs between paths is refused
+			// ("pointer arithmetic ... prohibited for !root"): select
+			// the column by comparisons, each counted at a constant
+			// offset.
+			counted = label(fmt.Sprintf("counted%d", i))
+			inc := func(col int) string { return label(fmt.Sprintf("inc%d_%d", i, col)) }
+			tail = append(tail, counters(asm.R2))
+			for col := 0; col < colDenied; col++ {
+				tail = append(tail, asm.JEq.Imm32(asm.R1, int32(col), inc(col)))
+			}
+			for col := colDenied; col >= 0; col-- {
+				off := int16(s.counter*8*8) + int16(col)*8
+				tail = append(tail,
+					asm.LoadMem(asm.R3, asm.R2, off, asm.DWord).WithSymbol(inc(col)),
+					asm.Add.Imm(asm.R3, 1),
+					asm.StoreMem(asm.R2, off, asm.R3, asm.DWord),
+				)
+				if col > 0 {
+					tail = append(tail, asm.Ja.Label(counted))
+				}
+			}
 		}
+		var decide []asm.Instruction
 		if s.Shadow {
-			tail = append(tail, asm.Ja.Label(next(i)))
+			decide = append(decide, asm.Ja.Label(next(i)))
 		} else {
-			tail = append(tail, verdictIn(s.ProceedOn, next(i))...)
-			tail = append(tail, asm.Return())
+			decide = append(decide, verdictIn(s.ProceedOn, next(i))...)
+			decide = append(decide, asm.Return())
 		}
+		if counted != "" {
+			decide[0] = decide[0].WithSymbol(counted)
+		}
+		tail = append(tail, decide...)
 		tail[0] = tail[0].WithSymbol(count)
 		emit(tail...)
 

@@ -76,16 +76,21 @@ type prog struct {
 	shadow   bool
 }
 
+// unprivilegedPrograms makes the semantics cases' programs unprivileged
+// owners' (Program.Unprivileged).
+var unprivilegedPrograms bool
+
 func (p prog) program(tb testing.TB) dispatcher.Program {
 	obj := testprogs.Verdict(p.verdict)
 	return dispatcher.Program{
-		Name:        p.name,
-		Priority:    p.priority,
-		ProceedOn:   p.proceed,
-		Allowed:     p.allowed,
-		Shadow:      p.shadow,
-		Object:      testprogs.Object(obj),
-		ProgramName: testprogs.Program(obj),
+		Name:         p.name,
+		Priority:     p.priority,
+		ProceedOn:    p.proceed,
+		Allowed:      p.allowed,
+		Shadow:       p.shadow,
+		Object:       testprogs.Object(obj),
+		ProgramName:  testprogs.Program(obj),
+		Unprivileged: unprivilegedPrograms,
 	}
 }
 
@@ -174,11 +179,15 @@ func semanticsCases() []semanticsCase {
 func TestSemantics(t *testing.T) {
 	vmtest.LogWhere(t)
 	pkt := testutil.UDPPacket(netip.MustParseAddrPort("192.0.2.1:1000"), netip.MustParseAddrPort("192.0.2.2:2000"), []byte("xdpchain"))
-	for _, root := range []string{"emitted", "reference"} {
+	for _, root := range []string{"emitted", "reference", "unprivileged"} {
 		t.Run(root, func(t *testing.T) {
 			// The emitted root (configuration folded into instructions)
-			// must behave exactly like the C reference root.
-			testSemantics(t, pkt, root == "emitted")
+			// must behave exactly like the C reference root, also when
+			// it is verified as an unprivileged caller's (its counting
+			// then avoids variable pointer offsets).
+			unprivilegedPrograms = root == "unprivileged"
+			t.Cleanup(func() { unprivilegedPrograms = false })
+			testSemantics(t, pkt, root != "reference")
 		})
 	}
 }

@@ -23,7 +23,9 @@ static __noinline int count(struct xdp_md *ctx)
 	__u32 key = 0;
 	__u64 *hit;
 
-	if (!ctx)
+	/* Never true; uses ctx in a way unprivileged verification accepts
+	 * (comparing the ctx pointer itself it refuses). */
+	if (ctx->data_end < ctx->data)
 		return XDP_ABORTED;
 	__sync_fetch_and_add(&packets, step);
 	hit = bpf_map_lookup_elem(&hits, &key);

@@ -70,7 +70,7 @@ func packets() map[string][]byte {
 
 func TestObjects(t *testing.T) {
 	names := testprogs.Names()
-	if len(names) != 39 {
+	if len(names) != 40 {
 		t.Errorf("%d objects: %v", len(names), names)
 	}
 	for _, name := range names {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestOpenFDs(t *testing.T) {
@@ -35,7 +36,7 @@ func TestRunWithFDCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 		return 0
-	}, &out)
+	}, &out, 200*time.Millisecond)
 	leaked.Close()
 	if code != 1 {
 		t.Errorf("a leaking run: exit code %d, want 1", code)
@@ -52,13 +53,27 @@ func TestRunWithFDCheck(t *testing.T) {
 		}
 		f.Close()
 		return 0
-	}, &out)
+	}, &out, time.Second)
 	if code != 0 || out.Len() != 0 {
 		t.Errorf("a clean run: exit code %d, report %q", code, out.String())
 	}
 
 	// A failing run keeps its code.
-	if code := runWithFDCheck(func() int { return 3 }, &out); code != 3 {
+	if code := runWithFDCheck(func() int { return 3 }, &out, time.Second); code != 3 {
 		t.Errorf("a failing run: exit code %d, want 3", code)
+	}
+
+	// A descriptor closed shortly after the run returns is no leak.
+	out.Reset()
+	code = runWithFDCheck(func() int {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(100*time.Millisecond, func() { f.Close() })
+		return 0
+	}, &out, 10*time.Second)
+	if code != 0 || out.Len() != 0 {
+		t.Errorf("a descriptor closed late: exit code %d, report %q", code, out.String())
 	}
 }

@@ -1,0 +1,25 @@
+package daemon
+
+import (
+	"fmt"
+
+	"github.com/xdpchain/xdpchain/config"
+)
+
+// restartOnly lists the [daemon] settings a reload cannot change: where the
+// pins and state live, the control socket and its group, and the metrics
+// listener are set up once, when the daemon starts.
+func restartOnly(old, cur config.Daemon) []string {
+	var out []string
+	diff := func(key, a, b string) {
+		if a != b {
+			out = append(out, fmt.Sprintf("%s (%q, the file now says %q)", key, a, b))
+		}
+	}
+	diff("bpffs", old.BPFFS, cur.BPFFS)
+	diff("state_dir", old.StateDir, cur.StateDir)
+	diff("socket", old.Socket, cur.Socket)
+	diff("socket_group", old.SocketGroup, cur.SocketGroup)
+	diff("metrics", old.Metrics, cur.Metrics)
+	return out
+}
