@@ -55,6 +55,10 @@ type Options struct {
 	// again), besides the link events that trigger a check at once (see
 	// drift.go). Default 30s; negative disables the periodic check.
 	DriftInterval time.Duration
+	// NoLinkEvents skips the netlink link subscriptions that trigger a
+	// drift check at once; with a negative DriftInterval the daemon then
+	// leaves drift alone (and /readyz reports it).
+	NoLinkEvents bool
 	// NotifySocket is the service manager's notification socket (see
 	// notify.go). Default: $NOTIFY_SOCKET; none when that is unset.
 	NotifySocket string

@@ -134,7 +134,7 @@ func (w *drift) mark(ref string, all bool) {
 // under the same name) or the subscription failed. Namespaces a reload adds
 // are watched from the next periodic check on.
 func (w *drift) subscribe(ctx context.Context) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || w.d.opts.NoLinkEvents {
 		return
 	}
 	cfg := w.d.sourceConfig() // the namespaces of interface patterns too

@@ -165,7 +165,8 @@ func TestReadyzReportsDrift(t *testing.T) {
 	vmtest.LogWhere(t)
 	f := newX11Fixture(t)
 	f.writeConfig(metricsConfig, countConfig(0))
-	f.start(daemon.Options{DriftInterval: -1})
+	// No healing while the test looks: no periodic check, no link events.
+	f.start(daemon.Options{DriftInterval: -1, NoLinkEvents: true})
 	readyz := "http://" + f.d.MetricsAddr() + "/readyz"
 	if code, body := httpGet(t, readyz); code != http.StatusOK {
 		t.Fatalf("/readyz: %d %s", code, body)
