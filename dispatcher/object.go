@@ -68,7 +68,7 @@ func objectSpec(obj []byte, progName string) (cs *ebpf.CollectionSpec, ps *ebpf.
 		case 1:
 			progName = xdp[0]
 		default:
-			return nil, nil, fmt.Errorf("%w: object has several XDP programs %v: choose one", ErrInvalid, xdp)
+			return nil, nil, fmt.Errorf("%w: object has several XDP programs %v: name the one to load (xdpchain load --prog, program = in a [[program]])", ErrInvalid, xdp)
 		}
 	}
 	ps, ok := cs.Programs[progName]
