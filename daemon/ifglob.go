@@ -7,7 +7,9 @@ import (
 	"slices"
 
 	"github.com/vishvananda/netlink"
+
 	"github.com/vishvananda/netns"
+	"github.com/xdpchain/xdpchain/internal/nlretry"
 
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -140,7 +142,7 @@ func linkNames(spec string) ([]string, error) {
 		return nil, err
 	}
 	defer h.Close()
-	links, err := h.LinkList()
+	links, err := nlretry.Dump(h.LinkList)
 	if err != nil {
 		return nil, err
 	}
