@@ -238,6 +238,33 @@ func inlineParts(s *slot, n int, cont string) (body, rest asm.Instructions, err 
 	return body, rest, nil
 }
 
+// writesReg reports whether an instruction of body may write r: the
+// destination of ALU operations and loads, and the registers an atomic
+// operation with fetch writes (its source, r0 for a compare-and-exchange).
+// Calls write only r0–r5. Anything else unknown counts as a write.
+func writesReg(body asm.Instructions, r asm.Register) bool {
+	for _, ins := range body {
+		op := ins.OpCode
+		switch op.Class() {
+		case asm.ALUClass, asm.ALU64Class, asm.LdClass, asm.LdXClass:
+			if ins.Dst == r {
+				return true
+			}
+		case asm.StXClass:
+			if op.Mode() == asm.AtomicMode {
+				fetch := ins.Constant&0x01 != 0 // BPF_FETCH
+				if fetch && ins.Src == r || ins.Constant == 0xf1 && r == asm.R0 {
+					return true
+				}
+			}
+		case asm.StClass, asm.JumpClass, asm.Jump32Class:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 // errNoStackDepth is returned by stackDepths for a log without the
 // verifier's statistics.
 var errNoStackDepth = errors.New("no stack depth in the verifier's log")

@@ -192,3 +192,31 @@ func TestInlineParts(t *testing.T) {
 		t.Errorf("other functions %v", names)
 	}
 }
+
+func TestWritesReg(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ins  asm.Instruction
+		r6   bool
+	}{
+		{"mov to r6", asm.Mov.Imm(asm.R6, 1), true},
+		{"alu32 on r6", asm.Add.Imm32(asm.R6, 1), true},
+		{"load into r6", asm.LoadMem(asm.R6, asm.R1, 0, asm.DWord), true},
+		{"map pointer into r6", asm.LoadMapPtr(asm.R6, 0), true},
+		{"store from r6", asm.StoreMem(asm.R1, 0, asm.R6, asm.DWord), false},
+		{"read r6", asm.Mov.Reg(asm.R1, asm.R6), false},
+		{"fetch-add returns into r6", asm.Instruction{OpCode: asm.OpCode(asm.StXClass).SetMode(asm.AtomicMode).SetSize(asm.DWord), Dst: asm.R1, Src: asm.R6, Constant: 0x01}, true},
+		{"plain atomic add from r6", asm.Instruction{OpCode: asm.OpCode(asm.StXClass).SetMode(asm.AtomicMode).SetSize(asm.DWord), Dst: asm.R1, Src: asm.R6, Constant: 0x00}, false},
+		{"helper call", asm.FnMapLookupElem.Call(), false},
+		{"jump", asm.JEq.Imm(asm.R6, 0, "x"), false},
+	} {
+		if got := writesReg(asm.Instructions{tc.ins}, asm.R6); got != tc.r6 {
+			t.Errorf("%s: writes r6 %v, want %v", tc.name, got, tc.r6)
+		}
+	}
+	// A compare-and-exchange writes r0.
+	cmpxchg := asm.Instruction{OpCode: asm.OpCode(asm.StXClass).SetMode(asm.AtomicMode).SetSize(asm.DWord), Dst: asm.R1, Src: asm.R2, Constant: 0xf1}
+	if !writesReg(asm.Instructions{cmpxchg}, asm.R0) {
+		t.Error("cmpxchg does not write r0")
+	}
+}

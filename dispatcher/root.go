@@ -38,8 +38,14 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		colInvalid = 5
 		colDenied  = 6
 	)
-	var insns asm.Instructions
-	emit := func(ins ...asm.Instruction) { insns = append(insns, ins...) }
+	// The general path of a slot with a fast path goes out of line, after
+	// the fall-through, so that a packet that proceeds runs straight into
+	// the next slot; where the root could grow too long for 16-bit jump
+	// offsets it stays beside its slot, jumped over.
+	var insns, outOfLine asm.Instructions
+	cur := &insns
+	emit := func(ins ...asm.Instruction) { *cur = append(*cur, ins...) }
+	deferGeneral := rootSize(g) < maxJumpSpan
 	label := g.label
 	next := func(i int) string {
 		if i+1 < len(g.slots) {
@@ -54,17 +60,17 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	ctxSlot := int16(-(g.inlineDepth() + 8))
 	countersSlot := ctxSlot - 8
 
-	// An inlined generation keeps the context on its stack (r6 would not
-	// survive a body), a called one in r6.
-	first := asm.Mov.Reg(regCtx, asm.R1)
-	if inlined {
-		first = asm.StoreMem(asm.RFP, ctxSlot, asm.R1, asm.DWord)
-	}
-	first = first.WithSymbol(rootProgramName).WithSource(entry.Source())
+	// At every slot's start the context is in r6 and this CPU's counters
+	// in r7. Calls preserve them; an inlined body that writes one of them
+	// (writesReg) has it reloaded from the root's stack after it.
+	first := asm.Mov.Reg(regCtx, asm.R1).WithSymbol(rootProgramName).WithSource(entry.Source())
 	if fn := btf.FuncMetadata(&entry); fn != nil {
 		first = btf.WithFuncMetadata(first, fn)
 	}
 	emit(first)
+	if inlined {
+		emit(asm.StoreMem(asm.RFP, ctxSlot, regCtx, asm.DWord))
+	}
 
 	if g.counters {
 		lookup := asm.LoadMapPtr(asm.R1, 0)
@@ -82,44 +88,27 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			asm.Add.Imm(asm.R2, int32(key)),
 			lookup,
 			asm.FnMapLookupElem.Call(),
+			asm.Mov.Reg(regCounters, asm.R0),
 		)
-		// Element 0 of an array always exists; the check is for the
-		// verifier (which marks the spilled copy too).
+		// Spilled before the null check, which the verifier applies to
+		// the spilled copy too.
 		if inlined {
-			emit(
-				asm.StoreMem(asm.RFP, countersSlot, asm.R0, asm.DWord),
-				asm.JNE.Imm(asm.R0, 0, next(-1)),
-				asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
-				asm.Return(),
-			)
-		} else {
-			emit(
-				asm.Mov.Reg(regCounters, asm.R0),
-				asm.JNE.Imm(regCounters, 0, next(-1)),
-				asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
-				asm.Return(),
-			)
+			emit(asm.StoreMem(asm.RFP, countersSlot, regCounters, asm.DWord))
 		}
+		// Element 0 of an array always exists; the check is for the
+		// verifier.
+		emit(
+			asm.JNE.Imm(regCounters, 0, next(-1)),
+			asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
+			asm.Return(),
+		)
 	}
 
-	// counters sets dst to this CPU's counters: r7, or in an inlined
-	// generation its stack slot.
-	counters := func(dst asm.Register) asm.Instruction {
-		if inlined {
-			return asm.LoadMem(dst, asm.RFP, countersSlot, asm.DWord)
-		}
-		return asm.Mov.Reg(dst, regCounters)
-	}
+	counters := func(dst asm.Register) asm.Instruction { return asm.Mov.Reg(dst, regCounters) }
 	for i, s := range g.slots {
 		count := label(fmt.Sprintf("count%d", i))
 		rare := label(fmt.Sprintf("rare%d", i))
-		// After an inlined body r6 and r7 are lost: an inlined generation
-		// reads the context and the counters pointer from its stack.
-		start := asm.Mov.Reg(asm.R1, regCtx)
-		if inlined {
-			start = asm.LoadMem(asm.R1, asm.RFP, ctxSlot, asm.DWord)
-		}
-		start = start.WithSymbol(label(fmt.Sprintf("slot%d", i)))
+		start := asm.Mov.Reg(asm.R1, regCtx).WithSymbol(label(fmt.Sprintf("slot%d", i)))
 		// The column (r1) is computed only when counters need it.
 		column := func(ins ...asm.Instruction) []asm.Instruction {
 			if g.counters {
@@ -138,19 +127,27 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			if g.counters {
 				off := int16(s.counter*8*8) + int16(pv)*8
 				fast = append(fast,
-					counters(asm.R2),
-					asm.LoadMem(asm.R3, asm.R2, off, asm.DWord),
+					asm.LoadMem(asm.R3, regCounters, off, asm.DWord),
 					asm.Add.Imm(asm.R3, 1),
-					asm.StoreMem(asm.R2, off, asm.R3, asm.DWord),
+					asm.StoreMem(regCounters, off, asm.R3, asm.DWord),
 				)
 			}
-			fast = append(fast, asm.Ja.Label(next(i)))
+			if !deferGeneral {
+				fast = append(fast, asm.Ja.Label(next(i)))
+			}
 		}
 		check := asm.JGT.Imm32(asm.R0, int32(Redirect), rare)
 		if fast != nil {
 			check = check.WithSymbol(label(fmt.Sprintf("slow%d", i)))
 		}
-		cont := append(fast, check)
+		var restore []asm.Instruction
+		if s.inlined && writesReg(s.body, regCtx) {
+			restore = append(restore, asm.LoadMem(regCtx, asm.RFP, ctxSlot, asm.DWord))
+		}
+		if s.inlined && g.counters && writesReg(s.body, regCounters) {
+			restore = append(restore, asm.LoadMem(regCounters, asm.RFP, countersSlot, asm.DWord))
+		}
+		cont := append(restore, append(fast, check)...)
 		cont[0] = cont[0].WithSymbol(label(fmt.Sprintf("cont%d", i)))
 		if s.inlined {
 			emit(start)
@@ -158,7 +155,11 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		} else {
 			emit(start, asm.Call.Label(slotSymbol(i)))
 		}
-		emit(cont...)
+		emit(cont[:len(cont)-1]...)
+		if fast != nil && deferGeneral {
+			cur = &outOfLine
+		}
+		emit(cont[len(cont)-1])
 		emit(column(asm.Mov.Reg32(asm.R1, asm.R0))...)
 		if allowed := s.Allowed; allowed != 0 && allowed != AllVerdicts {
 			emit(
@@ -230,14 +231,12 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			asm.Mov.Imm32(asm.R0, int32(Aborted)),
 			asm.Ja.Label(count),
 		)
+		cur = &insns
 	}
 
 	ft := []asm.Instruction{}
 	if g.counters {
 		off := int16(int(g.fallthrough_) * 8)
-		if inlined {
-			ft = append(ft, asm.LoadMem(regCounters, asm.RFP, countersSlot, asm.DWord))
-		}
 		ft = append(ft,
 			asm.LoadMem(asm.R3, regCounters, off, asm.DWord),
 			asm.Add.Imm(asm.R3, 1),
@@ -247,7 +246,27 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	ft = append(ft, asm.Mov.Imm(asm.R0, int32(g.fallthrough_)), asm.Return())
 	ft[0] = ft[0].WithSymbol(label("fallthrough"))
 	emit(ft...)
-	return insns
+	return append(insns, outOfLine...)
+}
+
+// maxJumpSpan bounds the root's length for out-of-line general paths:
+// every jump between a slot and its general path then fits a jump's 16-bit
+// offset.
+const maxJumpSpan = 30000
+
+// rootSize is an upper bound on the length of g's emitted root: the
+// inlined bodies and the per-slot code.
+func rootSize(g *generation) int {
+	n := 32
+	for _, s := range g.slots {
+		n += 64 + len(s.body)
+		for _, ins := range s.body {
+			if ins.OpCode.IsDWordLoad() {
+				n++ // two raw instructions
+			}
+		}
+	}
+	return n
 }
 
 // fastVerdict returns the one verdict on which p proceeds, when the root
