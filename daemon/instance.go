@@ -76,12 +76,6 @@ func pluginProgram(p *config.Plugin, base dispatcher.Program) (dispatcher.Progra
 	}
 	prog.Name = p.Name
 	prog.Owner = chain.PluginOwner(p.Name).String()
-	// A plugin run as another user is as trusted as that user: its
-	// program is verified as an unprivileged caller's.
-	if p.User != "" {
-		uid, _, err := config.LookupUser(p.User)
-		prog.Unprivileged = err != nil || uid != 0
-	}
 	return prog, nil
 }
 
