@@ -20,7 +20,10 @@
  * resolved at run time (or pruned by the verifier, which sees the same
  * constant). Inlined, every body starts behind a compiler memory barrier,
  * so that it reads ctx and the packet anew and clang cannot merge the N
- * udp bodies into one parse.
+ * udp bodies into one parse, and every body's verdict passes through
+ * opaque(), as a separately built program's verdict is a value its caller
+ * tests: without it clang folds the proceed-on test into the body's own
+ * branches, which no chain of independently built programs can do.
  */
 #include "bench.h"
 
@@ -47,8 +50,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FN(I)                                        \
 	static BODY_ATTR int body##I(struct xdp_md *ctx) \
 	{                                                \
+		int ret;                                 \
 		BARRIER();                               \
-		return BODY(ctx);                        \
+		ret = BODY(ctx);                         \
+		opaque(ret);                             \
+		return ret;                              \
 	}
 
 #define FN8(I)                                                   \
