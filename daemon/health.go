@@ -176,8 +176,3 @@ func (d *Daemon) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// managedOwner reports an owner the daemon manages: plugin:NAME or
-// config:NAME.
-func managedOwner(owner string) bool {
-	return strings.HasPrefix(owner, "plugin:") || strings.HasPrefix(owner, "config:")
-}

@@ -34,11 +34,6 @@ type cliEnv struct {
 
 func newEnv() *cliEnv { return &cliEnv{stdout: os.Stdout, stderr: os.Stderr} }
 
-// options are the dispatcher options common to every verb.
-func (e *cliEnv) options(netns string) *dispatcher.Options {
-	return &dispatcher.Options{NetNS: netns, BPFFS: e.bpffs, StateDir: e.state}
-}
-
 // connect returns the client every verb changes chains through — the
 // daemon's when one serves --socket (and --no-daemon is not given), else
 // the pins' — with a context for one request, and done to release both.

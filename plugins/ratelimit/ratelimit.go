@@ -105,7 +105,7 @@ func (p *Plugin) Configure(_ context.Context, settings sdk.Settings, maps *sdk.M
 		}
 		stats = append(stats, m)
 	}
-	if err := cfg.Put(uint32(0), config{RatePPS: s.RatePPS, Burst: s.Burst}); err != nil {
+	if err := cfg.Put(uint32(0), config(s)); err != nil {
 		return fmt.Errorf("writing settings: %w", err)
 	}
 	p.mu.Lock()

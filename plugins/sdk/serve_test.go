@@ -42,7 +42,7 @@ func TestLogger(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Errorf("a debug record below the daemon's level was written: %s", buf.Bytes())
 	}
-	if Logger() != Logger() {
+	if first, second := Logger(), Logger(); first != second {
 		t.Error("Logger returns a new logger on each call")
 	}
 }
