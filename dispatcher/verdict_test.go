@@ -150,7 +150,7 @@ func TestVerdictsOnTraffic(t *testing.T) {
 
 // TestZeroSpecFallsThroughToPass applies a Spec that leaves Fallthrough
 // unset: the fall-through verdict must be the documented default, pass
-// (issue 2 §1), not the zero Verdict, aborted, which would silently drop
+// (README, "Using it"), not the zero Verdict, aborted, which would silently drop
 // every packet that the chain lets through.
 func TestZeroSpecFallsThroughToPass(t *testing.T) {
 	vmtest.LogWhere(t)

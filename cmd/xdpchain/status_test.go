@@ -32,8 +32,8 @@ func requireKeys(t *testing.T, what string, m map[string]any, want ...string) {
 	}
 }
 
-// TestStatusJSONShape checks `status --json` against the shape of issue 2
-// §3, key by key, with values that match the chain and the traffic sent.
+// TestStatusJSONShape checks `status --json` against its documented shape
+// (dispatcher.InterfaceStatus), key by key, with values that match the chain and the traffic sent.
 func TestStatusJSONShape(t *testing.T) {
 	vmtest.LogWhere(t)
 	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {

@@ -6,10 +6,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// registerPackaging gives the root command --version and the hidden man
-// verb.
+// registerPackaging gives the root command --version (the version, commit
+// and Go version on one line) and the hidden man verb.
 func registerPackaging(root *cobra.Command, env *cliEnv) {
-	root.Version = versionString()
+	root.Version = readBuildInfo().Short()
 	root.AddCommand(newManCmd(env))
 }
 

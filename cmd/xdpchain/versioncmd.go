@@ -67,3 +67,19 @@ func newVersionCmd(env *cliEnv) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
+
+// Short is the one line of `xdpchain --version`: the version, then the
+// commit and the Go version in parentheses.
+func (b buildInfo) Short() string {
+	commit := b.Commit
+	if commit == "" {
+		commit = "unknown"
+	}
+	if len(commit) > 12 {
+		commit = commit[:12]
+	}
+	if b.Modified {
+		commit += "+modified"
+	}
+	return fmt.Sprintf("%s (commit %s, %s)", b.Version, commit, b.Go)
+}

@@ -63,7 +63,7 @@ func TestDeb(t *testing.T) {
 
 	xdpchain := filepath.Join(root, "usr/bin/xdpchain")
 	got, err := exec.Command(xdpchain, "--version").CombinedOutput()
-	if want := "xdpchain version " + version + "\n"; err != nil || string(got) != want {
+	if want := "xdpchain version " + version + " (commit "; err != nil || !strings.HasPrefix(string(got), want) {
 		t.Errorf("packaged xdpchain --version: %q (%v), want %q", got, err, want)
 	} else {
 		t.Logf("packaged %s: %s", filepath.Base(deb), strings.TrimSpace(string(got)))

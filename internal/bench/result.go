@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Targets of the benchmark (issue 2 §5; the chain-speed issue's are in
-// ChainSpeedTargets).
+// Targets of the benchmark for the call-based rows (docs/benchmarks.md,
+// "Targets"; the inline mechanism's are ChainSpeedTargets).
 const (
 	// TargetVsMonolithic is the largest acceptable ratio of a linked chain
 	// of N programs to the monolithic program with the same N.

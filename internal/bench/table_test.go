@@ -24,7 +24,7 @@ var (
 // BenchmarkTable runs the whole benchmark once, as `xdpchain bench
 // --mechanism linked,inline,freplace --libxdp ...` does, and prints its
 // table (both test programs, the default counts 0, 1, 4, 10, 16, 64): the
-// side-by-side comparison of issue 3 §3 when run in the VMs, e.g.
+// side-by-side comparison with libxdp (docs/benchmarks.md) when run in the VMs, e.g.
 //
 //	go run ./internal/vmtest/cmd/vmtest -pkgs ./internal/bench -bench Table
 //
