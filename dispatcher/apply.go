@@ -82,28 +82,71 @@ func (r *Root) Apply(s Spec) error {
 // apply builds, swaps and commits a generation, and reports whether it
 // did (false: s would rebuild the running one). Call with the lock held.
 func (r *Root) apply(s Spec) (changed bool, err error) {
+	p, err := planChange(r.st, s)
+	if err != nil || p.unchanged {
+		return false, err
+	}
+	return r.execute(p)
+}
+
+// change is what applying a Spec to the committed state means, decided
+// before anything is loaded, created or written (planChange): the chain in
+// slot order, the mechanism and why, whether anything changes at all, each
+// program's counter row and what it had before, and whether the root may
+// declare frags.
+type change struct {
+	spec      Spec
+	chain     Chain
+	kind      MechanismKind
+	reason    string
+	unchanged bool
+	counters  map[string]uint32
+	prev      map[string]programState
+	frags     bool
+}
+
+// planChange decides what applying s to the committed state st means. It
+// is pure: it reads nothing but its arguments and changes nothing.
+func planChange(st *state, s Spec) (*change, error) {
 	if !s.Fallthrough.Valid() {
-		return false, fmt.Errorf("%w: fall-through verdict %d", ErrInvalid, s.Fallthrough)
+		return nil, fmt.Errorf("%w: fall-through verdict %d", ErrInvalid, s.Fallthrough)
 	}
 	if s.Fallthrough == Aborted {
 		s.Fallthrough = Pass // the zero value: the default
 	}
 	if err := s.Programs.Validate(); err != nil {
-		return false, err
+		return nil, err
 	}
-	chain := s.Programs.Sorted()
+	c := &change{spec: s, chain: s.Programs.Sorted(), prev: map[string]programState{}, frags: true}
+	c.kind = s.Mechanism
+	if c.kind == "" {
+		c.kind = st.Mechanism
+	}
+	c.kind, c.reason = ResolveMechanism(c.kind)
+	if c.kind == st.Mechanism && st.Reason != "" {
+		c.reason = st.Reason // keep why the root got it (e.g. auto's probe)
+	}
+	if unchanged(st, c.chain, s, c.kind) {
+		c.unchanged = true
+		return c, nil
+	}
+	for _, ps := range st.Programs {
+		c.prev[ps.Name] = ps
+	}
+	c.counters = assignCounters(c.chain, st.Programs)
+	for _, p := range c.chain {
+		if !p.Frags {
+			c.frags = false
+		}
+	}
+	return c, nil
+}
 
-	kind := s.Mechanism
-	if kind == "" {
-		kind = r.st.Mechanism
-	}
-	kind, reason := ResolveMechanism(kind)
-	if kind == r.st.Mechanism && r.st.Reason != "" {
-		reason = r.st.Reason // keep why the root got it (e.g. auto's probe)
-	}
-	if r.unchanged(chain, s, kind) {
-		return false, nil
-	}
+// execute carries a change out: it prepares every slot, builds the
+// generation, swaps it in and commits, or leaves the running chain as it
+// was.
+func (r *Root) execute(c *change) (changed bool, err error) {
+	s, chain, kind, reason, prev, counters := c.spec, c.chain, c.kind, c.reason, c.prev, c.counters
 	mech, err := newMechanism(kind)
 	if err != nil {
 		return false, err
@@ -114,7 +157,7 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 		pins:          r.pins,
 		fallthrough_:  s.Fallthrough,
 		counters:      !s.NoCounters,
-		frags:         true,
+		frags:         c.frags,
 		stats:         r.stats,
 		verifierLogs:  r.opts.VerifierLogs,
 		inline:        kind == Inline,
@@ -129,16 +172,6 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 		}
 	}()
 
-	prev := map[string]programState{}
-	for _, ps := range r.st.Programs {
-		prev[ps.Name] = ps
-	}
-	counters := assignCounters(chain, r.st.Programs)
-	for _, p := range chain {
-		if !p.Frags {
-			g.frags = false
-		}
-	}
 	for _, p := range chain {
 		old, had := prev[p.Name]
 		sl, err := r.prepareSlot(g, p, old, had)
@@ -465,12 +498,12 @@ func readOnlyData(name string, ms *ebpf.MapSpec) bool {
 // unchanged reports whether applying chain (sorted) would rebuild exactly
 // the running generation; then nothing is swapped, so a daemon that
 // reconciles after a restart does not disturb traffic.
-func (r *Root) unchanged(chain Chain, s Spec, kind MechanismKind) bool {
-	if s.Fallthrough != r.st.Fallthrough || s.NoCounters != r.st.NoCounters || kind != r.st.Mechanism || len(chain) != len(r.st.Programs) {
+func unchanged(st *state, chain Chain, s Spec, kind MechanismKind) bool {
+	if s.Fallthrough != st.Fallthrough || s.NoCounters != st.NoCounters || kind != st.Mechanism || len(chain) != len(st.Programs) {
 		return false
 	}
 	for i, p := range chain {
-		old := r.st.Programs[i]
+		old := st.Programs[i]
 		sum := sha256.Sum256(p.Object)
 		if hex.EncodeToString(sum[:]) != old.Object {
 			return false

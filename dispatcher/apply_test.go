@@ -3,7 +3,9 @@ package dispatcher
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -96,13 +98,13 @@ func TestUnchanged(t *testing.T) {
 		return Chain{a, b}
 	}
 	spec := Spec{Fallthrough: Drop}
-	if !r.unchanged(chain(), spec, Linked) {
+	if !unchanged(r.st, chain(), spec, Linked) {
 		t.Fatal("the running chain counts as changed")
 	}
 	// What the caller may leave out is derived from the identical object.
 	c := chain()
 	c[0].ProgramName, c[0].Frags = "", false
-	if !r.unchanged(c, spec, Linked) {
+	if !unchanged(r.st, c, spec, Linked) {
 		t.Error("a chain without program name and frags counts as changed")
 	}
 
@@ -129,8 +131,59 @@ func TestUnchanged(t *testing.T) {
 	} {
 		s, k := spec, Linked
 		c := tc.edit(chain(), &s, &k)
-		if r.unchanged(c, s, k) {
+		if unchanged(r.st, c, s, k) {
 			t.Errorf("%s changed, unchanged() is true", tc.name)
 		}
 	}
+}
+
+// TestPlanChange: the plan of a change is decided from the committed
+// state alone: slot order, the mechanism and why, counter rows (kept for
+// programs that stay, fresh ones for new programs), frags, and "nothing to
+// do" for the running chain.
+func TestPlanChange(t *testing.T) {
+	objA, objB := []byte("object a"), []byte("object b")
+	progA := Program{Name: "a", Priority: 10, ProceedOn: NewVerdictSet(Pass), ProgramName: "fa", Frags: true}
+	st := &state{Fallthrough: Pass, Mechanism: Inline, Reason: "why it was chosen",
+		Programs: []programState{{Program: progA, Object: hashOf(objA), Counter: 3}}}
+	a := progA
+	a.Object = objA
+	same, err := planChange(st, Spec{Programs: Chain{a}})
+	if err != nil || !same.unchanged {
+		t.Fatalf("the running chain: %+v, %v; want unchanged", same, err)
+	}
+	b := Program{Name: "b", Priority: 5, ProceedOn: NewVerdictSet(Pass), ProgramName: "fb", Object: objB}
+	c, err := planChange(st, Spec{Programs: Chain{a, b}})
+	if err != nil || c.unchanged {
+		t.Fatalf("adding b: %+v, %v", c, err)
+	}
+	if got := chainNamesOf(c.chain); got != "b,a" {
+		t.Errorf("slot order %s, want b,a (priority)", got)
+	}
+	if c.kind != Inline || c.reason != "why it was chosen" {
+		t.Errorf("mechanism %s (%q), want the root's with its reason", c.kind, c.reason)
+	}
+	if c.counters["a"] != 3 || c.counters["b"] == 3 || c.counters["b"] == 0 {
+		t.Errorf("counter rows %v: a keeps 3, b gets a fresh one", c.counters)
+	}
+	if c.frags {
+		t.Error("frags with b not frags-aware")
+	}
+	if _, had := c.prev["a"]; !had {
+		t.Error("a's committed state is not carried to the executor")
+	}
+	if _, err := planChange(st, Spec{Programs: Chain{a, a}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a duplicate name: %v, want ErrInvalid", err)
+	}
+	if _, err := planChange(st, Spec{Fallthrough: Verdict(9)}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("fall-through 9: %v, want ErrInvalid", err)
+	}
+}
+
+func chainNamesOf(c Chain) string {
+	var out []string
+	for _, p := range c {
+		out = append(out, p.Name)
+	}
+	return strings.Join(out, ",")
 }
