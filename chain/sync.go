@@ -25,6 +25,16 @@ type Sync struct {
 
 // Apply performs the sync on s for the actor. On error s is unchanged.
 func (op Sync) Apply(s *dispatcher.Spec, a Actor) error {
+	_, err := op.ApplyEvicting(s, a)
+	return err
+}
+
+// ApplyEvicting is Apply, except that for the daemon a name in Owned that
+// a user's program holds is taken back: a user can never block the config
+// (a name loaded first, then added to the config). That program leaves the
+// chain, and is returned so that the caller can say so. Names other
+// managed owners hold are refused as by Apply.
+func (op Sync) ApplyEvicting(s *dispatcher.Spec, a Actor) (evicted dispatcher.Chain, _ error) {
 	next := *s
 	next.Programs = dispatcher.Chain{}
 	want := make(map[string]bool, len(op.Owned))
@@ -37,7 +47,11 @@ func (op Sync) Apply(s *dispatcher.Spec, a Actor) error {
 			continue // the actor's: Owned says what stays
 		}
 		if want[p.Name] {
-			return fmt.Errorf("program %q: %w", p.Name, err)
+			if o, perr := ParseOwner(p.Owner); a.Daemon && perr == nil && o.Kind == OwnerUser {
+				evicted = append(evicted, p)
+				continue
+			}
+			return nil, fmt.Errorf("program %q: %w", p.Name, err)
 		}
 		next.Programs = append(next.Programs, p)
 	}
@@ -51,7 +65,7 @@ func (op Sync) Apply(s *dispatcher.Spec, a Actor) error {
 		others := append(append(dispatcher.Chain{}, next.Programs[:i]...), next.Programs[i+1:]...)
 		prio, err := pl.Priority(others, p.Name)
 		if err != nil {
-			return fmt.Errorf("program %q: %w", p.Name, err)
+			return nil, fmt.Errorf("program %q: %w", p.Name, err)
 		}
 		next.Programs[i].Priority = prio
 	}
@@ -62,5 +76,5 @@ func (op Sync) Apply(s *dispatcher.Spec, a Actor) error {
 		next.Mechanism = op.Mechanism
 	}
 	*s = next
-	return nil
+	return evicted, nil
 }

@@ -27,12 +27,21 @@ func TestSync(t *testing.T) {
 	if s.Fallthrough != dispatcher.Drop || s.Mechanism != "" || order(cur.Programs) != "[guard:10 old:20 p:30 anon:40]" {
 		t.Errorf("fall-through %s, mechanism %q; input %s", s.Fallthrough, s.Mechanism, order(cur.Programs))
 	}
-	// Names of programs the actor may not change are never taken over.
-	for _, name := range []string{"guard", "anon"} {
+	// A name of an unknown owner's program is never taken over.
+	{
 		s := cur
-		err := Sync{Owned: dispatcher.Chain{prog(name, 1, "config:"+name)}}.Apply(&s, Actor{Daemon: true})
+		err := Sync{Owned: dispatcher.Chain{prog("anon", 1, "config:anon")}}.Apply(&s, Actor{Daemon: true})
 		if !errors.Is(err, ErrOwned) || order(s.Programs) != order(cur.Programs) {
-			t.Errorf("sync over %s: %v, chain %s", name, err, order(s.Programs))
+			t.Errorf("sync over anon: %v, chain %s", err, order(s.Programs))
+		}
+	}
+	// A name a user's program holds, the daemon takes back: the user's
+	// program makes way and is reported.
+	{
+		s := cur
+		evicted, err := Sync{Owned: dispatcher.Chain{prog("guard", 1, "config:guard")}}.ApplyEvicting(&s, Actor{Daemon: true})
+		if err != nil || len(evicted) != 1 || evicted[0].Owner != "user:0" || order(s.Programs) != "[guard:1 anon:40]" {
+			t.Errorf("sync over the user's guard: %v, evicted %v, chain %s", err, evicted, order(s.Programs))
 		}
 	}
 	// A user's sync changes that user's programs only.

@@ -144,6 +144,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 		if err != nil {
 			return fmt.Errorf("interface %s: %w", ref, err)
 		}
+		d.logEvicted(ref, u.evicted)
 		if changed {
 			t.applied = append(t.applied, applied{ref, root, u})
 			d.log.Info("chain updated", "interface", ref, "programs", len(plan.Owned))

@@ -43,19 +43,23 @@ type undo struct {
 	owned       dispatcher.Chain
 	fallThrough dispatcher.Verdict
 	mechanism   dispatcher.MechanismKind
+	// evicted are users' programs the plan took a name back from.
+	evicted dispatcher.Chain
 }
 
 // merge returns cur with the daemon's programs replaced by plan.Owned (the
-// chain.Sync of the daemon's actor). A name in plan.Owned that another
-// owner uses is an error wrapping ErrOwned: the daemon never replaces
-// someone else's program.
-func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, error) {
+// chain.Sync of the daemon's actor), and the users' programs that had to
+// make way: a name the config (or a plugin) owns is the daemon's, even when
+// a user loaded a program of that name first. A name in plan.Owned that
+// another managed owner uses is an error wrapping ErrOwned.
+func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, dispatcher.Chain, error) {
 	next := cur
 	op := chain.Sync{Owned: plan.Owned, Placements: plan.Placements, Fallthrough: plan.Fallthrough, Mechanism: plan.Mechanism}
-	if err := op.Apply(&next, chain.Actor{Daemon: true}); err != nil {
-		return cur, err
+	evicted, err := op.ApplyEvicting(&next, chain.Actor{Daemon: true})
+	if err != nil {
+		return cur, nil, err
 	}
-	return next, nil
+	return next, evicted, nil
 }
 
 // daemonOwned reports whether the daemon manages programs of this owner.
@@ -78,19 +82,40 @@ func ownedOf(c dispatcher.Chain) dispatcher.Chain {
 func applyPlan(root *dispatcher.Root, plan chainPlan) (u undo, changed bool, err error) {
 	changed, err = root.Update(func(s *dispatcher.Spec) error {
 		u = undo{owned: ownedOf(s.Programs), fallThrough: s.Fallthrough, mechanism: s.Mechanism}
-		next, err := merge(*s, plan)
+		next, evicted, err := merge(*s, plan)
 		if err != nil {
 			return err
 		}
+		u.evicted = evicted
 		*s = next
 		return nil
 	})
 	return u, changed, err
 }
 
-// restore undoes an applyPlan, keeping what other owners did since.
+// restore undoes an applyPlan, keeping what other owners did since, and
+// puts back the users' programs it made way for.
 func restore(root *dispatcher.Root, u undo) error {
 	ft := u.fallThrough
-	_, _, err := applyPlan(root, chainPlan{Owned: u.owned, Fallthrough: &ft, Mechanism: u.mechanism})
+	_, err := root.Update(func(s *dispatcher.Spec) error {
+		next, _, err := merge(*s, chainPlan{Owned: u.owned, Fallthrough: &ft, Mechanism: u.mechanism})
+		if err != nil {
+			return err
+		}
+		for _, p := range u.evicted {
+			if next.Programs.Index(p.Name) < 0 {
+				next.Programs = append(next.Programs, p)
+			}
+		}
+		*s = next
+		return nil
+	})
 	return err
+}
+
+// logEvicted says which users' programs made way for the daemon's.
+func (d *Daemon) logEvicted(ref string, evicted dispatcher.Chain) {
+	for _, p := range evicted {
+		d.log.Warn("a user's program made way for the config's program of the same name: a name the config owns is the config's", "interface", ref, "program", p.Name, "owner", p.Owner)
+	}
 }

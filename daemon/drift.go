@@ -318,7 +318,9 @@ func (w *drift) heal(ctx context.Context, itf *config.Interface) {
 	plan, err := d.planFor(itf)
 	changed := false
 	if err == nil {
-		_, changed, err = applyPlan(cur, plan)
+		var u undo
+		u, changed, err = applyPlan(cur, plan)
+		d.logEvicted(ref, u.evicted)
 	}
 	if err != nil {
 		if cur != old {

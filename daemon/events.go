@@ -164,7 +164,8 @@ func (d *Daemon) applyInterface(ref string) error {
 	if err != nil {
 		return err
 	}
-	_, _, err = applyPlan(root, plan)
+	u, _, err := applyPlan(root, plan)
+	d.logEvicted(ref, u.evicted)
 	return err
 }
 

@@ -80,15 +80,16 @@ priority = 80
 		t.Errorf("after reload: chain %q, want %q", got, want)
 	}
 
-	// A config that wants a name someone else uses is refused.
+	// A config that wants a name an unknown owner uses is refused (a
+	// user's name the config takes back: TestConfigTakesNameBack).
 	f.writeConfig("", `
 [[program]]
-name = "someone"
+name = "anon"
 object = "counter.o"
 interfaces = ["%[1]s"]
 `)
-	if err := f.d.Reload(ctx); !errors.Is(err, daemon.ErrOwned) || !strings.Contains(err.Error(), "user:1234") {
-		t.Errorf("reload taking over another owner's name: %v, want ErrOwned naming user:1234", err)
+	if err := f.d.Reload(ctx); !errors.Is(err, daemon.ErrOwned) || !strings.Contains(err.Error(), `"anon"`) {
+		t.Errorf("reload taking over an unknown owner's name: %v, want ErrOwned naming anon", err)
 	}
 	if got, want := f.chain(), others+" count2(config:count2)"; got != want {
 		t.Errorf("after the refused reload: chain %q, want %q", got, want)
@@ -163,5 +164,74 @@ func TestDialNotRunning(t *testing.T) {
 	l.Close()
 	if _, err := daemon.Dial(path); !errors.Is(err, daemon.ErrNotRunning) {
 		t.Errorf("Dial of a stale socket: %v, want ErrNotRunning", err)
+	}
+}
+
+// TestConfigTakesNameBack: a user's program loaded under a name the admin
+// later gives a config program never blocks the config: the reload, and a
+// daemon started on that config, take the name back; the user's program
+// leaves the chain and the log says so. Other users' programs stay.
+func TestConfigTakesNameBack(t *testing.T) {
+	f := newFixture(t)
+	f.writeConfig("", countConfig(30))
+	f.start(daemon.Options{})
+	squat := func() {
+		t.Helper()
+		r, err := dispatcher.Open(f.iface(), &dispatcher.Options{NetNS: f.recv.Name, BPFFS: f.bpffs, StateDir: f.state})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if _, err := r.Update(func(s *dispatcher.Spec) error {
+			s.Programs = append(s.Programs, noop(t, "squat", "user:1234", 60), noop(t, "other", "user:1234", 70))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	squat()
+	cfg := `
+[[program]]
+name = "count"
+object = "counter.o"
+interfaces = ["%[1]s"]
+priority = 30
+
+[[program]]
+name = "squat"
+object = "counter.o"
+interfaces = ["%[1]s"]
+priority = 50
+`
+	f.writeConfig("", cfg)
+	if err := f.d.Reload(t.Context()); err != nil {
+		t.Fatalf("a reload wanting a name a user holds: %v", err)
+	}
+	const want = "count(config:count) squat(config:squat) other(user:1234)"
+	if got := f.chain(); got != want {
+		t.Errorf("after the reload: chain %q, want %q", got, want)
+	}
+	if !strings.Contains(f.logs.String(), "made way for the config's program") || !strings.Contains(f.logs.String(), "owner=user:1234") {
+		t.Errorf("the log does not say the user's program made way:\n%s", f.logs.String())
+	}
+
+	// The daemon restarts on that config while a user holds the name
+	// again: it starts.
+	f.stop()
+	r, err := dispatcher.Open(f.iface(), &dispatcher.Options{NetNS: f.recv.Name, BPFFS: f.bpffs, StateDir: f.state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Update(func(s *dispatcher.Spec) error {
+		s.Programs = dispatcher.Chain{}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	squat()
+	f.start(daemon.Options{})
+	if got := f.chain(); got != want {
+		t.Errorf("after a restart: chain %q, want %q", got, want)
 	}
 }

@@ -149,7 +149,7 @@ func planInterface(cfg *config.Config, itf *config.Interface, progs dispatcher.C
 		ip.Error = err.Error()
 		return ip
 	}
-	next, err := merge(cur, plan)
+	next, _, err := merge(cur, plan)
 	if err != nil {
 		ip.Error = err.Error()
 		return ip
