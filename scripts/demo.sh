@@ -39,7 +39,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT
 	step "cleaning up"
-	if ip netns list | grep -qw "$RECEIVER"; then
+	if ip netns list 2>/dev/null | grep -qw "$RECEIVER"; then
 		"$XDPCHAIN" detach --netns "$RECEIVER" "$IFACE" 2>/dev/null || true
 	fi
 	ip netns del "$SENDER" 2>/dev/null || true
