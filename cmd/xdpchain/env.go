@@ -51,13 +51,14 @@ func (e *cliEnv) connect() (_ client.Client, _ context.Context, done func(), _ e
 const requestTimeout = 2 * time.Minute
 
 // commands is the CLI's verb table: every command, registered here and
-// nowhere else. Nouns (status, features, plan, bench, version) never
+// nowhere else. Nouns (status, explain, features, plan, bench, version) never
 // change a chain; verbs (load, unload, detach, run) do.
 var commands = []func(*cliEnv) *cobra.Command{
 	newLoadCmd,
 	newUnloadCmd,
 	newDetachCmd,
 	newStatusCmd,
+	newExplainCmd,
 	newFeaturesCmd,
 	newPlanCmd,
 	newRunCmd,
