@@ -86,6 +86,9 @@ func lockDir(dir string) (*dirLock, error) {
 			return nil, fmt.Errorf("creating %s: %w", dir, err)
 		}
 		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
+			continue // removed (by a detach) between creating and opening it
+		}
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", dir, err)
 		}
