@@ -175,4 +175,3 @@ func (d *Daemon) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	}
 	fmt.Fprintln(w, "ready")
 }
-

@@ -422,25 +422,11 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 	}
 
 	insns := append(asm.Instructions(nil), ps.Instructions...)
-	for i := range insns {
-		ins := &insns[i]
-		ref := ins.Reference()
-		if ref == "" || ins.IsFunctionReference() {
-			continue
-		}
-		if ins.IsKfuncCall() || !ins.OpCode.IsDWordLoad() {
-			continue
-		}
-		m, ok := sl.maps[ref]
-		if !ok {
-			return nil, wrap(fmt.Errorf("%w: reference to unknown map or symbol %q", ErrLoad, ref))
-		}
-		if err := ins.AssociateMap(m); err != nil {
-			return nil, wrap(fmt.Errorf("%w: %v", ErrLoad, err))
-		}
+	if err := associateMaps(insns, sl.maps); err != nil {
+		return nil, wrap(err)
 	}
 	sl.insns = insns
-	sl.alone = aloneSpec(sl, ps)
+	sl.alone = aloneSpec(insns, ps)
 
 	key := hash + "/" + p.ProgramName
 	if !sl.fresh {
@@ -463,6 +449,29 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 		}
 	}
 	return sl, nil
+}
+
+// associateMaps points every map reference of insns at its map, by the
+// map's name in the program's object.
+func associateMaps(insns asm.Instructions, maps map[string]*ebpf.Map) error {
+	for i := range insns {
+		ins := &insns[i]
+		ref := ins.Reference()
+		if ref == "" || ins.IsFunctionReference() {
+			continue
+		}
+		if ins.IsKfuncCall() || !ins.OpCode.IsDWordLoad() {
+			continue
+		}
+		m, ok := maps[ref]
+		if !ok {
+			return fmt.Errorf("%w: reference to unknown map or symbol %q", ErrLoad, ref)
+		}
+		if err := ins.AssociateMap(m); err != nil {
+			return fmt.Errorf("%w: %v", ErrLoad, err)
+		}
+	}
+	return nil
 }
 
 // ProgramMaps returns the bpffs pin paths of a program's maps, by the map's

@@ -115,18 +115,10 @@ func (r *Root) runAlone(ps programState, frame []byte) (uint32, []byte, error) {
 		maps[name] = m
 	}
 	insns := append(spec.Instructions[:0:0], spec.Instructions...)
-	for i := range insns {
-		ins := &insns[i]
-		if ref := ins.Reference(); ref != "" && !ins.IsFunctionReference() && ins.OpCode.IsDWordLoad() {
-			if m, ok := maps[ref]; ok {
-				if err := ins.AssociateMap(m); err != nil {
-					return 0, nil, err
-				}
-			}
-		}
+	if err := associateMaps(insns, maps); err != nil {
+		return 0, nil, err
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: spec.Name, Type: ebpf.XDP, AttachType: ebpf.AttachXDP,
-		License: spec.License, Flags: spec.Flags, Instructions: insns})
+	prog, err := ebpf.NewProgram(aloneSpec(insns, spec))
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %v", ErrLoad, err)
 	}

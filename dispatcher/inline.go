@@ -294,14 +294,14 @@ func stackDepths(log string) ([]int, error) {
 // attach type is the dispatcher's (ebpf.AttachXDP, as SEC("xdp") gives),
 // so that maps owned by the program alone, such as a PROG_ARRAY, accept the
 // dispatcher too.
-func aloneSpec(s *slot, ps *ebpf.ProgramSpec) *ebpf.ProgramSpec {
+func aloneSpec(insns asm.Instructions, ps *ebpf.ProgramSpec) *ebpf.ProgramSpec {
 	return &ebpf.ProgramSpec{
 		Name:         ps.Name,
 		Type:         ebpf.XDP,
 		AttachType:   ebpf.AttachXDP,
 		License:      ps.License,
 		Flags:        ps.Flags,
-		Instructions: s.insns,
+		Instructions: insns,
 	}
 }
 

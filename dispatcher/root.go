@@ -104,7 +104,6 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		)
 	}
 
-	counters := func(dst asm.Register) asm.Instruction { return asm.Mov.Reg(dst, regCounters) }
 	for i, s := range g.slots {
 		count := label(fmt.Sprintf("count%d", i))
 		rare := label(fmt.Sprintf("rare%d", i))
@@ -178,7 +177,7 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			off := int16(s.counter * 8 * 8)
 			tail = append(tail,
 				asm.LSh.Imm(asm.R1, 3),
-				counters(asm.R2),
+				asm.Mov.Reg(asm.R2, regCounters),
 				asm.Add.Reg(asm.R2, asm.R1),
 				asm.LoadMem(asm.R3, asm.R2, off, asm.DWord),
 				asm.Add.Imm(asm.R3, 1),
@@ -192,7 +191,7 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			// offset.
 			counted = label(fmt.Sprintf("counted%d", i))
 			inc := func(col int) string { return label(fmt.Sprintf("inc%d_%d", i, col)) }
-			tail = append(tail, counters(asm.R2))
+			tail = append(tail, asm.Mov.Reg(asm.R2, regCounters))
 			for col := 0; col < colDenied; col++ {
 				tail = append(tail, asm.JEq.Imm32(asm.R1, int32(col), inc(col)))
 			}

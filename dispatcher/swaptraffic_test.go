@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
@@ -40,16 +39,8 @@ func newSeqReceiver(t *testing.T, ns *testutil.NetNS, addr netip.AddrPort) *seqR
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// SO_RCVBUFFORCE: past net.core.rmem_max, which SetReadBuffer obeys.
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
-	}); err != nil || serr != nil {
-		t.Fatalf("receive buffer: %v %v", err, serr)
+	if err := testutil.SetReceiveBuffer(conn, 8<<20); err != nil {
+		t.Fatalf("receive buffer: %v", err)
 	}
 	r := &seqReceiver{conn: conn, seen: map[int]int{}, done: make(chan struct{})}
 	go func() {

@@ -94,7 +94,7 @@ func ListenUDP(tb testing.TB, ns *NetNS, addr netip.AddrPort) *Receiver {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := setReceiveBuffer(conn, receiveBuffer); err != nil {
+	if err := SetReceiveBuffer(conn, receiveBuffer); err != nil {
 		conn.Close()
 		tb.Fatalf("setting the receive buffer: %v", err)
 	}
@@ -112,7 +112,9 @@ func ListenUDP(tb testing.TB, ns *NetNS, addr netip.AddrPort) *Receiver {
 	return r
 }
 
-func setReceiveBuffer(conn *net.UDPConn, size int) error {
+// SetReceiveBuffer sets a socket's receive buffer to size bytes with
+// SO_RCVBUFFORCE, past net.core.rmem_max (which SetReadBuffer obeys).
+func SetReceiveBuffer(conn *net.UDPConn, size int) error {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return err
