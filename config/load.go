@@ -32,6 +32,29 @@ func Load(path string) (*Config, error) {
 	return parse(path, abs, data)
 }
 
+// LoadDaemon reads only the [daemon] table of the config file at path,
+// with the checks Load makes of that table: the paths a client needs to
+// find the daemon's socket, pins and state. The other sections are not
+// decoded, so a client still finds the daemon while they are being
+// edited. Errors are as Load's.
+func LoadDaemon(path string) (Daemon, error) {
+	data, err := readConfig(path)
+	if err != nil {
+		return Daemon{}, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Daemon{}, fmt.Errorf("reading config: %w", err)
+	}
+	cfg, err := decodeWith(path, abs, data, func(d *decoder, cfg *Config, top map[string]toml.Primitive) {
+		cfg.Daemon = d.daemon(top)
+	})
+	if err != nil {
+		return Daemon{}, err
+	}
+	return cfg.Daemon, nil
+}
+
 // MaxSize bounds a config file. A real one is a few KiB; the bound keeps
 // the cost of checking one (time and memory, both linear in its size) small.
 const MaxSize = 1 << 20
@@ -64,6 +87,15 @@ func tooLarge(file string, size int64) error {
 // parse decodes data; file names the file in errors, abs anchors relative
 // paths.
 func parse(file, abs string, data []byte) (*Config, error) {
+	return decodeWith(file, abs, data, func(d *decoder, cfg *Config, top map[string]toml.Primitive) {
+		d.decode(cfg, top)
+		d.validate(cfg)
+	})
+}
+
+// decodeWith checks data's shape and syntax, then has fill decode what it
+// wants of the top-level tables; the problems fill records are returned.
+func decodeWith(file, abs string, data []byte, fill func(*decoder, *Config, map[string]toml.Primitive)) (*Config, error) {
 	if len(data) > MaxSize {
 		return nil, tooLarge(file, int64(len(data)))
 	}
@@ -84,8 +116,7 @@ func parse(file, abs string, data []byte) (*Config, error) {
 	d.loc = locate(data)
 
 	cfg := &Config{File: abs, file: file, loc: d.loc}
-	d.decode(cfg, top)
-	d.validate(cfg)
+	fill(d, cfg, top)
 	if len(d.errs) > 0 {
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
 		errs := make([]error, len(d.errs))

@@ -364,3 +364,30 @@ func TestRepositoryConfig(t *testing.T) {
 			len(cfg.Interfaces), len(cfg.Plugins), len(cfg.Programs), len(cfg.Grants))
 	}
 }
+
+// TestLoadDaemon reads the [daemon] table alone, with Load's checks of it,
+// and ignores problems elsewhere in the file.
+func TestLoadDaemon(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	d, err := LoadDaemon(write("ok.toml", "[daemon]\nsocket = \"s.sock\"\nbpffs = \"/b\"\n[[program]]\nname = \"bad name\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Socket != filepath.Join(dir, "s.sock") || d.BPFFS != "/b" || d.StateDir != "/run/xdpchain" {
+		t.Errorf("LoadDaemon = %+v", d)
+	}
+	if _, err := Load(filepath.Join(dir, "ok.toml")); err == nil {
+		t.Error("Load accepted the bad program name")
+	}
+	bad := write("bad.toml", "[daemon]\nstate_dir = \"\"\n")
+	if _, err := LoadDaemon(bad); err == nil || !strings.Contains(err.Error(), bad+":2: daemon.state_dir: empty path") {
+		t.Errorf("LoadDaemon(empty state_dir) = %v", err)
+	}
+}

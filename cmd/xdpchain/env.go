@@ -30,6 +30,19 @@ type cliEnv struct {
 	// verifierLog is set by load --verifier-log: a rejected program's
 	// verifier log follows the error.
 	verifierLog bool
+
+	// config is --config; flags are the global flags (which were given).
+	config string
+	flags  *pflag.FlagSet
+	// env reads the environment (os.Getenv when nil); defaultConfig
+	// replaces /etc/xdpchain/config.toml when set (tests).
+	env           func(string) string
+	defaultConfig string
+	// located: socket, bpffs and state are final; source is the config
+	// file they came from; remote: a daemon answered the last connect.
+	located bool
+	source  configFile
+	remote  bool
 }
 
 func newEnv() *cliEnv { return &cliEnv{stdout: os.Stdout, stderr: os.Stderr} }
@@ -38,10 +51,14 @@ func newEnv() *cliEnv { return &cliEnv{stdout: os.Stdout, stderr: os.Stderr} }
 // daemon's when one serves --socket (and --no-daemon is not given), else
 // the pins' — with a context for one request, and done to release both.
 func (e *cliEnv) connect() (_ client.Client, _ context.Context, done func(), _ error) {
+	if err := e.locate(); err != nil {
+		return nil, nil, nil, err
+	}
 	c, err := client.Connect(client.Options{BPFFS: e.bpffs, StateDir: e.state, Socket: e.socket, NoDaemon: e.noDaemon, Actor: currentUser()})
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	e.remote = c.Remote()
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	return c, ctx, func() { cancel(); c.Close() }, nil
 }
@@ -79,10 +96,11 @@ builds a new dispatcher generation and swaps it in atomically.`,
 	registerPackaging(root, env) // --version, the hidden man verb
 	root.SetOut(env.stdout)
 	root.SetErr(env.stderr)
-	root.PersistentFlags().StringVar(&env.bpffs, "bpffs", dispatcher.DefaultBPFFS, "bpffs mount for pins")
-	root.PersistentFlags().StringVar(&env.state, "state-dir", dispatcher.DefaultStateDir, "directory for chain state and program objects")
-	root.PersistentFlags().StringVar(&env.socket, "socket", config.DefaultSocket, "the daemon's control socket: every verb goes through the daemon when one runs")
+	root.PersistentFlags().StringVar(&env.bpffs, "bpffs", dispatcher.DefaultBPFFS, "bpffs mount for pins (else the config's [daemon] bpffs)")
+	root.PersistentFlags().StringVar(&env.state, "state-dir", dispatcher.DefaultStateDir, "directory for chain state and program objects (else the config's [daemon] state_dir)")
+	root.PersistentFlags().StringVar(&env.socket, "socket", config.DefaultSocket, "the daemon's control socket, every verb goes through the daemon when one runs (else the config's [daemon] socket)")
 	root.PersistentFlags().BoolVar(&env.noDaemon, "no-daemon", false, "work on the pins directly even when a daemon runs")
+	registerPaths(root.PersistentFlags(), env)
 	for _, c := range commands {
 		root.AddCommand(c(env))
 	}
@@ -98,7 +116,11 @@ func run(args []string, env *cliEnv) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(env.stderr, "xdpchain: %s\n", oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	if errors.Is(err, dispatcher.ErrNotAttached) && env.located {
+		msg += " (" + env.looked(env.remote) + ")"
+	}
+	fmt.Fprintf(env.stderr, "xdpchain: %s\n", msg)
 	var pe *dispatcher.ProgramError
 	if errors.As(err, &pe) && pe.VerifierLog != "" && env.verifierLog {
 		fmt.Fprintf(env.stderr, "verifier log of %q:\n%s\n", pe.Program, pe.VerifierLog)

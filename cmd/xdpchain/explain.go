@@ -37,6 +37,10 @@ It reads the pins directly (root), whether or not a daemon runs.`,
 			if err != nil {
 				return err
 			}
+			if err := env.locate(); err != nil {
+				return err
+			}
+			env.remote = false
 			r, err := dispatcher.Open(args[0], &dispatcher.Options{NetNS: netns, BPFFS: env.bpffs, StateDir: env.state})
 			if err != nil {
 				return err

@@ -13,7 +13,6 @@ import (
 
 func newPlanCmd(env *cliEnv) *cobra.Command {
 	var (
-		path   string
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -29,6 +28,11 @@ It exits 0 whether or not there are changes, 1 when the file is invalid
 or the daemon would refuse it on an interface.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cf, err := env.configFile(true)
+			if err != nil {
+				return err
+			}
+			path := cf.path
 			cfg, err := loadConfig(env, path)
 			if err != nil {
 				return err
@@ -61,7 +65,6 @@ or the daemon would refuse it on an interface.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&path, "config", "c", "/etc/xdpchain/config.toml", "config file")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

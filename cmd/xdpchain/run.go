@@ -17,7 +17,6 @@ import (
 
 func newRunCmd(env *cliEnv) *cobra.Command {
 	var (
-		path     string
 		check    bool
 		logLevel string
 		logJSON  bool
@@ -36,6 +35,11 @@ it names exist) and starts each plugin once to have it validate its
 settings, without touching the kernel: no chain, pin or map changes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cf, err := env.configFile(true)
+			if err != nil {
+				return err
+			}
+			path := cf.path
 			cfg, err := loadConfig(env, path)
 			if err != nil {
 				return err
@@ -97,7 +101,6 @@ settings, without touching the kernel: no chain, pin or map changes.`,
 			})
 		},
 	}
-	cmd.Flags().StringVarP(&path, "config", "c", "/etc/xdpchain/config.toml", "config file")
 	cmd.Flags().BoolVar(&check, "check", false, "validate the config file and the plugins' settings, and exit; the kernel is not touched")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&logJSON, "log-json", false, "log in JSON")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +22,18 @@ import (
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(args, &cliEnv{stdout: &out, stderr: &errb})
+	code = run(args, hermeticEnv(t, &out, &errb))
 	return code, out.String(), errb.String()
+}
+
+// hermeticEnv is a CLI environment that reads no variable and whose
+// default config file does not exist, whatever the machine has.
+func hermeticEnv(t *testing.T, stdout, stderr io.Writer) *cliEnv {
+	return &cliEnv{
+		stdout: stdout, stderr: stderr,
+		env:           func(string) string { return "" },
+		defaultConfig: filepath.Join(t.TempDir(), "no-config.toml"),
+	}
 }
 
 func TestRunCheck(t *testing.T) {

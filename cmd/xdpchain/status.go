@@ -21,6 +21,8 @@ type statusDoc struct {
 	Config  string                `json:"config,omitempty"`
 	Plugins []daemon.PluginStatus `json:"plugins,omitempty"`
 	daemon  *daemon.Status
+	// looked says where status looked, for an empty answer.
+	looked string
 }
 
 func newStatusCmd(env *cliEnv) *cobra.Command {
@@ -59,6 +61,7 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(doc)
 			}
+			doc.looked = env.looked(c.Remote())
 			printStatus(env.stdout, doc)
 			return nil
 		},
@@ -70,7 +73,11 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 
 func printStatus(w io.Writer, doc statusDoc) {
 	if len(doc.Interfaces) == 0 {
-		fmt.Fprintln(w, "no interface has an xdpchain root")
+		fmt.Fprint(w, "no interface has an xdpchain root")
+		if doc.looked != "" {
+			fmt.Fprintf(w, " (%s)", doc.looked)
+		}
+		fmt.Fprintln(w)
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
