@@ -94,3 +94,46 @@ func DetachOn(op Detach, opts *dispatcher.Options) error {
 	}
 	return dispatcher.DetachInterface(op.Interface.Name, opts)
 }
+
+// Synced is what SyncOn did.
+type Synced struct {
+	// Changed: a new generation was swapped in.
+	Changed bool
+	// Evicted are the users' programs that made way for names the actor
+	// owns (see Sync.ApplyEvicting).
+	Evicted dispatcher.Chain
+	// Undo puts the actor's programs and the chain's settings back as
+	// they were before, the evicted programs too, keeping what other
+	// owners did since.
+	Undo Sync
+}
+
+// SyncOn performs op on root for the actor in one Root.Update: the
+// daemon's reconcile, its plugins' replace requests and its undo of a
+// failed apply.
+func SyncOn(root *dispatcher.Root, op Sync, a Actor) (*Synced, error) {
+	res := &Synced{}
+	changed, err := root.Update(func(s *dispatcher.Spec) error {
+		ft := s.Fallthrough
+		undo := Sync{Fallthrough: &ft, Mechanism: s.Mechanism}
+		for _, p := range s.Programs {
+			if MayChange(a, p.Owner, false) == nil {
+				undo.Owned = append(undo.Owned, p)
+			}
+		}
+		next := *s
+		evicted, err := op.ApplyEvicting(&next, a)
+		if err != nil {
+			return err
+		}
+		undo.Restore = evicted
+		res.Evicted, res.Undo = evicted, undo
+		*s = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Changed = changed
+	return res, nil
+}

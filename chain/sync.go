@@ -21,6 +21,10 @@ type Sync struct {
 	// Mechanism, when not empty or auto, its mechanism.
 	Fallthrough *dispatcher.Verdict
 	Mechanism   dispatcher.MechanismKind
+	// Restore are programs of other owners put back when no program of
+	// the result holds their name: the users' programs an undone sync
+	// had evicted.
+	Restore dispatcher.Chain
 }
 
 // Apply performs the sync on s for the actor. On error s is unchanged.
@@ -68,6 +72,11 @@ func (op Sync) ApplyEvicting(s *dispatcher.Spec, a Actor) (evicted dispatcher.Ch
 			return nil, fmt.Errorf("program %q: %w", p.Name, err)
 		}
 		next.Programs[i].Priority = prio
+	}
+	for _, p := range op.Restore {
+		if next.Programs.Index(p.Name) < 0 {
+			next.Programs = append(next.Programs, p)
+		}
 	}
 	if op.Fallthrough != nil {
 		next.Fallthrough = *op.Fallthrough

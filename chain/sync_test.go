@@ -43,10 +43,32 @@ func TestSync(t *testing.T) {
 		if err != nil || len(evicted) != 1 || evicted[0].Owner != "user:0" || order(s.Programs) != "[guard:1 anon:40]" {
 			t.Errorf("sync over the user's guard: %v, evicted %v, chain %s", err, evicted, order(s.Programs))
 		}
+		// Undone (the config's guard gone, the user's restored), the
+		// chain is as it was; a restored name taken meanwhile stays taken.
+		if err := (Sync{Owned: ownedBy(cur.Programs, "config:old", "plugin:p"), Restore: evicted}).Apply(&s, Actor{Daemon: true}); err != nil || order(s.Programs) != order(cur.Programs) {
+			t.Errorf("undo: %v, chain %s, want %s", err, order(s.Programs), order(cur.Programs))
+		}
+		s = cur
+		s.Programs = dispatcher.Chain{prog("guard", 5, "user:7")}
+		if err := (Sync{Restore: evicted}).Apply(&s, Actor{Daemon: true}); err != nil || order(s.Programs) != "[guard:5]" || s.Programs[0].Owner != "user:7" {
+			t.Errorf("restore over a taken name: %v, chain %v", err, s.Programs)
+		}
 	}
 	// A user's sync changes that user's programs only.
 	s = cur
 	if err := (Sync{}).Apply(&s, Actor{UID: 0}); err != nil || order(s.Programs) != "[old:20 p:30 anon:40]" {
 		t.Errorf("root's empty sync: %v, chain %s", err, order(s.Programs))
 	}
+}
+
+func ownedBy(c dispatcher.Chain, owners ...string) dispatcher.Chain {
+	var out dispatcher.Chain
+	for _, p := range c {
+		for _, o := range owners {
+			if p.Owner == o {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }

@@ -25,7 +25,7 @@ type txn struct {
 type applied struct {
 	ref  string
 	root *dispatcher.Root
-	undo undo
+	undo *chain.Synced
 }
 
 // abort undoes the transaction: chains back (last changed first), new
@@ -127,7 +127,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 			cfgProgs[ref] = append(cfgProgs[ref], prog)
 		}
 	}
-	plans := make(map[string]chainPlan)
+	plans := make(map[string]chain.Sync)
 	for i := range cfg.Interfaces {
 		itf := &cfg.Interfaces[i]
 		plan, err := buildPlan(cfg, itf, cfgProgs[itf.Ref()], next)
@@ -139,13 +139,13 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 
 	// Chains, interface by interface, in config order; then the interfaces
 	// that left the config lose the daemon's programs.
-	change := func(ref string, root *dispatcher.Root, plan chainPlan) error {
-		u, changed, err := applyPlan(root, plan)
+	change := func(ref string, root *dispatcher.Root, plan chain.Sync) error {
+		u, err := applyPlan(root, plan)
 		if err != nil {
 			return fmt.Errorf("interface %s: %w", ref, err)
 		}
-		d.logEvicted(ref, u.evicted)
-		if changed {
+		d.logEvicted(ref, u)
+		if u.Changed {
 			t.applied = append(t.applied, applied{ref, root, u})
 			d.log.Info("chain updated", "interface", ref, "programs", len(plan.Owned))
 		}
@@ -171,7 +171,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 		if cfg.Interface(ref) != nil {
 			continue
 		}
-		if err := change(ref, root, chainPlan{}); err != nil {
+		if err := change(ref, root, chain.Sync{}); err != nil {
 			return err
 		}
 		gone = append(gone, ref)
@@ -227,9 +227,9 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 
 // buildPlan computes what the daemon wants on one interface: the config's
 // programs there and the chain entries of the plugin instances there.
-func buildPlan(cfg *config.Config, itf *config.Interface, progs dispatcher.Chain, instances map[instKey]*instance) (chainPlan, error) {
+func buildPlan(cfg *config.Config, itf *config.Interface, progs dispatcher.Chain, instances map[instKey]*instance) (chain.Sync, error) {
 	ft := itf.Fallthrough
-	plan := chainPlan{Fallthrough: &ft, Mechanism: itf.Mechanism, Placements: placementsOf(cfg)}
+	plan := chain.Sync{Fallthrough: &ft, Mechanism: itf.Mechanism, Placements: placementsOf(cfg)}
 	plan.Owned = append(plan.Owned, progs...)
 	for k, in := range instances {
 		if k.iface != itf.Ref() || !in.inChain() {
@@ -237,7 +237,7 @@ func buildPlan(cfg *config.Config, itf *config.Interface, progs dispatcher.Chain
 		}
 		prog, err := in.program()
 		if err != nil {
-			return chainPlan{}, err
+			return chain.Sync{}, err
 		}
 		plan.Owned = append(plan.Owned, prog)
 	}
@@ -245,7 +245,7 @@ func buildPlan(cfg *config.Config, itf *config.Interface, progs dispatcher.Chain
 }
 
 // planFor is buildPlan for the state in force.
-func (d *Daemon) planFor(itf *config.Interface) (chainPlan, error) {
+func (d *Daemon) planFor(itf *config.Interface) (chain.Sync, error) {
 	return buildPlan(d.cfg, itf, d.cfgProgs[itf.Ref()], d.instances)
 }
 

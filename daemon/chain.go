@@ -6,21 +6,15 @@ import (
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
-// chainPlan is what the daemon wants on one interface: the programs it owns
-// and the interface's settings. Programs of other owners are not part of it;
-// they are kept as they are.
-type chainPlan struct {
-	// Owned are the daemon's programs (owners plugin:* and config:*).
-	Owned dispatcher.Chain
-	// Fallthrough, when set, is the interface's fall-through verdict.
-	Fallthrough *dispatcher.Verdict
-	// Mechanism, when not empty or auto, is the interface's mechanism.
-	Mechanism dispatcher.MechanismKind
-	// Placements are the before/after of the daemon's programs, by name:
-	// each gets the priority that puts it next to its anchor in the merged
-	// chain (resolved in the order of Owned).
-	Placements map[string]chain.Placement
-}
+// What the daemon wants on one interface is a chain.Sync for the daemon's
+// actor: the programs it owns (owners plugin:* and config:*), the
+// interface's settings and the config's placements. Programs of other
+// owners are not part of it; they are kept as they are. Every change the
+// daemon makes to a chain (reconcile, drift repair, a plugin's replace
+// request, the undo of a failed apply) is one chain.SyncOn.
+
+// daemonActor is who the daemon edits chains as.
+var daemonActor = chain.Actor{Daemon: true}
 
 // placementsOf returns the placements the config asks for, by program name.
 func placementsOf(cfg *config.Config) map[string]chain.Placement {
@@ -38,24 +32,15 @@ func placementsOf(cfg *config.Config) map[string]chain.Placement {
 	return out
 }
 
-// undo restores what a plan changed.
-type undo struct {
-	owned       dispatcher.Chain
-	fallThrough dispatcher.Verdict
-	mechanism   dispatcher.MechanismKind
-	// evicted are users' programs the plan took a name back from.
-	evicted dispatcher.Chain
-}
-
-// merge returns cur with the daemon's programs replaced by plan.Owned (the
-// chain.Sync of the daemon's actor), and the users' programs that had to
-// make way: a name the config (or a plugin) owns is the daemon's, even when
-// a user loaded a program of that name first. A name in plan.Owned that
-// another managed owner uses is an error wrapping ErrOwned.
-func merge(cur dispatcher.Spec, plan chainPlan) (dispatcher.Spec, dispatcher.Chain, error) {
+// merge returns cur with the daemon's programs replaced by plan.Owned, and
+// the users' programs that had to make way: a name the config (or a
+// plugin) owns is the daemon's, even when a user loaded a program of that
+// name first. A name in plan.Owned that another managed owner uses is an
+// error wrapping ErrOwned. It is what applyPlan swaps in, computed without
+// the kernel (xdpchain plan).
+func merge(cur dispatcher.Spec, plan chain.Sync) (dispatcher.Spec, dispatcher.Chain, error) {
 	next := cur
-	op := chain.Sync{Owned: plan.Owned, Placements: plan.Placements, Fallthrough: plan.Fallthrough, Mechanism: plan.Mechanism}
-	evicted, err := op.ApplyEvicting(&next, chain.Actor{Daemon: true})
+	evicted, err := plan.ApplyEvicting(&next, daemonActor)
 	if err != nil {
 		return cur, nil, err
 	}
@@ -77,45 +62,25 @@ func ownedOf(c dispatcher.Chain) dispatcher.Chain {
 }
 
 // applyPlan makes root's chain follow plan with one atomic swap, keeping
-// every program of other owners. It reports whether anything changed and
-// what to restore to undo it.
-func applyPlan(root *dispatcher.Root, plan chainPlan) (u undo, changed bool, err error) {
-	changed, err = root.Update(func(s *dispatcher.Spec) error {
-		u = undo{owned: ownedOf(s.Programs), fallThrough: s.Fallthrough, mechanism: s.Mechanism}
-		next, evicted, err := merge(*s, plan)
-		if err != nil {
-			return err
-		}
-		u.evicted = evicted
-		*s = next
-		return nil
-	})
-	return u, changed, err
+// every program of other owners. The result says whether anything changed,
+// which users' programs made way, and how to undo it (restore).
+func applyPlan(root *dispatcher.Root, plan chain.Sync) (*chain.Synced, error) {
+	return chain.SyncOn(root, plan, daemonActor)
 }
 
 // restore undoes an applyPlan, keeping what other owners did since, and
 // puts back the users' programs it made way for.
-func restore(root *dispatcher.Root, u undo) error {
-	ft := u.fallThrough
-	_, err := root.Update(func(s *dispatcher.Spec) error {
-		next, _, err := merge(*s, chainPlan{Owned: u.owned, Fallthrough: &ft, Mechanism: u.mechanism})
-		if err != nil {
-			return err
-		}
-		for _, p := range u.evicted {
-			if next.Programs.Index(p.Name) < 0 {
-				next.Programs = append(next.Programs, p)
-			}
-		}
-		*s = next
-		return nil
-	})
+func restore(root *dispatcher.Root, s *chain.Synced) error {
+	_, err := chain.SyncOn(root, s.Undo, daemonActor)
 	return err
 }
 
 // logEvicted says which users' programs made way for the daemon's.
-func (d *Daemon) logEvicted(ref string, evicted dispatcher.Chain) {
-	for _, p := range evicted {
+func (d *Daemon) logEvicted(ref string, s *chain.Synced) {
+	if s == nil {
+		return
+	}
+	for _, p := range s.Evicted {
 		d.log.Warn("a user's program made way for the config's program of the same name: a name the config owns is the config's", "interface", ref, "program", p.Name, "owner", p.Owner)
 	}
 }

@@ -31,7 +31,7 @@ func TestMerge(t *testing.T) {
 		},
 	}
 	drop := dispatcher.Drop
-	next, _, err := merge(cur, chainPlan{
+	next, _, err := merge(cur, chain.Sync{
 		Owned:       dispatcher.Chain{{Name: "b", Priority: 9, Owner: "config:b"}, {Name: "c", Priority: 0, Owner: "plugin:c"}},
 		Fallthrough: &drop,
 		Mechanism:   dispatcher.AutoMechanism,
@@ -54,17 +54,17 @@ func TestMerge(t *testing.T) {
 	// A name a user's program holds is the config's: the user's program
 	// makes way (and is reported); any other owner's is never taken over.
 	for _, user := range []string{"u", "cli"} {
-		next, evicted, err := merge(cur, chainPlan{Owned: dispatcher.Chain{{Name: user, Owner: "plugin:" + user}}})
+		next, evicted, err := merge(cur, chain.Sync{Owned: dispatcher.Chain{{Name: user, Owner: "plugin:" + user}}})
 		if err != nil || len(evicted) != 1 || evicted[0].Name != user || next.Programs[next.Programs.Index(user)].Owner != "plugin:"+user {
 			t.Errorf("merge over user program %q: %v, evicted %v", user, err, names(evicted))
 		}
 	}
-	if _, _, err = merge(cur, chainPlan{Owned: dispatcher.Chain{{Name: "anon", Owner: "plugin:anon"}}}); !errors.Is(err, ErrOwned) {
+	if _, _, err = merge(cur, chain.Sync{Owned: dispatcher.Chain{{Name: "anon", Owner: "plugin:anon"}}}); !errors.Is(err, ErrOwned) {
 		t.Errorf("merge over an unknown owner's program: %v, want ErrOwned", err)
 	}
 
 	// An empty plan removes only the daemon's programs.
-	next, _, err = merge(cur, chainPlan{})
+	next, _, err = merge(cur, chain.Sync{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestMergePlacement(t *testing.T) {
 		{Name: "guard", Priority: 10, Owner: "user:0"},
 		{Name: "lb", Priority: 40, Owner: "user:0"},
 	}}
-	next, _, err := merge(cur, chainPlan{
+	next, _, err := merge(cur, chain.Sync{
 		Owned: dispatcher.Chain{
 			{Name: "count", Priority: 99, Owner: "config:count"},
 			{Name: "filter", Priority: 99, Owner: "plugin:filter"},
@@ -98,7 +98,7 @@ func TestMergePlacement(t *testing.T) {
 	if want := "[filter:10 guard:10 count:11 lb:40]"; fmt.Sprint(got) != want {
 		t.Errorf("placed chain %v, want %s", got, want)
 	}
-	_, _, err = merge(cur, chainPlan{
+	_, _, err = merge(cur, chain.Sync{
 		Owned:      dispatcher.Chain{{Name: "count", Owner: "config:count"}},
 		Placements: map[string]chain.Placement{"count": {Before: "nosuch"}},
 	})

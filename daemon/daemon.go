@@ -287,7 +287,7 @@ func (d *Daemon) sweep() {
 			d.log.Warn("opening an interface with leftovers", "interface", ref, "error", err)
 			continue
 		}
-		if _, _, err := applyPlan(r, chainPlan{}); err != nil {
+		if _, err := applyPlan(r, chain.Sync{}); err != nil {
 			d.log.Warn("removing leftovers", "interface", ref, "error", err)
 		} else {
 			d.log.Info("removed the daemon's programs from an interface no longer in the config", "interface", ref)

@@ -318,9 +318,11 @@ func (w *drift) heal(ctx context.Context, itf *config.Interface) {
 	plan, err := d.planFor(itf)
 	changed := false
 	if err == nil {
-		var u undo
-		u, changed, err = applyPlan(cur, plan)
-		d.logEvicted(ref, u.evicted)
+		var u *chain.Synced
+		if u, err = applyPlan(cur, plan); err == nil {
+			changed = u.Changed
+		}
+		d.logEvicted(ref, u)
 	}
 	if err != nil {
 		if cur != old {

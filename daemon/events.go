@@ -164,8 +164,8 @@ func (d *Daemon) applyInterface(ref string) error {
 	if err != nil {
 		return err
 	}
-	u, _, err := applyPlan(root, plan)
-	d.logEvicted(ref, u.evicted)
+	u, err := applyPlan(root, plan)
+	d.logEvicted(ref, u)
 	return err
 }
 
