@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envChild) != "" {
 		os.Exit(childMain())
 	}
+	if os.Getenv(envCrashDaemon) != "" {
+		os.Exit(crashDaemonMain())
+	}
 	if len(os.Args) > 1 && os.Args[1] == pluginArg {
 		servePlugin()
 		os.Exit(0)

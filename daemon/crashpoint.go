@@ -1,0 +1,44 @@
+package daemon
+
+// Crash points are the named steps of the daemon's apply (its reconcile of
+// every interface with a config, at start, on reload and on a config
+// change), in the order it reaches them. A test makes a daemon process die
+// at one (SetCrashHook in the package's tests) and checks that every
+// interface's chain is the old or the new one, that status agrees with the
+// kernel, and that the next daemon converges and leaves nothing behind.
+// Outside such tests crashHook is nil: a step costs a nil check. Each
+// dispatcher apply inside has crash points of its own (dispatcher.CrashPoints).
+const (
+	// CrashPluginsStarted: the config's new plugin processes run and have
+	// validated their settings; no chain has changed.
+	CrashPluginsStarted = "plugins-started"
+	// CrashRootOpened: an interface's root is opened, or attached when it
+	// had none; its chain has not changed yet. Reached once per interface
+	// the daemon did not hold.
+	CrashRootOpened = "root-opened"
+	// CrashInterfaceApplied: one interface's chain is swapped; the
+	// interfaces after it in the config are not. Reached once per changed
+	// interface.
+	CrashInterfaceApplied = "interface-applied"
+	// CrashChainsApplied: every chain follows the config (interfaces that
+	// left it have lost the daemon's programs); new plugins have not been
+	// given their maps.
+	CrashChainsApplied = "chains-applied"
+	// CrashConfigured: the plugins have their maps and settings; processes
+	// of the old config still run.
+	CrashConfigured = "configured"
+	// CrashReconciled: the apply is complete and committed.
+	CrashReconciled = "reconciled"
+)
+
+// CrashPoints lists the crash points in order.
+var CrashPoints = []string{CrashPluginsStarted, CrashRootOpened, CrashInterfaceApplied, CrashChainsApplied, CrashConfigured, CrashReconciled}
+
+// crashHook, when set by a test, is called at every crash point.
+var crashHook func(step string)
+
+func crashPoint(step string) {
+	if crashHook != nil {
+		crashHook(step)
+	}
+}

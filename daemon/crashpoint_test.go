@@ -1,0 +1,387 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/xdpchain/xdpchain/config"
+	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
+	"github.com/xdpchain/xdpchain/internal/testutil"
+	"github.com/xdpchain/xdpchain/internal/vmtest"
+)
+
+// envCrashDaemon makes the test binary a daemon that applies a config and
+// SIGKILLs itself at a crash point (crashDaemonMain).
+const envCrashDaemon = "XDPCHAIN_DAEMON_CRASH_CHILD"
+
+type crashDaemonJob struct {
+	Config string `json:"config"`
+	Step   string `json:"step"`
+	// Occurrence: die the nth time the step is reached (1 = the first).
+	Occurrence int `json:"occurrence"`
+}
+
+// crashDaemonMain runs the daemon on job.Config and dies at the job's
+// step; it exits 3 only if the step was never reached.
+func crashDaemonMain() int {
+	var job crashDaemonJob
+	if err := json.Unmarshal([]byte(os.Getenv(envCrashDaemon)), &job); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	cfg, err := config.Load(job.Config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	seen := 0
+	daemon.SetCrashHook(func(step string) {
+		if step == job.Step {
+			if seen++; seen == job.Occurrence {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {} // the signal is on its way
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	go func() {
+		// The apply is over when the socket serves; a step not reached by
+		// then never will be.
+		for ctx.Err() == nil {
+			if c, err := daemon.Dial(cfg.Daemon.Socket); err == nil {
+				c.Close()
+				cancel()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	err = daemon.Run(ctx, cfg, daemon.Options{ConfigPath: job.Config, Logger: log})
+	fmt.Fprintf(os.Stderr, "step %s (occurrence %d) never reached; Run: %v\n", job.Step, job.Occurrence, err)
+	return 3
+}
+
+// TestDaemonCrashPoints kills a daemon at every crash point of its apply
+// (each occurrence of the per-interface ones), on every mechanism, while it
+// moves three interfaces from an old config to a new one: a program kept, a
+// program replaced by another object, a program added, a new plugin, and a
+// third interface that had no root. After each crash every interface's
+// chain is the old or the new one, status (every interface and each one
+// alone) agrees with the program the kernel runs, packets pass, and the
+// next daemon converges on the new config leaving exactly the pins and
+// state files of a daemon that never crashed.
+func TestDaemonCrashPoints(t *testing.T) {
+	vmtest.LogWhere(t)
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+		f := newFixture(t)
+		p2 := f.secondPair("xcr-a2", "xcr-b2")
+		p3 := testutil.NewVethPair(t, f.send, f.recv, &testutil.VethOptions{NameA: "xcr-a3", NameB: "xcr-b3"})
+		ifaces := []string{f.iface(), p2.B.Name, p3.B.Name}
+		iface := func(name string) string {
+			return fmt.Sprintf("[[interface]]\nname = %q\nnetns = %q\nmode = \"native\"\nmechanism = %q\n\n", name, f.recv.Name, mech)
+		}
+		ref := func(name string) string { return f.recv.Name + "/" + name }
+		// f.writeConfig writes the fixture's interface; its mechanism
+		// comes from a second [[interface]] of the same name being
+		// refused, so the three are written here in full.
+		write := func(name, body string) string {
+			src := fmt.Sprintf("[daemon]\nbpffs = %q\nstate_dir = %q\nsocket = %q\n\n", f.bpffs, f.state, f.socket())
+			src += body
+			path := filepath.Join(f.dir, name)
+			if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}
+		oldCfg := write("old.toml", iface(ifaces[0])+iface(ifaces[1])+fmt.Sprintf(`
+[[program]]
+name = "keep"
+object = "counter.o"
+interfaces = [%q, %q]
+
+[[program]]
+name = "swap"
+object = "noop.o"
+priority = 60
+interfaces = [%q, %q]
+`, ref(ifaces[0]), ref(ifaces[1]), ref(ifaces[0]), ref(ifaces[1])))
+		newCfg := write("new.toml", iface(ifaces[0])+iface(ifaces[1])+iface(ifaces[2])+fmt.Sprintf(`
+[[program]]
+name = "keep"
+object = "counter.o"
+interfaces = ["*"]
+
+[[program]]
+name = "swap"
+object = "dropport.o"
+priority = 60
+interfaces = [%q, %q]
+
+[[program]]
+name = "added"
+object = "noop.o"
+priority = 70
+interfaces = ["*"]
+
+[[plugin]]
+name = "guard"
+command = %q
+interfaces = [%q]
+priority = 20
+`, ref(ifaces[0]), ref(ifaces[1]), blocklistBin, ref(ifaces[0])))
+
+		// applyWith runs a daemon on a config until it serves, then stops
+		// it (the chains stay), and returns every interface's chain.
+		applyWith := func(path string) map[string]string {
+			t.Helper()
+			if err := os.WriteFile(filepath.Join(f.dir, "config.toml"), mustRead(t, path), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f.start(daemon.Options{})
+			f.stop()
+			if path == oldCfg {
+				// The old world has no root on the third interface, so
+				// that the new config attaches one.
+				err := dispatcher.DetachInterface(ifaces[2], &dispatcher.Options{NetNS: f.recv.Name, BPFFS: f.bpffs, StateDir: f.state})
+				if err != nil && !errors.Is(err, dispatcher.ErrNotAttached) {
+					t.Fatal(err)
+				}
+			}
+			return chains(t, f, ifaces)
+		}
+		newChains := applyWith(newCfg)
+		baseline := files(t, f.bpffs, f.state)
+		oldChains := applyWith(oldCfg)
+		if slices.Equal(files(t, f.bpffs, f.state), baseline) {
+			t.Fatal("the old and the new config leave the same pins: the test would not see a difference")
+		}
+
+		type crash struct {
+			step string
+			nth  int
+		}
+		var crashes []crash
+		for _, step := range daemon.CrashPoints {
+			n := 1
+			if step == daemon.CrashRootOpened || step == daemon.CrashInterfaceApplied {
+				n = len(ifaces)
+			}
+			for i := 1; i <= n; i++ {
+				crashes = append(crashes, crash{step, i})
+			}
+		}
+		for _, c := range crashes {
+			t.Run(fmt.Sprintf("%s-%d", c.step, c.nth), func(t *testing.T) {
+				job, _ := json.Marshal(crashDaemonJob{Config: newCfg, Step: c.step, Occurrence: c.nth})
+				cmd := exec.Command(selfBin, "-test.run=^$")
+				cmd.Env = append(os.Environ(), envCrashDaemon+"="+string(job))
+				out, err := cmd.CombinedOutput()
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+					t.Fatalf("the daemon was not killed at %s #%d: %v\n%s", c.step, c.nth, err, out)
+				}
+
+				// Each chain is the old or the new one — the new on the
+				// interfaces the apply had reached — and every view agrees
+				// with the kernel.
+				got := chains(t, f, ifaces)
+				reached := len(ifaces)
+				switch c.step {
+				case daemon.CrashPluginsStarted:
+					reached = 0
+				case daemon.CrashRootOpened:
+					reached = c.nth - 1
+				case daemon.CrashInterfaceApplied:
+					reached = c.nth
+				}
+				for i, name := range ifaces {
+					want, state := oldChains[name], "old"
+					if i < reached {
+						want, state = newChains[name], "new"
+					}
+					if g := got[name]; g != want {
+						t.Errorf("after a crash at %s #%d, %s runs\n  %s\nwant the %s chain\n  %s", c.step, c.nth, name, g, state, want)
+					}
+				}
+				// The plugin processes it started follow it.
+				waitFor(t, 10*time.Second, "the crashed daemon's plugin processes to exit", func() bool { return pluginProcesses() == 0 })
+				if n := f.deliver(false, 20); n != 20 {
+					t.Errorf("after a crash at %s #%d, %d of 20 datagrams arrived", c.step, c.nth, n)
+				}
+
+				// The next daemon converges and leaves what a daemon that
+				// never crashed leaves.
+				if after := applyWith(newCfg); !mapsEqual(after, newChains) {
+					t.Errorf("after a crash at %s #%d the next daemon left %v, want %v", c.step, c.nth, after, newChains)
+				}
+				if after := files(t, f.bpffs, f.state); !slices.Equal(after, baseline) {
+					t.Errorf("after a crash at %s #%d and the next daemon, pins and state files differ from a clean run: extra %v, missing %v", c.step, c.nth, missing(after, baseline), missing(baseline, after))
+				}
+				if t.Failed() {
+					t.Logf("the crashed daemon's log:\n%s", out)
+				}
+				if back := applyWith(oldCfg); !mapsEqual(back, oldChains) {
+					t.Fatalf("back on the old config: %v, want %v", back, oldChains)
+				}
+			})
+		}
+	})
+}
+
+// chains describes each interface's chain — "none" without a root, else
+// the programs (name, owner, object) in slot order — after checking that
+// the status of every interface and of each one alone say the same and
+// name the program the kernel runs.
+func chains(t *testing.T, f *fixture, ifaces []string) map[string]string {
+	t.Helper()
+	opts := &dispatcher.Options{NetNS: f.recv.Name, BPFFS: f.bpffs, StateDir: f.state}
+	all, err := dispatcher.List(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, name := range ifaces {
+		var kernelID uint32
+		testutil.InNetNS(t, f.recv, func() error {
+			l, err := netlink.LinkByName(name)
+			if err != nil {
+				return err
+			}
+			if x := l.Attrs().Xdp; x != nil {
+				kernelID = x.ProgId
+			}
+			return nil
+		})
+		var listed *dispatcher.InterfaceStatus
+		for i := range all {
+			if all[i].Name == name && all[i].NetNS == f.recv.Name {
+				listed = &all[i]
+			}
+		}
+		r, err := dispatcher.Open(name, opts)
+		if errors.Is(err, dispatcher.ErrNotAttached) {
+			if listed != nil || kernelID != 0 {
+				t.Errorf("%s: no root, but listed %v and the kernel runs program %d", name, listed != nil, kernelID)
+			}
+			out[name] = "none"
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		st, err := r.Status()
+		r.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if listed == nil || listed.DispatcherID != st.DispatcherID || listed.Revision != st.Revision {
+			t.Errorf("%s: status of every interface (%+v) and of the interface (dispatcher %d, revision %d) differ", name, listed, st.DispatcherID, st.Revision)
+		}
+		if st.DispatcherID != kernelID {
+			t.Errorf("%s: status says dispatcher %d, the kernel runs %d", name, st.DispatcherID, kernelID)
+		}
+		var progs []string
+		for _, p := range st.Programs {
+			progs = append(progs, fmt.Sprintf("%s(%s,%.8s)", p.Name, p.Owner, p.Object))
+		}
+		if len(progs) == 0 {
+			// An empty root passes everything, as no root does.
+			out[name] = "none"
+			continue
+		}
+		out[name] = strings.Join(progs, " ")
+	}
+	return out
+}
+
+// pluginProcesses counts the processes running the blocklist plugin.
+func pluginProcesses() int {
+	n := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, p := range procs {
+		if exe, err := os.Readlink(p); err == nil && exe == blocklistBin {
+			n++
+		}
+	}
+	return n
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timeout waiting for %s", what)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// files lists what is under dirs (relative paths, with the directory's
+// base name first), symlinks and all.
+func files(t *testing.T, dirs ...string) []string {
+	t.Helper()
+	var out []string
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			out = append(out, filepath.Base(dir)+"/"+rel)
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// missing lists what of a is not in b.
+func missing(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
