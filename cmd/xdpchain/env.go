@@ -58,6 +58,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newUnloadCmd,
 	newDetachCmd,
 	newStatusCmd,
+	newTopCmd,
 	newExplainCmd,
 	newFeaturesCmd,
 	newPlanCmd,
