@@ -1,0 +1,314 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
+	"github.com/xdpchain/xdpchain/internal/vmtest"
+)
+
+// topProgName is the name the top tests load the noop program under.
+const topProgName = "toppass"
+
+// topSetup is a veth pair between two namespaces of the tests' own (prefix
+// "top-"), a chain of one program (noop, passing everything) on end B, and
+// UDP traffic flowing from A to B until the test ends.
+type topSetup struct {
+	bin, bpffs, state string
+	recv              *testutil.NetNS
+	iface             string
+}
+
+func newTopSetup(t *testing.T) *topSetup {
+	t.Helper()
+	testutil.RequireRoot(t)
+	vmtest.LogWhere(t)
+	s := &topSetup{bin: testutil.XDPChainBinary(t), bpffs: testutil.PrivateBPFFS(t), state: t.TempDir()}
+	send := testutil.NewNetNSPrefix(t, "top-")
+	s.recv = testutil.NewNetNSPrefix(t, "top-")
+	pair := testutil.NewVethPair(t, send, s.recv, nil)
+	testutil.AddNeighbour(t, pair.A, pair.B)
+	s.iface = pair.B.Name
+	obj, err := testprogs.WriteFile(t.TempDir(), testprogs.Noop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustRun(t, "load", "--netns", s.recv.Name, "--name", topProgName, s.iface, obj)
+	t.Cleanup(func() { s.xdpchain(t, "detach", "--netns", s.recv.Name, s.iface) })
+
+	rx := testutil.ListenUDP(t, s.recv, netip.AddrPortFrom(pair.B.Addr4(), 0))
+	var conn *net.UDPConn
+	if err := send.Do(func() (err error) {
+		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(rx.Addr()))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// About 2000 datagrams a second until the test ends, gently: the CPUs
+	// are shared.
+	stop, stopped := make(chan struct{}), make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for range 10 {
+				if _, err := conn.Write([]byte("xdpchain top")); err != nil {
+					stopped <- err
+					return
+				}
+			}
+			select {
+			case <-stop:
+				stopped <- nil
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		if err := <-stopped; err != nil {
+			t.Errorf("sending UDP: %v", err)
+		}
+		conn.Close()
+	})
+	// The chain sees the traffic before a test looks at rates.
+	if got := rx.WaitFor(100, 10*time.Second); got < 100 {
+		t.Fatalf("%d datagrams arrived through the chain, want 100", got)
+	}
+	return s
+}
+
+// args are the global flags for the setup's pins, without a daemon.
+func (s *topSetup) args(args ...string) []string {
+	return append([]string{"--bpffs", s.bpffs, "--state-dir", s.state, "--no-daemon"}, args...)
+}
+
+func (s *topSetup) xdpchain(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return testutil.RunXDPChain(t, s.bin, s.args(args...)...)
+}
+
+func (s *topSetup) mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := s.xdpchain(t, args...)
+	if err != nil {
+		t.Fatalf("xdpchain %s: %v: %s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// ansiEscape matches the terminal escape sequences bubbletea writes: CSI
+// (cursor movement, erasing, modes), OSC (titles) and two-byte ones.
+var ansiEscape = regexp.MustCompile(`\x1b(\[[0-9;?<>=!]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()#][0-9A-Za-z]|[^\[\]()#])`)
+
+// screenLines is what a terminal stream shows, roughly: escape sequences
+// end a line (bubbletea writes each changed line whole, then moves the
+// cursor), as do CR and LF.
+func screenLines(stream string) []string {
+	return regexp.MustCompile(`[\r\n]+`).Split(ansiEscape.ReplaceAllString(stream, "\n"), -1)
+}
+
+// programRate returns the PKT/S field of the newest row of program name
+// among lines ("" when there is none). A row is: #, NAME, OWNER, STATE,
+// PKT/S, SHARE, DROP, PASS, TX, REDIR, ABORT.
+func programRate(lines []string, name string) (rate string, row []string) {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if f := strings.Fields(lines[i]); len(f) == 11 && f[1] == name {
+			return f[4], f
+		}
+	}
+	return "", nil
+}
+
+// nonZero reports whether a rate field shows packets.
+func nonZero(rate string) bool { return rate != "" && rate != "-" && rate != "0" }
+
+// allShare reports whether a SHARE field says (about) all the interface's
+// packets: the counters are read while packets are in flight, so a packet
+// counted at the program but not yet at the fall-through may shift one
+// sample by one.
+func allShare(share string) bool {
+	n, err := strconv.Atoi(strings.TrimSuffix(share, "%"))
+	return err == nil && strings.HasSuffix(share, "%") && n >= 90 && n <= 100
+}
+
+// ptyOutput collects what a process writes to its terminal, and answers
+// cursor position requests (ESC[6n) as a terminal does: bubbletea's
+// package init asks for the terminal's background colour (OSC 11) then
+// the cursor position, and waits 5s for an answer that never comes from a
+// bare pty.
+type ptyOutput struct {
+	mu   sync.Mutex
+	b    strings.Builder
+	done chan struct{}
+}
+
+// cursorQuery is the cursor position request; cursorReport answers it.
+const (
+	cursorQuery  = "\x1b[6n"
+	cursorReport = "\x1b[1;1R"
+)
+
+func readPty(f *os.File) *ptyOutput {
+	o := &ptyOutput{done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		buf := make([]byte, 4096)
+		answered := 0
+		for {
+			n, err := f.Read(buf)
+			o.mu.Lock()
+			o.b.Write(buf[:n])
+			queries := strings.Count(o.b.String(), cursorQuery)
+			o.mu.Unlock()
+			for ; answered < queries; answered++ {
+				f.Write([]byte(cursorReport))
+			}
+			if err != nil {
+				return // EIO once the process has exited, or closed
+			}
+		}
+	}()
+	return o
+}
+
+func (o *ptyOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// TestTopLive runs `xdpchain top` in an 80x24 pseudo-terminal while
+// traffic flows through the chain: the screen shows a non-zero packet rate
+// for the program, and q quits with exit status 0.
+func TestTopLive(t *testing.T) {
+	s := newTopSetup(t)
+	cmd := exec.Command(s.bin, s.args("top", "--netns", s.recv.Name, "--interval", "200ms", s.iface)...)
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("starting xdpchain top in a pty: %v", err)
+	}
+	out := readPty(ptmx)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var (
+		waitErr error
+		waited  bool // exited was received from
+	)
+	t.Cleanup(func() {
+		if !waited {
+			cmd.Process.Kill()
+			<-exited
+		}
+		ptmx.Close()
+		<-out.done
+		if t.Failed() {
+			t.Logf("the terminal stream:\n%q", out.String())
+		}
+	})
+
+	deadline := time.After(30 * time.Second)
+	var row []string
+	for {
+		var rate string
+		rate, row = programRate(screenLines(out.String()), topProgName)
+		if nonZero(rate) {
+			break
+		}
+		select {
+		case waitErr = <-exited:
+			waited = true
+			t.Fatalf("xdpchain top exited (%v) before showing a rate", waitErr)
+		case <-deadline:
+			t.Fatalf("no non-zero rate for %s on the screen after 30s (last row %q)", topProgName, row)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Logf("row: %q", row)
+	// noop passes everything; it is the only slot, so it has all the
+	// interface's packets.
+	if !nonZero(row[7]) || !allShare(row[5]) || row[2] != "user:0" {
+		t.Errorf("the program's row: %q, want PASS non-zero, SHARE about 100%%, OWNER user:0", row)
+	}
+	for _, line := range screenLines(out.String()) {
+		if len(line) > 80 {
+			t.Errorf("a line wider than the terminal: %q", line)
+		}
+	}
+
+	if _, err := ptmx.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case waitErr = <-exited:
+		waited = true
+		if waitErr != nil {
+			t.Fatalf("xdpchain top after q: %v", waitErr)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("xdpchain top still runs 5s after q")
+	}
+}
+
+// TestTopOnce: --once prints one frame of plain text with the rates over
+// one interval, and exits 0; without --once, top wants a terminal.
+func TestTopOnce(t *testing.T) {
+	s := newTopSetup(t)
+	out := s.mustRun(t, "top", "--once", "--interval", "300ms", "--netns", s.recv.Name, s.iface)
+	t.Logf("\n%s", out)
+	if strings.ContainsAny(out, "\x1b\r") {
+		t.Errorf("escape codes in --once output: %q", out)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	for _, line := range lines {
+		if len(line) > 80 {
+			t.Errorf("a line wider than 80 columns: %q", line)
+		}
+	}
+	if !strings.HasPrefix(lines[0], "xdpchain top - rates over 0.3") || !strings.Contains(lines[0], "sort: chain") {
+		t.Errorf("header: %q", lines[0])
+	}
+	if !strings.Contains(out, s.iface+" (netns "+s.recv.Name+"): ") {
+		t.Errorf("no line for the interface")
+	}
+	rate, row := programRate(lines, topProgName)
+	if !nonZero(rate) || !allShare(row[5]) || !nonZero(row[7]) {
+		t.Errorf("the program's row: %q, want non-zero PKT/S and PASS, SHARE about 100%%", row)
+	}
+
+	// Every interface with a root, sorted by rate: ours among them.
+	if out := s.mustRun(t, "top", "--once", "--interval", "100ms", "--sort", "rate"); !strings.Contains(out, "sort: rate") || !strings.Contains(out, s.iface+" (netns "+s.recv.Name+")") {
+		t.Errorf("top --once of every interface:\n%s", out)
+	}
+	for _, bad := range [][]string{
+		{"top", "--netns", s.recv.Name, s.iface},                       // stdout is no terminal
+		{"top", "--once", "--sort", "speed", s.iface},                  // no such order
+		{"top", "--once", "--interval", "0s", s.iface},                 // no interval
+		{"top", "--once", "--netns", s.recv.Name, "no-such-interface"}, // no root there
+	} {
+		_, errOut, err := s.xdpchain(t, bad...)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.HasPrefix(errOut, "xdpchain: ") {
+			t.Errorf("xdpchain %s: %v, stderr %q; want exit 1 and an error", strings.Join(bad, " "), err, errOut)
+		}
+	}
+}
