@@ -87,6 +87,10 @@ over one --interval) and exits, for scripts.`,
 				return topOnce(env, sample, v)
 			}
 			_, err = tea.NewProgram(newTopModel(sample, v), tea.WithAltScreen(), tea.WithOutput(out)).Run()
+			if errors.Is(err, tea.ErrInterrupted) {
+				// SIGINT (Ctrl-C when the input is not a terminal) quits.
+				return nil
+			}
 			return err
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,11 +194,17 @@ func (o *ptyOutput) String() string {
 	return o.b.String()
 }
 
-// TestTopLive runs `xdpchain top` in an 80x24 pseudo-terminal while
-// traffic flows through the chain: the screen shows a non-zero packet rate
-// for the program, and q quits with exit status 0.
-func TestTopLive(t *testing.T) {
-	s := newTopSetup(t)
+// liveTop is `xdpchain top` running in an 80x24 pseudo-terminal.
+type liveTop struct {
+	ptmx    *os.File
+	out     *ptyOutput
+	exited  chan error
+	waitErr error
+	waited  bool // exited was received from
+}
+
+func startTop(t *testing.T, s *topSetup) *liveTop {
+	t.Helper()
 	cmd := exec.Command(s.bin, s.args("top", "--netns", s.recv.Name, "--interval", "200ms", s.iface)...)
 	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
@@ -207,65 +214,90 @@ func TestTopLive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("starting xdpchain top in a pty: %v", err)
 	}
-	out := readPty(ptmx)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var (
-		waitErr error
-		waited  bool // exited was received from
-	)
+	l := &liveTop{ptmx: ptmx, out: readPty(ptmx), exited: make(chan error, 1)}
+	go func() { l.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		if !waited {
+		if !l.waited {
 			cmd.Process.Kill()
-			<-exited
+			<-l.exited
 		}
 		ptmx.Close()
-		<-out.done
+		<-l.out.done
 		if t.Failed() {
-			t.Logf("the terminal stream:\n%q", out.String())
+			t.Logf("the terminal stream:\n%q", l.out.String())
 		}
 	})
+	return l
+}
 
-	deadline := time.After(30 * time.Second)
-	var row []string
-	for {
-		var rate string
-		rate, row = programRate(screenLines(out.String()), topProgName)
-		if nonZero(rate) {
-			break
-		}
+// waitFor polls the screen until cond holds, failing the test if top
+// exits first or deadline passes.
+func (l *liveTop) waitFor(t *testing.T, what string, deadline <-chan time.Time, cond func(lines []string) bool) {
+	t.Helper()
+	for !cond(screenLines(l.out.String())) {
 		select {
-		case waitErr = <-exited:
-			waited = true
-			t.Fatalf("xdpchain top exited (%v) before showing a rate", waitErr)
+		case l.waitErr = <-l.exited:
+			l.waited = true
+			t.Fatalf("xdpchain top exited (%v) while waiting for %s", l.waitErr, what)
 		case <-deadline:
-			t.Fatalf("no non-zero rate for %s on the screen after 30s (last row %q)", topProgName, row)
+			t.Fatalf("timeout waiting for %s", what)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	t.Logf("row: %q", row)
-	// noop passes everything; it is the only slot, so it has all the
-	// interface's packets.
-	if !nonZero(row[7]) || !allShare(row[5]) || row[2] != "user:0" {
-		t.Errorf("the program's row: %q, want PASS non-zero, SHARE about 100%%, OWNER user:0", row)
-	}
-	for _, line := range screenLines(out.String()) {
-		if len(line) > 80 {
-			t.Errorf("a line wider than the terminal: %q", line)
-		}
-	}
+}
 
-	if _, err := ptmx.Write([]byte("q")); err != nil {
+// key types keys into the terminal.
+func (l *liveTop) key(t *testing.T, keys string) {
+	t.Helper()
+	if _, err := l.ptmx.Write([]byte(keys)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case waitErr = <-exited:
-		waited = true
-		if waitErr != nil {
-			t.Fatalf("xdpchain top after q: %v", waitErr)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("xdpchain top still runs 5s after q")
+}
+
+// TestTopLive runs `xdpchain top` in an 80x24 pseudo-terminal while
+// traffic flows through the chain: the screen shows a non-zero packet rate
+// for the program, s sorts by rate, and q (or Ctrl-C) quits with exit
+// status 0.
+func TestTopLive(t *testing.T) {
+	s := newTopSetup(t)
+	for _, quit := range []struct{ name, keys string }{{"q", "q"}, {"ctrl-c", "\x03"}} {
+		t.Run(quit.name, func(t *testing.T) {
+			l := startTop(t, s)
+			deadline := time.After(30 * time.Second)
+			var row []string
+			l.waitFor(t, "a non-zero rate of "+topProgName, deadline, func(lines []string) bool {
+				var rate string
+				rate, row = programRate(lines, topProgName)
+				return nonZero(rate)
+			})
+			t.Logf("row: %q", row)
+			// noop passes everything; it is the only slot, so it has all
+			// the interface's packets.
+			if !nonZero(row[7]) || !allShare(row[5]) || row[2] != "user:0" {
+				t.Errorf("the program's row: %q, want PASS non-zero, SHARE about 100%%, OWNER user:0", row)
+			}
+			for _, line := range screenLines(l.out.String()) {
+				if len(line) > 80 {
+					t.Errorf("a line wider than the terminal: %q", line)
+				}
+			}
+
+			l.key(t, "s")
+			l.waitFor(t, "sort: rate in the header after s", deadline, func(lines []string) bool {
+				return slices.ContainsFunc(lines, func(line string) bool { return strings.Contains(line, "sort: rate (s)") })
+			})
+
+			l.key(t, quit.keys)
+			select {
+			case l.waitErr = <-l.exited:
+				l.waited = true
+				if l.waitErr != nil {
+					t.Fatalf("xdpchain top after %s: %v", quit.name, l.waitErr)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("xdpchain top still runs 5s after %s", quit.name)
+			}
+		})
 	}
 }
 
