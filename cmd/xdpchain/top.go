@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
@@ -86,7 +86,7 @@ over one --interval) and exits, for scripts.`,
 			if once {
 				return topOnce(env, sample, v)
 			}
-			_, err = tea.NewProgram(newTopModel(sample, v), tea.WithAltScreen(), tea.WithOutput(out)).Run()
+			_, err = tea.NewProgram(newTopModel(sample, v), tea.WithOutput(out)).Run()
 			if errors.Is(err, tea.ErrInterrupted) {
 				// SIGINT (Ctrl-C when the input is not a terminal) quits.
 				return nil

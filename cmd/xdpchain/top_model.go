@@ -3,7 +3,7 @@ package main
 import (
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 )
 
 // topModel is the live view of `xdpchain top` (a bubbletea model): it
@@ -44,7 +44,7 @@ func (m *topModel) poll() tea.Msg {
 // order, 1, 2, 3 pick one (chain, rate, name).
 func (m *topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		switch k := msg.String(); k {
 		case "q", "Q", "esc", "ctrl+c":
 			return m, tea.Quit
@@ -70,5 +70,9 @@ func (m *topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// View implements tea.Model.
-func (m *topModel) View() string { return renderFrame(m.frame, m.view) }
+// View implements tea.Model: the frame, on the alternate screen.
+func (m *topModel) View() tea.View {
+	v := tea.NewView(renderFrame(m.frame, m.view))
+	v.AltScreen = true
+	return v
+}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 )
 
 // TestTopModel drives the live view's model without a terminal: samples
@@ -29,33 +29,33 @@ func TestTopModel(t *testing.T) {
 	if _, cmd := m.Update(msg); cmd == nil {
 		t.Fatal("no tick after a sample")
 	}
-	if v := m.View(); !strings.Contains(v, "first") || !strings.Contains(v, "q: quit") {
+	if v := m.View().Content; !strings.Contains(v, "first") || !strings.Contains(v, "q: quit") {
 		t.Errorf("first frame:\n%s", v)
 	}
 	// The tick polls again.
 	_, cmd := m.Update(topTickMsg{})
 	m.Update(cmd())
-	if row := topRow(t, m.View(), "first"); row[4] != "300" || row[5] != "100%" {
+	if row := topRow(t, m.View().Content, "first"); row[4] != "300" || row[5] != "100%" {
 		t.Errorf("first's row after two samples: %q", row)
 	}
 
 	// s cycles chain -> rate -> name -> chain; 2 picks rate.
 	for _, want := range []topSort{sortRate, sortName, sortChain} {
-		m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("s")})
+		m.Update(tea.KeyPressMsg{Code: 's', Text: "s"})
 		if m.view.Sort != want {
 			t.Fatalf("after s: sort %s, want %s", m.view.Sort, want)
 		}
-		if !strings.Contains(m.View(), "sort: "+want.String()) {
+		if !strings.Contains(m.View().Content, "sort: "+want.String()) {
 			t.Errorf("the header does not show sort %s", want)
 		}
 	}
-	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("2")})
+	m.Update(tea.KeyPressMsg{Code: '2', Text: "2"})
 	if m.view.Sort != sortRate {
 		t.Errorf("after 2: sort %s", m.view.Sort)
 	}
 
 	m.Update(tea.WindowSizeMsg{Width: 60, Height: 3})
-	if lines := strings.Split(m.View(), "\n"); len(lines) != 3 {
+	if lines := strings.Split(m.View().Content, "\n"); len(lines) != 3 {
 		t.Errorf("a 3-line window gets %d lines", len(lines))
 	}
 
@@ -63,14 +63,14 @@ func TestTopModel(t *testing.T) {
 	m.sample = func() (topSample, error) { return topSample{}, errors.New("daemon gone") }
 	m.Update(topSampleMsg{err: errors.New("daemon gone")})
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
-	if v := m.View(); !strings.Contains(v, "error: daemon gone") || !strings.Contains(v, "first") {
+	if v := m.View().Content; !strings.Contains(v, "error: daemon gone") || !strings.Contains(v, "first") {
 		t.Errorf("after a failed poll:\n%s", v)
 	}
 
-	for _, key := range []tea.KeyMsg{
-		{Type: tea.KeyRunes, Runes: []rune("q")},
-		{Type: tea.KeyCtrlC},
-		{Type: tea.KeyEsc},
+	for _, key := range []tea.KeyPressMsg{
+		{Code: 'q', Text: "q"},
+		{Code: 'c', Mod: tea.ModCtrl},
+		{Code: tea.KeyEsc},
 	} {
 		_, cmd := m.Update(key)
 		if cmd == nil {

@@ -2,12 +2,12 @@ package main
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/vt"
 	"github.com/creack/pty"
 
 	"github.com/xdpchain/xdpchain/internal/testprogs"
@@ -113,17 +114,6 @@ func (s *topSetup) mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
-// ansiEscape matches the terminal escape sequences bubbletea writes: CSI
-// (cursor movement, erasing, modes), OSC (titles) and two-byte ones.
-var ansiEscape = regexp.MustCompile(`\x1b(\[[0-9;?<>=!]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()#][0-9A-Za-z]|[^\[\]()#])`)
-
-// screenLines is what a terminal stream shows, roughly: escape sequences
-// end a line (bubbletea writes each changed line whole, then moves the
-// cursor), as do CR and LF.
-func screenLines(stream string) []string {
-	return regexp.MustCompile(`[\r\n]+`).Split(ansiEscape.ReplaceAllString(stream, "\n"), -1)
-}
-
 // programRate returns the PKT/S field of the newest row of program name
 // among lines ("" when there is none). A row is: #, NAME, OWNER, STATE,
 // PKT/S, SHARE, DROP, PASS, TX, REDIR, ABORT.
@@ -148,38 +138,33 @@ func allShare(share string) bool {
 	return err == nil && strings.HasSuffix(share, "%") && n >= 90 && n <= 100
 }
 
-// ptyOutput collects what a process writes to its terminal, and answers
-// cursor position requests (ESC[6n) as a terminal does: bubbletea's
-// package init asks for the terminal's background colour (OSC 11) then
-// the cursor position, and waits 5s for an answer that never comes from a
-// bare pty.
+// ptyOutput is the terminal behind a process's pseudo-terminal: a
+// terminal emulator (charmbracelet/x/vt) keeps the screen the process
+// drew, and answers the process's queries (cursor position, device
+// attributes) as a terminal does; the raw stream is kept for the log.
 type ptyOutput struct {
 	mu   sync.Mutex
-	b    strings.Builder
+	raw  strings.Builder
+	emu  *vt.Emulator
 	done chan struct{}
 }
 
-// cursorQuery is the cursor position request; cursorReport answers it.
-const (
-	cursorQuery  = "\x1b[6n"
-	cursorReport = "\x1b[1;1R"
-)
-
-func readPty(f *os.File) *ptyOutput {
-	o := &ptyOutput{done: make(chan struct{})}
+func readPty(f *os.File, cols, rows int) *ptyOutput {
+	o := &ptyOutput{emu: vt.NewEmulator(cols, rows), done: make(chan struct{})}
+	go func() {
+		// The emulator's answers go back to the process.
+		io.Copy(f, o.emu)
+	}()
 	go func() {
 		defer close(o.done)
+		defer o.emu.Close()
 		buf := make([]byte, 4096)
-		answered := 0
 		for {
 			n, err := f.Read(buf)
 			o.mu.Lock()
-			o.b.Write(buf[:n])
-			queries := strings.Count(o.b.String(), cursorQuery)
+			o.raw.Write(buf[:n])
+			o.emu.Write(buf[:n])
 			o.mu.Unlock()
-			for ; answered < queries; answered++ {
-				f.Write([]byte(cursorReport))
-			}
 			if err != nil {
 				return // EIO once the process has exited, or closed
 			}
@@ -188,10 +173,18 @@ func readPty(f *os.File) *ptyOutput {
 	return o
 }
 
+// String is the raw stream.
 func (o *ptyOutput) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.b.String()
+	return o.raw.String()
+}
+
+// lines is what the screen shows, line by line.
+func (o *ptyOutput) lines() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Split(o.emu.String(), "\n")
 }
 
 // liveTop is `xdpchain top` running in an 80x24 pseudo-terminal.
@@ -214,7 +207,7 @@ func startTop(t *testing.T, s *topSetup) *liveTop {
 	if err != nil {
 		t.Fatalf("starting xdpchain top in a pty: %v", err)
 	}
-	l := &liveTop{ptmx: ptmx, out: readPty(ptmx), exited: make(chan error, 1)}
+	l := &liveTop{ptmx: ptmx, out: readPty(ptmx, 80, 24), exited: make(chan error, 1)}
 	go func() { l.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		if !l.waited {
@@ -234,7 +227,7 @@ func startTop(t *testing.T, s *topSetup) *liveTop {
 // exits first or deadline passes.
 func (l *liveTop) waitFor(t *testing.T, what string, deadline <-chan time.Time, cond func(lines []string) bool) {
 	t.Helper()
-	for !cond(screenLines(l.out.String())) {
+	for !cond(l.out.lines()) {
 		select {
 		case l.waitErr = <-l.exited:
 			l.waited = true
@@ -276,7 +269,7 @@ func TestTopLive(t *testing.T) {
 			if !nonZero(row[7]) || !allShare(row[5]) || row[2] != "user:0" {
 				t.Errorf("the program's row: %q, want PASS non-zero, SHARE about 100%%, OWNER user:0", row)
 			}
-			for _, line := range screenLines(l.out.String()) {
+			for _, line := range l.out.lines() {
 				if len(line) > 80 {
 					t.Errorf("a line wider than the terminal: %q", line)
 				}
