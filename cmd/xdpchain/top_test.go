@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -335,5 +336,30 @@ func TestTopOnce(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.HasPrefix(errOut, "xdpchain: ") {
 			t.Errorf("xdpchain %s: %v, stderr %q; want exit 1 and an error", strings.Join(bad, " "), err, errOut)
 		}
+	}
+}
+
+// TestNoTerminalQueries: a command other than top, run in a terminal,
+// writes no escape sequence to it. (A TUI library that queries the
+// terminal at package init would make every command wait for an answer
+// that a bare or slow terminal never gives.)
+func TestNoTerminalQueries(t *testing.T) {
+	bin := testutil.XDPChainBinary(t)
+	cmd := exec.Command(bin, "version")
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	out, _ := io.ReadAll(ptmx) // EIO once it has exited
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("xdpchain version: %v: %q", err, out)
+	}
+	if bytes.ContainsRune(out, 0x1b) || !bytes.Contains(out, []byte("xdpchain")) {
+		t.Errorf("xdpchain version in a terminal wrote %q", out)
 	}
 }
