@@ -75,6 +75,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newUnloadCmd,
 	newDetachCmd,
 	newStatusCmd,
+	newTopCmd,
 	newExplainCmd,
 	newFeaturesCmd,
 	newPlanCmd,

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpchain/xdpchain/chain"
+)
+
+var (
+	// errTopUsage: a flag of top has a value it cannot use.
+	errTopUsage = errors.New("usage")
+	// errNotTerminal: the live view needs a terminal.
+	errNotTerminal = errors.New("not a terminal")
+)
+
+// topRequestTimeout bounds one poll of `xdpchain top`.
+const topRequestTimeout = 10 * time.Second
+
+func newTopCmd(env *cliEnv) *cobra.Command {
+	var (
+		netns, sortBy string
+		interval      time.Duration
+		once          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "top [--netns NS] [IFACE]",
+		Short: "Show live packet rates per interface and program",
+		Long: `top samples the chains (every interface with a root, or IFACE) every
+--interval and shows, per interface and program, packets per second in
+total and by verdict (ABORT counts aborted, invalid and denied: all left
+as XDP_ABORTED), the program's share of the interface's packets, its owner
+and the state of the plugin process behind it (when a daemon answers).
+
+An interface's packets are those its root ran: each packet is counted at
+every program it passes through, and every packet passes the first slot,
+so the interface's packets/s are the first slot's (not the sum); a
+shadow program's share is of the same packets.
+
+Keys: q (or Esc, Ctrl-C) quits, s cycles the sort order (chain, rate,
+name), 1, 2, 3 pick one. --once prints one frame as plain text (the rates
+over one --interval) and exits, for scripts.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			order, err := parseTopSort(sortBy)
+			if err != nil {
+				return err
+			}
+			if interval <= 0 {
+				return fmt.Errorf("%w: --interval %s: want a positive duration", errTopUsage, interval)
+			}
+			var itf *chain.Interface
+			if len(args) == 1 {
+				i := chain.NewInterface(netns, args[0])
+				itf = &i
+			}
+			v := topView{Sort: order, Interval: interval}
+			var out *os.File
+			if !once {
+				f, ok := env.stdout.(*os.File)
+				if !ok || !isTerminal(f) {
+					return fmt.Errorf("%w: standard output (use --once)", errNotTerminal)
+				}
+				out = f
+			}
+			// One client for every poll, each with a context of its own:
+			// the connect's is for one request.
+			c, _, done, err := env.connect()
+			if err != nil {
+				return err
+			}
+			defer done()
+			sample := func() (topSample, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), topRequestTimeout)
+				defer cancel()
+				st, err := c.Status(ctx, itf)
+				return topSample{at: time.Now(), status: st}, err
+			}
+			if once {
+				return topOnce(env, sample, v)
+			}
+			_, err = tea.NewProgram(newTopModel(sample, v), tea.WithOutput(out)).Run()
+			if errors.Is(err, tea.ErrInterrupted) {
+				// SIGINT (Ctrl-C when the input is not a terminal) quits.
+				return nil
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&netns, "netns", "", "network namespace of IFACE")
+	f.DurationVar(&interval, "interval", time.Second, "time between samples")
+	f.BoolVar(&once, "once", false, "print one frame (the rates over one --interval) as plain text and exit")
+	f.StringVar(&sortBy, "sort", sortChain.String(), "order of the programs: chain, rate or name")
+	return cmd
+}
+
+// topOnce prints the frame of two samples v.Interval apart.
+func topOnce(env *cliEnv, sample func() (topSample, error), v topView) error {
+	first, err := sample()
+	if err != nil {
+		return err
+	}
+	time.Sleep(v.Interval)
+	second, err := sample()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(env.stdout, renderFrame(computeFrame(&first, second), v))
+	return err
+}
+
+// parseTopSort parses --sort.
+func parseTopSort(s string) (topSort, error) {
+	for o := range topSorts {
+		if o.String() == s {
+			return o, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: --sort %q: want chain, rate or name", errTopUsage, s)
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
