@@ -85,8 +85,8 @@ var kinds = map[string]struct {
 	}},
 }
 
-// decode adds one resource to m by its kind.
-func (m *manifests) decode(name string, doc []byte) error {
+// decode adds one resource to m by its kind, and returns its namespace.
+func (m *manifests) decode(name string, doc []byte) (ns string, err error) {
 	var tm struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
@@ -96,19 +96,19 @@ func (m *manifests) decode(name string, doc []byte) error {
 		} `json:"metadata"`
 	}
 	if err := yaml.Unmarshal(doc, &tm); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return "", fmt.Errorf("%s: %w", name, err)
 	}
 	k, ok := kinds[tm.Kind]
 	if !ok {
-		return fmt.Errorf("%s: kind %q: the test knows no such resource (add it to kinds)", name, tm.Kind)
+		return "", fmt.Errorf("%s: kind %q: the test knows no such resource (add it to kinds)", name, tm.Kind)
 	}
 	if tm.APIVersion != k.apiVersion {
-		return fmt.Errorf("%s: %s with apiVersion %q, want %q", name, tm.Kind, tm.APIVersion, k.apiVersion)
+		return "", fmt.Errorf("%s: %s with apiVersion %q, want %q", name, tm.Kind, tm.APIVersion, k.apiVersion)
 	}
 	if err := k.add(m, doc); err != nil {
-		return fmt.Errorf("%s: %s %s: %w", name, tm.Kind, tm.Metadata.Name, err)
+		return "", fmt.Errorf("%s: %s %s: %w", name, tm.Kind, tm.Metadata.Name, err)
 	}
-	return nil
+	return tm.Metadata.Namespace, nil
 }
 
 // build runs kustomize (its library, as `kubectl apply -k` does) on this
@@ -125,7 +125,7 @@ func build(t *testing.T) *manifests {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := m.decode("kustomize build", doc); err != nil {
+		if _, err := m.decode("kustomize build", doc); err != nil {
 			t.Error(err)
 		}
 	}
@@ -171,8 +171,16 @@ func TestFilesDecodeStrictly(t *testing.T) {
 			if len(bytes.TrimSpace(doc)) == 0 {
 				continue
 			}
-			if err := m.decode(fmt.Sprintf("%s (document %d)", f, i+1), doc); err != nil {
+			where := fmt.Sprintf("%s (document %d)", f, i+1)
+			before := len(m.namespaces) // cluster-scoped
+			ns, err := m.decode(where, doc)
+			if err != nil {
 				t.Error(err)
+			}
+			// As the kustomization sets it, so that `kubectl apply -f`
+			// of one file puts it in the same place.
+			if err == nil && len(m.namespaces) == before && ns != namespace {
+				t.Errorf("%s: namespace %q, want %q", where, ns, namespace)
 			}
 		}
 	}
