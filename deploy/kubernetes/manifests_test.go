@@ -53,6 +53,7 @@ func strict(doc []byte, out any) error {
 type manifests struct {
 	namespaces      []*corev1.Namespace
 	serviceAccounts []*corev1.ServiceAccount
+	resourceQuotas  []*corev1.ResourceQuota
 	configMaps      []*corev1.ConfigMap
 	daemonSets      []*appsv1.DaemonSet
 }
@@ -71,6 +72,11 @@ var kinds = map[string]struct {
 	"ServiceAccount": {"v1", func(m *manifests, doc []byte) error {
 		o := new(corev1.ServiceAccount)
 		m.serviceAccounts = append(m.serviceAccounts, o)
+		return strict(doc, o)
+	}},
+	"ResourceQuota": {"v1", func(m *manifests, doc []byte) error {
+		o := new(corev1.ResourceQuota)
+		m.resourceQuotas = append(m.resourceQuotas, o)
 		return strict(doc, o)
 	}},
 	"ConfigMap": {"v1", func(m *manifests, doc []byte) error {
@@ -332,6 +338,9 @@ func TestNamespace(t *testing.T) {
 	for _, o := range m.serviceAccounts {
 		objs = append(objs, o)
 	}
+	for _, o := range m.resourceQuotas {
+		objs = append(objs, o)
+	}
 	for _, o := range m.configMaps {
 		objs = append(objs, o)
 	}
@@ -381,6 +390,12 @@ func TestDaemonSet(t *testing.T) {
 		})
 		if !all {
 			t.Errorf("tolerations %+v: none tolerates every taint (operator Exists, no key, no effect); a tainted node would have no root", pod.Tolerations)
+		}
+		// Where the ResourceQuota admission limits the critical classes
+		// by default (GKE), a pod of one needs a quota in its namespace
+		// whose scope selects the class.
+		if strings.HasPrefix(pod.PriorityClassName, "system-") && !criticalQuota(m.resourceQuotas, pod.PriorityClassName) {
+			t.Errorf("no ResourceQuota admits pods of priority class %s (scopeSelector PriorityClass In [%[1]s], pods for every node)", pod.PriorityClassName)
 		}
 		if pod.ServiceAccountName == "" || !slices.ContainsFunc(m.serviceAccounts, func(sa *corev1.ServiceAccount) bool { return sa.Name == pod.ServiceAccountName }) {
 			t.Errorf("serviceAccountName %q is not one of the kustomization's", pod.ServiceAccountName)
@@ -574,6 +589,28 @@ func TestDaemonSet(t *testing.T) {
 			t.Errorf("imagePullPolicy %q, want IfNotPresent (a locally built image)", c.ImagePullPolicy)
 		}
 	})
+}
+
+// criticalQuota says whether a quota selects pods of the priority class
+// and allows at least as many as a cluster has nodes (5000, Kubernetes'
+// largest supported cluster).
+func criticalQuota(quotas []*corev1.ResourceQuota, class string) bool {
+	for _, q := range quotas {
+		if q.Spec.ScopeSelector == nil || len(q.Spec.Scopes) > 0 {
+			continue
+		}
+		selects := false
+		for _, e := range q.Spec.ScopeSelector.MatchExpressions {
+			if e.ScopeName == corev1.ResourceQuotaScopePriorityClass && e.Operator == corev1.ScopeSelectorOpIn && slices.Contains(e.Values, class) {
+				selects = true
+			}
+		}
+		pods, ok := q.Spec.Hard[corev1.ResourcePods]
+		if selects && ok && pods.Value() >= 5000 && len(q.Spec.Hard) == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // reachable says whether a server listening on host (from host:port) is
