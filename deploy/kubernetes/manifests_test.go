@@ -669,6 +669,34 @@ func TestImageHasCommands(t *testing.T) {
 	if want := "/usr/bin/xdpchain"; !installed[want] {
 		t.Errorf("the Dockerfile does not install %s", want)
 	}
+	// The daemon is the container's PID 1, which the kubelet's SIGTERM
+	// reaches (a shell in between would not pass it on): the image's
+	// exec-form ENTRYPOINT, which the container does not override.
+	if ep := dockerfileEntrypoint(t); !slices.Equal(ep, []string{"/usr/bin/xdpchain"}) {
+		t.Errorf("Dockerfile ENTRYPOINT %q, want [\"/usr/bin/xdpchain\"] (exec form)", ep)
+	}
+	if c := ds.Spec.Template.Spec.Containers[0]; len(c.Command) > 0 {
+		t.Errorf("the container's command %q overrides the image's ENTRYPOINT", c.Command)
+	}
+}
+
+// dockerfileEntrypoint returns the last exec-form ENTRYPOINT's words.
+func dockerfileEntrypoint(t *testing.T) []string {
+	t.Helper()
+	src, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ep []string
+	for _, line := range strings.Split(string(src), "\n") {
+		if v, ok := strings.CutPrefix(line, "ENTRYPOINT "); ok {
+			ep = nil
+			if err := json.Unmarshal([]byte(v), &ep); err != nil {
+				t.Errorf("Dockerfile: ENTRYPOINT %s is not the exec form: %v", v, err)
+			}
+		}
+	}
+	return ep
 }
 
 func keysOf(m map[string]bool) []string {
