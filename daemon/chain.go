@@ -50,17 +50,6 @@ func merge(cur dispatcher.Spec, plan chain.Sync) (dispatcher.Spec, dispatcher.Ch
 // daemonOwned reports whether the daemon manages programs of this owner.
 func daemonOwned(owner string) bool { return chain.Managed(owner) }
 
-// ownedOf returns the daemon's programs of a chain.
-func ownedOf(c dispatcher.Chain) dispatcher.Chain {
-	var out dispatcher.Chain
-	for _, p := range c {
-		if chain.Managed(p.Owner) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // applyPlan makes root's chain follow plan with one atomic swap, keeping
 // every program of other owners. The result says whether anything changed,
 // which users' programs made way, and how to undo it (restore).
