@@ -27,7 +27,7 @@ VMTEST_FLAGS ?=
 vmtest:
 	$(GO) run ./internal/vmtest/cmd/vmtest $(VMTEST_FLAGS)
 
-# The issue 3 side-by-side table (plain, libxdp, xdpchain freplace and linked)
+# The side-by-side table of docs/benchmarks.md (plain, libxdp, xdpchain freplace and linked)
 # in each Debian kernel.
 bench-vm:
 	$(GO) run ./internal/vmtest/cmd/vmtest -pkgs ./internal/bench -bench Table $(VMTEST_FLAGS)
