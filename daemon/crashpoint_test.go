@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,9 +167,9 @@ priority = 20
 			return chains(t, f, ifaces)
 		}
 		newChains := applyWith(newCfg)
-		baseline := files(t, f.bpffs, f.state)
+		baseline := testutil.Tree(t, f.bpffs, f.state)
 		oldChains := applyWith(oldCfg)
-		if slices.Equal(files(t, f.bpffs, f.state), baseline) {
+		if slices.Equal(testutil.Tree(t, f.bpffs, f.state), baseline) {
 			t.Fatal("the old and the new config leave the same pins: the test would not see a difference")
 		}
 
@@ -228,16 +228,16 @@ priority = 20
 
 				// The next daemon converges and leaves what a daemon that
 				// never crashed leaves.
-				if after := applyWith(newCfg); !mapsEqual(after, newChains) {
+				if after := applyWith(newCfg); !maps.Equal(after, newChains) {
 					t.Errorf("after a crash at %s #%d the next daemon left %v, want %v", c.step, c.nth, after, newChains)
 				}
-				if after := files(t, f.bpffs, f.state); !slices.Equal(after, baseline) {
-					t.Errorf("after a crash at %s #%d and the next daemon, pins and state files differ from a clean run: extra %v, missing %v", c.step, c.nth, missing(after, baseline), missing(baseline, after))
+				if after := testutil.Tree(t, f.bpffs, f.state); !slices.Equal(after, baseline) {
+					t.Errorf("after a crash at %s #%d and the next daemon, pins and state files differ from a clean run: extra %v, missing %v", c.step, c.nth, testutil.Missing(after, baseline), testutil.Missing(baseline, after))
 				}
 				if t.Failed() {
 					t.Logf("the crashed daemon's log:\n%s", out)
 				}
-				if back := applyWith(oldCfg); !mapsEqual(back, oldChains) {
+				if back := applyWith(oldCfg); !maps.Equal(back, oldChains) {
 					t.Fatalf("back on the old config: %v, want %v", back, oldChains)
 				}
 			})
@@ -339,49 +339,4 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// files lists what is under dirs (relative paths, with the directory's
-// base name first), symlinks and all.
-func files(t *testing.T, dirs ...string) []string {
-	t.Helper()
-	var out []string
-	for _, dir := range dirs {
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, path)
-			out = append(out, filepath.Base(dir)+"/"+rel)
-			return nil
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// missing lists what of a is not in b.
-func missing(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }

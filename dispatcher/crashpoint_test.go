@@ -18,6 +18,7 @@ import (
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
@@ -64,28 +65,6 @@ func crashChild(spec string) int {
 	return 3
 }
 
-// files lists what is under dirs (relative paths, with the directory's
-// base name first), symlinks and all.
-func files(t *testing.T, dirs ...string) []string {
-	t.Helper()
-	var out []string
-	for _, dir := range dirs {
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, path)
-			out = append(out, filepath.Base(dir)+"/"+rel)
-			return nil
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // runningID is the program the kernel runs behind the interface's pinned
 // root link.
 func runningID(t *testing.T, f *fixture) uint32 {
@@ -122,7 +101,7 @@ func TestCrashPoints(t *testing.T) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		add(t, r, program(t, testprogs.Noop, "a"))
-		baseline := files(t, f.bpffs, f.stateDir)
+		baseline := testutil.Tree(t, f.bpffs, f.stateDir)
 
 		for _, step := range dispatcher.CrashPoints {
 			t.Run(step, func(t *testing.T) {
@@ -162,21 +141,10 @@ func TestCrashPoints(t *testing.T) {
 				if got := strings.Join(names(t, status(t, r)), ","); got != "a" {
 					t.Errorf("after the next change the chain is %q, want a", got)
 				}
-				if after := files(t, f.bpffs, f.stateDir); !slices.Equal(after, baseline) {
-					t.Errorf("after a crash at %s and the next change, pins and state files differ from before: extra %v, missing %v", step, missing(after, baseline), missing(baseline, after))
+				if after := testutil.Tree(t, f.bpffs, f.stateDir); !slices.Equal(after, baseline) {
+					t.Errorf("after a crash at %s and the next change, pins and state files differ from before: extra %v, missing %v", step, testutil.Missing(after, baseline), testutil.Missing(baseline, after))
 				}
 			})
 		}
 	})
-}
-
-// missing lists what of a is not in b.
-func missing(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
