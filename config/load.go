@@ -21,15 +21,7 @@ import (
 // problem (see Errors), each unwrapping to ErrInvalid. A file that cannot be
 // read is returned as is (wrapping fs errors).
 func Load(path string) (*Config, error) {
-	data, err := readConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	return parse(path, abs, data)
+	return load(path, decodeAll)
 }
 
 // LoadDaemon reads only the [daemon] table of the config file at path,
@@ -38,21 +30,26 @@ func Load(path string) (*Config, error) {
 // decoded, so a client still finds the daemon while they are being
 // edited. Errors are as Load's.
 func LoadDaemon(path string) (Daemon, error) {
-	data, err := readConfig(path)
-	if err != nil {
-		return Daemon{}, err
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return Daemon{}, fmt.Errorf("reading config: %w", err)
-	}
-	cfg, err := decodeWith(path, abs, data, func(d *decoder, cfg *Config, top map[string]toml.Primitive) {
+	cfg, err := load(path, func(d *decoder, cfg *Config, top map[string]toml.Primitive) {
 		cfg.Daemon = d.daemon(top)
 	})
 	if err != nil {
 		return Daemon{}, err
 	}
 	return cfg.Daemon, nil
+}
+
+// load reads the file at path and decodes it with fill (see decodeWith).
+func load(path string, fill func(*decoder, *Config, map[string]toml.Primitive)) (*Config, error) {
+	data, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return decodeWith(path, abs, data, fill)
 }
 
 // MaxSize bounds a config file. A real one is a few KiB; the bound keeps
@@ -87,10 +84,13 @@ func tooLarge(file string, size int64) error {
 // parse decodes data; file names the file in errors, abs anchors relative
 // paths.
 func parse(file, abs string, data []byte) (*Config, error) {
-	return decodeWith(file, abs, data, func(d *decoder, cfg *Config, top map[string]toml.Primitive) {
-		d.decode(cfg, top)
-		d.validate(cfg)
-	})
+	return decodeWith(file, abs, data, decodeAll)
+}
+
+// decodeAll decodes every section and cross-checks them: Load's fill.
+func decodeAll(d *decoder, cfg *Config, top map[string]toml.Primitive) {
+	d.decode(cfg, top)
+	d.validate(cfg)
 }
 
 // decodeWith checks data's shape and syntax, then has fill decode what it
