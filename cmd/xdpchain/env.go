@@ -119,7 +119,7 @@ func run(args []string, env *cliEnv) int {
 	}
 	msg := oneLine(err.Error())
 	if errors.Is(err, dispatcher.ErrNotAttached) && env.located {
-		msg += " (" + env.looked(env.remote) + ")"
+		msg += " (" + env.looked() + ")"
 	}
 	fmt.Fprintf(env.stderr, "xdpchain: %s\n", msg)
 	var pe *dispatcher.ProgramError

@@ -95,11 +95,12 @@ func (e *cliEnv) locate() error {
 	return nil
 }
 
-// looked says where a verb looked, for "not found" errors: the daemon it
-// asked, or the pins and state it read, and where those paths came from.
-func (e *cliEnv) looked(remote bool) string {
+// looked says where the last verb looked, for "not found" errors: the
+// daemon it asked, or the pins and state it read, and where those paths
+// came from.
+func (e *cliEnv) looked() string {
 	var where string
-	if remote {
+	if e.remote {
 		where = "asked the daemon at " + e.socket
 	} else {
 		where = fmt.Sprintf("looked in bpffs %s and state dir %s", e.bpffs, e.state)

@@ -61,7 +61,7 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(doc)
 			}
-			doc.looked = env.looked(c.Remote())
+			doc.looked = env.looked()
 			printStatus(env.stdout, doc)
 			return nil
 		},
