@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
@@ -370,15 +371,14 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 
 	dir := r.pins.progMaps(p.Name)
 	for name, ms := range cs.Maps {
-		ms = ms.Copy()
-		ms.Pinning = ebpf.PinNone
+		ms = loaderMapSpec(ms)
 		path := filepath.Join(dir, pinName(name))
 		var m *ebpf.Map
 		if pinned, err := ebpf.LoadPinnedMap(path, nil); err == nil {
 			// Keep state across generations; across a new object only
 			// writable maps of the same shape are kept.
 			sameObject := had && old.Object == hash
-			if ms.Compatible(pinned) == nil && (sameObject || !readOnlyData(name, ms)) {
+			if compatiblePinned(ms, pinned) && (sameObject || !readOnlyData(name, ms)) {
 				m = pinned
 			} else {
 				pinned.Close()
@@ -496,6 +496,40 @@ func (r *Root) ProgramMaps(program string) (map[string]string, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("%w: %q on %q", ErrNotFound, program, r.ifname)
+}
+
+// loaderMapSpec is ms as the program's own loader (libbpf, cilium/ebpf)
+// would create it, unpinned: the data sections (.bss, .data, .rodata) are
+// BPF_F_MMAPABLE where the kernel has it, so that the pinned map is what a
+// program's CollectionSpec accepts as a replacement (MapSpec.Compatible).
+func loaderMapSpec(ms *ebpf.MapSpec) *ebpf.MapSpec {
+	ms = ms.Copy()
+	ms.Pinning = ebpf.PinNone
+	if dataSection(ms.Name) && features.HaveMapFlag(features.BPF_F_MMAPABLE) == nil {
+		ms.Flags |= unix.BPF_F_MMAPABLE
+	}
+	return ms
+}
+
+// dataSection reports whether a map is an object's global data (the
+// loaders' rule: .bss, .data*, .rodata*).
+func dataSection(name string) bool {
+	return name == ".bss" || strings.HasPrefix(name, ".data") || strings.HasPrefix(name, ".rodata")
+}
+
+// compatiblePinned reports whether a pinned map can serve as ms. A data
+// section pinned before xdpchain created them mmapable differs only in
+// that flag; it is kept, so its state survives an upgrade.
+func compatiblePinned(ms *ebpf.MapSpec, pinned *ebpf.Map) bool {
+	if ms.Compatible(pinned) == nil {
+		return true
+	}
+	if !dataSection(ms.Name) || ms.Flags&unix.BPF_F_MMAPABLE == 0 {
+		return false
+	}
+	old := ms.Copy()
+	old.Flags &^= unix.BPF_F_MMAPABLE
+	return old.Compatible(pinned) == nil
 }
 
 // readOnlyData reports whether a map is an object's frozen, read-only data

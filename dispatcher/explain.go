@@ -105,9 +105,7 @@ func (r *Root) runAlone(ps programState, frame []byte) (uint32, []byte, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			// Not pinned (never created): a fresh one, as the program alone
 			// would have.
-			c := ms.Copy()
-			c.Pinning = ebpf.PinNone
-			m, err = ebpf.NewMap(c)
+			m, err = ebpf.NewMap(loaderMapSpec(ms))
 		}
 		if err != nil {
 			return 0, nil, fmt.Errorf("map %q: %w", name, err)

@@ -172,25 +172,22 @@ func loadPinned(tb testing.TB, d host.Description, dir string) (*Object, map[str
 	if err != nil {
 		tb.Fatalf("reading the object plugin %s described: %v", d.Name, err)
 	}
+	// The loader creates the maps (data sections mmapable, as the daemon's
+	// are), then they are pinned.
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		tb.Fatalf("loading the object plugin %s described: %+v", d.Name, err)
+	}
+	tb.Cleanup(coll.Close)
 	maps := map[string]*ebpf.Map{}
 	pins := map[string]string{}
-	for name, ms := range spec.Maps {
-		m, err := ebpf.NewMap(ms)
-		if err != nil {
-			tb.Fatalf("creating map %s: %v", name, err)
-		}
-		tb.Cleanup(func() { m.Close() })
+	for name, m := range coll.Maps {
 		pins[name] = filepath.Join(dir, strings.NewReplacer(".", "_", "/", "_").Replace(name))
 		if err := m.Pin(pins[name]); err != nil {
 			tb.Fatalf("pinning map %s: %v", name, err)
 		}
 		maps[name] = m
 	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: maps})
-	if err != nil {
-		tb.Fatalf("loading the object plugin %s described: %+v", d.Name, err)
-	}
-	tb.Cleanup(coll.Close)
 	prog := coll.Programs[d.ProgramName]
 	if prog == nil {
 		tb.Fatalf("plugin %s describes program %q, which its object does not have", d.Name, d.ProgramName)
