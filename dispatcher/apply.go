@@ -438,14 +438,15 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 	if sl.fresh || (g.inline && sl.frames == nil) {
 		// Verify alone first, so a broken program is named; the
 		// verifier also reports its stack depths, which inlining needs.
-		if sl.frames, err = verifyAlone(sl, p.Unprivileged, r.opts.VerifierLogs); err != nil {
+		if sl.frames, sl.stackUnknown, err = verifyAlone(sl, p.Unprivileged, r.opts.VerifierLogs); err != nil {
 			return nil, err
 		}
 		knownStacks.put(key, sl.frames)
 	}
 	if sl.frames != nil {
-		if sl.graph, err = newCallGraph(insns, sl.frames); err != nil {
-			sl.frames = nil
+		var gerr error
+		if sl.graph, gerr = newCallGraph(insns, sl.frames); gerr != nil {
+			sl.frames, sl.stackUnknown = nil, "its functions do not match the verifier's stack depths: "+gerr.Error()
 		}
 	}
 	return sl, nil

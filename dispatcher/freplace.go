@@ -8,6 +8,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // freplaceMechanism loads each program once as a BPF_PROG_TYPE_EXT program
@@ -72,7 +73,7 @@ func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 			if err != nil {
 				var pe *ProgramError
 				if errors.As(err, &pe) {
-					pe.Err = trampolineError(pe.Err)
+					pe.Err = extensionTailCallError(s, trampolineError(pe.Err))
 				}
 				return nil, err
 			}
@@ -156,4 +157,32 @@ func removeUnlisted(dir string, keep map[string]bool) {
 			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// extensionTailCallError explains the kernel's EINVAL for an extension
+// that tail calls through its own PROG_ARRAY. The kernel lets one
+// PROG_ARRAY hold programs of one expected attach type only, checked
+// against its first user (6.1 and 6.12 alike): the program verified alone
+// is XDP with BPF_XDP, as its loader's SEC("xdp") programs are, while an
+// extension has none, so the extension is refused the array (and, owning
+// it, would refuse the programs its loader puts there).
+func extensionTailCallError(s *slot, err error) error {
+	if !errors.Is(err, unix.EINVAL) {
+		return err
+	}
+	name := progArrayOf(s)
+	if name == "" {
+		return err
+	}
+	return fmt.Errorf("%w: the kernel refused the program as an extension (freplace) with its PROG_ARRAY %q (%v): one PROG_ARRAY serves programs of one expected attach type, and an extension has none while the array's XDP programs have BPF_XDP; tail calls through a program's own array work with the inline and linked mechanisms", ErrNotSupported, name, err)
+}
+
+// progArrayOf names a PROG_ARRAY that s's instructions use, or "".
+func progArrayOf(s *slot) string {
+	for _, ins := range s.insns {
+		if m, ok := s.maps[ins.Reference()]; ok && ins.OpCode.IsDWordLoad() && m.Type() == ebpf.ProgramArray {
+			return ins.Reference()
+		}
+	}
+	return ""
 }

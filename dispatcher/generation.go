@@ -51,6 +51,8 @@ type slot struct {
 	// as the verifier reported them for the program alone; nil if unknown.
 	frames []int
 	graph  *callGraph
+	// stackUnknown says why frames is nil, when it is.
+	stackUnknown string
 	// inlined: the entry function is written into the root (Inline);
 	// otherwise the slot is called, and callReason says why when Inline
 	// was asked for.

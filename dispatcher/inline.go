@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -77,8 +78,10 @@ func planInline(g *generation) {
 	for _, s := range g.slots {
 		s.inlined, s.callReason = false, ""
 		switch {
+		case entryTailCalls(s.insns):
+			s.callReason = reasonTailCall
 		case s.frames == nil:
-			s.callReason = "called: its stack depth is unknown"
+			s.callReason = "called: " + cmp.Or(s.stackUnknown, "its stack depths are unknown")
 		case s.graph == nil:
 			s.callReason = "called: its functions could not be analysed"
 		default:
@@ -102,6 +105,32 @@ func planInline(g *generation) {
 		deepest.inlined = false
 		deepest.callReason = fmt.Sprintf("called: inlining its %d-byte stack would exceed %s", deepest.frames[0], bad)
 	}
+}
+
+// reasonTailCall is why a program whose entry function tail calls is
+// called. A tail call replaces the frame it is made from: inlined, that
+// frame would be the root's, and the target's verdict would leave the chain
+// uncounted, skipping every later program. Called (as under linked and
+// freplace), the target replaces only the slot's frame, and its verdict
+// returns to the chain, counted, with proceed-on applied — what a
+// call-based chain such as libxdp's gives. Tail calls in its other
+// functions replace only theirs, so they do not keep a program from being
+// inlined.
+const reasonTailCall = "called: its entry function tail calls, and a tail call must replace only its slot, not the chain"
+
+// entryTailCalls reports whether the entry function of insns (entry
+// function first) calls bpf_tail_call.
+func entryTailCalls(insns asm.Instructions) bool {
+	funcs := splitFunctions(insns)
+	if len(funcs) == 0 {
+		return false
+	}
+	for _, ins := range funcs[0].insns {
+		if ins.IsBuiltinCall() && ins.Constant == int64(asm.FnTailCall) {
+			return true
+		}
+	}
+	return false
 }
 
 // stackViolation returns which stack limit the combined program of g would
@@ -307,34 +336,86 @@ func aloneSpec(insns asm.Instructions, ps *ebpf.ProgramSpec) *ebpf.ProgramSpec {
 
 // verifyAlone loads a slot's program on its own (s.alone), verified as
 // unprivileged when asked, so that a verifier rejection names it, and
-// returns the stack depth of each of its functions. With verifier
-// statistics the kernel's error line would be a statistics line, so a
-// rejected program is loaded again without them for the error.
-func verifyAlone(s *slot, unprivileged, logs bool) ([]int, error) {
+// returns the stack depth of each of its functions, or nil and why they are
+// not known. With verifier statistics the kernel's error line would be a
+// statistics line, so a rejected program is loaded again without them for
+// the error.
+func verifyAlone(s *slot, unprivileged, logs bool) (frames []int, unknown string, err error) {
 	var p *ebpf.Program
-	err := loadAs(unprivileged, func() (err error) {
+	err = loadAs(unprivileged, func() (err error) {
 		p, err = ebpf.NewProgramWithOptions(s.alone, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats})
 		return err
 	})
 	if errors.Is(err, errCapabilities) {
-		return nil, &ProgramError{Program: s.Name, Err: err}
+		return nil, "", &ProgramError{Program: s.Name, Err: err}
 	}
 	if err != nil {
+		statsErr := err
 		err := loadAs(unprivileged, func() (err error) {
 			p, err = loadProgram(s.Name, s.alone, logs)
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		p.Close()
 		// Loadable without statistics: no depths, the slot is called.
-		return nil, nil
+		return nil, "the verifier refused it with statistics on (" + firstLine(statsErr) + ")", nil
 	}
 	defer p.Close()
-	frames, err := stackDepths(p.VerifierLog)
+	depths, err := stackDepths(p.VerifierLog)
 	if err != nil {
-		return nil, nil
+		return nil, err.Error(), nil
+	}
+	funcs := splitFunctions(s.alone.Instructions)
+	if len(depths) == len(funcs) {
+		return depths, "", nil
+	}
+	frames, err = keptFrames(p, funcs, depths)
+	if err != nil {
+		return nil, fmt.Sprintf("the verifier reported %d stack depths for its %d functions, and which functions it kept is unknown: %v", len(depths), len(funcs), err), nil
+	}
+	return frames, "", nil
+}
+
+// keptFrames matches the stack depths the verifier reported for a loaded
+// program to its functions. The privileged verifier removes functions it
+// proves unreachable (never called, say, behind a branch on a .rodata
+// constant) before it reports the depths, one per function it kept; the
+// kernel's function information (BPF_OBJ_GET_INFO func_info) names those,
+// in the same order. A removed function never runs: its frame is 0 (as
+// the kernel counts a function it never visited).
+func keptFrames(p *ebpf.Program, funcs []function, depths []int) ([]int, error) {
+	info, err := p.Info()
+	if err != nil {
+		return nil, err
+	}
+	kept, err := info.FuncInfos()
+	if err != nil {
+		return nil, fmt.Errorf("reading its function information: %w", err)
+	}
+	if len(kept) != len(depths) {
+		return nil, fmt.Errorf("the kernel lists %d functions", len(kept))
+	}
+	index := make(map[string]int, len(funcs))
+	for i, f := range funcs {
+		index[f.name] = i
+	}
+	frames := make([]int, len(funcs))
+	seen := make([]bool, len(funcs))
+	for i, k := range kept {
+		if k.Func == nil {
+			return nil, fmt.Errorf("function %d has no name", i)
+		}
+		j, ok := index[k.Func.Name]
+		if !ok || seen[j] {
+			return nil, fmt.Errorf("the kernel lists function %q, which the program has not or twice", k.Func.Name)
+		}
+		seen[j] = true
+		frames[j] = depths[i]
+	}
+	if !seen[0] {
+		return nil, fmt.Errorf("the kernel does not list the entry function %q", funcs[0].name)
 	}
 	return frames, nil
 }
@@ -347,7 +428,7 @@ func blameUnprivileged(g *generation, logs bool) error {
 		if s.Unprivileged || s.alone == nil {
 			continue
 		}
-		if _, err := verifyAlone(s, true, logs); err != nil {
+		if _, _, err := verifyAlone(s, true, logs); err != nil {
 			var pe *ProgramError
 			if errors.As(err, &pe) {
 				err = pe.Err

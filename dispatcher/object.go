@@ -42,7 +42,10 @@ func describeStart(b []byte) string {
 }
 
 // objectSpec parses an ELF object and picks its XDP program: the one named
-// progName, or the only XDP program when progName is empty.
+// progName, or the only one when progName is empty. A program in a section
+// that names no type (SEC("x"), SEC("redirect_to_111"), as older samples
+// have them; the ELF reader leaves its type unspecified) is taken as XDP, as
+// iproute2 and libxdp load it; a program typed as anything else is refused.
 func objectSpec(obj []byte, progName string) (cs *ebpf.CollectionSpec, ps *ebpf.ProgramSpec, err error) {
 	if err := CheckObject(obj); err != nil {
 		return nil, nil, err
@@ -56,7 +59,7 @@ func objectSpec(obj []byte, progName string) (cs *ebpf.CollectionSpec, ps *ebpf.
 
 	var xdp []string
 	for name, ps := range cs.Programs {
-		if ps.Type == ebpf.XDP {
+		if ps.Type == ebpf.XDP || ps.Type == ebpf.UnspecifiedProgram {
 			xdp = append(xdp, name)
 		}
 	}
@@ -75,8 +78,13 @@ func objectSpec(obj []byte, progName string) (cs *ebpf.CollectionSpec, ps *ebpf.
 	if !ok || ps == nil {
 		return nil, nil, fmt.Errorf("%w: object has no program %q (XDP programs: %v)", ErrLoad, progName, xdp)
 	}
-	if ps.Type != ebpf.XDP {
-		return nil, nil, fmt.Errorf("%w: program %q is %s, not XDP", ErrLoad, progName, ps.Type)
+	switch ps.Type {
+	case ebpf.XDP:
+	case ebpf.UnspecifiedProgram:
+		// Untyped: loaded into an XDP chain, it is XDP.
+		ps.Type, ps.AttachType = ebpf.XDP, ebpf.AttachXDP
+	default:
+		return nil, nil, fmt.Errorf("%w: program %q is %s (section %q), not XDP", ErrLoad, progName, ps.Type, ps.SectionName)
 	}
 	return cs, ps, nil
 }

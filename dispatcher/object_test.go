@@ -58,7 +58,7 @@ func TestObjectSpec(t *testing.T) {
 		{"several, none chosen", testprogs.Object(testprogs.Multi), "", "", ErrInvalid, "[first second]"},
 		{"several XDP and an extension", probe, "", "", ErrInvalid, "[probe_count probe_target]"},
 		{"missing program", testprogs.Object(testprogs.Multi), "third", "", ErrLoad, `no program "third" (XDP programs: [first second])`},
-		{"extension", probe, "probe_ext", "", ErrLoad, `"probe_ext" is Extension, not XDP`},
+		{"extension", probe, "probe_ext", "", ErrLoad, `"probe_ext" is Extension (section "freplace/probe_slot"), not XDP`},
 		{"classifier", noXDP, "noop", "", ErrLoad, "not XDP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,4 +18,21 @@
  */
 #define opaque(x) asm volatile("" : "+r"(x))
 
+/* udp_dport returns the UDP destination port of an IPv4 frame without IP
+ * options, or 0. */
+static __always_inline int udp_dport(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+
+	if ((void *)(udp + 1) > end)
+		return 0;
+	if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->protocol != IPPROTO_UDP || ip->ihl != 5)
+		return 0;
+	return bpf_ntohs(udp->dest);
+}
+
 #endif

@@ -36,17 +36,7 @@ struct {
 /* dport returns the UDP destination port of an IPv4 frame, or 0. */
 static __noinline int dport(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct udphdr *udp = (void *)(ip + 1);
-
-	if ((void *)(udp + 1) > end)
-		return 0;
-	if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->protocol != IPPROTO_UDP || ip->ihl != 5)
-		return 0;
-	return bpf_ntohs(udp->dest);
+	return udp_dport(ctx);
 }
 
 /* is_port is a global function: the verifier checks it on its own. */

@@ -70,7 +70,7 @@ func packets() map[string][]byte {
 
 func TestObjects(t *testing.T) {
 	names := testprogs.Names()
-	if len(names) != 40 {
+	if len(names) != 44 {
 		t.Errorf("%d objects: %v", len(names), names)
 	}
 	for _, name := range names {
@@ -83,8 +83,12 @@ func TestObjects(t *testing.T) {
 			t.Errorf("%s: no program %s", name, testprogs.Program(name))
 			continue
 		}
-		if prog.Type != ebpf.XDP {
-			t.Errorf("%s: program type %v", name, prog.Type)
+		want := ebpf.XDP
+		if name == testprogs.Untyped || name == testprogs.UntypedOne {
+			want = ebpf.UnspecifiedProgram // its section names no type
+		}
+		if prog.Type != want {
+			t.Errorf("%s: program type %v, want %v", name, prog.Type, want)
 		}
 		// Object hands out copies.
 		b := testprogs.Object(name)
