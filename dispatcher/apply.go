@@ -181,6 +181,9 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		}
 		sl.counter = counters[p.Name]
 		g.slots = append(g.slots, sl)
+		if sl.dev != nil {
+			g.dev = sl.dev // one bound program binds the chain
+		}
 	}
 	if err := g.prepareRoot(); err != nil {
 		return false, err
@@ -427,6 +430,10 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 	}
 	sl.insns = insns
 	sl.alone = aloneSpec(insns, ps)
+	if callsDeviceKfuncs(insns) {
+		sl.dev = &device{ifindex: r.ifindex, ns: r.ns}
+		sl.dev.bind(sl.alone)
+	}
 
 	key := hash + "/" + p.ProgramName
 	if !sl.fresh {

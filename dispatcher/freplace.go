@@ -28,7 +28,11 @@ func newFreplaceMechanism() (mechanism, error) { return freplaceMechanism{}, nil
 func (freplaceMechanism) kind() MechanismKind { return Freplace }
 
 func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
-	root, err := loadProgram(rootProgramName, g.rootSpec, g.verifierLogs)
+	var root *ebpf.Program
+	err = g.dev.load(func() (err error) {
+		root, err = loadProgram(rootProgramName, g.rootSpec, g.verifierLogs)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,9 @@ type slot struct {
 	graph  *callGraph
 	// stackUnknown says why frames is nil, when it is.
 	stackUnknown string
+	// dev is the device the program is bound to (devbound.go), when it
+	// calls XDP metadata kfuncs; nil otherwise.
+	dev *device
 	// inlined: the entry function is written into the root (Inline);
 	// otherwise the slot is called, and callReason says why when Inline
 	// was asked for.
@@ -88,6 +91,9 @@ type generation struct {
 	// instead of the emitted one (Options.referenceRoot).
 	referenceRoot bool
 	stats         *ebpf.Map
+	// dev is the device the generation is bound to, when a program of it
+	// is (devbound.go).
+	dev *device
 
 	rootSpec *ebpf.ProgramSpec // root program, configuration set, maps associated
 	rodata   *ebpf.Map
@@ -160,6 +166,7 @@ func (g *generation) prepareRoot() error {
 	if g.frags {
 		ps.Flags |= xdpFlagHasFrags
 	}
+	g.dev.bind(ps)
 	if !g.referenceRoot {
 		if g.inline {
 			if err := g.prepareInline(); err != nil {

@@ -342,18 +342,22 @@ func aloneSpec(insns asm.Instructions, ps *ebpf.ProgramSpec) *ebpf.ProgramSpec {
 // the error.
 func verifyAlone(s *slot, unprivileged, logs bool) (frames []int, unknown string, err error) {
 	var p *ebpf.Program
-	err = loadAs(unprivileged, func() (err error) {
-		p, err = ebpf.NewProgramWithOptions(s.alone, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats})
-		return err
+	err = s.dev.load(func() error {
+		return loadAs(unprivileged, func() (err error) {
+			p, err = ebpf.NewProgramWithOptions(s.alone, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats})
+			return err
+		})
 	})
 	if errors.Is(err, errCapabilities) {
 		return nil, "", &ProgramError{Program: s.Name, Err: err}
 	}
 	if err != nil {
 		statsErr := err
-		err := loadAs(unprivileged, func() (err error) {
-			p, err = loadProgram(s.Name, s.alone, logs)
-			return err
+		err := s.dev.load(func() error {
+			return loadAs(unprivileged, func() (err error) {
+				p, err = loadProgram(s.Name, s.alone, logs)
+				return err
+			})
 		})
 		if err != nil {
 			return nil, "", err

@@ -86,9 +86,11 @@ func (linkedMechanism) splice(g *generation) (*ebpf.Program, error) {
 	}
 	spec.Instructions = out
 	var prog *ebpf.Program
-	err := loadAs(g.unprivileged(), func() (err error) {
-		prog, err = loadProgram(rootProgramName, spec, g.verifierLogs)
-		return err
+	err := g.dev.load(func() error {
+		return loadAs(g.unprivileged(), func() (err error) {
+			prog, err = loadProgram(rootProgramName, spec, g.verifierLogs)
+			return err
+		})
 	})
 	return prog, err
 }

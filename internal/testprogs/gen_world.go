@@ -43,3 +43,22 @@ func init() {
 	objects[UntypedOne] = object{_UntypedOneBytes, "xdp_redirect_to_111"}
 	objects[DeadFuncs] = object{_DeadfuncsBytes, "deadfuncs"}
 }
+
+// A device-bound program (XDP hints).
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem devbound devbound ../../testdata/devbound.c -- -I../../bpf/include
+
+// DevBound: devbound calls the XDP metadata kfuncs
+// bpf_xdp_metadata_rx_hash and _rx_timestamp, so it loads only bound to a
+// device. UDP to DevBoundPortDrop is dropped; for UDP to DevBoundPortSeen
+// it counts the .bss globals seen, hashed (rx_hash succeeded) and stamped
+// (rx_timestamp succeeded), and keeps the last hash in hash; the rest
+// passes.
+const (
+	DevBound         = "devbound"
+	DevBoundPortDrop = 7401
+	DevBoundPortSeen = 7402
+)
+
+func init() {
+	objects[DevBound] = object{_DevboundBytes, "devbound"}
+}

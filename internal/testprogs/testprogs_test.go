@@ -70,7 +70,7 @@ func packets() map[string][]byte {
 
 func TestObjects(t *testing.T) {
 	names := testprogs.Names()
-	if len(names) != 44 {
+	if len(names) != 45 {
 		t.Errorf("%d objects: %v", len(names), names)
 	}
 	for _, name := range names {

@@ -1,0 +1,154 @@
+package dispatcher_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+)
+
+// requireDeviceKfuncs skips, with the kernel's word, where the kernel has
+// no XDP metadata kfuncs (they came in 6.3: Debian's 6.1 lacks them).
+func requireDeviceKfuncs(t *testing.T) {
+	t.Helper()
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Skipf("no kernel BTF to look the XDP metadata kfuncs up in: %v", err)
+	}
+	for _, fn := range []string{"bpf_xdp_metadata_rx_hash", "bpf_xdp_metadata_rx_timestamp"} {
+		var f *btf.Func
+		if err := spec.TypeByName(fn, &f); err != nil {
+			t.Skipf("the kernel's BTF has no kfunc %s (XDP hints need Linux 6.3 or later): %v", fn, err)
+		}
+	}
+}
+
+// hints are devbound's .bss counters.
+type hints struct{ seen, hashed, stamped uint64 }
+
+func (h hints) sub(o hints) hints {
+	return hints{h.seen - o.seen, h.hashed - o.hashed, h.stamped - o.stamped}
+}
+
+// readHints reads devbound's counters out of its .bss map.
+func readHints(t *testing.T, bss *ebpf.Map) hints {
+	t.Helper()
+	spec, err := testprogs.Spec(testprogs.DevBound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	if err := bss.Lookup(uint32(0), &data); err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string) uint64 {
+		v := spec.Variables[name]
+		if v == nil || v.SectionName != ".bss" || int(v.Offset)+8 > len(data) {
+			t.Fatalf("devbound has no .bss variable %s", name)
+		}
+		return binary.NativeEndian.Uint64(data[v.Offset:])
+	}
+	return hints{get("seen"), get("hashed"), get("stamped")}
+}
+
+// devBoundAlone attaches devbound alone to the fixture's interface, bound
+// to it as its own loader would (BPF_F_XDP_DEV_BOUND_ONLY, the ifindex, in
+// the interface's namespace, native mode), and returns its .bss map.
+func devBoundAlone(t *testing.T, f *fixture) (*ebpf.Map, func()) {
+	t.Helper()
+	spec, err := testprogs.Spec(testprogs.DevBound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := spec.Programs["devbound"]
+	ps.Flags |= 1 << 6 // BPF_F_XDP_DEV_BOUND_ONLY
+	ps.Ifindex = uint32(f.pair.B.Index)
+	var coll *ebpf.Collection
+	var l link.Link
+	err = f.recv.Do(func() (err error) {
+		if coll, err = ebpf.NewCollection(spec); err != nil {
+			return err
+		}
+		l, err = link.AttachXDP(link.XDPOptions{Program: coll.Programs["devbound"], Interface: f.pair.B.Index, Flags: link.XDPDriverMode})
+		return err
+	})
+	if err != nil {
+		if coll != nil {
+			coll.Close()
+		}
+		t.Fatalf("devbound alone: %v", err)
+	}
+	return coll.Maps[".bss"], func() { l.Close(); coll.Close() }
+}
+
+// TestDeviceBoundProgram: a program that reads XDP hints through the
+// metadata kfuncs loads only bound to its device; in a chain it binds the
+// whole chain to the interface, on every mechanism. With real traffic over
+// a veth pair (veth implements the kfuncs), the kfuncs succeed in the chain
+// for exactly the packets they succeed for the program alone, its drops
+// are dropped and counted, and the program before it still drops its port.
+func TestDeviceBoundProgram(t *testing.T) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+		requireDeviceKfuncs(t)
+		f := newFixture(t, mech)
+		const n = 20
+
+		// Alone, as its own loader runs it.
+		bss, detach := devBoundAlone(t, f)
+		before := readHints(t, bss)
+		f.expectUDP(t, false, testprogs.DevBoundPortSeen, n, true)
+		alone := readHints(t, bss).sub(before)
+		detach()
+		if alone.seen != n || alone.hashed != n {
+			t.Fatalf("devbound alone: %+v for %d datagrams; veth should give every one a hash", alone, n)
+		}
+
+		r := f.attach(t)
+		add(t, r, program(t, testprogs.DropPort, "dropport"), program(t, testprogs.DevBound, "devbound"))
+		paths, err := r.ProgramMaps("devbound")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bss, err = ebpf.LoadPinnedMap(paths[".bss"], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bss.Close()
+
+		before = readHints(t, bss)
+		f.expectUDP(t, false, testprogs.DevBoundPortSeen, n, true)
+		if got := readHints(t, bss).sub(before); got != alone {
+			t.Errorf("devbound in the chain: %+v for %d datagrams, alone %+v", got, n, alone)
+		}
+		b := statsByName(t, r)
+		f.expectUDP(t, false, testprogs.DevBoundPortDrop, 5, false)
+		f.expectUDP(t, false, dropPort, 5, false)
+		a := statsByName(t, r)
+		if d := sub(a["devbound"], b["devbound"]); d.Drop != 5 {
+			t.Errorf("devbound counted %+v, want 5 drops", d)
+		}
+		if d := sub(a["dropport"], b["dropport"]); d.Drop != 5 {
+			t.Errorf("dropport counted %+v, want 5 drops", d)
+		}
+		if mech == dispatcher.Inline {
+			if p := placements(t, r)["devbound"]; p.Placement != dispatcher.PlacementInline {
+				t.Errorf("devbound placed %q (%s), want inline", p.Placement, p.CallReason)
+			}
+		}
+
+		// A chain change keeps the binding: a new generation with another
+		// program still runs the kfuncs.
+		add(t, r, program(t, testprogs.Noop, "noop"))
+		before = readHints(t, bss)
+		f.expectUDP(t, false, testprogs.DevBoundPortSeen, n, true)
+		if got := readHints(t, bss).sub(before); got != alone {
+			t.Errorf("devbound after a chain change: %+v, alone %+v", got, alone)
+		}
+	})
+}
