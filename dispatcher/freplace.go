@@ -8,7 +8,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"golang.org/x/sys/unix"
 )
 
 // freplaceMechanism loads each program once as a BPF_PROG_TYPE_EXT program
@@ -28,9 +27,13 @@ func newFreplaceMechanism() (mechanism, error) { return freplaceMechanism{}, nil
 func (freplaceMechanism) kind() MechanismKind { return Freplace }
 
 func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
+	spec, err := spliceTailCallers(g)
+	if err != nil {
+		return nil, err
+	}
 	var root *ebpf.Program
 	err = g.dev.load(func() (err error) {
-		root, err = loadProgram(rootProgramName, g.rootSpec, g.verifierLogs)
+		root, err = loadProgram(rootProgramName, spec, g.verifierLogs)
 		return err
 	})
 	if err != nil {
@@ -43,6 +46,9 @@ func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 		}
 	}()
 	for i, s := range g.slots {
+		if s.spliced {
+			continue
+		}
 		fs := &freplaceSlot{}
 		s.ext = fs
 		if !s.fresh {
@@ -77,7 +83,7 @@ func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 			if err != nil {
 				var pe *ProgramError
 				if errors.As(err, &pe) {
-					pe.Err = extensionTailCallError(s, trampolineError(pe.Err))
+					pe.Err = trampolineError(pe.Err)
 				}
 				return nil, err
 			}
@@ -110,6 +116,11 @@ func (freplaceMechanism) commit(g *generation) error {
 	for _, s := range g.slots {
 		fs, ok := s.ext.(*freplaceSlot)
 		if !ok {
+			if s.spliced {
+				// An extension it was before is no longer wanted.
+				os.Remove(filepath.Join(g.pins.linksDir(), s.Name))
+				os.Remove(filepath.Join(g.pins.progsDir(), s.Name))
+			}
 			continue
 		}
 		if err := os.MkdirAll(g.pins.progsDir(), 0o700); err != nil {
@@ -147,7 +158,7 @@ func (freplaceMechanism) abort(g *generation) {
 func (freplaceMechanism) cleanup(pd pinDir, st *state) {
 	keep := map[string]bool{}
 	for _, p := range st.Programs {
-		keep[p.Name] = true
+		keep[p.Name] = p.Placement != PlacementCall // a spliced program has no extension
 	}
 	removeUnlisted(pd.progsDir(), keep)
 	removeUnlisted(pd.linksDir(), keep)
@@ -163,22 +174,32 @@ func removeUnlisted(dir string, keep map[string]bool) {
 	}
 }
 
-// extensionTailCallError explains the kernel's EINVAL for an extension
-// that tail calls through its own PROG_ARRAY. The kernel lets one
-// PROG_ARRAY hold programs of one expected attach type only, checked
-// against its first user (6.1 and 6.12 alike): the program verified alone
-// is XDP with BPF_XDP, as its loader's SEC("xdp") programs are, while an
-// extension has none, so the extension is refused the array (and, owning
-// it, would refuse the programs its loader puts there).
-func extensionTailCallError(s *slot, err error) error {
-	if !errors.Is(err, unix.EINVAL) {
-		return err
+// reasonExtensionTailCall is why, under freplace, a program that uses a
+// PROG_ARRAY is spliced into the root instead of extending it. The kernel
+// lets one PROG_ARRAY serve programs of one expected attach type only,
+// fixed by its first user (6.1 and 6.12 alike, TestTailCallReturnsToChain):
+// the program verified alone and the SEC("xdp") programs its loader puts
+// into the array have BPF_XDP, an extension has none, so the extension
+// would be refused the array (EINVAL), and owning it would refuse them.
+// Spliced, the program is part of the root, which is XDP with BPF_XDP.
+const reasonExtensionTailCall = "called: spliced into the root, because the kernel refuses an extension (freplace) the PROG_ARRAY %q it uses: one PROG_ARRAY serves programs of one expected attach type, and an extension has none while the array's XDP programs have BPF_XDP"
+
+// spliceTailCallers marks the slots of g whose programs use a PROG_ARRAY
+// as spliced and returns g's root with them spliced in.
+func spliceTailCallers(g *generation) (*ebpf.ProgramSpec, error) {
+	some := false
+	for _, s := range g.slots {
+		name := progArrayOf(s)
+		s.spliced = name != ""
+		if s.spliced {
+			s.callReason = fmt.Sprintf(reasonExtensionTailCall, name)
+			some = true
+		}
 	}
-	name := progArrayOf(s)
-	if name == "" {
-		return err
+	if !some {
+		return g.rootSpec, nil
 	}
-	return fmt.Errorf("%w: the kernel refused the program as an extension (freplace) with its PROG_ARRAY %q (%v): one PROG_ARRAY serves programs of one expected attach type, and an extension has none while the array's XDP programs have BPF_XDP; tail calls through a program's own array work with the inline and linked mechanisms", ErrNotSupported, name, err)
+	return spliceSlots(g, func(s *slot) bool { return s.spliced })
 }
 
 // progArrayOf names a PROG_ARRAY that s's instructions use, or "".

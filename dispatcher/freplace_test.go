@@ -96,7 +96,8 @@ func TestRemoveUnlistedAndCleanup(t *testing.T) {
 	if err != nil || m.kind() != Freplace {
 		t.Fatalf("freplace mechanism: %v, %v", m, err)
 	}
-	m.cleanup(pd, &state{Programs: []programState{{Program: Program{Name: "c"}}}})
+	// b is spliced into the root (it uses a PROG_ARRAY): no extension pins.
+	m.cleanup(pd, &state{Programs: []programState{{Program: Program{Name: "c"}}, {Program: Program{Name: "b"}, Placement: PlacementCall}}})
 	if names := dirNames(t, pd.progsDir()); len(names) != 0 {
 		t.Errorf("after cleanup progs holds %v, want nothing", names)
 	}

@@ -61,6 +61,9 @@ type slot struct {
 	// was asked for.
 	inlined    bool
 	callReason string
+	// spliced: under freplace, the program is spliced into the root
+	// (as linked does) instead of extending it (freplace.go).
+	spliced bool
 	// body and rest are an inlined program's entry function, rewritten
 	// for the root, and its other functions.
 	body, rest asm.Instructions

@@ -446,7 +446,7 @@ func blameUnprivileged(g *generation, logs bool) error {
 // placement is how s runs in a generation of mechanism kind.
 func (s *slot) placement(kind MechanismKind) string {
 	switch {
-	case kind == Freplace:
+	case kind == Freplace && !s.spliced:
 		return PlacementFreplace
 	case s.inlined:
 		return PlacementInline

@@ -63,6 +63,24 @@ func (m linkedMechanism) buildPlaced(g *generation) (*ebpf.Program, error) {
 // splice loads g's root with the called slots' stubs replaced by their
 // programs.
 func (linkedMechanism) splice(g *generation) (*ebpf.Program, error) {
+	spec, err := spliceSlots(g, func(s *slot) bool { return !s.inlined })
+	if err != nil {
+		return nil, err
+	}
+	var prog *ebpf.Program
+	err = g.dev.load(func() error {
+		return loadAs(g.unprivileged(), func() (err error) {
+			prog, err = loadProgram(rootProgramName, spec, g.verifierLogs)
+			return err
+		})
+	})
+	return prog, err
+}
+
+// spliceSlots returns g's root with the stub of every slot pick selects
+// replaced by the slot's program: its entry function renamed to the slot's
+// symbol, its other functions renamed per slot.
+func spliceSlots(g *generation, pick func(*slot) bool) (*ebpf.ProgramSpec, error) {
 	spec := g.rootSpec.Copy()
 	funcs := splitFunctions(spec.Instructions)
 	active := make(map[string]*slot, len(g.slots))
@@ -72,7 +90,7 @@ func (linkedMechanism) splice(g *generation) (*ebpf.Program, error) {
 	var out asm.Instructions
 	for _, f := range funcs {
 		s, ok := active[f.name]
-		if !ok || s.inlined {
+		if !ok || !pick(s) {
 			out = append(out, f.insns...)
 			continue
 		}
@@ -85,14 +103,7 @@ func (linkedMechanism) splice(g *generation) (*ebpf.Program, error) {
 		out = append(out, insns...)
 	}
 	spec.Instructions = out
-	var prog *ebpf.Program
-	err := g.dev.load(func() error {
-		return loadAs(g.unprivileged(), func() (err error) {
-			prog, err = loadProgram(rootProgramName, spec, g.verifierLogs)
-			return err
-		})
-	})
-	return prog, err
+	return spec, nil
 }
 
 // firstLine is the first line of err's message.

@@ -1,7 +1,6 @@
 package dispatcher_test
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -97,10 +96,6 @@ func TestTailCallReturnsToChain(t *testing.T) {
 	}
 	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		r := newSemanticsRoot(t, mech)
-		if mech == dispatcher.Freplace {
-			testTailCallFreplace(t, r)
-			return
-		}
 		for _, pos := range []string{"first", "middle", "last"} {
 			for _, proceed := range []dispatcher.VerdictSet{onPass, dispatcher.NewVerdictSet(dispatcher.Pass, dispatcher.TX)} {
 				t.Run(fmt.Sprintf("%s/proceed-on=%s", pos, proceed), func(t *testing.T) {
@@ -129,14 +124,19 @@ func testTailCallPosition(t *testing.T, r *dispatcher.Root, mech dispatcher.Mech
 		t.Fatal(err)
 	}
 	placed := placements(t, r)
-	if mech == dispatcher.Inline {
-		if p := placed["tailself"]; p.Placement != dispatcher.PlacementCall || !strings.Contains(p.CallReason, "tail call") {
-			t.Errorf("tailself placed %q (%s), want called because it tail calls", p.Placement, p.CallReason)
-		}
-		for _, name := range []string{"before", "dropall"} {
-			if p, ok := placed[name]; ok && p.Placement != dispatcher.PlacementInline {
-				t.Errorf("%s placed %q (%s), want inline", name, p.Placement, p.CallReason)
-			}
+	others, why := dispatcher.PlacementCall, ""
+	switch mech {
+	case dispatcher.Inline:
+		others, why = dispatcher.PlacementInline, "entry function tail calls"
+	case dispatcher.Freplace:
+		others, why = dispatcher.PlacementFreplace, `spliced into the root, because the kernel refuses an extension (freplace) the PROG_ARRAY "jumps"`
+	}
+	if p := placed["tailself"]; p.Placement != dispatcher.PlacementCall || !strings.Contains(p.CallReason, why) {
+		t.Errorf("tailself placed %q (%s), want called (%s)", p.Placement, p.CallReason, why)
+	}
+	for _, name := range []string{"before", "dropall"} {
+		if p, ok := placed[name]; ok && p.Placement != others {
+			t.Errorf("%s placed %q (%s), want %s", name, p.Placement, p.CallReason, others)
 		}
 	}
 	for _, filled := range []bool{false, true} {
@@ -193,24 +193,3 @@ func statsOf(v dispatcher.Verdict) dispatcher.Stats {
 	return s
 }
 
-// testTailCallFreplace: as an extension, a program that tail calls through
-// its own PROG_ARRAY is refused by the kernel (6.1 and 6.12: one
-// PROG_ARRAY serves one expected attach type, an extension has none, the
-// array's XDP programs BPF_XDP). The error says so and names the array and
-// the mechanisms that work; the running chain is untouched.
-func testTailCallFreplace(t *testing.T, r *dispatcher.Root) {
-	before := program(t, testprogs.Noop, "before")
-	add(t, r, before)
-	id := status(t, r).DispatcherID
-	self := program(t, testprogs.TailSelf, "tailself")
-	err := r.Apply(dispatcher.Spec{Mechanism: dispatcher.Freplace, Programs: dispatcher.Chain{before, self}})
-	var pe *dispatcher.ProgramError
-	if !errors.As(err, &pe) || pe.Program != "tailself" || !errors.Is(err, dispatcher.ErrNotSupported) ||
-		!strings.Contains(err.Error(), `PROG_ARRAY "jumps"`) || !strings.Contains(err.Error(), "inline and linked") {
-		t.Fatalf("freplace with a tail call through the program's own array: %v, want the kernel's refusal explained", err)
-	}
-	t.Log(err)
-	if got := status(t, r); got.DispatcherID != id || len(got.Programs) != 1 {
-		t.Errorf("a refused chain changed the running one: dispatcher %d -> %d, %d programs", id, got.DispatcherID, len(got.Programs))
-	}
-}
