@@ -106,7 +106,7 @@ refuses them (where the probe says no and setting them up fails).`,
 	f.IntSliceVar(&o.LibXDPCounts, "libxdp-counts", nil, "libxdp chain lengths (default 1,4,10)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
-	f.BoolVar(&strict, "strict", false, "exit non-zero when a target is missed (linked ≤ 1.10 × monolithic, counters < 1 ns per slot; inline: counters on ≤ 1.25 × back-to-back at 10 and 64 and ≤ 1.25 × tail calls at 10, counters off ≤ 1.10 × tail calls at 10)")
+	f.BoolVar(&strict, "strict", false, "exit non-zero when a target is missed (linked ≤ 1.10 × monolithic, counters < 1 ns per slot; inline, counters on: ≤ 1.05 × back-to-back at 10 and ≤ 1.10 at 64, ≤ 1.0 × the tail-call chain at 10 and 16, counting ≤ 0.1 ns per slot at 64)")
 	return cmd
 }
 

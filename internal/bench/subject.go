@@ -16,8 +16,10 @@ import (
 // subject is one configuration under measurement: the program that
 // BPF_PROG_TEST_RUN runs and what keeps it set up.
 type subject struct {
-	row     Row
-	prog    *ebpf.Program
+	row  Row
+	prog *ebpf.Program
+	// links are a tail-call chain's programs, in chain order.
+	links   []*ebpf.Program
 	closers []io.Closer
 	// check runs after the measurements; total is the number of runs made.
 	check func(total uint64) error
