@@ -111,9 +111,12 @@ func (r *Result) find(program string, kind Kind, programs int, counters Counters
 }
 
 // Failed returns the checks that missed their target.
-func (r *Result) Failed() []Check {
+func (r *Result) Failed() []Check { return failed(r.Checks) }
+
+// failed returns the checks that missed their target.
+func failed(checks []Check) []Check {
 	var out []Check
-	for _, c := range r.Checks {
+	for _, c := range checks {
 		if !c.OK {
 			out = append(out, c)
 		}
@@ -259,14 +262,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if len(r.Checks) > 0 {
-		b.WriteString("\n| target | value | wanted | met |\n|---|---:|---|---|\n")
-		for _, c := range r.Checks {
-			ok := "yes"
-			if !c.OK {
-				ok = "**no**"
-			}
-			fmt.Fprintf(&b, "| %s | %.3f | %s | %s |\n", c.Name, c.Value, c.Target, ok)
-		}
+		writeChecks(&b, r.Checks)
 	}
 	if line := swapLine(r.Swaps, r.Rounds); line != "" {
 		b.WriteString("\n" + line + "\n")
@@ -327,4 +323,16 @@ func progressf(w io.Writer, format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(w, format+"\n", args...)
+}
+
+// writeChecks prints checks as a markdown table.
+func writeChecks(b *strings.Builder, checks []Check) {
+	b.WriteString("\n| target | value | wanted | met |\n|---|---:|---|---|\n")
+	for _, c := range checks {
+		ok := "yes"
+		if !c.OK {
+			ok = "**no**"
+		}
+		fmt.Fprintf(b, "| %s | %.3f | %s | %s |\n", c.Name, c.Value, c.Target, ok)
+	}
 }

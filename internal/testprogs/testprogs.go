@@ -41,6 +41,12 @@ const (
 	UDP         = "udp"
 	TailCall    = "tailcall"
 	TailCallUDP = "tailcall_udp"
+
+	// Reflect sends every frame back (XDP_TX) and counts them in its
+	// per-CPU map ReflectCount; it drops them while ReflectStop[0] != 0.
+	Reflect      = "reflect"
+	ReflectCount = "reflected"
+	ReflectStop  = "stop"
 )
 
 // Facts about the objects that tests assert against.
@@ -62,10 +68,11 @@ const (
 	// TailCallLinks is how many programs of tailcall and tailcall_udp
 	// tail-call (TailCallProgram(0..33)), each with its index + 1 as a
 	// literal key; TailCallLast is their program that ends a chain (the
-	// body, then XDP_PASS).
+	// body, then XDP_PASS); TailCallMap is their BPF_MAP_TYPE_PROG_ARRAY
+	// (64 entries).
 	TailCallLinks = 34
 	TailCallLast  = "tc_last"
-	TailCallMap = "chain_map"
+	TailCallMap   = "chain_map"
 )
 
 type object struct {
@@ -112,6 +119,7 @@ var objects = map[string]object{
 	"monolithic_udp_inline64": {_MonolithicUdpInline64Bytes, "monolithic"},
 
 	UDP:         {_UdpBytes, "udp"},
+	Reflect:     {_ReflectBytes, "reflect"},
 	TailCall:    {_TailcallBytes, "tc00"},
 	TailCallUDP: {_TailcallUdpBytes, "tc00"},
 }

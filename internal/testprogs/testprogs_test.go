@@ -70,7 +70,7 @@ func packets() map[string][]byte {
 
 func TestObjects(t *testing.T) {
 	names := testprogs.Names()
-	if len(names) != 40 {
+	if len(names) != 41 {
 		t.Errorf("%d objects: %v", len(names), names)
 	}
 	for _, name := range names {
@@ -491,4 +491,34 @@ func countCondJumps(insns asm.Instructions) int {
 		}
 	}
 	return n
+}
+
+// TestReflect runs reflect alone: XDP_TX, counted; XDP_DROP while stop is
+// set, uncounted.
+func TestReflect(t *testing.T) {
+	coll, prog := loadObject(t, testprogs.Reflect)
+	const tx, drop = 3, 1
+	for _, c := range []struct {
+		stop uint32
+		want uint32
+		sum  uint64
+	}{{0, tx, 1}, {1, drop, 1}, {0, tx, 2}} {
+		if err := coll.Maps[testprogs.ReflectStop].Put(uint32(0), c.stop); err != nil {
+			t.Fatal(err)
+		}
+		if ret, _ := testutil.RunXDP(t, prog, packets()["udp4"]); ret != c.want {
+			t.Errorf("stop %d: verdict %d, want %d", c.stop, ret, c.want)
+		}
+		var per []uint64
+		if err := coll.Maps[testprogs.ReflectCount].Lookup(uint32(0), &per); err != nil {
+			t.Fatal(err)
+		}
+		var sum uint64
+		for _, v := range per {
+			sum += v
+		}
+		if sum != c.sum {
+			t.Errorf("stop %d: reflected %d, want %d", c.stop, sum, c.sum)
+		}
+	}
 }
