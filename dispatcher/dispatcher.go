@@ -120,7 +120,7 @@ func open(ifname string, opts *Options, create bool) (_ *Root, err error) {
 		return nil, err
 	}
 	if create {
-		pruneStale(o, r.pins)
+		pruneStale(o, r.pins, false)
 	}
 	if o.Mode != ModeAuto && o.Mode != r.st.Mode {
 		return nil, fmt.Errorf("%w: the root of %q is attached in %s mode, not %s; detach it first to change the mode", ErrInvalid, ifname, r.st.Mode, o.Mode)
@@ -407,7 +407,7 @@ func (r *Root) detach(adopt bool) error {
 	// pinning into a directory being removed.
 	r.pins.removeEmptyDirs()
 	lock.Unlock()
-	pruneStale(r.opts, r.pins)
+	pruneStale(r.opts, r.pins, true)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -243,22 +244,43 @@ var errStaleRoot = fmt.Errorf("%w: stale root (interface gone)", ErrNotAttached)
 // lock after checking again; one locked by another process is left for
 // later. The kernel already detached them: nothing that serves traffic
 // changes. Best effort.
-func pruneStale(o Options, keep pinDir) {
+//
+// It reads one pinned link per root (rootStale), and is called on every
+// attach: a process attaching N roots would read N² links. So it runs only
+// when this process has created at least as many roots under o's bpffs
+// since its last run as that run found (amortized: the attaches of N roots
+// read O(N) links in all). Detach passes force.
+func pruneStale(o Options, keep pinDir, force bool) {
+	base := filepath.Join(o.BPFFS, "xdpchain")
+	pruneMu.Lock()
+	p := prunes[base]
+	p.since++
+	due := force || p.since >= p.found
+	if due {
+		p.since = 0
+	}
+	prunes[base] = p
+	pruneMu.Unlock()
+	if !due {
+		return
+	}
+	found := 0
 	eachPinDir(o, func(pd pinDir) error {
+		found++
 		if pd.bpf == keep.bpf {
 			return nil
 		}
 		if _, err := pd.secure(o, false); err != nil {
 			return nil
 		}
-		if _, err := statusFromPins(pd); !errors.Is(err, errStaleRoot) {
+		if !rootStale(pd) {
 			return nil
 		}
 		lock, err := tryLockDir(pd.bpf)
 		if err != nil || lock == nil {
 			return nil
 		}
-		if _, err := statusFromPins(pd); errors.Is(err, errStaleRoot) {
+		if rootStale(pd) {
 			pd.removeAll()
 			lock.Unlock()
 			pd.removeEmptyDirs()
@@ -267,4 +289,35 @@ func pruneStale(o Options, keep pinDir) {
 		lock.Unlock()
 		return nil
 	})
+	pruneMu.Lock()
+	p = prunes[base]
+	p.found = found
+	prunes[base] = p
+	pruneMu.Unlock()
+}
+
+// pruneRuns is how often pruneStale ran under one bpffs: roots created by
+// this process since (since), roots found by the last run (found).
+type pruneRuns struct{ since, found int }
+
+var (
+	pruneMu sync.Mutex
+	prunes  = map[string]pruneRuns{}
+)
+
+// rootStale reports whether pd's root link is pinned and defunct (its
+// interface or network namespace gone), as statusFromPins decides it, but
+// reading nothing else.
+func rootStale(pd pinDir) bool {
+	l, err := link.LoadPinnedLink(pd.link(), nil)
+	if err != nil {
+		return false
+	}
+	defer l.Close()
+	info, err := l.Info()
+	if err != nil {
+		return false
+	}
+	x := info.XDP()
+	return x == nil || x.Ifindex == 0
 }

@@ -129,12 +129,14 @@ func TestChainSpeedChecks(t *testing.T) {
 		measured(MonolithicInline, 10, "", 40),
 		measured(MonolithicInline, 64, "", 100),
 		measured(TailCall, 10, "", 80),
+		measured(TailCall, 16, "", 100),
 		{Kind: TailCall, Program: ProgramNoop, Programs: 64, Skipped: tailCallSkip(64)},
-		measured(Inline, 10, CountersOn, 49),  // 1.225 × back-to-back, 0.6125 × tail calls
-		measured(Inline, 10, CountersOff, 89), // 1.1125 × tail calls
-		measured(Inline, 64, CountersOn, 126), // 1.26 × back-to-back
-		measured(Inline, 64, CountersOff, 101),
-		measured(Linked, 10, CountersOn, 500), // not a chain-speed row
+		measured(Inline, 10, CountersOn, 42),      // 1.05 × back-to-back, 0.525 × tail calls
+		measured(Inline, 10, CountersOff, 89),     // no target
+		measured(Inline, 16, CountersOn, 101),     // 1.01 × tail calls
+		measured(Inline, 64, CountersOn, 126),     // 1.26 × back-to-back
+		measured(Inline, 64, CountersOff, 120.24), // counting (126-120.24)/64 = 0.09 ns per slot
+		measured(Linked, 10, CountersOn, 500),     // not a chain-speed row
 		// udp: the inline row skipped, the tail-call chain not measured.
 		measuredOf(ProgramUDP, MonolithicInline, 10, "", 50),
 		{Kind: Inline, Program: ProgramUDP, Programs: 10, Counters: CountersOn, Skipped: "broken"},
@@ -148,11 +150,13 @@ func TestChainSpeedChecks(t *testing.T) {
 		value float64
 		ok    bool
 	}{
-		"inline 10 noop (counters on) / back-to-back 10":     {1.225, true},
-		"inline 64 noop (counters on) / back-to-back 64":     {1.26, false},
-		"inline 10 noop (counters on) / tail-call chain 10":  {0.6125, true},
-		"inline 10 noop (counters off) / tail-call chain 10": {1.1125, false},
-		"inline 10 udp (counters on) / back-to-back 10":      {0, false},
+		"inline 10 noop (counters on) / back-to-back 10":    {1.05, true},
+		"inline 64 noop (counters on) / back-to-back 64":    {1.26, false},
+		"inline 10 noop (counters on) / tail-call chain 10": {0.525, true},
+		"inline 16 noop (counters on) / tail-call chain 16": {1.01, false},
+		"inline 10 udp (counters on) / back-to-back 10":     {0, false},
+		"counter cost per slot, inline 64 noop":             {0.09, true},
+		"counter cost per slot, inline 10 noop":             {-47.0 / 10, true},
 	} {
 		c, found := got[name]
 		if !found || !near(c.Value, want.value) || c.OK != want.ok {

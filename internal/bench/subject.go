@@ -16,8 +16,10 @@ import (
 // subject is one configuration under measurement: the program that
 // BPF_PROG_TEST_RUN runs and what keeps it set up.
 type subject struct {
-	row     Row
-	prog    *ebpf.Program
+	row  Row
+	prog *ebpf.Program
+	// links are a tail-call chain's programs, in chain order.
+	links   []*ebpf.Program
 	closers []io.Closer
 	// check runs after the measurements; total is the number of runs made.
 	check func(total uint64) error
@@ -77,6 +79,12 @@ func attachXDP(ns *benchNS, s *subject, prog *ebpf.Program) error {
 	if err != nil {
 		return err
 	}
+	return attachXDPTo(ns, s, prog, ifname, ifindex)
+}
+
+// attachXDPTo attaches prog to interface ifname (ifindex) of ns and keeps
+// the link in s.
+func attachXDPTo(ns *benchNS, s *subject, prog *ebpf.Program, ifname string, ifindex int) error {
 	return ns.do(func() error {
 		l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex})
 		if err != nil {
@@ -152,10 +160,17 @@ func attachRoot(ns *benchNS, o *Options, s *subject, mech dispatcher.MechanismKi
 	if err != nil {
 		return nil, err
 	}
+	return attachRootTo(ns, o.BPFFS, o.StateDir, s, ifname, mech, chain, counters)
+}
+
+// attachRootTo attaches an xdpchain root by mech to interface ifname of
+// ns, with pins and state under bpffs and stateDir, and fills it with
+// chain; s keeps it until it is closed.
+func attachRootTo(ns *benchNS, bpffs, stateDir string, s *subject, ifname string, mech dispatcher.MechanismKind, chain dispatcher.Chain, counters bool) (*dispatcher.Root, error) {
 	root, err := dispatcher.Attach(ifname, &dispatcher.Options{
 		NetNS:     ns.name,
-		BPFFS:     o.BPFFS,
-		StateDir:  o.StateDir,
+		BPFFS:     bpffs,
+		StateDir:  stateDir,
 		Mechanism: mech,
 	})
 	if err != nil {

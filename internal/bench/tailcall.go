@@ -25,13 +25,25 @@ func tailCallSkip(n int) string {
 	return ""
 }
 
-// tailCallSubject builds an L3AF/Katran-style tail-call chain of n copies
-// of the test program: the tail-call object loaded n times, copy i with the
-// .rodata next_key i+1 and stored at index i of one shared PROG_ARRAY, the
-// last copy its program tailcall_last (no tail call). A copy that passes
-// tail-calls the next with a key the verifier sees as a constant (a frozen
-// .rodata value), which the x86 JIT turns into a direct jump. The first
-// copy is attached to a veth of ns and run.
+// tailCallPrograms returns the programs of the tail-call object that make
+// a chain of n (1..TailCallMaxPrograms), in chain order: tc00..tc(n-2),
+// then tc_last.
+func tailCallPrograms(n int) []string {
+	names := make([]string, 0, n)
+	for i := 0; i < n-1; i++ {
+		names = append(names, testprogs.TailCallProgram(i))
+	}
+	return append(names, testprogs.TailCallLast)
+}
+
+// tailCallSubject builds the fastest tail-call chain of n programs one can
+// build (Katran-style): ONE object, whose program i tail-calls index i+1
+// of its PROG_ARRAY with a literal constant key, loaded once with the n
+// programs the chain needs; the array is filled once, before the first
+// packet, with program i at index i (the last is tc_last, the body and
+// XDP_PASS). A constant key lets the x86 JIT patch each tail call into a
+// direct jump (TestTailCallDirect checks the JITed images). The first
+// program is attached to a veth of ns and run.
 func tailCallSubject(ns *benchNS, program string, n int) (_ *subject, err error) {
 	s := &subject{row: Row{Kind: TailCall, Program: program, Programs: n}}
 	defer closeOnError(s, &err)
@@ -40,40 +52,31 @@ func tailCallSubject(ns *benchNS, program string, n int) (_ *subject, err error)
 	if err != nil {
 		return nil, err
 	}
-	chain, err := ebpf.NewMap(cs.Maps[testprogs.TailCallMap])
-	if err != nil {
-		return nil, fmt.Errorf("creating %s's %s: %w", name, testprogs.TailCallMap, err)
+	chain := tailCallPrograms(n)
+	keep := make(map[string]bool, n)
+	for _, p := range chain {
+		keep[p] = true
 	}
-	s.closers = append(s.closers, chain)
-	for i := 0; i < n; i++ {
-		c := cs.Copy()
-		if err := c.Variables[testprogs.TailCallNextKey].Set(uint32(i + 1)); err != nil {
-			return nil, fmt.Errorf("setting %s's %s: %w", name, testprogs.TailCallNextKey, err)
+	for p := range cs.Programs {
+		if !keep[p] {
+			delete(cs.Programs, p)
 		}
-		// Load the one program this copy runs.
-		progName := testprogs.Program(name)
-		if i == n-1 {
-			progName = testprogs.TailCallLast
+	}
+	coll, err := ebpf.NewCollection(cs)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", name, err)
+	}
+	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
+	arr := coll.Maps[testprogs.TailCallMap]
+	for i, p := range chain {
+		if err := arr.Put(uint32(i), coll.Programs[p]); err != nil {
+			return nil, fmt.Errorf("storing %s of %s at %d: %w", p, name, i, err)
 		}
-		for p := range c.Programs {
-			if p != progName {
-				delete(c.Programs, p)
-			}
-		}
-		coll, err := ebpf.NewCollectionWithOptions(c, ebpf.CollectionOptions{
-			MapReplacements: map[string]*ebpf.Map{testprogs.TailCallMap: chain},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("loading copy %d of %s: %w", i, name, err)
-		}
-		s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
-		prog := coll.Programs[progName]
-		if err := chain.Put(uint32(i), prog); err != nil {
-			return nil, fmt.Errorf("storing copy %d of %s: %w", i, name, err)
-		}
-		if i == 0 {
-			s.prog = prog
-		}
+	}
+	s.prog = coll.Programs[chain[0]]
+	s.links = make([]*ebpf.Program, 0, n)
+	for _, p := range chain {
+		s.links = append(s.links, coll.Programs[p])
 	}
 	// A chain cut short (an empty index, the kernel's tail-call limit)
 	// returns XDP_ABORTED.

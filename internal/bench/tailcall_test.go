@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -34,9 +36,10 @@ func jited(t *testing.T, prog *ebpf.Program) []byte {
 }
 
 // TestTailCallDirect makes sure the tail-call chain's tail calls are the
-// direct jumps it is meant to measure: the verifier must see the .rodata
-// key as a constant. It calibrates on a tail call with an unknown key,
-// which the JIT must emit as an indirect one.
+// direct jumps it is meant to measure: no link makes an indirect tail call
+// (calibrated on a tail call with an unknown key, which the JIT must emit
+// as an indirect one), and every link but the last holds a jmp rel32 into
+// the next link's image: the JIT's patched poke.
 func TestTailCallDirect(t *testing.T) {
 	testutil.RequireRoot(t)
 	if runtime.GOARCH != "amd64" {
@@ -80,17 +83,63 @@ func TestTailCallDirect(t *testing.T) {
 	}
 	defer ns.Close()
 	for _, program := range []string{ProgramNoop, ProgramUDP} {
-		s, err := tailCallSubject(ns, program, 2)
+		s, err := tailCallSubject(ns, program, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if bytes.Contains(jited(t, s.prog), x86IndirectTailCall) {
-			t.Errorf("the %s tail-call chain's first program makes an indirect tail call: the verifier did not see its key as a constant", program)
+		images := make([]image, len(s.links))
+		for i, p := range s.links {
+			images[i] = imageOf(t, p)
+			if bytes.Contains(images[i].code, x86IndirectTailCall) {
+				t.Errorf("%s: link %d makes an indirect tail call: the verifier did not see its key as a constant", program, i)
+			}
+		}
+		for i := 0; i+1 < len(images); i++ {
+			if !images[i].jumpsInto(images[i+1]) {
+				t.Errorf("%s: link %d has no direct jmp into link %d (%#x, %d bytes): its tail call was not patched", program, i, i+1, images[i+1].addr, len(images[i+1].code))
+			}
 		}
 		if err := s.Close(); err != nil {
 			t.Error(err)
 		}
 	}
+}
+
+// image is a JITed program: its code and where it is.
+type image struct {
+	addr uint64
+	code []byte
+}
+
+// imageOf returns prog's JITed image and address, skipping where the
+// kernel shows neither.
+func imageOf(t *testing.T, prog *ebpf.Program) image {
+	t.Helper()
+	info, err := prog.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, ok := info.JitedKsymAddrs()
+	if !ok || len(addrs) == 0 || addrs[0] == 0 {
+		t.Skip("the kernel shows no JITed image address (kptr_restrict, or bpf_jit_kallsyms off)")
+	}
+	return image{addr: uint64(addrs[0]), code: jited(t, prog)}
+}
+
+// jumpsInto reports whether im holds a jmp rel32 (e9) whose target lies in
+// next's image.
+func (im image) jumpsInto(next image) bool {
+	for i := 0; i+5 <= len(im.code); i++ {
+		if im.code[i] != 0xe9 {
+			continue
+		}
+		rel := int32(binary.LittleEndian.Uint32(im.code[i+1 : i+5]))
+		target := im.addr + uint64(i) + 5 + uint64(int64(rel))
+		if target >= next.addr && target < next.addr+uint64(len(next.code)) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestTailCallLimit builds the longest tail-call chain the kernel runs to
@@ -121,5 +170,78 @@ func TestTailCallLimit(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "did not run to its end") {
 		t.Errorf("a tail-call chain of %d: %v, want it cut short", TailCallMaxPrograms+1, err)
+	}
+}
+
+// BenchmarkTailCallRing measures what one tail call costs as a function of
+// how many distinct programs a packet passes: a ring of k programs, each
+// tail-calling the next with a literal key (the last the first), runs
+// until the kernel's limit stops it, so every packet makes 33 tail calls
+// through k distinct JITed images (k = 1: a program tail-calling itself).
+// It reports ns per tail call; the ring sizes are measured round robin.
+//
+//	sudo go test -run '^$' -bench TailCallRing -benchtime 1x ./internal/bench
+func BenchmarkTailCallRing(b *testing.B) {
+	testutil.RequireRoot(b)
+	ns, err := newBenchNS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ns.Close()
+	type ring struct {
+		k       int
+		s       *subject
+		samples []float64
+	}
+	var rings []*ring
+	for _, k := range []int{1, 2, 4, 6, 8, 12, 16, 34} {
+		s := &subject{}
+		defer s.Close()
+		arr, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: uint32(k)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.closers = append(s.closers, arr)
+		for i := 0; i < k; i++ {
+			p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "GPL", Instructions: asm.Instructions{
+				asm.LoadMapPtr(asm.R2, arr.FD()),
+				asm.Mov.Imm(asm.R3, int32((i+1)%k)),
+				asm.FnTailCall.Call(),
+				asm.Mov.Imm(asm.R0, xdpPass),
+				asm.Return(),
+			}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.closers = append(s.closers, p)
+			s.links = append(s.links, p)
+		}
+		for i, p := range s.links {
+			if err := arr.Put(uint32(i), p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.prog = s.links[0]
+		if err := attachXDP(ns, s, s.prog); err != nil {
+			b.Fatal(err)
+		}
+		rings = append(rings, &ring{k: k, s: s})
+	}
+	pkt := udpPacket()
+	for range b.N {
+		for round := 0; round < DefaultRounds; round++ {
+			for _, r := range rings {
+				m, err := measure(r.s.prog, pkt, DefaultRepeat, xdpPass)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.samples = append(r.samples, m.NsPerPacket)
+			}
+		}
+	}
+	for _, r := range rings {
+		med := Median(r.samples)
+		b.Logf("ring of %2d programs: %7.2f ns per packet, %5.2f ns per tail call", r.k, med, med/33)
+		b.ReportMetric(med/33, fmt.Sprintf("ns/tailcall-ring%d", r.k))
 	}
 }

@@ -36,3 +36,4 @@ package testprogs
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem udp udp ../../testdata/udp.c -- -I../../bpf/include
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem tailcall tailcall ../../testdata/tailcall.c -- -I../../bpf/include
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem tailcall_udp tailcallUdp ../../testdata/tailcall.c -- -I../../bpf/include -DUDP=1
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem reflect reflect ../../testdata/reflect.c -- -I../../bpf/include

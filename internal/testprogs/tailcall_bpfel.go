@@ -16,10 +16,42 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tailcallMapChainMap      = "chain_map"
-	tailcallProgTailcall     = "tailcall"
-	tailcallProgTailcallLast = "tailcall_last"
-	tailcallVarNextKey       = "next_key"
+	tailcallMapChainMap = "chain_map"
+	tailcallProgTc00    = "tc00"
+	tailcallProgTc01    = "tc01"
+	tailcallProgTc02    = "tc02"
+	tailcallProgTc03    = "tc03"
+	tailcallProgTc04    = "tc04"
+	tailcallProgTc05    = "tc05"
+	tailcallProgTc06    = "tc06"
+	tailcallProgTc07    = "tc07"
+	tailcallProgTc08    = "tc08"
+	tailcallProgTc09    = "tc09"
+	tailcallProgTc10    = "tc10"
+	tailcallProgTc11    = "tc11"
+	tailcallProgTc12    = "tc12"
+	tailcallProgTc13    = "tc13"
+	tailcallProgTc14    = "tc14"
+	tailcallProgTc15    = "tc15"
+	tailcallProgTc16    = "tc16"
+	tailcallProgTc17    = "tc17"
+	tailcallProgTc18    = "tc18"
+	tailcallProgTc19    = "tc19"
+	tailcallProgTc20    = "tc20"
+	tailcallProgTc21    = "tc21"
+	tailcallProgTc22    = "tc22"
+	tailcallProgTc23    = "tc23"
+	tailcallProgTc24    = "tc24"
+	tailcallProgTc25    = "tc25"
+	tailcallProgTc26    = "tc26"
+	tailcallProgTc27    = "tc27"
+	tailcallProgTc28    = "tc28"
+	tailcallProgTc29    = "tc29"
+	tailcallProgTc30    = "tc30"
+	tailcallProgTc31    = "tc31"
+	tailcallProgTc32    = "tc32"
+	tailcallProgTc33    = "tc33"
+	tailcallProgTcLast  = "tc_last"
 )
 
 // loadTailcall returns the embedded CollectionSpec for tailcall.
@@ -64,8 +96,41 @@ type tailcallSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tailcallProgramSpecs struct {
-	Tailcall     *ebpf.ProgramSpec `ebpf:"tailcall"`
-	TailcallLast *ebpf.ProgramSpec `ebpf:"tailcall_last"`
+	Tc00   *ebpf.ProgramSpec `ebpf:"tc00"`
+	Tc01   *ebpf.ProgramSpec `ebpf:"tc01"`
+	Tc02   *ebpf.ProgramSpec `ebpf:"tc02"`
+	Tc03   *ebpf.ProgramSpec `ebpf:"tc03"`
+	Tc04   *ebpf.ProgramSpec `ebpf:"tc04"`
+	Tc05   *ebpf.ProgramSpec `ebpf:"tc05"`
+	Tc06   *ebpf.ProgramSpec `ebpf:"tc06"`
+	Tc07   *ebpf.ProgramSpec `ebpf:"tc07"`
+	Tc08   *ebpf.ProgramSpec `ebpf:"tc08"`
+	Tc09   *ebpf.ProgramSpec `ebpf:"tc09"`
+	Tc10   *ebpf.ProgramSpec `ebpf:"tc10"`
+	Tc11   *ebpf.ProgramSpec `ebpf:"tc11"`
+	Tc12   *ebpf.ProgramSpec `ebpf:"tc12"`
+	Tc13   *ebpf.ProgramSpec `ebpf:"tc13"`
+	Tc14   *ebpf.ProgramSpec `ebpf:"tc14"`
+	Tc15   *ebpf.ProgramSpec `ebpf:"tc15"`
+	Tc16   *ebpf.ProgramSpec `ebpf:"tc16"`
+	Tc17   *ebpf.ProgramSpec `ebpf:"tc17"`
+	Tc18   *ebpf.ProgramSpec `ebpf:"tc18"`
+	Tc19   *ebpf.ProgramSpec `ebpf:"tc19"`
+	Tc20   *ebpf.ProgramSpec `ebpf:"tc20"`
+	Tc21   *ebpf.ProgramSpec `ebpf:"tc21"`
+	Tc22   *ebpf.ProgramSpec `ebpf:"tc22"`
+	Tc23   *ebpf.ProgramSpec `ebpf:"tc23"`
+	Tc24   *ebpf.ProgramSpec `ebpf:"tc24"`
+	Tc25   *ebpf.ProgramSpec `ebpf:"tc25"`
+	Tc26   *ebpf.ProgramSpec `ebpf:"tc26"`
+	Tc27   *ebpf.ProgramSpec `ebpf:"tc27"`
+	Tc28   *ebpf.ProgramSpec `ebpf:"tc28"`
+	Tc29   *ebpf.ProgramSpec `ebpf:"tc29"`
+	Tc30   *ebpf.ProgramSpec `ebpf:"tc30"`
+	Tc31   *ebpf.ProgramSpec `ebpf:"tc31"`
+	Tc32   *ebpf.ProgramSpec `ebpf:"tc32"`
+	Tc33   *ebpf.ProgramSpec `ebpf:"tc33"`
+	TcLast *ebpf.ProgramSpec `ebpf:"tc_last"`
 }
 
 // tailcallMapSpecs contains maps before they are loaded into the kernel.
@@ -79,7 +144,6 @@ type tailcallMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tailcallVariableSpecs struct {
-	NextKey *ebpf.VariableSpec `ebpf:"next_key"`
 }
 
 // tailcallObjects contains all objects after they have been loaded into the kernel.
@@ -115,21 +179,86 @@ func (m *tailcallMaps) Close() error {
 //
 // It can be passed to loadTailcallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tailcallVariables struct {
-	NextKey *ebpf.Variable `ebpf:"next_key"`
 }
 
 // tailcallPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadTailcallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tailcallPrograms struct {
-	Tailcall     *ebpf.Program `ebpf:"tailcall"`
-	TailcallLast *ebpf.Program `ebpf:"tailcall_last"`
+	Tc00   *ebpf.Program `ebpf:"tc00"`
+	Tc01   *ebpf.Program `ebpf:"tc01"`
+	Tc02   *ebpf.Program `ebpf:"tc02"`
+	Tc03   *ebpf.Program `ebpf:"tc03"`
+	Tc04   *ebpf.Program `ebpf:"tc04"`
+	Tc05   *ebpf.Program `ebpf:"tc05"`
+	Tc06   *ebpf.Program `ebpf:"tc06"`
+	Tc07   *ebpf.Program `ebpf:"tc07"`
+	Tc08   *ebpf.Program `ebpf:"tc08"`
+	Tc09   *ebpf.Program `ebpf:"tc09"`
+	Tc10   *ebpf.Program `ebpf:"tc10"`
+	Tc11   *ebpf.Program `ebpf:"tc11"`
+	Tc12   *ebpf.Program `ebpf:"tc12"`
+	Tc13   *ebpf.Program `ebpf:"tc13"`
+	Tc14   *ebpf.Program `ebpf:"tc14"`
+	Tc15   *ebpf.Program `ebpf:"tc15"`
+	Tc16   *ebpf.Program `ebpf:"tc16"`
+	Tc17   *ebpf.Program `ebpf:"tc17"`
+	Tc18   *ebpf.Program `ebpf:"tc18"`
+	Tc19   *ebpf.Program `ebpf:"tc19"`
+	Tc20   *ebpf.Program `ebpf:"tc20"`
+	Tc21   *ebpf.Program `ebpf:"tc21"`
+	Tc22   *ebpf.Program `ebpf:"tc22"`
+	Tc23   *ebpf.Program `ebpf:"tc23"`
+	Tc24   *ebpf.Program `ebpf:"tc24"`
+	Tc25   *ebpf.Program `ebpf:"tc25"`
+	Tc26   *ebpf.Program `ebpf:"tc26"`
+	Tc27   *ebpf.Program `ebpf:"tc27"`
+	Tc28   *ebpf.Program `ebpf:"tc28"`
+	Tc29   *ebpf.Program `ebpf:"tc29"`
+	Tc30   *ebpf.Program `ebpf:"tc30"`
+	Tc31   *ebpf.Program `ebpf:"tc31"`
+	Tc32   *ebpf.Program `ebpf:"tc32"`
+	Tc33   *ebpf.Program `ebpf:"tc33"`
+	TcLast *ebpf.Program `ebpf:"tc_last"`
 }
 
 func (p *tailcallPrograms) Close() error {
 	return _TailcallClose(
-		p.Tailcall,
-		p.TailcallLast,
+		p.Tc00,
+		p.Tc01,
+		p.Tc02,
+		p.Tc03,
+		p.Tc04,
+		p.Tc05,
+		p.Tc06,
+		p.Tc07,
+		p.Tc08,
+		p.Tc09,
+		p.Tc10,
+		p.Tc11,
+		p.Tc12,
+		p.Tc13,
+		p.Tc14,
+		p.Tc15,
+		p.Tc16,
+		p.Tc17,
+		p.Tc18,
+		p.Tc19,
+		p.Tc20,
+		p.Tc21,
+		p.Tc22,
+		p.Tc23,
+		p.Tc24,
+		p.Tc25,
+		p.Tc26,
+		p.Tc27,
+		p.Tc28,
+		p.Tc29,
+		p.Tc30,
+		p.Tc31,
+		p.Tc32,
+		p.Tc33,
+		p.TcLast,
 	)
 }
 

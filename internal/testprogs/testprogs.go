@@ -41,6 +41,12 @@ const (
 	UDP         = "udp"
 	TailCall    = "tailcall"
 	TailCallUDP = "tailcall_udp"
+
+	// Reflect sends every frame back (XDP_TX) and counts them in its
+	// per-CPU map ReflectCount; it drops them while ReflectStop[0] != 0.
+	Reflect      = "reflect"
+	ReflectCount = "reflected"
+	ReflectStop  = "stop"
 )
 
 // Facts about the objects that tests assert against.
@@ -59,14 +65,14 @@ const (
 	// UDPDropPort is the UDP destination port udp (and the udp bodies of
 	// monolithic_udp* and tailcall_udp) drops; it passes everything else.
 	UDPDropPort = 4789
-	// TailCallNextKey is the .rodata variable of tailcall and tailcall_udp
-	// holding the chain_map index their program tailcall tail-calls on
-	// XDP_PASS (default 1). TailCallLast is their other program, the
-	// chain's last: the body, then XDP_PASS.
-	TailCallNextKey = "next_key"
-	TailCallLast    = "tailcall_last"
-	// TailCallMap is their BPF_MAP_TYPE_PROG_ARRAY (64 entries).
-	TailCallMap = "chain_map"
+	// TailCallLinks is how many programs of tailcall and tailcall_udp
+	// tail-call (TailCallProgram(0..33)), each with its index + 1 as a
+	// literal key; TailCallLast is their program that ends a chain (the
+	// body, then XDP_PASS); TailCallMap is their BPF_MAP_TYPE_PROG_ARRAY
+	// (64 entries).
+	TailCallLinks = 34
+	TailCallLast  = "tc_last"
+	TailCallMap   = "chain_map"
 )
 
 type object struct {
@@ -113,8 +119,9 @@ var objects = map[string]object{
 	"monolithic_udp_inline64": {_MonolithicUdpInline64Bytes, "monolithic"},
 
 	UDP:         {_UdpBytes, "udp"},
-	TailCall:    {_TailcallBytes, "tailcall"},
-	TailCallUDP: {_TailcallUdpBytes, "tailcall"},
+	Reflect:     {_ReflectBytes, "reflect"},
+	TailCall:    {_TailcallBytes, "tc00"},
+	TailCallUDP: {_TailcallUdpBytes, "tc00"},
 }
 
 func lookup(name string) object {
@@ -212,7 +219,7 @@ func MonolithicOf(body string, n int, inline bool) string {
 	return name
 }
 
-// TailCallOf returns the name of the tail-call chain link running the
+// TailCallOf returns the name of the tail-call chain object running the
 // program body (Noop or UDP). It panics for anything else.
 func TailCallOf(body string) string {
 	switch body {
@@ -222,4 +229,14 @@ func TailCallOf(body string) string {
 		return TailCallUDP
 	}
 	panic(fmt.Sprintf("testprogs: no tail-call object of %q", body))
+}
+
+// TailCallProgram returns the name of program i (0..TailCallLinks-1) of
+// tailcall and tailcall_udp: it tail-calls index i+1. It panics for any
+// other i.
+func TailCallProgram(i int) string {
+	if i < 0 || i >= TailCallLinks {
+		panic(fmt.Sprintf("testprogs: no tail-call link %d", i))
+	}
+	return fmt.Sprintf("tc%02d", i)
 }

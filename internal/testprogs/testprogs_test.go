@@ -70,7 +70,7 @@ func packets() map[string][]byte {
 
 func TestObjects(t *testing.T) {
 	names := testprogs.Names()
-	if len(names) != 45 {
+	if len(names) != 46 {
 		t.Errorf("%d objects: %v", len(names), names)
 	}
 	for _, name := range names {
@@ -444,8 +444,9 @@ func testMonolithic(t *testing.T, name, body string, n int, inline bool) {
 	}
 }
 
-// TestTailCall runs the links of a tail-call chain alone: the last
-// passes; the others, with nothing to tail-call, abort.
+// TestTailCall runs the programs of the tail-call object alone: the last
+// passes; the others, with nothing to tail-call, abort. Each tail-calls
+// the next index with a literal key.
 func TestTailCall(t *testing.T) {
 	for _, body := range []string{testprogs.Noop, testprogs.UDP} {
 		name := testprogs.TailCallOf(body)
@@ -456,17 +457,30 @@ func TestTailCall(t *testing.T) {
 		if _, ok := spec.Maps[testprogs.TailCallMap]; !ok {
 			t.Fatalf("%s: no map %s", name, testprogs.TailCallMap)
 		}
-		if err := spec.Variables[testprogs.TailCallNextKey].Set(uint32(5)); err != nil {
-			t.Fatal(err)
+		if got, want := len(spec.Programs), testprogs.TailCallLinks+1; got != want {
+			t.Errorf("%s: %d programs, want %d", name, got, want)
+		}
+		for i := 0; i < testprogs.TailCallLinks; i++ {
+			insns := spec.Programs[testprogs.TailCallProgram(i)].Instructions
+			key := int64(-1)
+			for j, ins := range insns {
+				if ins.IsBuiltinCall() && ins.Constant == int64(asm.FnTailCall) && j > 0 && insns[j-1].Dst == asm.R3 && insns[j-1].OpCode.Class() == asm.ALU64Class {
+					key = insns[j-1].Constant
+				}
+			}
+			if key != int64(i+1) {
+				t.Errorf("%s: %s tail-calls with key %d right before the call, want the literal %d", name, testprogs.TailCallProgram(i), key, i+1)
+			}
 		}
 		coll, _ := load(t, spec, testprogs.Program(name))
-		for prog, want := range map[string]uint32{testprogs.Program(name): aborted, testprogs.TailCallLast: pass} {
+		for prog, want := range map[string]uint32{testprogs.Program(name): aborted, testprogs.TailCallProgram(testprogs.TailCallLinks - 1): aborted, testprogs.TailCallLast: pass} {
 			if ret, _ := testutil.RunXDP(t, coll.Programs[prog], packets()["udp4"]); ret != want {
 				t.Errorf("%s: %s: verdict %d, want %d", name, prog, ret, want)
 			}
 		}
 	}
 	mustPanic(t, func() { testprogs.TailCallOf(testprogs.Counter) })
+	mustPanic(t, func() { testprogs.TailCallProgram(testprogs.TailCallLinks) })
 }
 
 func countCondJumps(insns asm.Instructions) int {
@@ -481,4 +495,34 @@ func countCondJumps(insns asm.Instructions) int {
 		}
 	}
 	return n
+}
+
+// TestReflect runs reflect alone: XDP_TX, counted; XDP_DROP while stop is
+// set, uncounted.
+func TestReflect(t *testing.T) {
+	coll, prog := loadObject(t, testprogs.Reflect)
+	const tx, drop = 3, 1
+	for _, c := range []struct {
+		stop uint32
+		want uint32
+		sum  uint64
+	}{{0, tx, 1}, {1, drop, 1}, {0, tx, 2}} {
+		if err := coll.Maps[testprogs.ReflectStop].Put(uint32(0), c.stop); err != nil {
+			t.Fatal(err)
+		}
+		if ret, _ := testutil.RunXDP(t, prog, packets()["udp4"]); ret != c.want {
+			t.Errorf("stop %d: verdict %d, want %d", c.stop, ret, c.want)
+		}
+		var per []uint64
+		if err := coll.Maps[testprogs.ReflectCount].Lookup(uint32(0), &per); err != nil {
+			t.Fatal(err)
+		}
+		var sum uint64
+		for _, v := range per {
+			sum += v
+		}
+		if sum != c.sum {
+			t.Errorf("stop %d: reflected %d, want %d", c.stop, sum, c.sum)
+		}
+	}
 }

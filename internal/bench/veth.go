@@ -1,0 +1,536 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+)
+
+// The real packet path benchmark (`xdpchain bench --path veth`).
+//
+// Every configuration gets a veth pair of its own, both ends attached in
+// native (driver) mode: on one end the configuration under measurement,
+// whose last program returns XDP_TX; on the other the reflect program,
+// which sends every frame back with XDP_TX and counts it. VethFrames
+// frames injected once through an AF_PACKET socket then circulate between
+// the two ends in the kernel's receive path (veth NAPI, XDP, XDP_TX to the
+// peer) until the reflector is told to drop them, and the rate is the
+// reflector's count over a window. Both ends run on the CPU that received
+// the injection, in softirq: the configuration's cost is part of every
+// round trip, so the rate falls as it grows. No generator is involved
+// (pktgen and xdp-trafficgen need not exist), and no socket sender limits
+// the rate.
+//
+// The configurations are measured round robin, each round starting one
+// further on; a row's ratio is the median over rounds of its rate divided
+// by the rate of the final program alone in the same round.
+
+// Defaults of the veth path benchmark.
+const (
+	// DefaultVethPrograms is how many parse-and-pass programs (udp) run
+	// before the final program.
+	DefaultVethPrograms = 10
+	// DefaultVethWindow is how long one measurement counts.
+	DefaultVethWindow = 500 * time.Millisecond
+	// VethFrames is how many frames circulate: under the NAPI budget (64)
+	// and the veth ring (256), so that none is dropped for lack of room.
+	VethFrames = 64
+	// TargetVethRatio is the smallest acceptable rate of the inline chain
+	// relative to its final program alone.
+	TargetVethRatio = 0.90
+)
+
+// VethOptions configure RunVeth.
+type VethOptions struct {
+	// Programs is the number of udp programs before the final one.
+	// Default DefaultVethPrograms.
+	Programs int
+	// Mechanisms are the dispatcher's mechanisms measured. Default
+	// DefaultMechanisms.
+	Mechanisms []dispatcher.MechanismKind
+	// Rounds is how many times each configuration is measured. Default
+	// DefaultRounds.
+	Rounds int
+	// Window is how long each measurement counts. Default
+	// DefaultVethWindow.
+	Window time.Duration
+	// BPFFS and StateDir as in Options (default: the run's own).
+	BPFFS    string
+	StateDir string
+	// Progress, when set, receives one line per step.
+	Progress io.Writer
+}
+
+// VethRow is one configuration of the veth path.
+type VethRow struct {
+	// Kind is Plain for the final program alone, TailCall for the
+	// tail-call chain (udp programs, then the final one), or the
+	// dispatcher's mechanism (counters on).
+	Kind Kind `json:"kind"`
+	// Programs counts every program, the final one included.
+	Programs int `json:"programs"`
+	// Mpps are the rates of the rounds, in million frames per second.
+	Mpps []float64 `json:"mpps"`
+	// Median of Mpps.
+	Median float64 `json:"median_mpps"`
+	// VsAlone is the median over rounds of the rate divided by the final
+	// program's alone in the same round.
+	VsAlone float64 `json:"vs_alone"`
+	// NsAdded is what the configuration adds per frame to the final
+	// program alone's round trip, from the medians.
+	NsAdded float64 `json:"ns_added"`
+}
+
+// VethResult is a run of the veth path benchmark.
+type VethResult struct {
+	Kernel  string        `json:"kernel"`
+	Started time.Time     `json:"started"`
+	Rounds  int           `json:"rounds"`
+	Window  time.Duration `json:"window_ns"`
+	Frames  int           `json:"frames"`
+	Rows    []VethRow     `json:"rows"`
+	Checks  []Check       `json:"checks"`
+}
+
+// Failed returns the checks that missed their target.
+func (r *VethResult) Failed() []Check { return failed(r.Checks) }
+
+func (o *VethOptions) withDefaults() (VethOptions, error) {
+	var out VethOptions
+	if o != nil {
+		out = *o
+	}
+	if out.Programs == 0 {
+		out.Programs = DefaultVethPrograms
+	}
+	if out.Programs < 1 || out.Programs+1 > dispatcher.MaxPrograms {
+		return out, fmt.Errorf("%d programs before the final one: want 1..%d", out.Programs, dispatcher.MaxPrograms-1)
+	}
+	if out.Rounds == 0 {
+		out.Rounds = DefaultRounds
+	}
+	if out.Rounds < 1 {
+		return out, fmt.Errorf("rounds %d: want at least 1", out.Rounds)
+	}
+	if out.Window == 0 {
+		out.Window = DefaultVethWindow
+	}
+	if out.Window < 10*time.Millisecond {
+		return out, fmt.Errorf("window %v: want at least 10ms", out.Window)
+	}
+	if out.Mechanisms == nil {
+		out.Mechanisms = slices.Clone(DefaultMechanisms)
+	}
+	for _, m := range out.Mechanisms {
+		if m != dispatcher.Linked && m != dispatcher.Inline {
+			return out, fmt.Errorf("mechanism %q on the veth path: want linked or inline", m)
+		}
+	}
+	out.Mechanisms = unique(out.Mechanisms)
+	return out, nil
+}
+
+const xdpTX = 3
+
+// loop is one configuration's veth pair: the configuration on one end,
+// the reflector on the other, and the socket that injects frames.
+type loop struct {
+	row     VethRow
+	s       *subject
+	count   *ebpf.Map // the reflector's per-CPU count
+	stop    *ebpf.Map // its drop switch
+	sock    int       // AF_PACKET, bound to the reflector's end
+	ifindex int       // the reflector's end
+	root    *dispatcher.Root
+}
+
+func (l *loop) Close() error {
+	var errs []error
+	if l.sock > 0 {
+		errs = append(errs, unix.Close(l.sock))
+		l.sock = 0
+	}
+	errs = append(errs, l.s.Close())
+	return errors.Join(errs...)
+}
+
+// RunVeth measures the configurations on the real packet path.
+func RunVeth(ctx context.Context, opts *VethOptions) (_ *VethResult, err error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	res := &VethResult{Kernel: kernelRelease(), Started: time.Now(), Rounds: o.Rounds, Window: o.Window, Frames: VethFrames}
+	if o.BPFFS == "" || o.StateDir == "" {
+		work, err := newWorkDir(o.BPFFS == "")
+		if err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, work.Close()) }()
+		if o.StateDir == "" {
+			o.StateDir = work.state()
+		}
+		if o.BPFFS == "" {
+			o.BPFFS = work.bpffs()
+		}
+	}
+	ns, err := newBenchNS()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, ns.Close()) }()
+
+	var loops []*loop
+	defer func() {
+		for _, l := range loops {
+			err = errors.Join(err, l.Close())
+		}
+	}()
+	add := func(row VethRow, fill func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error)) error {
+		progressf(o.Progress, "setup %s", vethLabel(row))
+		l, err := newLoop(ns, row, fill)
+		if err != nil {
+			return fmt.Errorf("setting up %s: %w", vethLabel(row), err)
+		}
+		loops = append(loops, l)
+		return nil
+	}
+	final := finalProgram()
+	err = add(VethRow{Kind: Plain, Programs: 1}, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
+		prog, err := loadFinal(s)
+		if err != nil {
+			return nil, err
+		}
+		return nil, attachXDPTo(ns, s, prog, ifname, ifindex)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if o.Programs+1 <= TailCallMaxPrograms {
+		err = add(VethRow{Kind: TailCall, Programs: o.Programs + 1}, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
+			return nil, vethTailCalls(ns, s, o.Programs, ifname, ifindex)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, mech := range o.Mechanisms {
+		chain := append(programChain(ProgramUDP, o.Programs), final)
+		err := add(VethRow{Kind: Kind(mech), Programs: len(chain)}, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
+			return attachRootTo(ns, o.BPFFS, o.StateDir, s, ifname, mech, chain, true)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	ratios := make([][]float64, len(loops))
+	for round := 0; round < o.Rounds; round++ {
+		rates := make([]float64, len(loops))
+		for k := range loops {
+			i := (round + k) % len(loops)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			mpps, err := loops[i].measure(ns, o.Window)
+			if err != nil {
+				return nil, fmt.Errorf("measuring %s: %w", vethLabel(loops[i].row), err)
+			}
+			progressf(o.Progress, "round %d/%d: %s %.3f Mpps", round+1, o.Rounds, vethLabel(loops[i].row), mpps)
+			rates[i] = mpps
+			loops[i].row.Mpps = append(loops[i].row.Mpps, mpps)
+		}
+		for i := range loops {
+			ratios[i] = append(ratios[i], rates[i]/rates[0])
+		}
+	}
+	for i, l := range loops {
+		if err := l.check(); err != nil {
+			return nil, err
+		}
+		l.row.Median = Median(l.row.Mpps)
+		l.row.VsAlone = Median(ratios[i])
+		if i > 0 && l.row.Median > 0 {
+			l.row.NsAdded = 1e3/l.row.Median - 1e3/loops[0].row.Median
+		}
+		res.Rows = append(res.Rows, l.row)
+		if l.row.Kind == Inline {
+			res.Checks = append(res.Checks, Check{
+				Name:   fmt.Sprintf("veth path: %s / final program alone", vethLabel(l.row)),
+				Value:  l.row.VsAlone,
+				Target: fmt.Sprintf("≥ %.2f", TargetVethRatio),
+				OK:     l.row.VsAlone >= TargetVethRatio,
+			})
+		}
+	}
+	return res, nil
+}
+
+// loadFinal loads the final program alone (verdict_tx); s keeps it.
+func loadFinal(s *subject) (*ebpf.Program, error) {
+	cs, err := testprogs.Spec(testprogs.VerdictTx)
+	if err != nil {
+		return nil, err
+	}
+	coll, err := ebpf.NewCollection(cs)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", testprogs.VerdictTx, err)
+	}
+	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
+	return coll.Programs[testprogs.Program(testprogs.VerdictTx)], nil
+}
+
+// vethTailCalls attaches the tail-call chain of the veth path to ifname:
+// n programs of the tail-call object (udp bodies, literal keys), the final
+// program at index n of their array, filled once.
+func vethTailCalls(ns *benchNS, s *subject, n int, ifname string, ifindex int) error {
+	cs, err := testprogs.Spec(testprogs.TailCallUDP)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for i := 0; i < n; i++ {
+		keep[testprogs.TailCallProgram(i)] = true
+	}
+	for p := range cs.Programs {
+		if !keep[p] {
+			delete(cs.Programs, p)
+		}
+	}
+	coll, err := ebpf.NewCollection(cs)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", testprogs.TailCallUDP, err)
+	}
+	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
+	final, err := loadFinal(s)
+	if err != nil {
+		return err
+	}
+	arr := coll.Maps[testprogs.TailCallMap]
+	for i := 0; i <= n; i++ {
+		p := final
+		if i < n {
+			p = coll.Programs[testprogs.TailCallProgram(i)]
+		}
+		if err := arr.Put(uint32(i), p); err != nil {
+			return fmt.Errorf("storing program %d of the tail-call chain: %w", i, err)
+		}
+	}
+	first := coll.Programs[testprogs.TailCallProgram(0)]
+	if ret, err := first.Run(&ebpf.RunOptions{Data: udpPacket()}); err != nil || ret != xdpTX {
+		return fmt.Errorf("the tail-call chain returned %d (%v), want XDP_TX: it did not run to its end", ret, err)
+	}
+	return attachXDPTo(ns, s, first, ifname, ifindex)
+}
+
+// finalProgram is the chain's last program: XDP_TX, so that frames go back
+// to the reflector.
+func finalProgram() dispatcher.Program {
+	return dispatcher.Program{
+		Name:        "final",
+		Priority:    dispatcher.DefaultPriority + 1, // after the udp programs
+		ProceedOn:   dispatcher.DefaultProceedOn,
+		Object:      testprogs.Object(testprogs.VerdictTx),
+		ProgramName: testprogs.Program(testprogs.VerdictTx),
+	}
+}
+
+func vethLabel(r VethRow) string {
+	switch r.Kind {
+	case Plain:
+		return "final program alone"
+	case TailCall:
+		return fmt.Sprintf("tailcall %d", r.Programs)
+	}
+	return fmt.Sprintf("%s %d (counters on)", r.Kind, r.Programs)
+}
+
+// newLoop creates a veth pair in ns, lets fill attach the configuration to
+// one end and attaches the reflector to the other.
+func newLoop(ns *benchNS, row VethRow, fill func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error)) (_ *loop, err error) {
+	l := &loop{row: row, s: &subject{}}
+	defer closeOnError(l, &err)
+	ifname, _, err := ns.newVeth()
+	if err != nil {
+		return nil, err
+	}
+	peer := ifname + "p"
+	var ifindex int
+	for name, idx := range map[string]*int{ifname: &ifindex, peer: &l.ifindex} {
+		lk, err := ns.nl.LinkByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("finding %s in %s: %w", name, ns.name, err)
+		}
+		*idx = lk.Attrs().Index
+	}
+	if l.root, err = fill(l.s, ifname, ifindex); err != nil {
+		return nil, err
+	}
+	cs, err := testprogs.Spec(testprogs.Reflect)
+	if err != nil {
+		return nil, err
+	}
+	coll, err := ebpf.NewCollection(cs)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", testprogs.Reflect, err)
+	}
+	l.s.closers = append(l.s.closers, closerFunc(func() error { coll.Close(); return nil }))
+	l.count, l.stop = coll.Maps[testprogs.ReflectCount], coll.Maps[testprogs.ReflectStop]
+	if err := attachXDPTo(ns, l.s, coll.Programs[testprogs.Program(testprogs.Reflect)], peer, l.ifindex); err != nil {
+		return nil, err
+	}
+	err = ns.do(func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening an AF_PACKET socket: %w", err)
+		}
+		l.sock = fd
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := l.setStop(true); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *loop) setStop(stop bool) error {
+	var v uint32
+	if stop {
+		v = 1
+	}
+	if err := l.stop.Put(uint32(0), v); err != nil {
+		return fmt.Errorf("setting the reflector's stop: %w", err)
+	}
+	return nil
+}
+
+func (l *loop) reflected() (uint64, error) {
+	var per []uint64
+	if err := l.count.Lookup(uint32(0), &per); err != nil {
+		return 0, fmt.Errorf("reading the reflector's count: %w", err)
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	return n, nil
+}
+
+// measure injects VethFrames frames, lets them circulate for a tenth of
+// the window, counts them over the window, and drains the loop.
+func (l *loop) measure(ns *benchNS, window time.Duration) (float64, error) {
+	if err := l.setStop(false); err != nil {
+		return 0, err
+	}
+	pkt := udpPacket()
+	to := &unix.SockaddrLinklayer{Ifindex: l.ifindex, Protocol: htons(unix.ETH_P_IP), Halen: 6}
+	copy(to.Addr[:], pkt[0:6])
+	for i := 0; i < VethFrames; i++ {
+		if err := unix.Sendto(l.sock, pkt, 0, to); err != nil {
+			return 0, errors.Join(fmt.Errorf("injecting frame %d: %w", i, err), l.drain())
+		}
+	}
+	time.Sleep(window / 10)
+	c0, err := l.reflected()
+	if err != nil {
+		return 0, errors.Join(err, l.drain())
+	}
+	t0 := time.Now()
+	time.Sleep(window)
+	c1, err := l.reflected()
+	elapsed := time.Since(t0)
+	if err := errors.Join(err, l.drain()); err != nil {
+		return 0, err
+	}
+	if c1 == c0 {
+		return 0, fmt.Errorf("no frame circulated (reflected %d before and after the window)", c0)
+	}
+	return float64(c1-c0) / elapsed.Seconds() / 1e6, nil
+}
+
+// drain drops the circulating frames and waits until none is left: the
+// count stops moving.
+func (l *loop) drain() error {
+	if err := l.setStop(true); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	last, err := l.reflected()
+	for err == nil {
+		time.Sleep(20 * time.Millisecond)
+		var n uint64
+		n, err = l.reflected()
+		if err == nil && n == last {
+			return nil
+		}
+		last = n
+		if time.Now().After(deadline) {
+			return errors.New("frames still circulate 10 s after the reflector was told to drop them")
+		}
+	}
+	return err
+}
+
+// check makes sure a dispatcher ran the chain it was given: every program
+// counted frames, the final one XDP_TX.
+func (l *loop) check() error {
+	if l.root == nil {
+		return nil
+	}
+	st, err := l.root.Status()
+	if err != nil {
+		return err
+	}
+	for i, p := range st.Programs {
+		want := p.Stats.Pass
+		if i == len(st.Programs)-1 {
+			want = p.Stats.TX
+		}
+		if want == 0 || want != p.Stats.Total() {
+			return fmt.Errorf("%s: program %s counted %+v: the chain did not run as configured", vethLabel(l.row), p.Name, p.Stats)
+		}
+	}
+	return nil
+}
+
+// WriteMarkdown prints the result as a markdown table.
+func (r *VethResult) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Kernel %s, veth pair in native XDP mode, %d 64-byte UDP frames circulating by XDP_TX against a reflector, %v windows, median of %d rounds (round robin), %s.\n\n",
+		r.Kernel, r.Frames, r.Window, r.Rounds, r.Started.UTC().Format("2006-01-02 15:04 MST"))
+	b.WriteString("| configuration | programs | Mpps (median) | rounds | × alone (median of rounds) | ns added per frame |\n")
+	b.WriteString("|---|---:|---:|---|---:|---:|\n")
+	for _, row := range r.Rows {
+		rounds := make([]string, len(row.Mpps))
+		for i, m := range row.Mpps {
+			rounds[i] = fmt.Sprintf("%.2f", m)
+		}
+		added := ""
+		if row.Kind != Plain {
+			added = fmt.Sprintf("%+.1f", row.NsAdded)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.3f | %s | %.3f | %s |\n", vethLabel(row), row.Programs, row.Median, strings.Join(rounds, " "), row.VsAlone, added)
+	}
+	if len(r.Checks) > 0 {
+		writeChecks(&b, r.Checks)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// htons converts a 16-bit value to network byte order, as sockaddr_ll's
+// protocol wants it.
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
