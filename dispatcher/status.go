@@ -54,10 +54,14 @@ type ProgramStatus struct {
 	// says why a chain of the inline mechanism calls it.
 	Placement  string `json:"placement,omitempty"`
 	CallReason string `json:"call_reason,omitempty"`
-	Owner      string `json:"owner,omitempty"`
-	Version    string `json:"version,omitempty"`
-	Object     string `json:"object_sha256"`
-	Stats      Stats  `json:"stats"`
+	// XSKMap is the pin of the program's XSKMAP (AF_XDP sockets are put
+	// there by RX queue), when it has one: the built-in AF_XDP program's,
+	// or an application's own redirect program's.
+	XSKMap  string `json:"xskmap,omitempty"`
+	Owner   string `json:"owner,omitempty"`
+	Version string `json:"version,omitempty"`
+	Object  string `json:"object_sha256"`
+	Stats   Stats  `json:"stats"`
 }
 
 // Status reports the root and its chain with packet counts.
@@ -146,6 +150,7 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 			ProgramID:  ps.ProgramID,
 			Placement:  ps.Placement,
 			CallReason: ps.CallReason,
+			XSKMap:     pd.xskMapPath(ps.Name, ps.XSKMap),
 			Owner:      ps.Owner,
 			Version:    ps.Version,
 			Object:     ps.Object,

@@ -141,6 +141,9 @@ func printStatus(w io.Writer, doc statusDoc) {
 			if p.CallReason != "" {
 				fmt.Fprintf(tw, "  slot %d (%s) %s\n", p.Slot, p.Name, p.CallReason)
 			}
+			if p.XSKMap != "" {
+				fmt.Fprintf(tw, "  slot %d (%s) xskmap %s\n", p.Slot, p.Name, p.XSKMap)
+			}
 			if doc.daemon == nil {
 				continue
 			}
