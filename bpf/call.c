@@ -23,9 +23,17 @@ struct {
 
 static __attribute__((noinline)) int call_target(struct xdp_md *ctx)
 {
+	int ret = XDP_ABORTED;
+
 	bpf_tail_call(ctx, &xdpchain_target, 0);
-	/* Reached only when the array is empty: the program is gone. */
-	return XDP_ABORTED;
+	/* Reached only when the array is empty: the program is gone. The
+	 * empty asm hides the constant from the compiler, which would
+	 * otherwise have xdpchain_call return it without looking at what
+	 * call_target returned (C knows nothing of a tail call replacing
+	 * the frame: a successful one returns the adopted program's
+	 * verdict). */
+	asm volatile("" : "+r"(ret));
+	return ret;
 }
 
 SEC("xdp")

@@ -57,11 +57,14 @@ type ProgramStatus struct {
 	// XSKMap is the pin of the program's XSKMAP (AF_XDP sockets are put
 	// there by RX queue), when it has one: the built-in AF_XDP program's,
 	// or an application's own redirect program's.
-	XSKMap  string `json:"xskmap,omitempty"`
-	Owner   string `json:"owner,omitempty"`
-	Version string `json:"version,omitempty"`
-	Object  string `json:"object_sha256"`
-	Stats   Stats  `json:"stats"`
+	XSKMap string `json:"xskmap,omitempty"`
+	// AdoptedID is the kernel ID of an adopted program (Adopt): the
+	// program the slot tail-calls, which runs as it did before xdpchain.
+	AdoptedID uint32 `json:"adopted_id,omitempty"`
+	Owner     string `json:"owner,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Object    string `json:"object_sha256"`
+	Stats     Stats  `json:"stats"`
 }
 
 // Status reports the root and its chain with packet counts.
@@ -158,6 +161,12 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 		}
 		if ps.Allowed != 0 {
 			p.Allowed = ps.Allowed.Strings()
+		}
+		if isCallSlot(&ps) {
+			if prog, err := adoptedProgram(pd, ps.Name); err == nil {
+				p.AdoptedID, _ = programID(prog)
+				prog.Close()
+			}
 		}
 		out.Programs = append(out.Programs, p)
 	}
