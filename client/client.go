@@ -18,6 +18,12 @@ type Client interface {
 	Unload(ctx context.Context, op chain.Unload) (*chain.Unloaded, error)
 	// Detach removes an interface's root and every pin.
 	Detach(ctx context.Context, op chain.Detach) error
+	// Adopt gives an interface whose program was attached by netlink a
+	// root whose chain is that program.
+	Adopt(ctx context.Context, op chain.Adopt) (*dispatcher.Adopted, error)
+	// Leave removes an interface's root and every pin, leaving one
+	// program attached by netlink; it returns that program's kernel ID.
+	Leave(ctx context.Context, op chain.Leave) (uint32, error)
 	// Status reports one interface (itf not nil) or every interface with
 	// a root.
 	Status(ctx context.Context, itf *chain.Interface) (*Status, error)

@@ -51,6 +51,16 @@ func (l *Local) Detach(_ context.Context, op chain.Detach) error {
 	return chain.DetachOn(op, l.options(op.Interface))
 }
 
+// Adopt implements Client.
+func (l *Local) Adopt(_ context.Context, op chain.Adopt) (*dispatcher.Adopted, error) {
+	return chain.AdoptOn(op, l.Actor, l.options(op.Interface))
+}
+
+// Leave implements Client.
+func (l *Local) Leave(_ context.Context, op chain.Leave) (uint32, error) {
+	return chain.LeaveOn(op, l.options(op.Interface))
+}
+
 // Status implements Client.
 func (l *Local) Status(_ context.Context, itf *chain.Interface) (*Status, error) {
 	if itf == nil {

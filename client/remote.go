@@ -32,6 +32,16 @@ func (r *Remote) Unload(ctx context.Context, op chain.Unload) (*chain.Unloaded, 
 // Detach implements Client.
 func (r *Remote) Detach(ctx context.Context, op chain.Detach) error { return r.c.Detach(ctx, op) }
 
+// Adopt implements Client.
+func (r *Remote) Adopt(ctx context.Context, op chain.Adopt) (*dispatcher.Adopted, error) {
+	return r.c.Adopt(ctx, op)
+}
+
+// Leave implements Client.
+func (r *Remote) Leave(ctx context.Context, op chain.Leave) (uint32, error) {
+	return r.c.Leave(ctx, op)
+}
+
 // Status implements Client.
 func (r *Remote) Status(ctx context.Context, itf *chain.Interface) (*Status, error) {
 	var name, netns string

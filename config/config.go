@@ -125,10 +125,13 @@ type Plugin struct {
 // Program is one [[program]]: a plain BPF object without a plugin process.
 type Program struct {
 	Name   string
-	Object string // absolute path of the ELF object
+	Object string // absolute path of the ELF object; empty with XSK
 	// Program is the function in Object; empty when Object has one XDP
 	// program.
-	Program    string
+	Program string
+	// XSK (xsk = true) is xdpchain's built-in AF_XDP program
+	// (dispatcher.XSKProgram) instead of an object.
+	XSK        bool
 	Interfaces []string // interface Refs
 	// Priority and ProceedOn override the object's .xdp_run_config when set.
 	Priority  *int

@@ -60,6 +60,9 @@ func (c *Config) CheckFiles() error {
 		}
 	}
 	for i, p := range c.Programs {
+		if p.XSK {
+			continue // built in
+		}
 		if err := checkRegular(p.Object); err != nil {
 			add([]string{element("program", i), "object"}, err)
 		} else if err := checkObject(&p); err != nil {

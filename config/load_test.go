@@ -165,6 +165,29 @@ interfaces = ["eth0"]
 	}
 }
 
+// TestLoadXSK: xsk = true is a [[program]] without an object, and the
+// file checks pass without one.
+func TestLoadXSK(t *testing.T) {
+	path := writeConfig(t, `
+[[interface]]
+name = "eth0"
+[[program]]
+name = "afxdp"
+xsk = true
+interfaces = ["eth0"]
+`)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Programs[0]; !p.XSK || p.Object != "" || p.Program != "" {
+		t.Errorf("xsk program: %+v", p)
+	}
+	if err := cfg.CheckFiles(); err != nil {
+		t.Errorf("CheckFiles: %v", err)
+	}
+}
+
 // TestLoadErrors checks every error Load reports: its line, its key, and a
 // part of its message. Several errors in one file are all reported.
 func TestLoadErrors(t *testing.T) {
@@ -220,6 +243,8 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate plugin", iface + "[[plugin]]\nname = \"p\"\ncommand = \"plugin\"\ninterfaces = [\"eth0\"]\n[[plugin]]\nname = \"p\"\ncommand = \"plugin\"\ninterfaces = [\"eth0\"]\n", []want{{8, "plugin[1].name", `duplicate plugin "p" (first at line 3)`}}},
 		{"plugin and program share a name on an interface", iface + "[[plugin]]\nname = \"p\"\ncommand = \"plugin\"\ninterfaces = [\"eth0\"]\n[[program]]\nname = \"p\"\nobject = \"prog.o\"\ninterfaces = [\"eth0\"]\n", []want{{8, "program[0].name", `name "p" is already used by plugin[0] (line 3) on interface "eth0"`}}},
 		{"program missing object", iface + "[[program]]\nname = \"x\"\ninterfaces = [\"eth0\"]\n", []want{{3, "program[0].object", "missing"}}},
+		{"xsk program with an object", iface + "[[program]]\nname = \"x\"\nxsk = true\nobject = \"prog.o\"\ninterfaces = [\"eth0\"]\n", []want{{6, "program[0].object", "xsk = true loads the built-in AF_XDP program: no object"}}},
+		{"xsk program with a program", iface + "[[program]]\nname = \"x\"\nxsk = true\nprogram = \"f\"\ninterfaces = [\"eth0\"]\n", []want{{6, "program[0].program", "no program"}}},
 		{"program bad shadow", iface + "[[program]]\nname = \"x\"\nobject = \"prog.o\"\ninterfaces = [\"eth0\"]\nshadow = \"yes\"\n", []want{{7, "program[0].shadow", "want true or false, got a string"}}},
 		{"duplicate program", iface + "[[program]]\nname = \"x\"\nobject = \"prog.o\"\ninterfaces = [\"eth0\"]\n[[program]]\nname = \"x\"\nobject = \"prog.o\"\ninterfaces = [\"eth0\"]\n", []want{{8, "program[1].name", `duplicate program "x" (first at line 3)`}}},
 		{"grant without user or group", iface + "[[grant]]\ninterfaces = [\"eth0\"]\n", []want{{3, "grant[0]", "needs a user, a group, or both"}}},

@@ -263,8 +263,19 @@ func (d *decoder) plugin(t *table) Plugin {
 func (d *decoder) program(t *table) Program {
 	out := Program{Line: d.loc.line(t.path)}
 	t.name(&out.Name)
-	out.Object = t.requiredPath("object")
-	t.str("program", &out.Program)
+	t.boolean("xsk", &out.XSK)
+	switch {
+	case !out.XSK:
+		out.Object = t.requiredPath("object")
+		t.str("program", &out.Program)
+	default:
+		for _, k := range []string{"object", "program"} {
+			if t.has(k) {
+				t.used[k] = true
+				t.errorf(k, "xsk = true loads the built-in AF_XDP program: no %s", k)
+			}
+		}
+	}
 	t.interfaces(&out.Interfaces)
 	out.Priority = t.priority("priority")
 	out.Placement = t.placement(out.Priority != nil)

@@ -258,11 +258,17 @@ func (d *Daemon) planFor(itf *config.Interface) (chain.Sync, error) {
 // configProgram reads a [[program]]'s object and builds its chain entry:
 // the object's own defaults (.xdp_run_config) with the config's overrides.
 func configProgram(p *config.Program) (dispatcher.Program, error) {
-	obj, err := os.ReadFile(p.Object)
-	if err != nil {
-		return dispatcher.Program{}, fmt.Errorf("program %s: %w", p.Name, err)
+	var prog dispatcher.Program
+	var err error
+	if p.XSK {
+		prog, err = dispatcher.XSKProgram(p.Name)
+	} else {
+		var obj []byte
+		if obj, err = os.ReadFile(p.Object); err != nil {
+			return dispatcher.Program{}, fmt.Errorf("program %s: %w", p.Name, err)
+		}
+		prog, err = dispatcher.NewProgram(p.Name, obj, p.Program)
 	}
-	prog, err := dispatcher.NewProgram(p.Name, obj, p.Program)
 	if err != nil {
 		return dispatcher.Program{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
+	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
 // Client talks to a running daemon over its control socket.
@@ -87,6 +88,25 @@ func (c *Client) Unload(ctx context.Context, r chain.Unload) (*chain.Unloaded, e
 }
 
 // Detach asks the daemon to remove an interface's root and every pin.
+func (c *Client) Adopt(ctx context.Context, r chain.Adopt) (*dispatcher.Adopted, error) {
+	resp, err := c.c.Adopt(ctx, adoptToProto(r))
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return adoptedFromProto(resp), nil
+}
+
+// Leave asks the daemon to leave one program attached by netlink and
+// remove the root.
+func (c *Client) Leave(ctx context.Context, r chain.Leave) (uint32, error) {
+	resp, err := c.c.Leave(ctx, leaveToProto(r))
+	if err != nil {
+		return 0, fromStatus(err)
+	}
+	return resp.GetProgramId(), nil
+}
+
+// Detach asks the daemon to remove an interface's root.
 func (c *Client) Detach(ctx context.Context, r chain.Detach) error {
 	if _, err := c.c.Detach(ctx, detachToProto(r)); err != nil {
 		return fromStatus(err)

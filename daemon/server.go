@@ -72,6 +72,34 @@ func (s *controlServer) Detach(ctx context.Context, req *controlpb.DetachRequest
 	return &controlpb.DetachResponse{}, nil
 }
 
+func (s *controlServer) Adopt(ctx context.Context, req *controlpb.AdoptRequest) (*controlpb.AdoptResponse, error) {
+	p, ok := peerFrom(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
+	}
+	ad, err := s.d.adopt(p, adoptFromProto(req))
+	if err != nil {
+		s.d.log.Warn("adopt refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "error", err)
+		return nil, toStatus(err)
+	}
+	s.d.log.Info("program adopted", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(), "name", ad.Name, "program_id", ad.ID)
+	return adoptedToProto(ad), nil
+}
+
+func (s *controlServer) Leave(ctx context.Context, req *controlpb.LeaveRequest) (*controlpb.LeaveResponse, error) {
+	p, ok := peerFrom(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
+	}
+	id, err := s.d.leave(p, leaveFromProto(req))
+	if err != nil {
+		s.d.log.Warn("leave refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "error", err)
+		return nil, toStatus(err)
+	}
+	s.d.log.Info("interface left to netlink", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(), "name", req.GetName(), "program_id", id)
+	return &controlpb.LeaveResponse{ProgramId: id}, nil
+}
+
 // requestRoot returns the root of an interface for a socket request, and a
 // function to release it. Config interfaces use the daemon's roots (a
 // handle of their own when the request wants verifier logs, or the daemon
@@ -157,13 +185,39 @@ func (d *Daemon) unload(p Peer, op chain.Unload) (*chain.Unloaded, error) {
 // detach performs a Detach request: root only, and not on an interface of
 // the config, whose root the daemon keeps.
 func (d *Daemon) detach(p Peer, op chain.Detach) error {
+	return d.outsideConfig(p, "detach", op.Interface, func(o *dispatcher.Options) error { return chain.DetachOn(op, o) })
+}
+
+// adopt performs an Adopt request, as detach: root only, outside the
+// config. The program is owned by the caller.
+func (d *Daemon) adopt(p Peer, op chain.Adopt) (ad *dispatcher.Adopted, err error) {
+	err = d.outsideConfig(p, "adopt", op.Interface, func(o *dispatcher.Options) (err error) {
+		ad, err = chain.AdoptOn(op, p.actor(), o)
+		return err
+	})
+	return ad, err
+}
+
+// leave performs a Leave request, as detach.
+func (d *Daemon) leave(p Peer, op chain.Leave) (id uint32, err error) {
+	err = d.outsideConfig(p, "leave", op.Interface, func(o *dispatcher.Options) (err error) {
+		id, err = chain.LeaveOn(op, o)
+		return err
+	})
+	return id, err
+}
+
+// outsideConfig runs fn, a change of a whole interface, for root on an
+// interface the config does not name (its root follows the config), with
+// the daemon's lock held.
+func (d *Daemon) outsideConfig(p Peer, verb string, itf chain.Interface, fn func(*dispatcher.Options) error) error {
 	if p.UID != 0 {
-		return fmt.Errorf("%w: only root detaches an interface", ErrPermission)
+		return fmt.Errorf("%w: only root may %s an interface", ErrPermission, verb)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cfg.Interface(op.Interface.String()) != nil {
-		return fmt.Errorf("%w: interface %s follows the daemon's config; remove it there (and reload) to detach it", ErrOwned, op.Interface)
+	if d.cfg.Interface(itf.String()) != nil {
+		return fmt.Errorf("%w: interface %s follows the daemon's config; remove it there (and reload) to %s it", ErrOwned, itf, verb)
 	}
-	return chain.DetachOn(op, &dispatcher.Options{NetNS: op.Interface.NetNS, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir})
+	return fn(&dispatcher.Options{NetNS: itf.NetNS, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir})
 }

@@ -217,3 +217,27 @@ func detachToProto(d chain.Detach) *controlpb.DetachRequest {
 func detachFromProto(req *controlpb.DetachRequest) chain.Detach {
 	return chain.Detach{Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()), ExpectedRevision: optRevision(req.ExpectedRevision)}
 }
+
+func adoptToProto(a chain.Adopt) *controlpb.AdoptRequest {
+	return &controlpb.AdoptRequest{Interface: a.Interface.Name, Netns: a.Interface.NetNS, Name: a.Name, Mechanism: string(a.Mechanism)}
+}
+
+func adoptFromProto(req *controlpb.AdoptRequest) chain.Adopt {
+	return chain.Adopt{Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()), Name: req.GetName(), Mechanism: dispatcher.MechanismKind(req.GetMechanism())}
+}
+
+func adoptedToProto(a *dispatcher.Adopted) *controlpb.AdoptResponse {
+	return &controlpb.AdoptResponse{Name: a.Name, ProgramId: a.ID, KernelName: a.KernelName, Mode: string(a.Mode)}
+}
+
+func adoptedFromProto(resp *controlpb.AdoptResponse) *dispatcher.Adopted {
+	return &dispatcher.Adopted{Name: resp.GetName(), ID: resp.GetProgramId(), KernelName: resp.GetKernelName(), Mode: dispatcher.Mode(resp.GetMode())}
+}
+
+func leaveToProto(l chain.Leave) *controlpb.LeaveRequest {
+	return &controlpb.LeaveRequest{Interface: l.Interface.Name, Netns: l.Interface.NetNS, Name: l.Name, ExpectedRevision: optRevision(l.ExpectedRevision)}
+}
+
+func leaveFromProto(req *controlpb.LeaveRequest) chain.Leave {
+	return chain.Leave{Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()), Name: req.GetName(), ExpectedRevision: optRevision(req.ExpectedRevision)}
+}

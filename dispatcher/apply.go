@@ -235,7 +235,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	for _, sl := range g.slots {
 		p := sl.Program
 		p.Object = nil
-		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: bases[sl.Name], ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason})
+		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: bases[sl.Name], ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
 	}
 	crashPoint(CrashBuilt)
 	if err := writeState(r.pins.pendingFile(), next); err != nil {

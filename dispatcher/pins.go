@@ -186,6 +186,8 @@ type programState struct {
 	// freplace); CallReason why an Inline chain calls it.
 	Placement  string `json:"placement,omitempty"`
 	CallReason string `json:"call_reason,omitempty"`
+	// XSKMap names the program's XSKMAP, if it has one (xsk.go).
+	XSKMap string `json:"xskmap,omitempty"`
 }
 
 const stateVersion = 1

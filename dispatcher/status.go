@@ -55,10 +55,17 @@ type ProgramStatus struct {
 	// says why a chain of the inline mechanism calls it.
 	Placement  string `json:"placement,omitempty"`
 	CallReason string `json:"call_reason,omitempty"`
-	Owner      string `json:"owner,omitempty"`
-	Version    string `json:"version,omitempty"`
-	Object     string `json:"object_sha256"`
-	Stats      Stats  `json:"stats"`
+	// XSKMap is the pin of the program's XSKMAP (AF_XDP sockets are put
+	// there by RX queue), when it has one: the built-in AF_XDP program's,
+	// or an application's own redirect program's.
+	XSKMap string `json:"xskmap,omitempty"`
+	// AdoptedID is the kernel ID of an adopted program (Adopt): the
+	// program the slot tail-calls, which runs as it did before xdpchain.
+	AdoptedID uint32 `json:"adopted_id,omitempty"`
+	Owner     string `json:"owner,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Object    string `json:"object_sha256"`
+	Stats     Stats  `json:"stats"`
 }
 
 // Status reports the root and its chain with packet counts.
@@ -147,6 +154,7 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 			ProgramID:  ps.ProgramID,
 			Placement:  ps.Placement,
 			CallReason: ps.CallReason,
+			XSKMap:     pd.xskMapPath(ps.Name, ps.XSKMap),
 			Owner:      ps.Owner,
 			Version:    ps.Version,
 			Object:     ps.Object,
@@ -154,6 +162,12 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 		}
 		if ps.Allowed != 0 {
 			p.Allowed = ps.Allowed.Strings()
+		}
+		if isCallSlot(&ps) {
+			if prog, err := adoptedProgram(pd, ps.Name); err == nil {
+				p.AdoptedID, _ = programID(prog)
+				prog.Close()
+			}
 		}
 		out.Programs = append(out.Programs, p)
 	}

@@ -69,11 +69,12 @@ const requestTimeout = 2 * time.Minute
 
 // commands is the CLI's verb table: every command, registered here and
 // nowhere else. Nouns (status, explain, features, plan, bench, version) never
-// change a chain; verbs (load, unload, detach, run) do.
+// change a chain; verbs (load, unload, detach, adopt, run) do.
 var commands = []func(*cliEnv) *cobra.Command{
 	newLoadCmd,
 	newUnloadCmd,
 	newDetachCmd,
+	newAdoptCmd,
 	newStatusCmd,
 	newTopCmd,
 	newExplainCmd,

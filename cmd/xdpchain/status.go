@@ -141,6 +141,12 @@ func printStatus(w io.Writer, doc statusDoc) {
 			if p.CallReason != "" {
 				fmt.Fprintf(tw, "  slot %d (%s) %s\n", p.Slot, p.Name, p.CallReason)
 			}
+			if p.AdoptedID != 0 {
+				fmt.Fprintf(tw, "  slot %d (%s) adopted: tail-calls program %d\n", p.Slot, p.Name, p.AdoptedID)
+			}
+			if p.XSKMap != "" {
+				fmt.Fprintf(tw, "  slot %d (%s) xskmap %s\n", p.Slot, p.Name, p.XSKMap)
+			}
 			if doc.daemon == nil {
 				continue
 			}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -64,10 +65,23 @@ type verbOutcome struct {
 // socket and without one, on interfaces of their own, and compares every
 // outcome: each flag means the same on both paths.
 func TestVerbsBothPaths(t *testing.T) {
+	results := bothPaths(t, "x8-", verbTable, []string{testprogs.Noop, testprogs.Bad}, nil)
+	if v := results["pins"]; len(v) > 7 && !v[7].vlog {
+		t.Errorf("--verifier-log: no verifier log after the error")
+	}
+}
+
+// bothPaths runs table without a daemon and through one (on interfaces
+// of their own, namespaces named with prefix, the testprogs objects
+// written for OBJ(name)), and fails where an outcome differs. setup, when
+// set, runs first on each path's interface. It returns each path's
+// outcomes.
+func bothPaths(t *testing.T, prefix string, table []verbStep, objs []string, setup func(t *testing.T, ns *testutil.NetNS, iface string)) map[string][]verbOutcome {
+	t.Helper()
 	testutil.RequireRoot(t)
 	bin := testutil.XDPChainBinary(t)
 	objects := t.TempDir()
-	for _, name := range []string{testprogs.Noop, testprogs.Bad} {
+	for _, name := range objs {
 		if _, err := testprogs.WriteFile(objects, name); err != nil {
 			t.Fatal(err)
 		}
@@ -75,8 +89,8 @@ func TestVerbsBothPaths(t *testing.T) {
 	results := map[string][]verbOutcome{}
 	for i, path := range []string{"pins", "daemon"} {
 		t.Run(path, func(t *testing.T) {
-			ns := testutil.NewNetNSPrefix(t, "x8-")
-			pair := testutil.NewVethPair(t, ns, ns, &testutil.VethOptions{NameA: fmt.Sprintf("x8-a%d", i), NameB: fmt.Sprintf("x8-b%d", i)})
+			ns := testutil.NewNetNSPrefix(t, prefix)
+			pair := testutil.NewVethPair(t, ns, ns, &testutil.VethOptions{NameA: fmt.Sprintf("%sa%d", prefix, i), NameB: fmt.Sprintf("%sb%d", prefix, i)})
 			bpffs, state, dir := testutil.PrivateBPFFS(t), t.TempDir(), t.TempDir()
 			global := []string{"--bpffs", bpffs, "--state-dir", state, "--socket", filepath.Join(dir, "xdpchain.sock")}
 			if path == "daemon" {
@@ -84,6 +98,9 @@ func TestVerbsBothPaths(t *testing.T) {
 			}
 			iface := pair.B.Name
 			t.Cleanup(func() { runCLI(t, append(global, "--no-daemon", "detach", "--netns", ns.Name, iface)...) })
+			if setup != nil {
+				setup(t, ns, iface)
+			}
 			subst := func(s string) string {
 				s = strings.ReplaceAll(s, "IFACE", iface)
 				s = strings.ReplaceAll(s, "NS", ns.Name)
@@ -94,12 +111,13 @@ func TestVerbsBothPaths(t *testing.T) {
 			}
 			norm := func(s string) string {
 				s, _, _ = strings.Cut(s, "\n")
-				// Where a path looked differs by nature.
+				// Where a path looked differs by nature, and kernel IDs.
 				s, _, _ = strings.Cut(s, " (looked in ")
 				s, _, _ = strings.Cut(s, " (asked the daemon ")
+				s = programIDRE.ReplaceAllString(s, "program ID")
 				return strings.ReplaceAll(strings.ReplaceAll(s, ns.Name, "NS"), iface, "IFACE")
 			}
-			for _, step := range verbTable {
+			for _, step := range table {
 				var args []string
 				for _, a := range step.args {
 					args = append(args, subst(a))
@@ -126,21 +144,22 @@ func TestVerbsBothPaths(t *testing.T) {
 				}
 				results[path] = append(results[path], o)
 			}
-			if !results[path][7].vlog {
-				t.Errorf("--verifier-log: no verifier log after the error")
-			}
 		})
 	}
 	pins, viaDaemon := results["pins"], results["daemon"]
-	if len(pins) != len(verbTable) || len(viaDaemon) != len(verbTable) {
+	if len(pins) != len(table) || len(viaDaemon) != len(table) {
 		t.Fatalf("a path did not run every step")
 	}
-	for i, step := range verbTable {
+	for i, step := range table {
 		if pins[i] != viaDaemon[i] {
 			t.Errorf("%s:\n  without a daemon %+v\n  through a daemon %+v", strings.Join(step.args, " "), pins[i], viaDaemon[i])
 		}
 	}
+	return results
 }
+
+// programIDRE matches a kernel program ID in a message.
+var programIDRE = regexp.MustCompile(`program \d+`)
 
 // chainOf summarizes status --json: mechanism, fall-through, revision and
 // each program's name, priority and owner, in slot order.

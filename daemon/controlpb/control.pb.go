@@ -690,6 +690,260 @@ func (*DetachResponse) Descriptor() ([]byte, []int) {
 	return file_control_proto_rawDescGZIP(), []int{7}
 }
 
+type AdoptRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	Netns     string                 `protobuf:"bytes,2,opt,name=netns,proto3" json:"netns,omitempty"`
+	// name of the program in the chain (empty: its kernel name).
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// mechanism of the new root (inline, linked, freplace, auto; empty: auto).
+	Mechanism     string `protobuf:"bytes,4,opt,name=mechanism,proto3" json:"mechanism,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdoptRequest) Reset() {
+	*x = AdoptRequest{}
+	mi := &file_control_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdoptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdoptRequest) ProtoMessage() {}
+
+func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
+func (*AdoptRequest) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AdoptRequest) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *AdoptRequest) GetNetns() string {
+	if x != nil {
+		return x.Netns
+	}
+	return ""
+}
+
+func (x *AdoptRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AdoptRequest) GetMechanism() string {
+	if x != nil {
+		return x.Mechanism
+	}
+	return ""
+}
+
+type AdoptResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name of the program in the chain, its kernel ID and name, and the
+	// attach mode it had (and the root has).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ProgramId     uint32 `protobuf:"varint,2,opt,name=program_id,json=programId,proto3" json:"program_id,omitempty"`
+	KernelName    string `protobuf:"bytes,3,opt,name=kernel_name,json=kernelName,proto3" json:"kernel_name,omitempty"`
+	Mode          string `protobuf:"bytes,4,opt,name=mode,proto3" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdoptResponse) Reset() {
+	*x = AdoptResponse{}
+	mi := &file_control_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdoptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdoptResponse) ProtoMessage() {}
+
+func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdoptResponse.ProtoReflect.Descriptor instead.
+func (*AdoptResponse) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AdoptResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AdoptResponse) GetProgramId() uint32 {
+	if x != nil {
+		return x.ProgramId
+	}
+	return 0
+}
+
+func (x *AdoptResponse) GetKernelName() string {
+	if x != nil {
+		return x.KernelName
+	}
+	return ""
+}
+
+func (x *AdoptResponse) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+type LeaveRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	Netns     string                 `protobuf:"bytes,2,opt,name=netns,proto3" json:"netns,omitempty"`
+	// name of the program left attached.
+	Name             string  `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	ExpectedRevision *uint64 `protobuf:"varint,4,opt,name=expected_revision,json=expectedRevision,proto3,oneof" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *LeaveRequest) Reset() {
+	*x = LeaveRequest{}
+	mi := &file_control_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveRequest) ProtoMessage() {}
+
+func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
+func (*LeaveRequest) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LeaveRequest) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *LeaveRequest) GetNetns() string {
+	if x != nil {
+		return x.Netns
+	}
+	return ""
+}
+
+func (x *LeaveRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LeaveRequest) GetExpectedRevision() uint64 {
+	if x != nil && x.ExpectedRevision != nil {
+		return *x.ExpectedRevision
+	}
+	return 0
+}
+
+type LeaveResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// program_id is the kernel ID of the program left attached by netlink.
+	ProgramId     uint32 `protobuf:"varint,1,opt,name=program_id,json=programId,proto3" json:"program_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveResponse) Reset() {
+	*x = LeaveResponse{}
+	mi := &file_control_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveResponse) ProtoMessage() {}
+
+func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
+func (*LeaveResponse) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LeaveResponse) GetProgramId() uint32 {
+	if x != nil {
+		return x.ProgramId
+	}
+	return 0
+}
+
 // ErrorDetail rides in the details of an error status: the sentinel error
 // it wraps (as the Go package names it: "ErrStale", "ErrOwned", ...), the
 // program it is about, and the verifier's log when one was asked for.
@@ -704,7 +958,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +970,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +983,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{8}
+	return file_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ErrorDetail) GetSentinel() string {
@@ -821,16 +1075,39 @@ const file_control_proto_rawDesc = "" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x120\n" +
 	"\x11expected_revision\x18\x03 \x01(\x04H\x00R\x10expectedRevision\x88\x01\x01B\x14\n" +
 	"\x12_expected_revision\"\x10\n" +
-	"\x0eDetachResponse\"f\n" +
+	"\x0eDetachResponse\"t\n" +
+	"\fAdoptRequest\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
+	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n" +
+	"\tmechanism\x18\x04 \x01(\tR\tmechanism\"w\n" +
+	"\rAdoptResponse\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"program_id\x18\x02 \x01(\rR\tprogramId\x12\x1f\n" +
+	"\vkernel_name\x18\x03 \x01(\tR\n" +
+	"kernelName\x12\x12\n" +
+	"\x04mode\x18\x04 \x01(\tR\x04mode\"\x9e\x01\n" +
+	"\fLeaveRequest\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
+	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x120\n" +
+	"\x11expected_revision\x18\x04 \x01(\x04H\x00R\x10expectedRevision\x88\x01\x01B\x14\n" +
+	"\x12_expected_revision\".\n" +
+	"\rLeaveResponse\x12\x1d\n" +
+	"\n" +
+	"program_id\x18\x01 \x01(\rR\tprogramId\"f\n" +
 	"\vErrorDetail\x12\x1a\n" +
 	"\bsentinel\x18\x01 \x01(\tR\bsentinel\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12!\n" +
-	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog2\xcf\x02\n" +
+	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog2\xef\x03\n" +
 	"\aControl\x12Q\n" +
 	"\x06Status\x12\".xdpchain.control.v1.StatusRequest\x1a#.xdpchain.control.v1.StatusResponse\x12K\n" +
 	"\x04Load\x12 .xdpchain.control.v1.LoadRequest\x1a!.xdpchain.control.v1.LoadResponse\x12Q\n" +
 	"\x06Unload\x12\".xdpchain.control.v1.UnloadRequest\x1a#.xdpchain.control.v1.UnloadResponse\x12Q\n" +
-	"\x06Detach\x12\".xdpchain.control.v1.DetachRequest\x1a#.xdpchain.control.v1.DetachResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
+	"\x06Detach\x12\".xdpchain.control.v1.DetachRequest\x1a#.xdpchain.control.v1.DetachResponse\x12N\n" +
+	"\x05Adopt\x12!.xdpchain.control.v1.AdoptRequest\x1a\".xdpchain.control.v1.AdoptResponse\x12N\n" +
+	"\x05Leave\x12!.xdpchain.control.v1.LeaveRequest\x1a\".xdpchain.control.v1.LeaveResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
@@ -844,7 +1121,7 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_control_proto_goTypes = []any{
 	(*StatusRequest)(nil),  // 0: xdpchain.control.v1.StatusRequest
 	(*StatusResponse)(nil), // 1: xdpchain.control.v1.StatusResponse
@@ -854,22 +1131,30 @@ var file_control_proto_goTypes = []any{
 	(*UnloadResponse)(nil), // 5: xdpchain.control.v1.UnloadResponse
 	(*DetachRequest)(nil),  // 6: xdpchain.control.v1.DetachRequest
 	(*DetachResponse)(nil), // 7: xdpchain.control.v1.DetachResponse
-	(*ErrorDetail)(nil),    // 8: xdpchain.control.v1.ErrorDetail
+	(*AdoptRequest)(nil),   // 8: xdpchain.control.v1.AdoptRequest
+	(*AdoptResponse)(nil),  // 9: xdpchain.control.v1.AdoptResponse
+	(*LeaveRequest)(nil),   // 10: xdpchain.control.v1.LeaveRequest
+	(*LeaveResponse)(nil),  // 11: xdpchain.control.v1.LeaveResponse
+	(*ErrorDetail)(nil),    // 12: xdpchain.control.v1.ErrorDetail
 }
 var file_control_proto_depIdxs = []int32{
-	0, // 0: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
-	2, // 1: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
-	4, // 2: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
-	6, // 3: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
-	1, // 4: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
-	3, // 5: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
-	5, // 6: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
-	7, // 7: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
+	2,  // 1: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
+	4,  // 2: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
+	6,  // 3: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
+	8,  // 4: xdpchain.control.v1.Control.Adopt:input_type -> xdpchain.control.v1.AdoptRequest
+	10, // 5: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
+	1,  // 6: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
+	3,  // 7: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
+	5,  // 8: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
+	7,  // 9: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
+	9,  // 10: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
+	11, // 11: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
+	6,  // [6:12] is the sub-list for method output_type
+	0,  // [0:6] is the sub-list for method input_type
+	0,  // [0:0] is the sub-list for extension type_name
+	0,  // [0:0] is the sub-list for extension extendee
+	0,  // [0:0] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -880,13 +1165,14 @@ func file_control_proto_init() {
 	file_control_proto_msgTypes[2].OneofWrappers = []any{}
 	file_control_proto_msgTypes[4].OneofWrappers = []any{}
 	file_control_proto_msgTypes[6].OneofWrappers = []any{}
+	file_control_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,8 @@ const (
 	Control_Load_FullMethodName   = "/xdpchain.control.v1.Control/Load"
 	Control_Unload_FullMethodName = "/xdpchain.control.v1.Control/Unload"
 	Control_Detach_FullMethodName = "/xdpchain.control.v1.Control/Detach"
+	Control_Adopt_FullMethodName  = "/xdpchain.control.v1.Control/Adopt"
+	Control_Leave_FullMethodName  = "/xdpchain.control.v1.Control/Leave"
 )
 
 // ControlClient is the client API for Control service.
@@ -50,6 +52,14 @@ type ControlClient interface {
 	// Detach removes the root of an interface and every pin; root only, and
 	// not an interface of the daemon's config (it follows the config).
 	Detach(ctx context.Context, in *DetachRequest, opts ...grpc.CallOption) (*DetachResponse, error)
+	// Adopt gives an interface whose XDP program was attached by netlink an
+	// xdpchain root whose chain is that program; root only, and not an
+	// interface of the daemon's config.
+	Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error)
+	// Leave removes the root of an interface and every pin, leaving one
+	// program of its chain attached by netlink; root only, and not an
+	// interface of the daemon's config.
+	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
 }
 
 type controlClient struct {
@@ -96,6 +106,24 @@ func (c *controlClient) Detach(ctx context.Context, in *DetachRequest, opts ...g
 	return out, nil
 }
 
+func (c *controlClient) Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error) {
+	out := new(AdoptResponse)
+	err := c.cc.Invoke(ctx, Control_Adopt_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error) {
+	out := new(LeaveResponse)
+	err := c.cc.Invoke(ctx, Control_Leave_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility
@@ -117,6 +145,14 @@ type ControlServer interface {
 	// Detach removes the root of an interface and every pin; root only, and
 	// not an interface of the daemon's config (it follows the config).
 	Detach(context.Context, *DetachRequest) (*DetachResponse, error)
+	// Adopt gives an interface whose XDP program was attached by netlink an
+	// xdpchain root whose chain is that program; root only, and not an
+	// interface of the daemon's config.
+	Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error)
+	// Leave removes the root of an interface and every pin, leaving one
+	// program of its chain attached by netlink; root only, and not an
+	// interface of the daemon's config.
+	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -135,6 +171,12 @@ func (UnimplementedControlServer) Unload(context.Context, *UnloadRequest) (*Unlo
 }
 func (UnimplementedControlServer) Detach(context.Context, *DetachRequest) (*DetachResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Detach not implemented")
+}
+func (UnimplementedControlServer) Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Adopt not implemented")
+}
+func (UnimplementedControlServer) Leave(context.Context, *LeaveRequest) (*LeaveResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Leave not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 
@@ -221,6 +263,42 @@ func _Control_Detach_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Adopt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdoptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Adopt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Adopt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Adopt(ctx, req.(*AdoptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_Leave_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Leave(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Leave_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Leave(ctx, req.(*LeaveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -243,6 +321,14 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Detach",
 			Handler:    _Control_Detach_Handler,
+		},
+		{
+			MethodName: "Adopt",
+			Handler:    _Control_Adopt_Handler,
+		},
+		{
+			MethodName: "Leave",
+			Handler:    _Control_Leave_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
