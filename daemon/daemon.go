@@ -233,8 +233,13 @@ func (d *Daemon) Done() <-chan struct{} { return d.done }
 // validate, or anything fails while applying it, nothing changes and the
 // error (wrapping ErrReload) says why.
 func (d *Daemon) Reload(ctx context.Context) error {
+	start := time.Now()
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
+		// Refused before an apply started (the file does not parse or
+		// validate): counted like a refused apply, so that one alert on
+		// xdpchain_apply_errors_total sees every refused reload.
+		d.metrics.observeApply(start, &err)
 		return fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	d.mu.Lock()

@@ -65,6 +65,12 @@ func (d *Daemon) watchDrift(ctx context.Context) (stop func()) {
 		subFailed: make(map[string]bool),
 		missing:   make(map[string]bool),
 	}
+	// The first check is part of start-up: drift from before the watcher
+	// started (between the first apply and now) is healed before the
+	// daemon reports ready, and a test that changes a chain after Ready
+	// races no check.
+	w.subscribe(ctx)
+	w.check(ctx, nil)
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -84,10 +90,6 @@ func (w *drift) run(ctx context.Context) {
 		defer t.Stop()
 		tick = t.C
 	}
-	w.subscribe(ctx)
-	// Drift from before the watcher started (between the first apply and
-	// now) is caught at once.
-	w.check(ctx, nil)
 	for {
 		select {
 		case <-ctx.Done():
@@ -252,6 +254,7 @@ func (w *drift) check(ctx context.Context, refs map[string]bool) {
 	d := w.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.metrics.driftChecks.Inc()
 	d.reexpand(ctx, refs)
 	for i := range d.cfg.Interfaces {
 		if ctx.Err() != nil {

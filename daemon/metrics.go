@@ -25,6 +25,7 @@ type metrics struct {
 	applyErrors   prometheus.Counter
 	restarts      *prometheus.CounterVec
 	repairs       *prometheus.CounterVec
+	driftChecks   prometheus.Counter
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -37,7 +38,7 @@ func newMetrics(d *Daemon) *metrics {
 		}),
 		applyErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xdpchain_apply_errors_total",
-			Help: "Config applies that failed and changed nothing (a refused reload keeps the previous config in force).",
+			Help: "Config applies and reloads refused, whatever the reason (the file does not parse or validate, or the apply failed); each changed nothing and the previous config stays in force.",
 		}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xdpchain_plugin_restarts_total",
@@ -47,11 +48,15 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "xdpchain_drift_repairs_total",
 			Help: "Chains re-applied by the daemon after drift (root detached from outside, interface created again, daemon programs removed).",
 		}, []string{"netns", "interface"}),
+		driftChecks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xdpchain_drift_checks_total",
+			Help: "Drift checks run (the first at start-up, before the daemon is ready; then on link events and periodically).",
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.applyDuration, m.applyErrors, m.restarts, m.repairs,
+		m.applyDuration, m.applyErrors, m.restarts, m.repairs, m.driftChecks,
 		&chainCollector{d: d},
 	)
 	return m
@@ -98,7 +103,7 @@ var (
 		[]string{"netns", "interface"}, nil)
 	descPluginUp = prometheus.NewDesc("xdpchain_plugin_up",
 		"1 when the plugin's process for the interface runs and its last health check passed, else 0.",
-		[]string{"plugin", "interface"}, nil)
+		[]string{"plugin", "netns", "interface"}, nil)
 	descReady = prometheus.NewDesc("xdpchain_ready",
 		"1 when every configured interface's chain is in line with the config in force (what /readyz reports), else 0.",
 		nil, nil)
@@ -123,7 +128,7 @@ func (c *chainCollector) Collect(ch chan<- prometheus.Metric) {
 		if p.up {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(descPluginUp, prometheus.GaugeValue, up, p.name, p.iface)
+		ch <- prometheus.MustNewConstMetric(descPluginUp, prometheus.GaugeValue, up, p.name, p.netns, p.iface)
 	}
 	list, err := dispatcher.List(&dispatcher.Options{BPFFS: snap.cfg.Daemon.BPFFS, StateDir: snap.cfg.Daemon.StateDir})
 	failed := 0.0
