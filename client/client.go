@@ -18,9 +18,13 @@ type Client interface {
 	Unload(ctx context.Context, op chain.Unload) (*chain.Unloaded, error)
 	// Detach removes an interface's root and every pin.
 	Detach(ctx context.Context, op chain.Detach) error
-	// Status reports one interface (itf not nil) or every interface with
-	// a root.
+	// Status reports one interface (itf not nil), every interface with a
+	// root in one network namespace (itf with a NetNS and no Name), or
+	// every interface with a root.
 	Status(ctx context.Context, itf *chain.Interface) (*Status, error)
+	// Explain runs one Ethernet frame through an interface's chain as it
+	// runs now (dispatcher.Root.Explain).
+	Explain(ctx context.Context, itf chain.Interface, frame []byte) (*dispatcher.Explanation, error)
 	// Remote reports whether a daemon serves the requests.
 	Remote() bool
 	Close() error

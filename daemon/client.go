@@ -13,6 +13,7 @@ import (
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
+	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
 // Client talks to a running daemon over its control socket.
@@ -92,4 +93,18 @@ func (c *Client) Detach(ctx context.Context, r chain.Detach) error {
 		return fromStatus(err)
 	}
 	return nil
+}
+
+// Explain asks the daemon to run a frame through an interface's chain
+// (dispatcher.Root.Explain); root only.
+func (c *Client) Explain(ctx context.Context, itf chain.Interface, frame []byte) (*dispatcher.Explanation, error) {
+	resp, err := c.c.Explain(ctx, explainToProto(itf, frame))
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	var ex dispatcher.Explanation
+	if err := json.Unmarshal(resp.GetExplanationJson(), &ex); err != nil {
+		return nil, fmt.Errorf("decoding the daemon's explanation: %w", err)
+	}
+	return &ex, nil
 }

@@ -127,6 +127,8 @@ type Daemon struct {
 	server   *grpc.Server
 	listener net.Listener
 	lock     *socketLock // the daemon's exclusive lock, beside the socket
+	// stateLock is the daemon's lock in its state dir (lockStateDir).
+	stateLock *socketLock
 
 	metrics    *metrics
 	metricsSrv *metricsServer // nil without [daemon] metrics
@@ -277,8 +279,8 @@ func (d *Daemon) sweep() {
 	}
 	for _, s := range list {
 		ref := chain.NewInterface(s.NetNS, s.Name).String()
-		if d.cfg.Interface(ref) != nil {
-			continue
+		if s.Foreign != nil || s.Damaged != "" || d.cfg.Interface(ref) != nil {
+			continue // another instance's, unreadable, or in the config
 		}
 		owned := false
 		for _, p := range s.Programs {
@@ -305,6 +307,7 @@ func (d *Daemon) sweep() {
 // roots. Programs stay in their chains.
 func (d *Daemon) shutdown() {
 	defer d.lock.Unlock() // last: the next daemon starts after this one is done
+	defer d.stateLock.Unlock()
 	d.stopMetrics()
 	if d.server != nil {
 		d.server.Stop()

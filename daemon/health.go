@@ -127,6 +127,10 @@ func (s *snapshot) notReady(list []dispatcher.InterfaceStatus) string {
 			continue
 		}
 		st := &list[i]
+		if st.Foreign != nil {
+			why = append(why, fmt.Sprintf("interface %s: its root is managed by %s", ref, st.Foreign))
+			continue
+		}
 		if st.Damaged != "" {
 			why = append(why, fmt.Sprintf("interface %s: root damaged: %s", ref, st.Damaged))
 			continue

@@ -144,8 +144,8 @@ func (c *chainCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
 	for i := range list {
 		s := &list[i]
-		if s.Damaged != "" {
-			continue
+		if s.Damaged != "" || s.Foreign != nil {
+			continue // nothing to count: unreadable, or another instance's
 		}
 		ch <- prometheus.MustNewConstMetric(descFallthrough, prometheus.CounterValue, float64(s.FallthroughPackets), s.NetNS, s.Name)
 		ch <- prometheus.MustNewConstMetric(descPrograms, prometheus.GaugeValue, float64(len(s.Programs)), s.NetNS, s.Name)

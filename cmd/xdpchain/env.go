@@ -132,6 +132,10 @@ func run(args []string, env *cliEnv) int {
 	if errors.Is(err, dispatcher.ErrNotAttached) && env.located {
 		msg += " (" + env.looked() + ")"
 	}
+	var de *dispatcher.DamagedError
+	if errors.As(err, &de) && env.located {
+		msg += "; `" + env.detachCommand(de.NetNS, de.Interface) + "` removes it, then load again"
+	}
 	fmt.Fprintf(env.stderr, "xdpchain: %s\n", msg)
 	var pe *dispatcher.ProgramError
 	if errors.As(err, &pe) && pe.VerifierLog != "" && env.verifierLog {

@@ -23,10 +23,11 @@ import (
 const _ = grpc.SupportPackageIsVersion7
 
 const (
-	Control_Status_FullMethodName = "/xdpchain.control.v1.Control/Status"
-	Control_Load_FullMethodName   = "/xdpchain.control.v1.Control/Load"
-	Control_Unload_FullMethodName = "/xdpchain.control.v1.Control/Unload"
-	Control_Detach_FullMethodName = "/xdpchain.control.v1.Control/Detach"
+	Control_Status_FullMethodName  = "/xdpchain.control.v1.Control/Status"
+	Control_Load_FullMethodName    = "/xdpchain.control.v1.Control/Load"
+	Control_Unload_FullMethodName  = "/xdpchain.control.v1.Control/Unload"
+	Control_Detach_FullMethodName  = "/xdpchain.control.v1.Control/Detach"
+	Control_Explain_FullMethodName = "/xdpchain.control.v1.Control/Explain"
 )
 
 // ControlClient is the client API for Control service.
@@ -50,6 +51,10 @@ type ControlClient interface {
 	// Detach removes the root of an interface and every pin; root only, and
 	// not an interface of the daemon's config (it follows the config).
 	Detach(ctx context.Context, in *DetachRequest, opts ...grpc.CallOption) (*DetachResponse, error)
+	// Explain runs one Ethernet frame through an interface's chain as it
+	// runs now (dispatcher.Root.Explain): each program alone, with its live
+	// maps. Root only: what the programs do to their maps happens for real.
+	Explain(ctx context.Context, in *ExplainRequest, opts ...grpc.CallOption) (*ExplainResponse, error)
 }
 
 type controlClient struct {
@@ -96,6 +101,15 @@ func (c *controlClient) Detach(ctx context.Context, in *DetachRequest, opts ...g
 	return out, nil
 }
 
+func (c *controlClient) Explain(ctx context.Context, in *ExplainRequest, opts ...grpc.CallOption) (*ExplainResponse, error) {
+	out := new(ExplainResponse)
+	err := c.cc.Invoke(ctx, Control_Explain_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility
@@ -117,6 +131,10 @@ type ControlServer interface {
 	// Detach removes the root of an interface and every pin; root only, and
 	// not an interface of the daemon's config (it follows the config).
 	Detach(context.Context, *DetachRequest) (*DetachResponse, error)
+	// Explain runs one Ethernet frame through an interface's chain as it
+	// runs now (dispatcher.Root.Explain): each program alone, with its live
+	// maps. Root only: what the programs do to their maps happens for real.
+	Explain(context.Context, *ExplainRequest) (*ExplainResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -135,6 +153,9 @@ func (UnimplementedControlServer) Unload(context.Context, *UnloadRequest) (*Unlo
 }
 func (UnimplementedControlServer) Detach(context.Context, *DetachRequest) (*DetachResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Detach not implemented")
+}
+func (UnimplementedControlServer) Explain(context.Context, *ExplainRequest) (*ExplainResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Explain not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 
@@ -221,6 +242,24 @@ func _Control_Detach_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Explain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Explain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Explain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Explain(ctx, req.(*ExplainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -243,6 +282,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Detach",
 			Handler:    _Control_Detach_Handler,
+		},
+		{
+			MethodName: "Explain",
+			Handler:    _Control_Explain_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
