@@ -50,11 +50,19 @@ type Options struct {
 	PluginHealthInterval time.Duration
 	// NoSocket skips the control socket.
 	NoSocket bool
-	// DriftInterval is how often every configured interface is checked for
-	// a missing root (detached from outside, or the interface created
-	// again), besides the link events that trigger a check at once (see
-	// drift.go). Default 30s; negative disables the periodic check.
+	// DriftInterval is how often every configured interface is checked in
+	// full (its root opened and its chain planned), as a backstop: link
+	// events and the root watch (RootWatchInterval) trigger the check of
+	// one interface at once (see drift.go). Default 5m; negative disables
+	// the periodic check.
 	DriftInterval time.Duration
+	// RootWatchInterval is how often the daemon asks the kernel, with one
+	// BPF_OBJ_GET_INFO_BY_FD per interface, whether each root's link is
+	// still attached and runs the dispatcher the daemon last saw: a root
+	// detached from outside is re-attached within this interval plus the
+	// repair (the kernel sends no event for a bpf_link's detach). Default
+	// 250ms; negative disables the watch.
+	RootWatchInterval time.Duration
 	// NoLinkEvents skips the netlink link subscriptions that trigger a
 	// drift check at once; with a negative DriftInterval the daemon then
 	// leaves drift alone (and /readyz reports it).
@@ -91,7 +99,10 @@ func (o Options) withDefaults(cfg *config.Config) Options {
 		o.PluginHealthInterval = 10 * time.Second
 	}
 	if o.DriftInterval == 0 {
-		o.DriftInterval = 30 * time.Second
+		o.DriftInterval = 5 * time.Minute
+	}
+	if o.RootWatchInterval == 0 {
+		o.RootWatchInterval = 250 * time.Millisecond
 	}
 	if o.NotifySocket == "" {
 		o.NotifySocket = os.Getenv(EnvNotifySocket)

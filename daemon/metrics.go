@@ -26,6 +26,7 @@ type metrics struct {
 	restarts      *prometheus.CounterVec
 	repairs       *prometheus.CounterVec
 	driftChecks   prometheus.Counter
+	unprotected   prometheus.Histogram
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -50,13 +51,18 @@ func newMetrics(d *Daemon) *metrics {
 		}, []string{"netns", "interface"}),
 		driftChecks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xdpchain_drift_checks_total",
-			Help: "Drift checks run (the first at start-up, before the daemon is ready; then on link events and periodically).",
+			Help: "Drift checks run (the first at start-up, before the daemon is ready; then on link events, root-link events and periodically).",
+		}),
+		unprotected: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "xdpchain_drift_unprotected_seconds",
+			Help:    "For each root detached from outside and re-attached: the longest its interface may have run without the chain (from the last check that saw the root attached to the end of the repair).",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 10), // 50ms .. 25s
 		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.applyDuration, m.applyErrors, m.restarts, m.repairs, m.driftChecks,
+		m.applyDuration, m.applyErrors, m.restarts, m.repairs, m.driftChecks, m.unprotected,
 		&chainCollector{d: d},
 	)
 	return m

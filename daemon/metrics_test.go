@@ -166,7 +166,7 @@ func TestReadyzReportsDrift(t *testing.T) {
 	f := newX11Fixture(t)
 	f.writeConfig(metricsConfig, countConfig(0))
 	// No healing while the test looks: no periodic check, no link events.
-	f.start(daemon.Options{DriftInterval: -1, NoLinkEvents: true})
+	f.start(daemon.Options{DriftInterval: -1, NoLinkEvents: true, RootWatchInterval: -1})
 	readyz := "http://" + f.d.MetricsAddr() + "/readyz"
 	// The first drift check is part of start-up: none runs behind the
 	// test's back from here on.

@@ -145,6 +145,26 @@ func (r *Root) Close() error {
 	return errors.Join(errs...)
 }
 
+// Running says, with one BPF_OBJ_GET_INFO_BY_FD on the link the Root
+// holds, whether the root is still attached to its interface (a detach
+// from outside, or the interface's deletion, ends that) and whether the
+// dispatcher running is the one this Root last read or committed (false:
+// another process changed the chain since). Cheap enough to poll.
+func (r *Root) Running() (attached, current bool, err error) {
+	if r.link == nil || r.st == nil {
+		return false, false, nil
+	}
+	info, err := r.link.Info()
+	if err != nil {
+		return false, false, fmt.Errorf("root link info: %w", err)
+	}
+	x := info.XDP()
+	if x == nil || int(x.Ifindex) != r.ifindex {
+		return false, false, nil
+	}
+	return true, uint32(info.Program) == r.st.DispatcherID, nil
+}
+
 // Interface returns the interface name and index.
 func (r *Root) Interface() (string, int) { return r.ifname, r.ifindex }
 
