@@ -24,9 +24,13 @@ type Client interface {
 	// Leave removes an interface's root and every pin, leaving one
 	// program attached by netlink; it returns that program's kernel ID.
 	Leave(ctx context.Context, op chain.Leave) (uint32, error)
-	// Status reports one interface (itf not nil) or every interface with
-	// a root.
+	// Status reports one interface (itf not nil), every interface with a
+	// root in one network namespace (itf with a NetNS and no Name), or
+	// every interface with a root.
 	Status(ctx context.Context, itf *chain.Interface) (*Status, error)
+	// Explain runs one Ethernet frame through an interface's chain as it
+	// runs now (dispatcher.Root.Explain).
+	Explain(ctx context.Context, itf chain.Interface, frame []byte) (*dispatcher.Explanation, error)
 	// Remote reports whether a daemon serves the requests.
 	Remote() bool
 	Close() error

@@ -70,16 +70,28 @@ func (l *Local) Status(_ context.Context, itf *chain.Interface) (*Status, error)
 		}
 		return &Status{Interfaces: all}, nil
 	}
-	r, err := dispatcher.Open(itf.Name, l.options(*itf))
-	if err != nil {
-		return nil, err
+	if itf.Name == "" { // a namespace's roots
+		all, err := dispatcher.List(l.options(*itf))
+		if err != nil {
+			return nil, err
+		}
+		return &Status{Interfaces: all}, nil
 	}
-	defer r.Close()
-	st, err := r.Status()
+	st, err := dispatcher.StatusOf(itf.Name, l.options(*itf))
 	if err != nil {
 		return nil, err
 	}
 	return &Status{Interfaces: []dispatcher.InterfaceStatus{*st}}, nil
+}
+
+// Explain implements Client.
+func (l *Local) Explain(_ context.Context, itf chain.Interface, frame []byte) (*dispatcher.Explanation, error) {
+	r, err := dispatcher.Open(itf.Name, l.options(itf))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Explain(frame)
 }
 
 // Remote implements Client: false.

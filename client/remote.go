@@ -52,11 +52,16 @@ func (r *Remote) Status(ctx context.Context, itf *chain.Interface) (*Status, err
 	if err != nil {
 		return nil, err
 	}
-	if itf != nil && len(st.Interfaces) == 0 {
+	if itf != nil && itf.Name != "" && len(st.Interfaces) == 0 {
 		// As Local: the interface has no root.
 		return nil, fmt.Errorf("%w %q", dispatcher.ErrNotAttached, name)
 	}
 	return &Status{Interfaces: st.Interfaces, Daemon: st}, nil
+}
+
+// Explain implements Client.
+func (r *Remote) Explain(ctx context.Context, itf chain.Interface, frame []byte) (*dispatcher.Explanation, error) {
+	return r.c.Explain(ctx, itf, frame)
 }
 
 // Remote implements Client: true.

@@ -113,3 +113,17 @@ func (c *Client) Detach(ctx context.Context, r chain.Detach) error {
 	}
 	return nil
 }
+
+// Explain asks the daemon to run a frame through an interface's chain
+// (dispatcher.Root.Explain); root only.
+func (c *Client) Explain(ctx context.Context, itf chain.Interface, frame []byte) (*dispatcher.Explanation, error) {
+	resp, err := c.c.Explain(ctx, explainToProto(itf, frame))
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	var ex dispatcher.Explanation
+	if err := json.Unmarshal(resp.GetExplanationJson(), &ex); err != nil {
+		return nil, fmt.Errorf("decoding the daemon's explanation: %w", err)
+	}
+	return &ex, nil
+}

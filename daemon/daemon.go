@@ -50,11 +50,19 @@ type Options struct {
 	PluginHealthInterval time.Duration
 	// NoSocket skips the control socket.
 	NoSocket bool
-	// DriftInterval is how often every configured interface is checked for
-	// a missing root (detached from outside, or the interface created
-	// again), besides the link events that trigger a check at once (see
-	// drift.go). Default 30s; negative disables the periodic check.
+	// DriftInterval is how often every configured interface is checked in
+	// full (its root opened and its chain planned), as a backstop: link
+	// events and the root watch (RootWatchInterval) trigger the check of
+	// one interface at once (see drift.go). Default 5m; negative disables
+	// the periodic check.
 	DriftInterval time.Duration
+	// RootWatchInterval is how often the daemon asks the kernel, with one
+	// BPF_OBJ_GET_INFO_BY_FD per interface, whether each root's link is
+	// still attached and runs the dispatcher the daemon last saw: a root
+	// detached from outside is re-attached within this interval plus the
+	// repair (the kernel sends no event for a bpf_link's detach). Default
+	// 250ms; negative disables the watch.
+	RootWatchInterval time.Duration
 	// NoLinkEvents skips the netlink link subscriptions that trigger a
 	// drift check at once; with a negative DriftInterval the daemon then
 	// leaves drift alone (and /readyz reports it).
@@ -91,7 +99,10 @@ func (o Options) withDefaults(cfg *config.Config) Options {
 		o.PluginHealthInterval = 10 * time.Second
 	}
 	if o.DriftInterval == 0 {
-		o.DriftInterval = 30 * time.Second
+		o.DriftInterval = 5 * time.Minute
+	}
+	if o.RootWatchInterval == 0 {
+		o.RootWatchInterval = 250 * time.Millisecond
 	}
 	if o.NotifySocket == "" {
 		o.NotifySocket = os.Getenv(EnvNotifySocket)
@@ -127,6 +138,8 @@ type Daemon struct {
 	server   *grpc.Server
 	listener net.Listener
 	lock     *socketLock // the daemon's exclusive lock, beside the socket
+	// stateLock is the daemon's lock in its state dir (lockStateDir).
+	stateLock *socketLock
 
 	metrics    *metrics
 	metricsSrv *metricsServer // nil without [daemon] metrics
@@ -233,8 +246,13 @@ func (d *Daemon) Done() <-chan struct{} { return d.done }
 // validate, or anything fails while applying it, nothing changes and the
 // error (wrapping ErrReload) says why.
 func (d *Daemon) Reload(ctx context.Context) error {
+	start := time.Now()
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
+		// Refused before an apply started (the file does not parse or
+		// validate): counted like a refused apply, so that one alert on
+		// xdpchain_apply_errors_total sees every refused reload.
+		d.metrics.observeApply(start, &err)
 		return fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	d.mu.Lock()
@@ -272,8 +290,8 @@ func (d *Daemon) sweep() {
 	}
 	for _, s := range list {
 		ref := chain.NewInterface(s.NetNS, s.Name).String()
-		if d.cfg.Interface(ref) != nil {
-			continue
+		if s.Foreign != nil || s.Damaged != "" || d.cfg.Interface(ref) != nil {
+			continue // another instance's, unreadable, or in the config
 		}
 		owned := false
 		for _, p := range s.Programs {
@@ -300,6 +318,7 @@ func (d *Daemon) sweep() {
 // roots. Programs stay in their chains.
 func (d *Daemon) shutdown() {
 	defer d.lock.Unlock() // last: the next daemon starts after this one is done
+	defer d.stateLock.Unlock()
 	d.stopMetrics()
 	if d.server != nil {
 		d.server.Stop()

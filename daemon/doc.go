@@ -27,8 +27,11 @@
 // chain when its root is gone (detached from outside, or the interface
 // deleted and created again with a new ifindex) or lacks the daemon's
 // programs. Link events (one netlink subscription per network namespace the
-// config names) trigger a check of the interface they name; every
-// interface is also checked periodically (Options.DriftInterval). The heal
+// config names) trigger a check of the interface they name; so does the
+// root watch (Options.RootWatchInterval), which asks the kernel about each
+// root's link (one BPF_OBJ_GET_INFO_BY_FD) for a detach from outside or a
+// chain changed by another process; every interface is also checked in
+// full periodically, as a backstop (Options.DriftInterval). The heal
 // is the one-interface reconcile that plugin events use (planFor,
 // applyPlan), on a new root when needed; running plugins there are
 // configured again with their new maps. A chain in line with the config is

@@ -21,8 +21,10 @@ import (
 const driftSettle = 100 * time.Millisecond
 
 // drift keeps the configured interfaces' roots attached between reloads: it
-// watches link events in every network namespace the config names and, as
-// a backstop, checks every interface periodically. An interface whose root
+// watches link events in every network namespace the config names (an
+// interface created or deleted), watches each root's link (rootWatch: a
+// detach from outside, a chain changed by another process) and, as a
+// backstop, checks every interface periodically. An interface whose root
 // is missing (detached from outside, or the interface deleted and created
 // again with a new ifindex), or whose chain lacks the daemon's programs,
 // gets its chain back through the daemon's reconcile path for one interface
@@ -42,6 +44,14 @@ type drift struct {
 	// missing are the refs whose interface does not exist, logged once;
 	// touched with d.mu held.
 	missing map[string]bool
+
+	// The root watch's view, by ref (loop only): when each root was last
+	// seen attached, and whether a detach or a chain changed by another
+	// process was reported (so that a failed repair is retried by the
+	// periodic check, not at every poll).
+	seenAttached map[string]time.Time
+	reported     map[string]bool
+	started      time.Time // the first check done: every root was in line
 }
 
 // linkSub is one link event subscription, in one network namespace.
@@ -64,7 +74,17 @@ func (d *Daemon) watchDrift(ctx context.Context) (stop func()) {
 		subs:      make(map[string]*linkSub),
 		subFailed: make(map[string]bool),
 		missing:   make(map[string]bool),
+
+		seenAttached: make(map[string]time.Time),
+		reported:     make(map[string]bool),
 	}
+	// The first check is part of start-up: drift from before the watcher
+	// started (between the first apply and now) is healed before the
+	// daemon reports ready, and a test that changes a chain after Ready
+	// races no check.
+	w.subscribe(ctx)
+	w.check(ctx, nil)
+	w.started = time.Now()
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -78,20 +98,26 @@ func (d *Daemon) watchDrift(ctx context.Context) (stop func()) {
 
 func (w *drift) run(ctx context.Context) {
 	defer w.unsubscribeAll()
-	var tick <-chan time.Time
+	var tick, rootTick <-chan time.Time
 	if w.interval > 0 {
 		t := time.NewTicker(w.interval)
 		defer t.Stop()
 		tick = t.C
 	}
-	w.subscribe(ctx)
-	// Drift from before the watcher started (between the first apply and
-	// now) is caught at once.
-	w.check(ctx, nil)
+	if every := w.d.opts.RootWatchInterval; every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		rootTick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-rootTick:
+			if refs, detached := w.watchRoots(); len(refs) > 0 {
+				w.check(ctx, refs)
+				w.reportRepairs(detached)
+			}
 		case <-tick:
 			w.subscribe(ctx)
 			w.check(ctx, nil)
@@ -111,6 +137,65 @@ func (w *drift) run(ctx context.Context) {
 			}
 			w.check(ctx, refs)
 		}
+	}
+}
+
+// watchRoots asks the kernel about each root's link (Root.Running, one
+// syscall each) and returns the refs to check: roots detached from outside
+// (also in detached, with when they were last seen attached) and roots
+// whose chain another process changed. Each is reported once until it is
+// seen attached and current again.
+func (w *drift) watchRoots() (refs map[string]bool, detached map[string]time.Time) {
+	d := w.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now()
+	for ref, r := range d.roots {
+		attached, current, err := r.Running()
+		switch {
+		case err != nil:
+			continue // the link fd answers nothing: the periodic check decides
+		case attached && current:
+			w.seenAttached[ref], w.reported[ref] = now, false
+			continue
+		case w.reported[ref]:
+			continue
+		}
+		w.reported[ref] = true
+		if refs == nil {
+			refs, detached = make(map[string]bool), make(map[string]time.Time)
+		}
+		refs[ref] = true
+		if !attached {
+			if w.seenAttached[ref].IsZero() {
+				w.seenAttached[ref] = w.started // not polled yet: in line since start-up
+			}
+			detached[ref] = w.seenAttached[ref]
+			d.log.Warn("root detached from outside; re-attaching", "interface", ref, "attached_at", w.seenAttached[ref].Format(time.RFC3339Nano))
+		}
+	}
+	return refs, detached
+}
+
+// reportRepairs logs and measures, for each root detached from outside,
+// how long its interface may have run without the chain: from the last
+// poll that saw it attached to now, when the check that repairs it is
+// done.
+func (w *drift) reportRepairs(detached map[string]time.Time) {
+	d := w.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for ref, since := range detached {
+		r := d.roots[ref]
+		if r == nil {
+			continue
+		}
+		if attached, _, err := r.Running(); err != nil || !attached {
+			continue // not repaired (the log says why); the periodic check tries again
+		}
+		window := time.Since(since)
+		d.metrics.unprotected.Observe(window.Seconds())
+		d.log.Info("root re-attached after a detach from outside", "interface", ref, "unprotected_at_most", window.String())
 	}
 }
 
@@ -252,6 +337,7 @@ func (w *drift) check(ctx context.Context, refs map[string]bool) {
 	d := w.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.metrics.driftChecks.Inc()
 	d.reexpand(ctx, refs)
 	for i := range d.cfg.Interfaces {
 		if ctx.Err() != nil {

@@ -50,9 +50,12 @@ type wantChain struct {
 	progs map[string]string // name -> owner
 }
 
+// pluginUp is one plugin instance's health, labelled like every
+// per-interface metric: the interface's netns (as the config names it) and
+// name.
 type pluginUp struct {
-	name, iface string
-	up          bool
+	name, netns, iface string
+	up                 bool
 }
 
 func (d *Daemon) snapshot() snapshot {
@@ -86,7 +89,11 @@ func (d *Daemon) snapshot() snapshot {
 				continue
 			}
 			up := in.proc != nil && in.state == StateRunning && in.proc.LastHealth().Err == nil
-			s.plugins = append(s.plugins, pluginUp{name: p.Name, iface: ref, up: up})
+			itf := d.cfg.Interface(ref)
+			if itf == nil {
+				continue
+			}
+			s.plugins = append(s.plugins, pluginUp{name: p.Name, netns: itf.NetNS, iface: itf.Name, up: up})
 		}
 	}
 	return s
@@ -120,6 +127,10 @@ func (s *snapshot) notReady(list []dispatcher.InterfaceStatus) string {
 			continue
 		}
 		st := &list[i]
+		if st.Foreign != nil {
+			why = append(why, fmt.Sprintf("interface %s: its root is managed by %s", ref, st.Foreign))
+			continue
+		}
 		if st.Damaged != "" {
 			why = append(why, fmt.Sprintf("interface %s: root damaged: %s", ref, st.Damaged))
 			continue

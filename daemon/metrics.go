@@ -25,6 +25,8 @@ type metrics struct {
 	applyErrors   prometheus.Counter
 	restarts      *prometheus.CounterVec
 	repairs       *prometheus.CounterVec
+	driftChecks   prometheus.Counter
+	unprotected   prometheus.Histogram
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -37,7 +39,7 @@ func newMetrics(d *Daemon) *metrics {
 		}),
 		applyErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xdpchain_apply_errors_total",
-			Help: "Config applies that failed and changed nothing (a refused reload keeps the previous config in force).",
+			Help: "Config applies and reloads refused, whatever the reason (the file does not parse or validate, or the apply failed); each changed nothing and the previous config stays in force.",
 		}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xdpchain_plugin_restarts_total",
@@ -47,11 +49,20 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "xdpchain_drift_repairs_total",
 			Help: "Chains re-applied by the daemon after drift (root detached from outside, interface created again, daemon programs removed).",
 		}, []string{"netns", "interface"}),
+		driftChecks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xdpchain_drift_checks_total",
+			Help: "Drift checks run (the first at start-up, before the daemon is ready; then on link events, root-link events and periodically).",
+		}),
+		unprotected: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "xdpchain_drift_unprotected_seconds",
+			Help:    "For each root detached from outside and re-attached: the longest its interface may have run without the chain (from the last check that saw the root attached to the end of the repair).",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 10), // 50ms .. 25s
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.applyDuration, m.applyErrors, m.restarts, m.repairs,
+		m.applyDuration, m.applyErrors, m.restarts, m.repairs, m.driftChecks, m.unprotected,
 		&chainCollector{d: d},
 	)
 	return m
@@ -98,7 +109,7 @@ var (
 		[]string{"netns", "interface"}, nil)
 	descPluginUp = prometheus.NewDesc("xdpchain_plugin_up",
 		"1 when the plugin's process for the interface runs and its last health check passed, else 0.",
-		[]string{"plugin", "interface"}, nil)
+		[]string{"plugin", "netns", "interface"}, nil)
 	descReady = prometheus.NewDesc("xdpchain_ready",
 		"1 when every configured interface's chain is in line with the config in force (what /readyz reports), else 0.",
 		nil, nil)
@@ -123,7 +134,7 @@ func (c *chainCollector) Collect(ch chan<- prometheus.Metric) {
 		if p.up {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(descPluginUp, prometheus.GaugeValue, up, p.name, p.iface)
+		ch <- prometheus.MustNewConstMetric(descPluginUp, prometheus.GaugeValue, up, p.name, p.netns, p.iface)
 	}
 	list, err := dispatcher.List(&dispatcher.Options{BPFFS: snap.cfg.Daemon.BPFFS, StateDir: snap.cfg.Daemon.StateDir})
 	failed := 0.0
@@ -139,8 +150,8 @@ func (c *chainCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
 	for i := range list {
 		s := &list[i]
-		if s.Damaged != "" {
-			continue
+		if s.Damaged != "" || s.Foreign != nil {
+			continue // nothing to count: unreadable, or another instance's
 		}
 		ch <- prometheus.MustNewConstMetric(descFallthrough, prometheus.CounterValue, float64(s.FallthroughPackets), s.NetNS, s.Name)
 		ch <- prometheus.MustNewConstMetric(descPrograms, prometheus.GaugeValue, float64(len(s.Programs)), s.NetNS, s.Name)

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,10 +34,24 @@ type prometheusServer struct {
 // startPrometheus starts Prometheus scraping target (host:port) every
 // second and waits until it is ready.
 func startPrometheus(t *testing.T, bin, target string) *prometheusServer {
+	return startPrometheusRules(t, bin, target, "")
+}
+
+// startPrometheusRules is startPrometheus evaluating the rule file rules
+// (YAML, as in a rule_files entry; "" for none) every second.
+func startPrometheusRules(t *testing.T, bin, target, rules string) *prometheusServer {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
+	ruleFiles := ""
+	if rules != "" {
+		path := filepath.Join(dir, "rules.yml")
+		if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ruleFiles = fmt.Sprintf("rule_files: [%q]\n", path)
+	}
+	if err := os.WriteFile(cfg, []byte(ruleFiles+fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
@@ -113,6 +130,21 @@ func tryPrometheus(t *testing.T, bin, cfg, data string) (*prometheusServer, erro
 // only series; ok is false while there is none (not scraped yet).
 func (p *prometheusServer) query(t *testing.T, q string) (v float64, ok bool) {
 	t.Helper()
+	vs := p.queryAll(t, q)
+	switch len(vs) {
+	case 0:
+		return 0, false
+	case 1:
+		return vs[0], true
+	}
+	t.Fatalf("query %s: %d series, want one: %v", q, len(vs), vs)
+	return 0, false
+}
+
+// queryAll evaluates an instant PromQL query and returns the values of
+// its series; a query Prometheus refuses fails the test.
+func (p *prometheusServer) queryAll(t *testing.T, q string) []float64 {
+	t.Helper()
 	resp, err := http.Get(p.url + "/api/v1/query?query=" + url.QueryEscape(q))
 	if err != nil {
 		t.Fatalf("query %s: %v", q, err)
@@ -135,19 +167,16 @@ func (p *prometheusServer) query(t *testing.T, q string) (v float64, ok bool) {
 	if r.Status != "success" {
 		t.Fatalf("query %s: %s %s", q, r.Status, r.Error)
 	}
-	switch len(r.Data.Result) {
-	case 0:
-		return 0, false
-	case 1:
-	default:
-		t.Fatalf("query %s: %d series, want one: %+v", q, len(r.Data.Result), r.Data.Result)
+	var vs []float64
+	for _, res := range r.Data.Result {
+		s, _ := res.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatalf("query %s: value %v: %v", q, res.Value, err)
+		}
+		vs = append(vs, v)
 	}
-	s, _ := r.Data.Result[0].Value[1].(string)
-	v, err = strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("query %s: value %v: %v", q, r.Data.Result[0].Value, err)
-	}
-	return v, true
+	return vs
 }
 
 // TestPrometheusAgreesWithStatus: a real Prometheus scraping the daemon
@@ -206,5 +235,109 @@ func TestPrometheusAgreesWithStatus(t *testing.T) {
 		if v, ok := prom.query(t, q); !ok || v != 1 {
 			t.Errorf("PromQL %s = %v (present %v), want 1", q, v, ok)
 		}
+	}
+}
+
+// operationsDoc returns what docs/operations.md documents for Prometheus:
+// the alert rules (the YAML block under "Alerts worth having") and every
+// PromQL query of the Grafana table and of the promql blocks.
+func operationsDoc(t *testing.T) (rules string, queries []string) {
+	t.Helper()
+	b, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section, fence := "", ""
+	var block []string
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case fence == "" && strings.HasPrefix(line, "```"):
+			fence, block = strings.TrimPrefix(line, "```"), nil
+		case fence != "" && line == "```":
+			switch {
+			case fence == "yaml" && section == "### Alerts worth having":
+				rules = strings.Join(block, "\n") + "\n"
+			case fence == "promql":
+				queries = append(queries, strings.Join(block, "\n"))
+			}
+			fence = ""
+		case fence != "":
+			block = append(block, line)
+		case strings.HasPrefix(line, "#"):
+			section = line
+		case section == "### Queries for Grafana" && strings.HasPrefix(line, "| ") && strings.Count(line, "`") >= 2:
+			cells := strings.Split(strings.ReplaceAll(line, `\|`, "\x00"), "|")
+			if len(cells) < 3 {
+				continue
+			}
+			q := strings.TrimSpace(cells[2])
+			q = strings.TrimSuffix(strings.TrimPrefix(q, "`"), "` (table)")
+			q = strings.TrimSuffix(q, "`")
+			queries = append(queries, strings.ReplaceAll(q, "\x00", "|"))
+		}
+	}
+	if rules == "" || len(queries) < 5 {
+		t.Fatalf("docs/operations.md: alert rules %q and %d queries found; the test reads the wrong sections", rules, len(queries))
+	}
+	return rules, queries
+}
+
+// TestPrometheusDocumentedQueries runs the alert rules and queries of
+// docs/operations.md in a real Prometheus scraping a daemon with a plugin:
+// every query evaluates, per-interface series join on (netns, interface)
+// (the plugin's with its chain's), and a reload refused because the file
+// does not parse fires XdpchainReloadRefused.
+func TestPrometheusDocumentedQueries(t *testing.T) {
+	vmtest.LogWhere(t)
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skipf("skipped on %s: no prometheus binary (Debian's prometheus package, which .ci/run installs); this test runs on the host, not in the Debian VMs", vmtest.Where())
+	}
+	rules, queries := operationsDoc(t)
+	f := newFixture(t)
+	path := f.writeConfig(metricsConfig, countConfig(0)+guardConfig(10, `"%[3]s"`))
+	f.start(daemon.Options{})
+	f.waitPlugin("guard", func(p daemon.PluginStatus) bool { return p.State == daemon.StateRunning })
+	prom := startPrometheusRules(t, bin, f.d.MetricsAddr(), rules)
+
+	// The join the docs show: each plugin instance with its chain.
+	join := `xdpchain_plugin_up * on (instance, netns, interface) group_left xdpchain_chain_programs`
+	if !slices.Contains(queries, join) {
+		t.Errorf("docs/operations.md does not show the join %s", join)
+	}
+	waitQuery(t, prom, join, func(vs []float64) bool { return len(vs) == 1 && vs[0] == 2 }, "one series, plugin up (1) times 2 programs")
+	waitQuery(t, prom, `xdpchain_apply_errors_total`, func(vs []float64) bool { return len(vs) == 1 && vs[0] == 0 }, "0")
+	for _, q := range queries {
+		q = strings.NewReplacer(`"$instance"`, `".*"`, `"$interface"`, `".*"`, "$__rate_interval", "1m").Replace(q)
+		t.Logf("%s: %v", q, prom.queryAll(t, q)) // refused queries fail the test
+	}
+
+	// A typo: the file does not parse. The reload is refused, counted, and
+	// the documented alert fires.
+	if err := os.WriteFile(path, []byte("[daemon\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.d.Reload(t.Context()); !errors.Is(err, daemon.ErrReload) {
+		t.Fatalf("Reload of a file that does not parse: %v, want ErrReload", err)
+	}
+	waitQuery(t, prom, `xdpchain_apply_errors_total`, func(vs []float64) bool { return len(vs) == 1 && vs[0] == 1 }, "1")
+	waitQuery(t, prom, `ALERTS{alertname="XdpchainReloadRefused", alertstate="firing"}`, func(vs []float64) bool { return len(vs) == 1 }, "the alert firing")
+}
+
+// waitQuery polls a PromQL query until ok accepts its values (Prometheus
+// lags by a scrape and an evaluation).
+func waitQuery(t *testing.T, prom *prometheusServer, q string, ok func([]float64) bool, want string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		vs := prom.queryAll(t, q)
+		if ok(vs) {
+			t.Logf("%s = %v", q, vs)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PromQL %s = %v, want %s within 90s", q, vs, want)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }

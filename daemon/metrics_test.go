@@ -166,8 +166,13 @@ func TestReadyzReportsDrift(t *testing.T) {
 	f := newX11Fixture(t)
 	f.writeConfig(metricsConfig, countConfig(0))
 	// No healing while the test looks: no periodic check, no link events.
-	f.start(daemon.Options{DriftInterval: -1, NoLinkEvents: true})
+	f.start(daemon.Options{DriftInterval: -1, NoLinkEvents: true, RootWatchInterval: -1})
 	readyz := "http://" + f.d.MetricsAddr() + "/readyz"
+	// The first drift check is part of start-up: none runs behind the
+	// test's back from here on.
+	if v, ok := sample(f.scrape(), "xdpchain_drift_checks_total", nil); !ok || v != 1 {
+		t.Fatalf("xdpchain_drift_checks_total = %v (present %v) once ready, want 1: the first drift check is not part of start-up", v, ok)
+	}
 	if code, body := httpGet(t, readyz); code != http.StatusOK {
 		t.Fatalf("/readyz: %d %s", code, body)
 	}

@@ -100,6 +100,39 @@ func (s *controlServer) Leave(ctx context.Context, req *controlpb.LeaveRequest) 
 	return &controlpb.LeaveResponse{ProgramId: id}, nil
 }
 
+func (s *controlServer) Explain(ctx context.Context, req *controlpb.ExplainRequest) (*controlpb.ExplainResponse, error) {
+	p, ok := peerFrom(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
+	}
+	itf, frame := explainFromProto(req)
+	ex, err := s.d.explain(p, itf, frame)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	b, err := json.Marshal(ex)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &controlpb.ExplainResponse{ExplanationJson: b}, nil
+}
+
+// explain runs a frame through an interface's chain for a socket request:
+// root only, since the programs run on their live maps.
+func (d *Daemon) explain(p Peer, itf chain.Interface, frame []byte) (*dispatcher.Explanation, error) {
+	if p.UID != 0 {
+		return nil, fmt.Errorf("%w: explain runs the chain's programs on their live maps: root only (uid %d asked)", chain.ErrPermission, p.UID)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, err := dispatcher.Open(itf.Name, &dispatcher.Options{NetNS: itf.NetNS, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Explain(frame)
+}
+
 // requestRoot returns the root of an interface for a socket request, and a
 // function to release it. Config interfaces use the daemon's roots (a
 // handle of their own when the request wants verifier logs, or the daemon

@@ -69,9 +69,41 @@ func lockSocket(path string) (*socketLock, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	lockPath := path + ".lock"
+	l, busy, err := lockFile(lockPath)
+	if busy {
+		return nil, fmt.Errorf("%w: it holds %s (its control socket %s); this one changed nothing", ErrSocketInUse, lockPath, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSocketPath, err)
+	}
+	return l, nil
+}
+
+// stateLockFile is the lock a daemon holds in its state directory: one
+// daemon per instance (dispatcher.Instance), whatever sockets they have,
+// since two daemons on one state directory would each sweep and reconcile
+// the other's chains.
+const stateLockFile = "daemon.lock"
+
+// lockStateDir takes the lock of the daemon's state directory.
+func lockStateDir(dir string) (*socketLock, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	lockPath := filepath.Join(dir, stateLockFile)
+	l, busy, err := lockFile(lockPath)
+	if busy {
+		return nil, fmt.Errorf("%w: another daemon manages the state dir %s (it holds %s), with another control socket; one daemon per state dir, and this one changed nothing", ErrSocketInUse, dir, lockPath)
+	}
+	return l, err
+}
+
+// lockFile takes an exclusive flock on path, creating the file; busy when
+// another process holds it.
+func lockFile(lockPath string) (_ *socketLock, busy bool, _ error) {
 	fd, err := unix.Open(lockPath, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("%w: opening the daemon's lock %s: %v", ErrSocketPath, lockPath, err)
+		return nil, false, fmt.Errorf("opening the daemon's lock %s: %v", lockPath, err)
 	}
 	f := os.NewFile(uintptr(fd), lockPath)
 	for {
@@ -82,13 +114,13 @@ func lockSocket(path string) (*socketLock, error) {
 	}
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		f.Close()
-		return nil, fmt.Errorf("%w: it holds %s (its control socket %s); this one changed nothing", ErrSocketInUse, lockPath, path)
+		return nil, true, nil
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("locking %s: %w", lockPath, err)
+		return nil, false, fmt.Errorf("locking %s: %w", lockPath, err)
 	}
-	return &socketLock{f: f}, nil
+	return &socketLock{f: f}, false, nil
 }
 
 func (l *socketLock) Unlock() {
@@ -144,7 +176,12 @@ func (d *Daemon) claimSocket(dc config.Daemon) error {
 		lock.Unlock()
 		return fmt.Errorf("control socket: %w", err)
 	}
-	d.lock = lock
+	state, err := lockStateDir(dc.StateDir)
+	if err != nil {
+		lock.Unlock()
+		return err
+	}
+	d.lock, d.stateLock = lock, state
 	return nil
 }
 

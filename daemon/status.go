@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"time"
 
 	"github.com/xdpchain/xdpchain/chain"
@@ -55,16 +56,23 @@ func (s *Status) Process(itf *dispatcher.InterfaceStatus, prog *dispatcher.Progr
 func (d *Daemon) Status(iface, netns string) (*Status, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	list, err := dispatcher.List(&dispatcher.Options{BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir})
-	if err != nil {
-		return nil, err
-	}
 	out := &Status{Config: d.cfg.File, Interfaces: []dispatcher.InterfaceStatus{}, Plugins: []PluginStatus{}}
-	for _, s := range list {
-		if iface != "" && chain.NewInterface(s.NetNS, s.Name) != chain.NewInterface(netns, iface) {
-			continue
+	// As client.Local reads them: one interface, one namespace's or all.
+	opts := &dispatcher.Options{NetNS: netns, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir}
+	if iface != "" {
+		s, err := dispatcher.StatusOf(iface, opts)
+		if err != nil && !errors.Is(err, dispatcher.ErrNotAttached) {
+			return nil, err
 		}
-		out.Interfaces = append(out.Interfaces, s)
+		if s != nil {
+			out.Interfaces = append(out.Interfaces, *s)
+		}
+	} else {
+		list, err := dispatcher.List(opts)
+		if err != nil {
+			return nil, err
+		}
+		out.Interfaces = append(out.Interfaces, list...)
 	}
 	// Config order: plugins, then their interfaces.
 	for _, p := range d.cfg.Plugins {

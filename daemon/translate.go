@@ -33,6 +33,8 @@ var sentinels = []struct {
 	{"ErrConcurrentUpdate", dispatcher.ErrConcurrentUpdate, codes.Aborted},
 	{"ErrNotSupported", dispatcher.ErrNotSupported, codes.Unimplemented},
 	{"ErrLoad", dispatcher.ErrLoad, codes.FailedPrecondition},
+	{"ErrOtherInstance", dispatcher.ErrOtherInstance, codes.FailedPrecondition},
+	{"ErrDamaged", dispatcher.ErrDamaged, codes.FailedPrecondition},
 	{"ErrInvalid", dispatcher.ErrInvalid, codes.InvalidArgument},
 }
 
@@ -52,6 +54,10 @@ func toStatus(err error) error {
 	var pe *dispatcher.ProgramError
 	if errors.As(err, &pe) {
 		detail.Program, detail.VerifierLog = pe.Program, pe.VerifierLog
+	}
+	var de *dispatcher.DamagedError
+	if errors.As(err, &de) {
+		detail.DamagedInterface, detail.DamagedNetns = de.Interface, de.NetNS
 	}
 	st := status.New(code, err.Error())
 	if with, werr := st.WithDetails(detail); werr == nil {
@@ -88,6 +94,9 @@ func fromStatus(err error) error {
 		}
 		re.program = &dispatcher.ProgramError{Program: detail.GetProgram(), Err: inner, VerifierLog: detail.GetVerifierLog()}
 	}
+	if detail != nil && detail.GetDamagedInterface() != "" {
+		re.damaged = &dispatcher.DamagedError{Interface: detail.GetDamagedInterface(), NetNS: detail.GetDamagedNetns(), Reason: "its state or counters are unreadable", Err: errors.New(re.msg)}
+	}
 	return re
 }
 
@@ -97,6 +106,7 @@ type remoteError struct {
 	msg      string
 	sentinel error
 	program  *dispatcher.ProgramError
+	damaged  *dispatcher.DamagedError
 }
 
 func (e *remoteError) Error() string { return e.msg }
@@ -108,6 +118,9 @@ func (e *remoteError) Unwrap() []error {
 	}
 	if e.program != nil {
 		out = append(out, e.program)
+	}
+	if e.damaged != nil {
+		out = append(out, e.damaged)
 	}
 	return out
 }
@@ -240,4 +253,13 @@ func leaveToProto(l chain.Leave) *controlpb.LeaveRequest {
 
 func leaveFromProto(req *controlpb.LeaveRequest) chain.Leave {
 	return chain.Leave{Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()), Name: req.GetName(), ExpectedRevision: optRevision(req.ExpectedRevision)}
+}
+
+// explainToProto and explainFromProto carry an Explain request.
+func explainToProto(itf chain.Interface, frame []byte) *controlpb.ExplainRequest {
+	return &controlpb.ExplainRequest{Interface: itf.Name, Netns: itf.NetNS, Frame: frame}
+}
+
+func explainFromProto(req *controlpb.ExplainRequest) (chain.Interface, []byte) {
+	return chain.NewInterface(req.GetNetns(), req.GetInterface()), req.GetFrame()
 }

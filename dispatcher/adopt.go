@@ -379,7 +379,7 @@ func (r *Root) Leave(name string) (_ uint32, err error) {
 	}
 	r.pins.removeEmptyDirs()
 	lock.Unlock()
-	pruneStale(r.opts, r.pins)
+	pruneStale(r.opts, r.pins, true)
 	return id, nil
 }
 

@@ -2,8 +2,10 @@ package dispatcher_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -13,9 +15,10 @@ import (
 )
 
 // TestDamagedRootDetach damages a root's state (state.json missing or
-// corrupt, counters gone): Open says it is damaged and to detach, `status`
-// lists it as DAMAGED instead of hiding it, and `xdpchain detach` removes
-// the root and everything xdpchain pinned.
+// corrupt, counters gone): Open says it is damaged, `status` lists it as
+// DAMAGED instead of hiding it with the exact command that removes it, and
+// that command (`xdpchain detach`) removes the root and everything
+// xdpchain pinned.
 func TestDamagedRootDetach(t *testing.T) {
 	vmtest.LogWhere(t)
 	f := newHardeningFixture(t, dispatcher.Linked)
@@ -39,20 +42,32 @@ func TestDamagedRootDetach(t *testing.T) {
 			}
 
 			_, err := dispatcher.Open(f.iface(), f.opts())
-			if !errors.Is(err, dispatcher.ErrDamaged) || !strings.Contains(err.Error(), "xdpchain detach") {
-				t.Errorf("Open of a damaged root: %v; want ErrDamaged saying to detach", err)
+			var de *dispatcher.DamagedError
+			if !errors.Is(err, dispatcher.ErrDamaged) || !errors.As(err, &de) || de.Interface != f.iface() || de.NetNS != f.recv.Name {
+				t.Errorf("Open of a damaged root: %v; want a DamagedError naming %s in %s", err, f.iface(), f.recv.Name)
 			}
 			all, err := dispatcher.List(f.opts())
 			if err != nil || len(all) != 1 || all[0].Damaged == "" || all[0].Ifindex != st.Ifindex || all[0].DispatcherID != st.DispatcherID || all[0].NetNSInode != st.NetNSInode {
 				t.Errorf("List with a damaged root: %+v, %v; want it listed as damaged", all, err)
 			}
+			// status (of every root, the name found from the namespace when
+			// the state is gone) says DAMAGED and the exact command that
+			// removes it: the one run below.
 			out, errOut, code := runBin(t, "--no-daemon", "--bpffs", f.bpffs, "--state-dir", f.stateDir, "status")
-			if code != 0 || !strings.Contains(out, "DAMAGED") {
-				t.Errorf("xdpchain status: exit %d, %q, %q; want the root shown as DAMAGED", code, out, errOut)
+			cmd := regexp.MustCompile("`xdpchain ([^`]*)` removes it").FindStringSubmatch(out)
+			if code != 0 || !strings.Contains(out, f.iface()+" (ifindex") || !strings.Contains(out, "DAMAGED") || cmd == nil {
+				t.Fatalf("xdpchain status: exit %d, %q, %q; want the root shown by name as DAMAGED with the command that removes it", code, out, errOut)
+			}
+			if want := fmt.Sprintf("--bpffs %s --state-dir %s --no-daemon detach --netns %s %s", f.bpffs, f.stateDir, f.recv.Name, f.iface()); cmd[1] != want {
+				t.Errorf("status advises `xdpchain %s`, want `xdpchain %s`", cmd[1], want)
+			}
+			// The CLI's error of a verb on it names the same command.
+			if _, errOut, code := runBin(t, append(f.cliArgs(), "--no-daemon", "unload", "--name", "counter", f.iface())...); code == 0 || !strings.Contains(errOut, "`xdpchain --bpffs "+f.bpffs+" --state-dir "+f.stateDir+" --no-daemon detach --netns "+f.recv.Name+" "+f.iface()+"` removes it") {
+				t.Errorf("unload of a damaged root: exit %d, %q; want the detach command", code, errOut)
 			}
 
-			if _, errOut, code := runBin(t, append(f.cliArgs(), "--no-daemon", "detach", f.iface())...); code != 0 {
-				t.Fatalf("xdpchain detach of a damaged root: exit %d: %s", code, errOut)
+			if _, errOut, code := runBin(t, strings.Fields(cmd[1])...); code != 0 {
+				t.Fatalf("xdpchain %s (a damaged root): exit %d: %s", cmd[1], code, errOut)
 			}
 			if x := xdpOf(t, f.recv, f.iface()); x != nil {
 				t.Errorf("after detach: XDP program %d still attached", x.ProgId)

@@ -145,6 +145,26 @@ func (r *Root) Close() error {
 	return errors.Join(errs...)
 }
 
+// Running says, with one BPF_OBJ_GET_INFO_BY_FD on the link the Root
+// holds, whether the root is still attached to its interface (a detach
+// from outside, or the interface's deletion, ends that) and whether the
+// dispatcher running is the one this Root last read or committed (false:
+// another process changed the chain since). Cheap enough to poll.
+func (r *Root) Running() (attached, current bool, err error) {
+	if r.link == nil || r.st == nil {
+		return false, false, nil
+	}
+	info, err := r.link.Info()
+	if err != nil {
+		return false, false, fmt.Errorf("root link info: %w", err)
+	}
+	x := info.XDP()
+	if x == nil || int(x.Ifindex) != r.ifindex {
+		return false, false, nil
+	}
+	return true, uint32(info.Program) == r.st.DispatcherID, nil
+}
+
 // Interface returns the interface name and index.
 func (r *Root) Interface() (string, int) { return r.ifname, r.ifindex }
 
@@ -198,6 +218,12 @@ func (r *Root) read(clean bool) error {
 		}
 		return fmt.Errorf("%w %q (stale root: its link is defunct)", ErrNotAttached, r.ifname)
 	}
+	if other := r.pins.otherInstance(); other != nil {
+		// Another instance's root: its state is not here, and nothing of
+		// it is ours to finish, clean or report as damaged.
+		l.Close()
+		return r.pins.foreignError(r.ifname, other)
+	}
 	r.link = l
 	running := uint32(info.Program)
 
@@ -213,15 +239,18 @@ func (r *Root) read(clean bool) error {
 		r.pins.removeTemps() // of a process killed while writing
 	}
 	if err != nil {
-		return fmt.Errorf("%w: the root of %q is attached but its state is unreadable (%w); run `xdpchain detach` and load again", ErrDamaged, r.ifname, err)
+		return &DamagedError{Interface: r.ifname, NetNS: r.opts.NetNS, Reason: "its state is unreadable", Err: err}
 	}
 	r.st = st
 	r.stats, err = ebpf.LoadPinnedMap(r.pins.stats(), nil)
 	if err != nil {
-		return fmt.Errorf("%w: the root of %q is attached but its counters %s are unreadable (%w); run `xdpchain detach` and load again", ErrDamaged, r.ifname, r.pins.stats(), err)
+		return &DamagedError{Interface: r.ifname, NetNS: r.opts.NetNS, Reason: fmt.Sprintf("its counters %s are unreadable", r.pins.stats()), Err: err}
 	}
 	if clean {
 		r.cleanupLeftovers()
+		if err := r.pins.markOwner(); err != nil {
+			return err // a root made before owner pins: it gets one
+		}
 	}
 	return nil
 }
@@ -257,6 +286,10 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 			r.pins.removeAll()
 		}
 	}()
+	// First: whoever finds the pins of a half-made root knows whose it is.
+	if err := r.pins.markOwner(); err != nil {
+		return err
+	}
 	mech, reason := ResolveMechanism(r.opts.Mechanism)
 	if _, err := newMechanism(mech); err != nil {
 		return err
@@ -458,6 +491,11 @@ func DetachInterface(ifname string, opts *Options) error {
 	}
 	if entries, _ := os.ReadDir(r.pins.bpf); (!exists || len(entries) == 0) && !isRealDir(r.pins.state) {
 		return fmt.Errorf("%w %q", ErrNotAttached, ifname)
+	}
+	// Another instance's root is that instance's to remove, unless the
+	// caller names that instance's state directory.
+	if other := r.pins.otherInstance(); other != nil && other.StateDir != instanceDir(o.StateDir) {
+		return r.pins.foreignError(ifname, other)
 	}
 	return r.detach(true)
 }

@@ -38,6 +38,10 @@ var (
 	// are damaged (state.json missing or unreadable, counters missing).
 	// DetachInterface (`xdpchain detach`) removes it. It is an ErrInvalid.
 	ErrDamaged = fmt.Errorf("%w: damaged root", ErrInvalid)
+	// ErrOtherInstance: the interface's root is managed by another xdpchain
+	// instance (another state directory) sharing the bpffs; nothing of it
+	// is read or changed here. Its own instance works on it.
+	ErrOtherInstance = errors.New("root of another xdpchain instance")
 )
 
 // ProgramError names the program an error is about. It unwraps to the cause
@@ -59,3 +63,20 @@ func closeOnError(c interface{ Close() error }, err *error) {
 		_ = c.Close()
 	}
 }
+
+// DamagedError is an ErrDamaged about one interface's root: attached, but
+// its state or counters are unreadable. DetachInterface removes it.
+type DamagedError struct {
+	// Interface and NetNS name the interface (NetNS as the caller gave
+	// it); Reason says what is unreadable and Err why.
+	Interface, NetNS string
+	Reason           string
+	Err              error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%v: the root of %q is attached but %s: %v", ErrDamaged, e.Interface, e.Reason, e.Err)
+}
+
+// Unwrap returns ErrDamaged and the cause.
+func (e *DamagedError) Unwrap() []error { return []error{ErrDamaged, e.Err} }

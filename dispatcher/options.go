@@ -15,6 +15,11 @@ const (
 	ModeAuto Mode = "auto"
 )
 
+// ModeChoices names the attach modes and what auto means: the one text
+// the CLI's help, config.toml's comment, docs/config.md and ParseMode's
+// error share (TestChoicesText checks the files).
+const ModeChoices = "native, skb or auto (native, else skb)"
+
 // ParseMode parses "native", "skb" (or "generic") and "auto".
 func ParseMode(s string) (Mode, error) {
 	switch s {
@@ -25,7 +30,7 @@ func ParseMode(s string) (Mode, error) {
 	case "skb", "generic":
 		return ModeSKB, nil
 	}
-	return "", fmt.Errorf("%w: unknown mode %q (want native, skb or auto)", ErrInvalid, s)
+	return "", fmt.Errorf("%w: unknown mode %q (want %s)", ErrInvalid, s, ModeChoices)
 }
 
 // MechanismKind is how programs fill the dispatcher's slots.
@@ -50,6 +55,12 @@ const (
 	AutoMechanism MechanismKind = "auto"
 )
 
+// MechanismChoices names the slot mechanisms and what auto resolves to
+// (see ResolveMechanism): the one text the CLI's help, config.toml's
+// comment, docs/config.md and ParseMechanism's error share
+// (TestChoicesText checks the files).
+const MechanismChoices = "inline, linked, freplace or auto (= inline, the fastest)"
+
 // ParseMechanism parses "inline", "linked", "freplace" and "auto".
 func ParseMechanism(s string) (MechanismKind, error) {
 	switch s {
@@ -62,7 +73,7 @@ func ParseMechanism(s string) (MechanismKind, error) {
 	case "freplace", "ext":
 		return Freplace, nil
 	}
-	return "", fmt.Errorf("%w: unknown mechanism %q (want inline, linked, freplace or auto)", ErrInvalid, s)
+	return "", fmt.Errorf("%w: unknown mechanism %q (want %s)", ErrInvalid, s, MechanismChoices)
 }
 
 // Default locations.

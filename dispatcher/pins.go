@@ -18,6 +18,7 @@ import (
 // The pin layout (see docs/pins.md):
 //
 //	<bpffs>/xdpchain/<netns inode>/<ifindex>/
+//	    owner               the instance managing the root (instance.go)
 //	    link                the root's bpf_link
 //	    stats               per-CPU counters (xdpchain_stats), shared by generations
 //	    maps/<prog>/<map>   each program's maps, shared by generations
@@ -28,15 +29,17 @@ import (
 //	    state.json.pending  written before a swap, renamed after it
 //	    objects/<sha256>.o  each program's ELF object
 type pinDir struct {
-	bpf   string // <bpffs>/xdpchain/<netns>/<ifindex>
-	state string // <statedir>/<netns>/<ifindex>
+	bpf      string // <bpffs>/xdpchain/<netns>/<ifindex>
+	state    string // <statedir>/<netns>/<ifindex>
+	instance string // <statedir>: the instance this process is (instance.go)
 }
 
 func newPinDir(opts Options, netnsInode uint64, ifindex int) pinDir {
 	ns, idx := strconv.FormatUint(netnsInode, 10), strconv.Itoa(ifindex)
 	return pinDir{
-		bpf:   filepath.Join(opts.BPFFS, "xdpchain", ns, idx),
-		state: filepath.Join(opts.StateDir, ns, idx),
+		bpf:      filepath.Join(opts.BPFFS, "xdpchain", ns, idx),
+		state:    filepath.Join(opts.StateDir, ns, idx),
+		instance: opts.StateDir,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // InterfaceStatus describes one interface's root and chain. Its JSON form
@@ -31,11 +32,16 @@ type InterfaceStatus struct {
 	Fallthrough        string          `json:"fallthrough"`
 	FallthroughPackets uint64          `json:"fallthrough_packets"`
 	Programs           []ProgramStatus `json:"programs"`
-	// Damaged says why the root, attached, cannot be read (state.json
-	// missing or unreadable, counters missing); then only Ifindex,
-	// NetNSInode, LinkID and DispatcherID (and Name and NetNS when the
-	// state says them) are set. `xdpchain detach` removes it.
+	// Damaged says why the root, attached and this instance's, cannot be
+	// read (state.json missing or unreadable, counters missing); then only
+	// Ifindex, NetNSInode, LinkID and DispatcherID (and Name and NetNS when
+	// they can be known) are set. DetachInterface removes it.
 	Damaged string `json:"damaged,omitempty"`
+	// Foreign is the instance that manages the root when it is another
+	// xdpchain instance sharing the bpffs (see instance.go); then only
+	// Ifindex, NetNSInode, LinkID and DispatcherID (and Name and NetNS when
+	// they can be known) are set. It is that instance's to change.
+	Foreign *Instance `json:"foreign,omitempty"`
 }
 
 // ProgramStatus describes one program of a chain.
@@ -99,26 +105,39 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	if x := info.XDP(); x == nil || x.Ifindex == 0 {
 		return nil, fmt.Errorf("%w: %s", errStaleRoot, name())
 	}
-	// damaged reports a root that is attached but unreadable: the status
-	// says what is known, and the error why.
-	damaged := func(what string, err error) (*InterfaceStatus, error) {
+	// unreadable is the status of a root whose state this instance does
+	// not have: what is known of it.
+	unreadable := func() *InterfaceStatus {
 		s := &InterfaceStatus{Ifindex: int(info.XDP().Ifindex), LinkID: uint32(info.ID), DispatcherID: uint32(info.Program), Programs: []ProgramStatus{}}
 		s.NetNSInode, _ = strconv.ParseUint(filepath.Base(filepath.Dir(pd.bpf)), 10, 64)
 		if st, serr := readState(pd.stateFile()); serr == nil {
 			s.Name, s.NetNS = st.Interface, st.NetNS
+		} else {
+			s.NetNS, s.Name = interfaceName(s.NetNSInode, s.Ifindex)
 		}
-		s.Damaged = fmt.Sprintf("%s: %v; `xdpchain detach` removes it", what, err)
-		return s, fmt.Errorf("%w: the root on ifindex %d is attached but its %s: %w", ErrDamaged, s.Ifindex, what, err)
+		return s
+	}
+	if other := pd.otherInstance(); other != nil {
+		s := unreadable()
+		s.Foreign = other
+		return s, pd.foreignError(s.DisplayName(), other)
+	}
+	// damaged reports a root that is attached but unreadable: the status
+	// says what is known, and the error why.
+	damaged := func(what string, err error) (*InterfaceStatus, error) {
+		s := unreadable()
+		s.Damaged = fmt.Sprintf("%s: %v", what, err)
+		return s, &DamagedError{Interface: s.DisplayName(), NetNS: s.NetNS, Reason: what, Err: err}
 	}
 	// The chain the kernel runs, also when a process died between the swap
 	// and the commit (as Open reads it).
 	st, _, err := pd.committedState(uint32(info.Program))
 	if err != nil {
-		return damaged("state is unreadable", err)
+		return damaged("its state is unreadable", err)
 	}
 	stats, err := ebpf.LoadPinnedMap(pd.stats(), nil)
 	if err != nil {
-		return damaged("counters are unreadable", err)
+		return damaged("its counters are unreadable", err)
 	}
 	defer stats.Close()
 
@@ -174,10 +193,101 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	return out, nil
 }
 
+// interfaceName finds the interface ifindex of the network namespace with
+// inode ino, when that namespace is this process's or one named under
+// /run/netns: its namespace as Options.NetNS names it, and its name; ""
+// when it cannot be known.
+func interfaceName(ino uint64, ifindex int) (netns, name string) {
+	specs := []string{""}
+	if entries, err := os.ReadDir(netnsDir); err == nil {
+		for _, e := range entries {
+			specs = append(specs, e.Name())
+		}
+	}
+	for _, spec := range specs {
+		var st unix.Stat_t
+		if unix.Stat(NetNSPath(spec), &st) != nil || st.Ino != ino {
+			continue
+		}
+		ns, err := openNetNS(spec)
+		if err != nil {
+			return "", ""
+		}
+		defer ns.Close()
+		nl, err := ns.netlink()
+		if err != nil {
+			return "", ""
+		}
+		defer nl.Close()
+		if l, err := nl.LinkByIndex(ifindex); err == nil {
+			return spec, l.Attrs().Name
+		}
+		return "", ""
+	}
+	return "", ""
+}
+
+// DisplayName is the interface's name, or "ifindex N" when the name cannot
+// be known (a damaged or another instance's root in a namespace without a
+// name).
+func (s *InterfaceStatus) DisplayName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return fmt.Sprintf("ifindex %d", s.Ifindex)
+}
+
+// StatusOf reports the root of one interface as List does: a damaged
+// root (Damaged) or another instance's (Foreign) is a status too, not an
+// error; ErrNotAttached when the interface has no root (or a stale one).
+// It changes nothing.
+func StatusOf(ifname string, opts *Options) (*InterfaceStatus, error) {
+	o := opts.withDefaults()
+	if err := requirePrivileges(); err != nil {
+		return nil, err
+	}
+	ns, err := openNetNS(o.NetNS)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	nl, err := ns.netlink()
+	if err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	l, err := nl.LinkByName(ifname)
+	nl.Close()
+	if err != nil {
+		return nil, fmt.Errorf("interface %q: %w", ifname, err)
+	}
+	pd := newPinDir(o, ns.inode, l.Attrs().Index)
+	exists, err := pd.secure(o, false)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, fmt.Errorf("%w %q", ErrNotAttached, ifname)
+	}
+	s, err := statusFromPins(pd)
+	if s == nil {
+		return nil, err
+	}
+	// Named as the caller named it (the state may say another form).
+	if s.Name == "" {
+		s.Name = ifname
+	}
+	if s.NetNS == "" && (s.Damaged != "" || s.Foreign != nil) {
+		s.NetNS = CanonicalNetNS(o.NetNS)
+	}
+	return s, nil
+}
+
 // List reports every interface with an xdpchain root under the bpffs of
-// opts, in every network namespace, sorted by namespace and ifindex. Stale
+// opts, in every network namespace (only in opts.NetNS when that is set),
+// sorted by namespace and ifindex. Stale
 // entries (roots whose interface went away) are skipped, damaged ones
-// (attached, but their state unreadable) listed with Damaged; List changes
+// (attached, but their state unreadable) listed with Damaged, other
+// instances' with Foreign; List changes
 // nothing (the next Attach or Detach removes them). A pin or state
 // directory that is not safe to use (see ErrUnsafeDir) is an error.
 func List(opts *Options) ([]InterfaceStatus, error) {
@@ -186,7 +296,19 @@ func List(opts *Options) ([]InterfaceStatus, error) {
 		return nil, err
 	}
 	out := []InterfaceStatus{}
+	var only uint64 // the namespace's inode, when opts.NetNS limits the list
+	if o.NetNS != "" {
+		ns, err := openNetNS(o.NetNS)
+		if err != nil {
+			return nil, err
+		}
+		only = ns.inode
+		ns.Close()
+	}
 	err := eachPinDir(o, func(pd pinDir) error {
+		if only != 0 && filepath.Base(filepath.Dir(pd.bpf)) != strconv.FormatUint(only, 10) {
+			return nil
+		}
 		if _, err := pd.secure(o, false); err != nil {
 			return err
 		}
@@ -289,6 +411,9 @@ func pruneStale(o Options, keep pinDir, force bool) {
 		}
 		if !rootStale(pd) {
 			return nil
+		}
+		if pd.otherInstance() != nil {
+			return nil // another instance's: it cleans its own
 		}
 		lock, err := tryLockDir(pd.bpf)
 		if err != nil || lock == nil {

@@ -38,12 +38,19 @@ type cliEnv struct {
 	// replaces /etc/xdpchain/config.toml when set (tests).
 	env           func(string) string
 	defaultConfig string
+	// defaultPaths replace the default bpffs, state dir and socket when
+	// set (tests: never the machine's /sys/fs/bpf or a daemon running
+	// there).
+	defaultPaths paths
 	// located: socket, bpffs and state are final; source is the config
 	// file they came from; remote: a daemon answered the last connect.
 	located bool
 	source  configFile
 	remote  bool
 }
+
+// paths locate a daemon and its pins.
+type paths struct{ bpffs, state, socket string }
 
 func newEnv() *cliEnv { return &cliEnv{stdout: os.Stdout, stderr: os.Stderr} }
 
@@ -98,9 +105,13 @@ builds a new dispatcher generation and swaps it in atomically.`,
 	registerPackaging(root, env) // --version, the hidden man verb
 	root.SetOut(env.stdout)
 	root.SetErr(env.stderr)
-	root.PersistentFlags().StringVar(&env.bpffs, "bpffs", dispatcher.DefaultBPFFS, "bpffs mount for pins (else the config's [daemon] bpffs)")
-	root.PersistentFlags().StringVar(&env.state, "state-dir", dispatcher.DefaultStateDir, "directory for chain state and program objects (else the config's [daemon] state_dir)")
-	root.PersistentFlags().StringVar(&env.socket, "socket", config.DefaultSocket, "the daemon's control socket, every verb goes through the daemon when one runs (else the config's [daemon] socket)")
+	def := env.defaultPaths
+	if def == (paths{}) {
+		def = paths{bpffs: dispatcher.DefaultBPFFS, state: dispatcher.DefaultStateDir, socket: config.DefaultSocket}
+	}
+	root.PersistentFlags().StringVar(&env.bpffs, "bpffs", def.bpffs, "bpffs mount for pins (else the config's [daemon] bpffs)")
+	root.PersistentFlags().StringVar(&env.state, "state-dir", def.state, "directory for chain state and program objects (else the config's [daemon] state_dir)")
+	root.PersistentFlags().StringVar(&env.socket, "socket", def.socket, "the daemon's control socket, every verb goes through the daemon when one runs (else the config's [daemon] socket)")
 	root.PersistentFlags().BoolVar(&env.noDaemon, "no-daemon", false, "work on the pins directly even when a daemon runs")
 	registerPaths(root.PersistentFlags(), env)
 	for _, c := range commands {
@@ -121,6 +132,10 @@ func run(args []string, env *cliEnv) int {
 	msg := oneLine(err.Error())
 	if errors.Is(err, dispatcher.ErrNotAttached) && env.located {
 		msg += " (" + env.looked() + ")"
+	}
+	var de *dispatcher.DamagedError
+	if errors.As(err, &de) && env.located {
+		msg += "; `" + env.detachCommand(de.NetNS, de.Interface) + "` removes it, then load again"
 	}
 	fmt.Fprintf(env.stderr, "xdpchain: %s\n", msg)
 	var pe *dispatcher.ProgramError

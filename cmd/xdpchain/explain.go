@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -30,23 +31,20 @@ prints each slot's verdict, what the dispatcher did with it (continue,
 shadow, denied, invalid, decides), the final verdict and the program that
 decided it. The dispatcher's counters do not change; the programs' own maps
 are the live ones, so what a program does to them happens for real.
-It reads the pins directly (root), whether or not a daemon runs.`,
+Like every verb, it asks the daemon when one answers (root only), else it
+reads the pins (root).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			frame, err := explainFrame(packet, pcap, index)
 			if err != nil {
 				return err
 			}
-			if err := env.locate(); err != nil {
-				return err
-			}
-			env.remote = false
-			r, err := dispatcher.Open(args[0], &dispatcher.Options{NetNS: netns, BPFFS: env.bpffs, StateDir: env.state})
+			c, ctx, done, err := env.connect()
 			if err != nil {
 				return err
 			}
-			defer r.Close()
-			ex, err := r.Explain(frame)
+			defer done()
+			ex, err := c.Explain(ctx, chain.NewInterface(netns, args[0]), frame)
 			if err != nil {
 				return err
 			}

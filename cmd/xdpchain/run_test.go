@@ -26,13 +26,16 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-// hermeticEnv is a CLI environment that reads no variable and whose
-// default config file does not exist, whatever the machine has.
+// hermeticEnv is a CLI environment that reads no variable, whose default
+// config file does not exist and whose default paths are the test's own
+// (an empty bpffs and state dir, no daemon), whatever the machine has.
 func hermeticEnv(t *testing.T, stdout, stderr io.Writer) *cliEnv {
+	dir := t.TempDir()
 	return &cliEnv{
 		stdout: stdout, stderr: stderr,
 		env:           func(string) string { return "" },
-		defaultConfig: filepath.Join(t.TempDir(), "no-config.toml"),
+		defaultConfig: filepath.Join(dir, "no-config.toml"),
+		defaultPaths:  paths{bpffs: filepath.Join(dir, "bpffs"), state: filepath.Join(dir, "state"), socket: filepath.Join(dir, "xdpchain.sock")},
 	}
 }
 

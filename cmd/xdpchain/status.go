@@ -23,6 +23,69 @@ type statusDoc struct {
 	daemon  *daemon.Status
 	// looked says where status looked, for an empty answer.
 	looked string
+	// notes say what a damaged or another instance's root is (rootNote),
+	// by index in Interfaces.
+	notes []string
+}
+
+// statusTarget is what status and top report: one interface (IFACE), the
+// roots of one namespace (--netns without IFACE) or every root (nil).
+func statusTarget(netns string, args []string) *chain.Interface {
+	switch {
+	case len(args) == 1:
+		i := chain.NewInterface(netns, args[0])
+		return &i
+	case netns != "":
+		i := chain.NewInterface(netns, "")
+		return &i
+	}
+	return nil
+}
+
+// rootNotes returns rootNote of each status.
+func (e *cliEnv) rootNotes(list []dispatcher.InterfaceStatus) []string {
+	notes := make([]string, len(list))
+	for i := range list {
+		notes[i] = e.rootNote(&list[i])
+	}
+	return notes
+}
+
+// rootNote says what a root that cannot be shown is, "" for one that can:
+// another instance's ("foreign", never advice to remove it) or a damaged
+// one of this instance, with the exact command that removes it.
+func (e *cliEnv) rootNote(s *dispatcher.InterfaceStatus) string {
+	switch {
+	case s.Foreign != nil:
+		return fmt.Sprintf("foreign: managed by %s; ask that instance (its daemon's socket, or --state-dir %s)", s.Foreign, s.Foreign.StateDir)
+	case s.Damaged == "":
+		return ""
+	case s.Name == "":
+		return fmt.Sprintf("DAMAGED: %s; its interface's name is unknown here (netns inode %d): `%s` with that name removes it", s.Damaged, s.NetNSInode, e.detachCommand("", "IFACE"))
+	}
+	return fmt.Sprintf("DAMAGED: %s; `%s` removes it", s.Damaged, e.detachCommand(s.NetNS, s.Name))
+}
+
+// detachCommand is the command line that detaches an interface as this
+// invocation sees it: the same config file, paths and socket.
+func (e *cliEnv) detachCommand(netns, name string) string {
+	args := []string{"xdpchain"}
+	if e.source.exists && e.source.from != "default" {
+		args = append(args, "--config", e.source.path)
+	}
+	for _, f := range []struct{ flag, val string }{{"bpffs", e.bpffs}, {"state-dir", e.state}, {"socket", e.socket}} {
+		if e.flags != nil && e.flags.Changed(f.flag) {
+			args = append(args, "--"+f.flag, f.val)
+		}
+	}
+	if e.noDaemon {
+		args = append(args, "--no-daemon")
+	}
+	args = append(args, "detach")
+	if netns != "" {
+		args = append(args, "--netns", netns)
+	}
+	return strings.Join(append(args, name), " ")
 }
 
 func newStatusCmd(env *cliEnv) *cobra.Command {
@@ -36,11 +99,7 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc := statusDoc{Interfaces: []dispatcher.InterfaceStatus{}}
-			var itf *chain.Interface
-			if len(args) == 1 {
-				i := chain.NewInterface(netns, args[0])
-				itf = &i
-			}
+			itf := statusTarget(netns, args)
 			c, ctx, done, err := env.connect()
 			if err != nil {
 				return err
@@ -62,6 +121,7 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 				return enc.Encode(doc)
 			}
 			doc.looked = env.looked()
+			doc.notes = env.rootNotes(doc.Interfaces)
 			printStatus(env.stdout, doc)
 			return nil
 		},
@@ -89,12 +149,8 @@ func printStatus(w io.Writer, doc statusDoc) {
 		if ns == "" {
 			ns = fmt.Sprintf("inode %d", s.NetNSInode)
 		}
-		if s.Damaged != "" {
-			name := s.Name
-			if name == "" {
-				name = "?"
-			}
-			fmt.Fprintf(tw, "%s (ifindex %d, netns %s): DAMAGED, link %d, dispatcher %d: %s\n", name, s.Ifindex, ns, s.LinkID, s.DispatcherID, s.Damaged)
+		if i < len(doc.notes) && doc.notes[i] != "" {
+			fmt.Fprintf(tw, "%s (ifindex %d, netns %s): link %d, dispatcher %d: %s\n", s.DisplayName(), s.Ifindex, ns, s.LinkID, s.DispatcherID, doc.notes[i])
 			continue
 		}
 		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s (%s), link %d, dispatcher %d, revision %d\n",

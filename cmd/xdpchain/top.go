@@ -10,8 +10,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
-
-	"github.com/xdpchain/xdpchain/chain"
 )
 
 var (
@@ -56,11 +54,7 @@ over one --interval) and exits, for scripts.`,
 			if interval <= 0 {
 				return fmt.Errorf("%w: --interval %s: want a positive duration", errTopUsage, interval)
 			}
-			var itf *chain.Interface
-			if len(args) == 1 {
-				i := chain.NewInterface(netns, args[0])
-				itf = &i
-			}
+			itf := statusTarget(netns, args)
 			v := topView{Sort: order, Interval: interval}
 			var out *os.File
 			if !once {
@@ -81,6 +75,14 @@ over one --interval) and exits, for scripts.`,
 				ctx, cancel := context.WithTimeout(context.Background(), topRequestTimeout)
 				defer cancel()
 				st, err := c.Status(ctx, itf)
+				if st != nil {
+					// A root that cannot be shown says why, as in status.
+					for i, note := range env.rootNotes(st.Interfaces) {
+						if note != "" {
+							st.Interfaces[i].Damaged = note
+						}
+					}
+				}
 				return topSample{at: time.Now(), status: st}, err
 			}
 			if once {

@@ -52,8 +52,8 @@ type topProgram struct {
 // topInterface is one interface's part of a frame.
 type topInterface struct {
 	Name, NetNS string
-	// Damaged is set for a root that cannot be read (see
-	// dispatcher.InterfaceStatus); the rest is then empty.
+	// Damaged says why a root cannot be shown (damaged, or another
+	// instance's: rootNote); the rest is then empty.
 	Damaged string
 	// Rate is the packets per second the root ran (RateKnown false before
 	// two samples): see interfaceRate.
@@ -107,7 +107,7 @@ func computeFrame(prev *topSample, cur topSample) topFrame {
 	secs := f.Elapsed.Seconds()
 	for i := range cur.status.Interfaces {
 		s := &cur.status.Interfaces[i]
-		ti := topInterface{Name: s.Name, NetNS: s.NetNS, Damaged: s.Damaged, Fallthrough: s.Fallthrough, Programs: []topProgram{}}
+		ti := topInterface{Name: s.DisplayName(), NetNS: s.NetNS, Damaged: s.Damaged, Fallthrough: s.Fallthrough, Programs: []topProgram{}}
 		if s.Damaged != "" {
 			f.Interfaces = append(f.Interfaces, ti)
 			continue

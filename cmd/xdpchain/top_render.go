@@ -121,7 +121,7 @@ func renderFrame(f topFrame, v topView) string {
 			name += " (netns " + itf.NetNS + ")"
 		}
 		if itf.Damaged != "" {
-			add("%s: DAMAGED: %s", name, itf.Damaged)
+			add("%s: %s", name, itf.Damaged)
 			continue
 		}
 		rate, ft := "-", "-"

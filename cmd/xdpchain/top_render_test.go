@@ -47,7 +47,7 @@ func topTestFrame() topFrame {
 				},
 			},
 			{Name: "eth0", Programs: []topProgram{}, Fallthrough: "pass"},
-			{Name: "eth1", Damaged: "state is unreadable"},
+			{Name: "eth1", Damaged: "DAMAGED: state is unreadable"}, // as rootNote says it
 		},
 	}
 }

@@ -944,21 +944,132 @@ func (x *LeaveResponse) GetProgramId() uint32 {
 	return 0
 }
 
-// ErrorDetail rides in the details of an error status: the sentinel error
-// it wraps (as the Go package names it: "ErrStale", "ErrOwned", ...), the
-// program it is about, and the verifier's log when one was asked for.
-type ErrorDetail struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sentinel      string                 `protobuf:"bytes,1,opt,name=sentinel,proto3" json:"sentinel,omitempty"`
-	Program       string                 `protobuf:"bytes,2,opt,name=program,proto3" json:"program,omitempty"`
-	VerifierLog   string                 `protobuf:"bytes,3,opt,name=verifier_log,json=verifierLog,proto3" json:"verifier_log,omitempty"`
+type ExplainRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	Netns     string                 `protobuf:"bytes,2,opt,name=netns,proto3" json:"netns,omitempty"`
+	// frame is the Ethernet frame, as it arrives on the interface.
+	Frame         []byte `protobuf:"bytes,3,opt,name=frame,proto3" json:"frame,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *ExplainRequest) Reset() {
+	*x = ExplainRequest{}
+	mi := &file_control_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainRequest) ProtoMessage() {}
+
+func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainRequest.ProtoReflect.Descriptor instead.
+func (*ExplainRequest) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ExplainRequest) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *ExplainRequest) GetNetns() string {
+	if x != nil {
+		return x.Netns
+	}
+	return ""
+}
+
+func (x *ExplainRequest) GetFrame() []byte {
+	if x != nil {
+		return x.Frame
+	}
+	return nil
+}
+
+type ExplainResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// explanation_json is the dispatcher.Explanation as JSON.
+	ExplanationJson []byte `protobuf:"bytes,1,opt,name=explanation_json,json=explanationJson,proto3" json:"explanation_json,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ExplainResponse) Reset() {
+	*x = ExplainResponse{}
+	mi := &file_control_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainResponse) ProtoMessage() {}
+
+func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainResponse.ProtoReflect.Descriptor instead.
+func (*ExplainResponse) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ExplainResponse) GetExplanationJson() []byte {
+	if x != nil {
+		return x.ExplanationJson
+	}
+	return nil
+}
+
+// ErrorDetail rides in the details of an error status: the sentinel error
+// it wraps (as the Go package names it: "ErrStale", "ErrOwned", ...), the
+// program it is about, the verifier's log when one was asked for, and the
+// interface of a damaged root.
+type ErrorDetail struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Sentinel    string                 `protobuf:"bytes,1,opt,name=sentinel,proto3" json:"sentinel,omitempty"`
+	Program     string                 `protobuf:"bytes,2,opt,name=program,proto3" json:"program,omitempty"`
+	VerifierLog string                 `protobuf:"bytes,3,opt,name=verifier_log,json=verifierLog,proto3" json:"verifier_log,omitempty"`
+	// damaged_interface and damaged_netns name the interface of an
+	// ErrDamaged (dispatcher.DamagedError).
+	DamagedInterface string `protobuf:"bytes,4,opt,name=damaged_interface,json=damagedInterface,proto3" json:"damaged_interface,omitempty"`
+	DamagedNetns     string `protobuf:"bytes,5,opt,name=damaged_netns,json=damagedNetns,proto3" json:"damaged_netns,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1081,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1094,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{12}
+	return file_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ErrorDetail) GetSentinel() string {
@@ -1003,6 +1114,20 @@ func (x *ErrorDetail) GetProgram() string {
 func (x *ErrorDetail) GetVerifierLog() string {
 	if x != nil {
 		return x.VerifierLog
+	}
+	return ""
+}
+
+func (x *ErrorDetail) GetDamagedInterface() string {
+	if x != nil {
+		return x.DamagedInterface
+	}
+	return ""
+}
+
+func (x *ErrorDetail) GetDamagedNetns() string {
+	if x != nil {
+		return x.DamagedNetns
 	}
 	return ""
 }
@@ -1096,18 +1221,27 @@ const file_control_proto_rawDesc = "" +
 	"\x12_expected_revision\".\n" +
 	"\rLeaveResponse\x12\x1d\n" +
 	"\n" +
-	"program_id\x18\x01 \x01(\rR\tprogramId\"f\n" +
+	"program_id\x18\x01 \x01(\rR\tprogramId\"Z\n" +
+	"\x0eExplainRequest\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
+	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x14\n" +
+	"\x05frame\x18\x03 \x01(\fR\x05frame\"<\n" +
+	"\x0fExplainResponse\x12)\n" +
+	"\x10explanation_json\x18\x01 \x01(\fR\x0fexplanationJson\"\xb8\x01\n" +
 	"\vErrorDetail\x12\x1a\n" +
 	"\bsentinel\x18\x01 \x01(\tR\bsentinel\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12!\n" +
-	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog2\xef\x03\n" +
+	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog\x12+\n" +
+	"\x11damaged_interface\x18\x04 \x01(\tR\x10damagedInterface\x12#\n" +
+	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns2\xc5\x04\n" +
 	"\aControl\x12Q\n" +
 	"\x06Status\x12\".xdpchain.control.v1.StatusRequest\x1a#.xdpchain.control.v1.StatusResponse\x12K\n" +
 	"\x04Load\x12 .xdpchain.control.v1.LoadRequest\x1a!.xdpchain.control.v1.LoadResponse\x12Q\n" +
 	"\x06Unload\x12\".xdpchain.control.v1.UnloadRequest\x1a#.xdpchain.control.v1.UnloadResponse\x12Q\n" +
 	"\x06Detach\x12\".xdpchain.control.v1.DetachRequest\x1a#.xdpchain.control.v1.DetachResponse\x12N\n" +
 	"\x05Adopt\x12!.xdpchain.control.v1.AdoptRequest\x1a\".xdpchain.control.v1.AdoptResponse\x12N\n" +
-	"\x05Leave\x12!.xdpchain.control.v1.LeaveRequest\x1a\".xdpchain.control.v1.LeaveResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
+	"\x05Leave\x12!.xdpchain.control.v1.LeaveRequest\x1a\".xdpchain.control.v1.LeaveResponse\x12T\n" +
+	"\aExplain\x12#.xdpchain.control.v1.ExplainRequest\x1a$.xdpchain.control.v1.ExplainResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
@@ -1121,21 +1255,23 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_control_proto_goTypes = []any{
-	(*StatusRequest)(nil),  // 0: xdpchain.control.v1.StatusRequest
-	(*StatusResponse)(nil), // 1: xdpchain.control.v1.StatusResponse
-	(*LoadRequest)(nil),    // 2: xdpchain.control.v1.LoadRequest
-	(*LoadResponse)(nil),   // 3: xdpchain.control.v1.LoadResponse
-	(*UnloadRequest)(nil),  // 4: xdpchain.control.v1.UnloadRequest
-	(*UnloadResponse)(nil), // 5: xdpchain.control.v1.UnloadResponse
-	(*DetachRequest)(nil),  // 6: xdpchain.control.v1.DetachRequest
-	(*DetachResponse)(nil), // 7: xdpchain.control.v1.DetachResponse
-	(*AdoptRequest)(nil),   // 8: xdpchain.control.v1.AdoptRequest
-	(*AdoptResponse)(nil),  // 9: xdpchain.control.v1.AdoptResponse
-	(*LeaveRequest)(nil),   // 10: xdpchain.control.v1.LeaveRequest
-	(*LeaveResponse)(nil),  // 11: xdpchain.control.v1.LeaveResponse
-	(*ErrorDetail)(nil),    // 12: xdpchain.control.v1.ErrorDetail
+	(*StatusRequest)(nil),   // 0: xdpchain.control.v1.StatusRequest
+	(*StatusResponse)(nil),  // 1: xdpchain.control.v1.StatusResponse
+	(*LoadRequest)(nil),     // 2: xdpchain.control.v1.LoadRequest
+	(*LoadResponse)(nil),    // 3: xdpchain.control.v1.LoadResponse
+	(*UnloadRequest)(nil),   // 4: xdpchain.control.v1.UnloadRequest
+	(*UnloadResponse)(nil),  // 5: xdpchain.control.v1.UnloadResponse
+	(*DetachRequest)(nil),   // 6: xdpchain.control.v1.DetachRequest
+	(*DetachResponse)(nil),  // 7: xdpchain.control.v1.DetachResponse
+	(*AdoptRequest)(nil),    // 8: xdpchain.control.v1.AdoptRequest
+	(*AdoptResponse)(nil),   // 9: xdpchain.control.v1.AdoptResponse
+	(*LeaveRequest)(nil),    // 10: xdpchain.control.v1.LeaveRequest
+	(*LeaveResponse)(nil),   // 11: xdpchain.control.v1.LeaveResponse
+	(*ExplainRequest)(nil),  // 12: xdpchain.control.v1.ExplainRequest
+	(*ExplainResponse)(nil), // 13: xdpchain.control.v1.ExplainResponse
+	(*ErrorDetail)(nil),     // 14: xdpchain.control.v1.ErrorDetail
 }
 var file_control_proto_depIdxs = []int32{
 	0,  // 0: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
@@ -1144,14 +1280,16 @@ var file_control_proto_depIdxs = []int32{
 	6,  // 3: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
 	8,  // 4: xdpchain.control.v1.Control.Adopt:input_type -> xdpchain.control.v1.AdoptRequest
 	10, // 5: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
-	1,  // 6: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
-	3,  // 7: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
-	5,  // 8: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
-	7,  // 9: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
-	9,  // 10: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
-	11, // 11: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
-	6,  // [6:12] is the sub-list for method output_type
-	0,  // [0:6] is the sub-list for method input_type
+	12, // 6: xdpchain.control.v1.Control.Explain:input_type -> xdpchain.control.v1.ExplainRequest
+	1,  // 7: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
+	3,  // 8: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
+	5,  // 9: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
+	7,  // 10: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
+	9,  // 11: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
+	11, // 12: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
+	13, // 13: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
+	7,  // [7:14] is the sub-list for method output_type
+	0,  // [0:7] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name
@@ -1172,7 +1310,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,12 +23,13 @@ import (
 const _ = grpc.SupportPackageIsVersion7
 
 const (
-	Control_Status_FullMethodName = "/xdpchain.control.v1.Control/Status"
-	Control_Load_FullMethodName   = "/xdpchain.control.v1.Control/Load"
-	Control_Unload_FullMethodName = "/xdpchain.control.v1.Control/Unload"
-	Control_Detach_FullMethodName = "/xdpchain.control.v1.Control/Detach"
-	Control_Adopt_FullMethodName  = "/xdpchain.control.v1.Control/Adopt"
-	Control_Leave_FullMethodName  = "/xdpchain.control.v1.Control/Leave"
+	Control_Status_FullMethodName  = "/xdpchain.control.v1.Control/Status"
+	Control_Load_FullMethodName    = "/xdpchain.control.v1.Control/Load"
+	Control_Unload_FullMethodName  = "/xdpchain.control.v1.Control/Unload"
+	Control_Detach_FullMethodName  = "/xdpchain.control.v1.Control/Detach"
+	Control_Adopt_FullMethodName   = "/xdpchain.control.v1.Control/Adopt"
+	Control_Leave_FullMethodName   = "/xdpchain.control.v1.Control/Leave"
+	Control_Explain_FullMethodName = "/xdpchain.control.v1.Control/Explain"
 )
 
 // ControlClient is the client API for Control service.
@@ -60,6 +61,10 @@ type ControlClient interface {
 	// program of its chain attached by netlink; root only, and not an
 	// interface of the daemon's config.
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
+	// Explain runs one Ethernet frame through an interface's chain as it
+	// runs now (dispatcher.Root.Explain): each program alone, with its live
+	// maps. Root only: what the programs do to their maps happens for real.
+	Explain(ctx context.Context, in *ExplainRequest, opts ...grpc.CallOption) (*ExplainResponse, error)
 }
 
 type controlClient struct {
@@ -124,6 +129,15 @@ func (c *controlClient) Leave(ctx context.Context, in *LeaveRequest, opts ...grp
 	return out, nil
 }
 
+func (c *controlClient) Explain(ctx context.Context, in *ExplainRequest, opts ...grpc.CallOption) (*ExplainResponse, error) {
+	out := new(ExplainResponse)
+	err := c.cc.Invoke(ctx, Control_Explain_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility
@@ -153,6 +167,10 @@ type ControlServer interface {
 	// program of its chain attached by netlink; root only, and not an
 	// interface of the daemon's config.
 	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
+	// Explain runs one Ethernet frame through an interface's chain as it
+	// runs now (dispatcher.Root.Explain): each program alone, with its live
+	// maps. Root only: what the programs do to their maps happens for real.
+	Explain(context.Context, *ExplainRequest) (*ExplainResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -177,6 +195,9 @@ func (UnimplementedControlServer) Adopt(context.Context, *AdoptRequest) (*AdoptR
 }
 func (UnimplementedControlServer) Leave(context.Context, *LeaveRequest) (*LeaveResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Leave not implemented")
+}
+func (UnimplementedControlServer) Explain(context.Context, *ExplainRequest) (*ExplainResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Explain not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 
@@ -299,6 +320,24 @@ func _Control_Leave_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Explain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Explain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Explain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Explain(ctx, req.(*ExplainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -329,6 +368,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Leave",
 			Handler:    _Control_Leave_Handler,
+		},
+		{
+			MethodName: "Explain",
+			Handler:    _Control_Explain_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
