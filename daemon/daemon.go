@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -134,6 +136,12 @@ type Daemon struct {
 	notify     *notifier
 	// configChanged: the config file's content changed (WatchConfig).
 	configChanged chan struct{}
+	// reloadReqs: reloads a caller waits for (the Reload request).
+	reloadReqs chan chan<- reloadOutcome
+	// lastRead is the hash of the config file's content the last reload
+	// (or the start) read: the watcher's change is no change when a reload
+	// already read it (configwatch.go).
+	lastRead atomic.Pointer[[sha256.Size]byte]
 }
 
 // New prepares a daemon for cfg. It changes nothing; Run does.
@@ -154,6 +162,7 @@ func New(cfg *config.Config, opts Options) *Daemon {
 	d.health.cfg.Store(d.cfg)
 	d.notify = newNotifier(opts.NotifySocket, d.log.Warn)
 	d.configChanged = make(chan struct{}, 1)
+	d.reloadReqs = make(chan chan<- reloadOutcome, 16)
 	return d
 }
 
@@ -181,6 +190,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	cfgSum := configSum(d.opts.ConfigPath) // what the config in force was read from
+	d.lastRead.Store(&cfgSum)
 	d.mu.Lock()
 	cfg := d.pending
 	d.pending = nil
@@ -194,7 +204,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("config applied", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
 	d.sweep()
 	stopDrift := d.watchDrift(ctx)
-	stopDrift = d.withConfigWatch(ctx, cfgSum, stopDrift)
+	stopDrift = d.withConfigWatch(ctx, stopDrift)
 	if !d.opts.NoSocket {
 		if err := d.serve(cfg.Daemon); err != nil {
 			stopDrift()
@@ -213,9 +223,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.shutdown()
 			return nil
 		case <-d.opts.Reload:
-			d.reloadNotify(ctx)
+			d.reloads(ctx, true, nil)
 		case <-d.configChanged:
-			d.reloadNotify(ctx)
+			d.reloads(ctx, false, nil)
+		case w := <-d.reloadReqs:
+			d.reloads(ctx, true, w)
 		case ev := <-d.events:
 			d.handle(ctx, ev)
 		}
@@ -233,9 +245,17 @@ func (d *Daemon) Done() <-chan struct{} { return d.done }
 // validate, or anything fails while applying it, nothing changes and the
 // error (wrapping ErrReload) says why.
 func (d *Daemon) Reload(ctx context.Context) error {
+	_, err := d.reload(ctx)
+	return err
+}
+
+// reload is Reload, and says what is in force after it.
+func (d *Daemon) reload(ctx context.Context) (*ReloadResult, error) {
+	sum := configSum(d.opts.ConfigPath)
+	d.lastRead.Store(&sum)
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrReload, err)
+		return nil, fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -243,13 +263,13 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	keep := restartOnly(d.cfg.Daemon, cfg.Daemon)
 	cfg.Daemon = d.cfg.Daemon
 	if err := d.apply(ctx, cfg); err != nil {
-		return fmt.Errorf("%w: %w", ErrReload, err)
+		return nil, fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	d.log.Info("config reloaded", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
 	if len(keep) > 0 {
 		d.log.Warn("config reloaded, but these [daemon] settings take effect only when the daemon restarts; the running values stay", "settings", strings.Join(keep, "; "))
 	}
-	return nil
+	return &ReloadResult{Config: cfg.File, Interfaces: len(cfg.Interfaces), Plugins: len(cfg.Plugins), Programs: len(cfg.Programs), RestartOnly: keep}, nil
 }
 
 // Config returns the config in force.

@@ -690,6 +690,123 @@ func (*DetachResponse) Descriptor() ([]byte, []int) {
 	return file_control_proto_rawDescGZIP(), []int{7}
 }
 
+type ReloadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadRequest) Reset() {
+	*x = ReloadRequest{}
+	mi := &file_control_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadRequest) ProtoMessage() {}
+
+func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
+func (*ReloadRequest) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{8}
+}
+
+type ReloadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// config is the file the daemon read.
+	Config string `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	// interfaces, plugins and programs count the entries of the config now
+	// in force.
+	Interfaces uint32 `protobuf:"varint,2,opt,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Plugins    uint32 `protobuf:"varint,3,opt,name=plugins,proto3" json:"plugins,omitempty"`
+	Programs   uint32 `protobuf:"varint,4,opt,name=programs,proto3" json:"programs,omitempty"`
+	// restart_only lists the [daemon] settings the file changed that take
+	// effect only when the daemon restarts (the running values stay).
+	RestartOnly   []string `protobuf:"bytes,5,rep,name=restart_only,json=restartOnly,proto3" json:"restart_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadResponse) Reset() {
+	*x = ReloadResponse{}
+	mi := &file_control_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadResponse) ProtoMessage() {}
+
+func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
+func (*ReloadResponse) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReloadResponse) GetConfig() string {
+	if x != nil {
+		return x.Config
+	}
+	return ""
+}
+
+func (x *ReloadResponse) GetInterfaces() uint32 {
+	if x != nil {
+		return x.Interfaces
+	}
+	return 0
+}
+
+func (x *ReloadResponse) GetPlugins() uint32 {
+	if x != nil {
+		return x.Plugins
+	}
+	return 0
+}
+
+func (x *ReloadResponse) GetPrograms() uint32 {
+	if x != nil {
+		return x.Programs
+	}
+	return 0
+}
+
+func (x *ReloadResponse) GetRestartOnly() []string {
+	if x != nil {
+		return x.RestartOnly
+	}
+	return nil
+}
+
 // ErrorDetail rides in the details of an error status: the sentinel error
 // it wraps (as the Go package names it: "ErrStale", "ErrOwned", ...), the
 // program it is about, and the verifier's log when one was asked for.
@@ -704,7 +821,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +833,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +846,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{8}
+	return file_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ErrorDetail) GetSentinel() string {
@@ -821,16 +938,26 @@ const file_control_proto_rawDesc = "" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x120\n" +
 	"\x11expected_revision\x18\x03 \x01(\x04H\x00R\x10expectedRevision\x88\x01\x01B\x14\n" +
 	"\x12_expected_revision\"\x10\n" +
-	"\x0eDetachResponse\"f\n" +
+	"\x0eDetachResponse\"\x0f\n" +
+	"\rReloadRequest\"\xa1\x01\n" +
+	"\x0eReloadResponse\x12\x16\n" +
+	"\x06config\x18\x01 \x01(\tR\x06config\x12\x1e\n" +
+	"\n" +
+	"interfaces\x18\x02 \x01(\rR\n" +
+	"interfaces\x12\x18\n" +
+	"\aplugins\x18\x03 \x01(\rR\aplugins\x12\x1a\n" +
+	"\bprograms\x18\x04 \x01(\rR\bprograms\x12!\n" +
+	"\frestart_only\x18\x05 \x03(\tR\vrestartOnly\"f\n" +
 	"\vErrorDetail\x12\x1a\n" +
 	"\bsentinel\x18\x01 \x01(\tR\bsentinel\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12!\n" +
-	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog2\xcf\x02\n" +
+	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog2\xa2\x03\n" +
 	"\aControl\x12Q\n" +
 	"\x06Status\x12\".xdpchain.control.v1.StatusRequest\x1a#.xdpchain.control.v1.StatusResponse\x12K\n" +
 	"\x04Load\x12 .xdpchain.control.v1.LoadRequest\x1a!.xdpchain.control.v1.LoadResponse\x12Q\n" +
 	"\x06Unload\x12\".xdpchain.control.v1.UnloadRequest\x1a#.xdpchain.control.v1.UnloadResponse\x12Q\n" +
-	"\x06Detach\x12\".xdpchain.control.v1.DetachRequest\x1a#.xdpchain.control.v1.DetachResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
+	"\x06Detach\x12\".xdpchain.control.v1.DetachRequest\x1a#.xdpchain.control.v1.DetachResponse\x12Q\n" +
+	"\x06Reload\x12\".xdpchain.control.v1.ReloadRequest\x1a#.xdpchain.control.v1.ReloadResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
@@ -844,7 +971,7 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_control_proto_goTypes = []any{
 	(*StatusRequest)(nil),  // 0: xdpchain.control.v1.StatusRequest
 	(*StatusResponse)(nil), // 1: xdpchain.control.v1.StatusResponse
@@ -854,19 +981,23 @@ var file_control_proto_goTypes = []any{
 	(*UnloadResponse)(nil), // 5: xdpchain.control.v1.UnloadResponse
 	(*DetachRequest)(nil),  // 6: xdpchain.control.v1.DetachRequest
 	(*DetachResponse)(nil), // 7: xdpchain.control.v1.DetachResponse
-	(*ErrorDetail)(nil),    // 8: xdpchain.control.v1.ErrorDetail
+	(*ReloadRequest)(nil),  // 8: xdpchain.control.v1.ReloadRequest
+	(*ReloadResponse)(nil), // 9: xdpchain.control.v1.ReloadResponse
+	(*ErrorDetail)(nil),    // 10: xdpchain.control.v1.ErrorDetail
 }
 var file_control_proto_depIdxs = []int32{
 	0, // 0: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
 	2, // 1: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
 	4, // 2: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
 	6, // 3: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
-	1, // 4: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
-	3, // 5: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
-	5, // 6: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
-	7, // 7: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
+	8, // 4: xdpchain.control.v1.Control.Reload:input_type -> xdpchain.control.v1.ReloadRequest
+	1, // 5: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
+	3, // 6: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
+	5, // 7: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
+	7, // 8: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
+	9, // 9: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
+	5, // [5:10] is the sub-list for method output_type
+	0, // [0:5] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -886,7 +1017,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

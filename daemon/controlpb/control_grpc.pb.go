@@ -27,6 +27,7 @@ const (
 	Control_Load_FullMethodName   = "/xdpchain.control.v1.Control/Load"
 	Control_Unload_FullMethodName = "/xdpchain.control.v1.Control/Unload"
 	Control_Detach_FullMethodName = "/xdpchain.control.v1.Control/Detach"
+	Control_Reload_FullMethodName = "/xdpchain.control.v1.Control/Reload"
 )
 
 // ControlClient is the client API for Control service.
@@ -50,6 +51,12 @@ type ControlClient interface {
 	// Detach removes the root of an interface and every pin; root only, and
 	// not an interface of the daemon's config (it follows the config).
 	Detach(ctx context.Context, in *DetachRequest, opts ...grpc.CallOption) (*DetachResponse, error)
+	// Reload re-reads the daemon's config file and applies it, as SIGHUP
+	// does, and answers once the reload is done: OK when the file's config
+	// is in force, FAILED_PRECONDITION with the reason when it was refused
+	// (the previous config stays in force). Reloads asked for while one is
+	// waiting to run are done once. Root only.
+	Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error)
 }
 
 type controlClient struct {
@@ -96,6 +103,15 @@ func (c *controlClient) Detach(ctx context.Context, in *DetachRequest, opts ...g
 	return out, nil
 }
 
+func (c *controlClient) Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error) {
+	out := new(ReloadResponse)
+	err := c.cc.Invoke(ctx, Control_Reload_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility
@@ -117,6 +133,12 @@ type ControlServer interface {
 	// Detach removes the root of an interface and every pin; root only, and
 	// not an interface of the daemon's config (it follows the config).
 	Detach(context.Context, *DetachRequest) (*DetachResponse, error)
+	// Reload re-reads the daemon's config file and applies it, as SIGHUP
+	// does, and answers once the reload is done: OK when the file's config
+	// is in force, FAILED_PRECONDITION with the reason when it was refused
+	// (the previous config stays in force). Reloads asked for while one is
+	// waiting to run are done once. Root only.
+	Reload(context.Context, *ReloadRequest) (*ReloadResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -135,6 +157,9 @@ func (UnimplementedControlServer) Unload(context.Context, *UnloadRequest) (*Unlo
 }
 func (UnimplementedControlServer) Detach(context.Context, *DetachRequest) (*DetachResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Detach not implemented")
+}
+func (UnimplementedControlServer) Reload(context.Context, *ReloadRequest) (*ReloadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Reload not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 
@@ -221,6 +246,24 @@ func _Control_Detach_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Reload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Reload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Reload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Reload(ctx, req.(*ReloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -243,6 +286,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Detach",
 			Handler:    _Control_Detach_Handler,
+		},
+		{
+			MethodName: "Reload",
+			Handler:    _Control_Reload_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
