@@ -177,6 +177,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 // processes, leaves every program in its chain, and returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer close(d.done)
+	// Before anything is created (socket, pins): a kernel that refuses
+	// bpf() (seccomp, LSM, capabilities) is said to be the reason.
+	if err := dispatcher.CheckBPF(); err != nil {
+		return err
+	}
 	if !d.opts.NoSocket {
 		// Before any chain is touched: a second daemon stops here.
 		if err := d.claimSocket(d.pending.Daemon); err != nil {
