@@ -127,3 +127,15 @@ func (c *Client) Explain(ctx context.Context, itf chain.Interface, frame []byte)
 	}
 	return &ex, nil
 }
+
+// Reload asks the daemon to re-read its config file and apply it, and waits
+// for the outcome: an error wrapping ErrReload says why it was refused (the
+// previous config stays in force).
+func (c *Client) Reload(ctx context.Context) (*ReloadResult, error) {
+	resp, err := c.c.Reload(ctx, &controlpb.ReloadRequest{})
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return &ReloadResult{Config: resp.GetConfig(), Interfaces: int(resp.GetInterfaces()), Plugins: int(resp.GetPlugins()),
+		Programs: int(resp.GetPrograms()), RestartOnly: resp.GetRestartOnly()}, nil
+}

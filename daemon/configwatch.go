@@ -15,8 +15,10 @@ import (
 // directory of the config path and the directory of the file it resolves
 // to, so that an editor's rename over the file and the kubelet's swap of a
 // ConfigMap's ..data symlink are both seen, and compares the content
-// (followed through symbolic links) with what it last read. A periodic
-// check backs the events up (file systems without inotify).
+// (followed through symbolic links) with what the last reload read
+// (Daemon.lastRead), so that a change a reload already applied is not
+// applied twice (reload.go). A periodic check backs the events up (file
+// systems without inotify).
 const (
 	// configSettle lets a burst of events (write, chmod, rename) settle
 	// before the file is read.
@@ -29,7 +31,6 @@ const (
 type configWatch struct {
 	d    *Daemon
 	path string
-	sum  [sha256.Size]byte // of the content last seen; zero: unreadable
 	w    *fsnotify.Watcher
 	dirs map[string]bool // watched directories
 }
@@ -46,10 +47,9 @@ func configSum(path string) [sha256.Size]byte {
 }
 
 // watchConfig starts watching the config file; a change sends on
-// d.configChanged. sum is the content the config in force was read from.
-// stop ends it and waits for it.
-func (d *Daemon) watchConfig(ctx context.Context, sum [sha256.Size]byte) (stop func()) {
-	cw := &configWatch{d: d, path: d.opts.ConfigPath, sum: sum, dirs: make(map[string]bool)}
+// d.configChanged. stop ends it and waits for it.
+func (d *Daemon) watchConfig(ctx context.Context) (stop func()) {
+	cw := &configWatch{d: d, path: d.opts.ConfigPath, dirs: make(map[string]bool)}
 	var err error
 	if cw.w, err = fsnotify.NewWatcher(); err != nil {
 		d.log.Warn("watching the config file failed; it is checked every few seconds only", "config", cw.path, "error", err)
@@ -125,15 +125,16 @@ func (cw *configWatch) run(ctx context.Context) {
 	}
 }
 
-// check asks for a reload when the content changed since it was last
-// seen. An unreadable or empty file (mid-swap, mid-write, or deleted) is
+// check asks for a reload when the content is not what the last reload
+// read. An unreadable or empty file (mid-swap, mid-write, or deleted) is
 // not a change: the config in force stays until a readable one appears.
+// The loop checks again before reloading (reload.go): a reload asked for
+// otherwise may have read it meanwhile.
 func (cw *configWatch) check() {
 	sum := configSum(cw.path)
-	if sum == cw.sum || sum == ([sha256.Size]byte{}) {
+	if sum == *cw.d.lastRead.Load() || sum == ([sha256.Size]byte{}) {
 		return
 	}
-	cw.sum = sum
 	cw.d.log.Info("config file changed; reloading", "config", cw.path)
 	select {
 	case cw.d.configChanged <- struct{}{}:
@@ -143,11 +144,11 @@ func (cw *configWatch) check() {
 
 // withConfigWatch starts the config watcher when Options.WatchConfig asks
 // for it; the stop it returns also stops stop.
-func (d *Daemon) withConfigWatch(ctx context.Context, sum [sha256.Size]byte, stop func()) func() {
+func (d *Daemon) withConfigWatch(ctx context.Context, stop func()) func() {
 	if !d.opts.WatchConfig {
 		return stop
 	}
-	stopWatch := d.watchConfig(ctx, sum)
+	stopWatch := d.watchConfig(ctx)
 	return func() {
 		stopWatch()
 		stop()

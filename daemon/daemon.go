@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -147,6 +149,12 @@ type Daemon struct {
 	notify     *notifier
 	// configChanged: the config file's content changed (WatchConfig).
 	configChanged chan struct{}
+	// reloadReqs: reloads a caller waits for (the Reload request).
+	reloadReqs chan chan<- reloadOutcome
+	// lastRead is the hash of the config file's content the last reload
+	// (or the start) read: the watcher's change is no change when a reload
+	// already read it (configwatch.go).
+	lastRead atomic.Pointer[[sha256.Size]byte]
 }
 
 // New prepares a daemon for cfg. It changes nothing; Run does.
@@ -167,6 +175,7 @@ func New(cfg *config.Config, opts Options) *Daemon {
 	d.health.cfg.Store(d.cfg)
 	d.notify = newNotifier(opts.NotifySocket, d.log.Warn)
 	d.configChanged = make(chan struct{}, 1)
+	d.reloadReqs = make(chan chan<- reloadOutcome, 16)
 	return d
 }
 
@@ -181,6 +190,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 // processes, leaves every program in its chain, and returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer close(d.done)
+	// Before anything is created (socket, pins): a kernel that refuses
+	// bpf() (seccomp, LSM, capabilities) is said to be the reason.
+	if err := dispatcher.CheckBPF(); err != nil {
+		return err
+	}
 	if !d.opts.NoSocket {
 		// Before any chain is touched: a second daemon stops here.
 		if err := d.claimSocket(d.pending.Daemon); err != nil {
@@ -194,6 +208,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	cfgSum := configSum(d.opts.ConfigPath) // what the config in force was read from
+	d.lastRead.Store(&cfgSum)
 	d.mu.Lock()
 	cfg := d.pending
 	d.pending = nil
@@ -207,7 +222,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("config applied", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
 	d.sweep()
 	stopDrift := d.watchDrift(ctx)
-	stopDrift = d.withConfigWatch(ctx, cfgSum, stopDrift)
+	stopDrift = d.withConfigWatch(ctx, stopDrift)
 	if !d.opts.NoSocket {
 		if err := d.serve(cfg.Daemon); err != nil {
 			stopDrift()
@@ -226,9 +241,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.shutdown()
 			return nil
 		case <-d.opts.Reload:
-			d.reloadNotify(ctx)
+			d.reloads(ctx, true, nil)
 		case <-d.configChanged:
-			d.reloadNotify(ctx)
+			d.reloads(ctx, false, nil)
+		case w := <-d.reloadReqs:
+			d.reloads(ctx, true, w)
 		case ev := <-d.events:
 			d.handle(ctx, ev)
 		}
@@ -246,14 +263,22 @@ func (d *Daemon) Done() <-chan struct{} { return d.done }
 // validate, or anything fails while applying it, nothing changes and the
 // error (wrapping ErrReload) says why.
 func (d *Daemon) Reload(ctx context.Context) error {
+	_, err := d.reload(ctx)
+	return err
+}
+
+// reload is Reload, and says what is in force after it.
+func (d *Daemon) reload(ctx context.Context) (*ReloadResult, error) {
 	start := time.Now()
+	sum := configSum(d.opts.ConfigPath)
+	d.lastRead.Store(&sum)
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
 		// Refused before an apply started (the file does not parse or
 		// validate): counted like a refused apply, so that one alert on
 		// xdpchain_apply_errors_total sees every refused reload.
 		d.metrics.observeApply(start, &err)
-		return fmt.Errorf("%w: %w", ErrReload, err)
+		return nil, fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -261,13 +286,13 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	keep := restartOnly(d.cfg.Daemon, cfg.Daemon)
 	cfg.Daemon = d.cfg.Daemon
 	if err := d.apply(ctx, cfg); err != nil {
-		return fmt.Errorf("%w: %w", ErrReload, err)
+		return nil, fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	d.log.Info("config reloaded", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
 	if len(keep) > 0 {
 		d.log.Warn("config reloaded, but these [daemon] settings take effect only when the daemon restarts; the running values stay", "settings", strings.Join(keep, "; "))
 	}
-	return nil
+	return &ReloadResult{Config: cfg.File, Interfaces: len(cfg.Interfaces), Plugins: len(cfg.Plugins), Programs: len(cfg.Programs), RestartOnly: keep}, nil
 }
 
 // Config returns the config in force.

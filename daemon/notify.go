@@ -63,14 +63,16 @@ func (n *notifier) stopping() { n.send("STOPPING=1", "STATUS=stopping; programs 
 
 func oneLineStatus(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
-// reloadNotify reloads (on SIGHUP, or when the config file changed) and
-// tells the service manager: RELOADING=1, then READY=1 with the outcome.
-func (d *Daemon) reloadNotify(ctx context.Context) {
+// reloadNotify reloads (reload.go) and tells the service manager:
+// RELOADING=1, then READY=1 with the outcome.
+func (d *Daemon) reloadNotify(ctx context.Context) (*ReloadResult, error) {
 	d.notify.reloading()
-	if err := d.Reload(ctx); err != nil {
+	res, err := d.reload(ctx)
+	if err != nil {
 		d.log.Error("reload refused; the previous config stays in force", "config", d.opts.ConfigPath, "error", err)
 		d.notify.ready("reload refused; the previous config stays in force: " + err.Error())
-		return
+		return nil, err
 	}
 	d.notify.ready("config reloaded; chains in line")
+	return res, nil
 }

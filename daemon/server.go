@@ -133,6 +133,23 @@ func (d *Daemon) explain(p Peer, itf chain.Interface, frame []byte) (*dispatcher
 	return r.Explain(frame)
 }
 
+func (s *controlServer) Reload(ctx context.Context, _ *controlpb.ReloadRequest) (*controlpb.ReloadResponse, error) {
+	p, ok := peerFrom(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
+	}
+	if p.UID != 0 {
+		return nil, toStatus(fmt.Errorf("%w: only root may reload the daemon's config (uid %d asked)", chain.ErrPermission, p.UID))
+	}
+	s.d.log.Info("reload asked for", "uid", p.UID, "pid", p.PID)
+	res, err := s.d.requestReload(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &controlpb.ReloadResponse{Config: res.Config, Interfaces: uint32(res.Interfaces), Plugins: uint32(res.Plugins),
+		Programs: uint32(res.Programs), RestartOnly: res.RestartOnly}, nil
+}
+
 // requestRoot returns the root of an interface for a socket request, and a
 // function to release it. Config interfaces use the daemon's roots (a
 // handle of their own when the request wants verifier logs, or the daemon

@@ -23,6 +23,9 @@ var sentinels = []struct {
 	err  error
 	code codes.Code
 }{
+	// First: a refused reload wraps whatever refused it. (A detail-less
+	// FAILED_PRECONDITION reads as ErrReload; the daemon always sends one.)
+	{"ErrReload", ErrReload, codes.FailedPrecondition},
 	{"ErrStale", chain.ErrStale, codes.Aborted},
 	{"ErrExists", chain.ErrExists, codes.AlreadyExists},
 	{"ErrPermission", chain.ErrPermission, codes.PermissionDenied},

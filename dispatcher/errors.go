@@ -34,6 +34,9 @@ var (
 	// ErrPrivilege: the process lacks the capabilities to work on roots
 	// and pins (it needs root); nothing was touched.
 	ErrPrivilege = errors.New("not privileged")
+	// ErrBPFRefused: the bpf() system call itself is refused (a seccomp
+	// filter, an LSM, or missing capabilities); nothing was touched.
+	ErrBPFRefused = errors.New("bpf() refused by the kernel (seccomp, LSM or capabilities)")
 	// ErrDamaged: the interface's root is attached but its state or pins
 	// are damaged (state.json missing or unreadable, counters missing).
 	// DetachInterface (`xdpchain detach`) removes it. It is an ErrInvalid.

@@ -50,8 +50,15 @@ func ResolveMechanism(k MechanismKind) (MechanismKind, string) {
 
 // MechanismSupport reports, for each slot mechanism, whether this kernel
 // can run it and, if not, the kernel's reason: inline and linked need only
-// XDP, freplace needs BPF trampolines.
+// XDP (and bpf() allowed at all: CheckBPF), freplace needs BPF trampolines.
 func MechanismSupport() []Feature {
+	if CheckBPF() != nil {
+		var out []Feature
+		for _, m := range []MechanismKind{Inline, Linked, Freplace} {
+			out = append(out, Feature{Name: string(m), Reason: ErrBPFRefused.Error()})
+		}
+		return out
+	}
 	out := []Feature{{Name: string(Inline), Supported: true}, {Name: string(Linked), Supported: true}}
 	f := Feature{Name: string(Freplace), Supported: true}
 	if err := probeFreplace(); err != nil {

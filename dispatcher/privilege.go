@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -80,16 +81,36 @@ func (g *generation) unprivileged() bool {
 // requirePrivileges refuses to work on the kernel and the pins without the
 // capabilities that takes (CAP_NET_ADMIN, and CAP_BPF or CAP_SYS_ADMIN), so
 // that an unprivileged caller gets that said instead of whatever netlink,
-// bpffs or the bpf syscall fail with first.
+// bpffs or the bpf syscall fail with first; and then that bpf() itself is
+// allowed (CheckBPF).
 func requirePrivileges() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return nil // let the kernel decide
+		return CheckBPF() // let the kernel decide
 	}
 	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
 	if has(unix.CAP_NET_ADMIN) && (has(unix.CAP_BPF) || has(unix.CAP_SYS_ADMIN)) {
-		return nil
+		return CheckBPF()
 	}
 	return fmt.Errorf("%w: working on XDP roots and their pins takes root (CAP_NET_ADMIN and CAP_BPF or CAP_SYS_ADMIN), and this process (uid %d) lacks them: run it as root, or go through a running daemon", ErrPrivilege, os.Geteuid())
+}
+
+// CheckBPF makes the cheapest bpf() call there is (creating a one-entry
+// array map, closed at once) and returns an error wrapping ErrBPFRefused
+// when the kernel refuses the system call itself: a seccomp filter
+// (systemd-nspawn's default one, a container runtime's profile, a unit's
+// SystemCallFilter=), an LSM, or missing capabilities. Without this check
+// the first bpf() of a real operation would fail with a message about
+// whatever it was doing (and cilium/ebpf's hint to raise RLIMIT_MEMLOCK,
+// which one page of map never needs).
+func CheckBPF() error {
+	attr := struct{ mapType, keySize, valueSize, maxEntries uint32 }{unix.BPF_MAP_TYPE_ARRAY, 4, 4, 1}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_MAP_CREATE, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	if errno == 0 {
+		unix.Close(int(fd))
+		return nil
+	}
+	return fmt.Errorf("%w: BPF_MAP_CREATE: %v (%s); under systemd-nspawn add --system-call-filter=bpf, in a systemd unit check SystemCallFilter=, in a container allow bpf in its seccomp profile, and check the LSM's log (audit) for a denial",
+		ErrBPFRefused, errno, unix.ErrnoName(errno))
 }

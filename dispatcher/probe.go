@@ -21,7 +21,13 @@ type Feature struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// Features probes what this kernel supports for xdpchain: bpf_link XDP
+// bpfSyscall names the first feature: the bpf() system call allowed at all
+// (CheckBPF).
+const bpfSyscall = "bpf() system call"
+
+// Features probes what this kernel supports for xdpchain: the bpf() system
+// call being allowed (CheckBPF; when it is not, nothing else is probed and
+// each feature gives that reason), bpf_link XDP
 // attachment, link update, freplace (BPF trampolines), multi-buffer (frags)
 // programs and BPF_PROG_TEST_RUN. Probes run in a private network namespace
 // and leave nothing behind.
@@ -33,8 +39,21 @@ func Features() []Feature {
 		}
 		return f
 	}
+	if err := CheckBPF(); err != nil {
+		// Nothing else can be probed: the first says why, the others
+		// that it is why.
+		return []Feature{
+			feat(bpfSyscall, err),
+			feat("bpf_link XDP attach (5.9)", ErrBPFRefused),
+			feat("bpf_link XDP update (5.9)", ErrBPFRefused),
+			feat("freplace / BPF trampolines (5.6)", ErrBPFRefused),
+			feat("XDP multi-buffer frags (5.18)", ErrBPFRefused),
+			feat("BPF_PROG_TEST_RUN for XDP (4.15)", ErrBPFRefused),
+		}
+	}
 	linkErr, updateErr := probeXDPLink()
 	return []Feature{
+		feat(bpfSyscall, nil),
 		feat("bpf_link XDP attach (5.9)", linkErr),
 		feat("bpf_link XDP update (5.9)", updateErr),
 		feat("freplace / BPF trampolines (5.6)", probeFreplace()),

@@ -21,8 +21,8 @@ func TestFeatures(t *testing.T) {
 	vmtest.LogWhere(t)
 	testutil.RequireRoot(t)
 	features := Features()
-	if len(features) != 5 {
-		t.Fatalf("%d features, want 5: %+v", len(features), features)
+	if len(features) != 6 {
+		t.Fatalf("%d features, want 6: %+v", len(features), features)
 	}
 	seen := map[string]bool{}
 	for _, f := range features {
@@ -36,7 +36,7 @@ func TestFeatures(t *testing.T) {
 		}
 	}
 	// Every kernel xdpchain runs on has these.
-	for i, name := range []string{"bpf_link XDP attach", "bpf_link XDP update", "", "XDP multi-buffer frags", "BPF_PROG_TEST_RUN"} {
+	for i, name := range []string{"bpf() system call", "bpf_link XDP attach", "bpf_link XDP update", "", "XDP multi-buffer frags", "BPF_PROG_TEST_RUN"} {
 		if name == "" {
 			continue
 		}
@@ -44,9 +44,9 @@ func TestFeatures(t *testing.T) {
 			t.Errorf("feature %d: %+v, want %q supported", i, features[i], name)
 		}
 	}
-	fr := features[2]
+	fr := features[3]
 	if !strings.HasPrefix(fr.Name, "freplace") {
-		t.Fatalf("feature 2 is %q, want freplace", fr.Name)
+		t.Fatalf("feature 3 is %q, want freplace", fr.Name)
 	}
 	for _, m := range MechanismSupport() {
 		if m.Name == string(Freplace) && m.Supported != fr.Supported {

@@ -88,6 +88,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newFeaturesCmd,
 	newPlanCmd,
 	newRunCmd,
+	newReloadCmd,
 	newBenchCmd,
 	newVersionCmd,
 }

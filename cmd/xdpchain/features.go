@@ -20,15 +20,26 @@ func newFeaturesCmd(env *cliEnv) *cobra.Command {
 			feats := dispatcher.Features()
 			mechs := dispatcher.MechanismSupport()
 			mech, reason := dispatcher.ResolveMechanism(dispatcher.AutoMechanism)
+			// When bpf() itself is refused nothing works: no mechanism,
+			// and the exit status says so.
+			refused := dispatcher.CheckBPF()
+			auto := fmt.Sprintf("%s (%s)", mech, reason)
+			if refused != nil {
+				mech, reason = "", dispatcher.ErrBPFRefused.Error()
+				auto = "none: " + reason
+			}
 			if asJSON {
 				enc := json.NewEncoder(env.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{
+				if err := enc.Encode(map[string]any{
 					"features":         feats,
 					"mechanisms":       mechs,
 					"auto_mechanism":   mech,
 					"mechanism_reason": reason,
-				})
+				}); err != nil {
+					return err
+				}
+				return refused
 			}
 			tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 			for _, f := range feats {
@@ -45,8 +56,11 @@ func newFeaturesCmd(env *cliEnv) *cobra.Command {
 				}
 				fmt.Fprintf(tw, "slot mechanism %s\t%s\n", m.Name, yes)
 			}
-			fmt.Fprintf(tw, "slot mechanism (auto)\t%s (%s)\n", mech, reason)
-			return tw.Flush()
+			fmt.Fprintf(tw, "slot mechanism (auto)\t%s\n", auto)
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return refused
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -194,10 +194,42 @@ func TestRunDaemon(t *testing.T) {
 		t.Errorf("after a refused reload: chain %q", got)
 	}
 
+	// xdpchain reload (the unit's ExecReload) returns once the file's
+	// config is in force, and fails with the daemon's reason when it is
+	// refused.
+	write("noop")
+	code, out, errOut := runCLI(t, "--config", path, "reload")
+	if code != 0 || !strings.Contains(out, "reloaded "+path+": 1 interfaces, 0 plugins, 1 programs") {
+		t.Fatalf("xdpchain reload: exit %d, %q, %q", code, out, errOut)
+	}
+	if got := chain(); got != "noop" {
+		t.Errorf("when xdpchain reload returned: chain %q, want noop", got)
+	}
+	write("noop")
+	broken, _ := os.ReadFile(path)
+	os.WriteFile(path, append(broken, "bogus = 1\n"...), 0o644)
+	code, out, errOut = runCLI(t, "--config", path, "reload")
+	if code != 1 || !strings.Contains(errOut, "config not applied") || !strings.Contains(errOut, "program[0].bogus: unknown key") {
+		t.Errorf("xdpchain reload of a broken config: exit %d, %q, %q; want 1 and the daemon's reason", code, out, errOut)
+	}
+	// A file that does not parse at all: the socket flag names the daemon.
+	os.WriteFile(path, []byte("[daemon\n"), 0o644)
+	code, out, errOut = runCLI(t, "--config", path, "--socket", socket, "reload")
+	if code != 1 || !strings.Contains(errOut, "config not applied") {
+		t.Errorf("xdpchain reload of a file that does not parse: exit %d, %q, %q; want 1 and the daemon's reason", code, out, errOut)
+	}
+	if got := chain(); got != "noop" {
+		t.Errorf("after refused reloads: chain %q, want noop", got)
+	}
+	write("counter", "noop")
+	if code, out, errOut = runCLI(t, "--config", path, "reload"); code != 0 || chain() != "counter noop" {
+		t.Fatalf("xdpchain reload: exit %d, %q, %q, chain %q", code, out, errOut, chain())
+	}
+
 	// While the daemon runs, the CLI's load/status/unload go through its
 	// socket: the program is owned by the calling user, and the daemon's
 	// own programs stay (TestVerbsBothPaths compares both paths).
-	code, out, errOut := runCLI(t, "--socket", socket, "load", "--netns", ns.Name, pair.B.Name, filepath.Join(dir, "noop.o"), "--name", "mine", "--priority", "7")
+	code, out, errOut = runCLI(t, "--socket", socket, "load", "--netns", ns.Name, pair.B.Name, filepath.Join(dir, "noop.o"), "--name", "mine", "--priority", "7")
 	if code != 0 || !strings.Contains(out, fmt.Sprintf("owner user:%d", os.Getuid())) {
 		t.Fatalf("load through the daemon: exit %d, %q, %q", code, out, errOut)
 	}

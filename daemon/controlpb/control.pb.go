@@ -1050,6 +1050,123 @@ func (x *ExplainResponse) GetExplanationJson() []byte {
 	return nil
 }
 
+type ReloadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadRequest) Reset() {
+	*x = ReloadRequest{}
+	mi := &file_control_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadRequest) ProtoMessage() {}
+
+func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
+func (*ReloadRequest) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{14}
+}
+
+type ReloadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// config is the file the daemon read.
+	Config string `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	// interfaces, plugins and programs count the entries of the config now
+	// in force.
+	Interfaces uint32 `protobuf:"varint,2,opt,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Plugins    uint32 `protobuf:"varint,3,opt,name=plugins,proto3" json:"plugins,omitempty"`
+	Programs   uint32 `protobuf:"varint,4,opt,name=programs,proto3" json:"programs,omitempty"`
+	// restart_only lists the [daemon] settings the file changed that take
+	// effect only when the daemon restarts (the running values stay).
+	RestartOnly   []string `protobuf:"bytes,5,rep,name=restart_only,json=restartOnly,proto3" json:"restart_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadResponse) Reset() {
+	*x = ReloadResponse{}
+	mi := &file_control_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadResponse) ProtoMessage() {}
+
+func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
+func (*ReloadResponse) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReloadResponse) GetConfig() string {
+	if x != nil {
+		return x.Config
+	}
+	return ""
+}
+
+func (x *ReloadResponse) GetInterfaces() uint32 {
+	if x != nil {
+		return x.Interfaces
+	}
+	return 0
+}
+
+func (x *ReloadResponse) GetPlugins() uint32 {
+	if x != nil {
+		return x.Plugins
+	}
+	return 0
+}
+
+func (x *ReloadResponse) GetPrograms() uint32 {
+	if x != nil {
+		return x.Programs
+	}
+	return 0
+}
+
+func (x *ReloadResponse) GetRestartOnly() []string {
+	if x != nil {
+		return x.RestartOnly
+	}
+	return nil
+}
+
 // ErrorDetail rides in the details of an error status: the sentinel error
 // it wraps (as the Go package names it: "ErrStale", "ErrOwned", ...), the
 // program it is about, the verifier's log when one was asked for, and the
@@ -1069,7 +1186,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1198,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1211,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{14}
+	return file_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ErrorDetail) GetSentinel() string {
@@ -1227,13 +1344,22 @@ const file_control_proto_rawDesc = "" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x14\n" +
 	"\x05frame\x18\x03 \x01(\fR\x05frame\"<\n" +
 	"\x0fExplainResponse\x12)\n" +
-	"\x10explanation_json\x18\x01 \x01(\fR\x0fexplanationJson\"\xb8\x01\n" +
+	"\x10explanation_json\x18\x01 \x01(\fR\x0fexplanationJson\"\x0f\n" +
+	"\rReloadRequest\"\xa1\x01\n" +
+	"\x0eReloadResponse\x12\x16\n" +
+	"\x06config\x18\x01 \x01(\tR\x06config\x12\x1e\n" +
+	"\n" +
+	"interfaces\x18\x02 \x01(\rR\n" +
+	"interfaces\x12\x18\n" +
+	"\aplugins\x18\x03 \x01(\rR\aplugins\x12\x1a\n" +
+	"\bprograms\x18\x04 \x01(\rR\bprograms\x12!\n" +
+	"\frestart_only\x18\x05 \x03(\tR\vrestartOnly\"\xb8\x01\n" +
 	"\vErrorDetail\x12\x1a\n" +
 	"\bsentinel\x18\x01 \x01(\tR\bsentinel\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12!\n" +
 	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog\x12+\n" +
 	"\x11damaged_interface\x18\x04 \x01(\tR\x10damagedInterface\x12#\n" +
-	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns2\xc5\x04\n" +
+	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns2\x98\x05\n" +
 	"\aControl\x12Q\n" +
 	"\x06Status\x12\".xdpchain.control.v1.StatusRequest\x1a#.xdpchain.control.v1.StatusResponse\x12K\n" +
 	"\x04Load\x12 .xdpchain.control.v1.LoadRequest\x1a!.xdpchain.control.v1.LoadResponse\x12Q\n" +
@@ -1241,7 +1367,8 @@ const file_control_proto_rawDesc = "" +
 	"\x06Detach\x12\".xdpchain.control.v1.DetachRequest\x1a#.xdpchain.control.v1.DetachResponse\x12N\n" +
 	"\x05Adopt\x12!.xdpchain.control.v1.AdoptRequest\x1a\".xdpchain.control.v1.AdoptResponse\x12N\n" +
 	"\x05Leave\x12!.xdpchain.control.v1.LeaveRequest\x1a\".xdpchain.control.v1.LeaveResponse\x12T\n" +
-	"\aExplain\x12#.xdpchain.control.v1.ExplainRequest\x1a$.xdpchain.control.v1.ExplainResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
+	"\aExplain\x12#.xdpchain.control.v1.ExplainRequest\x1a$.xdpchain.control.v1.ExplainResponse\x12Q\n" +
+	"\x06Reload\x12\".xdpchain.control.v1.ReloadRequest\x1a#.xdpchain.control.v1.ReloadResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
@@ -1255,7 +1382,7 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_control_proto_goTypes = []any{
 	(*StatusRequest)(nil),   // 0: xdpchain.control.v1.StatusRequest
 	(*StatusResponse)(nil),  // 1: xdpchain.control.v1.StatusResponse
@@ -1271,7 +1398,9 @@ var file_control_proto_goTypes = []any{
 	(*LeaveResponse)(nil),   // 11: xdpchain.control.v1.LeaveResponse
 	(*ExplainRequest)(nil),  // 12: xdpchain.control.v1.ExplainRequest
 	(*ExplainResponse)(nil), // 13: xdpchain.control.v1.ExplainResponse
-	(*ErrorDetail)(nil),     // 14: xdpchain.control.v1.ErrorDetail
+	(*ReloadRequest)(nil),   // 14: xdpchain.control.v1.ReloadRequest
+	(*ReloadResponse)(nil),  // 15: xdpchain.control.v1.ReloadResponse
+	(*ErrorDetail)(nil),     // 16: xdpchain.control.v1.ErrorDetail
 }
 var file_control_proto_depIdxs = []int32{
 	0,  // 0: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
@@ -1281,15 +1410,17 @@ var file_control_proto_depIdxs = []int32{
 	8,  // 4: xdpchain.control.v1.Control.Adopt:input_type -> xdpchain.control.v1.AdoptRequest
 	10, // 5: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
 	12, // 6: xdpchain.control.v1.Control.Explain:input_type -> xdpchain.control.v1.ExplainRequest
-	1,  // 7: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
-	3,  // 8: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
-	5,  // 9: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
-	7,  // 10: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
-	9,  // 11: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
-	11, // 12: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
-	13, // 13: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
-	7,  // [7:14] is the sub-list for method output_type
-	0,  // [0:7] is the sub-list for method input_type
+	14, // 7: xdpchain.control.v1.Control.Reload:input_type -> xdpchain.control.v1.ReloadRequest
+	1,  // 8: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
+	3,  // 9: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
+	5,  // 10: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
+	7,  // 11: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
+	9,  // 12: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
+	11, // 13: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
+	13, // 14: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
+	15, // 15: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
+	8,  // [8:16] is the sub-list for method output_type
+	0,  // [0:8] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name
@@ -1310,7 +1441,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

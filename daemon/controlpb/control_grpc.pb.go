@@ -30,6 +30,7 @@ const (
 	Control_Adopt_FullMethodName   = "/xdpchain.control.v1.Control/Adopt"
 	Control_Leave_FullMethodName   = "/xdpchain.control.v1.Control/Leave"
 	Control_Explain_FullMethodName = "/xdpchain.control.v1.Control/Explain"
+	Control_Reload_FullMethodName  = "/xdpchain.control.v1.Control/Reload"
 )
 
 // ControlClient is the client API for Control service.
@@ -65,6 +66,12 @@ type ControlClient interface {
 	// runs now (dispatcher.Root.Explain): each program alone, with its live
 	// maps. Root only: what the programs do to their maps happens for real.
 	Explain(ctx context.Context, in *ExplainRequest, opts ...grpc.CallOption) (*ExplainResponse, error)
+	// Reload re-reads the daemon's config file and applies it, as SIGHUP
+	// does, and answers once the reload is done: OK when the file's config
+	// is in force, FAILED_PRECONDITION with the reason when it was refused
+	// (the previous config stays in force). Reloads asked for while one is
+	// waiting to run are done once. Root only.
+	Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error)
 }
 
 type controlClient struct {
@@ -138,6 +145,15 @@ func (c *controlClient) Explain(ctx context.Context, in *ExplainRequest, opts ..
 	return out, nil
 }
 
+func (c *controlClient) Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error) {
+	out := new(ReloadResponse)
+	err := c.cc.Invoke(ctx, Control_Reload_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility
@@ -171,6 +187,12 @@ type ControlServer interface {
 	// runs now (dispatcher.Root.Explain): each program alone, with its live
 	// maps. Root only: what the programs do to their maps happens for real.
 	Explain(context.Context, *ExplainRequest) (*ExplainResponse, error)
+	// Reload re-reads the daemon's config file and applies it, as SIGHUP
+	// does, and answers once the reload is done: OK when the file's config
+	// is in force, FAILED_PRECONDITION with the reason when it was refused
+	// (the previous config stays in force). Reloads asked for while one is
+	// waiting to run are done once. Root only.
+	Reload(context.Context, *ReloadRequest) (*ReloadResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -198,6 +220,9 @@ func (UnimplementedControlServer) Leave(context.Context, *LeaveRequest) (*LeaveR
 }
 func (UnimplementedControlServer) Explain(context.Context, *ExplainRequest) (*ExplainResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Explain not implemented")
+}
+func (UnimplementedControlServer) Reload(context.Context, *ReloadRequest) (*ReloadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Reload not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 
@@ -338,6 +363,24 @@ func _Control_Explain_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Reload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Reload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Reload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Reload(ctx, req.(*ReloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -372,6 +415,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Explain",
 			Handler:    _Control_Explain_Handler,
+		},
+		{
+			MethodName: "Reload",
+			Handler:    _Control_Reload_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -62,7 +62,7 @@ func TestUnitDirectives(t *testing.T) {
 		"Service.Type":             "notify",
 		"Service.NotifyAccess":     "main",
 		"Service.ExecStart":        "/usr/bin/xdpchain run --config /etc/xdpchain/config.toml",
-		"Service.ExecReload":       "/bin/kill -HUP $MAINPID",
+		"Service.ExecReload":       "/usr/bin/xdpchain reload --config /etc/xdpchain/config.toml",
 		"Service.Restart":          "on-failure",
 		"Service.KillMode":         "mixed",
 		"Unit.DefaultDependencies": "no",
