@@ -86,6 +86,8 @@ type generation struct {
 	// instead of the emitted one (Options.referenceRoot).
 	referenceRoot bool
 	stats         *ebpf.Map
+	// obs is what the generation observes (observe.go); nil: plain.
+	obs *observing
 
 	rootSpec *ebpf.ProgramSpec // root program, configuration set, maps associated
 	rodata   *ebpf.Map
@@ -100,6 +102,7 @@ type generation struct {
 }
 
 func (g *generation) close() {
+	g.obs.close()
 	if g.rodata != nil {
 		g.rodata.Close()
 	}
