@@ -21,6 +21,9 @@ type Client interface {
 	// Status reports one interface (itf not nil) or every interface with
 	// a root.
 	Status(ctx context.Context, itf *chain.Interface) (*Status, error)
+	// Observe starts observing an interface's chain (profile, capture or
+	// trace); the observation ends with Close, or when the caller dies.
+	Observe(ctx context.Context, itf chain.Interface, p dispatcher.Probe) (Observer, error)
 	// Remote reports whether a daemon serves the requests.
 	Remote() bool
 	Close() error

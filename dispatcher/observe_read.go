@@ -274,12 +274,21 @@ func (o *Observation) SetDeadline(t time.Time) {
 	}
 }
 
+// Stop makes Read return os.ErrClosed from now on (at once, also while
+// it waits); the probes run until Close. Safe to call from another
+// goroutine.
+func (o *Observation) Stop() {
+	if o.reader != nil {
+		o.reader.Close()
+	}
+}
+
 // Lost is how many records the buffer dropped so far.
 func (o *Observation) Lost() uint64 { return o.lost }
 
 // Read returns the next event of a capture or trace. It fails with
-// os.ErrDeadlineExceeded at the deadline and with perf.ErrClosed after
-// Close.
+// os.ErrDeadlineExceeded at the deadline and with os.ErrClosed after Stop
+// or Close.
 func (o *Observation) Read() (Event, error) {
 	if o.reader == nil {
 		return Event{}, fmt.Errorf("%w: a %s observation has no events", ErrInvalid, o.probe.Kind)
@@ -287,6 +296,9 @@ func (o *Observation) Read() (Event, error) {
 	var lost uint64
 	for {
 		rec, err := o.reader.Read()
+		if errors.Is(err, perf.ErrClosed) {
+			return Event{}, os.ErrClosed
+		}
 		if err != nil {
 			return Event{}, err
 		}

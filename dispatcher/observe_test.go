@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cilium/ebpf"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
@@ -34,26 +31,9 @@ func observedChain(t *testing.T, f *fixture) *dispatcher.Root {
 
 // rootInstructions returns the running dispatcher's instructions as the
 // kernel translated them.
-func rootInstructions(t *testing.T, r *dispatcher.Root) []byte {
+func rootInstructions(t *testing.T, r *dispatcher.Root) string {
 	t.Helper()
-	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(status(t, r).DispatcherID))
-	if err != nil {
-		t.Fatalf("opening the running dispatcher: %v", err)
-	}
-	defer p.Close()
-	info, err := p.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	insns, err := info.Instructions()
-	if err != nil {
-		t.Fatalf("reading the dispatcher's instructions: %v", err)
-	}
-	var b []byte
-	for _, ins := range insns {
-		b = fmt.Appendf(b, "%v\n", ins)
-	}
-	return b
+	return testutil.Instructions(t, status(t, r).DispatcherID)
 }
 
 // udpDest returns the UDP destination port of an IPv4 Ethernet frame, or
@@ -132,7 +112,7 @@ func TestObserveCapture(t *testing.T) {
 			t.Fatalf("observing the last program's input: %v", err)
 		}
 		defer input.Close()
-		if slices.Equal(rootInstructions(t, r), plain) {
+		if rootInstructions(t, r) == plain {
 			t.Fatal("the observed generation runs the plain root's instructions")
 		}
 		if got := len(r.Observing()); got != 2 {
@@ -179,13 +159,13 @@ func TestObserveCapture(t *testing.T) {
 		if err := drops.Close(); err != nil {
 			t.Fatalf("ending the drop capture: %v", err)
 		}
-		if slices.Equal(rootInstructions(t, r), plain) {
+		if rootInstructions(t, r) == plain {
 			t.Error("the input capture's probes left with the drop capture's")
 		}
 		if err := input.Close(); err != nil {
 			t.Fatalf("ending the input capture: %v", err)
 		}
-		if got := rootInstructions(t, r); !slices.Equal(got, plain) {
+		if got := rootInstructions(t, r); got != plain {
 			t.Errorf("after the observation the root runs\n%s\nwant the plain generation's\n%s", got, plain)
 		}
 		if got := names(t, status(t, r)); fmt.Sprint(got) != "[first dropper last]" {
@@ -229,7 +209,7 @@ func TestObserveProfile(t *testing.T) {
 		if err := o.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(rootInstructions(t, r), plain) {
+		if rootInstructions(t, r) != plain {
 			t.Error("after profiling the root does not run the plain generation's instructions")
 		}
 	})
