@@ -31,6 +31,9 @@ type Client interface {
 	// Explain runs one Ethernet frame through an interface's chain as it
 	// runs now (dispatcher.Root.Explain).
 	Explain(ctx context.Context, itf chain.Interface, frame []byte) (*dispatcher.Explanation, error)
+	// Observe starts observing an interface's chain (profile, capture or
+	// trace); the observation ends with Close, or when the caller dies.
+	Observe(ctx context.Context, itf chain.Interface, p dispatcher.Probe) (Observer, error)
 	// Remote reports whether a daemon serves the requests.
 	Remote() bool
 	Close() error

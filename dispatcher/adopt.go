@@ -225,7 +225,7 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := planChange(&state{Mechanism: st.Mechanism, Reason: st.Reason, Fallthrough: st.Fallthrough}, s)
+	c, err := planChange(&state{Mechanism: st.Mechanism, Reason: st.Reason, Fallthrough: st.Fallthrough}, s, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -83,7 +83,11 @@ func (r *Root) Apply(s Spec) error {
 // apply builds, swaps and commits a generation, and reports whether it
 // did (false: s would rebuild the running one). Call with the lock held.
 func (r *Root) apply(s Spec) (changed bool, err error) {
-	p, err := planChange(r.st, s)
+	leases, err := r.pins.liveLeases()
+	if err != nil {
+		return false, err
+	}
+	p, err := planChange(r.st, s, leases)
 	if err != nil || p.unchanged {
 		return false, err
 	}
@@ -104,11 +108,12 @@ type change struct {
 	counters  map[string]uint32
 	prev      map[string]programState
 	frags     bool
+	leases    []lease // the live observers (observe.go)
 }
 
 // planChange decides what applying s to the committed state st means. It
 // is pure: it reads nothing but its arguments and changes nothing.
-func planChange(st *state, s Spec) (*change, error) {
+func planChange(st *state, s Spec, leases []lease) (*change, error) {
 	if !s.Fallthrough.Valid() {
 		return nil, fmt.Errorf("%w: fall-through verdict %d", ErrInvalid, s.Fallthrough)
 	}
@@ -118,7 +123,7 @@ func planChange(st *state, s Spec) (*change, error) {
 	if err := s.Programs.Validate(); err != nil {
 		return nil, err
 	}
-	c := &change{spec: s, chain: s.Programs.Sorted(), prev: map[string]programState{}, frags: true}
+	c := &change{spec: s, chain: s.Programs.Sorted(), prev: map[string]programState{}, frags: true, leases: leases}
 	c.kind = s.Mechanism
 	if c.kind == "" {
 		c.kind = st.Mechanism
@@ -127,7 +132,7 @@ func planChange(st *state, s Spec) (*change, error) {
 	if c.kind == st.Mechanism && st.Reason != "" {
 		c.reason = st.Reason // keep why the root got it (e.g. auto's probe)
 	}
-	if unchanged(st, c.chain, s, c.kind) {
+	if unchanged(st, c.chain, s, c.kind) && sameLeases(st.Observe, leases) {
 		c.unchanged = true
 		return c, nil
 	}
@@ -173,6 +178,9 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		}
 	}()
 
+	if g.obs, err = r.pins.openObserving(c.leases); err != nil {
+		return false, err
+	}
 	for _, p := range chain {
 		old, had := prev[p.Name]
 		sl, err := r.prepareSlot(g, p, old, had)
@@ -227,6 +235,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		NoCounters:  s.NoCounters,
 		Generation:  g.number,
 		Programs:    []programState{},
+		Observe:     c.leases,
 	}
 	next.DispatcherID, err = programID(g.prog)
 	if err != nil {

@@ -148,12 +148,12 @@ func TestPlanChange(t *testing.T) {
 		Programs: []programState{{Program: progA, Object: hashOf(objA), Counter: 3}}}
 	a := progA
 	a.Object = objA
-	same, err := planChange(st, Spec{Programs: Chain{a}})
+	same, err := planChange(st, Spec{Programs: Chain{a}}, nil)
 	if err != nil || !same.unchanged {
 		t.Fatalf("the running chain: %+v, %v; want unchanged", same, err)
 	}
 	b := Program{Name: "b", Priority: 5, ProceedOn: NewVerdictSet(Pass), ProgramName: "fb", Object: objB}
-	c, err := planChange(st, Spec{Programs: Chain{a, b}})
+	c, err := planChange(st, Spec{Programs: Chain{a, b}}, nil)
 	if err != nil || c.unchanged {
 		t.Fatalf("adding b: %+v, %v", c, err)
 	}
@@ -172,10 +172,10 @@ func TestPlanChange(t *testing.T) {
 	if _, had := c.prev["a"]; !had {
 		t.Error("a's committed state is not carried to the executor")
 	}
-	if _, err := planChange(st, Spec{Programs: Chain{a, a}}); !errors.Is(err, ErrInvalid) {
+	if _, err := planChange(st, Spec{Programs: Chain{a, a}}, nil); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a duplicate name: %v, want ErrInvalid", err)
 	}
-	if _, err := planChange(st, Spec{Fallthrough: Verdict(9)}); !errors.Is(err, ErrInvalid) {
+	if _, err := planChange(st, Spec{Fallthrough: Verdict(9)}, nil); !errors.Is(err, ErrInvalid) {
 		t.Errorf("fall-through 9: %v, want ErrInvalid", err)
 	}
 }

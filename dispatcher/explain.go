@@ -18,6 +18,10 @@ const (
 	ActionDecides  = "decides"  // the verdict is the chain's
 )
 
+// DecidedByFallthrough is who decided a packet that every program let
+// through (Explanation.DecidedBy).
+const DecidedByFallthrough = "(fall-through)"
+
 // SlotExplanation is one slot's part in an Explanation.
 type SlotExplanation struct {
 	Slot int    `json:"slot"`
@@ -78,7 +82,7 @@ func (r *Root) Explain(frame []byte) (*Explanation, error) {
 		}
 		out.Slots = append(out.Slots, se)
 	}
-	out.Verdict, out.DecidedBy = r.st.Fallthrough.String(), "(fall-through)"
+	out.Verdict, out.DecidedBy = r.st.Fallthrough.String(), DecidedByFallthrough
 	return out, nil
 }
 

@@ -97,6 +97,8 @@ type generation struct {
 	// dev is the device the generation is bound to, when a program of it
 	// is (devbound.go).
 	dev *device
+	// obs is what the generation observes (observe.go); nil: plain.
+	obs *observing
 
 	rootSpec *ebpf.ProgramSpec // root program, configuration set, maps associated
 	rodata   *ebpf.Map
@@ -111,6 +113,7 @@ type generation struct {
 }
 
 func (g *generation) close() {
+	g.obs.close()
 	if g.rodata != nil {
 		g.rodata.Close()
 	}

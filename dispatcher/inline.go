@@ -140,7 +140,7 @@ func (g *generation) stackViolation() string {
 	if g.anyInlined() {
 		root = g.inlineDepth() + rootSaved
 	}
-	root = frameSize(root)
+	root = frameSize(g.observeDepth(root))
 	for _, s := range g.slots {
 		if s.graph == nil {
 			continue // not known; the verifier has the last word

@@ -171,6 +171,8 @@ type state struct {
 	Generation   uint64         `json:"generation"`
 	DispatcherID uint32         `json:"dispatcher_id"`
 	Programs     []programState `json:"programs"`
+	// Observe are the observers the generation was built for (observe.go).
+	Observe []lease `json:"observe,omitempty"`
 }
 
 type programState struct {
@@ -247,7 +249,7 @@ func (s *state) check() error {
 			}
 		}
 	}
-	return nil
+	return checkLeases(s.Observe)
 }
 
 // maxStateFuncs bounds the functions of a program in the state (the

@@ -71,6 +71,7 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	if inlined {
 		emit(asm.StoreMem(asm.RFP, ctxSlot, regCtx, asm.DWord))
 	}
+	emit(g.observeEntry()...) // observe hook (observe_emit.go)
 
 	if g.counters {
 		lookup := asm.LoadMapPtr(asm.R1, 0)
@@ -121,7 +122,7 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		// the next program's loads need not wait for it; every other
 		// verdict takes the general path below.
 		var fast []asm.Instruction
-		if pv, ok := fastVerdict(s.Program); ok {
+		if pv, ok := fastVerdict(s.Program); ok && !g.observesDecision(i) {
 			fast = append(fast, asm.JNE.Imm32(asm.R0, int32(pv), label(fmt.Sprintf("slow%d", i))))
 			if g.counters {
 				off := int16(s.counter*8*8) + int16(pv)*8
@@ -146,13 +147,15 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		if s.inlined && g.counters && writesReg(s.body, regCounters) {
 			restore = append(restore, asm.LoadMem(regCounters, asm.RFP, countersSlot, asm.DWord))
 		}
+		restore = append(restore, g.observeBody(i)...) // observe hook
 		cont := append(restore, append(fast, check)...)
 		cont[0] = cont[0].WithSymbol(label(fmt.Sprintf("cont%d", i)))
+		emit(start)
+		emit(g.observeInput(i)...) // observe hook
 		if s.inlined {
-			emit(start)
 			emit(s.body...)
 		} else {
-			emit(start, asm.Call.Label(slotSymbol(i)))
+			emit(asm.Call.Label(slotSymbol(i)))
 		}
 		emit(cont[:len(cont)-1]...)
 		if fast != nil && deferGeneral {
@@ -207,7 +210,7 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 				}
 			}
 		}
-		var decide []asm.Instruction
+		decide := g.observeDecision(i) // observe hook
 		if s.Shadow {
 			decide = append(decide, asm.Ja.Label(next(i)))
 		} else {
@@ -256,7 +259,7 @@ const maxJumpSpan = 30000
 // rootSize is an upper bound on the length of g's emitted root: the
 // inlined bodies and the per-slot code.
 func rootSize(g *generation) int {
-	n := 32
+	n := 32 + g.observeSize()
 	for _, s := range g.slots {
 		n += 64 + len(s.body)
 		for _, ins := range s.body {

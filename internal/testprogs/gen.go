@@ -7,6 +7,7 @@ package testprogs
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem verdict_redirect verdictRedirect ../../testdata/verdict.c -- -I../../bpf/include -DVERDICT=XDP_REDIRECT
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem verdict_invalid verdictInvalid ../../testdata/verdict.c -- -I../../bpf/include -DVERDICT=7
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem noop noop ../../testdata/noop.c -- -I../../bpf/include
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem costly costly ../../testdata/costly.c -- -I../../bpf/include
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem counter counter ../../testdata/counter.c -- -I../../bpf/include
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem dropport dropport ../../testdata/dropport.c -- -I../../bpf/include
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -output-stem adjust adjust ../../testdata/adjust.c -- -I../../bpf/include

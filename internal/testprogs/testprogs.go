@@ -20,6 +20,7 @@ const (
 	VerdictInvalid  = "verdict_invalid"
 
 	Noop      = "noop"
+	Costly    = "costly"
 	Counter   = "counter"
 	DropPort  = "dropport"
 	Adjust    = "adjust"
@@ -89,6 +90,7 @@ var objects = map[string]object{
 	VerdictInvalid:  {_VerdictInvalidBytes, "xdp_verdict"},
 
 	Noop:      {_NoopBytes, "noop"},
+	Costly:    {_CostlyBytes, "costly"},
 	Counter:   {_CounterBytes, "counter"},
 	DropPort:  {_DropportBytes, "dropport"},
 	Adjust:    {_AdjustBytes, "adjust"},

@@ -1,0 +1,329 @@
+package dispatcher
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf/asm"
+)
+
+// The probes of an observed generation, emitted into the root by four hooks
+// of emitRoot (root.go): observeEntry at the root's start, observeInput at
+// each slot's start (before its body), observeBody right after its body
+// (the program's verdict in r0) and observeDecision after the slot's
+// verdict is counted (the verdict the chain acts on in r0). A plain
+// generation's hooks emit nothing. The probes use r1–r5, r8 and r0 (saved
+// and restored around them) and a stack area below the root's own slots;
+// r6 (context) and r7 (counters) survive their helper calls.
+//
+// Profile: one timestamp on the stack, taken at the root's start on a
+// sampled packet (0 otherwise); each timed hook reads the clock, adds the
+// time since the last timestamp to a row of the per-CPU histogram (the
+// program's counter row after its body, row 0 — the root — before it) and
+// keeps the new timestamp. A row is {packets, nanoseconds, 32 log2
+// buckets}; the root's row counts a packet once, its time and buckets for
+// each gap (from the root's start to the first slot, between slots).
+//
+// Capture and trace: bpf_perf_event_output with a 32-byte record
+// (eventMeta) followed, for packet records, by up to snaplen bytes of the
+// packet, copied by the kernel (the flags' upper 32 bits). A full buffer
+// drops the record and the reader counts it; the data path never waits.
+
+// Record kinds of the events arrays.
+const (
+	eventInput    = 1 // packet bytes at a slot's input
+	eventOutput   = 2 // packet bytes at a slot's output, with its verdict
+	eventDecision = 3 // a slot's verdict (trace), no bytes
+)
+
+// Layout of an event's 32-byte record (little endian, the host's order):
+//
+//	0  u32 kind
+//	4  u16 slot, u16 counter row
+//	8  u32 verdict (output, decision)
+//	12 u8 flags (1 shadow, 2 last slot), u8 fall-through verdict, u16 proceed-on set
+//	16 u32 packet length
+//	20 u32 bytes copied
+//	24 u64 bpf_ktime_get_ns
+const (
+	eventMetaSize   = 32
+	eventFlagShadow = 1
+	eventFlagLast   = 2
+)
+
+// Profile histogram rows: row 0 is the root's own time, row i the program
+// whose counter row is i.
+const (
+	profileBuckets = 32
+	profileRowSize = 8 * (2 + profileBuckets)
+	profileRows    = maxCounters + 1
+)
+
+// observeStack is the stack an observed root needs below its own slots
+// (root ends at depth d): the timestamp, the saved verdict, the map key and
+// the event record.
+const observeStack = 8 + 8 + 8 + eventMetaSize
+
+// observeDepth returns the root frame's depth with the observation area,
+// given its depth d without.
+func (g *generation) observeDepth(d int) int {
+	if g.obs == nil {
+		return d
+	}
+	return max(d, 8) + observeStack
+}
+
+// Stack offsets of the observation area.
+func (g *generation) obsTime() int16 {
+	if g.anyInlined() {
+		return int16(-(g.inlineDepth() + rootSaved + 8))
+	}
+	return -16
+}
+func (g *generation) obsVerdict() int16 { return g.obsTime() - 8 }
+func (g *generation) obsKey() int16     { return g.obsTime() - 16 }
+func (g *generation) obsMeta() int16    { return g.obsTime() - 16 - eventMetaSize }
+
+// observesDecision reports whether slot i's decision is observed: then its
+// fast path is not taken, so that every verdict passes the hook.
+func (g *generation) observesDecision(i int) bool {
+	if g.obs == nil {
+		return false
+	}
+	return len(g.obs.traces()) > 0 || len(g.obs.capturesAt(i, g.slots[i], AtOutput)) > 0
+}
+
+// observeEntry starts an observed packet: the area's timestamp, taken on a
+// sampled packet when some program is timed.
+func (g *generation) observeEntry() []asm.Instruction {
+	if g.obs == nil {
+		return nil
+	}
+	t := g.obsTime()
+	out := []asm.Instruction{
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.RFP, t, asm.R1, asm.DWord),
+	}
+	if g.obs.profile == nil {
+		return out
+	}
+	done := g.label("obs_entry")
+	if g.obs.sample > 1 {
+		out = append(out,
+			asm.FnGetPrandomU32.Call(),
+			asm.Mod.Imm(asm.R0, int32(g.obs.sample)),
+			asm.JNE.Imm(asm.R0, 0, done),
+		)
+	}
+	out = append(out,
+		asm.FnKtimeGetNs.Call(),
+		asm.StoreMem(asm.RFP, t, asm.R0, asm.DWord),
+		asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done),
+	)
+	return out
+}
+
+// observeInput runs at slot i's start, before its body: captures at its
+// input (and a trace's packet record), then the root's time since the
+// last timestamp. It ends with r1 = context, as the body expects.
+func (g *generation) observeInput(i int) []asm.Instruction {
+	if g.obs == nil {
+		return nil
+	}
+	s := g.slots[i]
+	var out []asm.Instruction
+	for j, e := range g.obs.capturesAt(i, s, AtInput) {
+		out = append(out, g.emitEvent(i, e, eventInput, fmt.Sprintf("in%d_%d", i, j))...)
+	}
+	done := g.label(fmt.Sprintf("obs_in%d", i))
+	if g.obs.timed(s) {
+		out = append(out, g.emitTiming(0, i == 0, done)...)
+	}
+	return append(out, asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done))
+}
+
+// observeBody runs right after slot i's body, its verdict in r0: the
+// program's time since the slot's start.
+func (g *generation) observeBody(i int) []asm.Instruction {
+	s := g.slots[i]
+	if !g.obs.timed(s) {
+		return nil
+	}
+	done := g.label(fmt.Sprintf("obs_body%d", i))
+	out := []asm.Instruction{asm.StoreMem(asm.RFP, g.obsVerdict(), asm.R0, asm.DWord)}
+	out = append(out, g.emitTiming(int32(s.counter), true, done)...)
+	return append(out, asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord).WithSymbol(done))
+}
+
+// observeDecision runs after slot i's verdict is counted, the verdict the
+// chain acts on in r0: captures at the slot's output of the verdicts they
+// select, and a trace's decision record.
+func (g *generation) observeDecision(i int) []asm.Instruction {
+	if !g.observesDecision(i) {
+		return nil
+	}
+	s := g.slots[i]
+	out := []asm.Instruction{asm.StoreMem(asm.RFP, g.obsVerdict(), asm.R0, asm.DWord)}
+	for j, e := range g.obs.capturesAt(i, s, AtOutput) {
+		out = append(out, g.emitEvent(i, e, eventOutput, fmt.Sprintf("out%d_%d", i, j))...)
+	}
+	for j, e := range g.obs.traces() {
+		out = append(out, g.emitEvent(i, e, eventDecision, fmt.Sprintf("dec%d_%d", i, j))...)
+	}
+	return append(out, asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord))
+}
+
+// emitTiming adds the time since the area's timestamp to histogram row
+// row (and, with packet, one packet) and takes a new timestamp; an
+// unsampled packet (timestamp 0) jumps to done. It clobbers r0–r5 and r8.
+func (g *generation) emitTiming(row int32, packet bool, done string) []asm.Instruction {
+	t, key := g.obsTime(), g.obsKey()
+	lookup := asm.LoadMapPtr(asm.R1, 0)
+	_ = lookup.AssociateMap(g.obs.profile) // a map load: cannot fail
+	l := func(name string) string { return g.label(fmt.Sprintf("%s_%s", done, name)) }
+	out := []asm.Instruction{
+		asm.LoadMem(asm.R1, asm.RFP, t, asm.DWord),
+		asm.JEq.Imm(asm.R1, 0, done),
+		asm.FnKtimeGetNs.Call(),
+		asm.LoadMem(asm.R1, asm.RFP, t, asm.DWord),
+		asm.StoreMem(asm.RFP, t, asm.R0, asm.DWord),
+		asm.Mov.Reg(asm.R8, asm.R0),
+		asm.Sub.Reg(asm.R8, asm.R1),
+		asm.StoreImm(asm.RFP, key, int64(row), asm.Word),
+		lookup,
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, done),
+	}
+	if packet {
+		out = append(out,
+			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+			asm.Add.Imm(asm.R1, 1),
+			asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+		)
+	}
+	out = append(out,
+		asm.LoadMem(asm.R1, asm.R0, 8, asm.DWord),
+		asm.Add.Reg(asm.R1, asm.R8),
+		asm.StoreMem(asm.R0, 8, asm.R1, asm.DWord),
+		// The bucket: floor(log2(delta)) in r2, delta capped at 2^32-1.
+		asm.Mov.Imm(asm.R2, 0),
+		asm.Mov.Reg(asm.R1, asm.R8),
+		asm.RSh.Imm(asm.R1, 32),
+		asm.JEq.Imm(asm.R1, 0, l("b16")),
+		asm.Mov.Imm32(asm.R8, -1),
+	)
+	for _, sh := range []int32{16, 8, 4, 2, 1} {
+		next := l(fmt.Sprintf("b%d", sh/2))
+		if sh == 1 {
+			next = l("bucket")
+		}
+		out = append(out,
+			asm.JLT.Imm(asm.R8, 1<<sh, next).WithSymbol(l(fmt.Sprintf("b%d", sh))),
+			asm.RSh.Imm(asm.R8, sh),
+			asm.Add.Imm(asm.R2, sh),
+		)
+	}
+	out = append(out,
+		asm.LSh.Imm(asm.R2, 3).WithSymbol(l("bucket")),
+		asm.Add.Reg(asm.R0, asm.R2),
+		asm.LoadMem(asm.R1, asm.R0, 16, asm.DWord),
+		asm.Add.Imm(asm.R1, 1),
+		asm.StoreMem(asm.R0, 16, asm.R1, asm.DWord),
+	)
+	return out
+}
+
+// emitEvent writes one event record of kind for slot i into e's array:
+// packet records copy up to the probe's snap length of the packet; an
+// output capture copies only the verdicts its probe selects (the verdict
+// saved at obsVerdict). It clobbers r0–r5.
+func (g *generation) emitEvent(i int, e observedEvents, kind int32, name string) []asm.Instruction {
+	s := g.slots[i]
+	meta := g.obsMeta()
+	skip := g.label("obs_skip_" + name)
+	var out []asm.Instruction
+	verdict := func() asm.Instruction { return asm.LoadMem(asm.R1, asm.RFP, g.obsVerdict(), asm.DWord) }
+	filtered := kind == eventOutput && e.probe.Verdicts != 0 && e.probe.Verdicts != AllVerdicts
+	if filtered {
+		out = append(out,
+			verdict(),
+			asm.Mov.Imm32(asm.R2, 1),
+			asm.LSh.Reg32(asm.R2, asm.R1),
+			asm.And.Imm32(asm.R2, int32(e.probe.Verdicts)),
+			asm.JEq.Imm(asm.R2, 0, skip),
+		)
+	}
+	var flags int32
+	if s.Shadow {
+		flags |= eventFlagShadow
+	}
+	if i == len(g.slots)-1 {
+		flags |= eventFlagLast
+	}
+	word3 := flags | int32(g.fallthrough_)<<8 | int32(uint16(s.ProceedOn))<<16
+	out = append(out,
+		asm.FnKtimeGetNs.Call(),
+		asm.StoreMem(asm.RFP, meta+24, asm.R0, asm.DWord),
+		asm.StoreImm(asm.RFP, meta, int64(kind), asm.Word),
+		asm.StoreImm(asm.RFP, meta+4, int64(int32(i)|int32(s.counter)<<16), asm.Word),
+		asm.StoreImm(asm.RFP, meta+8, 0, asm.Word),
+		asm.StoreImm(asm.RFP, meta+12, int64(word3), asm.Word),
+		asm.StoreImm(asm.RFP, meta+16, 0, asm.Word),
+		asm.StoreImm(asm.RFP, meta+20, 0, asm.Word),
+	)
+	if kind != eventInput {
+		out = append(out, verdict(), asm.StoreMem(asm.RFP, meta+8, asm.R1, asm.Word))
+	}
+	if kind == eventDecision {
+		// No packet bytes: flags BPF_F_CURRENT_CPU.
+		out = append(out, asm.Mov.Imm32(asm.R3, -1))
+	} else {
+		capped := g.label("obs_cap_" + name)
+		out = append(out,
+			asm.Mov.Reg(asm.R1, regCtx),
+			asm.FnXdpGetBuffLen.Call(),
+			asm.StoreMem(asm.RFP, meta+16, asm.R0, asm.Word),
+			asm.JLE.Imm(asm.R0, int32(e.probe.Snaplen), capped),
+			asm.Mov.Imm(asm.R0, int32(e.probe.Snaplen)),
+			asm.StoreMem(asm.RFP, meta+20, asm.R0, asm.Word).WithSymbol(capped),
+			// flags: the bytes to copy in the upper half,
+			// BPF_F_CURRENT_CPU in the lower.
+			asm.Mov.Reg(asm.R3, asm.R0),
+			asm.LSh.Imm(asm.R3, 32),
+			asm.Mov.Imm32(asm.R1, -1),
+			asm.Or.Reg(asm.R3, asm.R1),
+		)
+	}
+	events := asm.LoadMapPtr(asm.R2, 0)
+	_ = events.AssociateMap(e.m) // a map load: cannot fail
+	out = append(out,
+		asm.Mov.Reg(asm.R1, regCtx),
+		events,
+		asm.Mov.Reg(asm.R4, asm.RFP),
+		asm.Add.Imm(asm.R4, int32(meta)),
+		asm.Mov.Imm(asm.R5, eventMetaSize),
+		asm.FnPerfEventOutput.Call(),
+	)
+	if filtered {
+		// The landing: a no-op that carries the label.
+		out = append(out, asm.Mov.Reg(asm.R1, regCtx).WithSymbol(skip))
+	}
+	return out
+}
+
+// observeSize bounds the instructions the hooks add to g's root.
+func (g *generation) observeSize() int {
+	if g.obs == nil {
+		return 0
+	}
+	const timing, event = 48, 40
+	n := 8
+	for i, s := range g.slots {
+		n += 4 + event*(len(g.obs.capturesAt(i, s, AtInput))+len(g.obs.capturesAt(i, s, AtOutput))+len(g.obs.traces()))
+		if g.obs.timed(s) {
+			n += 2 * timing
+		}
+	}
+	return n
+}
