@@ -139,7 +139,7 @@ func bothPaths(t *testing.T, prefix string, table []verbStep, objs []string, set
 				}
 				code, out, errOut := runCLI(t, append(global, args...)...)
 				o := verbOutcome{code: code, out: norm(out), errOut: norm(errOut), vlog: strings.Contains(errOut, "verifier log of")}
-				full := strings.ReplaceAll(strings.ReplaceAll(out, ns.Name, "NS"), iface, "IFACE")
+				full := programIDRE.ReplaceAllString(strings.ReplaceAll(strings.ReplaceAll(out, ns.Name, "NS"), iface, "IFACE"), "program ID")
 				switch args[0] {
 				case "status", "top":
 					o.out = "" // counters, rates, times and IDs differ
