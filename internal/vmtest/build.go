@@ -157,7 +157,8 @@ func buildCommands(m *module, cmds []*command, outDir string, log func(string, .
 	}
 }
 
-// testdataDirs returns every directory named testdata in the module,
+// testdataDirs returns every directory named testdata in the module, and
+// the module's docs directory,
 // relative to its root, so that tests find both their own testdata and a
 // shared one such as ../testdata.
 func testdataDirs(m *module) ([]string, error) {
@@ -174,7 +175,9 @@ func testdataDirs(m *module) ([]string, error) {
 			name == "vendor" || name == "vmtest-out" || name == "bin") {
 			return filepath.SkipDir
 		}
-		if name == "testdata" {
+		// docs/ too: tests check that the documentation says what the code
+		// does (../docs/config.md).
+		if name == "testdata" || (name == "docs" && filepath.Dir(path) == m.Dir) {
 			rel, _ := filepath.Rel(m.Dir, path)
 			dirs = append(dirs, filepath.ToSlash(rel))
 			return filepath.SkipDir
