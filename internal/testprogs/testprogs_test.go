@@ -2,10 +2,11 @@ package testprogs_test
 
 import (
 	"bytes"
+	"embed"
 	"errors"
+	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -70,10 +71,15 @@ func packets() map[string][]byte {
 	}
 }
 
+//go:embed *_bpfel.o
+var generated embed.FS
+
 func TestObjects(t *testing.T) {
 	names := testprogs.Names()
-	// Every generated object is registered, and nothing else.
-	files, err := filepath.Glob("*_bpfel.o")
+	// Every generated object is registered, and nothing else (the
+	// objects are embedded here too, so that this holds where the test
+	// binary runs without its sources, as in the VMs).
+	files, err := fs.Glob(generated, "*_bpfel.o")
 	if err != nil {
 		t.Fatal(err)
 	}

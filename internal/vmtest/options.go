@@ -17,7 +17,7 @@ type Options struct {
 	Bench       string        // when set, run benchmarks only: -test.run=^$ -test.bench=Bench
 	BenchTime   string        // -test.benchtime with Bench; default 1x
 	TestFlags   []string      // more flags for every test binary
-	TestTimeout time.Duration // -test.timeout per binary; default 10m
+	TestTimeout time.Duration // -test.timeout per binary; default 25m
 	VMTimeout   time.Duration // host-side limit per boot; default 45m
 	CacheDir    string        // default DefaultCacheDir()
 	OutDir      string        // logs and work files; default <module>/vmtest-out
@@ -48,7 +48,7 @@ func (o *Options) setDefaults() {
 		o.BenchTime = "1x"
 	}
 	if o.TestTimeout == 0 {
-		o.TestTimeout = 10 * time.Minute
+		o.TestTimeout = 25 * time.Minute
 	}
 	if o.VMTimeout == 0 {
 		o.VMTimeout = 45 * time.Minute

@@ -25,7 +25,7 @@ func main() {
 	flag.StringVar(&opts.Run, "run", "", "run only tests matching `regex` (-test.run)")
 	flag.StringVar(&opts.Bench, "bench", "", "run only benchmarks matching `regex` (-test.run=^$ -test.bench=regex)")
 	flag.StringVar(&opts.BenchTime, "benchtime", "1x", "-test.benchtime with -bench")
-	flag.DurationVar(&opts.TestTimeout, "timeout", 0, "-test.timeout per test binary (default 10m)")
+	flag.DurationVar(&opts.TestTimeout, "timeout", 0, "-test.timeout per test binary (default 25m)")
 	flag.DurationVar(&opts.VMTimeout, "vm-timeout", 0, "host-side limit per kernel boot (default 45m)")
 	flag.StringVar(&opts.CacheDir, "cache", "", "kernel cache directory (default "+vmtest.DefaultCacheDir()+")")
 	flag.StringVar(&opts.OutDir, "out", "", "logs and work files (default <module>/vmtest-out)")
