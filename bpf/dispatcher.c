@@ -153,7 +153,10 @@ static __always_inline __u32 settle(struct xdpchain_counters *c, __u32 n, __u32 
 		column = XDPCHAIN_COL_DENIED;
 		ret = XDP_ABORTED;
 	}
-	count(c, xdpchain_cfg.counter[n], column);
+	/* A derived slot's proceed verdict is counted by what comes after. */
+	if (!((xdpchain_cfg.slot_flags[n] & XDPCHAIN_SLOT_F_DERIVED) && column == ret &&
+	      ((1U << ret) & xdpchain_cfg.proceed_on[n])))
+		count(c, xdpchain_cfg.counter[n], column);
 	return ret;
 }
 
@@ -162,8 +165,10 @@ static __always_inline __u32 settle(struct xdpchain_counters *c, __u32 n, __u32 
 		if (N >= xdpchain_cfg.num_slots)                          \
 			goto fallthrough;                                 \
 		ret = xdpchain_slot##N(ctx);                              \
-		if (ret == XDPCHAIN_SLOT_EMPTY)                           \
+		if (ret == XDPCHAIN_SLOT_EMPTY) {                         \
+			count(c, xdpchain_cfg.counter[N], XDPCHAIN_COL_EMPTY); \
 			break;                                            \
+		}                                                         \
 		ret = settle(c, N, ret);                                  \
 		if (xdpchain_cfg.slot_flags[N] & XDPCHAIN_SLOT_F_SHADOW)  \
 			break;                                            \
@@ -247,6 +252,6 @@ int xdpchain_root(struct xdp_md *ctx)
 
 fallthrough:
 	ret = xdpchain_cfg.fallthrough;
-	count(c, 0, ret);
+	count(c, 0, xdpchain_cfg.fallthrough_column);
 	return ret;
 }

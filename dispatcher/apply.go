@@ -163,6 +163,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		pins:          r.pins,
 		fallthrough_:  s.Fallthrough,
 		counters:      !s.NoCounters,
+		ftColumn:      nextFallthroughColumn(r.st),
 		frags:         c.frags,
 		stats:         r.stats,
 		verifierLogs:  r.opts.VerifierLogs,
@@ -207,20 +208,24 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		}
 	}()
 
-	// Counters of programs new to this interface start at zero: their row
-	// is not counted into by the running generation, so a snapshot of it
-	// is exact.
+	// The new generation counts into rows and a fall-through column the
+	// running one does not use (assignCounters, nextFallthroughColumn);
+	// the one before the running one used them last, and is final once no
+	// CPU runs it: fold its counts into the programs' totals, and take the
+	// rows' content as the new generation's baselines.
+	if err := synchronizeRCU(); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return false, err
+	}
 	rows, err := counterRows(r.stats)
 	if err != nil {
 		return false, err
 	}
-	bases := map[string]Stats{}
-	for _, sl := range g.slots {
-		if old, had := prev[sl.Name]; had && old.Counter == sl.counter {
-			bases[sl.Name] = old.Base
-		} else {
-			bases[sl.Name] = rowStats(rows, sl.counter)
-		}
+	var retired map[string]Stats
+	ftTotal := r.st.FallthroughTotal
+	if r.st.Retired != nil {
+		var ft uint64
+		retired, ft = generationCounts(r.st.Retired.counting(), rows)
+		ftTotal += ft
 	}
 
 	next := &state{
@@ -236,6 +241,12 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		Generation:  g.number,
 		Programs:    []programState{},
 		Observe:     c.leases,
+
+		Counting:          countingOnce,
+		FallthroughColumn: g.ftColumn,
+		FallthroughBase:   rowOf(rows, 0)[g.ftColumn],
+		FallthroughTotal:  ftTotal,
+		Retired:           r.st.retire(),
 	}
 	next.DispatcherID, err = programID(g.prog)
 	if err != nil {
@@ -244,7 +255,12 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	for _, sl := range g.slots {
 		p := sl.Program
 		p.Object = nil
-		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: bases[sl.Name], ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
+		row := rowOf(rows, sl.counter)
+		var total Stats
+		if old, had := prev[sl.Name]; had {
+			total = old.Total.plus(retired[sl.Name]) // counts follow the program
+		}
+		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
 	}
 	crashPoint(CrashBuilt)
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
@@ -318,27 +334,19 @@ func (r *Root) swap(prog *ebpf.Program) error {
 	return nil
 }
 
-// assignCounters gives every program its counter index: the one it had, or
-// the lowest index used neither by the running chain nor by the new one,
-// so the old generation never counts into a new program's entry.
+// assignCounters gives every program of the new generation its counter
+// row: in slot order, the lowest rows the running generation does not use,
+// so that no packet of the running generation is ever counted as the new
+// one's (stats.go, countingOnce). Two generations of MaxPrograms fit the
+// maxCounters rows.
 func assignCounters(chain Chain, running []programState) map[string]uint32 {
 	out := make(map[string]uint32, len(chain))
-	used := map[uint32]bool{}
-	had := map[string]uint32{}
+	used := map[uint32]bool{0: true} // row 0 counts fall-through
 	for _, ps := range running {
 		used[ps.Counter] = true
-		had[ps.Name] = ps.Counter
-	}
-	for _, p := range chain {
-		if c, ok := had[p.Name]; ok {
-			out[p.Name] = c
-		}
 	}
 	next := uint32(1)
 	for _, p := range chain {
-		if _, ok := out[p.Name]; ok {
-			continue
-		}
 		for used[next] {
 			next++
 		}
@@ -346,6 +354,15 @@ func assignCounters(chain Chain, running []programState) map[string]uint32 {
 		used[next] = true
 	}
 	return out
+}
+
+// nextFallthroughColumn returns the column of row 0 the generation after
+// st's counts fall-through in: the one st's does not.
+func nextFallthroughColumn(st *state) uint32 {
+	if st.Counting == countingOnce && st.FallthroughColumn == colInvalid {
+		return colDenied
+	}
+	return colInvalid
 }
 
 // prepareSlot parses a program's object, opens or creates its maps and

@@ -14,17 +14,17 @@ import (
 )
 
 type dispatcherXdpchainConfig struct {
-	_           structs.HostLayout
-	Magic       uint32
-	Version     uint32
-	NumSlots    uint32
-	Fallthrough uint32
-	Flags       uint32
-	Reserved    uint32
-	ProceedOn   [64]uint32
-	Allowed     [64]uint32
-	Counter     [64]uint32
-	SlotFlags   [64]uint32
+	_                 structs.HostLayout
+	Magic             uint32
+	Version           uint32
+	NumSlots          uint32
+	Fallthrough       uint32
+	Flags             uint32
+	FallthroughColumn uint32
+	ProceedOn         [64]uint32
+	Allowed           [64]uint32
+	Counter           [64]uint32
+	SlotFlags         [64]uint32
 }
 
 type dispatcherXdpchainCounters struct {

@@ -21,10 +21,11 @@ const (
 	configVariable   = "xdpchain_cfg"
 	statsMapName     = "xdpchain_stats"
 	configMagic      = 0x43504458
-	configVersion    = 1
+	configVersion    = 2
 	slotEmpty        = 31
 	flagCounters     = 1 << 0
 	slotFlagShadow   = 1 << 0
+	slotFlagDerived  = 1 << 1
 	maxCounters      = 2 * MaxPrograms
 )
 
@@ -86,6 +87,8 @@ type generation struct {
 	slots        []*slot
 	fallthrough_ Verdict
 	counters     bool
+	// ftColumn is row 0's column counting fall-through (stats.go).
+	ftColumn     uint32
 	frags        bool
 	verifierLogs bool
 	// inline: place programs by inline splicing where they qualify.
@@ -141,6 +144,7 @@ func (g *generation) config() dispatcherXdpchainConfig {
 	c.Version = configVersion
 	c.NumSlots = uint32(len(g.slots))
 	c.Fallthrough = uint32(g.fallthrough_)
+	c.FallthroughColumn = g.ftColumn
 	if g.counters {
 		c.Flags |= flagCounters
 	}
@@ -153,6 +157,9 @@ func (g *generation) config() dispatcherXdpchainConfig {
 		c.Counter[i] = s.counter
 		if s.Shadow {
 			c.SlotFlags[i] |= slotFlagShadow
+		}
+		if derived(s.Program) {
+			c.SlotFlags[i] |= slotFlagDerived
 		}
 	}
 	return c

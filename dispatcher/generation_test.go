@@ -30,7 +30,7 @@ func testGeneration(t *testing.T, counters bool, progs ...Program) *generation {
 	}
 	t.Cleanup(func() { stats.Close() })
 	g := &generation{
-		number: 1, pins: r.pins, fallthrough_: Pass, counters: counters, frags: false, stats: stats,
+		number: 1, pins: r.pins, fallthrough_: Pass, counters: counters, ftColumn: colInvalid, frags: false, stats: stats,
 		replacePins: map[string]*ebpf.Map{}, readOnly: map[string]*ebpf.Map{},
 	}
 	t.Cleanup(g.close)
@@ -46,6 +46,26 @@ func testGeneration(t *testing.T, counters bool, progs ...Program) *generation {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// generationStats returns what g counted per slot, derived as status
+// derives it, and the packets that fell through.
+func generationStats(t *testing.T, g *generation) ([]Stats, uint64) {
+	t.Helper()
+	rows, err := counterRows(g.stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := counting{how: countingOnce, noCounters: !g.counters, ftColumn: g.ftColumn}
+	for _, sl := range g.slots {
+		c.programs = append(c.programs, programState{Program: sl.Program, Counter: sl.counter})
+	}
+	byName, ft := generationCounts(c, rows)
+	out := make([]Stats, len(g.slots))
+	for i, sl := range g.slots {
+		out[i] = byName[sl.Name]
+	}
+	return out, ft
 }
 
 // verdictProgram is the test object returning v, as slot program name.
@@ -144,12 +164,12 @@ func TestWithConfig(t *testing.T) {
 }
 
 func TestGenerationConfig(t *testing.T) {
-	g := &generation{fallthrough_: Drop, counters: true, slots: []*slot{
+	g := &generation{fallthrough_: Drop, counters: true, ftColumn: colDenied, slots: []*slot{
 		{Program: Program{ProceedOn: NewVerdictSet(Pass)}, counter: 4},
 		{Program: Program{ProceedOn: NewVerdictSet(Pass, Drop), Allowed: NewVerdictSet(Pass), Shadow: true}, counter: 9},
 	}}
 	c := g.config()
-	if c.Magic != configMagic || c.Version != configVersion || c.NumSlots != 2 || c.Fallthrough != uint32(Drop) || c.Flags != flagCounters {
+	if c.Magic != configMagic || c.Version != configVersion || c.NumSlots != 2 || c.Fallthrough != uint32(Drop) || c.Flags != flagCounters || c.FallthroughColumn != colDenied {
 		t.Errorf("header %+v", c)
 	}
 	if c.ProceedOn[0] != uint32(NewVerdictSet(Pass)) || c.ProceedOn[1] != uint32(NewVerdictSet(Pass, Drop)) {
@@ -158,7 +178,8 @@ func TestGenerationConfig(t *testing.T) {
 	if c.Allowed[0] != uint32(AllVerdicts) || c.Allowed[1] != uint32(NewVerdictSet(Pass)) || c.Allowed[2] != 0 {
 		t.Errorf("allowed %v: unrestricted is all verdicts, unused slots zero", c.Allowed[:3])
 	}
-	if c.Counter[0] != 4 || c.Counter[1] != 9 || c.SlotFlags[0] != 0 || c.SlotFlags[1] != slotFlagShadow {
+	// The first proceeds on one verdict: derived (stats.go).
+	if c.Counter[0] != 4 || c.Counter[1] != 9 || c.SlotFlags[0] != slotFlagDerived || c.SlotFlags[1] != slotFlagShadow {
 		t.Errorf("counters %v flags %v", c.Counter[:2], c.SlotFlags[:2])
 	}
 	g.counters = false

@@ -173,6 +173,17 @@ type state struct {
 	Programs     []programState `json:"programs"`
 	// Observe are the observers the generation was built for (observe.go).
 	Observe []lease `json:"observe,omitempty"`
+
+	// How the generation counts, and the counts of earlier ones (stats.go).
+	Counting          string `json:"counting,omitempty"`
+	FallthroughColumn uint32 `json:"fallthrough_column,omitempty"`
+	FallthroughBase   uint64 `json:"fallthrough_base,omitempty"`
+	// FallthroughTotal is what earlier countingOnce generations counted as
+	// fall-through.
+	FallthroughTotal uint64 `json:"fallthrough_total,omitempty"`
+	// Retired is where the generation before this one counted, until its
+	// counts are folded into the programs' totals.
+	Retired *retiredGeneration `json:"retired,omitempty"`
 }
 
 type programState struct {
@@ -180,8 +191,13 @@ type programState struct {
 	Object  string `json:"object"` // sha256 of the ELF, file in objects/
 	Counter uint32 `json:"counter"`
 	// Base is the counter row's content when it was assigned to this
-	// program; the program's counts are the row minus Base.
-	Base Stats `json:"counter_base"`
+	// program; the program's counts are the row minus Base. EmptyBase is
+	// its empty-sentinel column's (countingOnce).
+	Base      Stats  `json:"counter_base"`
+	EmptyBase uint64 `json:"counter_base_empty,omitempty"`
+	// Total is what the program counted in earlier generations
+	// (countingOnce; folded from retired generations).
+	Total Stats `json:"total"`
 	// ProgramID is the program's own kernel ID (freplace only).
 	ProgramID uint32 `json:"program_id,omitempty"`
 	// Stack is the stack depth of each of the program's functions as the
@@ -223,6 +239,14 @@ func (s *state) check() error {
 	if len(s.Programs) > MaxPrograms {
 		return fmt.Errorf("%d programs, at most %d fit the dispatcher", len(s.Programs), MaxPrograms)
 	}
+	if err := s.counting().check(); err != nil {
+		return err
+	}
+	if s.Retired != nil {
+		if err := s.Retired.counting().check(); err != nil {
+			return fmt.Errorf("retired generation: %w", err)
+		}
+	}
 	names := make(map[string]bool, len(s.Programs))
 	counters := make(map[uint32]bool, len(s.Programs))
 	for _, ps := range s.Programs {
@@ -237,6 +261,9 @@ func (s *state) check() error {
 			return fmt.Errorf("program %q: counter row %d out of range or shared", ps.Name, ps.Counter)
 		}
 		counters[ps.Counter] = true
+		if s.Counting == countingOnce && ps.Counter == 0 {
+			return fmt.Errorf("program %q: counter row 0 is the fall-through's", ps.Name)
+		}
 		if b, err := hex.DecodeString(ps.Object); err != nil || len(b) != sha256.Size {
 			return fmt.Errorf("program %q: object name %q is not a sha256", ps.Name, ps.Object)
 		}

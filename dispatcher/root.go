@@ -23,21 +23,21 @@ const (
 // (the reference, run against it by the tests):
 //
 //	ret = slot_i(ctx)
-//	ret == 31 (freplace stub)      → next slot, uncounted
+//	ret == 31 (freplace stub)      → next slot, counted empty
 //	ret > XDP_REDIRECT             → counted invalid, verdict XDP_ABORTED
 //	ret not in allowed_i           → counted denied, verdict XDP_ABORTED
-//	otherwise                      → counted in ret's column
+//	otherwise                      → counted in ret's column, unless the
+//	                                 slot is derived and ret is the verdict
+//	                                 it proceeds on (stats.go)
 //	shadow_i, or verdict in proceed_i → next slot; else return the verdict
-//	after the last slot            → fall-through verdict, counted in row 0
+//	after the last slot            → fall-through verdict, counted in row 0,
+//	                                 column g.ftColumn
 //
+// So a packet that crosses derived slots is counted once, where it ends.
 // Counters are one per-CPU element looked up once per packet. entry is the
 // C root's first instruction, whose BTF function and line information the
 // emitted root takes over.
 func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
-	const (
-		colInvalid = 5
-		colDenied  = 6
-	)
 	// The general path of a slot with a fast path goes out of line, after
 	// the fall-through, so that a packet that proceeds runs straight into
 	// the next slot; where the root could grow too long for 16-bit jump
@@ -117,21 +117,13 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			return nil
 		}
 		// The fast path: a slot that proceeds on one verdict (the
-		// common "pass") counts it at a constant offset and goes on.
-		// The counter's address then does not depend on the verdict, so
-		// the next program's loads need not wait for it; every other
-		// verdict takes the general path below.
+		// common "pass") goes on at once. It counts nothing: the
+		// packets it passes on are derived from where they end
+		// (stats.go, countingOnce); every other verdict takes the
+		// general path below and is counted there.
 		var fast []asm.Instruction
 		if pv, ok := fastVerdict(s.Program); ok && !g.observesDecision(i) {
 			fast = append(fast, asm.JNE.Imm32(asm.R0, int32(pv), label(fmt.Sprintf("slow%d", i))))
-			if g.counters {
-				off := int16(s.counter*8*8) + int16(pv)*8
-				fast = append(fast,
-					asm.LoadMem(asm.R3, regCounters, off, asm.DWord),
-					asm.Add.Imm(asm.R3, 1),
-					asm.StoreMem(regCounters, off, asm.R3, asm.DWord),
-				)
-			}
 			if !deferGeneral {
 				fast = append(fast, asm.Ja.Label(next(i)))
 			}
@@ -225,20 +217,34 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		emit(tail...)
 
 		// The rare path, beside its slot so that no jump spans other
-		// slots (inlined bodies can be long): the empty-slot sentinel or
-		// an invalid value.
-		emit(asm.JEq.Imm32(asm.R0, slotEmpty, next(i)).WithSymbol(rare))
+		// slots (inlined bodies can be long): the empty-slot sentinel
+		// (counted in colEmpty, for the derived counts before it) or an
+		// invalid value.
+		empty := next(i)
+		if g.counters {
+			empty = label(fmt.Sprintf("empty%d", i))
+		}
+		emit(asm.JEq.Imm32(asm.R0, slotEmpty, empty).WithSymbol(rare))
 		emit(column(asm.Mov.Imm32(asm.R1, colInvalid))...)
 		emit(
 			asm.Mov.Imm32(asm.R0, int32(Aborted)),
 			asm.Ja.Label(count),
 		)
+		if g.counters {
+			off := int16(s.counter*8*8) + colEmpty*8
+			emit(
+				asm.LoadMem(asm.R3, regCounters, off, asm.DWord).WithSymbol(empty),
+				asm.Add.Imm(asm.R3, 1),
+				asm.StoreMem(regCounters, off, asm.R3, asm.DWord),
+				asm.Ja.Label(next(i)),
+			)
+		}
 		cur = &insns
 	}
 
 	ft := []asm.Instruction{}
 	if g.counters {
-		off := int16(int(g.fallthrough_) * 8)
+		off := int16(g.ftColumn * 8) // row 0
 		ft = append(ft,
 			asm.LoadMem(asm.R3, regCounters, off, asm.DWord),
 			asm.Add.Imm(asm.R3, 1),

@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -109,5 +110,95 @@ func TestReadStats(t *testing.T) {
 	}
 	if got != rowStats(per, 3) {
 		t.Errorf("readStats %+v differs from rowStats %+v", got, rowStats(per, 3))
+	}
+}
+
+// explicitChain models the datapath for TestDeriveCountsMatchesExplicit:
+// one chain, and one packet at a time with a return value per slot.
+type explicitChain struct {
+	slots []Program
+	// explicit: what counting every slot's outcome (per slot) gives.
+	explicit   []Stats
+	explicitFT uint64
+	// once: the rows and fall-through that countingOnce counts.
+	rows []counterRow
+	ft   uint64
+}
+
+// run passes one packet: rets[i] is what slot i returns (0..4, an invalid
+// value, or the empty sentinel).
+func (c *explicitChain) run(rets []uint32) {
+	for i, p := range c.slots {
+		ret := rets[i]
+		if ret == slotEmpty {
+			c.rows[i][colEmpty]++
+			continue
+		}
+		col := int(ret)
+		v := Verdict(ret)
+		switch {
+		case ret > uint32(Redirect):
+			col, v = colInvalid, Aborted
+		case p.Allowed != 0 && p.Allowed&(VerdictSet(1)<<v) == 0:
+			col, v = colDenied, Aborted
+		}
+		var s Stats
+		r := counterRow{}
+		r[col] = 1
+		s = r.stats()
+		c.explicit[i] = c.explicit[i].plus(s)
+		if pv, ok := fastVerdict(p); !ok || col != int(pv) {
+			c.rows[i][col]++
+		}
+		if !p.Shadow && p.ProceedOn&(VerdictSet(1)<<v) == 0 {
+			return
+		}
+	}
+	c.explicitFT++
+	c.ft++
+}
+
+// TestDeriveCountsMatchesExplicit runs random packets through random chains
+// (proceed-on sets of none, one or several verdicts, shadows, allowed
+// masks; every slot returning a random verdict, an invalid value or the
+// empty sentinel) in a model of the datapath, counting both ways: every
+// slot's outcome (as before counting once), and once where the packet ends
+// (countingOnce). What deriveCounts makes of the latter must be the former,
+// exactly, slot by slot, and the fall-through the same.
+func TestDeriveCountsMatchesExplicit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 1))
+	sets := []VerdictSet{0, NewVerdictSet(Pass), NewVerdictSet(Drop), NewVerdictSet(Aborted), NewVerdictSet(TX), NewVerdictSet(Pass, Drop), NewVerdictSet(Aborted, Pass), AllVerdicts}
+	allowed := []VerdictSet{0, 0, 0, AllVerdicts, NewVerdictSet(Pass), NewVerdictSet(Pass, Drop), NewVerdictSet(Aborted, TX)}
+	returns := []uint32{0, 1, 2, 2, 2, 2, 3, 4, 7, slotEmpty}
+	for trial := 0; trial < 2000; trial++ {
+		n := 1 + rng.IntN(MaxPrograms)
+		if trial%2 == 0 {
+			n = 1 + rng.IntN(6)
+		}
+		c := &explicitChain{explicit: make([]Stats, n), rows: make([]counterRow, n)}
+		for range n {
+			p := Program{ProceedOn: sets[rng.IntN(len(sets))], Allowed: allowed[rng.IntN(len(allowed))], Shadow: rng.IntN(8) == 0}
+			c.slots = append(c.slots, p)
+		}
+		// Most packets take a slot's likely verdict: the proceed one.
+		for range 1 + rng.IntN(200) {
+			rets := make([]uint32, n)
+			for i, p := range c.slots {
+				rets[i] = returns[rng.IntN(len(returns))]
+				if pv, ok := fastVerdict(p); ok && rng.IntN(4) != 0 {
+					rets[i] = uint32(pv)
+				}
+			}
+			c.run(rets)
+		}
+		got := deriveCounts(c.slots, c.rows, c.ft)
+		for i := range got {
+			if got[i] != c.explicit[i] {
+				t.Fatalf("trial %d, slot %d of %d (%+v): derived %+v, counted %+v", trial, i, n, c.slots[i], got[i], c.explicit[i])
+			}
+		}
+		if c.ft != c.explicitFT {
+			t.Fatalf("trial %d: fall-through %d, counted %d", trial, c.ft, c.explicitFT)
+		}
 	}
 }

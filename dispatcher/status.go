@@ -160,9 +160,10 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.FallthroughPackets = rowStats(rows, 0).Total()
+	counts, ft := st.counts(rows)
+	out.FallthroughPackets = ft
 	for i, ps := range st.Programs {
-		s := rowStats(rows, ps.Counter).minus(ps.Base)
+		s := counts[i]
 		p := ProgramStatus{
 			Slot:       i,
 			Name:       ps.Name,

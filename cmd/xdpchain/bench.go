@@ -31,6 +31,7 @@ func newBenchCmd(env *cliEnv) *cobra.Command {
 		path         string
 		vethPrograms int
 		vethWindow   time.Duration
+		many         bench.ManyOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -104,20 +105,24 @@ refuses them (where the probe says no and setting them up fails).`,
 					Programs: vethPrograms, Mechanisms: o.Mechanisms, Rounds: o.Rounds, Window: vethWindow,
 					BPFFS: o.BPFFS, StateDir: o.StateDir, Progress: o.Progress,
 				}, asJSON, strict)
+			case "interfaces":
+				if many.Bin == "" {
+					exe, err := os.Executable()
+					if err != nil {
+						return err
+					}
+					many.Bin = exe
+				}
+				many.Progress = o.Progress
+				return runManyBench(ctx, env, many, asJSON, strict)
 			default:
-				return fmt.Errorf("--path %q: want test-run or veth", path)
+				return fmt.Errorf("--path %q: want test-run, veth or interfaces", path)
 			}
 			res, err := bench.Run(ctx, &o)
 			if err != nil {
 				return err
 			}
-			if err := writeBench(env.stdout, res, asJSON); err != nil {
-				return err
-			}
-			if failed := res.Failed(); strict && len(failed) > 0 {
-				return fmt.Errorf("%w: %s = %.3f, wanted %s (and %d more)", errTargetMissed, failed[0].Name, failed[0].Value, failed[0].Target, len(failed)-1)
-			}
-			return nil
+			return printBench(env, res, res.WriteMarkdown, res.Failed(), asJSON, strict)
 		},
 	}
 	f := cmd.Flags()
@@ -129,7 +134,11 @@ refuses them (where the probe says no and setting them up fails).`,
 	f.IntVar(&swapPrograms, "swap-programs", bench.DefaultSwapPrograms, "chain length of the generation swap timing (0: none)")
 	f.StringVar(&o.LibXDP, "libxdp", "", "path of libxdp's xdp-dispatcher.o: add rows for libxdp's dispatcher")
 	f.IntSliceVar(&o.LibXDPCounts, "libxdp-counts", nil, "libxdp chain lengths (default 1,4,10)")
-	f.StringVar(&path, "path", "test-run", "what carries the packets: test-run (BPF_PROG_TEST_RUN) or veth (frames circulating by XDP_TX on veth pairs, native XDP)")
+	f.StringVar(&path, "path", "test-run", "what is measured: test-run (ns per packet, BPF_PROG_TEST_RUN), veth (frames circulating by XDP_TX on veth pairs, native XDP), interfaces (the daemon with one glob over many interfaces)")
+	f.IntVar(&many.Interfaces, "interfaces", bench.DefaultManyInterfaces, "--path interfaces: veths the glob matches")
+	f.IntVar(&many.Programs, "interface-programs", bench.DefaultManyPrograms, "--path interfaces: programs from the config on each")
+	f.StringVar(&many.Bin, "daemon-bin", "", "--path interfaces: the xdpchain binary to run as the daemon (default: this one), to compare builds")
+	f.DurationVar(&many.IdleWindow, "idle-window", bench.DefaultIdleWindow, "--path interfaces: how long the idle daemon's CPU time is measured (0: not)")
 	f.IntVar(&vethPrograms, "veth-programs", bench.DefaultVethPrograms, "--path veth: udp programs before the final XDP_TX program")
 	f.DurationVar(&vethWindow, "veth-window", bench.DefaultVethWindow, "--path veth: how long one measurement counts")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -148,33 +157,41 @@ func parseBenchMechanism(s string) (dispatcher.MechanismKind, error) {
 	return k, nil
 }
 
+// runManyBench runs and prints the many-interfaces benchmark.
+func runManyBench(ctx context.Context, env *cliEnv, o bench.ManyOptions, asJSON, strict bool) error {
+	res, err := bench.RunMany(ctx, o)
+	if err != nil {
+		return err
+	}
+	return printBench(env, res, res.WriteMarkdown, res.Failed(), asJSON, strict)
+}
+
 // runVethBench runs and prints the veth path benchmark.
 func runVethBench(ctx context.Context, env *cliEnv, o *bench.VethOptions, asJSON, strict bool) error {
 	res, err := bench.RunVeth(ctx, o)
 	if err != nil {
 		return err
 	}
+	return printBench(env, res, res.WriteMarkdown, res.Failed(), asJSON, strict)
+}
+
+// printBench prints a result as JSON or markdown; with strict, a missed
+// target is an error.
+func printBench(env *cliEnv, res any, markdown func(io.Writer) error, failed []bench.Check, asJSON, strict bool) error {
+	var err error
 	if asJSON {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(res)
 	} else {
-		err = res.WriteMarkdown(env.stdout)
+		err = markdown(env.stdout)
 	}
 	if err != nil {
 		return err
 	}
-	if failed := res.Failed(); strict && len(failed) > 0 {
-		return fmt.Errorf("%w: %s = %.3f, wanted %s", errTargetMissed, failed[0].Name, failed[0].Value, failed[0].Target)
+	if strict && len(failed) > 0 {
+		return fmt.Errorf("%w: %s = %.3f, wanted %s (and %d more)", errTargetMissed, failed[0].Name, failed[0].Value, failed[0].Target, len(failed)-1)
 	}
 	return nil
 }
 
-func writeBench(w io.Writer, res *bench.Result, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	return res.WriteMarkdown(w)
-}
