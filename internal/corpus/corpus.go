@@ -45,6 +45,10 @@ type Entry struct {
 	Function string `toml:"function"`
 	// Untyped: the program's section does not name its type (SEC("x")).
 	Untyped bool `toml:"untyped"`
+	// VM: the program also runs in the Debian VMs (on the freplace
+	// mechanism, in the middle of a chain): a subset, as qemu without KVM
+	// verifies the large ones for minutes.
+	VM bool `toml:"vm"`
 	// Frags: a multi-buffer (xdp.frags) program.
 	Frags bool `toml:"frags"`
 	// Rewrite are textual replacements (old, new) applied to the source
