@@ -21,17 +21,23 @@ struct {
 	__type(value, __u32);
 } xdpchain_target SEC(".maps");
 
-static __attribute__((noinline)) int call_target(struct xdp_md *ctx)
+/*
+ * Global, so that the verifier checks it on its own and, like the compiler,
+ * knows nothing of what it returns: a caller that saw its fallback return
+ * (XDP_ABORTED, after an empty array) as its only result would take every
+ * verdict for XDP_ABORTED and drop the rest of the chain as dead code (the
+ * verifiers of Debian's 6.1 and 6.12 do, for a static function; C knows
+ * nothing of a tail call replacing the frame either). A successful tail
+ * call returns the adopted program's verdict.
+ */
+__attribute__((noinline)) int call_target(struct xdp_md *ctx)
 {
 	int ret = XDP_ABORTED;
 
 	bpf_tail_call(ctx, &xdpchain_target, 0);
 	/* Reached only when the array is empty: the program is gone. The
-	 * empty asm hides the constant from the compiler, which would
-	 * otherwise have xdpchain_call return it without looking at what
-	 * call_target returned (C knows nothing of a tail call replacing
-	 * the frame: a successful one returns the adopted program's
-	 * verdict). */
+	 * empty asm hides the constant from the compiler (which propagates
+	 * return values even of global functions). */
 	asm volatile("" : "+r"(ret));
 	return ret;
 }

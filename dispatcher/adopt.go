@@ -166,10 +166,10 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	if _, err := newMechanism(mech); err != nil {
 		return nil, nil, err
 	}
-	if mech == Freplace && o.Mechanism == Freplace {
-		if err := probeFreplace(); err != nil {
-			return nil, nil, err
-		}
+	if mech == Freplace {
+		// Verified in Debian's 6.1 and 6.12: the kernel refuses (EINVAL)
+		// an extension program that tail-calls through a program array.
+		return nil, nil, fmt.Errorf("%w: an adopted program runs through a tail call, which the kernel refuses in an freplace slot: adopt with the inline or linked mechanism", ErrInvalid)
 	}
 	attached := false
 	defer func() {

@@ -45,6 +45,17 @@ func TestAdoptAndLeave(t *testing.T) {
 			mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 				f := newFixture(t, mech)
 				id := attachWithTool(t, f, tool, testprogs.DropPort)
+				if mech == dispatcher.Freplace {
+					// The call slot tail-calls, which an extension may not.
+					if _, _, err := dispatcher.Adopt(f.iface(), f.opts(), dispatcher.AdoptOptions{}); !errors.Is(err, dispatcher.ErrInvalid) {
+						t.Errorf("adopting into an freplace root: %v, want ErrInvalid", err)
+					}
+					if x := xdpOf(t, f.recv, f.iface()); x.ProgId != id {
+						t.Errorf("after a refused adopt netlink reports program %d, want %d", x.ProgId, id)
+					}
+					netlinkDetach(t, f)
+					return
+				}
 
 				dropAddr := netip.AddrPortFrom(f.pair.B.Addr4(), testprogs.DropPortDefault)
 				missed := newSeqReceiver(t, f.recv, dropAddr) // datagrams dropport did not see
@@ -93,6 +104,9 @@ func TestAdoptAndLeave(t *testing.T) {
 				f.expectUDP(t, false, testprogs.DropPortDefault, 10, false)
 				if c1 := programStats(t, r, "after"); c1.Pass-c0.Pass < 25 {
 					t.Errorf("the program after the adopted one passed %d, want at least 25", c1.Pass-c0.Pass)
+					for _, p := range status(t, r).Programs {
+						t.Logf("slot %d %s: placement %s %s, %+v", p.Slot, p.Name, p.Placement, p.CallReason, p.Stats)
+					}
 				}
 				remove(t, r, "after")
 

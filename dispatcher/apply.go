@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -399,8 +400,11 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 	}()
 
 	dir := r.pins.progMaps(p.Name)
-	for name, ms := range cs.Maps {
-		ms = loaderMapSpec(ms)
+	for _, name := range mapOrder(cs) {
+		ms := loaderMapSpec(cs.Maps[name])
+		if err := resolveInner(ms, sl.maps); err != nil {
+			return nil, wrap(err)
+		}
 		path := filepath.Join(dir, pinName(name))
 		var m *ebpf.Map
 		if pinned, err := ebpf.LoadPinnedMap(path, nil); err == nil {
@@ -483,6 +487,43 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 		}
 	}
 	return sl, nil
+}
+
+// mapOrder lists an object's maps with every map of maps after the maps
+// its initial contents name (`.values = {&inner}`), so that those exist
+// when it is created.
+func mapOrder(cs *ebpf.CollectionSpec) []string {
+	var plain, outer []string
+	for name, ms := range cs.Maps {
+		if ms.InnerMap != nil {
+			outer = append(outer, name)
+		} else {
+			plain = append(plain, name)
+		}
+	}
+	sort.Strings(plain)
+	sort.Strings(outer)
+	return append(plain, outer...)
+}
+
+// resolveInner replaces the map names in a map of maps' initial contents
+// (as the ELF reader leaves them) with the maps created for them.
+func resolveInner(ms *ebpf.MapSpec, maps map[string]*ebpf.Map) error {
+	if ms.InnerMap == nil {
+		return nil
+	}
+	for i, kv := range ms.Contents {
+		name, ok := kv.Value.(string)
+		if !ok {
+			continue
+		}
+		m, ok := maps[name]
+		if !ok {
+			return fmt.Errorf("%w: map of maps %q holds unknown map %q", ErrLoad, ms.Name, name)
+		}
+		ms.Contents[i].Value = m
+	}
+	return nil
 }
 
 // associateMaps points every map reference of insns at its map, by the

@@ -11,7 +11,7 @@
  * received frame, "pkt LEN DPORT PAYLOAD" (DPORT and PAYLOAD of a UDP/IPv4
  * datagram, else "- -"), and "exit N" when its standard input closes.
  *
- * Build: cc -O2 -o xskrecv xskrecv.c -lxdp -lbpf
+ * Build: cc -O2 [-static] -o xskrecv xskrecv.c -lxdp -lbpf [-lelf -lz]
  */
 #include <errno.h>
 #include <poll.h>

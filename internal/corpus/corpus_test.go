@@ -1,0 +1,558 @@
+package corpus
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
+	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
+	"github.com/xdpchain/xdpchain/internal/vmtest"
+)
+
+// builtDir is where Build leaves the objects for the VM runs.
+const builtDir = "testdata/build"
+
+// EnvCache names the directory the corpus's packages and objects are
+// cached in between runs (default defaultCache).
+const EnvCache = "XDPCHAIN_CORPUS_CACHE"
+
+const defaultCache = "/var/cache/xdpchain-corpus"
+
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithFDCheck(m)) }
+
+// TestManifest: the manifest lists at least 20 programs, each with its
+// origin, licence and function, and covers the features the differential
+// test is for.
+func TestManifest(t *testing.T) {
+	entries, err := Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) < 20 {
+		t.Errorf("%d programs in the corpus, want at least 20", len(entries))
+	}
+	all := ""
+	for _, e := range entries {
+		all += strings.Join(e.Features, ";") + ";"
+	}
+	for _, want := range []string{"tail calls", "noinline subprograms", "global functions", "map-in-map", "multi-buffer", "packet rewriting"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no program in the corpus has %q", want)
+		}
+	}
+}
+
+// corpusObjects builds the corpus (on the host) or finds what the host run
+// built (in the VMs, which have neither apt nor clang).
+func corpusObjects(t *testing.T) ([]Entry, map[string]string) {
+	t.Helper()
+	entries, err := Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vmtest.InVM() {
+		objs, err := Built(builtDir, entries)
+		if err != nil {
+			t.Skipf("the corpus is built by this test's host run into %s (make test runs it before the VMs): %v", builtDir, err)
+		}
+		return entries, objs
+	}
+	cache := os.Getenv(EnvCache)
+	if cache == "" {
+		cache = defaultCache
+	}
+	objs, err := Build(cache, builtDir, entries)
+	if err != nil {
+		t.Fatalf("building the corpus in %s: %v", cache, err)
+	}
+	return entries, objs
+}
+
+// position is where the program sits in a chain of pass-through programs
+// (xdpchain's noop): its verdict is the chain's.
+type position struct {
+	name          string
+	before, after bool
+}
+
+var positions = []position{{"alone", false, false}, {"first", false, true}, {"middle", true, true}, {"last", true, false}}
+
+// outcome is what one run of one frame did.
+type outcome struct {
+	verdict uint32
+	out     []byte
+	maps    map[string]string // map name -> dump
+}
+
+// TestDifferential runs every corpus program on crafted and random frames
+// alone, then in every position of a chain on every mechanism, with its
+// map state restored before each frame, and compares verdict, output bytes
+// and the program's map contents frame by frame. In the VMs (qemu without
+// KVM) it runs the programs marked vm = true, in the middle of a chain, on
+// freplace, which the host cannot run.
+func TestDifferential(t *testing.T) {
+	vmtest.LogWhere(t)
+	testutil.RequireRoot(t)
+	entries, objs := corpusObjects(t)
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+		ns := testutil.NewNetNSPrefix(t, "xdw-")
+		pair := testutil.NewVethPair(t, ns, ns, nil)
+		opts := &dispatcher.Options{NetNS: ns.Name, BPFFS: testutil.PrivateBPFFS(t), StateDir: t.TempDir(), Mechanism: mech}
+		r, err := dispatcher.Attach(pair.A.Name, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Detach(); r.Close() })
+		for _, e := range entries {
+			if vmtest.InVM() && (!e.VM || mech != dispatcher.Freplace) {
+				// The host ran everything on inline and linked.
+				continue
+			}
+			t.Run(e.Name, func(t *testing.T) {
+				obj, err := os.ReadFile(objs[e.Name])
+				if err != nil {
+					t.Fatal(err)
+				}
+				frames := framesFor(e)
+				alone, initial := runAlone(t, e, obj, frames)
+				for _, pos := range positions {
+					if vmtest.InVM() && pos.name != "middle" {
+						continue
+					}
+					t.Run(pos.name, func(t *testing.T) {
+						got := runInChain(t, r, mech, e, obj, pos, frames, initial)
+						compare(t, frames, alone, got)
+					})
+				}
+			})
+		}
+		if err := r.Apply(dispatcher.Spec{Mechanism: mech}); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// xdpSpec is the object's collection with the entry's function and the
+// programs that fill its tail-call map, all XDP (the rewritten tc programs,
+// the untyped sections), maps unpinned.
+func xdpSpec(t *testing.T, e Entry, obj []byte) *ebpf.CollectionSpec {
+	t.Helper()
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := map[string]bool{e.Function: true}
+	if e.TailCalls != nil {
+		for _, p := range e.TailCalls.Programs {
+			keep[p] = true
+		}
+	}
+	for name, ps := range spec.Programs {
+		if !keep[name] {
+			delete(spec.Programs, name)
+			continue
+		}
+		ps.Type, ps.AttachType = ebpf.XDP, ebpf.AttachXDP
+	}
+	delete(spec.Maps, ".xdp_run_config")
+	for _, ms := range spec.Maps {
+		ms.Pinning = ebpf.PinNone
+	}
+	return spec
+}
+
+// fillTailCalls loads the programs of e's tail-call map against maps (the
+// program's own) and puts them into it.
+func fillTailCalls(t *testing.T, e Entry, obj []byte, maps map[string]*ebpf.Map) {
+	t.Helper()
+	if e.TailCalls == nil {
+		return
+	}
+	spec := xdpSpec(t, e, obj)
+	delete(spec.Programs, e.Function)
+	// The program's own maps, whatever flags their creator gave them (the
+	// dispatcher's .bss lacks BPF_F_MMAPABLE, which cilium/ebpf wants
+	// of a replacement: issue 15, item 4): referenced directly.
+	for _, ps := range spec.Programs {
+		for i := range ps.Instructions {
+			ins := &ps.Instructions[i]
+			if m, ok := maps[ins.Reference()]; ok && ins.OpCode.IsDWordLoad() {
+				if err := ins.AssociateMap(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for name := range maps {
+		delete(spec.Maps, name)
+	}
+	for name, v := range spec.Variables {
+		if _, ok := maps[v.SectionName]; ok {
+			delete(spec.Variables, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatalf("loading %s's tail-call targets: %v", e.Name, err)
+	}
+	t.Cleanup(func() { coll.Close() })
+	for i, p := range e.TailCalls.Programs {
+		if err := maps[e.TailCalls.Map].Put(uint32(i), coll.Programs[p]); err != nil {
+			t.Fatalf("%s: putting %s into %s: %v", e.Name, p, e.TailCalls.Map, err)
+		}
+	}
+}
+
+// fillInner puts a new inner map at key 0 of every empty map of maps whose
+// spec declares its inner maps, as the selftest's loader does.
+func fillInner(t *testing.T, e Entry, obj []byte, maps map[string]*ebpf.Map) {
+	t.Helper()
+	for name, ms := range xdpSpec(t, e, obj).Maps {
+		m := maps[name]
+		if ms.InnerMap == nil || m == nil || len(ms.Contents) > 0 {
+			continue
+		}
+		inner, err := ebpf.NewMap(ms.InnerMap)
+		if err != nil {
+			t.Fatalf("%s: inner map of %s: %v", e.Name, name, err)
+		}
+		err = m.Put(uint32(0), inner)
+		inner.Close()
+		if err != nil {
+			t.Fatalf("%s: putting an inner map into %s: %v", e.Name, name, err)
+		}
+	}
+}
+
+// withInner adds to maps the inner maps of its maps of maps, named
+// OUTER[KEY].
+func withInner(t *testing.T, maps map[string]*ebpf.Map) map[string]*ebpf.Map {
+	t.Helper()
+	out := map[string]*ebpf.Map{}
+	for name, m := range maps {
+		out[name] = m
+		if m.Type() != ebpf.ArrayOfMaps && m.Type() != ebpf.HashOfMaps {
+			continue
+		}
+		key := make([]byte, m.KeySize())
+		var id uint32
+		it := m.Iterate()
+		for it.Next(&key, &id) {
+			inner, err := ebpf.NewMapFromID(ebpf.MapID(id))
+			if err != nil {
+				t.Fatalf("opening inner map %d of %s: %v", id, name, err)
+			}
+			t.Cleanup(func() { inner.Close() })
+			out[fmt.Sprintf("%s[%x]", name, key)] = inner
+		}
+		if err := it.Err(); err != nil {
+			t.Fatalf("reading %s: %v", name, err)
+		}
+	}
+	return out
+}
+
+// runAlone loads the program on its own, as its own loader would, and runs
+// every frame; it also returns the maps' content as loaded.
+func runAlone(t *testing.T, e Entry, obj []byte, frames [][]byte) ([]outcome, mapState) {
+	t.Helper()
+	coll, err := ebpf.NewCollection(xdpSpec(t, e, obj))
+	if err != nil {
+		t.Fatalf("loading %s alone: %v", e.Name, err)
+	}
+	t.Cleanup(func() { coll.Close() })
+	fillTailCalls(t, e, obj, coll.Maps)
+	fillInner(t, e, obj, coll.Maps)
+	return runFrames(t, coll.Programs[e.Function], coll.Maps, frames, nil)
+}
+
+// runInChain applies a chain holding the program at pos and runs every
+// frame through the running dispatcher, the program's maps set to initial
+// before each (its pinned maps carry their content over from the last
+// chain).
+func runInChain(t *testing.T, r *dispatcher.Root, mech dispatcher.MechanismKind, e Entry, obj []byte, pos position, frames [][]byte, initial mapState) []outcome {
+	t.Helper()
+	p, err := dispatcher.NewProgram(e.Name, obj, e.Function)
+	if e.Untyped && err != nil && strings.Contains(err.Error(), "not XDP") {
+		t.Skipf("xdpchain does not accept untyped sections yet (issue 15, item 2): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Priority = 50
+	chain := dispatcher.Chain{p}
+	neighbour := func(name string, prio int) {
+		n, err := dispatcher.NewProgram(name, testprogs.Object(testprogs.Noop), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Priority, n.Frags = prio, p.Frags
+		chain = append(chain, n)
+	}
+	if pos.before {
+		neighbour("before", 10)
+	}
+	if pos.after {
+		neighbour("after", 90)
+	}
+	if err := r.Apply(dispatcher.Spec{Mechanism: mech, Programs: chain}); err != nil {
+		t.Fatalf("chain %s: %v", pos.name, err)
+	}
+	st, err := r.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := ebpf.NewProgramFromID(ebpf.ProgramID(st.DispatcherID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	paths, err := r.ProgramMaps(e.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps := map[string]*ebpf.Map{}
+	for name, path := range paths {
+		m, err := ebpf.LoadPinnedMap(path, nil)
+		if err != nil {
+			t.Fatalf("opening %s's map %s: %v", e.Name, name, err)
+		}
+		defer m.Close()
+		maps[name] = m
+	}
+	fillTailCalls(t, e, obj, maps)
+	fillInner(t, e, obj, maps)
+	out, _ := runFrames(t, root, maps, frames, initial)
+	return out
+}
+
+// mapState is the content of a program's maps, by map name.
+type mapState map[string]map[string][]byte
+
+// runFrames runs each frame through prog with maps restored to initial
+// (nil: their state before the first) before each, and returns what each
+// did and the state it restored.
+func runFrames(t *testing.T, prog *ebpf.Program, maps map[string]*ebpf.Map, frames [][]byte, initial mapState) ([]outcome, mapState) {
+	t.Helper()
+	maps = withInner(t, maps)
+	if initial == nil {
+		initial = mapState{}
+		for name, m := range maps {
+			if d, ok := contents(t, m); ok {
+				initial[name] = d
+			}
+		}
+	}
+	var out []outcome
+	for _, f := range frames {
+		for name, d := range initial {
+			m, ok := maps[name]
+			if !ok {
+				t.Fatalf("no map %s", name)
+			}
+			restore(t, m, d)
+		}
+		// Room for programs that grow the frame (bpf_xdp_adjust_tail).
+		ro := &ebpf.RunOptions{Data: f, DataOut: make([]byte, len(f)+4096)}
+		ret, err := prog.Run(ro)
+		if err != nil {
+			t.Fatalf("running a %d-byte frame: %v", len(f), err)
+		}
+		o := outcome{verdict: ret, out: ro.DataOut, maps: map[string]string{}}
+		for name := range initial {
+			d, _ := contents(t, maps[name])
+			o.maps[name] = dump(d)
+		}
+		out = append(out, o)
+	}
+	return out, initial
+}
+
+// contents reads a map whose content is data (arrays, hashes, tries),
+// key -> value; false for maps of kernel objects (programs, devices,
+// sockets, maps, CPUs, events) and per-CPU maps.
+func contents(t *testing.T, m *ebpf.Map) (map[string][]byte, bool) {
+	t.Helper()
+	switch m.Type() {
+	case ebpf.Array, ebpf.Hash, ebpf.LRUHash, ebpf.LPMTrie:
+	default:
+		return nil, false
+	}
+	out := map[string][]byte{}
+	key := make([]byte, m.KeySize())
+	var val []byte
+	it := m.Iterate()
+	for it.Next(&key, &val) {
+		out[string(key)] = append([]byte(nil), val...)
+	}
+	if err := it.Err(); err != nil {
+		t.Fatalf("reading map %v: %v", m, err)
+	}
+	return out, true
+}
+
+// restore writes d back into m and removes keys d does not have (a
+// read-only map is left as it is: nothing can change it).
+func restore(t *testing.T, m *ebpf.Map, d map[string][]byte) {
+	t.Helper()
+	info, err := m.Info()
+	if err == nil && info.Flags&(1<<7) != 0 { // BPF_F_RDONLY_PROG
+		return
+	}
+	cur, _ := contents(t, m)
+	for k := range cur {
+		if _, ok := d[k]; !ok && m.Type() != ebpf.Array {
+			if err := m.Delete([]byte(k)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				t.Fatalf("restoring map %v: %v", m, err)
+			}
+		}
+	}
+	for k, v := range d {
+		if err := m.Put([]byte(k), v); err != nil {
+			t.Fatalf("restoring map %v: %v", m, err)
+		}
+	}
+}
+
+func dump(d map[string][]byte) string {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%x=%x ", k, d[k])
+	}
+	return b.String()
+}
+
+func compare(t *testing.T, frames [][]byte, want, got []outcome) {
+	t.Helper()
+	bad := 0
+	for i := range frames {
+		w, g := want[i], got[i]
+		var diff []string
+		if w.verdict != g.verdict {
+			diff = append(diff, fmt.Sprintf("verdict %d, alone %d", g.verdict, w.verdict))
+		}
+		if !bytes.Equal(w.out, g.out) {
+			diff = append(diff, fmt.Sprintf("output %d bytes, alone %d bytes (differ at %d)", len(g.out), len(w.out), firstDiff(w.out, g.out)))
+		}
+		for name, wd := range w.maps {
+			if g.maps[name] != wd {
+				diff = append(diff, fmt.Sprintf("map %s: %s, alone %s", name, short(g.maps[name]), short(wd)))
+			}
+		}
+		if len(g.maps) != len(w.maps) {
+			diff = append(diff, fmt.Sprintf("maps %d, alone %d", len(g.maps), len(w.maps)))
+		}
+		if len(diff) > 0 {
+			bad++
+			if bad <= 3 {
+				t.Errorf("frame %d (%d bytes, %x...): %s", i, len(frames[i]), frames[i][:min(len(frames[i]), 40)], strings.Join(diff, "; "))
+			}
+		}
+	}
+	if bad > 3 {
+		t.Errorf("%d of %d frames differ", bad, len(frames))
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func short(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "..."
+	}
+	return s
+}
+
+// framesFor returns the crafted frames, then random ones seeded by the
+// program's name (the same frames on every run and every mechanism); a
+// multi-buffer program also gets frames larger than a page.
+func framesFor(e Entry) [][]byte {
+	src4, dst4 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	src6, dst6 := netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")
+	udp4 := testutil.UDPPacket(netip.AddrPortFrom(src4, 1000), netip.AddrPortFrom(dst4, 53), []byte("corpus udp"))
+	frames := [][]byte{
+		udp4,
+		testutil.UDPPacket(netip.AddrPortFrom(src6, 1000), netip.AddrPortFrom(dst6, 4789), []byte("corpus udp6")),
+		testutil.ICMPEchoPacket(src4, dst4, 7, 1, []byte("ping")),
+		testutil.ICMPEchoPacket(src6, dst6, 7, 1, []byte("ping6")),
+		tcpSYN(udp4),
+		vlan(udp4, 0x8100, 4011),
+		vlan(vlan(udp4, 0x8100, 4011), 0x88a8, 100),
+		arp(),
+		udp4[:14], // an Ethernet header alone
+		testutil.UDPPacket(netip.AddrPortFrom(src4, 1000), netip.AddrPortFrom(dst4, 9), bytes.Repeat([]byte{0xab}, 1400)),
+	}
+	h := fnv.New64a()
+	h.Write([]byte(e.Name))
+	rnd := rand.New(rand.NewSource(int64(h.Sum64())))
+	for i := range 16 {
+		n := 14 + rnd.Intn(1500)
+		f := make([]byte, n)
+		rnd.Read(f)
+		if i%2 == 0 && n > len(udp4) {
+			copy(f, udp4[:34]) // an IPv4 header, random beyond
+		}
+		frames = append(frames, f)
+	}
+	if e.Frags {
+		big := testutil.UDPPacket(netip.AddrPortFrom(src4, 1000), netip.AddrPortFrom(dst4, 9), bytes.Repeat([]byte{0xcd}, 8000))
+		frames = append(frames, big, big[:5000])
+	}
+	return frames
+}
+
+// tcpSYN turns an IPv4 UDP frame into a TCP SYN of the same addresses.
+func tcpSYN(udp4 []byte) []byte {
+	f := append([]byte(nil), udp4[:34]...)
+	f[23] = 6 // protocol
+	tcp := make([]byte, 20)
+	copy(tcp, udp4[34:38]) // ports
+	tcp[12] = 5 << 4
+	tcp[13] = 0x02 // SYN
+	f = append(f, tcp...)
+	binary.BigEndian.PutUint16(f[16:18], uint16(len(f)-14))
+	return f
+}
+
+// vlan inserts a tag (tpid, vid) after the MAC addresses.
+func vlan(f []byte, tpid, vid uint16) []byte {
+	out := append([]byte(nil), f[:12]...)
+	out = binary.BigEndian.AppendUint16(out, tpid)
+	out = binary.BigEndian.AppendUint16(out, vid)
+	return append(out, f[12:]...)
+}
+
+// arp is an ARP request.
+func arp() []byte {
+	f := make([]byte, 42)
+	copy(f, bytes.Repeat([]byte{0xff}, 6))
+	copy(f[6:], []byte{2, 0, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(f[12:], 0x0806)
+	copy(f[14:], []byte{0, 1, 8, 0, 6, 4, 0, 1})
+	return f
+}
