@@ -101,6 +101,7 @@ func TestObserveCapture(t *testing.T) {
 		r := observedChain(t, f)
 		plain := rootInstructions(t, r)
 		st0 := status(t, r)
+		rev := st0.Revision
 
 		drops, err := r.Observe(dispatcher.Probe{Kind: dispatcher.ProbeCapture, Program: "dropper", Verdicts: dispatcher.NewVerdictSet(dispatcher.Drop)})
 		if err != nil {
@@ -114,6 +115,9 @@ func TestObserveCapture(t *testing.T) {
 		defer input.Close()
 		if rootInstructions(t, r) == plain {
 			t.Fatal("the observed generation runs the plain root's instructions")
+		}
+		if st := status(t, r); st.Revision != rev {
+			t.Errorf("observing moved the chain's revision from %d to %d", rev, st.Revision)
 		}
 		if got := len(r.Observing()); got != 2 {
 			t.Errorf("the running generation observes for %d, want 2", got)

@@ -155,21 +155,33 @@ func (l *dirLock) Unlock() {
 // state is what a later process needs to rebuild the chain: written to
 // state.json after every committed swap.
 type state struct {
-	Version      int            `json:"version"`
-	Interface    string         `json:"interface"`
-	Ifindex      int            `json:"ifindex"`
-	NetNS        string         `json:"netns,omitempty"`
-	NetNSInode   uint64         `json:"netns_inode"`
-	Mode         Mode           `json:"mode"`
-	Mechanism    MechanismKind  `json:"mechanism"`
-	Reason       string         `json:"mechanism_reason,omitempty"`
-	Fallthrough  Verdict        `json:"fallthrough"`
-	NoCounters   bool           `json:"no_counters,omitempty"`
-	Generation   uint64         `json:"generation"`
+	Version     int           `json:"version"`
+	Interface   string        `json:"interface"`
+	Ifindex     int           `json:"ifindex"`
+	NetNS       string        `json:"netns,omitempty"`
+	NetNSInode  uint64        `json:"netns_inode"`
+	Mode        Mode          `json:"mode"`
+	Mechanism   MechanismKind `json:"mechanism"`
+	Reason      string        `json:"mechanism_reason,omitempty"`
+	Fallthrough Verdict       `json:"fallthrough"`
+	NoCounters  bool          `json:"no_counters,omitempty"`
+	Generation  uint64        `json:"generation"`
+	// Revision counts the chain's changes; a generation built only for
+	// observers (observe.go) keeps it. Absent in states written before
+	// it existed: the generation.
+	Revision     *uint64        `json:"revision,omitempty"`
 	DispatcherID uint32         `json:"dispatcher_id"`
 	Programs     []programState `json:"programs"`
 	// Observe are the observers the generation was built for (observe.go).
 	Observe []lease `json:"observe,omitempty"`
+}
+
+// revision is the chain's revision (state.Revision).
+func (st *state) revision() uint64 {
+	if st.Revision != nil {
+		return *st.Revision
+	}
+	return st.Generation
 }
 
 type programState struct {

@@ -37,6 +37,16 @@ var verbTable = []verbStep{
 	{[]string{"load", "--netns", "NS", "--name", "d", "--expected-revision", "1", "IFACE", "OBJ(noop)"}, false, "stale: NS/IFACE is at revision 4, not the expected 1"},
 	{[]string{"load", "--netns", "NS", "--name", "d", "--expected-revision", "4", "IFACE", "OBJ(noop)"}, true, "revision 5"},
 	{[]string{"status", "--netns", "NS", "IFACE"}, true, "revision 5"},
+	// Observing: the same errors and outputs on both paths, and the
+	// chain's revision stays.
+	{[]string{"dump", "--netns", "NS", "IFACE", "--program", "nosuch", "-w", "/dev/null"}, false, `no program "nosuch"`},
+	{[]string{"dump", "--netns", "NS", "IFACE", "--program", "a", "--at", "input", "--verdict", "drop", "-w", "/dev/null"}, false, "verdicts select packets at a program's output"},
+	{[]string{"dump", "--netns", "NS", "IFACE", "--program", "a", "--duration", "1ms", "-w", "/dev/null"}, true, ""},
+	{[]string{"profile", "--netns", "NS", "--duration", "1ms", "--program", "a", "--sample", "10", "IFACE"}, true, "SLOT"},
+	{[]string{"profile", "--netns", "NS", "--duration", "1ms", "--program", "nosuch", "IFACE"}, false, `no program "nosuch"`},
+	{[]string{"trace", "--netns", "NS", "-c", "-1", "IFACE"}, false, "-c -1 is negative"},
+	{[]string{"trace", "--netns", "NS", "--duration", "1ms", "IFACE"}, true, ""},
+	{[]string{"status", "--netns", "NS", "IFACE"}, true, "revision 5"},
 	{[]string{"unload", "--netns", "NS", "--name", "b", "--expected-revision", "0", "IFACE"}, false, "stale"},
 	{[]string{"unload", "--netns", "NS", "--name", "b", "--expect-revision", "1", "IFACE"}, false, "at revision 5, not the expected 1"},
 	{[]string{"unload", "--netns", "NS", "--name", "b", "--expected-revision", "5", "IFACE"}, true, "unloaded 1 program(s)"},
@@ -106,8 +116,9 @@ func TestVerbsBothPaths(t *testing.T) {
 				}
 				code, out, errOut := runCLI(t, append(global, args...)...)
 				o := verbOutcome{code: code, out: norm(out), errOut: norm(errOut), vlog: strings.Contains(errOut, "verifier log of")}
-				if args[0] == "status" {
-					o.out = "" // counters and IDs differ
+				switch args[0] {
+				case "status", "trace":
+					o.out = "" // counters, IDs, packets differ
 				}
 				if _, sout, _ := runCLI(t, append(global, "status", "--json", "--netns", ns.Name, iface)...); sout != "" {
 					o.chain = chainOf(t, sout)
