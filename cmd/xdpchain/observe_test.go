@@ -62,6 +62,7 @@ func (c *cli) counts(t *testing.T) map[string]map[string]float64 {
 // observer is an xdpchain dump, profile or trace running as its own
 // process (its guard, observe-guard, is this binary too).
 type observer struct {
+	global []string // the global flags (default: the pins, no daemon)
 	cmd    *exec.Cmd
 	stdout bytes.Buffer
 	stderr bytes.Buffer
@@ -72,8 +73,15 @@ type observer struct {
 // the observation runs (its first line on stderr).
 func (c *cli) startObserver(t *testing.T, bin string, stdout io.Writer, args ...string) *observer {
 	t.Helper()
+	return c.startObserverVia(t, bin, []string{"--no-daemon"}, stdout, args...)
+}
+
+// startObserverVia is startObserver with global flags (the daemon's
+// socket, say) besides the test's pins.
+func (c *cli) startObserverVia(t *testing.T, bin string, global []string, stdout io.Writer, args ...string) *observer {
+	t.Helper()
 	o := &observer{done: make(chan error, 1)}
-	o.cmd = exec.Command(bin, append([]string{"--bpffs", c.bpffs, "--state-dir", c.stateDir, "--no-daemon"}, args...)...)
+	o.cmd = exec.Command(bin, append(append([]string{"--bpffs", c.bpffs, "--state-dir", c.stateDir}, global...), args...)...)
 	o.cmd.Stdout = &o.stdout
 	if stdout != nil {
 		o.cmd.Stdout = stdout
@@ -342,8 +350,9 @@ func TestTraceCLI(t *testing.T) {
 }
 
 // TestObserverKilled: a dump, profile or trace killed with SIGKILL leaves
-// the chain running its probes only until its guard noticed: within 2 s the
-// root runs the plain generation's instructions again.
+// the chain running its probes only until its guard (without a daemon) or
+// the daemon noticed: within 2 s the root runs the plain generation's
+// instructions again.
 func TestObserverKilled(t *testing.T) {
 	vmtest.LogWhere(t)
 	bin := testutil.XDPChainBinary(t)
@@ -352,23 +361,31 @@ func TestObserverKilled(t *testing.T) {
 		c.observedChain(t)
 		ns := c.recv.Name
 		plain := c.rootInstructions(t)
-		for _, args := range [][]string{
-			{"dump", "--program", "dropper", "-w", filepath.Join(t.TempDir(), "x.pcap")},
-			{"profile", "--duration", "10m"},
-			{"trace"},
-		} {
-			o := c.startObserver(t, bin, nil, append(args, "--netns", ns, c.iface())...)
-			if c.rootInstructions(t) == plain {
-				t.Fatalf("%s: the chain runs the plain generation while observed", args[0])
+		dir := t.TempDir()
+		for _, path := range []string{"pins", "daemon"} {
+			global := []string{"--no-daemon"}
+			if path == "daemon" {
+				startDaemon(t, bin, dir, c.bpffs, c.stateDir)
+				global = []string{"--socket", filepath.Join(dir, "xdpchain.sock")}
 			}
-			o.cmd.Process.Signal(syscall.SIGKILL)
-			<-o.done
-			deadline := time.Now().Add(2 * time.Second)
-			for c.rootInstructions(t) != plain {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s killed: the plain generation does not run 2 s later", args[0])
+			for _, args := range [][]string{
+				{"dump", "--program", "dropper", "-w", filepath.Join(dir, "x.pcap")},
+				{"profile", "--duration", "10m"},
+				{"trace"},
+			} {
+				o := c.startObserverVia(t, bin, global, nil, append(args, "--netns", ns, c.iface())...)
+				if c.rootInstructions(t) == plain {
+					t.Fatalf("%s %s: the chain runs the plain generation while observed", path, args[0])
 				}
-				time.Sleep(20 * time.Millisecond)
+				o.cmd.Process.Signal(syscall.SIGKILL)
+				<-o.done
+				deadline := time.Now().Add(2 * time.Second)
+				for c.rootInstructions(t) != plain {
+					if time.Now().After(deadline) {
+						t.Fatalf("%s %s killed: the plain generation does not run 2 s later", path, args[0])
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
 			}
 		}
 	})
