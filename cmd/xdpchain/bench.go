@@ -104,6 +104,7 @@ refuses them (where the probe says no and setting them up fails).`,
 	f.IntVar(&swapPrograms, "swap-programs", bench.DefaultSwapPrograms, "chain length of the generation swap timing (0: none)")
 	f.StringVar(&o.LibXDP, "libxdp", "", "path of libxdp's xdp-dispatcher.o: add rows for libxdp's dispatcher")
 	f.IntSliceVar(&o.LibXDPCounts, "libxdp-counts", nil, "libxdp chain lengths (default 1,4,10)")
+	f.IntSliceVar(&o.ObservedCounts, "observed-counts", nil, "chain lengths measured observed: profiled every packet and 1/1000, a dump armed that matches nothing (default 10,64; only those in --counts)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.BoolVar(&strict, "strict", false, "exit non-zero when a target is missed (linked ≤ 1.10 × monolithic, counters < 1 ns per slot; inline: counters on ≤ 1.25 × back-to-back at 10 and 64 and ≤ 1.25 × tail calls at 10, counters off ≤ 1.10 × tail calls at 10)")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/client"
@@ -131,7 +132,14 @@ func newGuardCmd(env *cliEnv) *cobra.Command {
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			io.Copy(io.Discard, bufio.NewReader(os.Stdin)) // until the observer ends
-			os.NewFile(3, "lease").Close()                 // the inherited lease
+			// The inherited lease: gone (unlinked) when the observer
+			// ended the observation itself; then nothing is left to do.
+			var st unix.Stat_t
+			err := unix.Fstat(3, &st)
+			os.NewFile(3, "lease").Close()
+			if err != nil || st.Nlink == 0 {
+				return nil
+			}
 			if err := env.locate(); err != nil {
 				return err
 			}
