@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -10,5 +9,9 @@ import (
 
 // Observe implements Client.
 func (r *Remote) Observe(ctx context.Context, itf chain.Interface, p dispatcher.Probe) (Observer, error) {
-	return nil, fmt.Errorf("%w: observing through the daemon", dispatcher.ErrInvalid)
+	o, err := r.c.Observe(ctx, itf, p)
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 )
 
@@ -35,6 +36,8 @@ type childOp struct {
 	After     string `json:"after,omitempty"` // a placement instead of Priority
 	// Object is the test object to load (default noop).
 	Object string `json:"object,omitempty"`
+	// Observe, when set, starts and ends that observation instead.
+	Observe *dispatcher.Probe `json:"observe,omitempty"`
 }
 
 type childResult struct {
@@ -44,6 +47,8 @@ type childResult struct {
 	Owner      string `json:"owner,omitempty"`
 	Allowed    string `json:"allowed,omitempty"`
 	Removed    []string
+	// Observed is the probe an observation ran with.
+	Observed *dispatcher.Probe `json:"observed,omitempty"`
 }
 
 func childMain() int {
@@ -62,7 +67,9 @@ func childMain() int {
 	for _, op := range ops {
 		var r childResult
 		var err error
-		if op.Load {
+		if op.Observe != nil {
+			err = observeOnce(c, chain.NewInterface(op.NetNS, op.Interface), *op.Observe, &r)
+		} else if op.Load {
 			prio := op.Priority
 			obj := op.Object
 			if obj == "" {

@@ -15,7 +15,8 @@ import (
 
 type controlServer struct {
 	controlpb.UnimplementedControlServer
-	d *Daemon
+	d   *Daemon
+	obs observations // observe.go
 }
 
 func (s *controlServer) Status(_ context.Context, req *controlpb.StatusRequest) (*controlpb.StatusResponse, error) {

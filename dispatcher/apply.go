@@ -21,7 +21,7 @@ import (
 // Spec returns the interface's chain as last read from the pins, in slot
 // order. Program.Object is filled.
 func (r *Root) Spec() (Spec, error) {
-	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, NoCounters: r.st.NoCounters, Revision: r.st.Generation, Programs: Chain{}}
+	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, NoCounters: r.st.NoCounters, Revision: r.st.revision(), Programs: Chain{}}
 	for _, ps := range r.st.Programs {
 		p := ps.Program
 		obj, err := r.pins.loadObject(ps.Object)
@@ -92,7 +92,8 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 	if err != nil || p.unchanged {
 		return false, err
 	}
-	return r.execute(p)
+	changed, err = r.execute(p)
+	return changed && !p.observeOnly, err
 }
 
 // change is what applying a Spec to the committed state means, decided
@@ -110,6 +111,8 @@ type change struct {
 	prev      map[string]programState
 	frags     bool
 	leases    []lease // the live observers (observe.go)
+	// observeOnly: only the observers change; the chain's revision stays.
+	observeOnly bool
 }
 
 // planChange decides what applying s to the committed state st means. It
@@ -133,9 +136,12 @@ func planChange(st *state, s Spec, leases []lease) (*change, error) {
 	if c.kind == st.Mechanism && st.Reason != "" {
 		c.reason = st.Reason // keep why the root got it (e.g. auto's probe)
 	}
-	if unchanged(st, c.chain, s, c.kind) && sameLeases(st.Observe, leases) {
-		c.unchanged = true
-		return c, nil
+	if unchanged(st, c.chain, s, c.kind) {
+		c.observeOnly = true
+		if sameLeases(st.Observe, leases) {
+			c.unchanged = true
+			return c, nil
+		}
 	}
 	for _, ps := range st.Programs {
 		c.prev[ps.Name] = ps
@@ -249,6 +255,11 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		FallthroughTotal:  ftTotal,
 		Retired:           r.st.retire(),
 	}
+	rev := r.st.revision()
+	if !c.observeOnly {
+		rev++
+	}
+	next.Revision = &rev
 	next.DispatcherID, err = programID(g.prog)
 	if err != nil {
 		return false, err

@@ -27,8 +27,9 @@ type Spec struct {
 	Mechanism MechanismKind
 	// NoCounters builds the dispatcher without per-program counters.
 	NoCounters bool
-	// Revision is the chain's revision when it was read (its generation
-	// number; 0 before the first): every committed change increments it.
+	// Revision is the chain's revision when it was read (0 before the
+	// first change): every committed change of the chain increments it; a
+	// generation built only to add or remove observers' probes does not.
 	// An Update function compares it to the revision it expects for a
 	// compare-and-swap; changing it has no effect.
 	Revision uint64

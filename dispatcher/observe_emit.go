@@ -92,39 +92,29 @@ func (g *generation) observesDecision(i int) bool {
 	return len(g.obs.traces()) > 0 || len(g.obs.capturesAt(i, g.slots[i], AtOutput)) > 0
 }
 
-// observeEntry starts an observed packet: the area's timestamp, taken on a
-// sampled packet when some program is timed.
+// observeEntry starts an observed packet: the area's timestamp is 0 (not
+// timed) until slot 0's input hook samples it.
 func (g *generation) observeEntry() []asm.Instruction {
 	if g.obs == nil {
 		return nil
 	}
-	t := g.obsTime()
-	out := []asm.Instruction{
+	return []asm.Instruction{
 		asm.Mov.Imm(asm.R1, 0),
-		asm.StoreMem(asm.RFP, t, asm.R1, asm.DWord),
+		asm.StoreMem(asm.RFP, g.obsTime(), asm.R1, asm.DWord),
 	}
-	if g.obs.profile == nil {
-		return out
-	}
-	done := g.label("obs_entry")
-	if g.obs.sample > 1 {
-		out = append(out,
-			asm.FnGetPrandomU32.Call(),
-			asm.Mod.Imm(asm.R0, int32(g.obs.sample)),
-			asm.JNE.Imm(asm.R0, 0, done),
-		)
-	}
-	out = append(out,
-		asm.FnKtimeGetNs.Call(),
-		asm.StoreMem(asm.RFP, t, asm.R0, asm.DWord),
-		asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done),
-	)
-	return out
 }
 
+// sampleClock is where a profile that samples keeps its per-CPU packet
+// clock: the counters element's row 0 (fall-through), column 7, which no
+// verdict uses and nothing reads (XDPCHAIN_COL_RESERVED).
+const sampleClock = 7 * 8
+
 // observeInput runs at slot i's start, before its body: captures at its
-// input (and a trace's packet record), then the root's time since the
-// last timestamp. It ends with r1 = context, as the body expects.
+// input (and a trace's packet record); then, at slot 0, whether the packet
+// is timed (one in the profile's sample) and its first timestamp; at a
+// later timed slot, the root's time since the last slot's end (when every
+// slot is timed) and a new timestamp. It ends with r1 = context, as the
+// body expects.
 func (g *generation) observeInput(i int) []asm.Instruction {
 	if g.obs == nil {
 		return nil
@@ -135,23 +125,74 @@ func (g *generation) observeInput(i int) []asm.Instruction {
 		out = append(out, g.emitEvent(i, e, eventInput, fmt.Sprintf("in%d_%d", i, j))...)
 	}
 	done := g.label(fmt.Sprintf("obs_in%d", i))
-	if g.obs.timed(s) {
-		out = append(out, g.emitTiming(0, i == 0, done)...)
+	switch {
+	case g.obs.profile == nil:
+	case i == 0:
+		out = append(out, g.emitSample(done)...)
+		out = append(out,
+			asm.FnKtimeGetNs.Call(),
+			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
+		)
+	case g.obs.timed(s) && g.obs.profiled == nil:
+		out = append(out, g.emitTiming(0, i == 1, done, done)...)
+	case g.obs.timed(s):
+		out = append(out,
+			asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
+			asm.JEq.Imm(asm.R1, 0, done),
+			asm.FnKtimeGetNs.Call(),
+			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
+		)
 	}
 	return append(out, asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done))
 }
 
+// emitSample jumps to skip unless the packet is one of the profile's
+// sample: with counters, a per-CPU packet clock counting 0..sample-1
+// (sampleClock); without, bpf_get_prandom_u32.
+func (g *generation) emitSample(skip string) []asm.Instruction {
+	n := int32(g.obs.sample)
+	if n <= 1 {
+		return nil
+	}
+	if !g.counters {
+		return []asm.Instruction{
+			asm.FnGetPrandomU32.Call(),
+			asm.Mod.Imm(asm.R0, n),
+			asm.JNE.Imm(asm.R0, 0, skip),
+		}
+	}
+	kept := g.label("obs_clock")
+	return []asm.Instruction{
+		asm.LoadMem(asm.R1, regCounters, sampleClock, asm.DWord),
+		asm.Add.Imm(asm.R1, 1),
+		asm.JLT.Imm(asm.R1, n, kept),
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(regCounters, sampleClock, asm.R1, asm.DWord).WithSymbol(kept),
+		asm.JNE.Imm(asm.R1, 0, skip),
+	}
+}
+
 // observeBody runs right after slot i's body, its verdict in r0: the
-// program's time since the slot's start.
+// program's time since the slot's start. An untimed packet pays a load and
+// a comparison.
 func (g *generation) observeBody(i int) []asm.Instruction {
 	s := g.slots[i]
 	if !g.obs.timed(s) {
 		return nil
 	}
 	done := g.label(fmt.Sprintf("obs_body%d", i))
-	out := []asm.Instruction{asm.StoreMem(asm.RFP, g.obsVerdict(), asm.R0, asm.DWord)}
-	out = append(out, g.emitTiming(int32(s.counter), true, done)...)
-	return append(out, asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord).WithSymbol(done))
+	out := []asm.Instruction{
+		asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
+		asm.JEq.Imm(asm.R1, 0, done),
+		asm.StoreMem(asm.RFP, g.obsVerdict(), asm.R0, asm.DWord),
+	}
+	reload := g.label(fmt.Sprintf("obs_body%d_reload", i))
+	out = append(out, g.emitTiming(int32(s.counter), true, "", reload)...)
+	// The landing clobbers r1 only, which the verdict checks do not read.
+	return append(out,
+		asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord).WithSymbol(reload),
+		asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done),
+	)
 }
 
 // observeDecision runs after slot i's verdict is counted, the verdict the
@@ -173,28 +214,35 @@ func (g *generation) observeDecision(i int) []asm.Instruction {
 }
 
 // emitTiming adds the time since the area's timestamp to histogram row
-// row (and, with packet, one packet) and takes a new timestamp; an
-// unsampled packet (timestamp 0) jumps to done. It clobbers r0–r5 and r8.
-func (g *generation) emitTiming(row int32, packet bool, done string) []asm.Instruction {
+// row (and, with packet, one packet) and takes a new timestamp. With skip,
+// an untimed packet (timestamp 0) jumps there first; if the histogram's
+// lookup fails it jumps to fail. It clobbers r0–r5 and r8.
+func (g *generation) emitTiming(row int32, packet bool, skip, fail string) []asm.Instruction {
 	t, key := g.obsTime(), g.obsKey()
 	lookup := asm.LoadMapPtr(asm.R1, 0)
 	_ = lookup.AssociateMap(g.obs.profile) // a map load: cannot fail
-	l := func(name string) string { return g.label(fmt.Sprintf("%s_%s", done, name)) }
-	out := []asm.Instruction{
-		asm.LoadMem(asm.R1, asm.RFP, t, asm.DWord),
-		asm.JEq.Imm(asm.R1, 0, done),
+	l := func(name string) string { return g.label(fmt.Sprintf("%s_%s", fail, name)) }
+	var out []asm.Instruction
+	if skip != "" {
+		out = append(out,
+			asm.LoadMem(asm.R1, asm.RFP, t, asm.DWord),
+			asm.JEq.Imm(asm.R1, 0, skip),
+		)
+	}
+	out = append(out,
 		asm.FnKtimeGetNs.Call(),
 		asm.LoadMem(asm.R1, asm.RFP, t, asm.DWord),
 		asm.StoreMem(asm.RFP, t, asm.R0, asm.DWord),
 		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.Sub.Reg(asm.R8, asm.R1),
-		asm.StoreImm(asm.RFP, key, int64(row), asm.Word),
+		asm.Mov.Imm(asm.R1, row),
+		asm.StoreMem(asm.RFP, key, asm.R1, asm.DWord), // 8 bytes: see emitEvent
 		lookup,
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, int32(key)),
 		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, done),
-	}
+		asm.JEq.Imm(asm.R0, 0, fail),
+	)
 	if packet {
 		out = append(out,
 			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
@@ -206,8 +254,9 @@ func (g *generation) emitTiming(row int32, packet bool, done string) []asm.Instr
 		asm.LoadMem(asm.R1, asm.R0, 8, asm.DWord),
 		asm.Add.Reg(asm.R1, asm.R8),
 		asm.StoreMem(asm.R0, 8, asm.R1, asm.DWord),
-		// The bucket: floor(log2(delta)) in r2, delta capped at 2^32-1.
-		asm.Mov.Imm(asm.R2, 0),
+		// The bucket, floor(log2(delta)) with delta capped at 2^32-1: r0
+		// moves to it in constant steps (an unprivileged caller's
+		// verifier refuses a pointer offset that differs between paths).
 		asm.Mov.Reg(asm.R1, asm.R8),
 		asm.RSh.Imm(asm.R1, 32),
 		asm.JEq.Imm(asm.R1, 0, l("b16")),
@@ -221,13 +270,11 @@ func (g *generation) emitTiming(row int32, packet bool, done string) []asm.Instr
 		out = append(out,
 			asm.JLT.Imm(asm.R8, 1<<sh, next).WithSymbol(l(fmt.Sprintf("b%d", sh))),
 			asm.RSh.Imm(asm.R8, sh),
-			asm.Add.Imm(asm.R2, sh),
+			asm.Add.Imm(asm.R0, 8*sh),
 		)
 	}
 	out = append(out,
-		asm.LSh.Imm(asm.R2, 3).WithSymbol(l("bucket")),
-		asm.Add.Reg(asm.R0, asm.R2),
-		asm.LoadMem(asm.R1, asm.R0, 16, asm.DWord),
+		asm.LoadMem(asm.R1, asm.R0, 16, asm.DWord).WithSymbol(l("bucket")),
 		asm.Add.Imm(asm.R1, 1),
 		asm.StoreMem(asm.R0, 16, asm.R1, asm.DWord),
 	)
@@ -261,36 +308,50 @@ func (g *generation) emitEvent(i int, e observedEvents, kind int32, name string)
 	if i == len(g.slots)-1 {
 		flags |= eventFlagLast
 	}
-	word3 := flags | int32(g.fallthrough_)<<8 | int32(uint16(s.ProceedOn))<<16
+	word3 := uint64(flags) | uint64(g.fallthrough_)<<8 | uint64(uint16(s.ProceedOn))<<16
+	// The record is written in 8-byte stores only: older kernels refuse
+	// an unprivileged caller's partial write to a slot that held a
+	// spilled register.
 	out = append(out,
 		asm.FnKtimeGetNs.Call(),
 		asm.StoreMem(asm.RFP, meta+24, asm.R0, asm.DWord),
-		asm.StoreImm(asm.RFP, meta, int64(kind), asm.Word),
-		asm.StoreImm(asm.RFP, meta+4, int64(int32(i)|int32(s.counter)<<16), asm.Word),
-		asm.StoreImm(asm.RFP, meta+8, 0, asm.Word),
-		asm.StoreImm(asm.RFP, meta+12, int64(word3), asm.Word),
-		asm.StoreImm(asm.RFP, meta+16, 0, asm.Word),
-		asm.StoreImm(asm.RFP, meta+20, 0, asm.Word),
+		asm.LoadImm(asm.R1, int64(uint64(kind)|uint64(uint32(i)|s.counter<<16)<<32), asm.DWord),
+		asm.StoreMem(asm.RFP, meta, asm.R1, asm.DWord),
+		asm.LoadImm(asm.R2, int64(word3<<32), asm.DWord),
 	)
-	if kind != eventInput {
-		out = append(out, verdict(), asm.StoreMem(asm.RFP, meta+8, asm.R1, asm.Word))
+	if kind == eventInput {
+		out = append(out, asm.Mov.Imm(asm.R1, 0))
+	} else {
+		out = append(out, verdict(), asm.Mov.Reg32(asm.R1, asm.R1))
 	}
+	out = append(out,
+		asm.Or.Reg(asm.R1, asm.R2),
+		asm.StoreMem(asm.RFP, meta+8, asm.R1, asm.DWord),
+	)
 	if kind == eventDecision {
 		// No packet bytes: flags BPF_F_CURRENT_CPU.
-		out = append(out, asm.Mov.Imm32(asm.R3, -1))
+		out = append(out,
+			asm.Mov.Imm(asm.R1, 0),
+			asm.StoreMem(asm.RFP, meta+16, asm.R1, asm.DWord),
+			asm.Mov.Imm32(asm.R3, -1),
+		)
 	} else {
 		capped := g.label("obs_cap_" + name)
 		out = append(out,
 			asm.Mov.Reg(asm.R1, regCtx),
 			asm.FnXdpGetBuffLen.Call(),
-			asm.StoreMem(asm.RFP, meta+16, asm.R0, asm.Word),
+			asm.Mov.Reg(asm.R1, asm.R0), // the packet's length
 			asm.JLE.Imm(asm.R0, int32(e.probe.Snaplen), capped),
 			asm.Mov.Imm(asm.R0, int32(e.probe.Snaplen)),
-			asm.StoreMem(asm.RFP, meta+20, asm.R0, asm.Word).WithSymbol(capped),
+			// The bytes copied in the upper half of meta+16, the
+			// length in the lower.
+			asm.Mov.Reg(asm.R3, asm.R0).WithSymbol(capped),
+			asm.LSh.Imm(asm.R3, 32),
+			asm.Mov.Reg32(asm.R1, asm.R1),
+			asm.Or.Reg(asm.R1, asm.R3),
+			asm.StoreMem(asm.RFP, meta+16, asm.R1, asm.DWord),
 			// flags: the bytes to copy in the upper half,
 			// BPF_F_CURRENT_CPU in the lower.
-			asm.Mov.Reg(asm.R3, asm.R0),
-			asm.LSh.Imm(asm.R3, 32),
 			asm.Mov.Imm32(asm.R1, -1),
 			asm.Or.Reg(asm.R3, asm.R1),
 		)

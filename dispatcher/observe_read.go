@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -29,6 +30,10 @@ type Observation struct {
 	events *ebpf.Map
 	reader *perf.Reader
 	lost   uint64
+	// stopped: Stop flushed the reader; Read ends at the end of the
+	// buffer (drained: it did).
+	stopped atomic.Bool
+	drained bool
 
 	profile *ebpf.Map
 	base    map[uint32]profileRow
@@ -274,12 +279,13 @@ func (o *Observation) SetDeadline(t time.Time) {
 	}
 }
 
-// Stop makes Read return os.ErrClosed from now on (at once, also while
-// it waits); the probes run until Close. Safe to call from another
-// goroutine.
+// Stop makes Read return the events already in the buffer and then
+// os.ErrClosed (at once, also while it waits); the probes run until
+// Close. Safe to call from another goroutine.
 func (o *Observation) Stop() {
 	if o.reader != nil {
-		o.reader.Close()
+		o.stopped.Store(true)
+		o.reader.Flush()
 	}
 }
 
@@ -294,10 +300,17 @@ func (o *Observation) Read() (Event, error) {
 		return Event{}, fmt.Errorf("%w: a %s observation has no events", ErrInvalid, o.probe.Kind)
 	}
 	var lost uint64
+	if o.stopped.Load() && o.drained {
+		return Event{}, os.ErrClosed
+	}
 	for {
 		rec, err := o.reader.Read()
-		if errors.Is(err, perf.ErrClosed) {
+		if errors.Is(err, perf.ErrClosed) || (errors.Is(err, perf.ErrFlushed) && o.stopped.Load()) {
+			o.drained = true
 			return Event{}, os.ErrClosed
+		}
+		if errors.Is(err, perf.ErrFlushed) {
+			continue
 		}
 		if err != nil {
 			return Event{}, err

@@ -101,6 +101,7 @@ func TestObserveCapture(t *testing.T) {
 		r := observedChain(t, f)
 		plain := rootInstructions(t, r)
 		st0 := status(t, r)
+		rev := st0.Revision
 
 		drops, err := r.Observe(dispatcher.Probe{Kind: dispatcher.ProbeCapture, Program: "dropper", Verdicts: dispatcher.NewVerdictSet(dispatcher.Drop)})
 		if err != nil {
@@ -114,6 +115,9 @@ func TestObserveCapture(t *testing.T) {
 		defer input.Close()
 		if rootInstructions(t, r) == plain {
 			t.Fatal("the observed generation runs the plain root's instructions")
+		}
+		if st := status(t, r); st.Revision != rev {
+			t.Errorf("observing moved the chain's revision from %d to %d", rev, st.Revision)
 		}
 		if got := len(r.Observing()); got != 2 {
 			t.Errorf("the running generation observes for %d, want 2", got)
@@ -211,6 +215,28 @@ func TestObserveProfile(t *testing.T) {
 		}
 		if rootInstructions(t, r) != plain {
 			t.Error("after profiling the root does not run the plain generation's instructions")
+		}
+
+		// One packet in 4 (per CPU), of the last program only.
+		o, err = r.Observe(dispatcher.Probe{Kind: dispatcher.ProbeProfile, Sample: 4, Programs: []string{"last"}})
+		if err != nil {
+			t.Fatalf("profiling one packet in 4: %v", err)
+		}
+		defer o.Close()
+		f.expectUDP(t, false, otherPort, 100, true)
+		if p, err = o.Profile(); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Programs) != 1 || p.Programs[0].Name != "last" || p.Sample != 4 {
+			t.Fatalf("profile of last, one in 4: %+v", p)
+		}
+		// Exactly one in 4 of each CPU's packets: 25 of 100, give or
+		// take one per CPU (and the strays that came along).
+		if n := p.Programs[0].Packets; n < 20 || n > 50 {
+			t.Errorf("one packet in 4 of 100 sent: %d timed", n)
+		}
+		if err := o.Close(); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

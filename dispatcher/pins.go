@@ -158,17 +158,21 @@ func (l *dirLock) Unlock() {
 // state is what a later process needs to rebuild the chain: written to
 // state.json after every committed swap.
 type state struct {
-	Version      int            `json:"version"`
-	Interface    string         `json:"interface"`
-	Ifindex      int            `json:"ifindex"`
-	NetNS        string         `json:"netns,omitempty"`
-	NetNSInode   uint64         `json:"netns_inode"`
-	Mode         Mode           `json:"mode"`
-	Mechanism    MechanismKind  `json:"mechanism"`
-	Reason       string         `json:"mechanism_reason,omitempty"`
-	Fallthrough  Verdict        `json:"fallthrough"`
-	NoCounters   bool           `json:"no_counters,omitempty"`
-	Generation   uint64         `json:"generation"`
+	Version     int           `json:"version"`
+	Interface   string        `json:"interface"`
+	Ifindex     int           `json:"ifindex"`
+	NetNS       string        `json:"netns,omitempty"`
+	NetNSInode  uint64        `json:"netns_inode"`
+	Mode        Mode          `json:"mode"`
+	Mechanism   MechanismKind `json:"mechanism"`
+	Reason      string        `json:"mechanism_reason,omitempty"`
+	Fallthrough Verdict       `json:"fallthrough"`
+	NoCounters  bool          `json:"no_counters,omitempty"`
+	Generation  uint64        `json:"generation"`
+	// Revision counts the chain's changes; a generation built only for
+	// observers (observe.go) keeps it. Absent in states written before
+	// it existed: the generation.
+	Revision     *uint64        `json:"revision,omitempty"`
 	DispatcherID uint32         `json:"dispatcher_id"`
 	Programs     []programState `json:"programs"`
 	// Observe are the observers the generation was built for (observe.go).
@@ -184,6 +188,14 @@ type state struct {
 	// Retired is where the generation before this one counted, until its
 	// counts are folded into the programs' totals.
 	Retired *retiredGeneration `json:"retired,omitempty"`
+}
+
+// revision is the chain's revision (state.Revision).
+func (st *state) revision() uint64 {
+	if st.Revision != nil {
+		return *st.Revision
+	}
+	return st.Generation
 }
 
 type programState struct {

@@ -28,7 +28,7 @@ type InterfaceStatus struct {
 	LinkID             uint32          `json:"link_id"`
 	DispatcherID       uint32          `json:"dispatcher_id"`
 	Generation         uint64          `json:"generation"`
-	Revision           uint64          `json:"revision"` // the chain's revision (Spec.Revision): its generation
+	Revision           uint64          `json:"revision"` // the chain's revision (Spec.Revision)
 	Fallthrough        string          `json:"fallthrough"`
 	FallthroughPackets uint64          `json:"fallthrough_packets"`
 	Programs           []ProgramStatus `json:"programs"`
@@ -152,7 +152,7 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 		LinkID:          uint32(info.ID),
 		DispatcherID:    uint32(info.Program),
 		Generation:      st.Generation,
-		Revision:        st.Generation,
+		Revision:        st.revision(),
 		Fallthrough:     st.Fallthrough.String(),
 		Programs:        []ProgramStatus{},
 	}

@@ -55,23 +55,23 @@ the chain; dump reports how many.`,
 			if program == "" && cmd.Flags().Changed("at") {
 				return fmt.Errorf("%w: --at needs --program (without it, dump captures the chain's input)", dispatcher.ErrInvalid)
 			}
+			o, err := env.observe(cmd, netns, args[0], p, duration)
+			if err != nil {
+				return err
+			}
+			// The file is created once the capture runs: a refused
+			// capture leaves no file behind (and removes none).
 			var out io.Writer = env.stdout
 			if write != "-" {
 				f, err := os.Create(write)
 				if err != nil {
+					o.end()
 					return err
 				}
 				defer f.Close()
 				out = f
 			}
 			bw := bufio.NewWriter(out)
-			o, err := env.observe(cmd, netns, args[0], p, duration)
-			if err != nil {
-				if write != "-" {
-					os.Remove(write)
-				}
-				return err
-			}
 			where := "the input of " + args[0] + "'s chain"
 			if program != "" {
 				where = fmt.Sprintf("the %s of %s", o.Probe().At, program)

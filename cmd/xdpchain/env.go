@@ -47,12 +47,18 @@ type cliEnv struct {
 	located bool
 	source  configFile
 	remote  bool
+	// guard is the binary whose observe-guard verb guards a local
+	// observation (this program; none in-process in tests).
+	guard string
 }
 
 // paths locate a daemon and its pins.
 type paths struct{ bpffs, state, socket string }
 
-func newEnv() *cliEnv { return &cliEnv{stdout: os.Stdout, stderr: os.Stderr} }
+func newEnv() *cliEnv {
+	self, _ := os.Executable()
+	return &cliEnv{stdout: os.Stdout, stderr: os.Stderr, guard: self}
+}
 
 // connect returns the client every verb changes chains through — the
 // daemon's when one serves --socket (and --no-daemon is not given), else

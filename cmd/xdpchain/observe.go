@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/client"
@@ -53,7 +54,7 @@ func (e *cliEnv) observe(cmd *cobra.Command, netns, iface string, p dispatcher.P
 		return nil, err
 	}
 	stopGuard := func() {}
-	if lease := o.Lease(); lease != nil {
+	if lease := o.Lease(); lease != nil && e.guard != "" {
 		if stopGuard, err = e.startGuard(netns, iface, lease); err != nil {
 			o.Close()
 			release()
@@ -102,16 +103,12 @@ func adoptConfig(cmd *cobra.Command, env *cliEnv) error {
 // probes of observers that are gone. stop lets it go when this process
 // ended the observation itself.
 func (e *cliEnv) startGuard(netns, iface string, lease *os.File) (stop func(), err error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding this program for the observation's guard: %w", err)
-	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer pr.Close()
-	cmd := exec.Command(self, "--bpffs", e.bpffs, "--state-dir", e.state, "--no-daemon", "observe-guard", "--netns", netns, iface)
+	cmd := exec.Command(e.guard, "--bpffs", e.bpffs, "--state-dir", e.state, "--no-daemon", "observe-guard", "--netns", netns, iface)
 	cmd.Stdin = pr
 	cmd.ExtraFiles = []*os.File{lease}
 	// Its own process group: a Ctrl-C meant for the observer does not
@@ -135,7 +132,14 @@ func newGuardCmd(env *cliEnv) *cobra.Command {
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			io.Copy(io.Discard, bufio.NewReader(os.Stdin)) // until the observer ends
-			os.NewFile(3, "lease").Close()                 // the inherited lease
+			// The inherited lease: gone (unlinked) when the observer
+			// ended the observation itself; then nothing is left to do.
+			var st unix.Stat_t
+			err := unix.Fstat(3, &st)
+			os.NewFile(3, "lease").Close()
+			if err != nil || st.Nlink == 0 {
+				return nil
+			}
 			if err := env.locate(); err != nil {
 				return err
 			}

@@ -43,6 +43,16 @@ var verbTable = []verbStep{
 	{[]string{"explain", "--netns", "NS", "IFACE", "--packet", "0102"}, false, `program "b": test run`},
 	{[]string{"explain", "--netns", "NS", "nosuch0", "--packet", explainFrameHex}, false, `interface "nosuch0"`},
 	{[]string{"top", "--once", "--interval", "10ms", "--netns", "NS", "IFACE"}, true, "IFACE (netns NS): "},
+	// Observing: the same errors and outputs on both paths, and the
+	// chain's revision stays.
+	{[]string{"dump", "--netns", "NS", "IFACE", "--program", "nosuch", "-w", "/dev/null"}, false, `no program "nosuch"`},
+	{[]string{"dump", "--netns", "NS", "IFACE", "--program", "a", "--at", "input", "--verdict", "drop", "-w", "/dev/null"}, false, "verdicts select packets at a program's output"},
+	{[]string{"dump", "--netns", "NS", "IFACE", "--program", "a", "--duration", "1ms", "-w", "/dev/null"}, true, ""},
+	{[]string{"profile", "--netns", "NS", "--duration", "1ms", "--program", "a", "--sample", "10", "IFACE"}, true, "SLOT"},
+	{[]string{"profile", "--netns", "NS", "--duration", "1ms", "--program", "nosuch", "IFACE"}, false, `no program "nosuch"`},
+	{[]string{"trace", "--netns", "NS", "-c", "-1", "IFACE"}, false, "-c -1 is negative"},
+	{[]string{"trace", "--netns", "NS", "--duration", "1ms", "IFACE"}, true, ""},
+	{[]string{"status", "--netns", "NS", "IFACE"}, true, "revision 5"},
 	{[]string{"unload", "--netns", "NS", "--name", "b", "--expected-revision", "0", "IFACE"}, false, "stale"},
 	{[]string{"unload", "--netns", "NS", "--name", "b", "--expect-revision", "1", "IFACE"}, false, "at revision 5, not the expected 1"},
 	{[]string{"unload", "--netns", "NS", "--name", "b", "--expected-revision", "5", "IFACE"}, true, "unloaded 1 program(s)"},
@@ -141,8 +151,8 @@ func bothPaths(t *testing.T, prefix string, table []verbStep, objs []string, set
 				o := verbOutcome{code: code, out: norm(out), errOut: norm(errOut), vlog: strings.Contains(errOut, "verifier log of")}
 				full := programIDRE.ReplaceAllString(strings.ReplaceAll(strings.ReplaceAll(out, ns.Name, "NS"), iface, "IFACE"), "program ID")
 				switch args[0] {
-				case "status", "top":
-					o.out = "" // counters, rates, times and IDs differ
+				case "status", "top", "trace":
+					o.out = "" // counters, rates, times, IDs and packets differ
 				case "explain":
 					o.out = full // every line: the same on both paths
 				}

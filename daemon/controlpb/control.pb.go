@@ -1249,6 +1249,265 @@ func (x *ErrorDetail) GetDamagedNetns() string {
 	return ""
 }
 
+type ObserveRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	Netns     string                 `protobuf:"bytes,2,opt,name=netns,proto3" json:"netns,omitempty"`
+	// probe_json is what to observe, a dispatcher.Probe as JSON.
+	ProbeJson     []byte `protobuf:"bytes,3,opt,name=probe_json,json=probeJson,proto3" json:"probe_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObserveRequest) Reset() {
+	*x = ObserveRequest{}
+	mi := &file_control_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObserveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObserveRequest) ProtoMessage() {}
+
+func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObserveRequest.ProtoReflect.Descriptor instead.
+func (*ObserveRequest) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ObserveRequest) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *ObserveRequest) GetNetns() string {
+	if x != nil {
+		return x.Netns
+	}
+	return ""
+}
+
+func (x *ObserveRequest) GetProbeJson() []byte {
+	if x != nil {
+		return x.ProbeJson
+	}
+	return nil
+}
+
+type ObserveEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id names the observation (first message only, with probe_json: the
+	// probe with its defaults filled).
+	Id        string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ProbeJson []byte `protobuf:"bytes,2,opt,name=probe_json,json=probeJson,proto3" json:"probe_json,omitempty"`
+	// event_json is one dispatcher.Event as JSON.
+	EventJson []byte `protobuf:"bytes,3,opt,name=event_json,json=eventJson,proto3" json:"event_json,omitempty"`
+	// lost is how many records the observation's buffer dropped so far.
+	Lost          uint64 `protobuf:"varint,4,opt,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObserveEvent) Reset() {
+	*x = ObserveEvent{}
+	mi := &file_control_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObserveEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObserveEvent) ProtoMessage() {}
+
+func (x *ObserveEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObserveEvent.ProtoReflect.Descriptor instead.
+func (*ObserveEvent) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ObserveEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ObserveEvent) GetProbeJson() []byte {
+	if x != nil {
+		return x.ProbeJson
+	}
+	return nil
+}
+
+func (x *ObserveEvent) GetEventJson() []byte {
+	if x != nil {
+		return x.EventJson
+	}
+	return nil
+}
+
+func (x *ObserveEvent) GetLost() uint64 {
+	if x != nil {
+		return x.Lost
+	}
+	return 0
+}
+
+// ObserveRef names a running observation (ObserveEvent.id).
+type ObserveRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObserveRef) Reset() {
+	*x = ObserveRef{}
+	mi := &file_control_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObserveRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObserveRef) ProtoMessage() {}
+
+func (x *ObserveRef) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObserveRef.ProtoReflect.Descriptor instead.
+func (*ObserveRef) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ObserveRef) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ObserveEndResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObserveEndResponse) Reset() {
+	*x = ObserveEndResponse{}
+	mi := &file_control_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObserveEndResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObserveEndResponse) ProtoMessage() {}
+
+func (x *ObserveEndResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObserveEndResponse.ProtoReflect.Descriptor instead.
+func (*ObserveEndResponse) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{20}
+}
+
+type ObserveProfileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// profile_json is the dispatcher.Profile as JSON.
+	ProfileJson   []byte `protobuf:"bytes,1,opt,name=profile_json,json=profileJson,proto3" json:"profile_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObserveProfileResponse) Reset() {
+	*x = ObserveProfileResponse{}
+	mi := &file_control_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObserveProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObserveProfileResponse) ProtoMessage() {}
+
+func (x *ObserveProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObserveProfileResponse.ProtoReflect.Descriptor instead.
+func (*ObserveProfileResponse) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ObserveProfileResponse) GetProfileJson() []byte {
+	if x != nil {
+		return x.ProfileJson
+	}
+	return nil
+}
+
 var File_control_proto protoreflect.FileDescriptor
 
 const file_control_proto_rawDesc = "" +
@@ -1359,7 +1618,25 @@ const file_control_proto_rawDesc = "" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12!\n" +
 	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog\x12+\n" +
 	"\x11damaged_interface\x18\x04 \x01(\tR\x10damagedInterface\x12#\n" +
-	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns2\x98\x05\n" +
+	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns\"c\n" +
+	"\x0eObserveRequest\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
+	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x1d\n" +
+	"\n" +
+	"probe_json\x18\x03 \x01(\fR\tprobeJson\"p\n" +
+	"\fObserveEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"probe_json\x18\x02 \x01(\fR\tprobeJson\x12\x1d\n" +
+	"\n" +
+	"event_json\x18\x03 \x01(\fR\teventJson\x12\x12\n" +
+	"\x04lost\x18\x04 \x01(\x04R\x04lost\"\x1c\n" +
+	"\n" +
+	"ObserveRef\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x14\n" +
+	"\x12ObserveEndResponse\";\n" +
+	"\x16ObserveProfileResponse\x12!\n" +
+	"\fprofile_json\x18\x01 \x01(\fR\vprofileJson2\xa5\a\n" +
 	"\aControl\x12Q\n" +
 	"\x06Status\x12\".xdpchain.control.v1.StatusRequest\x1a#.xdpchain.control.v1.StatusResponse\x12K\n" +
 	"\x04Load\x12 .xdpchain.control.v1.LoadRequest\x1a!.xdpchain.control.v1.LoadResponse\x12Q\n" +
@@ -1368,7 +1645,11 @@ const file_control_proto_rawDesc = "" +
 	"\x05Adopt\x12!.xdpchain.control.v1.AdoptRequest\x1a\".xdpchain.control.v1.AdoptResponse\x12N\n" +
 	"\x05Leave\x12!.xdpchain.control.v1.LeaveRequest\x1a\".xdpchain.control.v1.LeaveResponse\x12T\n" +
 	"\aExplain\x12#.xdpchain.control.v1.ExplainRequest\x1a$.xdpchain.control.v1.ExplainResponse\x12Q\n" +
-	"\x06Reload\x12\".xdpchain.control.v1.ReloadRequest\x1a#.xdpchain.control.v1.ReloadResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
+	"\x06Reload\x12\".xdpchain.control.v1.ReloadRequest\x1a#.xdpchain.control.v1.ReloadResponse\x12S\n" +
+	"\aObserve\x12#.xdpchain.control.v1.ObserveRequest\x1a!.xdpchain.control.v1.ObserveEvent0\x01\x12^\n" +
+	"\x0eObserveProfile\x12\x1f.xdpchain.control.v1.ObserveRef\x1a+.xdpchain.control.v1.ObserveProfileResponse\x12V\n" +
+	"\n" +
+	"ObserveEnd\x12\x1f.xdpchain.control.v1.ObserveRef\x1a'.xdpchain.control.v1.ObserveEndResponseB9Z7github.com/xdpchain/xdpchain/daemon/controlpb;controlpbb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
@@ -1382,25 +1663,30 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_control_proto_goTypes = []any{
-	(*StatusRequest)(nil),   // 0: xdpchain.control.v1.StatusRequest
-	(*StatusResponse)(nil),  // 1: xdpchain.control.v1.StatusResponse
-	(*LoadRequest)(nil),     // 2: xdpchain.control.v1.LoadRequest
-	(*LoadResponse)(nil),    // 3: xdpchain.control.v1.LoadResponse
-	(*UnloadRequest)(nil),   // 4: xdpchain.control.v1.UnloadRequest
-	(*UnloadResponse)(nil),  // 5: xdpchain.control.v1.UnloadResponse
-	(*DetachRequest)(nil),   // 6: xdpchain.control.v1.DetachRequest
-	(*DetachResponse)(nil),  // 7: xdpchain.control.v1.DetachResponse
-	(*AdoptRequest)(nil),    // 8: xdpchain.control.v1.AdoptRequest
-	(*AdoptResponse)(nil),   // 9: xdpchain.control.v1.AdoptResponse
-	(*LeaveRequest)(nil),    // 10: xdpchain.control.v1.LeaveRequest
-	(*LeaveResponse)(nil),   // 11: xdpchain.control.v1.LeaveResponse
-	(*ExplainRequest)(nil),  // 12: xdpchain.control.v1.ExplainRequest
-	(*ExplainResponse)(nil), // 13: xdpchain.control.v1.ExplainResponse
-	(*ReloadRequest)(nil),   // 14: xdpchain.control.v1.ReloadRequest
-	(*ReloadResponse)(nil),  // 15: xdpchain.control.v1.ReloadResponse
-	(*ErrorDetail)(nil),     // 16: xdpchain.control.v1.ErrorDetail
+	(*StatusRequest)(nil),          // 0: xdpchain.control.v1.StatusRequest
+	(*StatusResponse)(nil),         // 1: xdpchain.control.v1.StatusResponse
+	(*LoadRequest)(nil),            // 2: xdpchain.control.v1.LoadRequest
+	(*LoadResponse)(nil),           // 3: xdpchain.control.v1.LoadResponse
+	(*UnloadRequest)(nil),          // 4: xdpchain.control.v1.UnloadRequest
+	(*UnloadResponse)(nil),         // 5: xdpchain.control.v1.UnloadResponse
+	(*DetachRequest)(nil),          // 6: xdpchain.control.v1.DetachRequest
+	(*DetachResponse)(nil),         // 7: xdpchain.control.v1.DetachResponse
+	(*AdoptRequest)(nil),           // 8: xdpchain.control.v1.AdoptRequest
+	(*AdoptResponse)(nil),          // 9: xdpchain.control.v1.AdoptResponse
+	(*LeaveRequest)(nil),           // 10: xdpchain.control.v1.LeaveRequest
+	(*LeaveResponse)(nil),          // 11: xdpchain.control.v1.LeaveResponse
+	(*ExplainRequest)(nil),         // 12: xdpchain.control.v1.ExplainRequest
+	(*ExplainResponse)(nil),        // 13: xdpchain.control.v1.ExplainResponse
+	(*ReloadRequest)(nil),          // 14: xdpchain.control.v1.ReloadRequest
+	(*ReloadResponse)(nil),         // 15: xdpchain.control.v1.ReloadResponse
+	(*ErrorDetail)(nil),            // 16: xdpchain.control.v1.ErrorDetail
+	(*ObserveRequest)(nil),         // 17: xdpchain.control.v1.ObserveRequest
+	(*ObserveEvent)(nil),           // 18: xdpchain.control.v1.ObserveEvent
+	(*ObserveRef)(nil),             // 19: xdpchain.control.v1.ObserveRef
+	(*ObserveEndResponse)(nil),     // 20: xdpchain.control.v1.ObserveEndResponse
+	(*ObserveProfileResponse)(nil), // 21: xdpchain.control.v1.ObserveProfileResponse
 }
 var file_control_proto_depIdxs = []int32{
 	0,  // 0: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
@@ -1411,16 +1697,22 @@ var file_control_proto_depIdxs = []int32{
 	10, // 5: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
 	12, // 6: xdpchain.control.v1.Control.Explain:input_type -> xdpchain.control.v1.ExplainRequest
 	14, // 7: xdpchain.control.v1.Control.Reload:input_type -> xdpchain.control.v1.ReloadRequest
-	1,  // 8: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
-	3,  // 9: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
-	5,  // 10: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
-	7,  // 11: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
-	9,  // 12: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
-	11, // 13: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
-	13, // 14: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
-	15, // 15: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
-	8,  // [8:16] is the sub-list for method output_type
-	0,  // [0:8] is the sub-list for method input_type
+	17, // 8: xdpchain.control.v1.Control.Observe:input_type -> xdpchain.control.v1.ObserveRequest
+	19, // 9: xdpchain.control.v1.Control.ObserveProfile:input_type -> xdpchain.control.v1.ObserveRef
+	19, // 10: xdpchain.control.v1.Control.ObserveEnd:input_type -> xdpchain.control.v1.ObserveRef
+	1,  // 11: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
+	3,  // 12: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
+	5,  // 13: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
+	7,  // 14: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
+	9,  // 15: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
+	11, // 16: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
+	13, // 17: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
+	15, // 18: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
+	18, // 19: xdpchain.control.v1.Control.Observe:output_type -> xdpchain.control.v1.ObserveEvent
+	21, // 20: xdpchain.control.v1.Control.ObserveProfile:output_type -> xdpchain.control.v1.ObserveProfileResponse
+	20, // 21: xdpchain.control.v1.Control.ObserveEnd:output_type -> xdpchain.control.v1.ObserveEndResponse
+	11, // [11:22] is the sub-list for method output_type
+	0,  // [0:11] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name
@@ -1441,7 +1733,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,14 +23,17 @@ import (
 const _ = grpc.SupportPackageIsVersion7
 
 const (
-	Control_Status_FullMethodName  = "/xdpchain.control.v1.Control/Status"
-	Control_Load_FullMethodName    = "/xdpchain.control.v1.Control/Load"
-	Control_Unload_FullMethodName  = "/xdpchain.control.v1.Control/Unload"
-	Control_Detach_FullMethodName  = "/xdpchain.control.v1.Control/Detach"
-	Control_Adopt_FullMethodName   = "/xdpchain.control.v1.Control/Adopt"
-	Control_Leave_FullMethodName   = "/xdpchain.control.v1.Control/Leave"
-	Control_Explain_FullMethodName = "/xdpchain.control.v1.Control/Explain"
-	Control_Reload_FullMethodName  = "/xdpchain.control.v1.Control/Reload"
+	Control_Status_FullMethodName         = "/xdpchain.control.v1.Control/Status"
+	Control_Load_FullMethodName           = "/xdpchain.control.v1.Control/Load"
+	Control_Unload_FullMethodName         = "/xdpchain.control.v1.Control/Unload"
+	Control_Detach_FullMethodName         = "/xdpchain.control.v1.Control/Detach"
+	Control_Adopt_FullMethodName          = "/xdpchain.control.v1.Control/Adopt"
+	Control_Leave_FullMethodName          = "/xdpchain.control.v1.Control/Leave"
+	Control_Explain_FullMethodName        = "/xdpchain.control.v1.Control/Explain"
+	Control_Reload_FullMethodName         = "/xdpchain.control.v1.Control/Reload"
+	Control_Observe_FullMethodName        = "/xdpchain.control.v1.Control/Observe"
+	Control_ObserveProfile_FullMethodName = "/xdpchain.control.v1.Control/ObserveProfile"
+	Control_ObserveEnd_FullMethodName     = "/xdpchain.control.v1.Control/ObserveEnd"
 )
 
 // ControlClient is the client API for Control service.
@@ -72,6 +75,22 @@ type ControlClient interface {
 	// (the previous config stays in force). Reloads asked for while one is
 	// waiting to run are done once. Root only.
 	Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error)
+	// Observe observes an interface's chain for as long as the call lasts:
+	// the chain runs a generation with the probe's probes until the caller
+	// cancels the call or its connection goes (the caller died). The first
+	// message names the observation and its probe; then one message per
+	// captured or traced event. Root may observe any interface the daemon
+	// reaches; other users only the daemon's interfaces and only their own
+	// programs (a capture or profile of programs they loaded; no trace,
+	// which shows every program's decisions). PERMISSION_DENIED otherwise,
+	// NOT_FOUND when the chain has no such program.
+	Observe(ctx context.Context, in *ObserveRequest, opts ...grpc.CallOption) (Control_ObserveClient, error)
+	// ObserveProfile returns what a running profile (an Observe call of
+	// the same caller) measured so far.
+	ObserveProfile(ctx context.Context, in *ObserveRef, opts ...grpc.CallOption) (*ObserveProfileResponse, error)
+	// ObserveEnd ends a running observation of the same caller: when it
+	// returns, the chain runs without its probes and its Observe call ends.
+	ObserveEnd(ctx context.Context, in *ObserveRef, opts ...grpc.CallOption) (*ObserveEndResponse, error)
 }
 
 type controlClient struct {
@@ -154,6 +173,56 @@ func (c *controlClient) Reload(ctx context.Context, in *ReloadRequest, opts ...g
 	return out, nil
 }
 
+func (c *controlClient) Observe(ctx context.Context, in *ObserveRequest, opts ...grpc.CallOption) (Control_ObserveClient, error) {
+	stream, err := c.cc.NewStream(ctx, &Control_ServiceDesc.Streams[0], Control_Observe_FullMethodName, opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &controlObserveClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type Control_ObserveClient interface {
+	Recv() (*ObserveEvent, error)
+	grpc.ClientStream
+}
+
+type controlObserveClient struct {
+	grpc.ClientStream
+}
+
+func (x *controlObserveClient) Recv() (*ObserveEvent, error) {
+	m := new(ObserveEvent)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *controlClient) ObserveProfile(ctx context.Context, in *ObserveRef, opts ...grpc.CallOption) (*ObserveProfileResponse, error) {
+	out := new(ObserveProfileResponse)
+	err := c.cc.Invoke(ctx, Control_ObserveProfile_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) ObserveEnd(ctx context.Context, in *ObserveRef, opts ...grpc.CallOption) (*ObserveEndResponse, error) {
+	out := new(ObserveEndResponse)
+	err := c.cc.Invoke(ctx, Control_ObserveEnd_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility
@@ -193,6 +262,22 @@ type ControlServer interface {
 	// (the previous config stays in force). Reloads asked for while one is
 	// waiting to run are done once. Root only.
 	Reload(context.Context, *ReloadRequest) (*ReloadResponse, error)
+	// Observe observes an interface's chain for as long as the call lasts:
+	// the chain runs a generation with the probe's probes until the caller
+	// cancels the call or its connection goes (the caller died). The first
+	// message names the observation and its probe; then one message per
+	// captured or traced event. Root may observe any interface the daemon
+	// reaches; other users only the daemon's interfaces and only their own
+	// programs (a capture or profile of programs they loaded; no trace,
+	// which shows every program's decisions). PERMISSION_DENIED otherwise,
+	// NOT_FOUND when the chain has no such program.
+	Observe(*ObserveRequest, Control_ObserveServer) error
+	// ObserveProfile returns what a running profile (an Observe call of
+	// the same caller) measured so far.
+	ObserveProfile(context.Context, *ObserveRef) (*ObserveProfileResponse, error)
+	// ObserveEnd ends a running observation of the same caller: when it
+	// returns, the chain runs without its probes and its Observe call ends.
+	ObserveEnd(context.Context, *ObserveRef) (*ObserveEndResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -223,6 +308,15 @@ func (UnimplementedControlServer) Explain(context.Context, *ExplainRequest) (*Ex
 }
 func (UnimplementedControlServer) Reload(context.Context, *ReloadRequest) (*ReloadResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Reload not implemented")
+}
+func (UnimplementedControlServer) Observe(*ObserveRequest, Control_ObserveServer) error {
+	return status.Errorf(codes.Unimplemented, "method Observe not implemented")
+}
+func (UnimplementedControlServer) ObserveProfile(context.Context, *ObserveRef) (*ObserveProfileResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObserveProfile not implemented")
+}
+func (UnimplementedControlServer) ObserveEnd(context.Context, *ObserveRef) (*ObserveEndResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObserveEnd not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 
@@ -381,6 +475,63 @@ func _Control_Reload_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Observe_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ObserveRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ControlServer).Observe(m, &controlObserveServer{stream})
+}
+
+type Control_ObserveServer interface {
+	Send(*ObserveEvent) error
+	grpc.ServerStream
+}
+
+type controlObserveServer struct {
+	grpc.ServerStream
+}
+
+func (x *controlObserveServer) Send(m *ObserveEvent) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _Control_ObserveProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ObserveRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).ObserveProfile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_ObserveProfile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).ObserveProfile(ctx, req.(*ObserveRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_ObserveEnd_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ObserveRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).ObserveEnd(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_ObserveEnd_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).ObserveEnd(ctx, req.(*ObserveRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -420,7 +571,21 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Reload",
 			Handler:    _Control_Reload_Handler,
 		},
+		{
+			MethodName: "ObserveProfile",
+			Handler:    _Control_ObserveProfile_Handler,
+		},
+		{
+			MethodName: "ObserveEnd",
+			Handler:    _Control_ObserveEnd_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Observe",
+			Handler:       _Control_Observe_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "control.proto",
 }

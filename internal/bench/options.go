@@ -42,6 +42,24 @@ var DefaultPrograms = []string{ProgramNoop, ProgramUDP}
 // DefaultMechanisms are the slot mechanisms measured by default.
 var DefaultMechanisms = []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Inline}
 
+// DefaultObservedCounts are the chain lengths measured observed (see
+// Observations), where Counts has them.
+var DefaultObservedCounts = []int{10, 64}
+
+// Observations are the observed rows' probes: profiling every packet and
+// one in 1000, and a dump armed at the last program's output that matches
+// nothing (the benchmark's programs pass every packet; it copies drops).
+var Observations = []struct {
+	Name  string
+	Probe func(last string) dispatcher.Probe
+}{
+	{"profile", func(string) dispatcher.Probe { return dispatcher.Probe{Kind: dispatcher.ProbeProfile} }},
+	{"profile 1/1000", func(string) dispatcher.Probe { return dispatcher.Probe{Kind: dispatcher.ProbeProfile, Sample: 1000} }},
+	{"dump (no match)", func(last string) dispatcher.Probe {
+		return dispatcher.Probe{Kind: dispatcher.ProbeCapture, Program: last, Verdicts: dispatcher.NewVerdictSet(dispatcher.Drop)}
+	}},
+}
+
 // DefaultLibXDPCounts are the chain lengths measured for libxdp's
 // dispatcher.
 var DefaultLibXDPCounts = []int{1, 4, 10}
@@ -84,6 +102,10 @@ type Options struct {
 	// StateDir keeps the dispatchers' state. Default: a temporary directory
 	// removed when the run ends.
 	StateDir string
+	// ObservedCounts are the chain lengths measured observed (each of
+	// Observations, inline, counters on); only those in Counts. Default
+	// DefaultObservedCounts; empty (not nil) leaves them out.
+	ObservedCounts []int
 	// Progress, when set, receives one line per step.
 	Progress io.Writer
 }
@@ -116,6 +138,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if out.LibXDPCounts == nil {
 		out.LibXDPCounts = slices.Clone(DefaultLibXDPCounts)
+	}
+	if out.ObservedCounts == nil {
+		out.ObservedCounts = slices.Clone(DefaultObservedCounts)
 	}
 	if out.Mechanisms == nil {
 		out.Mechanisms = slices.Clone(DefaultMechanisms)

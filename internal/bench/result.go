@@ -103,7 +103,7 @@ func (r *Result) Row(program string, kind Kind, programs int, counters Counters)
 func (r *Result) find(program string, kind Kind, programs int, counters Counters) *Row {
 	for i := range r.Rows {
 		row := &r.Rows[i]
-		if row.Program == program && row.Kind == kind && row.Programs == programs && row.Counters == counters {
+		if row.Program == program && row.Kind == kind && row.Programs == programs && row.Counters == counters && row.Observed == "" {
 			return row
 		}
 	}
@@ -154,7 +154,7 @@ func (r *Result) analyze() {
 	r.CounterCosts = nil
 	r.Checks = nil
 	for _, row := range r.Rows {
-		if row.Counters != CountersOn || row.Skipped != "" {
+		if row.Counters != CountersOn || row.Skipped != "" || row.Observed != "" {
 			continue
 		}
 		off := r.Row(row.Program, row.Kind, row.Programs, CountersOff)
@@ -190,6 +190,34 @@ func (r *Result) analyze() {
 		})
 	}
 	r.Checks = append(r.Checks, r.chainSpeedChecks()...)
+	r.Checks = append(r.Checks, r.observedChecks()...)
+}
+
+// TargetSampledProfile is the most a profile sampling one packet in 1000
+// may add to a chain of 10, in percent (issue 19).
+const TargetSampledProfile = 2.0
+
+// observedChecks checks TargetSampledProfile against the unobserved row
+// of the same configuration.
+func (r *Result) observedChecks() []Check {
+	var out []Check
+	for _, row := range r.Rows {
+		if row.Observed != "profile 1/1000" || row.Programs != 10 || row.Skipped != "" {
+			continue
+		}
+		base := r.Row(row.Program, row.Kind, row.Programs, row.Counters)
+		if base == nil {
+			continue
+		}
+		added := (row.Median/base.Median - 1) * 100
+		out = append(out, Check{
+			Name:   fmt.Sprintf("%s vs unobserved", row.Label()),
+			Value:  added,
+			Target: fmt.Sprintf("< %.0f %%", TargetSampledProfile),
+			OK:     added < TargetSampledProfile,
+		})
+	}
+	return out
 }
 
 // chainSpeedChecks checks ChainSpeedTargets for every test program with
@@ -234,7 +262,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 	if r.BPFStats {
 		b.WriteString("Warning: kernel.bpf_stats_enabled=1 adds a clock read per run to every row.\n")
 	}
-	b.WriteString("\n| configuration | program | programs | counters | ns/pkt | spread (min–max) | kernel ns | × plain | × monolithic | × back-to-back | × tail calls |\n")
+	b.WriteString("\n| configuration | program | programs | counters (observed) | ns/pkt | spread (min–max) | kernel ns | × plain | × monolithic | × back-to-back | × tail calls |\n")
 	b.WriteString("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	var skipped []Row
 	for _, row := range r.Rows {
@@ -245,6 +273,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		counters := string(row.Counters)
 		if counters == "" {
 			counters = "–"
+		}
+		if row.Observed != "" {
+			counters += ", " + row.Observed
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %s | %.2f | %.1f%% (%.2f–%.2f) | %.0f | %s | %s | %s | %s |\n",
 			row.Kind, row.Program, row.Programs, counters, row.Median, 100*row.Spread(), row.Min, row.Max, row.KernelNs,

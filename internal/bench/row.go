@@ -50,6 +50,9 @@ type Row struct {
 	Program  string   `json:"program"`
 	Programs int      `json:"programs"`
 	Counters Counters `json:"counters,omitempty"`
+	// Observed names the observation the dispatcher runs with
+	// (Observations); empty: none.
+	Observed string `json:"observed,omitempty"`
 	// Skipped gives the reason a row was not measured.
 	Skipped string `json:"skipped,omitempty"`
 
@@ -80,6 +83,9 @@ func (r Row) Label() string {
 	}
 	if r.Counters != "" {
 		s += fmt.Sprintf(" (counters %s)", r.Counters)
+	}
+	if r.Observed != "" {
+		s += fmt.Sprintf(" [%s]", r.Observed)
 	}
 	return s
 }

@@ -198,14 +198,21 @@ func attachRootTo(ns *benchNS, bpffs, stateDir string, s *subject, ifname string
 }
 
 // dispatcherSubject attaches an xdpchain root to a new veth of ns, fills
-// it with n copies of the test program and opens the running dispatcher by
-// its ID.
-func dispatcherSubject(ns *benchNS, o *Options, program string, mech dispatcher.MechanismKind, n int, counters bool) (_ *subject, err error) {
+// it with n copies of the test program, observes it with probe (when not
+// nil) and opens the running dispatcher by its ID.
+func dispatcherSubject(ns *benchNS, o *Options, program string, mech dispatcher.MechanismKind, n int, counters bool, probe *dispatcher.Probe) (_ *subject, err error) {
 	s := &subject{row: Row{Kind: Kind(mech), Program: program, Programs: n, Counters: countersOf(counters)}}
 	defer closeOnError(s, &err)
 	root, err := attachRoot(ns, o, s, mech, programChain(program, n), counters)
 	if err != nil {
 		return nil, err
+	}
+	if probe != nil {
+		obs, err := root.Observe(*probe)
+		if err != nil {
+			return nil, fmt.Errorf("observing: %w", err)
+		}
+		s.closers = append(s.closers, obs)
 	}
 	st, err := root.Status()
 	if err != nil {

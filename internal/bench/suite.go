@@ -115,6 +115,7 @@ func (s *Suite) setup(program string) error {
 		if err != nil {
 			return fmt.Errorf("setting up %s: %w", row.Label(), err)
 		}
+		sub.row.Observed = row.Observed
 		s.subjects = append(s.subjects, sub)
 		return nil
 	}
@@ -149,10 +150,28 @@ func (s *Suite) setup(program string) error {
 		for _, n := range o.Counts {
 			for _, counters := range []bool{true, false} {
 				row := Row{Kind: Kind(mech), Program: program, Programs: n, Counters: countersOf(counters)}
-				err := add(row, func() (*subject, error) { return dispatcherSubject(s.ns, o, program, mech, n, counters) })
+				err := add(row, func() (*subject, error) { return dispatcherSubject(s.ns, o, program, mech, n, counters, nil) })
 				if err != nil {
 					return err
 				}
+			}
+		}
+	}
+	// Observed: the inline mechanism (else the first measured), counters
+	// on, with each observation's probes.
+	mech := o.Mechanisms[0]
+	if slices.Contains(o.Mechanisms, dispatcher.Inline) {
+		mech = dispatcher.Inline
+	}
+	for _, n := range o.ObservedCounts {
+		if n == 0 || !slices.Contains(o.Counts, n) {
+			continue
+		}
+		for _, obs := range Observations {
+			probe := obs.Probe(programChain(program, n)[n-1].Name)
+			row := Row{Kind: Kind(mech), Program: program, Programs: n, Counters: CountersOn, Observed: obs.Name}
+			if err := add(row, func() (*subject, error) { return dispatcherSubject(s.ns, o, program, mech, n, true, &probe) }); err != nil {
+				return err
 			}
 		}
 	}

@@ -12,7 +12,7 @@
 //	                  "verdict")
 //	verdict_invalid   xdp_verdict returns 7, outside XDP_ABORTED..XDP_REDIRECT
 //	noop              noop returns XDP_PASS
-//	costly            costly runs 1000 rounds of arithmetic on the packet's
+//	costly            costly runs 10000 rounds of arithmetic on the packet's
 //	                  first byte in a bounded loop, then returns XDP_PASS
 //	counter           counter counts packets in the .bss global "packets"
 //	                  (incremented by the .data global "step" = 1) and in
