@@ -195,4 +195,3 @@ func printBench(env *cliEnv, res any, markdown func(io.Writer) error, failed []b
 	}
 	return nil
 }
-
