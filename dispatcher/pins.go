@@ -83,6 +83,7 @@ func ensureBPFFS(path string) error {
 // across read-build-swap so concurrent writers serialize.
 type dirLock struct{ fd int }
 
+// lockDir takes the lock of an interface's pin directory, waiting for it.
 // Only a process that creates a root (create) makes the directory; any
 // other finds it gone when a detach removed it, and gets fs.ErrNotExist:
 // a directory made only to be locked would be left behind empty.
