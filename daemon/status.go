@@ -4,6 +4,8 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
@@ -25,10 +27,14 @@ type PluginStatus struct {
 	// Interface is the config's Ref of the interface: NAME or NETNS/NAME.
 	Interface string `json:"interface"`
 	// State is one of the State* constants.
-	State   string `json:"state"`
-	PID     int    `json:"pid,omitempty"`
-	Version string `json:"version,omitempty"`
-	OnExit  string `json:"on_exit"`
+	State string `json:"state"`
+	// PID is the process's ID in the PID namespace whose inode is
+	// PIDNamespace: the daemon's (a daemon in a container sees its own
+	// numbers); `xdpchain status` translates it into the viewer's.
+	PID          int    `json:"pid,omitempty"`
+	PIDNamespace uint64 `json:"pid_namespace,omitempty"`
+	Version      string `json:"version,omitempty"`
+	OnExit       string `json:"on_exit"`
 	// Restarts counts consecutive restarts.
 	Restarts int `json:"restarts"`
 	// Since is when the current (or last) process started.
@@ -86,7 +92,7 @@ func (d *Daemon) Status(iface, netns string) (*Status, error) {
 				OnExit: string(p.OnExit), Restarts: in.restarts, Since: in.started, LastError: in.lastErr,
 			}
 			if in.proc != nil {
-				ps.PID = in.proc.Pid()
+				ps.PID, ps.PIDNamespace = in.proc.Pid(), PIDNamespace()
 				if h := in.proc.LastHealth(); h.Err != nil {
 					ps.Health = h.Err.Error()
 				}
@@ -95,4 +101,14 @@ func (d *Daemon) Status(iface, netns string) (*Status, error) {
 		}
 	}
 	return out, nil
+}
+
+// PIDNamespace is the inode of this process's PID namespace (0 when it
+// cannot be read): the namespace the PIDs of a Status are in.
+func PIDNamespace() uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
+		return 0
+	}
+	return st.Ino
 }
