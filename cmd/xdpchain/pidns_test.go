@@ -38,22 +38,14 @@ func TestStatusPluginPIDOtherNamespace(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
-	cmd := exec.Command(unshare, "--pid", "--fork", "--kill-child", "--mount-proc", bin, "run", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	// Cleanups run last first: the root goes once the daemon is killed.
 	t.Cleanup(func() {
-		cmd.Process.Kill() // --kill-child: the daemon (its namespace's init) gets SIGKILL when unshare dies, and its plugin with it
-		<-exited
 		run([]string{"--bpffs", bpffs, "--state-dir", state, "--no-daemon", "detach", "--netns", ns.Name, pair.B.Name}, hermeticEnv(t, &bytes.Buffer{}, &bytes.Buffer{}))
-		if t.Failed() {
-			t.Logf("daemon:\n%s", logs.String())
-		}
 	})
+	// --kill-child: when unshare is killed, the daemon (its namespace's
+	// init) gets SIGKILL, and its plugin with it.
+	p := startProcess(t, "daemon", unshare, "--pid", "--fork", "--kill-child", "--mount-proc", bin, "run", "--config", cfg)
+	logs, exited := p.logs, p.exited
 	// The daemon's own view: its PID namespace's numbers.
 	var raw daemon.PluginStatus
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
