@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -147,6 +149,8 @@ type Daemon struct {
 	notify     *notifier
 	// configChanged: the config file's content changed (WatchConfig).
 	configChanged chan struct{}
+	// salt salts the digests of secret settings in Status.
+	salt string
 }
 
 // New prepares a daemon for cfg. It changes nothing; Run does.
@@ -164,6 +168,9 @@ func New(cfg *config.Config, opts Options) *Daemon {
 		pending:   cfg,
 	}
 	d.metrics = newMetrics(d)
+	var salt [16]byte
+	rand.Read(salt[:])
+	d.salt = hex.EncodeToString(salt[:])
 	d.health.cfg.Store(d.cfg)
 	d.notify = newNotifier(opts.NotifySocket, d.log.Warn)
 	d.configChanged = make(chan struct{}, 1)

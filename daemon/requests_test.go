@@ -39,10 +39,11 @@ type requesterSettings struct {
 	Note        string         `json:"note"`
 	Log         string         `json:"log"`    // logged with sdk.Logger and on stderr
 	Refuse      string         `json:"refuse"` // Configure refuses the settings with this reason
+	Token       string         `json:"token"`  // a secret (SecretSettings)
 }
 
 func (r *requester) Describe() sdk.Description {
-	return sdk.Description{Name: "requester", Version: "1.0.0", Object: blocklist.Object(), ProgramName: blocklist.ProgramName}
+	return sdk.Description{Name: "requester", Version: "1.0.0", Object: blocklist.Object(), ProgramName: blocklist.ProgramName, SecretSettings: []string{"token"}}
 }
 
 func report(path, format string, args ...any) {

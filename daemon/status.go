@@ -1,7 +1,12 @@
 package daemon
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,6 +23,9 @@ type Status struct {
 	Config     string                       `json:"config"`
 	Interfaces []dispatcher.InterfaceStatus `json:"interfaces"`
 	Plugins    []PluginStatus               `json:"plugins"`
+	// SettingsSalt salts the digests that stand for secret settings (see
+	// RedactSettings); random per daemon.
+	SettingsSalt string `json:"settings_salt,omitempty"`
 }
 
 // PluginStatus is the state of one plugin instance: the process that serves
@@ -42,6 +50,11 @@ type PluginStatus struct {
 	LastError string    `json:"last_error,omitempty"`
 	// Health is the last background health check's error, if any.
 	Health string `json:"health,omitempty"`
+	// Settings are the settings the running process has (reported to root
+	// callers only), the values of the keys the plugin marks secret
+	// (SecretSettings) redacted (RedactSettings).
+	Settings       map[string]any `json:"settings,omitempty"`
+	SecretSettings []string       `json:"secret_settings,omitempty"`
 }
 
 // Process returns the plugin instance behind a program of an interface's
@@ -62,7 +75,7 @@ func (s *Status) Process(itf *dispatcher.InterfaceStatus, prog *dispatcher.Progr
 func (d *Daemon) Status(iface, netns string) (*Status, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := &Status{Config: d.cfg.File, Interfaces: []dispatcher.InterfaceStatus{}, Plugins: []PluginStatus{}}
+	out := &Status{Config: d.cfg.File, Interfaces: []dispatcher.InterfaceStatus{}, Plugins: []PluginStatus{}, SettingsSalt: d.salt}
 	// As client.Local reads them: one interface, one namespace's or all.
 	opts := &dispatcher.Options{NetNS: netns, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir}
 	if iface != "" {
@@ -93,6 +106,12 @@ func (d *Daemon) Status(iface, netns string) (*Status, error) {
 			}
 			if in.proc != nil {
 				ps.PID, ps.PIDNamespace = in.proc.Pid(), PIDNamespace()
+				settings := in.cfg.Settings
+				if in.settings != nil {
+					settings = in.settings
+				}
+				ps.SecretSettings = in.proc.Description().SecretSettings
+				ps.Settings = RedactSettings(settings, ps.SecretSettings, d.salt)
 				if h := in.proc.LastHealth(); h.Err != nil {
 					ps.Health = h.Err.Error()
 				}
@@ -111,4 +130,29 @@ func PIDNamespace() uint64 {
 		return 0
 	}
 	return st.Ino
+}
+
+// RedactSettings returns settings as they may be shown: every value in its
+// JSON form (so that the config's TOML values and a status's JSON ones
+// compare equal), those of the secret keys replaced by a digest salted with
+// salt, "(secret sha256:…)", which says whether a value changed and never
+// what it is.
+func RedactSettings(settings map[string]any, secret []string, salt string) map[string]any {
+	out := make(map[string]any, len(settings))
+	for k, v := range settings {
+		b, err := json.Marshal(v)
+		if err != nil {
+			b = []byte(fmt.Sprintf("%q", fmt.Sprint(v)))
+		}
+		if slices.Contains(secret, k) {
+			sum := sha256.Sum256(append([]byte(salt), b...))
+			out[k] = "(secret sha256:" + hex.EncodeToString(sum[:6]) + ")"
+			continue
+		}
+		var norm any
+		if json.Unmarshal(b, &norm) == nil {
+			out[k] = norm
+		}
+	}
+	return out
 }
