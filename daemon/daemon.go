@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,6 +157,8 @@ type Daemon struct {
 	// (or the start) read: the watcher's change is no change when a reload
 	// already read it (configwatch.go).
 	lastRead atomic.Pointer[[sha256.Size]byte]
+	// salt salts the digests of secret settings in Status.
+	salt string
 }
 
 // New prepares a daemon for cfg. It changes nothing; Run does.
@@ -172,6 +176,9 @@ func New(cfg *config.Config, opts Options) *Daemon {
 		pending:   cfg,
 	}
 	d.metrics = newMetrics(d)
+	var salt [16]byte
+	rand.Read(salt[:])
+	d.salt = hex.EncodeToString(salt[:])
 	d.health.cfg.Store(d.cfg)
 	d.notify = newNotifier(opts.NotifySocket, d.log.Warn)
 	d.configChanged = make(chan struct{}, 1)

@@ -2,9 +2,13 @@ package daemon
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
@@ -32,11 +36,84 @@ type InterfacePlan struct {
 	Error string `json:"error,omitempty"`
 	// Notes say what the plan could not know (a plugin that has never run).
 	Notes []string `json:"notes,omitempty"`
+	// PluginSettings are the plugins' settings that change on this
+	// interface (see PlanSettings).
+	PluginSettings []SettingChange `json:"plugin_settings,omitempty"`
+}
+
+// SettingChange is one plugin setting that a config changes on one
+// interface; Old and New as RedactSettings shows them (JSON; "" for a key
+// added or removed; a digest for a secret).
+type SettingChange struct {
+	Plugin string `json:"plugin"`
+	Key    string `json:"key"`
+	Old    string `json:"old,omitempty"`
+	New    string `json:"new,omitempty"`
 }
 
 // Changed reports whether the plan changes anything.
 func (p *InterfacePlan) Changed() bool {
-	return p.Attach || len(p.Changes) > 0 || len(p.Settings) > 0
+	return p.Attach || len(p.Changes) > 0 || len(p.Settings) > 0 || len(p.PluginSettings) > 0
+}
+
+// PlanSettings adds to plans the plugin settings cfg changes, per plugin
+// and interface, against the settings in force that a running daemon
+// reports (st, a root caller's status); secret values are compared by
+// their salted digests and never shown. Without a daemon (st nil) the
+// settings in force are not known: each interface with plugins gets a
+// note saying so. A plugin whose process does not run there is noted too.
+func PlanSettings(plans []InterfacePlan, cfg *config.Config, st *Status) {
+	for i := range plans {
+		ip := &plans[i]
+		for j := range cfg.Plugins {
+			p := &cfg.Plugins[j]
+			if ip.Leaves || !contains(p.Interfaces, ip.Interface) {
+				continue
+			}
+			var ps *PluginStatus
+			if st != nil {
+				for k := range st.Plugins {
+					if st.Plugins[k].Name == p.Name && st.Plugins[k].Interface == ip.Interface {
+						ps = &st.Plugins[k]
+					}
+				}
+			}
+			switch {
+			case st == nil:
+				ip.Notes = append(ip.Notes, fmt.Sprintf("plugin %s: its settings in force are known only to a running daemon (none answered): setting changes are not shown", p.Name))
+				continue
+			case ps == nil || ps.Settings == nil:
+				ip.Notes = append(ip.Notes, fmt.Sprintf("plugin %s: no process runs here: setting changes are not shown", p.Name))
+				continue
+			}
+			next := RedactSettings(p.Settings, ps.SecretSettings, st.SettingsSalt)
+			keys := slices.Sorted(maps.Keys(next))
+			for k := range ps.Settings {
+				if _, ok := next[k]; !ok {
+					keys = append(keys, k)
+				}
+			}
+			for _, k := range keys {
+				old, now := settingText(ps.Settings, k), settingText(next, k)
+				if old != now {
+					ip.PluginSettings = append(ip.PluginSettings, SettingChange{Plugin: p.Name, Key: k, Old: old, New: now})
+				}
+			}
+		}
+	}
+}
+
+// settingText is a setting's value as JSON, "" when absent.
+func settingText(settings map[string]any, key string) string {
+	v, ok := settings[key]
+	if !ok {
+		return ""
+	}
+	if s, ok := v.(string); ok && strings.HasPrefix(s, "(secret ") {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // Change kinds.

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -36,11 +37,13 @@ type requesterSettings struct {
 	AskSettings map[string]any `json:"ask_settings"`
 	Report      string         `json:"report"`
 	Note        string         `json:"note"`
-	Log         string         `json:"log"` // logged with sdk.Logger and on stderr
+	Log         string         `json:"log"`    // logged with sdk.Logger and on stderr
+	Refuse      string         `json:"refuse"` // Configure refuses the settings with this reason
+	Token       string         `json:"token"`  // a secret (SecretSettings)
 }
 
 func (r *requester) Describe() sdk.Description {
-	return sdk.Description{Name: "requester", Version: "1.0.0", Object: blocklist.Object(), ProgramName: blocklist.ProgramName}
+	return sdk.Description{Name: "requester", Version: "1.0.0", Object: blocklist.Object(), ProgramName: blocklist.ProgramName, SecretSettings: []string{"token"}}
 }
 
 func report(path, format string, args ...any) {
@@ -52,12 +55,15 @@ func report(path, format string, args ...any) {
 	fmt.Fprintf(f, "pid %d: "+format+"\n", append([]any{os.Getpid()}, args...)...)
 }
 
-func (r *requester) Configure(_ context.Context, settings sdk.Settings, _ *sdk.Maps, host *sdk.Host) error {
+func (r *requester) Configure(_ context.Context, settings sdk.Settings, maps *sdk.Maps, host *sdk.Host) error {
 	var s requesterSettings
 	if err := settings.Decode(&s); err != nil {
 		return err
 	}
-	report(s.Report, "configured note=%s", s.Note)
+	if s.Refuse != "" {
+		return errors.New(s.Refuse)
+	}
+	report(s.Report, "configured note=%s maps=%s", s.Note, strings.Join(maps.Names(), ","))
 	if s.Log != "" {
 		sdk.Logger().Info(s.Log, "note", s.Note)
 		sdk.Logger().Debug(s.Log + " (debug)")

@@ -19,10 +19,17 @@ type controlServer struct {
 	obs observations // observe.go
 }
 
-func (s *controlServer) Status(_ context.Context, req *controlpb.StatusRequest) (*controlpb.StatusResponse, error) {
+func (s *controlServer) Status(ctx context.Context, req *controlpb.StatusRequest) (*controlpb.StatusResponse, error) {
 	st, err := s.d.Status(req.GetInterface(), req.GetNetns())
 	if err != nil {
 		return nil, toStatus(err)
+	}
+	if p, ok := peerFrom(ctx); !ok || p.UID != 0 {
+		// Settings, even redacted, are root's (who can read the config).
+		for i := range st.Plugins {
+			st.Plugins[i].Settings, st.Plugins[i].SecretSettings = nil, nil
+		}
+		st.SettingsSalt = ""
 	}
 	b, err := json.Marshal(st)
 	if err != nil {

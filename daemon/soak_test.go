@@ -106,6 +106,7 @@ priority = 30
 		t.Fatal(err)
 	}
 	rssBefore, pinsBefore, filesBefore := rssKiB(t), countFiles(t, f.bpffs), countFiles(t, f.state)
+	treeBefore := testutil.Tree(t, f.bpffs, f.state)
 	start := time.Now()
 	for i := range cycles {
 		cycle(i)
@@ -132,8 +133,9 @@ priority = 30
 	if len(leaked) > 0 {
 		t.Errorf("%d descriptors leaked over %d cycles: %v", len(leaked), cycles, leaked[:min(10, len(leaked))])
 	}
-	if pinsAfter != pinsBefore || filesAfter != filesBefore {
-		t.Errorf("pins %d -> %d, state files %d -> %d over %d cycles", pinsBefore, pinsAfter, filesBefore, filesAfter, cycles)
+	if treeAfter := testutil.Tree(t, f.bpffs, f.state); pinsAfter != pinsBefore || filesAfter != filesBefore {
+		t.Errorf("pins %d -> %d, state files %d -> %d over %d cycles; new: %v, gone: %v", pinsBefore, pinsAfter, filesBefore, filesAfter, cycles,
+			testutil.Missing(treeAfter, treeBefore), testutil.Missing(treeBefore, treeAfter))
 	}
 	// The Go heap may grow and stay grown; a leak per cycle of even 20 KiB
 	// would show as 20 MB here.

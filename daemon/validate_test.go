@@ -41,8 +41,9 @@ func TestReloadValidatesSettings(t *testing.T) {
 
 // TestCheck is `xdpchain run --check` for plugins: refused settings and a
 // config that leaves a plugin no verdict are reported at the plugin's line
-// with the plugin's reason; a plugin that cannot validate is noted; nothing
-// is put into the kernel.
+// with the plugin's reason; a plugin without Validate is configured with
+// its settings against scratch maps, and its refusal reported likewise;
+// nothing is put into the live bpffs or state dir.
 func TestCheck(t *testing.T) {
 	f := newFixture(t)
 	path := f.writeConfig("", `
@@ -60,20 +61,22 @@ interfaces = ["%[1]s"]
 allowed_verdicts = ["tx"]
 [plugin.settings]
 prefixes = ["192.0.2.0/24"]
-`)
+`+strings.NewReplacer(`name = "req"`, `name = "refuser"`, "SELF", selfBin, "REPORT", f.dir+"/report2", "SETTINGS", `refuse = "the token is not valid"`).Replace(requesterConfig))
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	notes, err := daemon.Check(context.Background(), cfg, daemon.Options{ConfigPath: path, Logger: slog.New(slog.DiscardHandler)})
 	errs := config.Errors(err)
-	if len(errs) != 2 {
-		t.Fatalf("want 2 problems, got %v", err)
+	if len(errs) != 3 {
+		t.Fatalf("want 3 problems, got %v", err)
 	}
 	line := func(i int) string { return fmt.Sprintf("%s:%d: plugin[%d]", path, cfg.Plugins[i].Line, i) }
 	for i, want := range []string{
 		line(0) + `.settings: refused by plugin guard: prefix "300.0.0.0/8": `,
 		line(2) + ".allowed_verdicts: allowed_verdicts",
+		// No Validate: its Configure refused, against scratch maps.
+		line(3) + ".settings: refused by plugin refuser: the token is not valid",
 	} {
 		if !strings.HasPrefix(errs[i].Error(), want) {
 			t.Errorf("problem %d\n got %q\nwant %q...", i, errs[i], want)
@@ -82,8 +85,13 @@ prefixes = ["192.0.2.0/24"]
 	if !strings.Contains(errs[1].Error(), "no verdict in common") {
 		t.Errorf("allowed_verdicts: %v", errs[1])
 	}
-	if want := line(1) + ".settings: not checked: plugin req does not validate settings before applying them"; len(notes) != 1 || notes[0] != want {
-		t.Errorf("notes %q, want [%q]", notes, want)
+	// req has no Validate either: its Configure accepted the settings,
+	// with scratch copies of its maps (the blocklist object's).
+	if len(notes) != 0 {
+		t.Errorf("notes %q, want none: every plugin's settings are checked", notes)
+	}
+	if b, _ := os.ReadFile(f.dir + "/report"); !strings.Contains(string(b), "configured note= maps=bl_") {
+		t.Errorf("req was not configured with its maps during the check: report %q", b)
 	}
 	if _, err := os.Stat(filepath.Join(f.bpffs, "xdpchain")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("--check pinned something: %v", err)

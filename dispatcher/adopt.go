@@ -152,7 +152,7 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	if _, err := r.pins.secure(o, true); err != nil {
 		return nil, nil, err
 	}
-	lock, err := lockDir(r.pins.bpf)
+	lock, err := lockDir(r.pins.bpf, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,6 +182,11 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 		r.pins.removeAll()
 	}()
 
+	// First, as create does: whoever finds the pins of a half-made root
+	// knows whose it is.
+	if err := r.pins.markOwner(); err != nil {
+		return nil, nil, err
+	}
 	// Everything the chain needs, before the hand-over.
 	st, err := r.adoptState(p, prog, mode, mech, reason)
 	if err != nil {
@@ -312,7 +317,7 @@ func (r *Root) giveBack(prog *ebpf.Program, mode Mode) error {
 // detach, netlink attach) is two syscalls back to back. On failure the
 // chain keeps running.
 func (r *Root) Leave(name string) (_ uint32, err error) {
-	lock, err := lockDir(r.pins.bpf)
+	lock, err := lockDir(r.pins.bpf, false)
 	if err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -45,16 +46,23 @@ func (r *Root) Spec() (Spec, error) {
 // For a compare-and-swap, fn compares Spec.Revision with the revision it
 // expects and returns an error when they differ.
 func (r *Root) Update(fn func(*Spec) error) (changed bool, err error) {
-	lock, err := lockDir(r.pins.bpf)
+	detached := func() error {
+		// Another process detached the root between Attach (or Open) and
+		// this change: nothing was changed.
+		return fmt.Errorf("%w: %q was detached while loading; nothing was changed (attach again to start a new root)", ErrNotAttached, r.ifname)
+	}
+	lock, err := lockDir(r.pins.bpf, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, detached()
+	}
 	if err != nil {
 		return false, err
 	}
 	defer lock.Unlock()
 	if err := r.reload(); err != nil {
 		if errors.Is(err, ErrNotAttached) {
-			// Another process detached the root between Attach (or
-			// Open) and this change: nothing was changed.
-			return false, fmt.Errorf("%w: %q was detached while loading; nothing was changed (attach again to start a new root)", ErrNotAttached, r.ifname)
+			r.pins.removeEmptyDirs() // under the lock, as detach does
+			return false, detached()
 		}
 		return false, err
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -116,8 +118,9 @@ func TestConcurrentUpdates(t *testing.T) {
 // TestUpdatesRacingDetach runs loads while another process detaches the
 // root, again and again: a load either attaches a fresh root and lands, or
 // fails saying the root was detached while it was loading; never with an
-// error about missing pins or a stale root. Afterwards the interface has
-// either no root or a working one.
+// error about missing pins or a stale root; so does a change through Open.
+// Afterwards the interface has either no root or a working one, and after
+// the last detach nothing is left in bpffs or the state dir.
 func TestUpdatesRacingDetach(t *testing.T) {
 	vmtest.LogWhere(t)
 	f := newFixture(t, dispatcher.Inline)
@@ -142,6 +145,20 @@ func TestUpdatesRacingDetach(t *testing.T) {
 				})
 			})
 		}
+		// Changers of the root in place (Open, as unload does): they find
+		// it, or find it detached.
+		openErrs := make([]error, loaders)
+		for i := range loaders {
+			wg.Go(func() {
+				r, err := dispatcher.Open(f.iface(), f.opts())
+				if err != nil {
+					openErrs[i] = err
+					return
+				}
+				defer r.Close()
+				_, openErrs[i] = r.Update(func(s *dispatcher.Spec) error { return nil })
+			})
+		}
 		wg.Go(func() {
 			if err := first.Detach(); err != nil && !errors.Is(err, dispatcher.ErrNotAttached) {
 				t.Errorf("round %d: detach: %v", round, err)
@@ -149,6 +166,11 @@ func TestUpdatesRacingDetach(t *testing.T) {
 		})
 		wg.Wait()
 		first.Close()
+		for i, err := range openErrs {
+			if err != nil && !errors.Is(err, dispatcher.ErrNotAttached) {
+				t.Errorf("round %d, changer %d: %v", round, i, err)
+			}
+		}
 		for i, err := range errs {
 			switch {
 			case err == nil:
@@ -170,6 +192,16 @@ func TestUpdatesRacingDetach(t *testing.T) {
 			r.Close()
 		} else if !errors.Is(err, dispatcher.ErrNotAttached) {
 			t.Fatalf("round %d: after the race: %v", round, err)
+		}
+		// After the last detach nothing is left: no pin, no directory
+		// (one made by a loser of the race to lock it), no state.
+		for _, dir := range []string{filepath.Join(f.bpffs, "xdpchain"), f.stateDir} {
+			filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+				if err == nil && path != dir && path != filepath.Join(f.stateDir, "instance") {
+					t.Errorf("round %d: %s left after the last detach", round, path)
+				}
+				return nil
+			})
 		}
 	}
 	t.Logf("%d loads landed, %d were refused as detached while loading", landed, refused)

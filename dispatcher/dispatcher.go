@@ -105,11 +105,22 @@ func open(ifname string, opts *Options, create bool) (_ *Root, err error) {
 	if !exists {
 		return nil, fmt.Errorf("%w %q", ErrNotAttached, ifname)
 	}
-	lock, err := lockDir(r.pins.bpf)
+	lock, err := lockDir(r.pins.bpf, create)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w %q", ErrNotAttached, ifname) // detached meanwhile
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
+	defer func() {
+		// A root that is not there (a failed Attach, a root detached from
+		// outside) leaves no empty directory behind. Under the lock: a
+		// process waiting for it finds the directory gone and starts over.
+		if err != nil && r.link == nil {
+			r.pins.removeEmptyDirs()
+		}
+	}()
 	err = r.read(create)
 	if errors.Is(err, ErrNotAttached) && create {
 		err = r.create(nl)
@@ -422,7 +433,10 @@ func (r *Root) Detach() error { return r.detach(false) }
 // detach takes the lock and detaches; with adopt it first takes the link
 // from its pin (DetachInterface's Root has read nothing).
 func (r *Root) detach(adopt bool) error {
-	lock, err := lockDir(r.pins.bpf)
+	lock, err := lockDir(r.pins.bpf, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w %q", ErrNotAttached, r.ifname) // detached meanwhile
+	}
 	if err != nil {
 		return err
 	}

@@ -83,13 +83,22 @@ func ensureBPFFS(path string) error {
 // across read-build-swap so concurrent writers serialize.
 type dirLock struct{ fd int }
 
-func lockDir(dir string) (*dirLock, error) {
+// lockDir takes the lock of an interface's pin directory, waiting for it.
+// Only a process that creates a root (create) makes the directory; any
+// other finds it gone when a detach removed it, and gets fs.ErrNotExist:
+// a directory made only to be locked would be left behind empty.
+func lockDir(dir string, create bool) (*dirLock, error) {
 	for {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", dir, err)
+		if create {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("creating %s: %w", dir, err)
+			}
 		}
 		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if errors.Is(err, unix.ENOENT) {
+			if !create {
+				return nil, &fs.PathError{Op: "lock", Path: dir, Err: fs.ErrNotExist}
+			}
 			continue // removed (by a detach) between creating and opening it
 		}
 		if err != nil {

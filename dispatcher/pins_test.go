@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -233,7 +234,7 @@ func TestRemoveAll(t *testing.T) {
 	if _, err := pd.storeObject([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	lock, err := lockDir(pd.bpf)
+	lock, err := lockDir(pd.bpf, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestRemoveAll(t *testing.T) {
 func TestLockDir(t *testing.T) {
 	vmtest.LogWhere(t)
 	dir := filepath.Join(testutil.PrivateBPFFS(t), "xdpchain", "1", "2")
-	l, err := lockDir(dir) // creates the directory
+	l, err := lockDir(dir, true) // creates the directory
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func TestLockDir(t *testing.T) {
 
 	got := make(chan *dirLock, 1)
 	go func() {
-		l2, err := lockDir(dir)
+		l2, err := lockDir(dir, true)
 		if err != nil {
 			t.Error(err)
 		}
@@ -311,4 +312,68 @@ func TestLockDir(t *testing.T) {
 	}
 	var nilLock *dirLock
 	nilLock.Unlock() // no panic
+}
+
+// TestLockDirAfterDetach: a process waiting for an interface's lock while
+// a detach holds it and removes the directory finds, once the lock is
+// released, that the root is gone, and makes no directory: one made only
+// to be locked would be left behind empty. A process creating a root
+// (create) makes it again.
+func TestLockDirAfterDetach(t *testing.T) {
+	for _, create := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "4026531840", "2")
+		holder, err := lockDir(dir, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			l   *dirLock
+			err error
+		}
+		got := make(chan result, 1)
+		go func() {
+			l, err := lockDir(dir, create)
+			got <- result{l, err}
+		}()
+		// Wait until the waiter blocks in flock (a "->" line in /proc/locks
+		// on the directory's inode).
+		waiting := fmt.Sprintf(":%d ", st.Ino)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+			b, err := os.ReadFile("/proc/locks")
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, line := range strings.Split(string(b), "\n") {
+				found = found || (strings.Contains(line, "->") && strings.Contains(line, waiting))
+			}
+			if found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the second lockDir does not wait for the lock:\n%s", b)
+			}
+		}
+		// The detach: the directory goes under the lock.
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		holder.Unlock()
+		r := <-got
+		_, statErr := os.Stat(dir)
+		if create {
+			if r.err != nil || statErr != nil {
+				t.Errorf("create: lockDir %v, directory %v; want it made again and locked", r.err, statErr)
+			}
+		} else if !errors.Is(r.err, fs.ErrNotExist) || !errors.Is(statErr, fs.ErrNotExist) {
+			t.Errorf("lockDir after the detach: %v, directory %v; want fs.ErrNotExist and no directory", r.err, statErr)
+		}
+		if r.l != nil {
+			r.l.Unlock()
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -44,34 +43,17 @@ func (in *testInstance) writeConfig(t *testing.T, program string) {
 // start runs the instance's daemon until stop (SIGTERM, waited for).
 func (in *testInstance) start(t *testing.T) {
 	t.Helper()
-	var logs syncBuffer
-	cmd := exec.Command(in.bin, "run", "--config", in.cfg)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	stopped := false
+	p := startProcess(t, "daemon "+in.name, in.bin, "run", "--config", in.cfg)
+	logs, exited := p.logs, p.exited
 	in.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(60 * time.Second):
-			cmd.Process.Kill()
+			p.cmd.Process.Kill()
 			<-exited
 		}
 	}
-	t.Cleanup(func() {
-		in.stop()
-		if t.Failed() {
-			t.Logf("daemon %s:\n%s", in.name, logs.String())
-		}
-	})
 	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(logs.String(), "control socket listening"); time.Sleep(50 * time.Millisecond) {
 		select {
 		case <-exited:

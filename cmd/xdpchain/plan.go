@@ -21,7 +21,9 @@ func newPlanCmd(env *cliEnv) *cobra.Command {
 		Long: `plan reads the config file and each of its interfaces' chains and prints,
 per interface, what applying the file would do: programs added, removed,
 replaced (a new object), moved (another slot) or changed (priority,
-proceed-on, allowed verdicts, shadow), and the interface's settings. It
+proceed-on, allowed verdicts, shadow), the interface's settings, and each
+plugin's settings that change (against those in force, which a running
+daemon reports; values the plugin marks secret are never shown). It
 uses the daemon's planner (programs of other owners are kept, placements
 resolved) and touches nothing: no root, pin, program or plugin process.
 It exits 0 whether or not there are changes, 1 when the file is invalid
@@ -41,6 +43,8 @@ or the daemon would refuse it on an interface.`,
 			if err != nil {
 				return err
 			}
+			// The plugins' settings in force are the daemon's to say.
+			daemon.PlanSettings(plans, cfg, env.daemonStatus())
 			if asJSON {
 				if plans == nil {
 					plans = []daemon.InterfacePlan{}
@@ -96,6 +100,16 @@ func printPlan(w io.Writer, plans []daemon.InterfacePlan) {
 		for _, s := range p.Settings {
 			fmt.Fprintf(w, "  ~ %s\n", s)
 		}
+		for _, s := range p.PluginSettings {
+			old, now := s.Old, s.New
+			if old == "" {
+				old = "(unset)"
+			}
+			if now == "" {
+				now = "(unset)"
+			}
+			fmt.Fprintf(w, "  ~ plugin %s setting %s: %s -> %s\n", s.Plugin, s.Key, old, now)
+		}
 		for _, c := range p.Changes {
 			line := fmt.Sprintf("  %s %s (%s) %s", sign[c.Kind], c.Program, c.Owner, c.Kind)
 			if c.Detail != "" {
@@ -110,4 +124,22 @@ func printPlan(w io.Writer, plans []daemon.InterfacePlan) {
 			fmt.Fprintf(w, "  note: %s\n", n)
 		}
 	}
+}
+
+// daemonStatus is the status of the daemon that answers on the socket,
+// nil when none does (or it fails to answer).
+func (e *cliEnv) daemonStatus() *daemon.Status {
+	c, ctx, done, err := e.connect()
+	if err != nil {
+		return nil
+	}
+	defer done()
+	if !c.Remote() {
+		return nil
+	}
+	st, err := c.Status(ctx, nil)
+	if err != nil {
+		return nil
+	}
+	return st.Daemon
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,21 +43,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 	}
 	first, second := writeConfig("first.toml", "counter"), writeConfig("second.toml", "noop")
 
-	var logs syncBuffer
-	cmd := exec.Command(bin, "run", "--config", first)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("first daemon:\n%s", logs.String())
-		}
-	})
+	exited := startProcess(t, "first daemon", bin, "run", "--config", first).exited
 
 	// chain is the interface as the first daemon reports it; nil until it
 	// answers.

@@ -113,6 +113,7 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 				doc.Interfaces = st.Interfaces
 			}
 			if d := st.Daemon; d != nil {
+				viewPIDs(d) // as this process sees them
 				doc.Plugins, doc.Config, doc.daemon = d.Plugins, d.Config, d
 			}
 			if asJSON {
@@ -177,7 +178,7 @@ func printStatus(w io.Writer, doc statusDoc) {
 				if ps := doc.daemon.Process(&doc.Interfaces[i], &s.Programs[j]); ps != nil {
 					process = ps.State
 					if ps.PID != 0 {
-						process = fmt.Sprintf("%s (pid %d)", ps.State, ps.PID)
+						process = fmt.Sprintf("%s (%s)", ps.State, pidText(ps))
 					}
 					if ps.Health != "" {
 						process += ", unhealthy"

@@ -230,21 +230,8 @@ func startDaemon(t *testing.T, bin, dir, bpffs, state string) {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
-	cmd := exec.Command(bin, "run", "--config", path)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("xdpchain run:\n%s", logs.String())
-		}
-	})
+	p := startProcess(t, "xdpchain run", bin, "run", "--config", path)
+	logs, exited := p.logs, p.exited
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		select {
 		case <-exited:
@@ -258,4 +245,33 @@ func startDaemon(t *testing.T, bin, dir, bpffs, state string) {
 			t.Fatalf("timeout waiting for the daemon's socket:\n%s", logs.String())
 		}
 	}
+}
+
+// daemonProcess is a process a test started (a daemon), its output and
+// when it exits.
+type daemonProcess struct {
+	cmd    *exec.Cmd
+	logs   *syncBuffer
+	exited chan struct{}
+}
+
+// startProcess starts name with args, its output in logs; when the test
+// ends it is killed (unless stopped before) and its output logged if the
+// test failed.
+func startProcess(t *testing.T, what, name string, args ...string) *daemonProcess {
+	t.Helper()
+	p := &daemonProcess{cmd: exec.Command(name, args...), logs: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("%s:\n%s", what, p.logs.String())
+		}
+	})
+	return p
 }

@@ -27,17 +27,21 @@ type Description struct {
 	Allowed dispatcher.VerdictSet
 	// Frags is true when the program handles multi-buffer packets.
 	Frags bool
+	// SecretSettings are the settings keys whose values the host never
+	// shows.
+	SecretSettings []string
 }
 
 func descriptionFromProto(d *pluginpb.Description) (Description, error) {
 	out := Description{
-		Name:        d.GetName(),
-		Version:     d.GetVersion(),
-		Object:      d.GetObject(),
-		ProgramName: d.GetProgramName(),
-		Priority:    dispatcher.DefaultPriority,
-		ProceedOn:   dispatcher.DefaultProceedOn,
-		Frags:       d.GetFrags(),
+		Name:           d.GetName(),
+		Version:        d.GetVersion(),
+		Object:         d.GetObject(),
+		ProgramName:    d.GetProgramName(),
+		Priority:       dispatcher.DefaultPriority,
+		ProceedOn:      dispatcher.DefaultProceedOn,
+		Frags:          d.GetFrags(),
+		SecretSettings: d.GetSecretSettings(),
 	}
 	if d.Priority != nil {
 		out.Priority = int(d.GetPriority())

@@ -137,9 +137,13 @@ type Description struct {
 	// Absent means every verdict.
 	Allowed *uint32 `protobuf:"varint,7,opt,name=allowed,proto3,oneof" json:"allowed,omitempty"`
 	// frags is true when the program handles multi-buffer packets.
-	Frags         bool `protobuf:"varint,8,opt,name=frags,proto3" json:"frags,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Frags bool `protobuf:"varint,8,opt,name=frags,proto3" json:"frags,omitempty"`
+	// secret_settings are the keys of the settings table whose values are
+	// secret: the host never shows them (status, plan), only whether they
+	// changed.
+	SecretSettings []string `protobuf:"bytes,9,rep,name=secret_settings,json=secretSettings,proto3" json:"secret_settings,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Description) Reset() {
@@ -226,6 +230,13 @@ func (x *Description) GetFrags() bool {
 		return x.Frags
 	}
 	return false
+}
+
+func (x *Description) GetSecretSettings() []string {
+	if x != nil {
+		return x.SecretSettings
+	}
+	return nil
 }
 
 // MapHandle describes one of the plugin's maps.
@@ -1301,7 +1312,7 @@ var File_plugin_proto protoreflect.FileDescriptor
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\fplugin.proto\x12\x12xdpchain.plugin.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\x98\x02\n" +
+	"\x0fDescribeRequest\"\xc1\x02\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
@@ -1311,7 +1322,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"proceed_on\x18\x06 \x01(\rH\x01R\tproceedOn\x88\x01\x01\x12\x1d\n" +
 	"\aallowed\x18\a \x01(\rH\x02R\aallowed\x88\x01\x01\x12\x14\n" +
-	"\x05frags\x18\b \x01(\bR\x05fragsB\v\n" +
+	"\x05frags\x18\b \x01(\bR\x05frags\x12'\n" +
+	"\x0fsecret_settings\x18\t \x03(\tR\x0esecretSettingsB\v\n" +
 	"\t_priorityB\r\n" +
 	"\v_proceed_onB\n" +
 	"\n" +

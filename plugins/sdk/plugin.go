@@ -83,6 +83,10 @@ type Description struct {
 	Allowed []Verdict
 	// Frags is true when the program handles multi-buffer packets.
 	Frags bool
+	// SecretSettings are the keys of the settings table whose values are
+	// secret (a token, a password): the daemon never shows them, in
+	// status or `xdpchain plan`, only whether they changed.
+	SecretSettings []string
 }
 
 func (d Description) validate() error {

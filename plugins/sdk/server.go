@@ -48,11 +48,12 @@ func (s *server) Describe(context.Context, *pluginpb.DescribeRequest) (*pluginpb
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
 	out := &pluginpb.Description{
-		Name:        d.Name,
-		Version:     d.Version,
-		Object:      d.Object,
-		ProgramName: d.ProgramName,
-		Frags:       d.Frags,
+		Name:           d.Name,
+		Version:        d.Version,
+		Object:         d.Object,
+		ProgramName:    d.ProgramName,
+		Frags:          d.Frags,
+		SecretSettings: d.SecretSettings,
 	}
 	if d.Priority != 0 {
 		p := int32(d.Priority)
