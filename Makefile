@@ -12,6 +12,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/xdpchain
 	$(GO) build -o bin/xdpchain-blocklist ./plugins/blocklist/cmd/xdpchain-blocklist
 	$(GO) build -o bin/xdpchain-ratelimit ./plugins/ratelimit/cmd/xdpchain-ratelimit
+	./deploy/examples.sh bin/examples    # counter.o, dropport.o (README: Using it)
 
 generate:
 	$(GO) generate ./...
