@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,24 +40,7 @@ type container struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
-	log     *syncBuf
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log     *testutil.Buffer
 }
 
 // boot starts systemd-nspawn and waits until the container's systemd has
@@ -205,7 +186,7 @@ func newContainer(t *testing.T, bpffs string) *container {
 	rand.Read(rnd[:])
 	// ve-<machine> on the host: the helper's prefix, at most 15 bytes.
 	machine := fmt.Sprintf("dep%x", rnd)
-	c := &container{t: t, root: root, machine: machine, log: &syncBuf{}}
+	c := &container{t: t, root: root, machine: machine, log: &testutil.Buffer{}}
 	c.args = append([]string{"-b", "-D", root, "--machine=" + machine, "--register=no",
 		"--bind=" + bpffs + ":/sys/fs/bpf"}, nspawnFlags...)
 	t.Cleanup(func() {
