@@ -115,6 +115,22 @@ func chainOf(t *testing.T, bin string, args ...string) (linkID uint32, revision 
 	return st[0].LinkID, st[0].Revision, progs
 }
 
+// sameChain compares two reads of a chain: names, owners and drops exactly
+// (only the test's datagrams are dropped), passes as counts that only grow
+// (the interface's own traffic, IPv6 neighbour discovery, passes too).
+func sameChain(later, earlier []progCounts) bool {
+	if len(later) != len(earlier) {
+		return false
+	}
+	for i := range later {
+		a, b := later[i], earlier[i]
+		if a.Name != b.Name || a.Owner != b.Owner || a.Drop != b.Drop || a.Pass < b.Pass {
+			return false
+		}
+	}
+	return true
+}
+
 func find(progs []progCounts, name string) progCounts {
 	for _, p := range progs {
 		if p.Name == name {
@@ -141,8 +157,10 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 		t.Fatalf("%s --version: %q (%v)", tag, v, err)
 	}
 
+	// The chain is on B in ns; datagrams come from A in client.
 	ns := testutil.NewNetNSPrefix(t, "dep-upg-")
-	pair := testutil.NewVethPair(t, ns, ns, nil)
+	client := testutil.NewNetNSPrefix(t, "dep-upc-")
+	pair := testutil.NewVethPair(t, client, ns, nil)
 	bpffs := testutil.PrivateBPFFS(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
@@ -171,7 +189,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	// UDP to port 9999 is dropped by dropport; to 7000 passes.
 	traffic := func(port uint16, n int) {
 		t.Helper()
-		testutil.SendUDP(t, ns, netip.AddrPort{}, netip.AddrPortFrom(pair.B.Addr4(), port), n)
+		testutil.SendUDP(t, client, netip.AddrPort{}, netip.AddrPortFrom(pair.B.Addr4(), port), n)
 	}
 
 	// The previous release attaches the root and loads two programs.
@@ -183,7 +201,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 
 	// This build reads it: the same chain and counts.
 	link1, rev1, now := status(cur)
-	if link1 != link0 || rev1 != rev0 || fmt.Sprint(now) != fmt.Sprint(before) {
+	if link1 != link0 || rev1 != rev0 || !sameChain(now, before) {
 		t.Fatalf("this build reads %s's root differently:\n%s: link %d rev %d %v\nthis:  link %d rev %d %v", tag, tag, link0, rev0, before, link1, rev1, now)
 	}
 	if d := find(now, "dropport").Drop; d < 50 {
@@ -201,15 +219,15 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	if got, want := find(after, "dropport").Drop, find(before, "dropport").Drop+20; got != want {
 		t.Errorf("dropport's drops %d after 20 more, want %d (counters kept across the upgrade)", got, want)
 	}
-	if got, want := find(after, "counter").Pass, find(before, "counter").Pass+10; got != want {
-		t.Errorf("counter's passes %d after 10 more, want %d", got, want)
+	if got, want := find(after, "counter").Pass, find(before, "counter").Pass+10; got < want {
+		t.Errorf("counter's passes %d after 10 more, want at least %d", got, want)
 	}
 	if find(after, "noop").Name == "" {
 		t.Errorf("noop not in the chain: %v", after)
 	}
 	// A downgrade: the previous release reads what this build wrote and
 	// changes it.
-	if _, _, back := status(old); fmt.Sprint(back) != fmt.Sprint(after) {
+	if _, _, back := status(old); !sameChain(back, after) {
 		t.Errorf("%s reads this build's root differently:\n%v\nwant %v", tag, back, after)
 	}
 	cli(old, "unload", "--netns", ns.Name, "--name", "noop", iface)
@@ -278,7 +296,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	dlink0, drev0, dbefore := status(old)
 	stopCur := startDaemon(cur)
 	dlink1, drev1, dnow := status(cur)
-	if dlink1 != dlink0 || drev1 != drev0 || fmt.Sprint(dnow) != fmt.Sprint(dbefore) {
+	if dlink1 != dlink0 || drev1 != drev0 || !sameChain(dnow, dbefore) {
 		t.Errorf("this build's daemon did not adopt %s's root as it was:\nbefore link %d rev %d %v\nafter  link %d rev %d %v", tag, dlink0, drev0, dbefore, dlink1, drev1, dnow)
 	}
 	write("dropport", "counter", "noop")
