@@ -22,9 +22,7 @@ import (
 // change fails saying exactly that and what to do, and changes nothing.
 func TestForeignAttachType(t *testing.T) {
 	vmtest.LogWhere(t)
-	testutil.RequireRoot(t)
-	ns := testutil.NewNetNS(t)
-	opts := &Options{NetNS: ns.Name, BPFFS: testutil.PrivateBPFFS(t), StateDir: t.TempDir(), Mechanism: Linked}
+	ns, opts := loOptions(t)
 	r, err := Attach("lo", opts)
 	if err != nil {
 		t.Fatal(err)
