@@ -159,6 +159,9 @@ func podFromManifests(t *testing.T, netnsPath string, hostPaths map[string]strin
 		t.Fatalf("the container overrides the image's ENTRYPOINT with %q", c.Command)
 	}
 	p := &pod{grace: spec.TerminationGracePeriod, cargs: c.Args}
+	// The kubelet leaves rlimits to the runtime, which inherits them;
+	// podman's default open-files limit may exceed this machine's hard one.
+	p.args = append(p.args, "--ulimit=host")
 	// The node's network: a namespace of the test's (so that nothing
 	// else on the machine shares it, nor the metrics port).
 	p.args = append(p.args, "--network=ns:"+netnsPath)
