@@ -12,6 +12,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/xdpchain
 	$(GO) build -o bin/xdpchain-blocklist ./plugins/blocklist/cmd/xdpchain-blocklist
 	$(GO) build -o bin/xdpchain-ratelimit ./plugins/ratelimit/cmd/xdpchain-ratelimit
+	./deploy/examples.sh bin/examples    # counter.o, dropport.o (README: Using it)
 
 generate:
 	$(GO) generate ./...
@@ -19,8 +20,12 @@ generate:
 # The whole suite: host kernel, then every Debian kernel under qemu.
 test: test-host vmtest
 
+# deploy/ holds the runtime tests (nspawn, podman, the upgrade from the
+# previous release tag); their first run fills the caches (debootstrap, the
+# base images, the image's build cache), which takes most of the timeout
+# on a busy 2-core machine; later runs take minutes.
 test-host: build
-	XDPCHAIN_BIN=$(BIN) XDPCHAIN_TEST_ENV=host $(GO) test -count=1 -v -timeout 30m $(PKGS)
+	XDPCHAIN_BIN=$(BIN) XDPCHAIN_TEST_ENV=host $(GO) test -count=1 -v -timeout 45m $(PKGS)
 
 # The harness builds its own static test binaries and commands.
 VMTEST_FLAGS ?=

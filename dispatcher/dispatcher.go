@@ -240,6 +240,9 @@ func (r *Root) read(clean bool) error {
 	running := uint32(info.Program)
 
 	st, pending, err := r.pins.committedState(running)
+	if errors.Is(err, ErrNewerState) {
+		return err // cleaning up or rewriting is the newer release's business
+	}
 	if clean {
 		switch pending {
 		case pendingSwapped:

@@ -17,9 +17,7 @@ import (
 // ends.
 func attachLo(t *testing.T) (*Root, *Options) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	ns := testutil.NewNetNS(t)
-	opts := &Options{NetNS: ns.Name, BPFFS: testutil.PrivateBPFFS(t), StateDir: t.TempDir(), Mechanism: Linked}
+	_, opts := loOptions(t)
 	r, err := Attach("lo", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +29,15 @@ func attachLo(t *testing.T) (*Root, *Options) {
 		r.Close()
 	})
 	return r, opts
+}
+
+// loOptions are the options of attachLo: a new network namespace (whose lo
+// takes the root), a private bpffs and state directory, linked slots.
+func loOptions(t *testing.T) (*testutil.NetNS, *Options) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	ns := testutil.NewNetNS(t)
+	return ns, &Options{NetNS: ns.Name, BPFFS: testutil.PrivateBPFFS(t), StateDir: t.TempDir(), Mechanism: Linked}
 }
 
 func TestMissingInterface(t *testing.T) {

@@ -34,6 +34,10 @@ var (
 	// ErrPrivilege: the process lacks the capabilities to work on roots
 	// and pins (it needs root); nothing was touched.
 	ErrPrivilege = errors.New("not privileged")
+	// ErrNewerState: a root's state was written by a newer xdpchain, in a
+	// format this build does not know. Nothing reads, changes or removes
+	// that root's pins or state; the newer release can.
+	ErrNewerState = errors.New("state written by a newer xdpchain")
 	// ErrBPFRefused: the bpf() system call itself is refused (a seccomp
 	// filter, an LSM, or missing capabilities); nothing was touched.
 	ErrBPFRefused = errors.New("bpf() refused by the kernel (seccomp, LSM or capabilities)")

@@ -165,7 +165,10 @@ func (l *dirLock) Unlock() {
 }
 
 // state is what a later process needs to rebuild the chain: written to
-// state.json after every committed swap.
+// state.json after every committed swap. Version is its format
+// (stateVersion): a build refuses, and leaves alone, a root whose state has
+// a newer format than it knows (ErrNewerState); a change of format that an
+// older build could misread takes a new version.
 type state struct {
 	Version     int           `json:"version"`
 	Interface   string        `json:"interface"`
@@ -242,6 +245,10 @@ func readState(path string) (*state, error) {
 	var s state
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	if s.Version > stateVersion {
+		return nil, fmt.Errorf("%w: %s has state format %d, and this build knows format %d and earlier: change this root with that release or a later one; this one leaves it as it is",
+			ErrNewerState, path, s.Version, stateVersion)
 	}
 	if s.Version != stateVersion {
 		return nil, fmt.Errorf("%s: state version %d, want %d", path, s.Version, stateVersion)
@@ -320,6 +327,9 @@ func (p pinDir) committedState(running uint32) (st *state, pending int, err erro
 	ps, perr := readState(p.pendingFile())
 	if perr == nil && ps.DispatcherID == running {
 		return ps, pendingSwapped, nil
+	}
+	if errors.Is(perr, ErrNewerState) {
+		return nil, noPending, perr // a newer build's: not ours to finish or remove
 	}
 	pending = noPending
 	if !errors.Is(perr, fs.ErrNotExist) {

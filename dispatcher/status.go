@@ -132,6 +132,9 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	// The chain the kernel runs, also when a process died between the swap
 	// and the commit (as Open reads it).
 	st, _, err := pd.committedState(uint32(info.Program))
+	if errors.Is(err, ErrNewerState) {
+		return nil, err // not damaged: a newer release's
+	}
 	if err != nil {
 		return damaged("its state is unreadable", err)
 	}

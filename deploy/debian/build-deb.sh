@@ -2,6 +2,7 @@
 # Builds dist/xdpchain_<version>_<arch>.deb with dpkg-deb (`make deb`):
 #   /usr/bin/xdpchain                      the CLI and daemon, version linked in
 #   /usr/libexec/xdpchain/xdpchain-*       the example plugins
+#   /usr/share/xdpchain/examples/*.o       example BPF objects (deploy/examples.sh)
 #   /lib/systemd/system/xdpchain.service   deploy/systemd/xdpchain.service
 #   /etc/xdpchain/config.toml              a conffile (deploy/debian/config.toml)
 #   bash, zsh and fish completions; man pages generated from the commands
@@ -56,6 +57,7 @@ fi
 "$gen" man --dir "$root/usr/share/man/man1"
 gzip -9n "$root"/usr/share/man/man1/*.1
 
+deploy/examples.sh "$root/usr/share/xdpchain/examples"
 install -m 0644 deploy/systemd/xdpchain.service "$root/lib/systemd/system/xdpchain.service"
 install -m 0644 deploy/debian/config.toml "$root/etc/xdpchain/config.toml"
 install -m 0644 README.md docs/config.md docs/operations.md docs/plugin-guide.md "$doc/"

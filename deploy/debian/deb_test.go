@@ -78,6 +78,8 @@ func TestDeb(t *testing.T) {
 		"usr/share/zsh/vendor-completions/_xdpchain",
 		"usr/share/fish/vendor_completions.d/xdpchain.fish",
 		"usr/share/doc/xdpchain/operations.md",
+		"usr/share/xdpchain/examples/counter.o",
+		"usr/share/xdpchain/examples/dropport.o",
 	} {
 		if st, err := os.Stat(filepath.Join(root, f)); err != nil || st.Size() == 0 {
 			t.Errorf("/%s: %v (size %v)", f, err, st)
