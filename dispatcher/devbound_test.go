@@ -2,6 +2,7 @@ package dispatcher_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -139,6 +140,13 @@ func TestDeviceBoundProgram(t *testing.T) {
 		if mech == dispatcher.Inline {
 			if p := placements(t, r)["devbound"]; p.Placement != dispatcher.PlacementInline {
 				t.Errorf("devbound placed %q (%s), want inline", p.Placement, p.CallReason)
+			}
+			// explain runs programs with BPF_PROG_TEST_RUN, which the
+			// kernel refuses a bound program (EINVAL): it says so.
+			_, err := r.Explain(udpTo(testprogs.DevBoundPortSeen))
+			var pe *dispatcher.ProgramError
+			if !errors.As(err, &pe) || pe.Program != "devbound" || !errors.Is(err, dispatcher.ErrNotSupported) {
+				t.Errorf("explaining a bound chain: %v, want devbound named as not runnable by BPF_PROG_TEST_RUN", err)
 			}
 		}
 
