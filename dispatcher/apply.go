@@ -206,6 +206,9 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		sl.counter = counters[p.Name]
 		g.slots = append(g.slots, sl)
 		if sl.dev != nil {
+			if r.st.Mode == ModeSKB {
+				return false, &ProgramError{Program: p.Name, Err: errBoundGeneric}
+			}
 			g.dev = sl.dev // one bound program binds the chain
 		}
 	}

@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -61,3 +62,9 @@ func (d *device) load(fn func() error) error {
 	}
 	return d.ns.do(fn)
 }
+
+// errBoundGeneric refuses a bound program on a root attached in generic
+// mode, where the kernel refuses bound programs (its extack: "Can't attach
+// device-bound programs in generic mode"; the link update only says
+// EINVAL).
+var errBoundGeneric = fmt.Errorf("%w: the program reads XDP hints (bpf_xdp_metadata_* kfuncs), so it and its chain must be bound to the device, and the kernel runs device-bound programs only in native (driver) mode; this interface's root is attached in skb (generic) mode", ErrNotSupported)

@@ -2,6 +2,8 @@ package dispatcher_test
 
 import (
 	"encoding/binary"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -140,6 +142,13 @@ func TestDeviceBoundProgram(t *testing.T) {
 			if p := placements(t, r)["devbound"]; p.Placement != dispatcher.PlacementInline {
 				t.Errorf("devbound placed %q (%s), want inline", p.Placement, p.CallReason)
 			}
+			// explain runs programs with BPF_PROG_TEST_RUN, which the
+			// kernel refuses a bound program (EINVAL): it says so.
+			_, err := r.Explain(udpTo(testprogs.DevBoundPortSeen))
+			var pe *dispatcher.ProgramError
+			if !errors.As(err, &pe) || pe.Program != "devbound" || !errors.Is(err, dispatcher.ErrNotSupported) {
+				t.Errorf("explaining a bound chain: %v, want devbound named as not runnable by BPF_PROG_TEST_RUN", err)
+			}
 		}
 
 		// A chain change keeps the binding: a new generation with another
@@ -151,4 +160,34 @@ func TestDeviceBoundProgram(t *testing.T) {
 			t.Errorf("devbound after a chain change: %+v, alone %+v", got, alone)
 		}
 	})
+}
+
+// TestDeviceBoundProgramGenericMode: the kernel runs bound programs only in
+// native mode, so on a root attached in skb mode a bound program is refused
+// by name, saying why, and the chain stays as it was.
+func TestDeviceBoundProgramGenericMode(t *testing.T) {
+	mechtest.Require(t, dispatcher.Inline)
+	requireDeviceKfuncs(t)
+	f := newFixture(t, dispatcher.Inline)
+	opts := f.opts()
+	opts.Mode = dispatcher.ModeSKB
+	r, err := dispatcher.Attach(f.iface(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	add(t, r, program(t, testprogs.DropPort, "dropport"))
+	id := status(t, r).DispatcherID
+	_, err = r.Update(func(s *dispatcher.Spec) error {
+		s.Programs = append(s.Programs, program(t, testprogs.DevBound, "devbound"))
+		return nil
+	})
+	var pe *dispatcher.ProgramError
+	if !errors.As(err, &pe) || pe.Program != "devbound" || !errors.Is(err, dispatcher.ErrNotSupported) || !strings.Contains(err.Error(), "native") {
+		t.Fatalf("a bound program on a generic-mode root: %v, want it refused for native mode", err)
+	}
+	if st := status(t, r); st.DispatcherID != id || len(st.Programs) != 1 {
+		t.Errorf("the refused change changed the chain: dispatcher %d -> %d, %d programs", id, st.DispatcherID, len(st.Programs))
+	}
+	f.expectUDP(t, false, dropPort, 3, false)
 }

@@ -98,6 +98,9 @@ func (r *Root) runAlone(ps programState, frame []byte) (uint32, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if callsDeviceKfuncs(spec.Instructions) {
+		return 0, nil, fmt.Errorf("%w: the program reads XDP hints (bpf_xdp_metadata_* kfuncs), so it runs only bound to its device, and the kernel does not run a device-bound program with BPF_PROG_TEST_RUN", ErrNotSupported)
+	}
 	maps := map[string]*ebpf.Map{}
 	defer func() {
 		for _, m := range maps {

@@ -2,6 +2,7 @@ package dispatcher_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -93,4 +94,51 @@ func TestUntypedProgramsInChain(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestUntypedProgramsByCLI loads untyped programs with the xdpchain
+// binary, as a user would: the only program of an object without --prog,
+// one of several with --prog; without --prog among several, and with
+// --prog naming a classifier, the load is refused, saying why, and the
+// chain keeps what it had. Traffic shows each program at work.
+func TestUntypedProgramsByCLI(t *testing.T) {
+	f := newFixture(t, dispatcher.Inline)
+	dir := t.TempDir()
+	one, err := testprogs.WriteFile(dir, testprogs.UntypedOne)
+	if err != nil {
+		t.Fatal(err)
+	}
+	several, err := testprogs.WriteFile(dir, testprogs.Untyped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(args ...string) (string, int) {
+		_, errOut, code := runBin(t, append(append(f.cliArgs(), "--no-daemon", "load"), args...)...)
+		return errOut, code
+	}
+	if errOut, code := load(f.iface(), one); code != 0 {
+		t.Fatalf("loading the only, untyped program: exit %d: %s", code, errOut)
+	}
+	if errOut, code := load("--prog", "foo", "--name", "foo", f.iface(), several); code != 0 {
+		t.Fatalf("loading foo with --prog: exit %d: %s", code, errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--name", "any", f.iface(), several}, "several XDP programs [foo xdp_redirect_to_111 xdp_x]"},
+		{[]string{"--prog", "classifier", f.iface(), several}, `"classifier" is SchedCLS (section "tc"), not XDP`},
+	} {
+		errOut, code := load(tc.args...)
+		if code == 0 || !strings.Contains(errOut, tc.msg) {
+			t.Errorf("xdpchain load %v: exit %d, %q; want a refusal saying %q", tc.args, code, errOut, tc.msg)
+		}
+	}
+	r := f.attach(t)
+	if got := names(t, status(t, r)); len(got) != 2 {
+		t.Errorf("chain %v, want the two loaded programs", got)
+	}
+	f.expectUDP(t, false, testprogs.UntypedPort111, 5, false)
+	f.expectUDP(t, false, testprogs.UntypedPortFoo, 5, false)
+	f.expectUDP(t, false, 9, 5, true)
 }
