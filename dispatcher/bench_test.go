@@ -76,3 +76,38 @@ func benchName(r bench.Row) string {
 	}
 	return strings.Join(parts, "/")
 }
+
+// BenchmarkRootWatch measures what the daemon's drift watch costs per
+// interface: Running (one BPF_OBJ_GET_INFO_BY_FD on the held link, the
+// root watch every 250 ms) against opening the root (Open, what a full
+// check does before planning).
+func BenchmarkRootWatch(b *testing.B) {
+	testutil.RequireRoot(b)
+	send, recv := testutil.NewNetNS(b), testutil.NewNetNS(b)
+	pair := testutil.NewVethPair(b, send, recv, nil)
+	opts := &dispatcher.Options{NetNS: recv.Name, BPFFS: testutil.PrivateBPFFS(b), StateDir: b.TempDir()}
+	r, err := dispatcher.Attach(pair.B.Name, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { r.Detach(); r.Close() }()
+	if _, err := r.Update(func(s *dispatcher.Spec) error { return nil }); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("Running", func(b *testing.B) {
+		for b.Loop() {
+			if attached, current, err := r.Running(); err != nil || !attached || !current {
+				b.Fatalf("Running: %v %v %v", attached, current, err)
+			}
+		}
+	})
+	b.Run("Open", func(b *testing.B) {
+		for b.Loop() {
+			o, err := dispatcher.Open(pair.B.Name, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			o.Close()
+		}
+	})
+}
