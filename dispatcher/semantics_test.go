@@ -179,24 +179,42 @@ func semanticsCases() []semanticsCase {
 func TestSemantics(t *testing.T) {
 	vmtest.LogWhere(t)
 	pkt := testutil.UDPPacket(netip.MustParseAddrPort("192.0.2.1:1000"), netip.MustParseAddrPort("192.0.2.2:2000"), []byte("xdpchain"))
-	for _, root := range []string{"emitted", "reference", "unprivileged"} {
+	for _, root := range []string{"emitted", "reference", "unprivileged", "observed"} {
 		t.Run(root, func(t *testing.T) {
 			// The emitted root (configuration folded into instructions)
 			// must behave exactly like the C reference root, also when
 			// it is verified as an unprivileged caller's (its counting
-			// then avoids variable pointer offsets).
+			// then avoids variable pointer offsets), and while observed
+			// (profiled, traced and captured at once: every
+			// generation carries the probes).
 			unprivilegedPrograms = root == "unprivileged"
 			t.Cleanup(func() { unprivilegedPrograms = false })
-			testSemantics(t, pkt, root != "reference")
+			testSemantics(t, pkt, root != "reference", root == "observed")
 		})
 	}
 }
 
-func testSemantics(t *testing.T, pkt []byte, emitted bool) {
+// semanticsProbes observe every generation of the observed variant.
+var semanticsProbes = []dispatcher.Probe{
+	{Kind: dispatcher.ProbeProfile},
+	{Kind: dispatcher.ProbeTrace},
+	{Kind: dispatcher.ProbeCapture},
+}
+
+func testSemantics(t *testing.T, pkt []byte, emitted, observed bool) {
 	for _, mech := range mechtest.Mechanisms {
 		t.Run(string(mech), func(t *testing.T) {
 			mechtest.Require(t, mech)
 			r := newSemanticsRoot(t, mech, !emitted)
+			if observed {
+				for _, p := range semanticsProbes {
+					o, err := r.Observe(p)
+					if err != nil {
+						t.Fatalf("observing (%s): %v", p.Kind, err)
+					}
+					t.Cleanup(func() { o.Close() })
+				}
+			}
 			for _, tc := range semanticsCases() {
 				t.Run(tc.name, func(t *testing.T) {
 					spec := dispatcher.Spec{Fallthrough: tc.fallThrough, Mechanism: mech, NoCounters: tc.noCounters}
@@ -205,6 +223,9 @@ func testSemantics(t *testing.T, pkt []byte, emitted bool) {
 					}
 					if err := r.Apply(spec); err != nil {
 						t.Fatal(err)
+					}
+					if observed && len(r.Observing()) != len(semanticsProbes) {
+						t.Fatalf("the generation observes for %d, want %d", len(r.Observing()), len(semanticsProbes))
 					}
 					before := statsByName(t, r)
 					got := runDispatcher(t, r, pkt)
