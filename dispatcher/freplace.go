@@ -204,9 +204,14 @@ func spliceTailCallers(g *generation) (*ebpf.ProgramSpec, error) {
 
 // progArrayOf names a PROG_ARRAY that s's instructions use, or "".
 func progArrayOf(s *slot) string {
-	for _, ins := range s.insns {
-		if m, ok := s.maps[ins.Reference()]; ok && ins.OpCode.IsDWordLoad() && m.Type() == ebpf.ProgramArray {
-			return ins.Reference()
+	for name, m := range s.maps {
+		if m.Type() != ebpf.ProgramArray {
+			continue
+		}
+		for _, ins := range s.insns {
+			if ins.IsLoadFromMap() && ins.Map() == m {
+				return name
+			}
 		}
 	}
 	return ""

@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
 )
 
 // TestObjectSpecUntyped: programs in sections that name no type
@@ -49,5 +50,33 @@ func TestObjectSpecUntyped(t *testing.T) {
 				t.Errorf("picked %s (%s, %s), want XDP program %s", ps.Name, ps.Type, ps.AttachType, tc.want)
 			}
 		})
+	}
+}
+
+// TestProgArrayOf finds the PROG_ARRAY a program uses, by the maps its
+// instructions are associated with (freplace splices such programs).
+func TestProgArrayOf(t *testing.T) {
+	testutil.RequireRoot(t)
+	for object, want := range map[string]string{testprogs.TailSelf: "jumps", testprogs.Inline: "", testprogs.Counter: ""} {
+		cs, ps, err := objectSpec(testprogs.Object(object), testprogs.Program(object))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &slot{maps: map[string]*ebpf.Map{}}
+		for name, ms := range cs.Maps {
+			m, err := ebpf.NewMap(loaderMapSpec(ms))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			s.maps[name] = m
+		}
+		s.insns = append(ps.Instructions[:0:0], ps.Instructions...)
+		if err := associateMaps(s.insns, s.maps); err != nil {
+			t.Fatal(err)
+		}
+		if got := progArrayOf(s); got != want {
+			t.Errorf("%s/%s uses PROG_ARRAY %q, want %q", object, ps.Name, got, want)
+		}
 	}
 }
