@@ -192,4 +192,3 @@ func statsOf(v dispatcher.Verdict) dispatcher.Stats {
 	}
 	return s
 }
-
