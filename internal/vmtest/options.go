@@ -33,7 +33,7 @@ type Options struct {
 	NoInstall   bool          // never apt-get install missing tools
 	Qemu        string        // default qemu-system-x86_64
 	Parallel    int           // kernels booted at once; default DefaultParallel
-	KernelArgs  string        // appended to "console=ttyS0 panic=-1 quiet"
+	KernelArgs  string        // appended to "console=ttyS0 panic=-1 quiet no_timer_check"
 	Stdout      io.Writer     // progress and guest output; default os.Stdout
 }
 

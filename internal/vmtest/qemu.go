@@ -27,7 +27,7 @@ func qemuArgs(k *Kernel, initrd, disk string, opts *Options) []string {
 		"-nographic", "-no-reboot", "-nic", "none",
 		"-kernel", k.Vmlinuz,
 		"-initrd", initrd,
-		"-append", strings.TrimSpace("console=ttyS0 panic=-1 quiet " + opts.KernelArgs),
+		"-append", strings.TrimSpace("console=ttyS0 panic=-1 quiet no_timer_check " + opts.KernelArgs),
 	}
 	if disk != "" {
 		args = append(args, "-drive", "file="+disk+",format=raw,if=virtio,readonly=on")
