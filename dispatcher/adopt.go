@@ -276,18 +276,10 @@ func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechani
 	q := p
 	q.Object = nil
 	q.ProgramName = callProgramName
-	return &state{
-		Interface:    r.ifname,
-		Ifindex:      r.ifindex,
-		NetNS:        r.opts.NetNS,
-		NetNSInode:   r.ns.inode,
-		Mode:         mode,
-		Mechanism:    mech,
-		Reason:       reason,
-		Fallthrough:  Pass,
-		DispatcherID: id,
-		Programs:     []programState{{Program: q, Object: hash, Counter: 1}},
-	}, nil
+	st := r.newState(mode, mech, reason)
+	st.DispatcherID = id
+	st.Programs = []programState{{Program: q, Object: hash, Counter: 1}}
+	return st, nil
 }
 
 // giveBack undoes a hand-over that failed after the program left netlink:

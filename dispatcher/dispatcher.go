@@ -340,7 +340,22 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 		l.Close()
 		return fmt.Errorf("pinning root link: %w", err)
 	}
-	st := &state{
+	st := r.newState(mode, mech, reason)
+	st.DispatcherID, err = programID(prog)
+	if err != nil {
+		return err
+	}
+	if err := writeState(r.pins.stateFile(), st); err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	r.st = st
+	return nil
+}
+
+// newState is the state of a new root of the interface, with an empty
+// chain.
+func (r *Root) newState(mode Mode, mech MechanismKind, reason string) *state {
+	return &state{
 		Interface:   r.ifname,
 		Ifindex:     r.ifindex,
 		NetNS:       r.opts.NetNS,
@@ -351,15 +366,6 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 		Fallthrough: Pass,
 		Programs:    []programState{},
 	}
-	st.DispatcherID, err = programID(prog)
-	if err != nil {
-		return err
-	}
-	if err := writeState(r.pins.stateFile(), st); err != nil {
-		return fmt.Errorf("writing state: %w", err)
-	}
-	r.st = st
-	return nil
 }
 
 // attach attaches prog in the configured mode (auto: native, else skb).

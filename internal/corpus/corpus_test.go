@@ -309,6 +309,11 @@ func runInChain(t *testing.T, r *dispatcher.Root, mech dispatcher.MechanismKind,
 		neighbour("after", 90)
 	}
 	if err := r.Apply(dispatcher.Spec{Mechanism: mech, Programs: chain}); err != nil {
+		if mech == dispatcher.Freplace && e.TailCalls != nil && strings.Contains(err.Error(), `"`+e.Name+`"`) {
+			// Verified in Debian's 6.1: EINVAL (ARCHITECTURE.md, "Why
+			// not tail-call linking").
+			t.Skipf("the kernel refuses a tail-calling program in an freplace slot: %v", err)
+		}
 		t.Fatalf("chain %s: %v", pos.name, err)
 	}
 	st, err := r.Status()
