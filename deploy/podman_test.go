@@ -159,9 +159,7 @@ func podFromManifests(t *testing.T, netnsPath string, hostPaths map[string]strin
 		t.Fatalf("the container overrides the image's ENTRYPOINT with %q", c.Command)
 	}
 	p := &pod{grace: spec.TerminationGracePeriod, cargs: c.Args}
-	// The kubelet leaves rlimits to the runtime, which inherits them;
-	// podman's default open-files limit may exceed this machine's hard one.
-	p.args = append(p.args, "--ulimit=host")
+	p.args = append(p.args, rlimits(t)...)
 	// The node's network: a namespace of the test's (so that nothing
 	// else on the machine shares it, nor the metrics port).
 	p.args = append(p.args, "--network=ns:"+netnsPath)
@@ -329,11 +327,13 @@ func TestPodmanDaemonSet(t *testing.T) {
 	requireRuntime(t, "podman", "buildah", "debootstrap", "tar")
 	base, goImage := baseImages(t)
 
-	// The README's Kubernetes quickstart, with the bases named.
+	// The README's Kubernetes quickstart, with the bases named. Without
+	// intermediate images (they would pile up run after run); the
+	// Dockerfile's cache mounts keep the modules and compiled packages.
 	tag := fmt.Sprintf("localhost/xdpchain:podman-test-%d", os.Getpid())
 	build := exec.Command("podman", podmanGlobal(t, "build", "-f", "deploy/kubernetes/Dockerfile",
 		"--build-arg", "GO_IMAGE="+goImage, "--build-arg", "BASE_IMAGE="+base,
-		"--build-arg", "VERSION=0.0.0-podman", "-t", tag+"-1", ".")...)
+		"--build-arg", "VERSION=0.0.0-podman", "--layers=false", "-t", tag+"-1", ".")...)
 	build.Dir = repoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("podman build: %v\n%s", err, tail(out, 40))
@@ -470,6 +470,35 @@ func TestPodmanDaemonSet(t *testing.T) {
 	if err != nil || !strings.Contains(out, "counter") || !strings.Contains(out, "blocklist") {
 		t.Errorf("after SIGTERM the chain should stay: %v\n%s", err, out)
 	}
+}
+
+// rlimits are podman run's --ulimit flags where podman's defaults cannot
+// be set: podman raises the open-files and processes limits of the
+// container (the kubelet leaves rlimits to the runtime), which takes
+// CAP_SYS_RESOURCE beyond the hard limits; a machine whose bounding set
+// lacks it (the project's CI sandbox) refuses with "error setting rlimits
+// for ready process". There the container gets this process's open-files
+// limit and at most 32768 processes (what podman's own processes get).
+func rlimits(t *testing.T) []string {
+	t.Helper()
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+				if bnd, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil && bnd&(1<<unix.CAP_SYS_RESOURCE) != 0 {
+					return nil
+				}
+			}
+		}
+	}
+	var nofile, nproc unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &nofile); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &nproc); err != nil {
+		t.Fatal(err)
+	}
+	procs := min(nproc.Cur, 32768)
+	return []string{fmt.Sprintf("--ulimit=nofile=%d:%d", nofile.Cur, nofile.Cur), fmt.Sprintf("--ulimit=nproc=%d:%d", procs, procs)}
 }
 
 // podmanGlobal puts podman's global options before args: on a machine
