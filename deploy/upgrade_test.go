@@ -143,8 +143,9 @@ func find(progs []progCounts, name string) progCounts {
 // TestUpgradeFromPreviousRelease builds the previous release from its git
 // tag and checks that what it wrote is read, adopted and changed by this
 // build, with traffic flowing and counters kept, and that the previous
-// release still reads what this build wrote (a downgrade): through the CLI
-// on the pins, then with a daemon of each release in turn on one config.
+// release refuses to change what this build wrote (state format 2) rather
+// than misread it: through the CLI on the pins, then with a daemon of each
+// release in turn on one config.
 func TestUpgradeFromPreviousRelease(t *testing.T) {
 	vmtest.LogWhere(t)
 	if vmtest.InVM() {
@@ -225,12 +226,17 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	if find(after, "noop").Name == "" {
 		t.Errorf("noop not in the chain: %v", after)
 	}
-	// A downgrade: the previous release reads what this build wrote and
-	// changes it.
-	if _, _, back := status(old); !sameChain(back, after) {
-		t.Errorf("%s reads this build's root differently:\n%v\nwant %v", tag, back, after)
+	// A downgrade: this build writes state format 2 (each packet counted
+	// once, where it ends), which the previous release would misread, so
+	// it refuses to change the root, and the chain runs on untouched.
+	out, errOut, err := testutil.RunXDPChain(t, old, append(append([]string{}, paths...), "unload", "--netns", ns.Name, "--name", "noop", iface)...)
+	if err == nil || !strings.Contains(out+errOut, "state version 2") {
+		t.Errorf("%s unload on this build's root: %v, want a refusal naming state version 2:\n%s%s", tag, err, out, errOut)
 	}
-	cli(old, "unload", "--netns", ns.Name, "--name", "noop", iface)
+	if link3, rev3, again := status(cur); link3 != link2 || rev3 != rev2 || !sameChain(again, after) {
+		t.Errorf("after %s's refused change: link %d rev %d %v, want link %d rev %d %v", tag, link3, rev3, again, link2, rev2, after)
+	}
+	t.Logf("%s on this build's root: %s", tag, strings.TrimSpace(errOut))
 	cli(cur, "detach", "--netns", ns.Name, iface)
 
 	// Daemons: the previous release's keeps the config's chain; this

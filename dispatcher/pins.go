@@ -235,7 +235,16 @@ type programState struct {
 	XSKMap string `json:"xskmap,omitempty"`
 }
 
-const stateVersion = 1
+// stateVersion is the format this build writes. Format 2 counts each
+// packet once, where it ends (stats.go: counting, totals, the retired
+// generation); format 1, which releases up to 0.3 write, counted every
+// slot a packet passed. This build reads both (a format 1 root is counted
+// as it was until its next change); a 0.3 release refuses format 2
+// instead of misreading its counters.
+const (
+	stateVersion       = 2
+	oldestStateVersion = 1
+)
 
 func readState(path string) (*state, error) {
 	b, err := readFileNoFollow(path, maxStateFile)
@@ -250,8 +259,8 @@ func readState(path string) (*state, error) {
 		return nil, fmt.Errorf("%w: %s has state format %d, and this build knows format %d and earlier: change this root with that release or a later one; this one leaves it as it is",
 			ErrNewerState, path, s.Version, stateVersion)
 	}
-	if s.Version != stateVersion {
-		return nil, fmt.Errorf("%s: state version %d, want %d", path, s.Version, stateVersion)
+	if s.Version < oldestStateVersion {
+		return nil, fmt.Errorf("%s: state version %d, want %d to %d", path, s.Version, oldestStateVersion, stateVersion)
 	}
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

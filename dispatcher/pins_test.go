@@ -141,12 +141,25 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Errorf("state file mode: %v, %v", fi, err)
 	}
 
-	// Another version is refused, naming it.
-	if err := os.WriteFile(path, []byte(`{"version": 2, "interface": "eth0"}`), 0o600); err != nil {
+	// A newer format is refused as such, naming it; an unknown older one
+	// too; the previous format is read.
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`{"version": %d, "interface": "eth0"}`, stateVersion+1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := readState(path); err == nil || !strings.Contains(err.Error(), "state version 2, want 1") {
-		t.Errorf("version 2: %v", err)
+	if _, err := readState(path); !errors.Is(err, ErrNewerState) || !strings.Contains(err.Error(), fmt.Sprintf("state format %d", stateVersion+1)) {
+		t.Errorf("version %d: %v", stateVersion+1, err)
+	}
+	if err := os.WriteFile(path, []byte(`{"version": 0, "interface": "eth0"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readState(path); err == nil || !strings.Contains(err.Error(), "state version 0, want 1 to 2") {
+		t.Errorf("version 0: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(`{"version": 1, "interface": "eth0", "ifindex": 2, "programs": []}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := readState(path); err != nil || st.Version != 1 {
+		t.Errorf("version 1: %+v, %v", st, err)
 	}
 	if err := os.WriteFile(path, []byte(`{"version": 1,`), 0o600); err != nil {
 		t.Fatal(err)
