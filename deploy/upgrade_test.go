@@ -19,6 +19,29 @@ import (
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
+// listedRelease returns the newest release in deploy/releases.txt whose
+// commit is an ancestor of head (and not head itself).
+func listedRelease(t *testing.T, root, head string) (tag, commit string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "deploy", "releases.txt"))
+	if err != nil {
+		t.Fatalf("no release tag (v*) before HEAD and no releases list: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 || strings.HasPrefix(f[0], "#") || f[1] == head {
+			continue
+		}
+		cmd := exec.Command("git", "merge-base", "--is-ancestor", f[1], head)
+		cmd.Dir = root
+		if cmd.Run() == nil {
+			return f[0], f[1]
+		}
+	}
+	t.Fatal("no release tag (v*) before HEAD, and no release in deploy/releases.txt is an ancestor of HEAD: tag the previous release (git tag -a v0.x.y COMMIT) and list it there")
+	return "", ""
+}
+
 // previousRelease returns the newest release tag (v*) before HEAD and the
 // xdpchain built from it (go build of `git archive TAG`, with the version
 // linked in as its .deb would have it), cached in cacheDir by commit.
@@ -42,16 +65,19 @@ func previousRelease(t *testing.T) (tag, bin string) {
 			break
 		}
 	}
-	if tag == "" {
-		t.Fatal("no release tag (v*) before HEAD: tag the previous release (git tag -a v0.x.y COMMIT)")
+	var commit string
+	if tag != "" {
+		commit = git("rev-list", "-n1", tag)
+	} else {
+		// A clone without tags: the releases list names their commits.
+		tag, commit = listedRelease(t, root, head)
 	}
-	commit := git("rev-list", "-n1", tag)
 	bin = filepath.Join(cacheDir, fmt.Sprintf("xdpchain-%s-%s", tag, commit[:12]))
 	if _, err := os.Stat(bin); err == nil {
 		return tag, bin
 	}
 	src := t.TempDir()
-	archive := exec.Command("sh", "-c", `git archive "$1" | tar -x -C "$2"`, "sh", tag, src)
+	archive := exec.Command("sh", "-c", `git archive "$1" | tar -x -C "$2"`, "sh", commit, src)
 	archive.Dir = root
 	if out, err := archive.CombinedOutput(); err != nil {
 		t.Fatalf("git archive %s: %v\n%s", tag, err, out)
