@@ -22,7 +22,7 @@ func TestTopModel(t *testing.T) {
 		s := samples[min(calls, len(samples)-1)]
 		calls++
 		return s, nil
-	}, topView{Interval: time.Second})
+	}, nil, topView{Interval: time.Second})
 
 	// Init polls; its message makes the first frame and schedules a tick.
 	msg := m.Init()()
