@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -14,8 +15,9 @@ import (
 // xdpchain_program_run_seconds_total and the histogram
 // xdpchain_program_run_seconds for the program, both > 0, and the root
 // runs a generation with the probes. Without the setting there are no such
-// series and the root's instructions are the plain generation's; a daemon
-// that stops ends its profile (the plain generation runs again).
+// series and the root's instructions are the plain generation's; a root
+// detached from outside and repaired is profiled again; a daemon that stops
+// ends its profile (the plain generation runs again).
 func TestSampledProfileMetrics(t *testing.T) {
 	vmtest.LogWhere(t)
 	testutil.RequireRoot(t)
@@ -75,6 +77,33 @@ func TestSampledProfileMetrics(t *testing.T) {
 	f.stop()
 	if got := rootInstructions2(t, f); got != plain {
 		t.Errorf("after the daemon with profile_sample stopped, the root is not the plain generation")
+	}
+
+	// A root detached from outside loses every lease; the repair starts
+	// a new profile on the new root (new maps: the series count again
+	// only if the new root's generation carries the probes).
+	f.start(daemon.Options{DriftInterval: 100 * time.Millisecond})
+	before, _ := f.status()
+	r, err := f.openRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	f.waitHealed(before.Ifindex, before.LinkID, "count", 20*time.Second)
+	// The profile starts just after the repair the status shows: traffic
+	// until the new probes have timed some.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		f.deliver(false, 20)
+		secs, ok := sample(f.scrape(), "xdpchain_program_run_seconds_total", prog)
+		if ok && secs > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the repair xdpchain_program_run_seconds_total%v = %v (present %v), want > 0", prog, secs, ok)
+		}
 	}
 }
 
