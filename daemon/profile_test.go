@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/xdpchain/xdpchain/daemon"
-	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
@@ -43,7 +42,7 @@ func TestSampledProfileMetrics(t *testing.T) {
 		}
 	}
 	f.stop()
-	if got := rootInstructions2(t, f); got != plain {
+	if got := pinnedInstructions(t, f); got != plain {
 		t.Errorf("a daemon without profile_sample that stopped changed the root")
 	}
 
@@ -75,7 +74,7 @@ func TestSampledProfileMetrics(t *testing.T) {
 		t.Logf("count %d, sum %gs, mean %.0f ns", h.GetSampleCount(), h.GetSampleSum(), 1e9*h.GetSampleSum()/float64(h.GetSampleCount()))
 	}
 	f.stop()
-	if got := rootInstructions2(t, f); got != plain {
+	if got := pinnedInstructions(t, f); got != plain {
 		t.Errorf("after the daemon with profile_sample stopped, the root is not the plain generation")
 	}
 
@@ -84,14 +83,7 @@ func TestSampledProfileMetrics(t *testing.T) {
 	// only if the new root's generation carries the probes).
 	f.start(daemon.Options{DriftInterval: 100 * time.Millisecond})
 	before, _ := f.status()
-	r, err := f.openRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Detach(); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
+	f.detachRoot()
 	f.waitHealed(before.Ifindex, before.LinkID, "count", 20*time.Second)
 	// The profile starts just after the repair the status shows: traffic
 	// until the new probes have timed some.
@@ -107,19 +99,13 @@ func TestSampledProfileMetrics(t *testing.T) {
 	}
 }
 
-// rootInstructions2 reads the root's instructions on the pins (no daemon
+// pinnedInstructions reads the root's instructions on the pins (no daemon
 // runs).
-func rootInstructions2(t *testing.T, f *fixture) string {
+func pinnedInstructions(t *testing.T, f *fixture) string {
 	t.Helper()
-	list, err := dispatcher.List(&dispatcher.Options{BPFFS: f.bpffs, StateDir: f.state})
+	st, err := f.rootStatus()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range list {
-		if s.Name == f.iface() {
-			return testutil.Instructions(t, s.DispatcherID)
-		}
-	}
-	t.Fatalf("no root on %s", f.iface())
-	return ""
+	return testutil.Instructions(t, st.DispatcherID)
 }
