@@ -134,6 +134,9 @@ func topOnce(env *cliEnv, sample func() (topSample, error), v topView) error {
 	if err != nil {
 		return err
 	}
+	if first.profiling {
+		fmt.Fprintf(env.stderr, "profiling for %v (Ctrl-C ends it)\n", v.Interval)
+	}
 	time.Sleep(v.Interval)
 	second, err := sample()
 	if err != nil {
