@@ -147,10 +147,10 @@ type Daemon struct {
 
 	metrics    *metrics
 	metricsSrv *metricsServer // nil without [daemon] metrics
+	health     health
+	notify     *notifier
 	// profiles are the sampled profiles ([daemon] profile_sample).
 	profiles sampledProfiles
-	health   health
-	notify   *notifier
 	// configChanged: the config file's content changed (WatchConfig).
 	configChanged chan struct{}
 	// reloadReqs: reloads a caller waits for (the Reload request).
