@@ -47,6 +47,10 @@ type Daemon struct {
 	// Metrics is the listen address of the HTTP server for /metrics,
 	// /healthz and /readyz (host:port); empty: no server.
 	Metrics string
+	// ProfileSample, when not 0, keeps a sampled profile (one packet in
+	// ProfileSample timed) always on on the daemon's interfaces, exported
+	// in /metrics.
+	ProfileSample uint32
 }
 
 // Interface is one [[interface]]: a network interface whose chain the daemon

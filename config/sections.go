@@ -16,6 +16,9 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 const verdictList = "aborted, drop, pass, tx or redirect"
 
+// maxProfileSample bounds [daemon] profile_sample.
+const maxProfileSample = 1 << 30
+
 func (d *decoder) daemon(top map[string]toml.Primitive) Daemon {
 	out := Daemon{
 		BPFFS:     dispatcher.DefaultBPFFS,
@@ -43,6 +46,14 @@ func (d *decoder) daemon(top map[string]toml.Primitive) Daemon {
 	if t.str("metrics", &out.Metrics) {
 		if _, _, err := net.SplitHostPort(out.Metrics); err != nil {
 			t.errorf("metrics", "want a listen address host:port (\"127.0.0.1:9464\"): %v", err)
+		}
+	}
+	var sample int
+	if t.integer("profile_sample", &sample) {
+		if sample < 1 || sample > maxProfileSample {
+			t.errorf("profile_sample", "%d: want one packet in N timed, N from 1 to %d (1000 is a low rate; leave it out for none)", sample, maxProfileSample)
+		} else {
+			out.ProfileSample = uint32(sample)
 		}
 	}
 	if t.str("socket_group", &out.SocketGroup) && out.SocketGroup != "" {

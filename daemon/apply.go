@@ -228,6 +228,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 		d.scheduleRestart(in, 0)
 	}
 	crashPoint(CrashReconciled)
+	d.syncProfiles()
 	return nil
 }
 

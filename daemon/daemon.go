@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -149,6 +149,8 @@ type Daemon struct {
 	metricsSrv *metricsServer // nil without [daemon] metrics
 	health     health
 	notify     *notifier
+	// profiles are the sampled profiles ([daemon] profile_sample).
+	profiles sampledProfiles
 	// configChanged: the config file's content changed (WatchConfig).
 	configChanged chan struct{}
 	// reloadReqs: reloads a caller waits for (the Reload request).
@@ -374,6 +376,7 @@ func (d *Daemon) shutdown() {
 	}
 	wg.Wait()
 	host.CleanupAll()
+	d.stopProfiles()
 	for ref, r := range d.roots {
 		r.Close()
 		delete(d.roots, ref)

@@ -435,6 +435,7 @@ func (w *drift) heal(ctx context.Context, itf *config.Interface) {
 	}
 	log.Info("chain re-applied", "reason", reason, "ifindex", ifindex(cur), "programs", len(plan.Owned))
 	d.metrics.driftRepaired(itf)
+	d.syncProfiles()
 
 	// Running plugins get their maps on the re-applied chain (new maps for
 	// a new root or a program that was missing).

@@ -22,6 +22,20 @@ func (f *fixture) openRoot() (*dispatcher.Root, error) {
 	return dispatcher.Open(f.iface(), &dispatcher.Options{NetNS: f.recv.Name, BPFFS: f.bpffs, StateDir: f.state})
 }
 
+// detachRoot detaches the managed interface's root on the pins, from
+// outside the daemon.
+func (f *fixture) detachRoot() {
+	f.t.Helper()
+	r, err := f.openRoot()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Detach(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // rootStatus returns the managed interface's status read from its pins, or
 // an error (wrapping dispatcher.ErrNotAttached when there is no root).
 func (f *fixture) rootStatus() (*dispatcher.InterfaceStatus, error) {
@@ -212,14 +226,7 @@ func TestDriftRootDetached(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r, err := f.openRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Detach(); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
+	f.detachRoot()
 
 	st := f.waitHealed(before.Ifindex, before.LinkID, "count", 20*time.Second)
 	f.expectHealed(st, "count(config:count)", "root detached from outside")
@@ -239,7 +246,7 @@ func TestDriftRootDetached(t *testing.T) {
 
 	// The daemon's program removed through the pins, bypassing the daemon,
 	// while the root stays: the check puts it back with one swap.
-	r, err = f.openRoot()
+	r, err := f.openRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,12 +122,13 @@ var (
 type chainCollector struct{ d *Daemon }
 
 func (c *chainCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descFallthrough, descPrograms, descChanges, descPluginUp, descReady, descScrapeError} {
+	for _, d := range []*prometheus.Desc{descPackets, descFallthrough, descPrograms, descChanges, descPluginUp, descReady, descScrapeError, descRunSeconds, descRunHist} {
 		ch <- d
 	}
 }
 
 func (c *chainCollector) Collect(ch chan<- prometheus.Metric) {
+	c.d.collectProfiles(ch)
 	snap := c.d.snapshot()
 	for _, p := range snap.plugins {
 		up := 0.0

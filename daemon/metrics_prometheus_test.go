@@ -285,8 +285,9 @@ func operationsDoc(t *testing.T) (rules string, queries []string) {
 // TestPrometheusDocumentedQueries runs the alert rules and queries of
 // docs/operations.md in a real Prometheus scraping a daemon with a plugin:
 // every query evaluates, per-interface series join on (netns, interface)
-// (the plugin's with its chain's), and a reload refused because the file
-// does not parse fires XdpchainReloadRefused.
+// (the plugin's with its chain's), the sampled profile's ns per packet
+// (profile_sample) has a value under traffic, and a reload refused because
+// the file does not parse fires XdpchainReloadRefused.
 func TestPrometheusDocumentedQueries(t *testing.T) {
 	vmtest.LogWhere(t)
 	bin, err := exec.LookPath("prometheus")
@@ -295,7 +296,7 @@ func TestPrometheusDocumentedQueries(t *testing.T) {
 	}
 	rules, queries := operationsDoc(t)
 	f := newFixture(t)
-	path := f.writeConfig(metricsConfig, countConfig(0)+guardConfig(10, `"%[3]s"`))
+	path := f.writeConfig(metricsConfig+"\nprofile_sample = 1", countConfig(0)+guardConfig(10, `"%[3]s"`))
 	f.start(daemon.Options{})
 	f.waitPlugin("guard", func(p daemon.PluginStatus) bool { return p.State == daemon.StateRunning })
 	prom := startPrometheusRules(t, bin, f.d.MetricsAddr(), rules)
@@ -307,9 +308,31 @@ func TestPrometheusDocumentedQueries(t *testing.T) {
 	}
 	waitQuery(t, prom, join, func(vs []float64) bool { return len(vs) == 1 && vs[0] == 2 }, "one series, plugin up (1) times 2 programs")
 	waitQuery(t, prom, `xdpchain_apply_errors_total`, func(vs []float64) bool { return len(vs) == 1 && vs[0] == 0 }, "0")
+	grafana := strings.NewReplacer(`"$instance"`, `".*"`, `"$interface"`, `".*"`, "$__rate_interval", "1m")
 	for _, q := range queries {
-		q = strings.NewReplacer(`"$instance"`, `".*"`, `"$interface"`, `".*"`, "$__rate_interval", "1m").Replace(q)
+		q = grafana.Replace(q)
 		t.Logf("%s: %v", q, prom.queryAll(t, q)) // refused queries fail the test
+	}
+	// The documented ns per packet of the sampled profile, under traffic.
+	nsQuery := ""
+	for _, q := range queries {
+		if strings.Contains(q, "rate(xdpchain_program_run_seconds_total") {
+			nsQuery = grafana.Replace(q)
+		}
+	}
+	if nsQuery == "" {
+		t.Fatal("docs/operations.md has no query of xdpchain_program_run_seconds_total")
+	}
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		f.deliver(false, 20)
+		vs := prom.queryAll(t, nsQuery)
+		if len(vs) == 2 && vs[0] > 0 && vs[1] > 0 { // count and guard
+			t.Logf("%s = %v", nsQuery, vs)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PromQL %s = %v, want two programs' ns per packet > 0 within 90s", nsQuery, vs)
+		}
 	}
 
 	// A typo: the file does not parse. The reload is refused, counted, and

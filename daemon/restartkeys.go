@@ -7,8 +7,8 @@ import (
 )
 
 // restartOnly lists the [daemon] settings a reload cannot change: where the
-// pins and state live, the control socket and its group, and the metrics
-// listener are set up once, when the daemon starts.
+// pins and state live, the control socket and its group, the metrics
+// listener and the sampled profile are set up once, when the daemon starts.
 func restartOnly(old, cur config.Daemon) []string {
 	var out []string
 	diff := func(key, a, b string) {
@@ -21,5 +21,8 @@ func restartOnly(old, cur config.Daemon) []string {
 	diff("socket", old.Socket, cur.Socket)
 	diff("socket_group", old.SocketGroup, cur.SocketGroup)
 	diff("metrics", old.Metrics, cur.Metrics)
+	if old.ProfileSample != cur.ProfileSample {
+		out = append(out, fmt.Sprintf("profile_sample (%d, the file now says %d)", old.ProfileSample, cur.ProfileSample))
+	}
 	return out
 }

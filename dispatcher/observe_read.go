@@ -181,6 +181,25 @@ func (o *Observation) Probe() Probe { return o.probe }
 // observation when its creator dies, say).
 func (o *Observation) Lease() *os.File { return o.lease }
 
+// Live reports whether the observation still holds its lease in the
+// interface's state: false once the root was detached (which removes the
+// state and so every lease), even if it was attached again since; the
+// generations built from then on leave its probes out, and a holder that
+// wants to go on observing starts a new observation.
+func (o *Observation) Live() bool {
+	if o.lease == nil {
+		return false
+	}
+	var held, named unix.Stat_t
+	if err := unix.Fstat(int(o.lease.Fd()), &held); err != nil {
+		return false
+	}
+	if err := unix.Lstat(o.root.pins.leaseFile(o.id), &named); err != nil {
+		return false
+	}
+	return held.Dev == named.Dev && held.Ino == named.Ino
+}
+
 // release closes what the observation holds.
 func (o *Observation) release() {
 	if o.reader != nil {
@@ -201,8 +220,15 @@ func (o *Observation) release() {
 
 // Close ends the observation: the chain's next generation leaves its
 // probes out (the plain one when nobody else observes) and is swapped in.
+//
+// An observation no longer Live (its root was detached) only lets go of
+// what it holds: no generation carries its probes any more.
 func (o *Observation) Close() error {
 	if o.lease == nil {
+		return nil
+	}
+	if !o.Live() {
+		o.release()
 		return nil
 	}
 	_, err := o.root.Update(func(*Spec) error {

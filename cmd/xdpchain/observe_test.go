@@ -400,10 +400,10 @@ func TestTraceCLI(t *testing.T) {
 	})
 }
 
-// TestObserverKilled: a dump, profile or trace killed with SIGKILL leaves
-// the chain running its probes only until its guard (without a daemon) or
-// the daemon noticed: within 2 s the root runs the plain generation's
-// instructions again.
+// TestObserverKilled: a dump, profile, trace or top --profile killed with
+// SIGKILL leaves the chain running its probes only until its guard
+// (without a daemon) or the daemon noticed: within 2 s the root runs the
+// plain generation's instructions again.
 func TestObserverKilled(t *testing.T) {
 	vmtest.LogWhere(t)
 	bin := testutil.XDPChainBinary(t)
@@ -427,10 +427,11 @@ func TestObserverKilled(t *testing.T) {
 				startDaemon(t, bin, dir, c.bpffs, c.stateDir)
 				global = []string{"--socket", filepath.Join(dir, "xdpchain.sock")}
 			}
-			for _, args := range [][]string{
+			for _, args := range [][]string{ // top: the one sample before its interval
 				{"dump", "--program", "dropper", "-w", filepath.Join(dir, "x.pcap")},
 				{"profile", "--duration", "10m"},
 				{"trace"},
+				{"top", "--once", "--profile", "--interval", "10m"},
 			} {
 				o := c.startObserverVia(t, bin, global, nil, append(args, "--netns", ns, c.iface())...)
 				if c.rootInstructions(t) == plain {

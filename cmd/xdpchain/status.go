@@ -213,4 +213,18 @@ func printStatus(w io.Writer, doc statusDoc) {
 		}
 	}
 	tw.Flush()
+	for _, s := range doc.Interfaces {
+		if len(s.Programs) > 0 {
+			fmt.Fprintln(w, runCountsNote)
+			break
+		}
+	}
 }
+
+// runCountsNote says where a program's run counts are, under the status
+// table.
+const runCountsNote = `
+Run counts live in xdpchain's counters (the verdict columns above; /metrics): an
+inline or linked program has no kernel program of its own, so bpftool prog show
+and bpftop count the dispatcher as a whole (and a freplace program under its
+PROG-ID). xdpchain profile measures each program's time per packet.`

@@ -97,7 +97,7 @@ func TestStatusJSONShape(t *testing.T) {
 
 		// The table names the interface, every program and the fall-through.
 		table := c.mustRun(t, "status", "--netns", ns, c.iface())
-		for _, want := range []string{c.iface(), "dropport", "count", "(fall-through)", "native mode", string(mech)} {
+		for _, want := range []string{c.iface(), "dropport", "count", "(fall-through)", "native mode", string(mech), "Run counts live in xdpchain's counters"} {
 			if !strings.Contains(table, want) {
 				t.Errorf("status table lacks %q:\n%s", want, table)
 			}

@@ -26,7 +26,8 @@ func newTopCmd(env *cliEnv) *cobra.Command {
 	var (
 		netns, sortBy string
 		interval      time.Duration
-		once          bool
+		once, profile bool
+		profSample    uint32
 	)
 	cmd := &cobra.Command{
 		Use:   "top [--netns NS] [IFACE]",
@@ -42,14 +43,25 @@ every program it passes through, and every packet passes the first slot,
 so the interface's packets/s are the first slot's (not the sum); a
 shadow program's share is of the same packets.
 
+--profile (or the key p, which also switches it off) times each program's
+body on live traffic, as the profile verb does, and adds a column NS/PKT:
+the mean nanoseconds per timed packet over the last interval (--sample N
+times one packet in N). While profiling, the chains shown run a generation
+with the timing probes; when it is switched off or top exits (or dies) the
+plain generation runs again.
+
 Keys: q (or Esc, Ctrl-C) quits, s cycles the sort order (chain, rate,
-name), 1, 2, 3 pick one. --once prints one frame as plain text (the rates
-over one --interval) and exits, for scripts.`,
+name), 1, 2, 3 pick one, p switches profiling on and off. --once prints
+one frame as plain text (the rates over one --interval) and exits, for
+scripts.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			order, err := parseTopSort(sortBy)
 			if err != nil {
 				return err
+			}
+			if profSample == 0 {
+				return fmt.Errorf("%w: --sample 0: want 1 or more", errTopUsage)
 			}
 			if interval <= 0 {
 				return fmt.Errorf("%w: --interval %s: want a positive duration", errTopUsage, interval)
@@ -71,6 +83,11 @@ over one --interval) and exits, for scripts.`,
 				return err
 			}
 			defer done()
+			prof := newTopProfiler(env, c, profSample)
+			defer prof.close()
+			if profile {
+				prof.toggle()
+			}
 			sample := func() (topSample, error) {
 				ctx, cancel := context.WithTimeout(context.Background(), topRequestTimeout)
 				defer cancel()
@@ -83,12 +100,17 @@ over one --interval) and exits, for scripts.`,
 						}
 					}
 				}
-				return topSample{at: time.Now(), status: st}, err
+				ts := topSample{at: time.Now(), status: st}
+				if err == nil {
+					ts.profiles, ts.profileErrs = prof.read(ctx, st)
+					ts.profiling = ts.profiles != nil
+				}
+				return ts, err
 			}
 			if once {
 				return topOnce(env, sample, v)
 			}
-			_, err = tea.NewProgram(newTopModel(sample, v), tea.WithOutput(out)).Run()
+			_, err = tea.NewProgram(newTopModel(sample, prof.toggle, v), tea.WithOutput(out)).Run()
 			if errors.Is(err, tea.ErrInterrupted) {
 				// SIGINT (Ctrl-C when the input is not a terminal) quits.
 				return nil
@@ -101,6 +123,8 @@ over one --interval) and exits, for scripts.`,
 	f.DurationVar(&interval, "interval", time.Second, "time between samples")
 	f.BoolVar(&once, "once", false, "print one frame (the rates over one --interval) as plain text and exit")
 	f.StringVar(&sortBy, "sort", sortChain.String(), "order of the programs: chain, rate or name")
+	f.BoolVar(&profile, "profile", false, "time each program's body (a column NS/PKT) from the start")
+	f.Uint32Var(&profSample, "sample", 1, "while profiling, time one packet in N")
 	return cmd
 }
 
@@ -109,6 +133,9 @@ func topOnce(env *cliEnv, sample func() (topSample, error), v topView) error {
 	first, err := sample()
 	if err != nil {
 		return err
+	}
+	if first.profiling {
+		fmt.Fprintf(env.stderr, "profiling for %v (Ctrl-C ends it)\n", v.Interval)
 	}
 	time.Sleep(v.Interval)
 	second, err := sample()

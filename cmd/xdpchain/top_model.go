@@ -13,9 +13,11 @@ type topModel struct {
 	// sample polls the chains; it runs in bubbletea's command goroutines
 	// and must not touch the model.
 	sample func() (topSample, error)
-	view   topView
-	prev   *topSample
-	frame  topFrame
+	// toggleProfile switches profiling on or off (from the next poll).
+	toggleProfile func() bool
+	view          topView
+	prev          *topSample
+	frame         topFrame
 }
 
 // topSampleMsg carries a poll's result to Update.
@@ -27,9 +29,9 @@ type topSampleMsg struct {
 // topTickMsg asks for the next poll.
 type topTickMsg struct{}
 
-func newTopModel(sample func() (topSample, error), v topView) *topModel {
+func newTopModel(sample func() (topSample, error), toggleProfile func() bool, v topView) *topModel {
 	v.Interactive = true
-	return &topModel{sample: sample, view: v}
+	return &topModel{sample: sample, toggleProfile: toggleProfile, view: v}
 }
 
 // Init implements tea.Model: the first poll at once.
@@ -41,7 +43,7 @@ func (m *topModel) poll() tea.Msg {
 }
 
 // Update implements tea.Model. q, Esc and Ctrl-C quit; s cycles the sort
-// order, 1, 2, 3 pick one (chain, rate, name).
+// order, 1, 2, 3 pick one (chain, rate, name); p switches profiling.
 func (m *topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
@@ -52,6 +54,10 @@ func (m *topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.view.Sort = (m.view.Sort + 1) % topSorts
 		case "1", "2", "3":
 			m.view.Sort = topSort(k[0] - '1')
+		case "p", "P":
+			if m.toggleProfile != nil {
+				m.toggleProfile()
+			}
 		}
 	case tea.WindowSizeMsg:
 		m.view.Width, m.view.Height = msg.Width, msg.Height

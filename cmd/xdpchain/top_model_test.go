@@ -17,12 +17,12 @@ func TestTopModel(t *testing.T) {
 		sampleAt(t0, topStatus(1, 0, topProg("first", 100, 0), topProg("second", 0, 0))),
 		sampleAt(t0.Add(time.Second), topStatus(1, 0, topProg("first", 400, 0), topProg("second", 50, 0))),
 	}
-	calls := 0
+	calls, toggles := 0, 0
 	m := newTopModel(func() (topSample, error) {
 		s := samples[min(calls, len(samples)-1)]
 		calls++
 		return s, nil
-	}, topView{Interval: time.Second})
+	}, func() bool { toggles++; return toggles%2 == 1 }, topView{Interval: time.Second})
 
 	// Init polls; its message makes the first frame and schedules a tick.
 	msg := m.Init()()
@@ -52,6 +52,13 @@ func TestTopModel(t *testing.T) {
 	m.Update(tea.KeyPressMsg{Code: '2', Text: "2"})
 	if m.view.Sort != sortRate {
 		t.Errorf("after 2: sort %s", m.view.Sort)
+	}
+
+	// p switches profiling, each time.
+	m.Update(tea.KeyPressMsg{Code: 'p', Text: "p"})
+	m.Update(tea.KeyPressMsg{Code: 'p', Text: "p"})
+	if toggles != 2 {
+		t.Errorf("p twice switched profiling %d times", toggles)
 	}
 
 	m.Update(tea.WindowSizeMsg{Width: 60, Height: 3})

@@ -13,6 +13,12 @@ import (
 type topSample struct {
 	at     time.Time
 	status *client.Status
+	// profiling: the profiler was on; profiles are the observed
+	// interfaces' profiles since their observations started,
+	// profileErrs why others could not be profiled.
+	profiling   bool
+	profiles    map[topItfKey]*dispatcher.Profile
+	profileErrs map[topItfKey]error
 }
 
 // topRates is packets per second by the verdict a program returned.
@@ -47,6 +53,9 @@ type topProgram struct {
 	// packet.
 	Share      float64
 	ShareKnown bool
+	// Ns is the mean nanoseconds per timed packet of the program's body
+	// (profiling on), nil when unknown.
+	Ns *float64
 }
 
 // topInterface is one interface's part of a frame.
@@ -64,6 +73,8 @@ type topInterface struct {
 	Fallthrough     string
 	FallthroughRate *float64
 	Programs        []topProgram
+	// ProfileErr says why the interface could not be profiled.
+	ProfileErr string
 }
 
 // topFrame is what one screen of `xdpchain top` shows: the rates between
@@ -74,6 +85,8 @@ type topFrame struct {
 	// the first sample alone (no rates).
 	Elapsed    time.Duration
 	Interfaces []topInterface
+	// Profiling: the frame has the NS/PKT column.
+	Profiling bool
 }
 
 // topItfKey identifies an interface's root across samples.
@@ -90,7 +103,7 @@ type topItfKey struct {
 // A program or interface absent from prev has no rate yet; one absent
 // from cur is not shown.
 func computeFrame(prev *topSample, cur topSample) topFrame {
-	f := topFrame{At: cur.at, Interfaces: []topInterface{}}
+	f := topFrame{At: cur.at, Interfaces: []topInterface{}, Profiling: cur.profiling}
 	if cur.status == nil {
 		return f
 	}
@@ -118,6 +131,18 @@ func computeFrame(prev *topSample, cur topSample) topFrame {
 		if restarted {
 			old = &dispatcher.InterfaceStatus{}
 		}
+		key := topItfKey{s.NetNSInode, s.Ifindex}
+		var ns map[string]float64
+		if cur.profiling {
+			var prevProf *dispatcher.Profile
+			if prev != nil && prev.profiling {
+				prevProf = prev.profiles[key]
+			}
+			ns = profileNs(prevProf, cur.profiles[key])
+			if err := cur.profileErrs[key]; err != nil {
+				ti.ProfileErr = oneLine(err.Error())
+			}
+		}
 		oldStats := map[string]dispatcher.Stats{}
 		if old != nil {
 			for _, p := range old.Programs {
@@ -132,6 +157,9 @@ func computeFrame(prev *topSample, cur topSample) topFrame {
 			if o, ok := oldStats[p.Name]; ok || restarted {
 				r := statsRate(o, p.Stats, secs)
 				tp.Rates = &r
+			}
+			if v, ok := ns[p.Name]; ok {
+				tp.Ns = &v
 			}
 			ti.Programs = append(ti.Programs, tp)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +150,52 @@ func TestTopPluginState(t *testing.T) {
 	s.status.Daemon = nil
 	if got := computeFrame(nil, s).Interfaces[0].Programs[0].State; got != "" {
 		t.Errorf("without a daemon: %q", got)
+	}
+}
+
+// TestTopProfileNs: NS/PKT is the time over the packets timed between two
+// profiles of one observation (since it started for the first); a program
+// timed on no packet in between has none; a profile that went down (a new
+// observation) counts from zero; the frame draws the column only while
+// profiling.
+func TestTopProfileNs(t *testing.T) {
+	prof := func(progs ...dispatcher.ProgramProfile) *dispatcher.Profile {
+		return &dispatcher.Profile{Sample: 1, Programs: progs}
+	}
+	pp := func(name string, packets uint64, ns float64) dispatcher.ProgramProfile {
+		return dispatcher.ProgramProfile{Name: name, Packets: packets, NsPerPacket: ns}
+	}
+	key := topItfKey{7, 3}
+	t0 := time.Unix(1000, 0)
+	s0 := sampleAt(t0, topStatus(1, 0, topProg("a", 10, 0), topProg("b", 10, 0)))
+	s0.profiling, s0.profiles = true, map[topItfKey]*dispatcher.Profile{key: prof(pp("a", 100, 50), pp("b", 10, 1000))}
+	s1 := sampleAt(t0.Add(time.Second), topStatus(1, 0, topProg("a", 20, 0), topProg("b", 20, 0)))
+	// a: 100 more packets at 150 ns each; b: none timed in between.
+	s1.profiling, s1.profiles = true, map[topItfKey]*dispatcher.Profile{key: prof(pp("a", 200, 100), pp("b", 10, 1000))}
+
+	f := computeFrame(nil, s0)
+	if a := f.Interfaces[0].Programs[0]; a.Ns == nil || !near(*a.Ns, 50) {
+		t.Errorf("first sample: a's ns %v, want 50 (since the observation started)", a.Ns)
+	}
+	f = computeFrame(&s0, s1)
+	a, b := f.Interfaces[0].Programs[0], f.Interfaces[0].Programs[1]
+	if a.Ns == nil || !near(*a.Ns, 150) || b.Ns != nil {
+		t.Errorf("a's ns %v (want 150), b's %v (want none)", a.Ns, b.Ns)
+	}
+	if out := renderFrame(f, topView{}); !strings.Contains(out, "NS/PKT") || !strings.Contains(out, "150") {
+		t.Errorf("profiling frame:\n%s", out)
+	}
+
+	// A new observation (profiling switched off and on): from zero.
+	s2 := sampleAt(t0.Add(2*time.Second), topStatus(1, 0, topProg("a", 30, 0)))
+	s2.profiling, s2.profiles = true, map[topItfKey]*dispatcher.Profile{key: prof(pp("a", 4, 30))}
+	if a := computeFrame(&s1, s2).Interfaces[0].Programs[0]; a.Ns == nil || !near(*a.Ns, 30) {
+		t.Errorf("after a new observation a's ns %v, want 30", a.Ns)
+	}
+
+	// Not profiling: no column.
+	s3 := sampleAt(t0.Add(3*time.Second), topStatus(1, 0, topProg("a", 40, 0)))
+	if out := renderFrame(computeFrame(&s2, s3), topView{}); strings.Contains(out, "NS/PKT") {
+		t.Errorf("frame without profiling:\n%s", out)
 	}
 }

@@ -82,6 +82,8 @@ const (
 	rateWidth = 5 // formatRate's longest
 	// rateColumns are PKT/S, SHARE, DROP, PASS, TX, REDIR, ABORT.
 	rateColumns = 7
+	// nsWidth is the NS/PKT column's (profiling on).
+	nsWidth = len("NS/PKT")
 )
 
 // renderFrame draws a frame as plain text (no escape codes), lines at most
@@ -97,7 +99,7 @@ func renderFrame(f topFrame, v topView) string {
 	// The header names the active sort (and, live, the keys).
 	head := fmt.Sprintf("xdpchain top - rates over %.2fs - sort: %s", f.Elapsed.Seconds(), v.Sort)
 	if v.Interactive {
-		head = fmt.Sprintf("xdpchain top - every %s - sort: %s (s) - q: quit", v.Interval, v.Sort)
+		head = fmt.Sprintf("xdpchain top - every %s - sort: %s (s) - p: profile - q: quit", v.Interval, v.Sort)
 	}
 	if !f.At.IsZero() {
 		head += " - " + f.At.Format(time.TimeOnly)
@@ -114,6 +116,9 @@ func renderFrame(f topFrame, v topView) string {
 		}
 	}
 	cols := fitColumns(f, width)
+	if f.Profiling {
+		add("profiling: NS/PKT is the mean time of a program's body per timed packet")
+	}
 	for _, itf := range f.Interfaces {
 		add("")
 		name := itf.Name
@@ -136,7 +141,10 @@ func renderFrame(f topFrame, v topView) string {
 			add("  no program in the chain")
 			continue
 		}
-		add("%s", cols.row("#", "NAME", "OWNER", "STATE", []string{"PKT/S", "SHARE", "DROP", "PASS", "TX", "REDIR", "ABORT"}))
+		if itf.ProfileErr != "" {
+			add("  not profiled: %s", itf.ProfileErr)
+		}
+		add("%s", cols.row("#", "NAME", "OWNER", "STATE", []string{"PKT/S", "SHARE", "DROP", "PASS", "TX", "REDIR", "ABORT"}, profileCell(f, "NS/PKT")))
 		var notes []string
 		for _, p := range sortPrograms(itf.Programs, v.Sort) {
 			name, owner, state := p.Name, p.Owner, p.State
@@ -159,7 +167,11 @@ func renderFrame(f topFrame, v topView) string {
 					notes = append(notes, fmt.Sprintf("  slot %d: invalid %s/s, denied %s/s (in ABORT): %s", p.Slot, formatRate(r.Invalid), formatRate(r.Denied), p.Name))
 				}
 			}
-			add("%s", cols.row(strconv.Itoa(p.Slot), name, owner, state, nums))
+			ns := "-"
+			if p.Ns != nil {
+				ns = formatRate(*p.Ns)
+			}
+			add("%s", cols.row(strconv.Itoa(p.Slot), name, owner, state, nums, profileCell(f, ns)))
 		}
 		for _, n := range notes {
 			add("%s", n)
@@ -192,6 +204,9 @@ func fitColumns(f topFrame, width int) topColumns {
 	}
 	// One space between columns.
 	avail := width - slotWidth - rateColumns*rateWidth - (3 + rateColumns)
+	if f.Profiling {
+		avail -= 1 + nsWidth
+	}
 	type col struct {
 		w   *int
 		min int
@@ -221,14 +236,26 @@ func fitColumns(f topFrame, width int) topColumns {
 }
 
 // row lays out one program row: text columns left-aligned and cut to
-// their widths, numbers right-aligned.
-func (c topColumns) row(slot, name, owner, state string, nums []string) string {
+// their widths, numbers right-aligned, then the NS/PKT cell if ns is not
+// nil.
+func (c topColumns) row(slot, name, owner, state string, nums []string, ns *string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%*s %-*s %-*s %-*s", slotWidth, slot, c.name, truncate(name, c.name), c.owner, truncate(owner, c.owner), c.state, truncate(state, c.state))
 	for _, n := range nums {
 		fmt.Fprintf(&b, " %*s", rateWidth, n)
 	}
+	if ns != nil {
+		fmt.Fprintf(&b, " %*s", nsWidth, *ns)
+	}
 	return b.String()
+}
+
+// profileCell is a row's NS/PKT cell: s when the frame profiles, else none.
+func profileCell(f topFrame, s string) *string {
+	if !f.Profiling {
+		return nil
+	}
+	return &s
 }
 
 // truncate cuts s to n columns, marking the cut with '~' (ASCII: the view

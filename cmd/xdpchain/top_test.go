@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -364,5 +365,101 @@ func TestNoTerminalQueries(t *testing.T) {
 	}
 	if bytes.ContainsRune(out, 0x1b) || !bytes.Contains(out, []byte("xdpchain")) {
 		t.Errorf("xdpchain version in a terminal wrote %q", out)
+	}
+}
+
+// programNs returns the NS/PKT field of the newest row of program name
+// among lines of a profiling frame ("" when there is none): the row of
+// programRate and a twelfth field.
+func programNs(lines []string, name string) string {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if f := strings.Fields(lines[i]); len(f) == 12 && f[1] == name {
+			return f[11]
+		}
+	}
+	return ""
+}
+
+// rootInstructions returns the running root's instructions as the kernel
+// translated them.
+func (s *topSetup) rootInstructions(t *testing.T) string {
+	t.Helper()
+	var doc struct {
+		Interfaces []struct {
+			DispatcherID uint32 `json:"dispatcher_id"`
+		} `json:"interfaces"`
+	}
+	out := s.mustRun(t, "status", "--json", "--netns", s.recv.Name, s.iface)
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Interfaces) != 1 {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return testutil.Instructions(t, doc.Interfaces[0].DispatcherID)
+}
+
+// TestTopProfile: `top --once --profile` shows a column NS/PKT with a
+// positive time for the program under traffic, and the plain generation
+// runs again once it has exited; live, p switches the column on and off,
+// and the plain generation runs again after p and after q.
+func TestTopProfile(t *testing.T) {
+	s := newTopSetup(t)
+	plain := s.rootInstructions(t)
+
+	out := s.mustRun(t, "top", "--once", "--profile", "--interval", "300ms", "--netns", s.recv.Name, s.iface)
+	t.Logf("\n%s", out)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	for _, line := range lines {
+		if len(line) > 80 {
+			t.Errorf("a line wider than 80 columns: %q", line)
+		}
+	}
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "NS/PKT") }) {
+		t.Errorf("no NS/PKT column")
+	}
+	if ns := programNs(lines, topProgName); !nonZero(ns) || ns == "<0.1" {
+		t.Errorf("NS/PKT of %s: %q, want a time > 0", topProgName, ns)
+	}
+	if got := s.rootInstructions(t); got != plain {
+		t.Errorf("after top --once --profile the root is not the plain generation")
+	}
+
+	l := startTop(t, s)
+	deadline := time.After(60 * time.Second)
+	l.waitFor(t, "a non-zero rate of "+topProgName, deadline, func(lines []string) bool {
+		rate, _ := programRate(lines, topProgName)
+		return nonZero(rate)
+	})
+	l.key(t, "p")
+	l.waitFor(t, "a positive NS/PKT after p", deadline, func(lines []string) bool {
+		ns := programNs(lines, topProgName)
+		return nonZero(ns) && ns != "<0.1"
+	})
+	if got := s.rootInstructions(t); got == plain {
+		t.Errorf("while top profiles, the root runs the plain generation")
+	}
+	l.key(t, "p")
+	l.waitFor(t, "no NS/PKT column after p again", deadline, func(lines []string) bool {
+		rate, _ := programRate(lines, topProgName)
+		return nonZero(rate) && !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "NS/PKT") })
+	})
+	if got := s.rootInstructions(t); got != plain {
+		t.Errorf("after p again the root is not the plain generation")
+	}
+	l.key(t, "p")
+	l.waitFor(t, "a positive NS/PKT after p a third time", deadline, func(lines []string) bool {
+		ns := programNs(lines, topProgName)
+		return nonZero(ns) && ns != "<0.1"
+	})
+	l.key(t, "q")
+	select {
+	case l.waitErr = <-l.exited:
+		l.waited = true
+		if l.waitErr != nil {
+			t.Fatalf("xdpchain top after q: %v", l.waitErr)
+		}
+	case <-deadline:
+		t.Fatal("xdpchain top still runs after q")
+	}
+	if got := s.rootInstructions(t); got != plain {
+		t.Errorf("after top quit while profiling the root is not the plain generation")
 	}
 }
