@@ -105,7 +105,7 @@ func TestRenderFrame(t *testing.T) {
 	}
 
 	live := renderFrame(topTestFrame(), topView{Width: 80, Interval: 200 * time.Millisecond, Sort: sortRate, Interactive: true})
-	if !strings.Contains(live, "every 200ms - sort: rate (s) - q: quit") {
+	if !strings.Contains(live, "every 200ms - sort: rate (s) - p: profile - q: quit") {
 		t.Errorf("live header:\n%s", live)
 	}
 	// Narrow and wide screens.
