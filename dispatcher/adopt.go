@@ -166,10 +166,10 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	if _, err := newMechanism(mech); err != nil {
 		return nil, nil, err
 	}
-	if mech == Freplace {
-		// Verified in Debian's 6.1 and 6.12: the kernel refuses (EINVAL)
-		// an extension program that tail-calls through a program array.
-		return nil, nil, fmt.Errorf("%w: an adopted program runs through a tail call, which the kernel refuses in an freplace slot: adopt with the inline or linked mechanism", ErrInvalid)
+	if mech == Freplace && o.Mechanism == Freplace {
+		if err := probeFreplace(); err != nil {
+			return nil, nil, err
+		}
 	}
 	attached := false
 	defer func() {
@@ -234,6 +234,10 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	if err != nil {
 		return nil, nil, err
 	}
+	// Rows the committed state does not name: it becomes the retired
+	// generation, whose rows (never written: the program ran alone) are
+	// read beside the chain's; sharing one would count it twice.
+	c.counters = assignCounters(c.chain, st.Programs)
 	if _, err := r.execute(c); err != nil {
 		return nil, nil, err
 	}

@@ -45,17 +45,6 @@ func TestAdoptAndLeave(t *testing.T) {
 			mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 				f := newFixture(t, mech)
 				id := attachWithTool(t, f, tool, testprogs.DropPort)
-				if mech == dispatcher.Freplace {
-					// The call slot tail-calls, which an extension may not.
-					if _, _, err := dispatcher.Adopt(f.iface(), f.opts(), dispatcher.AdoptOptions{}); !errors.Is(err, dispatcher.ErrInvalid) {
-						t.Errorf("adopting into an freplace root: %v, want ErrInvalid", err)
-					}
-					if x := xdpOf(t, f.recv, f.iface()); x.ProgId != id {
-						t.Errorf("after a refused adopt netlink reports program %d, want %d", x.ProgId, id)
-					}
-					netlinkDetach(t, f)
-					return
-				}
 
 				dropAddr := netip.AddrPortFrom(f.pair.B.Addr4(), testprogs.DropPortDefault)
 				missed := newSeqReceiver(t, f.recv, dropAddr) // datagrams dropport did not see

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -190,9 +191,11 @@ func Built(out string, entries []Entry) (map[string]string, error) {
 // missing.
 func kernelTreeIn(cache string, sources []Entry) (string, error) {
 	tree := filepath.Join(cache, kernelTree)
+	// Each file once: tar extracts a member once and reports a second
+	// mention of it as not found (several programs share a source).
 	var missing []string
 	for _, e := range sources {
-		if _, err := os.Stat(filepath.Join(tree, e.Path)); err != nil {
+		if _, err := os.Stat(filepath.Join(tree, e.Path)); err != nil && !slices.Contains(missing, e.Path) {
 			missing = append(missing, e.Path)
 		}
 	}

@@ -286,9 +286,6 @@ func runAlone(t *testing.T, e Entry, obj []byte, frames [][]byte) ([]outcome, ma
 func runInChain(t *testing.T, r *dispatcher.Root, mech dispatcher.MechanismKind, e Entry, obj []byte, pos position, frames [][]byte, initial mapState) []outcome {
 	t.Helper()
 	p, err := dispatcher.NewProgram(e.Name, obj, e.Function)
-	if e.Untyped && err != nil && strings.Contains(err.Error(), "not XDP") {
-		t.Skipf("xdpchain does not accept untyped sections yet (issue 15, item 2): %v", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,11 +306,6 @@ func runInChain(t *testing.T, r *dispatcher.Root, mech dispatcher.MechanismKind,
 		neighbour("after", 90)
 	}
 	if err := r.Apply(dispatcher.Spec{Mechanism: mech, Programs: chain}); err != nil {
-		if mech == dispatcher.Freplace && e.TailCalls != nil && strings.Contains(err.Error(), `"`+e.Name+`"`) {
-			// Verified in Debian's 6.1: EINVAL (ARCHITECTURE.md, "Why
-			// not tail-call linking").
-			t.Skipf("the kernel refuses a tail-calling program in an freplace slot: %v", err)
-		}
 		t.Fatalf("chain %s: %v", pos.name, err)
 	}
 	st, err := r.Status()

@@ -483,12 +483,21 @@ func (p *Plugin) LastHealth() HealthStatus {
 	return p.lastHealth
 }
 
+// startHealthLoop checks the plugin's health every HealthInterval, each
+// check bounded by the interval.
 func (p *Plugin) startHealthLoop() {
 	if p.opts.HealthInterval <= 0 {
 		return
 	}
+	p.runHealthLoop(p.opts.HealthInterval, p.opts.HealthInterval)
+}
+
+// runHealthLoop checks the plugin's health every interval until it exits,
+// each check bounded by timeout (a check still running when the next is
+// due delays it), and records and logs the results.
+func (p *Plugin) runHealthLoop(interval, timeout time.Duration) {
 	go func() {
-		t := time.NewTicker(p.opts.HealthInterval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
@@ -496,7 +505,7 @@ func (p *Plugin) startHealthLoop() {
 				return
 			case <-t.C:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), p.opts.HealthInterval)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			err := p.Health(ctx)
 			cancel()
 			p.mu.Lock()
