@@ -68,7 +68,7 @@ type ManyResult struct {
 	Programs   int           `json:"programs"`
 	Ready      time.Duration `json:"ready_ns"`
 	// ReadyCPU is the daemon's CPU time (user and system) until ready.
-	ReadyCPU time.Duration `json:"ready_cpu_ns"`
+	ReadyCPU   time.Duration `json:"ready_cpu_ns"`
 	Change     time.Duration `json:"change_ns"`
 	RSSMB      float64       `json:"rss_mb"`
 	IdleWindow time.Duration `json:"idle_window_ns"`

@@ -66,8 +66,10 @@ func writeCommonInitramfs(dst, disk string, p *payload) error {
 				c.Symlink(a, "/bin/busybox")
 			}
 		}
-		c.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
-		c.File("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
+		// tcpdump (a host tool) drops its privileges to the user tcpdump,
+		// and exits 1 where there is none.
+		c.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\ntcpdump:x:102:105::/nonexistent:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
+		c.File("etc/group", 0o644, []byte("root:x:0:\ntcpdump:x:105:\nnogroup:x:65534:\n"))
 		c.File("etc/hosts", 0o644, []byte("127.0.0.1 localhost\n::1 localhost\n"))
 		c.File("init", 0o755, p.Init)
 		return nil

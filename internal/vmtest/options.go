@@ -109,8 +109,9 @@ var DefaultModules = []string{"veth", "dummy", "xfrm_user", "nfnetlink"}
 // DefaultHostTools are copied from the host into the guest's
 // /usr/local/sbin (ahead of busybox in PATH), with their shared libraries:
 // busybox's ip cannot create veth pairs or network namespaces; tcpdump
-// reads the pcap files `xdpchain dump` writes.
-var DefaultHostTools = []string{"ip", "bpftool", "tc", "tcpdump"}
+// reads the pcap files `xdpchain dump` writes; util-linux's unshare has
+// --kill-child, which busybox's lacks.
+var DefaultHostTools = []string{"ip", "bpftool", "tc", "tcpdump", "unshare"}
 
 // DefaultHostFiles are copied from the host to the same paths in the
 // guest when they exist: libxdp's BPF objects (xdp-dispatcher.o,
