@@ -37,7 +37,7 @@ const (
 
 // How a generation counts (state.Counting).
 const (
-	// countingPerSlot (the empty string, states written before issue 16):
+	// countingPerSlot (the empty string, states of format 1, written by 0.3 and earlier):
 	// every slot counts the verdict of every packet it sees, in its
 	// program's row, and row 0 counts fall-through in the verdict's column.
 	countingPerSlot = ""

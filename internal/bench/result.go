@@ -194,7 +194,7 @@ func (r *Result) analyze() {
 }
 
 // TargetSampledProfile is the most a profile sampling one packet in 1000
-// may add to a chain of 10, in percent (issue 19).
+// may add to a chain of 10, in percent.
 const TargetSampledProfile = 2.0
 
 // observedChecks checks TargetSampledProfile against the unobserved row

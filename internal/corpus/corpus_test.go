@@ -183,9 +183,9 @@ func fillTailCalls(t *testing.T, e Entry, obj []byte, maps map[string]*ebpf.Map)
 	}
 	spec := xdpSpec(t, e, obj)
 	delete(spec.Programs, e.Function)
-	// The program's own maps, whatever flags their creator gave them (the
-	// dispatcher's .bss lacks BPF_F_MMAPABLE, which cilium/ebpf wants
-	// of a replacement: issue 15, item 4): referenced directly.
+	// The program's own maps, whatever flags their creator gave them
+	// (data maps pinned by 0.3 lack BPF_F_MMAPABLE, which cilium/ebpf
+	// wants of a replacement): referenced directly.
 	for _, ps := range spec.Programs {
 		for i := range ps.Instructions {
 			ins := &ps.Instructions[i]
