@@ -17,7 +17,9 @@ import (
 // r6 (context) and r7 (counters) survive their helper calls.
 //
 // Profile: one timestamp on the stack, taken at the root's start on a
-// sampled packet (0 otherwise); each timed hook reads the clock, adds the
+// sampled packet (0 otherwise; a sampled profile's root holds two copies
+// of the chain, see emitDualRoot, and only the timed one has the hooks
+// below); each timed hook reads the clock, adds the
 // time since the last timestamp to a row of the per-CPU histogram (the
 // program's counter row after its body, row 0 — the root — before it) and
 // keeps the new timestamp. A row is {packets, nanoseconds, 32 log2
@@ -94,9 +96,11 @@ func (g *generation) observesDecision(i int) bool {
 }
 
 // observeEntry starts an observed packet: the area's timestamp is 0 (not
-// timed) until slot 0's input hook samples it.
+// timed) until slot 0's input hook samples it. A dual root needs none:
+// only its timed copy reads the timestamp, which it sets first.
 func (g *generation) observeEntry() []asm.Instruction {
-	if g.obs == nil {
+	if g.obs == nil || g.obs.pass == passPlain {
+		// The dual root's timed copy sets the timestamp at its start.
 		return nil
 	}
 	return []asm.Instruction{
@@ -130,14 +134,20 @@ func (g *generation) observeInput(i int) []asm.Instruction {
 	case g.obs.profile == nil:
 	case i == 0 && g.obs.pass == passTimed:
 		// The timed copy starts here, entered from the plain copy's
-		// sample check (its captures ran there).
-		out = append(out,
-			asm.FnKtimeGetNs.Call().WithSymbol(g.label("obs_timed")),
-			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
-		)
+		// sample check (its captures ran there): the clock starts
+		// over.
+		if g.counters {
+			out = append(out,
+				asm.Mov.Imm(asm.R1, int32(g.obs.sample-1)).WithSymbol(g.label("obs_timed")),
+				asm.StoreMem(regCounters, sampleClock, asm.R1, asm.DWord),
+				asm.FnKtimeGetNs.Call(),
+			)
+		} else {
+			out = append(out, asm.FnKtimeGetNs.Call().WithSymbol(g.label("obs_timed")))
+		}
+		out = append(out, asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord))
 	case i == 0 && g.obs.pass == passPlain:
-		out = append(out, g.emitSample(done)...)
-		out = append(out, asm.Ja.Label(g.timedName(g.label("obs_timed"))))
+		out = append(out, g.emitDualSample(g.timedName(g.label("obs_timed")))...)
 	case i == 0:
 		out = append(out, g.emitSample(done)...)
 		out = append(out,
@@ -206,6 +216,29 @@ func (g *generation) observeBody(i int) []asm.Instruction {
 		asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord).WithSymbol(reload),
 		asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done),
 	)
+}
+
+// emitDualSample jumps to timed when the packet is one of the profile's
+// sample, its cheapest form for the plain copy of a dual root: with
+// counters, the per-CPU clock counts down from sample-1 (a load, an add, a
+// comparison not taken and a store for an untimed packet; the timed copy
+// starts it over); a value at or above sample, left by an earlier
+// profile, samples at once. Without counters, bpf_get_prandom_u32.
+func (g *generation) emitDualSample(timed string) []asm.Instruction {
+	n := int32(g.obs.sample)
+	if !g.counters {
+		return []asm.Instruction{
+			asm.FnGetPrandomU32.Call(),
+			asm.Mod.Imm(asm.R0, n),
+			asm.JEq.Imm(asm.R0, 0, timed),
+		}
+	}
+	return []asm.Instruction{
+		asm.LoadMem(asm.R1, regCounters, sampleClock, asm.DWord),
+		asm.Add.Imm(asm.R1, -1),
+		asm.JGE.Imm(asm.R1, n, timed), // unsigned: 0 - 1 too
+		asm.StoreMem(regCounters, sampleClock, asm.R1, asm.DWord),
+	}
 }
 
 // observeDecision runs after slot i's verdict is counted, the verdict the
@@ -394,7 +427,7 @@ func (g *generation) observeSize() int {
 	}
 	const timing, event = 48, 40
 	n := 8
-	if g.obs.profile != nil && g.obs.sample > 1 && g.dualFits() {
+	if g.obs.profile != nil && g.obs.sample > 1 && len(g.slots) > 0 && g.dualFits() {
 		n += chainSize(g)
 	}
 	for i, s := range g.slots {
@@ -470,7 +503,7 @@ func (g *generation) dualFits() bool {
 
 // dualRoot reports whether emitRoot writes g as a dual root.
 func (g *generation) dualRoot() bool {
-	return g.obs != nil && g.obs.pass == passAuto && g.obs.profile != nil && g.obs.sample > 1 && g.dualFits()
+	return g.obs != nil && g.obs.pass == passAuto && g.obs.profile != nil && g.obs.sample > 1 && len(g.slots) > 0 && g.dualFits()
 }
 
 // emitDualRoot writes g's dual root: the plain copy (with the root's
@@ -516,6 +549,7 @@ func (o *observing) oneCopy() string {
 	if o == nil || o.profile == nil || o.sample <= 1 {
 		return ""
 	}
+	// An empty chain has nothing to copy (and nothing timed).
 	return o.single
 }
 
