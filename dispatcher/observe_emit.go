@@ -129,6 +129,17 @@ func (g *generation) observeInput(i int) []asm.Instruction {
 	for j, e := range g.obs.capturesAt(i, s, AtInput) {
 		out = append(out, g.emitEvent(i, e, eventInput, fmt.Sprintf("in%d_%d", i, j))...)
 	}
+	if g.obs.pass == passPlain {
+		// The dual root's plain copy: the captures, and at slot 0 the
+		// sample check, which leaves r1 alone.
+		if len(out) > 0 {
+			out = append(out, asm.Mov.Reg(asm.R1, regCtx))
+		}
+		if i == 0 && g.obs.profile != nil {
+			out = append(out, g.emitDualSample(g.timedName(g.label("obs_timed")))...)
+		}
+		return out
+	}
 	done := g.label(fmt.Sprintf("obs_in%d", i))
 	switch {
 	case g.obs.profile == nil:
@@ -146,24 +157,25 @@ func (g *generation) observeInput(i int) []asm.Instruction {
 			out = append(out, asm.FnKtimeGetNs.Call().WithSymbol(g.label("obs_timed")))
 		}
 		out = append(out, asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord))
-	case i == 0 && g.obs.pass == passPlain:
-		out = append(out, g.emitDualSample(g.timedName(g.label("obs_timed")))...)
 	case i == 0:
 		out = append(out, g.emitSample(done)...)
 		out = append(out,
 			asm.FnKtimeGetNs.Call(),
 			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
 		)
-	case g.obs.pass == passPlain:
-	case g.obs.timed(s) && g.obs.profiled == nil:
+	case !g.obs.timed(s):
+	case g.obs.profiled == nil:
 		out = append(out, g.emitTiming(0, i == 1, done, done)...)
-	case g.obs.timed(s):
+	default:
 		out = append(out,
 			asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
 			asm.JEq.Imm(asm.R1, 0, done),
 			asm.FnKtimeGetNs.Call(),
 			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
 		)
+	}
+	if len(out) == 0 {
+		return nil // r1 is still the context: no landing
 	}
 	return append(out, asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done))
 }
@@ -221,9 +233,10 @@ func (g *generation) observeBody(i int) []asm.Instruction {
 // emitDualSample jumps to timed when the packet is one of the profile's
 // sample, its cheapest form for the plain copy of a dual root: with
 // counters, the per-CPU clock counts down from sample-1 (a load, an add, a
-// comparison not taken and a store for an untimed packet; the timed copy
-// starts it over); a value at or above sample, left by an earlier
-// profile, samples at once. Without counters, bpf_get_prandom_u32.
+// comparison not taken and a store for an untimed packet, in r2: r1 stays
+// the context; the timed copy starts the clock over); a value at or above
+// sample, left by an earlier profile, samples at once. Without counters,
+// bpf_get_prandom_u32.
 func (g *generation) emitDualSample(timed string) []asm.Instruction {
 	n := int32(g.obs.sample)
 	if !g.counters {
@@ -231,13 +244,14 @@ func (g *generation) emitDualSample(timed string) []asm.Instruction {
 			asm.FnGetPrandomU32.Call(),
 			asm.Mod.Imm(asm.R0, n),
 			asm.JEq.Imm(asm.R0, 0, timed),
+			asm.Mov.Reg(asm.R1, regCtx),
 		}
 	}
 	return []asm.Instruction{
-		asm.LoadMem(asm.R1, regCounters, sampleClock, asm.DWord),
-		asm.Add.Imm(asm.R1, -1),
-		asm.JGE.Imm(asm.R1, n, timed), // unsigned: 0 - 1 too
-		asm.StoreMem(regCounters, sampleClock, asm.R1, asm.DWord),
+		asm.LoadMem(asm.R2, regCounters, sampleClock, asm.DWord),
+		asm.Add.Imm(asm.R2, -1),
+		asm.JGE.Imm(asm.R2, n, timed), // unsigned: 0 - 1 too
+		asm.StoreMem(regCounters, sampleClock, asm.R2, asm.DWord),
 	}
 }
 
