@@ -42,6 +42,12 @@ func (m linkedMechanism) build(g *generation) (*ebpf.Program, error) {
 // verifier refuses the inlined chain.
 func (m linkedMechanism) buildPlaced(g *generation) (*ebpf.Program, error) {
 	prog, err := m.splice(g)
+	if err != nil && g.obs.refusedDual(err) {
+		if err := g.prepareRoot(); err != nil {
+			return nil, err
+		}
+		prog, err = m.splice(g)
+	}
 	if err == nil || !g.anyInlined() {
 		return prog, err
 	}

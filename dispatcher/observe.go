@@ -266,6 +266,12 @@ type observing struct {
 	profiled map[string]bool
 	// events are the perf event arrays of captures and traces.
 	events []observedEvents
+	// pass is the copy of the chain being emitted (observe_emit.go,
+	// emitDualRoot); single, when set, says why a sampled profile's root
+	// keeps one copy of the chain.
+	pass   obsPass
+	dual   bool
+	single string
 }
 
 type observedEvents struct {

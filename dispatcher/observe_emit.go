@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cilium/ebpf/asm"
 )
@@ -16,7 +17,9 @@ import (
 // r6 (context) and r7 (counters) survive their helper calls.
 //
 // Profile: one timestamp on the stack, taken at the root's start on a
-// sampled packet (0 otherwise); each timed hook reads the clock, adds the
+// sampled packet (0 otherwise; a sampled profile's root holds two copies
+// of the chain, see emitDualRoot, and only the timed one has the hooks
+// below); each timed hook reads the clock, adds the
 // time since the last timestamp to a row of the per-CPU histogram (the
 // program's counter row after its body, row 0 — the root — before it) and
 // keeps the new timestamp. A row is {packets, nanoseconds, 32 log2
@@ -93,9 +96,11 @@ func (g *generation) observesDecision(i int) bool {
 }
 
 // observeEntry starts an observed packet: the area's timestamp is 0 (not
-// timed) until slot 0's input hook samples it.
+// timed) until slot 0's input hook samples it. A dual root needs none:
+// only its timed copy reads the timestamp, which it sets first.
 func (g *generation) observeEntry() []asm.Instruction {
-	if g.obs == nil {
+	if g.obs == nil || g.obs.pass == passPlain {
+		// The dual root's timed copy sets the timestamp at its start.
 		return nil
 	}
 	return []asm.Instruction{
@@ -124,24 +129,53 @@ func (g *generation) observeInput(i int) []asm.Instruction {
 	for j, e := range g.obs.capturesAt(i, s, AtInput) {
 		out = append(out, g.emitEvent(i, e, eventInput, fmt.Sprintf("in%d_%d", i, j))...)
 	}
+	if g.obs.pass == passPlain {
+		// The dual root's plain copy: the captures, and at slot 0 the
+		// sample check, which leaves r1 alone.
+		if len(out) > 0 {
+			out = append(out, asm.Mov.Reg(asm.R1, regCtx))
+		}
+		if i == 0 && g.obs.profile != nil {
+			out = append(out, g.emitDualSample(g.timedName(g.label("obs_timed")))...)
+		}
+		return out
+	}
 	done := g.label(fmt.Sprintf("obs_in%d", i))
 	switch {
 	case g.obs.profile == nil:
+	case i == 0 && g.obs.pass == passTimed:
+		// The timed copy starts here, entered from the plain copy's
+		// sample check (its captures ran there): the clock starts
+		// over.
+		if g.counters {
+			out = append(out,
+				asm.Mov.Imm(asm.R1, int32(g.obs.sample-1)).WithSymbol(g.label("obs_timed")),
+				asm.StoreMem(regCounters, sampleClock, asm.R1, asm.DWord),
+				asm.FnKtimeGetNs.Call(),
+			)
+		} else {
+			out = append(out, asm.FnKtimeGetNs.Call().WithSymbol(g.label("obs_timed")))
+		}
+		out = append(out, asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord))
 	case i == 0:
 		out = append(out, g.emitSample(done)...)
 		out = append(out,
 			asm.FnKtimeGetNs.Call(),
 			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
 		)
-	case g.obs.timed(s) && g.obs.profiled == nil:
+	case !g.obs.timed(s):
+	case g.obs.profiled == nil:
 		out = append(out, g.emitTiming(0, i == 1, done, done)...)
-	case g.obs.timed(s):
+	default:
 		out = append(out,
 			asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
 			asm.JEq.Imm(asm.R1, 0, done),
 			asm.FnKtimeGetNs.Call(),
 			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
 		)
+	}
+	if len(out) == 0 {
+		return nil // r1 is still the context: no landing
 	}
 	return append(out, asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done))
 }
@@ -173,11 +207,12 @@ func (g *generation) emitSample(skip string) []asm.Instruction {
 }
 
 // observeBody runs right after slot i's body, its verdict in r0: the
-// program's time since the slot's start. An untimed packet pays a load and
-// a comparison.
+// program's time since the slot's start. In a root of one copy an untimed
+// packet pays a load and a comparison; the plain copy of a dual root has
+// no timing.
 func (g *generation) observeBody(i int) []asm.Instruction {
 	s := g.slots[i]
-	if !g.obs.timed(s) {
+	if !g.obs.timed(s) || g.obs.pass == passPlain {
 		return nil
 	}
 	done := g.label(fmt.Sprintf("obs_body%d", i))
@@ -193,6 +228,31 @@ func (g *generation) observeBody(i int) []asm.Instruction {
 		asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord).WithSymbol(reload),
 		asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done),
 	)
+}
+
+// emitDualSample jumps to timed when the packet is one of the profile's
+// sample, its cheapest form for the plain copy of a dual root: with
+// counters, the per-CPU clock counts down from sample-1 (a load, an add, a
+// comparison not taken and a store for an untimed packet, in r2: r1 stays
+// the context; the timed copy starts the clock over); a value at or above
+// sample, left by an earlier profile, samples at once. Without counters,
+// bpf_get_prandom_u32.
+func (g *generation) emitDualSample(timed string) []asm.Instruction {
+	n := int32(g.obs.sample)
+	if !g.counters {
+		return []asm.Instruction{
+			asm.FnGetPrandomU32.Call(),
+			asm.Mod.Imm(asm.R0, n),
+			asm.JEq.Imm(asm.R0, 0, timed),
+			asm.Mov.Reg(asm.R1, regCtx),
+		}
+	}
+	return []asm.Instruction{
+		asm.LoadMem(asm.R2, regCounters, sampleClock, asm.DWord),
+		asm.Add.Imm(asm.R2, -1),
+		asm.JGE.Imm(asm.R2, n, timed), // unsigned: 0 - 1 too
+		asm.StoreMem(regCounters, sampleClock, asm.R2, asm.DWord),
+	}
 }
 
 // observeDecision runs after slot i's verdict is counted, the verdict the
@@ -373,13 +433,17 @@ func (g *generation) emitEvent(i int, e observedEvents, kind int32, name string)
 	return out
 }
 
-// observeSize bounds the instructions the hooks add to g's root.
+// observeSize bounds the instructions the hooks add to g's root: with a
+// dual root, a second copy of the chain too.
 func (g *generation) observeSize() int {
 	if g.obs == nil {
 		return 0
 	}
 	const timing, event = 48, 40
 	n := 8
+	if g.obs.profile != nil && g.obs.sample > 1 && len(g.slots) > 0 && g.dualFits() {
+		n += chainSize(g)
+	}
 	for i, s := range g.slots {
 		n += 4 + event*(len(g.obs.capturesAt(i, s, AtInput))+len(g.obs.capturesAt(i, s, AtOutput))+len(g.obs.traces()))
 		if g.obs.timed(s) {
@@ -387,4 +451,129 @@ func (g *generation) observeSize() int {
 		}
 	}
 	return n
+}
+
+// A sampled profile's root holds two copies of the chain (the dual root):
+// at slot 0 one per-CPU sample clock decides whether the packet is timed;
+// an untimed packet runs the plain copy, the plain generation's code with
+// the same captures and traces but no timing at all, and a timed one jumps
+// to the timed copy, which times every profiled slot. Both copies count
+// and decide exactly as the plain generation does: they are emitted by the
+// same emitRoot. The cost is the root's length (the chain's code twice):
+// where that would break the verifier's limits the root keeps one copy,
+// each timed slot checking whether the packet is sampled, and
+// observing.single says why.
+type obsPass int
+
+// Passes of the root's emission.
+const (
+	passAuto  obsPass = iota // a dual root if it fits, else one copy
+	passPlain                // the dual root's untimed copy
+	passTimed                // the dual root's timed copy
+)
+
+// Limits of a dual root: the plain copy's jump to the timed one must fit
+// a jump's 16-bit offset, and an unprivileged caller's program has at most
+// 4096 instructions (BPF_MAXINSNS).
+const maxUnprivilegedInsns = 4096
+
+// chainSize bounds the instructions of one copy of g's chain.
+func chainSize(g *generation) int {
+	n := 0
+	for _, s := range g.slots {
+		n += 64 + len(s.body)
+		for _, ins := range s.body {
+			if ins.OpCode.IsDWordLoad() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// dualFits reports whether g's root may hold two copies of its chain,
+// noting why not in g.obs.single.
+func (g *generation) dualFits() bool {
+	if g.obs.single != "" {
+		return false
+	}
+	one := 32 + chainSize(g)
+	for i, s := range g.slots {
+		one += 4 + 40*(len(g.obs.capturesAt(i, s, AtInput))+len(g.obs.capturesAt(i, s, AtOutput))+len(g.obs.traces()))
+		if g.obs.timed(s) {
+			one += 96
+		}
+	}
+	limit := maxJumpSpan
+	if g.unprivileged() {
+		limit = maxUnprivilegedInsns
+	}
+	if 2*one >= limit {
+		g.obs.single = fmt.Sprintf("the chain twice (about %d instructions) would exceed %d", 2*one, limit)
+		return false
+	}
+	return true
+}
+
+// dualRoot reports whether emitRoot writes g as a dual root.
+func (g *generation) dualRoot() bool {
+	return g.obs != nil && g.obs.pass == passAuto && g.obs.profile != nil && g.obs.sample > 1 && len(g.slots) > 0 && g.dualFits()
+}
+
+// emitDualRoot writes g's dual root: the plain copy (with the root's
+// entry), then the timed copy from where the plain one jumps to it, its
+// labels renamed.
+func (g *generation) emitDualRoot(entry asm.Instruction) asm.Instructions {
+	defer func() { g.obs.pass = passAuto }()
+	g.obs.pass = passPlain
+	plain := emitRoot(g, entry)
+	g.obs.pass = passTimed
+	timed := emitRoot(g, entry)
+	start := g.timedName(g.label("obs_timed"))
+	for i := range timed {
+		ins := &timed[i]
+		if sym := ins.Symbol(); sym != "" {
+			*ins = ins.WithSymbol(g.timedName(sym))
+		}
+		if ref := ins.Reference(); ref != "" && !ins.IsFunctionReference() && g.timedName(ref) != ref {
+			*ins = ins.WithReference(g.timedName(ref))
+		}
+	}
+	g.obs.dual = true
+	for i, ins := range timed {
+		if ins.Symbol() == start {
+			return append(plain, timed[i:]...)
+		}
+	}
+	panic("xdpchain: dual root without its timed copy") // emitted above: cannot happen
+}
+
+// timedName is the timed copy's name for a label of the root.
+func (g *generation) timedName(name string) string {
+	prefix := g.label("")
+	if rest, ok := strings.CutPrefix(name, prefix); ok {
+		return prefix + "t_" + rest
+	}
+	return name
+}
+
+// oneCopy says why a sampled profile's root keeps one copy of the chain
+// ("" for a dual root, or no sampled profile).
+func (o *observing) oneCopy() string {
+	if o == nil || o.profile == nil || o.sample <= 1 {
+		return ""
+	}
+	// An empty chain has nothing to copy (and nothing timed).
+	return o.single
+}
+
+// refusedDual reports whether err refused a dual root; then the next
+// emission keeps one copy, and single says why.
+func (o *observing) refusedDual(err error) bool {
+	if o == nil || !o.dual {
+		return false
+	}
+	o.dual = false
+	o.single = "the verifier refused the chain twice: " + firstLine(err)
+	return true
 }

@@ -457,7 +457,10 @@ type ProgramProfile struct {
 type Profile struct {
 	Duration time.Duration `json:"-"`
 	// Sample: one packet in Sample was timed.
-	Sample   uint32           `json:"sample"`
+	Sample uint32 `json:"sample"`
+	// OneCopy, when set, says why the sampled root keeps one copy of the
+	// chain: an untimed packet then pays a check at each timed slot.
+	OneCopy  string           `json:"one_copy,omitempty"`
 	Programs []ProgramProfile `json:"programs"`
 	// Root is the dispatcher's own time per packet: from its start to the
 	// first slot and between one slot's end and the next one's start
@@ -485,7 +488,7 @@ func (o *Observation) Profile() (*Profile, error) {
 			sample = min(sample, l.Probe.Sample)
 		}
 	}
-	out := &Profile{Duration: time.Since(o.start), Sample: sample, Programs: []ProgramProfile{}}
+	out := &Profile{Duration: time.Since(o.start), Sample: sample, OneCopy: st.ProfileOneCopy, Programs: []ProgramProfile{}}
 	timed := map[string]bool{}
 	for _, n := range o.probe.Programs {
 		timed[n] = true

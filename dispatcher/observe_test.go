@@ -285,3 +285,63 @@ func TestObserveTrace(t *testing.T) {
 		}
 	})
 }
+
+// TestObserveSampledDual profiles one packet in 2 while capturing the
+// drops: the root holds two copies of the chain (the untimed packets run
+// the plain one); both capture every drop, count and decide as the plain
+// generation, and about half the packets are timed.
+func TestObserveSampledDual(t *testing.T) {
+	vmtest.LogWhere(t)
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+		f := newFixture(t, mech)
+		r := observedChain(t, f)
+		st0 := status(t, r)
+		prof, err := r.Observe(dispatcher.Probe{Kind: dispatcher.ProbeProfile, Sample: 2})
+		if err != nil {
+			t.Fatalf("profiling one packet in 2: %v", err)
+		}
+		defer prof.Close()
+		drops, err := r.Observe(dispatcher.Probe{Kind: dispatcher.ProbeCapture, Program: "dropper", Verdicts: dispatcher.NewVerdictSet(dispatcher.Drop)})
+		if err != nil {
+			t.Fatalf("observing the drops: %v", err)
+		}
+		defer drops.Close()
+
+		const n = 40
+		f.expectUDP(t, false, dropPort, n, false)
+		f.expectUDP(t, false, otherPort, n, true)
+		for _, e := range readEvents(t, drops, n) {
+			if e.Program != "dropper" || e.Verdict != dispatcher.Drop || udpDest(e.Data) != dropPort {
+				t.Errorf("drop capture: %s of %s verdict %s, a packet to port %d", e.Kind, e.Program, e.Verdict, udpDest(e.Data))
+			}
+		}
+		noMoreEvents(t, drops)
+
+		st := status(t, r)
+		var got [3]dispatcher.Stats
+		for i := range got {
+			got[i] = sub(st.Programs[i].Stats, st0.Programs[i].Stats)
+		}
+		if got[1].Drop != n || got[0].Pass < 2*n || got[0].Pass != got[1].Drop+got[1].Pass || got[2].Pass != got[1].Pass || got[0].Drop+got[2].Drop != 0 {
+			t.Errorf("counted while profiled one in 2: first %+v, dropper %+v, last %+v; want %d dropped by the dropper and every other packet passed by all", got[0], got[1], got[2], n)
+		}
+		p, err := prof.Profile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.OneCopy != "" {
+			t.Errorf("the sampled root keeps one copy of the chain: %s", p.OneCopy)
+		}
+		// One in 2 of each CPU's packets: of the 2n the first program
+		// passed (and the strays), about n, give or take one per CPU.
+		for _, pp := range p.Programs {
+			t.Logf("%s: %d packets timed of %d, %.0f ns/packet", pp.Name, pp.Packets, got[0].Pass, pp.NsPerPacket)
+		}
+		if len(p.Programs) != 3 {
+			t.Fatalf("profile of %d programs", len(p.Programs))
+		}
+		if k := p.Programs[0].Packets; 2*k+4 < got[0].Pass || 2*k > got[0].Pass+4 {
+			t.Errorf("one packet in 2 of %d: %d timed", got[0].Pass, k)
+		}
+	})
+}

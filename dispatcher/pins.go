@@ -189,6 +189,9 @@ type state struct {
 	Programs     []programState `json:"programs"`
 	// Observe are the observers the generation was built for (observe.go).
 	Observe []lease `json:"observe,omitempty"`
+	// ProfileOneCopy says why a sampled profile's root keeps one copy of
+	// the chain, checking the sample at each timed slot (observe_emit.go).
+	ProfileOneCopy string `json:"profile_one_copy,omitempty"`
 
 	// How the generation counts, and the counts of earlier ones (stats.go).
 	Counting          string `json:"counting,omitempty"`

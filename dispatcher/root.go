@@ -38,6 +38,9 @@ const (
 // C root's first instruction, whose BTF function and line information the
 // emitted root takes over.
 func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
+	if g.dualRoot() {
+		return g.emitDualRoot(entry) // a sampled profile (observe_emit.go)
+	}
 	// The general path of a slot with a fast path goes out of line, after
 	// the fall-through, so that a packet that proceeds runs straight into
 	// the next slot; where the root could grow too long for 16-bit jump

@@ -179,17 +179,26 @@ func semanticsCases() []semanticsCase {
 func TestSemantics(t *testing.T) {
 	vmtest.LogWhere(t)
 	pkt := testutil.UDPPacket(netip.MustParseAddrPort("192.0.2.1:1000"), netip.MustParseAddrPort("192.0.2.2:2000"), []byte("xdpchain"))
-	for _, root := range []string{"emitted", "reference", "unprivileged", "observed"} {
+	for _, root := range []string{"emitted", "reference", "unprivileged", "observed", "sampled"} {
 		t.Run(root, func(t *testing.T) {
 			// The emitted root (configuration folded into instructions)
 			// must behave exactly like the C reference root, also when
 			// it is verified as an unprivileged caller's (its counting
 			// then avoids variable pointer offsets), and while observed
 			// (profiled, traced and captured at once: every
-			// generation carries the probes).
+			// generation carries the probes), also profiled one packet
+			// in 2 (the root holds two copies of the chain: each case
+			// runs twice, so that both run).
 			unprivilegedPrograms = root == "unprivileged"
 			t.Cleanup(func() { unprivilegedPrograms = false })
-			testSemantics(t, pkt, root != "reference", root == "observed")
+			var probes []dispatcher.Probe
+			switch root {
+			case "observed":
+				probes = semanticsProbes
+			case "sampled":
+				probes = append([]dispatcher.Probe{{Kind: dispatcher.ProbeProfile, Sample: 2}}, semanticsProbes[1:]...)
+			}
+			testSemantics(t, pkt, root != "reference", probes)
 		})
 	}
 }
@@ -201,13 +210,18 @@ var semanticsProbes = []dispatcher.Probe{
 	{Kind: dispatcher.ProbeCapture},
 }
 
-func testSemantics(t *testing.T, pkt []byte, emitted, observed bool) {
+func testSemantics(t *testing.T, pkt []byte, emitted bool, probes []dispatcher.Probe) {
+	observed := len(probes) > 0
+	runs := uint64(1)
+	if observed && probes[0].Sample > 1 {
+		runs = 2
+	}
 	for _, mech := range mechtest.Mechanisms {
 		t.Run(string(mech), func(t *testing.T) {
 			mechtest.Require(t, mech)
 			r := newSemanticsRoot(t, mech, !emitted)
 			if observed {
-				for _, p := range semanticsProbes {
+				for _, p := range probes {
 					o, err := r.Observe(p)
 					if err != nil {
 						t.Fatalf("observing (%s): %v", p.Kind, err)
@@ -224,13 +238,14 @@ func testSemantics(t *testing.T, pkt []byte, emitted, observed bool) {
 					if err := r.Apply(spec); err != nil {
 						t.Fatal(err)
 					}
-					if observed && len(r.Observing()) != len(semanticsProbes) {
-						t.Fatalf("the generation observes for %d, want %d", len(r.Observing()), len(semanticsProbes))
+					if observed && len(r.Observing()) != len(probes) {
+						t.Fatalf("the generation observes for %d, want %d", len(r.Observing()), len(probes))
 					}
 					before := statsByName(t, r)
-					got := runDispatcher(t, r, pkt)
-					if got != tc.want {
-						t.Errorf("verdict %s, want %s", got, tc.want)
+					for range runs {
+						if got := runDispatcher(t, r, pkt); got != tc.want {
+							t.Errorf("verdict %s, want %s", got, tc.want)
+						}
 					}
 					after := statsByName(t, r)
 					for name, st := range after {
@@ -238,13 +253,13 @@ func testSemantics(t *testing.T, pkt []byte, emitted, observed bool) {
 							continue
 						}
 						delta := sub(st, before[name])
-						want := tc.ran[name]
+						want := scale(tc.ran[name], runs)
 						if delta != want {
 							t.Errorf("program %s counted %+v, want %+v", name, delta, want)
 						}
 					}
-					if got := after[""].Total() - before[""].Total(); got != tc.ftCount && !tc.noCounters {
-						t.Errorf("fall-through counted %d, want %d", got, tc.ftCount)
+					if got := after[""].Total() - before[""].Total(); got != runs*tc.ftCount && !tc.noCounters {
+						t.Errorf("fall-through counted %d, want %d", got, runs*tc.ftCount)
 					}
 				})
 			}
@@ -282,6 +297,14 @@ func statsByName(tb testing.TB, r *dispatcher.Root) map[string]dispatcher.Stats 
 		out[p.Name] = p.Stats
 	}
 	return out
+}
+
+// scale returns a's counts times n.
+func scale(a dispatcher.Stats, n uint64) dispatcher.Stats {
+	return dispatcher.Stats{
+		Aborted: a.Aborted * n, Drop: a.Drop * n, Pass: a.Pass * n, TX: a.TX * n,
+		Redirect: a.Redirect * n, Invalid: a.Invalid * n, Denied: a.Denied * n,
+	}
 }
 
 func sub(a, b dispatcher.Stats) dispatcher.Stats {

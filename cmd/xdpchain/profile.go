@@ -93,4 +93,7 @@ func printProfile(env *cliEnv, doc profileDoc) {
 	row("-", doc.Root)
 	tw.Flush()
 	fmt.Fprintf(env.stdout, "%s, %.1f s, one packet in %d timed; the root's time is from its start to the first slot and between slots\n", doc.Interface, doc.Duration, doc.Sample)
+	if doc.OneCopy != "" {
+		fmt.Fprintf(env.stdout, "Note: the root holds one copy of the chain (%s): every packet pays a sample check at each timed slot\n", doc.OneCopy)
+	}
 }

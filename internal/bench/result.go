@@ -198,7 +198,10 @@ func (r *Result) analyze() {
 const TargetSampledProfile = 2.0
 
 // observedChecks checks TargetSampledProfile against the unobserved row
-// of the same configuration.
+// of the same configuration: the median of the rounds' ratios (the rows
+// are measured round robin, so each round's two samples are close in
+// time and share the machine's load), with their range in the check's
+// name; the ratio of the medians where the rounds do not pair.
 func (r *Result) observedChecks() []Check {
 	var out []Check
 	for _, row := range r.Rows {
@@ -210,8 +213,17 @@ func (r *Result) observedChecks() []Check {
 			continue
 		}
 		added := (row.Median/base.Median - 1) * 100
+		name := fmt.Sprintf("%s vs unobserved", row.Label())
+		if len(row.Samples) == len(base.Samples) && len(row.Samples) > 0 {
+			ratios := make([]float64, len(row.Samples))
+			for i, s := range row.Samples {
+				ratios[i] = (s.NsPerPacket/base.Samples[i].NsPerPacket - 1) * 100
+			}
+			added = Median(ratios)
+			name += fmt.Sprintf(" (median of %d rounds' ratios, %+.1f … %+.1f %%)", len(ratios), slices.Min(ratios), slices.Max(ratios))
+		}
 		out = append(out, Check{
-			Name:   fmt.Sprintf("%s vs unobserved", row.Label()),
+			Name:   name,
 			Value:  added,
 			Target: fmt.Sprintf("< %.0f %%", TargetSampledProfile),
 			OK:     added < TargetSampledProfile,

@@ -176,3 +176,47 @@ func TestChainSpeedChecks(t *testing.T) {
 		t.Errorf("tail-call skips: 64 %q (want %q), %d %q (want none)", tailCallSkip(64), want, TailCallMaxPrograms, tailCallSkip(TailCallMaxPrograms))
 	}
 }
+
+// TestObservedChecks checks the sampled profile's target on the rounds'
+// ratios, with their range in the name.
+func TestObservedChecks(t *testing.T) {
+	rows := func(program string, base, profiled []float64) []Row {
+		var b, p Row
+		b = Row{Kind: Inline, Program: program, Programs: 10, Counters: CountersOn}
+		p = Row{Kind: Inline, Program: program, Programs: 10, Counters: CountersOn, Observed: "profile 1/1000"}
+		for i := range base {
+			b.Samples = append(b.Samples, Sample{NsPerPacket: base[i]})
+			p.Samples = append(p.Samples, Sample{NsPerPacket: profiled[i]})
+		}
+		b.summarize()
+		p.summarize()
+		return []Row{b, p}
+	}
+	res := &Result{}
+	// Rounds' ratios +1 %, +0 %, +3 %: median +1 %, met (the ratio of
+	// the medians, 12 against 12, would say 0).
+	res.Rows = append(res.Rows, rows(ProgramNoop, []float64{10, 12, 20}, []float64{10.1, 12, 20.6})...)
+	// One round each: +10 %, missed.
+	res.Rows = append(res.Rows, rows(ProgramUDP, []float64{20}, []float64{22})...)
+	res.analyze()
+	want := map[string]struct {
+		value float64
+		ok    bool
+	}{
+		"inline 10 noop (counters on) [profile 1/1000] vs unobserved (median of 3 rounds' ratios, +0.0 … +3.0 %)":  {1, true},
+		"inline 10 udp (counters on) [profile 1/1000] vs unobserved (median of 1 rounds' ratios, +10.0 … +10.0 %)": {10, false},
+	}
+	for _, c := range res.Checks {
+		w, ok := want[c.Name]
+		if !ok {
+			continue
+		}
+		if math.Abs(c.Value-w.value) > 1e-6 || c.OK != w.ok {
+			t.Errorf("check %q: %+v, want value %v ok %v", c.Name, c, w.value, w.ok)
+		}
+		delete(want, c.Name)
+	}
+	for name := range want {
+		t.Errorf("no check %q in %+v", name, res.Checks)
+	}
+}
