@@ -11,7 +11,7 @@ type Adopt struct {
 	Interface Interface
 	// Name of the program in the chain; empty: its kernel name.
 	Name string
-	// Mechanism of the new root; empty: auto.
+	// Mechanism of the new root (auto: Inline).
 	Mechanism dispatcher.MechanismKind
 }
 
@@ -27,9 +27,7 @@ type Leave struct {
 // AdoptOn runs op for actor a (the program's owner) with opts.
 func AdoptOn(op Adopt, a Actor, opts *dispatcher.Options) (*dispatcher.Adopted, error) {
 	o := *opts
-	if op.Mechanism != "" {
-		o.Mechanism = op.Mechanism
-	}
+	o.Mechanism = op.Mechanism
 	r, ad, err := dispatcher.Adopt(op.Interface.Name, &o, dispatcher.AdoptOptions{Name: op.Name, Owner: a.Owner().String()})
 	if err != nil {
 		return nil, err

@@ -23,8 +23,9 @@ type Load struct {
 	// ExpectedRevision, when set, makes the edit fail with ErrStale unless
 	// the chain's revision is the one given.
 	ExpectedRevision *uint64
-	// Mechanism, when not empty, is the interface's slot mechanism from now
-	// on; Fallthrough, when set, its fall-through verdict.
+	// Mechanism is the interface's slot mechanism from now on (auto:
+	// the one it runs; a root the load creates gets it too, see
+	// OpenForLoad); Fallthrough, when set, its fall-through verdict.
 	Mechanism   dispatcher.MechanismKind
 	Fallthrough *dispatcher.Verdict
 }
@@ -60,7 +61,7 @@ func (l Load) Apply(s *dispatcher.Spec, a Actor) error {
 	}
 	next := append(append(dispatcher.Chain{}, rest...), p)
 	s.Programs = next
-	if l.Mechanism != "" {
+	if l.Mechanism != dispatcher.AutoMechanism {
 		s.Mechanism = l.Mechanism
 	}
 	if l.Fallthrough != nil {

@@ -7,10 +7,10 @@ import (
 )
 
 // OpenForLoad opens the root of op's interface with opts, attaching one
-// when there is none. Before it attaches, it runs op on an empty chain, so
-// that a load refused for its own reasons (a stale revision, a placement
-// anchor that does not exist) leaves the interface without a root, as it
-// was.
+// with op's mechanism when there is none. Before it attaches, it runs op on
+// an empty chain, so that a load refused for its own reasons (a stale
+// revision, a placement anchor that does not exist) leaves the interface
+// without a root, as it was.
 func OpenForLoad(op Load, a Actor, opts *dispatcher.Options) (*dispatcher.Root, error) {
 	r, err := dispatcher.Open(op.Interface.Name, opts)
 	if !errors.Is(err, dispatcher.ErrNotAttached) {
@@ -19,7 +19,9 @@ func OpenForLoad(op Load, a Actor, opts *dispatcher.Options) (*dispatcher.Root, 
 	if err := op.Apply(&dispatcher.Spec{}, a); err != nil {
 		return nil, err
 	}
-	return dispatcher.Attach(op.Interface.Name, opts)
+	o := *opts
+	o.Mechanism = op.Mechanism
+	return dispatcher.Attach(op.Interface.Name, &o)
 }
 
 // LoadOn performs op on root for the actor in one Root.Update and

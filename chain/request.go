@@ -21,8 +21,9 @@ type LoadRequest struct {
 	// Name in the chain (empty: the function's name).
 	Name      string
 	Overrides Overrides
-	// Replace, Force, Placement, ExpectedRevision, Mechanism and
-	// Fallthrough are Load's.
+	// Replace, Force, Placement, ExpectedRevision, Mechanism (parsed
+	// where the request was made: ParseMechanism) and Fallthrough are
+	// Load's.
 	Replace          bool
 	Force            bool
 	Placement        Placement
@@ -48,11 +49,6 @@ func (r LoadRequest) Edit(owner Owner) (Load, error) {
 	}
 	if !r.Placement.IsZero() && r.Overrides.Priority != nil {
 		return Load{}, fmt.Errorf("%w: a placement (before or after) chooses the priority; give one or the other", dispatcher.ErrInvalid)
-	}
-	if r.Mechanism != "" {
-		if _, err := dispatcher.ParseMechanism(string(r.Mechanism)); err != nil {
-			return Load{}, err
-		}
 	}
 	if r.Mode != "" {
 		if _, err := dispatcher.ParseMode(string(r.Mode)); err != nil {

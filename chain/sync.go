@@ -18,7 +18,7 @@ type Sync struct {
 	Owned      dispatcher.Chain
 	Placements map[string]Placement
 	// Fallthrough, when set, is the chain's fall-through verdict;
-	// Mechanism, when not empty or auto, its mechanism.
+	// Mechanism its mechanism (auto: the one it runs).
 	Fallthrough *dispatcher.Verdict
 	Mechanism   dispatcher.MechanismKind
 	// Restore are programs of other owners put back when no program of
@@ -81,7 +81,7 @@ func (op Sync) ApplyEvicting(s *dispatcher.Spec, a Actor) (evicted dispatcher.Ch
 	if op.Fallthrough != nil {
 		next.Fallthrough = *op.Fallthrough
 	}
-	if op.Mechanism != "" && op.Mechanism != dispatcher.AutoMechanism {
+	if op.Mechanism != dispatcher.AutoMechanism {
 		next.Mechanism = op.Mechanism
 	}
 	*s = next

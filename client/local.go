@@ -24,7 +24,7 @@ func (l *Local) Load(_ context.Context, req chain.LoadRequest) (*chain.Loaded, e
 		return nil, err
 	}
 	opts := l.options(req.Interface)
-	opts.Mode, opts.Mechanism, opts.VerifierLogs = req.Mode, req.Mechanism, req.VerifierLog
+	opts.Mode, opts.VerifierLogs = req.Mode, req.VerifierLog
 	r, err := chain.OpenForLoad(op, l.Actor, opts)
 	if err != nil {
 		return nil, err

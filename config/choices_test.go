@@ -13,7 +13,7 @@ import (
 // (dispatcher.ModeChoices, dispatcher.MechanismChoices), and that the text
 // says what auto resolves to.
 func TestChoicesText(t *testing.T) {
-	auto, _ := dispatcher.ResolveMechanism(dispatcher.AutoMechanism)
+	auto, _ := dispatcher.ResolveMechanism(dispatcher.AutoMechanism, dispatcher.AutoMechanism)
 	if !strings.Contains(dispatcher.MechanismChoices, "auto (= "+string(auto)) {
 		t.Errorf("MechanismChoices %q does not say auto resolves to %s", dispatcher.MechanismChoices, auto)
 	}

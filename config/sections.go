@@ -83,8 +83,12 @@ func (d *decoder) iface(t *table) Interface {
 	if s := t.oneOf("mode", "mode", "native", "skb", "auto"); s != "" {
 		out.Mode = dispatcher.Mode(s)
 	}
-	if s := t.oneOf("mechanism", "mechanism", "inline", "linked", "freplace", "auto"); s != "" {
-		out.Mechanism = dispatcher.MechanismKind(s)
+	if s := ""; t.str("mechanism", &s) {
+		m, err := dispatcher.ParseMechanism(s)
+		if err != nil {
+			t.errorf("mechanism", "unknown mechanism %q (want %s)", s, dispatcher.MechanismChoices)
+		}
+		out.Mechanism = m
 	}
 	var s string
 	if t.str("fallthrough", &s) {

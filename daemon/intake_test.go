@@ -180,7 +180,13 @@ func FuzzLoadRequest(f *testing.F) {
 		if err := proto.Unmarshal(wire, &msg); err != nil {
 			return
 		}
-		req := loadFromProto(&msg)
+		req, err := loadFromProto(&msg)
+		if err != nil {
+			if !errors.Is(err, dispatcher.ErrInvalid) {
+				t.Fatalf("wire request refused without ErrInvalid: %v", err)
+			}
+			return
+		}
 		for _, p := range []Peer{{UID: 1000, GID: 1000}, {UID: 0}} {
 			err := admitLoad(cfg, p, req)
 			if err == nil {

@@ -234,7 +234,7 @@ func planInterface(cfg *config.Config, itf *config.Interface, progs dispatcher.C
 	if next.Fallthrough != cur.Fallthrough {
 		ip.Settings = append(ip.Settings, fmt.Sprintf("fall-through %s -> %s", cur.Fallthrough, next.Fallthrough))
 	}
-	if next.Mechanism != cur.Mechanism && next.Mechanism != "" && !(ip.Attach && next.Mechanism == itf.Mechanism) {
+	if next.Mechanism != cur.Mechanism && next.Mechanism != dispatcher.AutoMechanism && !(ip.Attach && next.Mechanism == itf.Mechanism) {
 		ip.Settings = append(ip.Settings, fmt.Sprintf("mechanism %s -> %s", cur.Mechanism, next.Mechanism))
 	}
 	ip.Changes, ip.Unchanged = diffChains(cur.Programs, next.Programs, pending)

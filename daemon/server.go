@@ -43,7 +43,11 @@ func (s *controlServer) Load(ctx context.Context, req *controlpb.LoadRequest) (*
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	l, err := s.d.load(p, loadFromProto(req))
+	r, err := loadFromProto(req)
+	var l *chain.Loaded
+	if err == nil {
+		l, err = s.d.load(p, r)
+	}
 	if err != nil {
 		s.d.log.Warn("load refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "name", req.GetName(), "error", err)
 		return nil, toStatus(err)
@@ -85,7 +89,11 @@ func (s *controlServer) Adopt(ctx context.Context, req *controlpb.AdoptRequest) 
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	ad, err := s.d.adopt(p, adoptFromProto(req))
+	op, err := adoptFromProto(req)
+	var ad *dispatcher.Adopted
+	if err == nil {
+		ad, err = s.d.adopt(p, op)
+	}
 	if err != nil {
 		s.d.log.Warn("adopt refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "error", err)
 		return nil, toStatus(err)
@@ -208,7 +216,7 @@ func (d *Daemon) load(p Peer, req chain.LoadRequest) (*chain.Loaded, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	root, release, err := d.requestRoot(p, op.Interface, req.VerifierLog, func(o *dispatcher.Options) (*dispatcher.Root, error) {
-		o.Mode, o.Mechanism = req.Mode, req.Mechanism
+		o.Mode = req.Mode
 		return chain.OpenForLoad(op, a, o)
 	})
 	if err != nil {

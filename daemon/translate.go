@@ -140,7 +140,7 @@ func optRevision(p *uint64) *uint64 {
 func loadToProto(r chain.LoadRequest) *controlpb.LoadRequest {
 	req := &controlpb.LoadRequest{
 		Interface: r.Interface.Name, Netns: r.Interface.NetNS, Object: r.Object, ProgramName: r.ProgramName,
-		Name: r.Name, Force: r.Force, Mode: string(r.Mode), Mechanism: string(r.Mechanism),
+		Name: r.Name, Force: r.Force, Mode: string(r.Mode), Mechanism: r.Mechanism.String(),
 		VerifierLog: r.VerifierLog, Replace: r.Replace, Before: r.Placement.Before, After: r.Placement.After,
 		ExpectedRevision: optRevision(r.ExpectedRevision),
 	}
@@ -167,15 +167,20 @@ func loadToProto(r chain.LoadRequest) *controlpb.LoadRequest {
 	return req
 }
 
-// loadFromProto is the LoadRequest a request on the wire asks for.
-func loadFromProto(req *controlpb.LoadRequest) chain.LoadRequest {
+// loadFromProto is the LoadRequest a request on the wire asks for; its
+// mechanism is parsed here (dispatcher.ParseMechanism).
+func loadFromProto(req *controlpb.LoadRequest) (chain.LoadRequest, error) {
+	mech, err := dispatcher.ParseMechanism(req.GetMechanism())
+	if err != nil {
+		return chain.LoadRequest{}, err
+	}
 	r := chain.LoadRequest{
 		Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()),
 		Object:    req.GetObject(), ProgramName: req.GetProgramName(), Name: req.GetName(),
 		Replace: req.GetReplace(), Force: req.GetForce(),
 		Placement:        chain.Placement{Before: req.GetBefore(), After: req.GetAfter()},
 		ExpectedRevision: optRevision(req.ExpectedRevision),
-		Mechanism:        dispatcher.MechanismKind(req.GetMechanism()),
+		Mechanism:        mech,
 		Mode:             dispatcher.Mode(req.GetMode()),
 		VerifierLog:      req.GetVerifierLog(),
 	}
@@ -197,23 +202,24 @@ func loadFromProto(req *controlpb.LoadRequest) chain.LoadRequest {
 		v := dispatcher.Verdict(req.GetFallthrough())
 		r.Fallthrough = &v
 	}
-	return r
+	return r, nil
 }
 
 func loadedToProto(l *chain.Loaded) *controlpb.LoadResponse {
 	return &controlpb.LoadResponse{
 		Name: l.Name, Priority: int32(l.Priority), Owner: l.Owner, Allowed: uint32(l.Allowed),
 		Slot: uint32(l.Slot), Programs: uint32(l.Programs), ProceedOn: uint32(l.ProceedOn),
-		Mechanism: string(l.Mechanism), Mode: string(l.Mode), Revision: l.Revision, Changed: l.Changed,
+		Mechanism: l.Mechanism.String(), Mode: string(l.Mode), Revision: l.Revision, Changed: l.Changed,
 	}
 }
 
 func loadedFromProto(resp *controlpb.LoadResponse) *chain.Loaded {
+	mech, _ := dispatcher.ParseMechanism(resp.GetMechanism()) // a daemon's own: known
 	return &chain.Loaded{
 		Name: resp.GetName(), Priority: int(resp.GetPriority()), Owner: resp.GetOwner(),
 		Allowed: dispatcher.VerdictSet(resp.GetAllowed()), ProceedOn: dispatcher.VerdictSet(resp.GetProceedOn()),
 		Slot: int(resp.GetSlot()), Programs: int(resp.GetPrograms()),
-		Mechanism: dispatcher.MechanismKind(resp.GetMechanism()), Mode: dispatcher.Mode(resp.GetMode()),
+		Mechanism: mech, Mode: dispatcher.Mode(resp.GetMode()),
 		Revision: resp.GetRevision(), Changed: resp.GetChanged(),
 	}
 }
@@ -235,11 +241,15 @@ func detachFromProto(req *controlpb.DetachRequest) chain.Detach {
 }
 
 func adoptToProto(a chain.Adopt) *controlpb.AdoptRequest {
-	return &controlpb.AdoptRequest{Interface: a.Interface.Name, Netns: a.Interface.NetNS, Name: a.Name, Mechanism: string(a.Mechanism)}
+	return &controlpb.AdoptRequest{Interface: a.Interface.Name, Netns: a.Interface.NetNS, Name: a.Name, Mechanism: a.Mechanism.String()}
 }
 
-func adoptFromProto(req *controlpb.AdoptRequest) chain.Adopt {
-	return chain.Adopt{Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()), Name: req.GetName(), Mechanism: dispatcher.MechanismKind(req.GetMechanism())}
+func adoptFromProto(req *controlpb.AdoptRequest) (chain.Adopt, error) {
+	mech, err := dispatcher.ParseMechanism(req.GetMechanism())
+	if err != nil {
+		return chain.Adopt{}, err
+	}
+	return chain.Adopt{Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()), Name: req.GetName(), Mechanism: mech}, nil
 }
 
 func adoptedToProto(a *dispatcher.Adopted) *controlpb.AdoptResponse {

@@ -46,7 +46,7 @@ func TestRequestsCrossTheSocket(t *testing.T) {
 		Replace:   true, Force: true, Placement: chain.Placement{After: "x"}, ExpectedRevision: &rev,
 		Mechanism: dispatcher.Linked, Fallthrough: &ft, Mode: dispatcher.ModeSKB, VerifierLog: true,
 	}
-	if got := loadFromProto(loadToProto(load)); !reflect.DeepEqual(got, load) {
+	if got, err := loadFromProto(loadToProto(load)); err != nil || !reflect.DeepEqual(got, load) {
 		t.Errorf("load:\n%+v\nwant\n%+v", got, load)
 	}
 	u := chain.Unload{Interface: chain.NewInterface("", "eth0"), Names: []string{"a"}, Force: true, ExpectedRevision: &rev}

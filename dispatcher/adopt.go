@@ -162,7 +162,7 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	} else if !errors.Is(err, ErrNotAttached) {
 		return nil, nil, err
 	}
-	mech, reason := ResolveMechanism(o.Mechanism)
+	mech, reason := ResolveMechanism(o.Mechanism, AutoMechanism)
 	if _, err := newMechanism(mech); err != nil {
 		return nil, nil, err
 	}

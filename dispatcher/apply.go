@@ -136,11 +136,7 @@ func planChange(st *state, s Spec, leases []lease) (*change, error) {
 		return nil, err
 	}
 	c := &change{spec: s, chain: s.Programs.Sorted(), prev: map[string]programState{}, frags: true, leases: leases}
-	c.kind = s.Mechanism
-	if c.kind == "" {
-		c.kind = st.Mechanism
-	}
-	c.kind, c.reason = ResolveMechanism(c.kind)
+	c.kind, c.reason = ResolveMechanism(s.Mechanism, st.Mechanism)
 	if c.kind == st.Mechanism && st.Reason != "" {
 		c.reason = st.Reason // keep why the root got it (e.g. auto's probe)
 	}
@@ -182,7 +178,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		frags:         c.frags,
 		stats:         r.stats,
 		verifierLogs:  r.opts.VerifierLogs,
-		inline:        kind == Inline,
+		mech:          mech,
 		referenceRoot: r.opts.referenceRoot,
 		replacePins:   map[string]*ebpf.Map{},
 		readOnly:      map[string]*ebpf.Map{},
@@ -216,13 +212,16 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		return false, err
 	}
 	crashPoint(CrashPrepared)
-	g.prog, err = mech.build(g)
+	g.prog, err = g.mech.build(g)
+	if refused := (*inlineRefusedError)(nil); errors.As(err, &refused) {
+		g.prog, err = fallBackToCalls(g, refused)
+	}
 	if err != nil {
 		return false, err
 	}
 	defer func() {
 		if !committed {
-			mech.abort(g)
+			g.mech.abort(g)
 		}
 	}()
 
@@ -284,7 +283,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		if old, had := prev[sl.Name]; had {
 			total = old.Total.plus(retired[sl.Name]) // counts follow the program
 		}
-		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
+		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placed, CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
 	}
 	crashPoint(CrashBuilt)
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
@@ -318,7 +317,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	for path, m := range g.replacePins {
 		errs = append(errs, replacePin(path, m.Pin))
 	}
-	errs = append(errs, mech.commit(g))
+	errs = append(errs, g.mech.commit(g))
 	crashPoint(CrashMechanismCommitted)
 	if r.st.Mechanism != kind {
 		// Nothing of the old mechanism serves the new generation: all of
@@ -503,7 +502,7 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 			sl.frames = knownStacks.get(key)
 		}
 	}
-	if sl.fresh || (g.inline && sl.frames == nil) {
+	if sl.fresh || (g.mech != nil && g.mech.needsStacks() && sl.frames == nil) {
 		// Verify alone first, so a broken program is named; the
 		// verifier also reports its stack depths, which inlining needs.
 		if sl.frames, sl.stackUnknown, err = verifyAlone(sl, p.Unprivileged, r.opts.VerifierLogs); err != nil {

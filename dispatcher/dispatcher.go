@@ -305,7 +305,7 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 	if err := r.pins.markOwner(); err != nil {
 		return err
 	}
-	mech, reason := ResolveMechanism(r.opts.Mechanism)
+	mech, reason := ResolveMechanism(r.opts.Mechanism, AutoMechanism)
 	if _, err := newMechanism(mech); err != nil {
 		return err
 	}

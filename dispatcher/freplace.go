@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -13,8 +14,13 @@ import (
 // freplaceMechanism loads each program once as a BPF_PROG_TYPE_EXT program
 // and attaches it to its slot in every new generation (multi-attach, 5.10).
 // Each program is a kernel object of its own (visible in bpftool, with an
-// ID), pinned with its link under the interface's pin directory.
-type freplaceMechanism struct{}
+// ID), pinned with its link under the interface's pin directory. A program
+// that uses a PROG_ARRAY is spliced into the root instead (place).
+type freplaceMechanism struct {
+	// ext holds each extended slot's program and link, from build until
+	// commit or abort.
+	ext map[*slot]*freplaceSlot
+}
 
 type freplaceSlot struct {
 	prog    *ebpf.Program
@@ -22,12 +28,27 @@ type freplaceSlot struct {
 	created bool // prog was loaded for this generation
 }
 
-func newFreplaceMechanism() (mechanism, error) { return freplaceMechanism{}, nil }
+func newFreplaceMechanism() *freplaceMechanism {
+	return &freplaceMechanism{ext: map[*slot]*freplaceSlot{}}
+}
 
-func (freplaceMechanism) kind() MechanismKind { return Freplace }
+func (*freplaceMechanism) kind() MechanismKind { return Freplace }
+func (*freplaceMechanism) needsStacks() bool   { return false }
 
-func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
-	spec, err := spliceTailCallers(g)
+// place extends every slot, except that a program that uses a PROG_ARRAY
+// is spliced into the root (reasonExtensionTailCall).
+func (*freplaceMechanism) place(g *generation) error {
+	for _, s := range g.slots {
+		s.placed, s.callReason, s.body, s.rest = PlacementFreplace, "", nil, nil
+		if name := progArrayOf(s); name != "" {
+			s.placed, s.callReason = PlacementCall, fmt.Sprintf(reasonExtensionTailCall, name)
+		}
+	}
+	return nil
+}
+
+func (m *freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
+	spec, err := spliceCalled(g)
 	if err != nil {
 		return nil, err
 	}
@@ -46,52 +67,12 @@ func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 		}
 	}()
 	for i, s := range g.slots {
-		if s.spliced {
+		if s.placed != PlacementFreplace {
 			continue
 		}
-		fs := &freplaceSlot{}
-		s.ext = fs
-		if !s.fresh {
-			if p, err := ebpf.LoadPinnedProgram(filepath.Join(g.pins.progsDir(), s.Name), nil); err == nil {
-				fs.prog = p
-			}
-		}
-		if fs.prog != nil {
-			// The pinned program was loaded against an earlier generation;
-			// if it cannot attach here (e.g. a different frags flag), load
-			// it anew below.
-			fs.link, err = link.AttachFreplace(root, slotSymbol(i), fs.prog)
-			if err != nil {
-				fs.prog.Close()
-				fs.prog, fs.link = nil, nil
-			}
-		}
-		if fs.prog == nil {
-			var flags uint32
-			if g.frags {
-				flags = xdpFlagHasFrags
-			}
-			fs.prog, err = loadProgram(s.Name, &ebpf.ProgramSpec{
-				Name:         s.ProgramName,
-				Type:         ebpf.Extension,
-				License:      s.license,
-				Flags:        flags,
-				AttachTarget: root,
-				AttachTo:     slotSymbol(i),
-				Instructions: adoptStubBTF(s.insns, stubStart(g.rootSpec.Instructions, slotSymbol(i)), s.ProgramName, false),
-			}, g.verifierLogs)
-			if err != nil {
-				var pe *ProgramError
-				if errors.As(err, &pe) {
-					pe.Err = trampolineError(pe.Err)
-				}
-				return nil, err
-			}
-			fs.created = true
-			fs.link, err = link.AttachFreplace(root, slotSymbol(i), fs.prog)
-			if err != nil {
-				return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("attaching to slot %d: %w", i, trampolineError(err))}
-			}
+		fs, err := m.extend(g, root, i, s)
+		if err != nil {
+			return nil, err
 		}
 		if info, err := fs.prog.Info(); err == nil {
 			if id, ok := info.ID(); ok {
@@ -100,6 +81,56 @@ func (m freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 		}
 	}
 	return root, nil
+}
+
+// extend attaches slot i's program to root: the program pinned by an
+// earlier generation, or, when there is none or it cannot attach here,
+// loaded anew.
+func (m *freplaceMechanism) extend(g *generation, root *ebpf.Program, i int, s *slot) (_ *freplaceSlot, err error) {
+	fs := &freplaceSlot{}
+	m.ext[s] = fs
+	if !s.fresh {
+		if p, err := ebpf.LoadPinnedProgram(filepath.Join(g.pins.progsDir(), s.Name), nil); err == nil {
+			fs.prog = p
+		}
+	}
+	if fs.prog != nil {
+		// The pinned program was loaded against an earlier generation;
+		// if it cannot attach here (e.g. a different frags flag), load
+		// it anew below.
+		fs.link, err = link.AttachFreplace(root, slotSymbol(i), fs.prog)
+		if err == nil {
+			return fs, nil
+		}
+		fs.prog.Close()
+		fs.prog, fs.link = nil, nil
+	}
+	var flags uint32
+	if g.frags {
+		flags = xdpFlagHasFrags
+	}
+	fs.prog, err = loadProgram(s.Name, &ebpf.ProgramSpec{
+		Name:         s.ProgramName,
+		Type:         ebpf.Extension,
+		License:      s.license,
+		Flags:        flags,
+		AttachTarget: root,
+		AttachTo:     slotSymbol(i),
+		Instructions: adoptStubBTF(s.insns, stubStart(g.rootSpec.Instructions, slotSymbol(i)), s.ProgramName, false),
+	}, g.verifierLogs)
+	if err != nil {
+		var pe *ProgramError
+		if errors.As(err, &pe) {
+			pe.Err = trampolineError(pe.Err)
+		}
+		return nil, err
+	}
+	fs.created = true
+	fs.link, err = link.AttachFreplace(root, slotSymbol(i), fs.prog)
+	if err != nil {
+		return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("attaching to slot %d: %w", i, trampolineError(err))}
+	}
+	return fs, nil
 }
 
 func replacePin(path string, pin func(string) error) error {
@@ -111,12 +142,12 @@ func replacePin(path string, pin func(string) error) error {
 	return os.Rename(tmp, path)
 }
 
-func (freplaceMechanism) commit(g *generation) error {
+func (m *freplaceMechanism) commit(g *generation) error {
 	var errs []error
 	for _, s := range g.slots {
-		fs, ok := s.ext.(*freplaceSlot)
+		fs, ok := m.ext[s]
 		if !ok {
-			if s.spliced {
+			if s.placed == PlacementCall {
 				// An extension it was before is no longer wanted.
 				os.Remove(filepath.Join(g.pins.linksDir(), s.Name))
 				os.Remove(filepath.Join(g.pins.progsDir(), s.Name))
@@ -135,27 +166,26 @@ func (freplaceMechanism) commit(g *generation) error {
 		errs = append(errs, replacePin(filepath.Join(g.pins.linksDir(), s.Name), fs.link.Pin))
 		fs.link.Close()
 		fs.prog.Close()
+		delete(m.ext, s)
 	}
 	// The pins of programs that left the chain go in cleanup, which the
 	// apply runs next with the committed state.
 	return errors.Join(errs...)
 }
 
-func (freplaceMechanism) abort(g *generation) {
-	for _, s := range g.slots {
-		if fs, ok := s.ext.(*freplaceSlot); ok {
-			if fs.link != nil {
-				fs.link.Close()
-			}
-			if fs.prog != nil {
-				fs.prog.Close()
-			}
-			s.ext = nil
+func (m *freplaceMechanism) abort(*generation) {
+	for s, fs := range m.ext {
+		if fs.link != nil {
+			fs.link.Close()
 		}
+		if fs.prog != nil {
+			fs.prog.Close()
+		}
+		delete(m.ext, s)
 	}
 }
 
-func (freplaceMechanism) cleanup(pd pinDir, st *state) {
+func (*freplaceMechanism) cleanup(pd pinDir, st *state) {
 	keep := map[string]bool{}
 	for _, p := range st.Programs {
 		keep[p.Name] = p.Placement != PlacementCall // a spliced program has no extension
@@ -184,22 +214,14 @@ func removeUnlisted(dir string, keep map[string]bool) {
 // Spliced, the program is part of the root, which is XDP with BPF_XDP.
 const reasonExtensionTailCall = "called: spliced into the root, because the kernel refuses an extension (freplace) the PROG_ARRAY %q it uses: one PROG_ARRAY serves programs of one expected attach type, and an extension has none while the array's XDP programs have BPF_XDP"
 
-// spliceTailCallers marks the slots of g whose programs use a PROG_ARRAY
-// as spliced and returns g's root with them spliced in.
-func spliceTailCallers(g *generation) (*ebpf.ProgramSpec, error) {
-	some := false
-	for _, s := range g.slots {
-		name := progArrayOf(s)
-		s.spliced = name != ""
-		if s.spliced {
-			s.callReason = fmt.Sprintf(reasonExtensionTailCall, name)
-			some = true
-		}
-	}
-	if !some {
+// spliceCalled returns g's root with the slots place spliced into it
+// (those whose programs use a PROG_ARRAY).
+func spliceCalled(g *generation) (*ebpf.ProgramSpec, error) {
+	called := func(s *slot) bool { return s.placed == PlacementCall }
+	if !slices.ContainsFunc(g.slots, called) {
 		return g.rootSpec, nil
 	}
-	return spliceSlots(g, func(s *slot) bool { return s.spliced })
+	return spliceSlots(g, called)
 }
 
 // progArrayOf names a PROG_ARRAY that s's instructions use, or "".

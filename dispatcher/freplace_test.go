@@ -114,7 +114,11 @@ func TestFreplaceBuild(t *testing.T) {
 	vmtest.LogWhere(t)
 	g := testGeneration(t, true, Program{Name: "c1", Object: testprogs.Object(testprogs.Counter), ProceedOn: DefaultProceedOn})
 	probe := probeFreplace()
-	m := freplaceMechanism{}
+	m := newFreplaceMechanism()
+	g.mech = m
+	if err := g.prepareRoot(); err != nil {
+		t.Fatal(err)
+	}
 	prog, err := m.build(g)
 	if probe != nil {
 		t.Logf("freplace unavailable: %v", probe)
@@ -129,8 +133,8 @@ func TestFreplaceBuild(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Program != "c1" || !errors.Is(err, ErrNotSupported) || strings.Contains(err.Error(), "MEMLOCK") {
 			t.Errorf("build: %v, want a ProgramError for c1 wrapping ErrNotSupported (the kernel's reason, no MEMLOCK hint)", err)
 		}
-		if g.slots[0].ext != nil {
-			t.Errorf("failed build left %+v", g.slots[0].ext)
+		if len(m.ext) != 0 {
+			t.Errorf("failed build left %+v", m.ext)
 		}
 		return
 	}

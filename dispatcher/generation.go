@@ -57,22 +57,22 @@ type slot struct {
 	// dev is the device the program is bound to (devbound.go), when it
 	// calls XDP metadata kfuncs; nil otherwise.
 	dev *device
-	// inlined: the entry function is written into the root (Inline);
-	// otherwise the slot is called, and callReason says why when Inline
-	// was asked for.
-	inlined    bool
+	// placed is how the slot runs (PlacementInline, PlacementCall or
+	// PlacementFreplace) and callReason why it is called, when a
+	// mechanism that could do otherwise calls it; the generation's
+	// mechanism decides both (mechanism.place).
+	placed     string
 	callReason string
-	// spliced: under freplace, the program is spliced into the root
-	// (as linked does) instead of extending it (freplace.go).
-	spliced bool
 	// body and rest are an inlined program's entry function, rewritten
-	// for the root, and its other functions.
+	// for the root, and its other functions (inlineMechanism.place).
 	body, rest asm.Instructions
-	// programID is the program's own kernel ID (freplace).
+	// programID is the program's own kernel ID, when it is a kernel
+	// program of its own (freplace).
 	programID uint32
-	// ext holds mechanism-specific objects (freplace: program and link).
-	ext any
 }
+
+// inlined reports whether s's entry function is written into the root.
+func (s *slot) inlined() bool { return s.placed == PlacementInline }
 
 func (s *slot) close() {
 	for _, m := range s.maps {
@@ -91,8 +91,8 @@ type generation struct {
 	ftColumn     uint32
 	frags        bool
 	verifierLogs bool
-	// inline: place programs by inline splicing where they qualify.
-	inline bool
+	// mech fills the slots (mechanism.go); nil: every slot is called.
+	mech mechanism
 	// referenceRoot: the C root with its configuration in .rodata
 	// instead of the emitted one (Options.referenceRoot).
 	referenceRoot bool
@@ -165,10 +165,11 @@ func (g *generation) config() dispatcherXdpchainConfig {
 	return c
 }
 
-// prepareRoot makes g.rootSpec: the dispatcher's root program, emitted with
-// the configuration folded in (root.go), followed by the slot stubs of the C
-// object. With g.referenceRoot, the C root with its configuration in a new
-// frozen .rodata.
+// prepareRoot places g's slots (g.mech.place) and makes g.rootSpec: the
+// dispatcher's root program, emitted with the configuration folded in
+// (root.go), followed by the slot stubs of the C object. With
+// g.referenceRoot, the C root with its configuration in a new frozen
+// .rodata.
 func (g *generation) prepareRoot() error {
 	base, err := dispatcherSpec()
 	if err != nil {
@@ -180,44 +181,16 @@ func (g *generation) prepareRoot() error {
 		ps.Flags |= xdpFlagHasFrags
 	}
 	g.dev.bind(ps)
+	if g.mech != nil {
+		if err := g.mech.place(g); err != nil {
+			return err
+		}
+	} else {
+		callEvery(g, "")
+	}
 	if !g.referenceRoot {
-		if g.inline {
-			if err := g.prepareInline(); err != nil {
-				return err
-			}
-		}
-		entry, stubs := rootFunctions(ps)
-		insns := emitRoot(g, entry.insns[0])
-		// Only called functions are subprograms to the kernel, and
-		// func_info must describe exactly those: keep the stubs of the
-		// called slots, and the functions of the inlined ones.
-		byName := make(map[string]function, len(stubs))
-		for _, f := range stubs {
-			byName[f.name] = f
-		}
-		for i, s := range g.slots {
-			if s.inlined {
-				continue
-			}
-			f, ok := byName[slotSymbol(i)]
-			if !ok {
-				return fmt.Errorf("embedded dispatcher has no %s", slotSymbol(i))
-			}
-			insns = append(insns, f.insns...)
-		}
-		for _, s := range g.slots {
-			insns = append(insns, s.rest...)
-		}
-		ps.Instructions = insns
-		g.rootSpec = ps
-		return nil
+		return g.prepareEmitted(ps)
 	}
-	for _, s := range g.slots {
-		if g.inline {
-			s.callReason = "called: the reference root calls every slot"
-		}
-	}
-
 	rodata, err := withConfig(cs, g.config())
 	if err != nil {
 		return fmt.Errorf("setting dispatcher configuration: %w", err)
@@ -242,20 +215,34 @@ func (g *generation) prepareRoot() error {
 	return nil
 }
 
-// prepareInline places g's slots (planInline) and rewrites the entry
-// function of each inlined one for the root.
-func (g *generation) prepareInline() error {
-	planInline(g)
+// prepareEmitted makes g.rootSpec from the C object's root ps: the
+// emitted root function (root.go), followed by the stubs of the called
+// slots and the other functions of the inlined ones.
+func (g *generation) prepareEmitted(ps *ebpf.ProgramSpec) error {
+	entry, stubs := rootFunctions(ps)
+	insns := emitRoot(g, entry.insns[0])
+	// Only called functions are subprograms to the kernel, and func_info
+	// must describe exactly those: keep the stubs of the called slots, and
+	// the functions of the inlined ones.
+	byName := make(map[string]function, len(stubs))
+	for _, f := range stubs {
+		byName[f.name] = f
+	}
 	for i, s := range g.slots {
-		if !s.inlined {
+		if s.inlined() {
 			continue
 		}
-		var err error
-		s.body, s.rest, err = inlineParts(s, i, g.label(fmt.Sprintf("cont%d", i)))
-		if err != nil {
-			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+		f, ok := byName[slotSymbol(i)]
+		if !ok {
+			return fmt.Errorf("embedded dispatcher has no %s", slotSymbol(i))
 		}
+		insns = append(insns, f.insns...)
 	}
+	for _, s := range g.slots {
+		insns = append(insns, s.rest...)
+	}
+	ps.Instructions = insns
+	g.rootSpec = ps
 	return nil
 }
 

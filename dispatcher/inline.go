@@ -30,6 +30,79 @@ import (
 // combined program as it does any other: a wrong layout can only fail to
 // load, never run.
 
+// inlineMechanism writes the entry function of every program that
+// qualifies into the root (place: planInline, then inlineParts) and calls
+// the others, as linkedMechanism does: one kernel program per generation.
+type inlineMechanism struct {
+	// callAll, when not empty, is why every slot is called: the verifier
+	// refused this chain inlined (fallBackToCalls).
+	callAll string
+}
+
+func (*inlineMechanism) kind() MechanismKind { return Inline }
+func (*inlineMechanism) needsStacks() bool   { return true }
+
+// place inlines every slot it can (planInline) and rewrites the entry
+// function of each inlined one for the root.
+func (m *inlineMechanism) place(g *generation) error {
+	switch {
+	case m.callAll != "":
+		callEvery(g, m.callAll)
+		return nil
+	case g.referenceRoot:
+		callEvery(g, "called: the reference root calls every slot")
+		return nil
+	}
+	planInline(g)
+	for i, s := range g.slots {
+		s.body, s.rest = nil, nil
+		if !s.inlined() {
+			continue
+		}
+		var err error
+		s.body, s.rest, err = inlineParts(s, i, g.label(fmt.Sprintf("cont%d", i)))
+		if err != nil {
+			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+		}
+	}
+	return nil
+}
+
+// build loads g as placed. When the verifier refuses a chain with inlined
+// slots it returns an *inlineRefusedError, for the executor's
+// fallBackToCalls.
+func (m *inlineMechanism) build(g *generation) (*ebpf.Program, error) {
+	prog, err := buildSpliced(g)
+	if err != nil && g.anyInlined() {
+		return nil, &inlineRefusedError{err: err}
+	}
+	return prog, blameUnprivilegedOn(g, err)
+}
+
+func (*inlineMechanism) commit(*generation) error { return nil }
+func (*inlineMechanism) abort(*generation)        {}
+func (*inlineMechanism) cleanup(pinDir, *state)   {}
+
+// inlineRefusedError is the verifier refusing a chain with inlined slots.
+// Every program was verified alone and the layout follows the verifier's
+// own stack depths, so it refuses the combination (its complexity, say).
+type inlineRefusedError struct{ err error }
+
+func (e *inlineRefusedError) Error() string { return e.err.Error() }
+func (e *inlineRefusedError) Unwrap() error { return e.err }
+
+// fallBackToCalls is the step of an apply after the verifier refused g's
+// inlined chain (refused): g is placed again with every slot called, as
+// Linked does, each slot's call reason quoting the verifier, and built
+// again.
+func fallBackToCalls(g *generation, refused *inlineRefusedError) (*ebpf.Program, error) {
+	g.mech = &inlineMechanism{callAll: "called: the verifier refused the inlined chain: " + firstLine(refused.err)}
+	if err := g.prepareRoot(); err != nil {
+		return nil, err
+	}
+	return g.mech.build(g)
+}
+
 // Stack limits of the kernel's verifier (MAX_BPF_STACK and the 256-byte
 // limit of the frames before a subprogram that tail calls).
 const (
@@ -52,7 +125,7 @@ const (
 func (g *generation) inlineDepth() int {
 	m := 0
 	for _, s := range g.slots {
-		if s.inlined && s.frames[0] > m {
+		if s.inlined() && s.frames[0] > m {
 			m = s.frames[0]
 		}
 	}
@@ -62,7 +135,7 @@ func (g *generation) inlineDepth() int {
 // anyInlined reports whether some slot of g is inlined.
 func (g *generation) anyInlined() bool {
 	for _, s := range g.slots {
-		if s.inlined {
+		if s.inlined() {
 			return true
 		}
 	}
@@ -76,7 +149,7 @@ func (g *generation) anyInlined() bool {
 // deepest stack instead.
 func planInline(g *generation) {
 	for _, s := range g.slots {
-		s.inlined, s.callReason = false, ""
+		s.placed, s.callReason = PlacementCall, ""
 		switch {
 		case entryTailCalls(s.insns):
 			s.callReason = reasonTailCall
@@ -85,7 +158,7 @@ func planInline(g *generation) {
 		case s.graph == nil:
 			s.callReason = "called: its functions could not be analysed"
 		default:
-			s.inlined = true
+			s.placed = PlacementInline
 		}
 	}
 	for {
@@ -95,14 +168,14 @@ func planInline(g *generation) {
 		}
 		var deepest *slot
 		for _, s := range g.slots {
-			if s.inlined && (deepest == nil || s.frames[0] > deepest.frames[0]) {
+			if s.inlined() && (deepest == nil || s.frames[0] > deepest.frames[0]) {
 				deepest = s
 			}
 		}
 		if deepest == nil {
 			return // nothing left to call instead; the verifier decides
 		}
-		deepest.inlined = false
+		deepest.placed = PlacementCall
 		deepest.callReason = fmt.Sprintf("called: inlining its %d-byte stack would exceed %s", deepest.frames[0], bad)
 	}
 }
@@ -146,7 +219,7 @@ func (g *generation) stackViolation() string {
 			continue // not known; the verifier has the last word
 		}
 		var deep, tail int
-		if s.inlined {
+		if s.inlined() {
 			deep, tail = s.graph.calleeDepth(0), s.graph.calleeTailBefore(0)
 		} else {
 			deep, tail = s.graph.depth(0), s.graph.tailBefore(0)
@@ -441,17 +514,6 @@ func blameUnprivileged(g *generation, logs bool) error {
 		}
 	}
 	return nil
-}
-
-// placement is how s runs in a generation of mechanism kind.
-func (s *slot) placement(kind MechanismKind) string {
-	switch {
-	case kind == Freplace && !s.spliced:
-		return PlacementFreplace
-	case s.inlined:
-		return PlacementInline
-	}
-	return PlacementCall
 }
 
 // stackCache remembers the stack depths of programs verified by this

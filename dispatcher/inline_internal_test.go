@@ -130,8 +130,8 @@ func TestPlanInline(t *testing.T) {
 			var got []bool
 			reason := ""
 			for _, s := range tc.g.slots {
-				got = append(got, s.inlined)
-				if !s.inlined && reason == "" {
+				got = append(got, s.inlined())
+				if !s.inlined() && reason == "" {
 					reason = s.callReason
 				}
 			}

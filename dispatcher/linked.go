@@ -12,64 +12,54 @@ import (
 
 // linkedMechanism splices each program into the dispatcher as a
 // BPF-to-BPF subprogram in place of its slot stub: one kernel program per
-// generation, no trampolines, works wherever XDP does. With inline, the
-// entry functions of the programs that qualify are written into the root
-// instead (inline.go; prepareRoot has placed them), and the others are
-// called.
-type linkedMechanism struct{ inline bool }
+// generation, no trampolines, works wherever XDP does. It keeps nothing per
+// slot: every slot is called.
+type linkedMechanism struct{}
 
-func (m linkedMechanism) kind() MechanismKind {
-	if m.inline {
-		return Inline
-	}
-	return Linked
+func (linkedMechanism) kind() MechanismKind { return Linked }
+func (linkedMechanism) needsStacks() bool   { return false }
+func (linkedMechanism) place(g *generation) error {
+	callEvery(g, "")
+	return nil
 }
 
-func (m linkedMechanism) build(g *generation) (*ebpf.Program, error) {
+func (linkedMechanism) build(g *generation) (*ebpf.Program, error) {
+	prog, err := buildSpliced(g)
+	return prog, blameUnprivilegedOn(g, err)
+}
+
+// buildSpliced loads g's root as placed, with the called slots' programs
+// spliced in place of their stubs: one kernel program (linked and inline).
+func buildSpliced(g *generation) (*ebpf.Program, error) {
 	if err := checkMapLimit(g); err != nil {
 		return nil, err
 	}
-	prog, err := m.buildPlaced(g)
-	if err != nil && g.unprivileged() {
-		if blame := blameUnprivileged(g, g.verifierLogs); blame != nil {
-			return nil, blame
-		}
-	}
-	return prog, err
-}
-
-// buildPlaced loads g as placed, and with every slot called if the
-// verifier refuses the inlined chain.
-func (m linkedMechanism) buildPlaced(g *generation) (*ebpf.Program, error) {
-	prog, err := m.splice(g)
+	prog, err := splice(g)
 	if err != nil && g.obs.refusedDual(err) {
 		if err := g.prepareRoot(); err != nil {
 			return nil, err
 		}
-		prog, err = m.splice(g)
+		prog, err = splice(g)
 	}
-	if err == nil || !g.anyInlined() {
-		return prog, err
+	return prog, err
+}
+
+// blameUnprivilegedOn returns err, or, when an unprivileged generation
+// failed to load, the error naming the program to blame (blameUnprivileged)
+// if there is one.
+func blameUnprivilegedOn(g *generation, err error) error {
+	if err != nil && g.unprivileged() {
+		if blame := blameUnprivileged(g, g.verifierLogs); blame != nil {
+			return blame
+		}
 	}
-	// Every program was verified alone and the layout follows the
-	// verifier's own stack depths, so this is the verifier refusing the
-	// combination (its complexity, say): call every slot instead, as
-	// Linked does, and say why.
-	reason := "called: the verifier refused the inlined chain: " + firstLine(err)
-	g.inline = false
-	for _, s := range g.slots {
-		s.inlined, s.body, s.rest, s.callReason = false, nil, nil, reason
-	}
-	if err := g.prepareRoot(); err != nil {
-		return nil, err
-	}
-	return m.splice(g)
+	return err
 }
 
 // splice loads g's root with the called slots' stubs replaced by their
 // programs.
-func (linkedMechanism) splice(g *generation) (*ebpf.Program, error) {
-	spec, err := spliceSlots(g, func(s *slot) bool { return !s.inlined })
+func splice(g *generation) (*ebpf.Program, error) {
+	spec, err := spliceSlots(g, func(s *slot) bool { return !s.inlined() })
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func TestLinkedMapLimit(t *testing.T) {
 		return s
 	}
 	g := &generation{stats: newMap(), slots: []*slot{slotWith("small", 30), slotWith("big", 34)}}
-	_, err := linkedMechanism{inline: true}.build(g)
+	_, err := (&inlineMechanism{}).build(g)
 	var pe *ProgramError
 	if !errors.As(err, &pe) || pe.Program != "big" || !errors.Is(err, ErrInvalid) {
 		t.Fatalf("65 maps: %v, want a ProgramError for big wrapping ErrInvalid", err)

@@ -6,12 +6,23 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// mechanism is how a generation's slots get their programs. linked.go and
-// freplace.go implement it; both produce identical verdict semantics,
-// ordering and counters because the root program and its configuration are
-// shared (generation.go).
+// mechanism is how a generation's slots get their programs: one
+// implementation per MechanismKind, each in its own file (inline.go,
+// linked.go, freplace.go), each keeping what it needs per slot. All produce
+// identical verdict semantics, ordering and counters because the root
+// program and its configuration are shared (generation.go, root.go).
+//
+// An apply (Root.execute) runs place, then build, then commit or abort.
 type mechanism interface {
 	kind() MechanismKind
+	// needsStacks reports whether placing a slot needs the stack depths
+	// of its program's functions (the verifier's, for a program verified
+	// alone).
+	needsStacks() bool
+	// place decides, before the root is emitted, how each slot of g runs
+	// (slot.placed, slot.callReason): written into the root (inlined),
+	// called, or extended. It loads nothing.
+	place(g *generation) error
 	// build loads g's dispatcher with every slot of g.slots filled and
 	// returns it. What it creates is kept by commit or released by abort.
 	build(g *generation) (*ebpf.Program, error)
@@ -24,28 +35,39 @@ type mechanism interface {
 	cleanup(pd pinDir, st *state)
 }
 
+// newMechanism returns a new mechanism of kind k, for one generation. Auto
+// must have been resolved (ResolveMechanism).
 func newMechanism(k MechanismKind) (mechanism, error) {
 	switch k {
 	case Inline:
-		return linkedMechanism{inline: true}, nil
+		return &inlineMechanism{}, nil
 	case Linked:
 		return linkedMechanism{}, nil
 	case Freplace:
-		return newFreplaceMechanism()
+		return newFreplaceMechanism(), nil
 	}
 	return nil, fmt.Errorf("%w: no mechanism %q", ErrInvalid, k)
 }
 
-// ResolveMechanism turns AutoMechanism into the mechanism xdpchain uses on
-// this kernel, with the reason for the choice. Other kinds are returned as
-// they are. Auto is Inline: it needs nothing beyond XDP itself and is the
-// fastest (a program costs its own instructions, see docs/benchmarks.md);
-// Freplace stays available by name where trampolines exist.
-func ResolveMechanism(k MechanismKind) (MechanismKind, string) {
-	if k != AutoMechanism && k != "" {
-		return k, "requested"
+// reasonAuto is why auto gives a new root Inline.
+const reasonAuto = "auto: inline is the fastest mechanism and needs no BPF trampolines"
+
+// ResolveMechanism is the one meaning of AutoMechanism: it returns the
+// mechanism a root runs when want is asked for and running is the one it
+// runs now (AutoMechanism for a root not yet created), with the reason for
+// the choice. A mechanism asked for by name is taken ("requested"); auto
+// keeps the running mechanism (reason "": the root's own stays), and gives
+// a new root Inline: it needs nothing beyond XDP itself and is the fastest
+// (a program costs its own instructions, see docs/benchmarks.md); Freplace
+// stays available by name where trampolines exist.
+func ResolveMechanism(want, running MechanismKind) (MechanismKind, string) {
+	switch {
+	case want != AutoMechanism:
+		return want, "requested"
+	case running != AutoMechanism:
+		return running, ""
 	}
-	return Inline, "auto: inline is the fastest mechanism and needs no BPF trampolines"
+	return Inline, reasonAuto
 }
 
 // MechanismSupport reports, for each slot mechanism, whether this kernel
@@ -65,4 +87,12 @@ func MechanismSupport() []Feature {
 		f.Supported, f.Reason = false, err.Error()
 	}
 	return append(out, f)
+}
+
+// callEvery places every slot of g called, with reason (empty: none is
+// needed, the mechanism calls every slot).
+func callEvery(g *generation, reason string) {
+	for _, s := range g.slots {
+		s.placed, s.callReason, s.body, s.rest = PlacementCall, reason, nil, nil
+	}
 }

@@ -20,7 +20,7 @@ func TestNewMechanism(t *testing.T) {
 		}
 	}
 	// auto must be resolved first; anything else is no mechanism.
-	for _, k := range []MechanismKind{AutoMechanism, "", "tail-call"} {
+	for _, k := range []MechanismKind{AutoMechanism, "tail-call"} {
 		if m, err := newMechanism(k); !errors.Is(err, ErrInvalid) || m != nil {
 			t.Errorf("newMechanism(%q) = %v, %v; want ErrInvalid", k, m, err)
 		}
@@ -29,22 +29,25 @@ func TestNewMechanism(t *testing.T) {
 
 func TestResolveMechanism(t *testing.T) {
 	vmtest.LogWhere(t)
-	for _, k := range []MechanismKind{Linked, Freplace} {
-		if got, reason := ResolveMechanism(k); got != k || reason != "requested" {
-			t.Errorf("ResolveMechanism(%s) = %s, %q", k, got, reason)
+	for _, running := range []MechanismKind{AutoMechanism, Inline, Linked, Freplace} {
+		for _, k := range []MechanismKind{Inline, Linked, Freplace} {
+			if got, reason := ResolveMechanism(k, running); got != k || reason != "requested" {
+				t.Errorf("ResolveMechanism(%s, %s) = %s, %q", k, running, got, reason)
+			}
+		}
+	}
+	// Auto keeps what a root runs...
+	for _, running := range []MechanismKind{Inline, Linked, Freplace} {
+		if got, reason := ResolveMechanism(AutoMechanism, running); got != running || reason != "" {
+			t.Errorf("auto on a %s root = %s, %q; want it kept", running, got, reason)
 		}
 	}
 	testutil.RequireRoot(t)
-	kind, reason := ResolveMechanism(AutoMechanism)
+	// ... and gives a new root inline: it needs nothing but XDP, and is
+	// the fastest everywhere.
+	kind, reason := ResolveMechanism(AutoMechanism, AutoMechanism)
 	t.Logf("auto: %s (%s)", kind, reason)
-	if k2, r2 := ResolveMechanism(""); k2 != kind || r2 != reason {
-		t.Errorf("empty kind resolved to %s (%q), auto to %s (%q)", k2, r2, kind, reason)
-	}
-	// Inline needs nothing but XDP, and is the fastest everywhere.
 	if kind != Inline || !strings.Contains(reason, "fastest") {
 		t.Errorf("auto chose %s (%q), want inline", kind, reason)
-	}
-	if k, _ := ResolveMechanism(Freplace); k != Freplace {
-		t.Errorf("freplace by name resolved to %s", k)
 	}
 }

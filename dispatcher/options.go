@@ -33,7 +33,11 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("%w: unknown mode %q (want %s)", ErrInvalid, s, ModeChoices)
 }
 
-// MechanismKind is how programs fill the dispatcher's slots.
+// MechanismKind is how programs fill the dispatcher's slots: Inline,
+// Linked, Freplace, or AutoMechanism (the zero value). It is parsed once,
+// where it enters (ParseMechanism: the CLI's flag, config.toml, the control
+// socket; UnmarshalText: JSON and the state file), and carried as this type
+// to the mechanism that builds the generation (mechanism.go).
 type MechanismKind string
 
 // Slot mechanisms.
@@ -50,30 +54,64 @@ const (
 	// Freplace attaches each program to its slot as a BPF_PROG_TYPE_EXT
 	// program. Needs BPF trampolines.
 	Freplace MechanismKind = "freplace"
-	// AutoMechanism picks the fastest mechanism the kernel supports:
-	// Inline.
-	AutoMechanism MechanismKind = "auto"
+	// AutoMechanism, the zero value, asks for no mechanism in particular:
+	// a root keeps the mechanism it runs, and a new root gets Inline
+	// (ResolveMechanism, the one place that decides it). Printed "auto".
+	AutoMechanism MechanismKind = ""
 )
 
 // MechanismChoices names the slot mechanisms and what auto resolves to
 // (see ResolveMechanism): the one text the CLI's help, config.toml's
 // comment, docs/config.md and ParseMechanism's error share
 // (TestChoicesText checks the files).
-const MechanismChoices = "inline, linked, freplace or auto (= inline, the fastest)"
+const MechanismChoices = "inline, linked, freplace or auto (= inline, the fastest, for a new root; a root keeps its own)"
 
-// ParseMechanism parses "inline", "linked", "freplace" and "auto".
+// mechanismNames is the one list of mechanism names: each kind's name
+// first, then the aliases ParseMechanism also accepts.
+var mechanismNames = []struct {
+	kind  MechanismKind
+	names []string
+}{
+	{AutoMechanism, []string{"auto", ""}},
+	{Inline, []string{"inline"}},
+	{Linked, []string{"linked", "link"}},
+	{Freplace, []string{"freplace", "ext"}},
+}
+
+// ParseMechanism parses a mechanism's name ("inline", "linked", "freplace",
+// "auto" or empty) or alias ("link", "ext").
 func ParseMechanism(s string) (MechanismKind, error) {
-	switch s {
-	case "", "auto":
-		return AutoMechanism, nil
-	case "inline":
-		return Inline, nil
-	case "linked", "link":
-		return Linked, nil
-	case "freplace", "ext":
-		return Freplace, nil
+	for _, m := range mechanismNames {
+		for _, n := range m.names {
+			if s == n {
+				return m.kind, nil
+			}
+		}
 	}
 	return "", fmt.Errorf("%w: unknown mechanism %q (want %s)", ErrInvalid, s, MechanismChoices)
+}
+
+// String is the mechanism's name; "auto" for AutoMechanism.
+func (k MechanismKind) String() string {
+	if k == AutoMechanism {
+		return "auto"
+	}
+	return string(k)
+}
+
+// MarshalText implements encoding.TextMarshaler: the mechanism's name.
+func (k MechanismKind) MarshalText() ([]byte, error) {
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseMechanism.
+func (k *MechanismKind) UnmarshalText(b []byte) error {
+	m, err := ParseMechanism(string(b))
+	if err != nil {
+		return err
+	}
+	*k = m
+	return nil
 }
 
 // Default locations.
@@ -97,8 +135,8 @@ type Options struct {
 	StateDir string
 	// Mode is the attach mode used when the root is created. Default auto.
 	Mode Mode
-	// Mechanism is used when the root is created and the Spec names none.
-	// Default auto.
+	// Mechanism is the mechanism of a root Attach creates (auto: Inline);
+	// an existing root keeps its own (a Spec changes it).
 	Mechanism MechanismKind
 	// VerifierLogs asks for full verifier logs in ProgramErrors.
 	VerifierLogs bool
@@ -123,9 +161,6 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.Mode == "" {
 		out.Mode = ModeAuto
-	}
-	if out.Mechanism == "" {
-		out.Mechanism = AutoMechanism
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -24,7 +25,7 @@ func TestParseMode(t *testing.T) {
 
 func TestParseMechanism(t *testing.T) {
 	for in, want := range map[string]MechanismKind{
-		"": AutoMechanism, "auto": AutoMechanism,
+		"": AutoMechanism, "auto": AutoMechanism, "inline": Inline,
 		"linked": Linked, "link": Linked,
 		"freplace": Freplace, "ext": Freplace,
 	} {
@@ -36,6 +37,28 @@ func TestParseMechanism(t *testing.T) {
 		if got, err := ParseMechanism(in); !errors.Is(err, ErrInvalid) || got != "" {
 			t.Errorf("ParseMechanism(%q) = %q, %v; want ErrInvalid", in, got, err)
 		}
+	}
+	// The text form (JSON, the state file) is the name, parsed back by
+	// ParseMechanism; auto prints as "auto".
+	for _, k := range []MechanismKind{AutoMechanism, Inline, Linked, Freplace} {
+		b, err := json.Marshal(struct{ M MechanismKind }{k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"M":"` + k.String() + `"}`; string(b) != want {
+			t.Errorf("%s marshals to %s, want %s", k, b, want)
+		}
+		var back struct{ M MechanismKind }
+		if err := json.Unmarshal(b, &back); err != nil || back.M != k {
+			t.Errorf("%s unmarshals to %q, %v", b, back.M, err)
+		}
+	}
+	if AutoMechanism.String() != "auto" {
+		t.Errorf("auto prints as %q", AutoMechanism.String())
+	}
+	var m MechanismKind
+	if err := json.Unmarshal([]byte(`"teleport"`), &m); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unmarshalling an unknown mechanism: %v, want ErrInvalid", err)
 	}
 }
 

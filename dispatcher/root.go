@@ -136,10 +136,10 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 			check = check.WithSymbol(label(fmt.Sprintf("slow%d", i)))
 		}
 		var restore []asm.Instruction
-		if s.inlined && writesReg(s.body, regCtx) {
+		if s.inlined() && writesReg(s.body, regCtx) {
 			restore = append(restore, asm.LoadMem(regCtx, asm.RFP, ctxSlot, asm.DWord))
 		}
-		if s.inlined && g.counters && writesReg(s.body, regCounters) {
+		if s.inlined() && g.counters && writesReg(s.body, regCounters) {
 			restore = append(restore, asm.LoadMem(regCounters, asm.RFP, countersSlot, asm.DWord))
 		}
 		restore = append(restore, g.observeBody(i)...) // observe hook
@@ -147,7 +147,7 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		cont[0] = cont[0].WithSymbol(label(fmt.Sprintf("cont%d", i)))
 		emit(start)
 		emit(g.observeInput(i)...) // observe hook
-		if s.inlined {
+		if s.inlined() {
 			emit(s.body...)
 		} else {
 			emit(asm.Call.Label(slotSymbol(i)))

@@ -33,10 +33,7 @@ back: packets arriving in between (about a millisecond) meet no program.
 				return err
 			}
 			defer done()
-			op := chain.Adopt{Interface: chain.NewInterface(netns, args[0]), Name: name}
-			if cmd.Flags().Changed("mechanism") {
-				op.Mechanism = m
-			}
+			op := chain.Adopt{Interface: chain.NewInterface(netns, args[0]), Name: name, Mechanism: m}
 			ad, err := c.Adopt(ctx, op)
 			if err != nil {
 				return err
@@ -48,6 +45,6 @@ back: packets arriving in between (about a millisecond) meet no program.
 	f := cmd.Flags()
 	f.StringVar(&netns, "netns", "", "network namespace of IFACE (name under /run/netns, or a path)")
 	f.StringVar(&name, "name", "", "name of the program in the chain (default: its kernel name)")
-	f.StringVar(&mechanism, "mechanism", "auto", "slot mechanism of the new root: inline, linked, freplace or auto (inline)")
+	f.StringVar(&mechanism, "mechanism", "auto", "slot mechanism of the new root: "+dispatcher.MechanismChoices)
 	return cmd
 }

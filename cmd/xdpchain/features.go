@@ -19,7 +19,7 @@ func newFeaturesCmd(env *cliEnv) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			feats := dispatcher.Features()
 			mechs := dispatcher.MechanismSupport()
-			mech, reason := dispatcher.ResolveMechanism(dispatcher.AutoMechanism)
+			mech, reason := dispatcher.ResolveMechanism(dispatcher.AutoMechanism, dispatcher.AutoMechanism)
 			// When bpf() itself is refused nothing works: no mechanism,
 			// and the exit status says so.
 			refused := dispatcher.CheckBPF()

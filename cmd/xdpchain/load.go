@@ -85,12 +85,8 @@ socket bound to its RX queue in its XSKMAP, whose pin ` + "`status`" + ` shows
 			if req.Mode, err = dispatcher.ParseMode(mode); err != nil {
 				return err
 			}
-			m, err := dispatcher.ParseMechanism(mechanism)
-			if err != nil {
+			if req.Mechanism, err = dispatcher.ParseMechanism(mechanism); err != nil {
 				return err
-			}
-			if cmd.Flags().Changed("mechanism") {
-				req.Mechanism = m
 			}
 			if fallThrough != "" {
 				v, err := dispatcher.ParseVerdict(fallThrough)
