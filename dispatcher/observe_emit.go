@@ -110,9 +110,9 @@ func (g *generation) observeEntry() []asm.Instruction {
 }
 
 // sampleClock is where a profile that samples keeps its per-CPU packet
-// clock: the counters element's row 0 (fall-through), column 7, which no
-// verdict uses and nothing reads (XDPCHAIN_COL_RESERVED).
-const sampleClock = 7 * 8
+// clock: the counters element's row 0 (fall-through), column colEmpty,
+// which no verdict uses and nothing reads.
+var sampleClock = counterOffset(0, colEmpty)
 
 // observeInput runs at slot i's start, before its body: captures at its
 // input (and a trace's packet record); then, at slot 0, whether the packet

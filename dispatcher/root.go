@@ -41,213 +41,276 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 	if g.dualRoot() {
 		return g.emitDualRoot(entry) // a sampled profile (observe_emit.go)
 	}
-	// The general path of a slot with a fast path goes out of line, after
-	// the fall-through, so that a packet that proceeds runs straight into
-	// the next slot; where the root could grow too long for 16-bit jump
-	// offsets it stays beside its slot, jumped over.
-	var insns, outOfLine asm.Instructions
-	cur := &insns
-	emit := func(ins ...asm.Instruction) { *cur = append(*cur, ins...) }
-	deferGeneral := rootSize(g) < maxJumpSpan
-	label := g.label
-	next := func(i int) string {
-		if i+1 < len(g.slots) {
-			return label(fmt.Sprintf("slot%d", i+1))
-		}
-		return label("fallthrough")
+	e := newRootEmitter(g)
+	e.prologue(entry)
+	for i := range g.slots {
+		e.slot(i)
 	}
-	// With inlined slots the root keeps the context and the counters
-	// pointer below the deepest inlined body's stack (inline.go).
-	inlined := g.anyInlined()
-	unprivileged := g.unprivileged()
-	ctxSlot := int16(-(g.inlineDepth() + 8))
-	countersSlot := ctxSlot - 8
+	e.fallthrough_()
+	return append(e.insns, e.outOfLine...)
+}
 
-	// At every slot's start the context is in r6 and this CPU's counters
-	// in r7. Calls preserve them; an inlined body that writes one of them
-	// (writesReg) has it reloaded from the root's stack after it.
+// rootEmitter writes one emitted root: a prologue, each slot, and the
+// fall-through.
+type rootEmitter struct {
+	g *generation
+	// insns is the root in order; outOfLine the slots' general paths,
+	// written after the fall-through (deferGeneral); cur the one written.
+	insns, outOfLine asm.Instructions
+	cur              *asm.Instructions
+	// deferGeneral: the general path of a slot with a fast path goes out
+	// of line, after the fall-through, so that a packet that proceeds
+	// runs straight into the next slot; where the root could grow too
+	// long for 16-bit jump offsets it stays beside its slot, jumped over.
+	deferGeneral bool
+	// inlined: some slot is inlined, so the root keeps the context and
+	// the counters pointer on its stack, at ctxSlot and countersSlot,
+	// below the deepest inlined body's stack (inline.go).
+	inlined               bool
+	ctxSlot, countersSlot int16
+}
+
+func newRootEmitter(g *generation) *rootEmitter {
+	e := &rootEmitter{g: g, deferGeneral: rootSize(g) < maxJumpSpan, inlined: g.anyInlined()}
+	e.cur = &e.insns
+	e.ctxSlot = int16(-(g.inlineDepth() + 8))
+	e.countersSlot = e.ctxSlot - 8
+	return e
+}
+
+func (e *rootEmitter) emit(ins ...asm.Instruction) { *e.cur = append(*e.cur, ins...) }
+
+// label names slot i's label of kind ("slot", "count", ...).
+func (e *rootEmitter) label(kind string, i int) string {
+	return e.g.label(fmt.Sprintf("%s%d", kind, i))
+}
+
+// next is the label after slot i: the next slot's, or the fall-through's.
+func (e *rootEmitter) next(i int) string {
+	if i+1 < len(e.g.slots) {
+		return e.label("slot", i+1)
+	}
+	return e.g.label("fallthrough")
+}
+
+// column returns ins when counters need the column (r1), else nothing.
+func (e *rootEmitter) column(ins ...asm.Instruction) []asm.Instruction {
+	if e.g.counters {
+		return ins
+	}
+	return nil
+}
+
+// prologue: at every slot's start the context is in r6 and this CPU's
+// counters in r7. Calls preserve them; an inlined body that writes one of
+// them (writesReg) has it reloaded from the root's stack after it.
+func (e *rootEmitter) prologue(entry asm.Instruction) {
+	g := e.g
 	first := asm.Mov.Reg(regCtx, asm.R1).WithSymbol(rootProgramName).WithSource(entry.Source())
 	if fn := btf.FuncMetadata(&entry); fn != nil {
 		first = btf.WithFuncMetadata(first, fn)
 	}
-	emit(first)
-	if inlined {
-		emit(asm.StoreMem(asm.RFP, ctxSlot, regCtx, asm.DWord))
+	e.emit(first)
+	if e.inlined {
+		e.emit(asm.StoreMem(asm.RFP, e.ctxSlot, regCtx, asm.DWord))
 	}
-	emit(g.observeEntry()...) // observe hook (observe_emit.go)
-
-	if g.counters {
-		lookup := asm.LoadMapPtr(asm.R1, 0)
-		// Associating cannot fail: lookup is a map load.
-		_ = lookup.AssociateMap(g.stats)
-		// The key (0) is a word on the stack: at -4, or, in an inlined
-		// generation, where the counters pointer goes next.
-		key := int16(-4)
-		if inlined {
-			key = countersSlot
-		}
-		emit(
-			asm.StoreImm(asm.RFP, key, 0, asm.Word),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, int32(key)),
-			lookup,
-			asm.FnMapLookupElem.Call(),
-			asm.Mov.Reg(regCounters, asm.R0),
-		)
-		// Spilled before the null check, which the verifier applies to
-		// the spilled copy too.
-		if inlined {
-			emit(asm.StoreMem(asm.RFP, countersSlot, regCounters, asm.DWord))
-		}
-		// Element 0 of an array always exists; the check is for the
-		// verifier.
-		emit(
-			asm.JNE.Imm(regCounters, 0, next(-1)),
-			asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
-			asm.Return(),
-		)
+	e.emit(g.observeEntry()...) // observe hook (observe_emit.go)
+	if !g.counters {
+		return
 	}
+	lookup := asm.LoadMapPtr(asm.R1, 0)
+	// Associating cannot fail: lookup is a map load.
+	_ = lookup.AssociateMap(g.stats)
+	// The key (0) is a word on the stack: at -4, or, in an inlined
+	// generation, where the counters pointer goes next.
+	key := int16(-4)
+	if e.inlined {
+		key = e.countersSlot
+	}
+	e.emit(
+		asm.StoreImm(asm.RFP, key, 0, asm.Word),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		lookup,
+		asm.FnMapLookupElem.Call(),
+		asm.Mov.Reg(regCounters, asm.R0),
+	)
+	// Spilled before the null check, which the verifier applies to the
+	// spilled copy too.
+	if e.inlined {
+		e.emit(asm.StoreMem(asm.RFP, e.countersSlot, regCounters, asm.DWord))
+	}
+	// Element 0 of an array always exists; the check is for the verifier.
+	e.emit(
+		asm.JNE.Imm(regCounters, 0, e.next(-1)),
+		asm.Mov.Imm(asm.R0, int32(g.fallthrough_)),
+		asm.Return(),
+	)
+}
 
-	for i, s := range g.slots {
-		count := label(fmt.Sprintf("count%d", i))
-		rare := label(fmt.Sprintf("rare%d", i))
-		start := asm.Mov.Reg(asm.R1, regCtx).WithSymbol(label(fmt.Sprintf("slot%d", i)))
-		// The column (r1) is computed only when counters need it.
-		column := func(ins ...asm.Instruction) []asm.Instruction {
-			if g.counters {
-				return ins
-			}
-			return nil
+// slot writes slot i: its input, its body or call, the continuation (fast
+// path, verdict checks), counting, the proceed-on decision and the rare
+// path.
+func (e *rootEmitter) slot(i int) {
+	g, s := e.g, e.g.slots[i]
+	cont := e.continuation(i)
+	e.emit(asm.Mov.Reg(asm.R1, regCtx).WithSymbol(e.label("slot", i)))
+	e.emit(g.observeInput(i)...) // observe hook
+	if s.inlined() {
+		e.emit(s.body...)
+	} else {
+		e.emit(asm.Call.Label(slotSymbol(i)))
+	}
+	e.emit(cont[:len(cont)-1]...)
+	if _, fast := e.fastPath(i); fast && e.deferGeneral {
+		e.cur = &e.outOfLine
+	}
+	e.emit(cont[len(cont)-1])
+	e.emit(e.column(asm.Mov.Reg32(asm.R1, asm.R0))...)
+	if allowed := s.Allowed; allowed != 0 && allowed != AllVerdicts {
+		e.emit(
+			asm.Mov.Imm32(asm.R2, 1),
+			asm.LSh.Reg32(asm.R2, asm.R0),
+			asm.JSet.Imm32(asm.R2, int32(allowed), e.label("count", i)),
+		)
+		e.emit(e.column(asm.Mov.Imm32(asm.R1, colDenied))...)
+		e.emit(asm.Mov.Imm32(asm.R0, int32(Aborted)))
+	}
+	e.emit(e.countAndDecide(i)...)
+	e.rare(i)
+	e.cur = &e.insns
+}
+
+// fastPath returns the fast path of slot i: a slot that proceeds on one
+// verdict (the common "pass") goes on at once. It counts nothing: the
+// packets it passes on are derived from where they end (stats.go,
+// countingOnce); every other verdict takes the general path and is
+// counted there.
+func (e *rootEmitter) fastPath(i int) ([]asm.Instruction, bool) {
+	pv, ok := fastVerdict(e.g.slots[i].Program)
+	if !ok || e.g.observesDecision(i) {
+		return nil, false
+	}
+	fast := []asm.Instruction{asm.JNE.Imm32(asm.R0, int32(pv), e.label("slow", i))}
+	if !e.deferGeneral {
+		fast = append(fast, asm.Ja.Label(e.next(i)))
+	}
+	return fast, true
+}
+
+// continuation is what follows slot i's body or call, labelled cont<i>
+// (where an inlined body's exits jump): the registers the body clobbered
+// reloaded, the fast path, and the check for a value beyond XDP_REDIRECT
+// (its last instruction, which starts the general path).
+func (e *rootEmitter) continuation(i int) []asm.Instruction {
+	g, s := e.g, e.g.slots[i]
+	fast, _ := e.fastPath(i)
+	check := asm.JGT.Imm32(asm.R0, int32(Redirect), e.label("rare", i))
+	if fast != nil {
+		check = check.WithSymbol(e.label("slow", i))
+	}
+	var restore []asm.Instruction
+	if s.inlined() && writesReg(s.body, regCtx) {
+		restore = append(restore, asm.LoadMem(regCtx, asm.RFP, e.ctxSlot, asm.DWord))
+	}
+	if s.inlined() && g.counters && writesReg(s.body, regCounters) {
+		restore = append(restore, asm.LoadMem(regCounters, asm.RFP, e.countersSlot, asm.DWord))
+	}
+	restore = append(restore, g.observeBody(i)...) // observe hook
+	cont := append(restore, append(fast, check)...)
+	cont[0] = cont[0].WithSymbol(e.label("cont", i))
+	return cont
+}
+
+// countAndDecide counts slot i's verdict (r0) in its column (r1), then
+// goes on or returns it; labelled count<i>, where the allowed check and the
+// rare path land.
+func (e *rootEmitter) countAndDecide(i int) []asm.Instruction {
+	g, s := e.g, e.g.slots[i]
+	var tail []asm.Instruction
+	counted := ""
+	if g.counters && !g.unprivileged() {
+		off := counterOffset(s.counter, 0)
+		tail = append(tail,
+			asm.LSh.Imm(asm.R1, counterShift),
+			asm.Mov.Reg(asm.R2, regCounters),
+			asm.Add.Reg(asm.R2, asm.R1),
+			asm.LoadMem(asm.R3, asm.R2, off, asm.DWord),
+			asm.Add.Imm(asm.R3, 1),
+			asm.StoreMem(asm.R2, off, asm.R3, asm.DWord),
+		)
+	} else if g.counters {
+		// For an unprivileged caller's verifier, a counter pointer offset
+		// by a column that differs between paths is refused ("pointer
+		// arithmetic ... prohibited for !root"): select the column by
+		// comparisons, each counted at a constant offset.
+		counted = e.label("counted", i)
+		inc := func(col int) string { return g.label(fmt.Sprintf("inc%d_%d", i, col)) }
+		tail = append(tail, asm.Mov.Reg(asm.R2, regCounters))
+		for col := 0; col < colDenied; col++ {
+			tail = append(tail, asm.JEq.Imm32(asm.R1, int32(col), inc(col)))
 		}
-		// The fast path: a slot that proceeds on one verdict (the
-		// common "pass") goes on at once. It counts nothing: the
-		// packets it passes on are derived from where they end
-		// (stats.go, countingOnce); every other verdict takes the
-		// general path below and is counted there.
-		var fast []asm.Instruction
-		if pv, ok := fastVerdict(s.Program); ok && !g.observesDecision(i) {
-			fast = append(fast, asm.JNE.Imm32(asm.R0, int32(pv), label(fmt.Sprintf("slow%d", i))))
-			if !deferGeneral {
-				fast = append(fast, asm.Ja.Label(next(i)))
-			}
-		}
-		check := asm.JGT.Imm32(asm.R0, int32(Redirect), rare)
-		if fast != nil {
-			check = check.WithSymbol(label(fmt.Sprintf("slow%d", i)))
-		}
-		var restore []asm.Instruction
-		if s.inlined() && writesReg(s.body, regCtx) {
-			restore = append(restore, asm.LoadMem(regCtx, asm.RFP, ctxSlot, asm.DWord))
-		}
-		if s.inlined() && g.counters && writesReg(s.body, regCounters) {
-			restore = append(restore, asm.LoadMem(regCounters, asm.RFP, countersSlot, asm.DWord))
-		}
-		restore = append(restore, g.observeBody(i)...) // observe hook
-		cont := append(restore, append(fast, check)...)
-		cont[0] = cont[0].WithSymbol(label(fmt.Sprintf("cont%d", i)))
-		emit(start)
-		emit(g.observeInput(i)...) // observe hook
-		if s.inlined() {
-			emit(s.body...)
-		} else {
-			emit(asm.Call.Label(slotSymbol(i)))
-		}
-		emit(cont[:len(cont)-1]...)
-		if fast != nil && deferGeneral {
-			cur = &outOfLine
-		}
-		emit(cont[len(cont)-1])
-		emit(column(asm.Mov.Reg32(asm.R1, asm.R0))...)
-		if allowed := s.Allowed; allowed != 0 && allowed != AllVerdicts {
-			emit(
-				asm.Mov.Imm32(asm.R2, 1),
-				asm.LSh.Reg32(asm.R2, asm.R0),
-				asm.JSet.Imm32(asm.R2, int32(allowed), count),
-			)
-			emit(column(asm.Mov.Imm32(asm.R1, colDenied))...)
-			emit(asm.Mov.Imm32(asm.R0, int32(Aborted)))
-		}
-		// Counting, then the proceed-on decision; count labels the first
-		// of them (the allowed check and the rare path land there).
-		var tail []asm.Instruction
-		counted := ""
-		if g.counters && !unprivileged {
-			off := int16(s.counter * 8 * 8)
+		for col := colDenied; col >= 0; col-- {
+			off := counterOffset(s.counter, col)
 			tail = append(tail,
-				asm.LSh.Imm(asm.R1, 3),
-				asm.Mov.Reg(asm.R2, regCounters),
-				asm.Add.Reg(asm.R2, asm.R1),
-				asm.LoadMem(asm.R3, asm.R2, off, asm.DWord),
+				asm.LoadMem(asm.R3, asm.R2, off, asm.DWord).WithSymbol(inc(col)),
 				asm.Add.Imm(asm.R3, 1),
 				asm.StoreMem(asm.R2, off, asm.R3, asm.DWord),
 			)
-		} else if g.counters {
-			// For an unprivileged caller's verifier, a counter pointer
-			// offset by a column that differs between paths is refused
-			// ("pointer arithmetic ... prohibited for !root"): select
-			// the column by comparisons, each counted at a constant
-			// offset.
-			counted = label(fmt.Sprintf("counted%d", i))
-			inc := func(col int) string { return label(fmt.Sprintf("inc%d_%d", i, col)) }
-			tail = append(tail, asm.Mov.Reg(asm.R2, regCounters))
-			for col := 0; col < colDenied; col++ {
-				tail = append(tail, asm.JEq.Imm32(asm.R1, int32(col), inc(col)))
-			}
-			for col := colDenied; col >= 0; col-- {
-				off := int16(s.counter*8*8) + int16(col)*8
-				tail = append(tail,
-					asm.LoadMem(asm.R3, asm.R2, off, asm.DWord).WithSymbol(inc(col)),
-					asm.Add.Imm(asm.R3, 1),
-					asm.StoreMem(asm.R2, off, asm.R3, asm.DWord),
-				)
-				if col > 0 {
-					tail = append(tail, asm.Ja.Label(counted))
-				}
+			if col > 0 {
+				tail = append(tail, asm.Ja.Label(counted))
 			}
 		}
-		decide := g.observeDecision(i) // observe hook
-		if s.Shadow {
-			decide = append(decide, asm.Ja.Label(next(i)))
-		} else {
-			decide = append(decide, verdictIn(s.ProceedOn, next(i))...)
-			decide = append(decide, asm.Return())
-		}
-		if counted != "" {
-			decide[0] = decide[0].WithSymbol(counted)
-		}
-		tail = append(tail, decide...)
-		tail[0] = tail[0].WithSymbol(count)
-		emit(tail...)
-
-		// The rare path, beside its slot so that no jump spans other
-		// slots (inlined bodies can be long): the empty-slot sentinel
-		// (counted in colEmpty, for the derived counts before it) or an
-		// invalid value.
-		empty := next(i)
-		if g.counters {
-			empty = label(fmt.Sprintf("empty%d", i))
-		}
-		emit(asm.JEq.Imm32(asm.R0, slotEmpty, empty).WithSymbol(rare))
-		emit(column(asm.Mov.Imm32(asm.R1, colInvalid))...)
-		emit(
-			asm.Mov.Imm32(asm.R0, int32(Aborted)),
-			asm.Ja.Label(count),
-		)
-		if g.counters {
-			off := int16(s.counter*8*8) + colEmpty*8
-			emit(
-				asm.LoadMem(asm.R3, regCounters, off, asm.DWord).WithSymbol(empty),
-				asm.Add.Imm(asm.R3, 1),
-				asm.StoreMem(regCounters, off, asm.R3, asm.DWord),
-				asm.Ja.Label(next(i)),
-			)
-		}
-		cur = &insns
 	}
+	decide := g.observeDecision(i) // observe hook
+	if s.Shadow {
+		decide = append(decide, asm.Ja.Label(e.next(i)))
+	} else {
+		decide = append(decide, verdictIn(s.ProceedOn, e.next(i))...)
+		decide = append(decide, asm.Return())
+	}
+	if counted != "" {
+		decide[0] = decide[0].WithSymbol(counted)
+	}
+	tail = append(tail, decide...)
+	tail[0] = tail[0].WithSymbol(e.label("count", i))
+	return tail
+}
 
+// rare writes slot i's rare path, beside its slot so that no jump spans
+// other slots (inlined bodies can be long): the empty-slot sentinel
+// (counted in colEmpty, for the derived counts before it) or an invalid
+// value.
+func (e *rootEmitter) rare(i int) {
+	g, s := e.g, e.g.slots[i]
+	empty := e.next(i)
+	if g.counters {
+		empty = e.label("empty", i)
+	}
+	e.emit(asm.JEq.Imm32(asm.R0, slotEmpty, empty).WithSymbol(e.label("rare", i)))
+	e.emit(e.column(asm.Mov.Imm32(asm.R1, colInvalid))...)
+	e.emit(
+		asm.Mov.Imm32(asm.R0, int32(Aborted)),
+		asm.Ja.Label(e.label("count", i)),
+	)
+	if g.counters {
+		off := counterOffset(s.counter, colEmpty)
+		e.emit(
+			asm.LoadMem(asm.R3, regCounters, off, asm.DWord).WithSymbol(empty),
+			asm.Add.Imm(asm.R3, 1),
+			asm.StoreMem(regCounters, off, asm.R3, asm.DWord),
+			asm.Ja.Label(e.next(i)),
+		)
+	}
+}
+
+// fallthrough_ writes the end of the chain: counted in row 0, column
+// g.ftColumn, and the fall-through verdict.
+func (e *rootEmitter) fallthrough_() {
+	g := e.g
 	ft := []asm.Instruction{}
 	if g.counters {
-		off := int16(g.ftColumn * 8) // row 0
+		off := counterOffset(0, int(g.ftColumn))
 		ft = append(ft,
 			asm.LoadMem(asm.R3, regCounters, off, asm.DWord),
 			asm.Add.Imm(asm.R3, 1),
@@ -255,9 +318,8 @@ func emitRoot(g *generation, entry asm.Instruction) asm.Instructions {
 		)
 	}
 	ft = append(ft, asm.Mov.Imm(asm.R0, int32(g.fallthrough_)), asm.Return())
-	ft[0] = ft[0].WithSymbol(label("fallthrough"))
-	emit(ft...)
-	return append(insns, outOfLine...)
+	ft[0] = ft[0].WithSymbol(g.label("fallthrough"))
+	e.emit(ft...)
 }
 
 // maxJumpSpan bounds the root's length for out-of-line general paths:
