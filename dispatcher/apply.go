@@ -159,21 +159,58 @@ func planChange(st *state, s Spec, leases []lease) (*change, error) {
 	return c, nil
 }
 
-// execute carries a change out: it prepares every slot, builds the
-// generation, swaps it in and commits, or leaves the running chain as it
-// was.
+// execute carries a change out: it prepares every slot and builds the
+// generation (buildGeneration), describes the state it makes (nextState),
+// swaps it in (swapIn) and commits (commitGeneration), or leaves the
+// running chain as it was.
 func (r *Root) execute(c *change) (changed bool, err error) {
-	s, chain, kind, reason, prev, counters := c.spec, c.chain, c.kind, c.reason, c.prev, c.counters
-	mech, err := newMechanism(kind)
+	g, err := r.newGeneration(c)
 	if err != nil {
 		return false, err
 	}
+	committed := false
+	defer func() {
+		if !committed {
+			g.discard()
+		}
+	}()
+	if err := r.buildGeneration(g, c); err != nil {
+		return false, err
+	}
+	defer func() {
+		if !committed {
+			g.mech.abort(g)
+		}
+	}()
+	next, err := r.nextState(g, c)
+	if err != nil {
+		return false, err
+	}
+	crashPoint(CrashBuilt)
+	if err := r.swapIn(g, next); err != nil {
+		return false, err
+	}
 
-	g := &generation{
+	// The new generation runs. From here on, failures are reported but the
+	// chain is the new one.
+	committed = true
+	defer g.close()
+	crashPoint(CrashSwapped)
+	return true, r.commitGeneration(g, next)
+}
+
+// newGeneration is the generation c builds, with the mechanism it asks
+// for; nothing is loaded yet.
+func (r *Root) newGeneration(c *change) (*generation, error) {
+	mech, err := newMechanism(c.kind)
+	if err != nil {
+		return nil, err
+	}
+	return &generation{
 		number:        r.st.Generation + 1,
 		pins:          r.pins,
-		fallthrough_:  s.Fallthrough,
-		counters:      !s.NoCounters,
+		fallthrough_:  c.spec.Fallthrough,
+		counters:      !c.spec.NoCounters,
 		ftColumn:      nextFallthroughColumn(r.st),
 		frags:         c.frags,
 		stats:         r.stats,
@@ -182,60 +219,57 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		referenceRoot: r.opts.referenceRoot,
 		replacePins:   map[string]*ebpf.Map{},
 		readOnly:      map[string]*ebpf.Map{},
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			g.discard()
-		}
-	}()
+	}, nil
+}
 
+// buildGeneration opens g's observers, prepares every slot of c's chain,
+// places them and emits the root, and has g's mechanism load it (g.prog).
+// When the verifier refuses an inlined chain, it falls back to calling
+// every slot (fallBackToCalls).
+func (r *Root) buildGeneration(g *generation, c *change) (err error) {
 	if g.obs, err = r.pins.openObserving(c.leases); err != nil {
-		return false, err
+		return err
 	}
-	for _, p := range chain {
-		old, had := prev[p.Name]
+	for _, p := range c.chain {
+		old, had := c.prev[p.Name]
 		sl, err := r.prepareSlot(g, p, old, had)
 		if err != nil {
-			return false, err
+			return err
 		}
-		sl.counter = counters[p.Name]
+		sl.counter = c.counters[p.Name]
 		g.slots = append(g.slots, sl)
 		if sl.dev != nil {
 			if r.st.Mode == ModeSKB {
-				return false, &ProgramError{Program: p.Name, Err: errBoundGeneric}
+				return &ProgramError{Program: p.Name, Err: errBoundGeneric}
 			}
 			g.dev = sl.dev // one bound program binds the chain
 		}
 	}
 	if err := g.prepareRoot(); err != nil {
-		return false, err
+		return err
 	}
 	crashPoint(CrashPrepared)
 	g.prog, err = g.mech.build(g)
 	if refused := (*inlineRefusedError)(nil); errors.As(err, &refused) {
 		g.prog, err = fallBackToCalls(g, refused)
 	}
-	if err != nil {
-		return false, err
-	}
-	defer func() {
-		if !committed {
-			g.mech.abort(g)
-		}
-	}()
+	return err
+}
 
+// nextState is the state that commits g: its programs, their counter rows
+// and baselines, and the counts of the generation it retires.
+func (r *Root) nextState(g *generation, c *change) (*state, error) {
 	// The new generation counts into rows and a fall-through column the
 	// running one does not use (assignCounters, nextFallthroughColumn);
 	// the one before the running one used them last, and is final once no
 	// CPU runs it: fold its counts into the programs' totals, and take the
 	// rows' content as the new generation's baselines.
 	if err := synchronizeRCU(); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
-		return false, err
+		return nil, err
 	}
 	rows, err := counterRows(r.stats)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	var retired map[string]Stats
 	ftTotal := r.st.FallthroughTotal
@@ -251,10 +285,10 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		NetNS:          r.st.NetNS,
 		NetNSInode:     r.st.NetNSInode,
 		Mode:           r.st.Mode,
-		Mechanism:      kind,
-		Reason:         reason,
-		Fallthrough:    s.Fallthrough,
-		NoCounters:     s.NoCounters,
+		Mechanism:      c.kind,
+		Reason:         c.reason,
+		Fallthrough:    c.spec.Fallthrough,
+		NoCounters:     c.spec.NoCounters,
 		Generation:     g.number,
 		Programs:       []programState{},
 		Observe:        c.leases,
@@ -273,42 +307,48 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	next.Revision = &rev
 	next.DispatcherID, err = programID(g.prog)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	for _, sl := range g.slots {
 		p := sl.Program
 		p.Object = nil
 		row := rowOf(rows, sl.counter)
 		var total Stats
-		if old, had := prev[sl.Name]; had {
+		if old, had := c.prev[sl.Name]; had {
 			total = old.Total.plus(retired[sl.Name]) // counts follow the program
 		}
 		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placed, CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
 	}
-	crashPoint(CrashBuilt)
+	return next, nil
+}
+
+// swapIn writes next as the pending state and swaps g's dispatcher in.
+func (r *Root) swapIn(g *generation, next *state) error {
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
-		return false, fmt.Errorf("writing pending state: %w", err)
+		return fmt.Errorf("writing pending state: %w", err)
 	}
 	crashPoint(CrashPending)
-	if err := r.swap(g.prog); err != nil {
-		os.Remove(r.pins.pendingFile())
-		if errors.Is(err, unix.ERANGE) && !g.frags {
-			var plain []string
-			for _, sl := range g.slots {
-				if !sl.Frags {
-					plain = append(plain, sl.Name)
-				}
-			}
-			return false, fmt.Errorf("%w: the interface's MTU needs multi-buffer (frags) XDP programs and %v are not frags-aware (built for SEC(\"xdp.frags\")): %v", ErrInvalid, plain, err)
-		}
-		return false, err
+	err := r.swap(g.prog)
+	if err == nil {
+		return nil
 	}
+	os.Remove(r.pins.pendingFile())
+	if errors.Is(err, unix.ERANGE) && !g.frags {
+		var plain []string
+		for _, sl := range g.slots {
+			if !sl.Frags {
+				plain = append(plain, sl.Name)
+			}
+		}
+		return fmt.Errorf("%w: the interface's MTU needs multi-buffer (frags) XDP programs and %v are not frags-aware (built for SEC(\"xdp.frags\")): %v", ErrInvalid, plain, err)
+	}
+	return err
+}
 
-	// The new generation runs. From here on, failures are reported but the
-	// chain is the new one.
-	committed = true
-	defer g.close()
-	crashPoint(CrashSwapped)
+// commitGeneration commits g, swapped in, with its state next: the state
+// file, the pins of its maps, its mechanism's pins, and the removal of
+// what no committed program uses.
+func (r *Root) commitGeneration(g *generation, next *state) error {
 	var errs []error
 	if err := os.Rename(r.pins.pendingFile(), r.pins.stateFile()); err != nil {
 		errs = append(errs, fmt.Errorf("committing state: %w", err))
@@ -319,7 +359,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	}
 	errs = append(errs, g.mech.commit(g))
 	crashPoint(CrashMechanismCommitted)
-	if r.st.Mechanism != kind {
+	if r.st.Mechanism != next.Mechanism {
 		// Nothing of the old mechanism serves the new generation: all of
 		// its pins go (freplace's programs and links would otherwise hold
 		// the old dispatcher in the kernel).
@@ -330,7 +370,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	r.st = next
 	r.cleanupLeftovers() // the new mechanism's leftovers, once
 	crashPoint(CrashDone)
-	return true, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // swap replaces the running dispatcher with prog, failing with
@@ -429,59 +469,8 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 		}
 	}()
 
-	dir := r.pins.progMaps(p.Name)
-	for _, name := range mapOrder(cs) {
-		ms := loaderMapSpec(cs.Maps[name])
-		if err := resolveInner(ms, sl.maps); err != nil {
-			return nil, wrap(err)
-		}
-		path := filepath.Join(dir, pinName(name))
-		var m *ebpf.Map
-		if pinned, err := ebpf.LoadPinnedMap(path, nil); err == nil {
-			// Keep state across generations; across a new object only
-			// writable maps of the same shape are kept.
-			sameObject := had && old.Object == hash
-			if compatiblePinned(ms, pinned) && (sameObject || !readOnlyData(name, ms)) {
-				m = pinned
-			} else {
-				pinned.Close()
-			}
-		}
-		roKey := hash + "/" + name
-		if m == nil && readOnlyData(name, ms) {
-			// Programs of one object share its read-only data: one map
-			// for all of them (kernel programs may use at most 64 maps).
-			if shared, ok := g.readOnly[roKey]; ok {
-				if m, err = shared.Clone(); err != nil {
-					return nil, wrap(err)
-				}
-			}
-		}
-		if m == nil {
-			m, err = ebpf.NewMap(ms)
-			if err != nil {
-				return nil, wrap(fmt.Errorf("%w: creating map %q: %v", ErrLoad, name, err))
-			}
-			if _, statErr := os.Stat(path); statErr == nil {
-				g.replacePins[path] = m
-			} else {
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					m.Close()
-					return nil, wrap(err)
-				}
-				if err := m.Pin(path); err != nil {
-					m.Close()
-					return nil, wrap(fmt.Errorf("pinning map %q: %w", name, err))
-				}
-				g.newPins = append(g.newPins, path)
-			}
-		}
-		sl.maps[name] = m
-		if readOnlyData(name, ms) {
-			if _, ok := g.readOnly[roKey]; !ok {
-				g.readOnly[roKey] = m
-			}
-		}
+	if err := r.openSlotMaps(g, sl, old, had); err != nil {
+		return nil, wrap(err)
 	}
 
 	insns := append(asm.Instructions(nil), ps.Instructions...)
@@ -517,6 +506,67 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 		}
 	}
 	return sl, nil
+}
+
+// openSlotMaps opens or creates the maps of sl's program (sl.maps): the
+// pinned ones where they can serve, new ones pinned for this generation
+// otherwise.
+func (r *Root) openSlotMaps(g *generation, sl *slot, old programState, had bool) (err error) {
+	dir := r.pins.progMaps(sl.Name)
+	for _, name := range mapOrder(sl.cs) {
+		ms := loaderMapSpec(sl.cs.Maps[name])
+		if err := resolveInner(ms, sl.maps); err != nil {
+			return err
+		}
+		path := filepath.Join(dir, pinName(name))
+		var m *ebpf.Map
+		if pinned, err := ebpf.LoadPinnedMap(path, nil); err == nil {
+			// Keep state across generations; across a new object only
+			// writable maps of the same shape are kept.
+			sameObject := had && old.Object == sl.hash
+			if compatiblePinned(ms, pinned) && (sameObject || !readOnlyData(name, ms)) {
+				m = pinned
+			} else {
+				pinned.Close()
+			}
+		}
+		roKey := sl.hash + "/" + name
+		if m == nil && readOnlyData(name, ms) {
+			// Programs of one object share its read-only data: one map
+			// for all of them (kernel programs may use at most 64 maps).
+			if shared, ok := g.readOnly[roKey]; ok {
+				if m, err = shared.Clone(); err != nil {
+					return err
+				}
+			}
+		}
+		if m == nil {
+			m, err = ebpf.NewMap(ms)
+			if err != nil {
+				return fmt.Errorf("%w: creating map %q: %v", ErrLoad, name, err)
+			}
+			if _, statErr := os.Stat(path); statErr == nil {
+				g.replacePins[path] = m
+			} else {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					m.Close()
+					return err
+				}
+				if err := m.Pin(path); err != nil {
+					m.Close()
+					return fmt.Errorf("pinning map %q: %w", name, err)
+				}
+				g.newPins = append(g.newPins, path)
+			}
+		}
+		sl.maps[name] = m
+		if readOnlyData(name, ms) {
+			if _, ok := g.readOnly[roKey]; !ok {
+				g.readOnly[roKey] = m
+			}
+		}
+	}
+	return nil
 }
 
 // mapOrder lists an object's maps with every map of maps after the maps
