@@ -18,17 +18,22 @@ import (
 // InterfaceStatus describes one interface's root and chain. Its JSON form
 // is what `xdpchain status --json` prints.
 type InterfaceStatus struct {
-	Name               string          `json:"name"`
-	Ifindex            int             `json:"ifindex"`
-	NetNS              string          `json:"netns,omitempty"`
-	NetNSInode         uint64          `json:"netns_inode"`
-	Mode               Mode            `json:"mode"`
-	Mechanism          MechanismKind   `json:"mechanism"`
-	MechanismReason    string          `json:"mechanism_reason,omitempty"`
-	LinkID             uint32          `json:"link_id"`
-	DispatcherID       uint32          `json:"dispatcher_id"`
+	Name            string        `json:"name"`
+	Ifindex         int           `json:"ifindex"`
+	NetNS           string        `json:"netns,omitempty"`
+	NetNSInode      uint64        `json:"netns_inode"`
+	Mode            Mode          `json:"mode"`
+	Mechanism       MechanismKind `json:"mechanism"`
+	MechanismReason string        `json:"mechanism_reason,omitempty"`
+	LinkID          uint32        `json:"link_id"`
+	DispatcherID    uint32        `json:"dispatcher_id"`
+	// Generation counts the dispatcher generations swapped in since the
+	// root was attached: every change of the chain, and every build for
+	// observers. Revision counts the chain's changes only (Spec.Revision:
+	// what a compare-and-swap expects); a generation built only for
+	// observers keeps it.
 	Generation         uint64          `json:"generation"`
-	Revision           uint64          `json:"revision"` // the chain's revision (Spec.Revision)
+	Revision           uint64          `json:"revision"`
 	Fallthrough        string          `json:"fallthrough"`
 	FallthroughPackets uint64          `json:"fallthrough_packets"`
 	Programs           []ProgramStatus `json:"programs"`
