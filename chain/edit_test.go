@@ -158,3 +158,33 @@ func TestUnloadApply(t *testing.T) {
 		}
 	}
 }
+
+// TestMechanismEdit checks the one meaning of auto in the edits: a load or
+// sync without a mechanism (auto) keeps the chain's, one with a mechanism
+// sets it.
+func TestMechanismEdit(t *testing.T) {
+	a := Actor{UID: 0}
+	itf := NewInterface("", "eth0")
+	for _, tc := range []struct {
+		asked, want dispatcher.MechanismKind
+	}{
+		{dispatcher.AutoMechanism, dispatcher.Linked},
+		{dispatcher.Inline, dispatcher.Inline},
+		{dispatcher.Freplace, dispatcher.Freplace},
+	} {
+		s := dispatcher.Spec{Mechanism: dispatcher.Linked}
+		if err := (Load{Interface: itf, Program: prog("p", 0, "user:0"), Mechanism: tc.asked}).Apply(&s, a); err != nil {
+			t.Fatal(err)
+		}
+		if s.Mechanism != tc.want {
+			t.Errorf("load asking %s on a linked chain: %s, want %s", tc.asked, s.Mechanism, tc.want)
+		}
+		s = dispatcher.Spec{Mechanism: dispatcher.Linked}
+		if err := (Sync{Mechanism: tc.asked}).Apply(&s, a); err != nil {
+			t.Fatal(err)
+		}
+		if s.Mechanism != tc.want {
+			t.Errorf("sync asking %s on a linked chain: %s, want %s", tc.asked, s.Mechanism, tc.want)
+		}
+	}
+}
