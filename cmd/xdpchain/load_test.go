@@ -163,3 +163,30 @@ func TestLoadFallthrough(t *testing.T) {
 		t.Errorf("with fall-through pass %d of 5 datagrams arrived", got)
 	}
 }
+
+// TestLoadMechanismAuto checks the one meaning of auto from the command
+// line: a root the load creates gets inline, a root keeps its mechanism
+// through loads without --mechanism or with --mechanism auto, and a named
+// mechanism changes it.
+func TestLoadMechanismAuto(t *testing.T) {
+	vmtest.LogWhere(t)
+	c := newCLI(t, dispatcher.Linked)
+	ns := c.recv.Name
+	mechanism := func() any { return c.status(t)["mechanism"] }
+	c.mustRun(t, "load", "--netns", ns, "--name", "a", "--mechanism", "auto", c.iface(), c.obj(testprogs.Noop))
+	if m := mechanism(); m != string(dispatcher.Inline) {
+		t.Fatalf("a new root with auto runs %v, want inline", m)
+	}
+	c.mustRun(t, "load", "--netns", ns, "--name", "b", "--mechanism", "link", c.iface(), c.obj(testprogs.Noop))
+	if m := mechanism(); m != string(dispatcher.Linked) {
+		t.Fatalf("--mechanism link: %v, want linked", m)
+	}
+	c.mustRun(t, "load", "--netns", ns, "--name", "c", c.iface(), c.obj(testprogs.Noop))
+	c.mustRun(t, "load", "--netns", ns, "--name", "d", "--mechanism", "auto", c.iface(), c.obj(testprogs.Noop))
+	if m := mechanism(); m != string(dispatcher.Linked) {
+		t.Errorf("loads with auto on a linked root: %v, want linked kept", m)
+	}
+	if line := c.mustFail(t, "load", "--netns", ns, "--name", "e", "--mechanism", "teleport", c.iface(), c.obj(testprogs.Noop)); !strings.Contains(line, `unknown mechanism "teleport"`) {
+		t.Errorf("unknown mechanism: %q", line)
+	}
+}
