@@ -16,7 +16,6 @@
 //     become exactly what its config says, every other owner's stay. They
 //     edit a dispatcher.Spec and are pure: the caller runs them inside
 //     dispatcher.Root.Update.
-//
 //   - Adopt and Leave hand a program attached by netlink to a root and
 //     back (AdoptOn, LeaveOn).
 //   - LoadRequest is a load as the CLI and the control socket carry it (the

@@ -57,4 +57,3 @@ func (i Interface) String() string {
 func CanonicalNetNS(spec string) string {
 	return dispatcher.CanonicalNetNS(spec)
 }
-
