@@ -16,9 +16,16 @@
 //     become exactly what its config says, every other owner's stay. They
 //     edit a dispatcher.Spec and are pure: the caller runs them inside
 //     dispatcher.Root.Update.
+//   - Adopt and Leave hand a program attached by netlink to a root and
+//     back (AdoptOn, LeaveOn).
+//   - LoadRequest is a load as the CLI and the control socket carry it (the
+//     object, overrides, placement, expected revision); Loaded and Unloaded
+//     report the outcome.
 //
-// The operations themselves touch no kernel object; OpenForLoad, LoadOn,
-// UnloadOn and DetachOn run them on an interface's dispatcher.Root (the
-// local client and the daemon's socket server both do). The package knows
+// The operations themselves touch no kernel object; the executors of
+// exec.go (OpenForLoad, LoadOn, UnloadOn, DetachOn and SyncOn) run them on
+// an interface's dispatcher.Root, each one Root.Update: the local client
+// and the daemon's socket server run the first four, the daemon's
+// reconcile, drift repair and plugin requests SyncOn. The package knows
 // nothing of sockets: package client has the local and remote clients.
 package chain

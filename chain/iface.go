@@ -57,7 +57,3 @@ func (i Interface) String() string {
 func CanonicalNetNS(spec string) string {
 	return dispatcher.CanonicalNetNS(spec)
 }
-
-// NetNSPath is the file of the namespace netns names (see
-// dispatcher.NetNSPath).
-func NetNSPath(netns string) string { return dispatcher.NetNSPath(netns) }

@@ -13,9 +13,6 @@ import (
 // the caller from the socket (SO_PEERCRED) and applies its grants.
 type Remote struct{ c *daemon.Client }
 
-// NewRemote wraps a connection to the daemon.
-func NewRemote(c *daemon.Client) *Remote { return &Remote{c: c} }
-
 // Load implements Client.
 func (r *Remote) Load(ctx context.Context, req chain.LoadRequest) (*chain.Loaded, error) {
 	return r.c.Load(ctx, req)

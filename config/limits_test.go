@@ -106,3 +106,9 @@ func TestValidateLinear(t *testing.T) {
 		t.Errorf(`interfaces ["b", "*"] resolve to %q, want "a b"`, got)
 	}
 }
+
+// parse decodes data as Load does; file names the file in errors, abs
+// anchors relative paths.
+func parse(file, abs string, data []byte) (*Config, error) {
+	return decodeWith(file, abs, data, decodeAll)
+}

@@ -81,12 +81,6 @@ func tooLarge(file string, size int64) error {
 	return &Error{File: file, Msg: fmt.Sprintf("the file is %d bytes, more than the %d (1 MiB) a config may have", size, MaxSize)}
 }
 
-// parse decodes data; file names the file in errors, abs anchors relative
-// paths.
-func parse(file, abs string, data []byte) (*Config, error) {
-	return decodeWith(file, abs, data, decodeAll)
-}
-
 // decodeAll decodes every section and cross-checks them: Load's fill.
 func decodeAll(d *decoder, cfg *Config, top map[string]toml.Primitive) {
 	d.decode(cfg, top)

@@ -15,8 +15,10 @@
 //
 // # Reconciling
 //
-// On start and on every reload (SIGHUP) the daemon starts the plugins the
-// config adds or changes, reads every program object, and changes each
+// On start and on every reload (SIGHUP, the config file's watcher, or the
+// socket's Reload request that `xdpchain reload` sends: one at a time in
+// the daemon's loop, triggers queued together coalesced into one, see
+// reload.go) the daemon starts the plugins the config adds or changes, reads every program object, and changes each
 // interface's chain with one atomic swap (dispatcher.Root.Update). If any
 // step fails, nothing changes: interfaces already swapped are swapped back,
 // new plugin processes are stopped, and the previous config stays in force.
@@ -54,5 +56,15 @@
 //
 // The API (controlpb) is served over gRPC on a unix socket of mode 0660
 // whose group the config names. Callers are identified by SO_PEERCRED. Use
-// Dial for a Client.
+// Dial for a Client. Through it the CLI's verbs run with the caller's
+// grants, and its observers (dump, profile, trace) take their leases
+// (observe.go).
+//
+// # Service manager and monitoring
+//
+// The daemon tells a service manager where it is (sd_notify: READY,
+// RELOADING, STOPPING; notify.go), answers /healthz and /readyz, and exports
+// the chains' counters and its own state as Prometheus metrics (metrics.go).
+// With [daemon] profile_sample it holds a sampled profile of each interface
+// after every apply and repair and exports it too (profile.go).
 package daemon

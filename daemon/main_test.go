@@ -4,17 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/xdpchain/xdpchain/internal/testutil"
 )
-
-// EnvPluginDir names a directory holding prebuilt plugin binaries
-// (xdpchain-blocklist), for environments without a Go toolchain (the VM
-// harness). Without it, TestMain builds them.
-const EnvPluginDir = "XDPCHAIN_PLUGIN_DIR"
 
 var (
 	// blocklistBin is the blocklist plugin binary.
@@ -55,17 +49,18 @@ func setupAndRun(m *testing.M) (int, error) {
 	if err := os.Chmod(binDir, 0o755); err != nil {
 		return 0, err
 	}
-	blocklistBin = filepath.Join(binDir, "xdpchain-blocklist")
-	if dir := os.Getenv(EnvPluginDir); dir != "" {
-		if err := copyFile(filepath.Join(dir, "xdpchain-blocklist"), blocklistBin); err != nil {
+	// Prebuilt ($XDPCHAIN_PLUGIN_DIR) or built into binDir; a prebuilt
+	// one is copied there, where any user may run it.
+	blocklistBin, err = testutil.BuildPlugin("github.com/xdpchain/xdpchain/plugins/blocklist/cmd/xdpchain-blocklist", binDir)
+	if err != nil {
+		return 0, fmt.Errorf("the blocklist plugin: %w", err)
+	}
+	if filepath.Dir(blocklistBin) != binDir {
+		inBinDir := filepath.Join(binDir, filepath.Base(blocklistBin))
+		if err := copyFile(blocklistBin, inBinDir); err != nil {
 			return 0, err
 		}
-	} else {
-		cmd := exec.Command("go", "build", "-o", blocklistBin, "github.com/xdpchain/xdpchain/plugins/blocklist/cmd/xdpchain-blocklist")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return 0, fmt.Errorf("building the blocklist plugin (set %s to use prebuilt binaries): %w", EnvPluginDir, err)
-		}
+		blocklistBin = inBinDir
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -436,15 +435,15 @@ func TestPodmanDaemonSet(t *testing.T) {
 
 	// A rolling upgrade under traffic: pod 1 goes, pod 2 (a newer tag)
 	// comes; not one datagram is lost.
-	recv := listenUDP(t, node, netip.AddrPortFrom(pair.A.Addr4(), 7799))
-	flow := startUDPFlow(t, client, netip.AddrPortFrom(pair.A.Addr4(), 7799), 10000)
-	flow.waitSent(t, 5000)
+	recv := testutil.ListenUDP(t, node, netip.AddrPortFrom(pair.A.Addr4(), 7799))
+	flow := testutil.StartPacedUDP(t, client, 10000, recv.Addr())
+	flow.WaitSent(t, 5000)
 	run(t, "podman", "stop", "-t", strconv.Itoa(p.grace), pod1)
 	pod2 := start(2)
 	waitFor("/readyz of pod 2", func() bool { code, _ := get("/readyz"); return code == 200 })
-	flow.waitSent(t, flow.sent.Load()+5000)
-	sent, elapsed := flow.stop()
-	got := recv.waitCount(sent)
+	flow.WaitSent(t, flow.Sent()+5000)
+	sent, elapsed := flow.Stop(t)
+	got := int64(recv.WaitFor(int(sent), time.Minute))
 	rate := float64(sent) / elapsed.Seconds()
 	t.Logf("rolling upgrade: %d of %d datagrams arrived, %.0f/s over %v (CPU %s)", got, sent, rate, elapsed.Round(time.Millisecond), cpuModel())
 	if got != sent {
@@ -539,128 +538,6 @@ func httpGet(addr, path string) (int, string, error) {
 	var body bytes.Buffer
 	body.ReadFrom(r)
 	return code, body.String(), nil
-}
-
-// receiver counts datagrams on a socket in a namespace.
-type receiver struct {
-	n atomic.Int64
-}
-
-func listenUDP(t *testing.T, ns *testutil.NetNS, addr netip.AddrPort) *receiver {
-	t.Helper()
-	var conn *net.UDPConn
-	if err := ns.Do(func() error {
-		var err error
-		conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadBuffer(8 << 20)
-	r := &receiver{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 2048)
-		for {
-			if _, _, err := conn.ReadFromUDP(buf); err != nil {
-				return
-			}
-			r.n.Add(1)
-		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-done })
-	return r
-}
-
-// waitCount waits until n datagrams arrived or no more arrive (the count
-// stays the same while the socket is drained).
-func (r *receiver) waitCount(n int64) int64 {
-	last, still := int64(-1), 0
-	for r.n.Load() < n && still < 20 {
-		if cur := r.n.Load(); cur == last {
-			still++
-		} else {
-			last, still = cur, 0
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return r.n.Load()
-}
-
-// udpFlow sends datagrams at a paced rate from a namespace until stopped.
-type udpFlow struct {
-	sent  atomic.Int64
-	quit  chan struct{}
-	done  chan struct{}
-	begin time.Time
-	end   time.Time
-	err   error // read once done is closed
-}
-
-func startUDPFlow(t *testing.T, ns *testutil.NetNS, dst netip.AddrPort, perSecond int) *udpFlow {
-	t.Helper()
-	var conn *net.UDPConn
-	if err := ns.Do(func() error {
-		var err error
-		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	f := &udpFlow{quit: make(chan struct{}), done: make(chan struct{}), begin: time.Now()}
-	go func() {
-		defer close(f.done)
-		defer conn.Close()
-		runtime.LockOSThread()
-		// Paced in batches every millisecond, so the receiver keeps up.
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-f.quit:
-				f.end = time.Now()
-				return
-			case now := <-tick.C:
-				due := int64(now.Sub(f.begin).Seconds() * float64(perSecond))
-				for f.sent.Load() < due {
-					if _, err := conn.Write(fmt.Appendf(nil, "xdpchain %d", f.sent.Load())); err != nil {
-						f.err = err
-						f.end = time.Now()
-						return
-					}
-					f.sent.Add(1)
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-f.done:
-		default:
-			close(f.quit)
-			<-f.done
-		}
-	})
-	return f
-}
-
-func (f *udpFlow) waitSent(t *testing.T, n int64) {
-	t.Helper()
-	for f.sent.Load() < n {
-		select {
-		case <-f.done:
-			t.Fatalf("the flow stopped after %d datagrams: %v", f.sent.Load(), f.err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// stop ends the flow; it returns how many were sent and over how long.
-func (f *udpFlow) stop() (int64, time.Duration) {
-	close(f.quit)
-	<-f.done
-	return f.sent.Load(), f.end.Sub(f.begin)
 }
 
 func cpuModel() string {

@@ -3,13 +3,11 @@ package dispatcher_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,18 +46,18 @@ func TestAdoptAndLeave(t *testing.T) {
 
 				dropAddr := netip.AddrPortFrom(f.pair.B.Addr4(), testprogs.DropPortDefault)
 				missed := newSeqReceiver(t, f.recv, dropAddr) // datagrams dropport did not see
-				s := startPaced(t, f.send, dropAddr)
-				s.waitSent(t, 2000)
-				before := s.sent.Load()
+				s := testutil.StartPacedUDP(t, f.send, handoverRate, dropAddr)
+				s.WaitSent(t, 2000)
+				before := s.Sent()
 				r, ad, err := dispatcher.Adopt(f.iface(), f.opts(), dispatcher.AdoptOptions{Owner: "user:0"})
 				if err != nil {
-					s.stop(t)
+					s.Stop(t)
 					t.Fatalf("adopt: %v", err)
 				}
-				after := s.sent.Load()
+				after := s.Sent()
 				t.Cleanup(func() { r.Close() })
-				s.waitSent(t, after+2000)
-				total := s.stop(t)
+				s.WaitSent(t, after+2000)
+				total, _ := s.Stop(t)
 				gap := handoverGap(t, missed, total, before, after)
 				missed.conn.Close()
 				t.Logf("%s, %s: adopt: %d of %d datagrams at %d/s not seen by the program during the hand-over (%d sent while Adopt ran)",
@@ -195,17 +193,17 @@ func leaveMeasured(t *testing.T, f *fixture, r *dispatcher.Root, name, tool, mec
 	if name == "dropport" {
 		missed = newSeqReceiver(t, f.recv, dropAddr)
 	}
-	s := startPaced(t, f.send, dropAddr)
-	s.waitSent(t, 2000)
-	before := s.sent.Load()
+	s := testutil.StartPacedUDP(t, f.send, handoverRate, dropAddr)
+	s.WaitSent(t, 2000)
+	before := s.Sent()
 	id, err := r.Leave(name)
-	after := s.sent.Load()
+	after := s.Sent()
 	if err != nil {
-		s.stop(t)
+		s.Stop(t)
 		t.Fatalf("leave %s: %v", name, err)
 	}
-	s.waitSent(t, after+2000)
-	total := s.stop(t)
+	s.WaitSent(t, after+2000)
+	total, _ := s.Stop(t)
 	if missed != nil {
 		gap := handoverGap(t, missed, total, before, after)
 		missed.conn.Close()
@@ -239,87 +237,6 @@ func handoverGap(t *testing.T, missed *seqReceiver, total, before, after int64) 
 		}
 	}
 	return len(missed.seen)
-}
-
-// pacedSender sends "seq N" datagrams at handoverRate, paced by elapsed
-// time (a slow moment is made up for).
-type pacedSender struct {
-	sent atomic.Int64
-	quit chan struct{}
-	err  chan error
-}
-
-func startPaced(t *testing.T, ns *testutil.NetNS, to netip.AddrPort) *pacedSender {
-	t.Helper()
-	// Unconnected: the port unreachable answers of a port nobody
-	// listens on do not fail later sends.
-	var conn *net.UDPConn
-	if err := ns.Do(func() (err error) {
-		conn, err = net.ListenUDP("udp4", &net.UDPAddr{})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	dst := net.UDPAddrFromAddrPort(to)
-	s := &pacedSender{quit: make(chan struct{}), err: make(chan error, 1)}
-	start := time.Now()
-	go func() {
-		defer conn.Close()
-		for {
-			select {
-			case <-s.quit:
-				s.err <- nil
-				return
-			default:
-			}
-			due := int64(time.Since(start).Seconds()*handoverRate) - s.sent.Load()
-			for ; due > 0; due-- {
-				if _, err := conn.WriteToUDP(fmt.Appendf(nil, "seq %d", s.sent.Load()), dst); err != nil {
-					s.err <- err
-					return
-				}
-				s.sent.Add(1)
-			}
-			time.Sleep(200 * time.Microsecond)
-		}
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.quit:
-		default:
-			close(s.quit)
-			<-s.err
-		}
-	})
-	return s
-}
-
-// waitSent waits until n datagrams are sent.
-func (s *pacedSender) waitSent(t *testing.T, n int64) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for s.sent.Load() < n {
-		select {
-		case err := <-s.err:
-			close(s.quit)
-			t.Fatalf("sender: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sender sent %d of %d datagrams in a minute", s.sent.Load(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// stop stops the sender and returns how many datagrams it sent.
-func (s *pacedSender) stop(t *testing.T) int64 {
-	t.Helper()
-	close(s.quit)
-	if err := <-s.err; err != nil {
-		t.Fatalf("sender: %v", err)
-	}
-	return s.sent.Load()
 }
 
 // attachWithTool attaches testprogs object name to the fixture's interface

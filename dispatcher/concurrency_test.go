@@ -15,6 +15,7 @@ import (
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
@@ -28,7 +29,7 @@ func TestConcurrentCLILoads(t *testing.T) {
 	vmtest.LogWhere(t)
 	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		f := newFixture(t, mech)
-		bin := xdpchainBin(t)
+		bin := testutil.XDPChainBinary(t)
 		obj, err := testprogs.WriteFile(t.TempDir(), testprogs.Counter)
 		if err != nil {
 			t.Fatal(err)

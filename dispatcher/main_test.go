@@ -1,23 +1,20 @@
 package dispatcher_test
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/testenv"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
-	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
 // TestMain fails the run when the tests leak file descriptors (a Root,
@@ -28,15 +25,11 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChild(job))
 	}
 	flag.Parse()
-	if os.Geteuid() != 0 && os.Getenv(testutil.EnvTest) == "" && flag.Lookup("test.run").Value.String() == "" {
+	if os.Geteuid() != 0 && os.Getenv(testenv.Test) == "" && flag.Lookup("test.run").Value.String() == "" {
 		fmt.Fprintln(os.Stderr, "not root: running the tests only (privileged ones skip), not the Examples")
 		flag.Set("test.run", "^Test")
 	}
-	code := testutil.RunWithFDCheck(m)
-	if builtBin.dir != "" {
-		os.RemoveAll(builtBin.dir)
-	}
-	os.Exit(code)
+	os.Exit(testutil.RunWithFDCheck(m))
 }
 
 // Ports of the traffic tests: dropport drops dropPort, everything else
@@ -259,55 +252,11 @@ func xdpOf(t *testing.T, ns *testutil.NetNS, ifname string) *netlink.LinkXdp {
 	return x
 }
 
-// builtBin is the xdpchain binary built for this test run when
-// XDPCHAIN_BIN is not set.
-var builtBin struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// xdpchainBin returns the xdpchain binary to run: $XDPCHAIN_BIN, else one
-// built with `go build` into a temporary directory. It skips the test when
-// neither is possible, saying why.
-func xdpchainBin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv(vmtest.EnvBin); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s=%s: %v", vmtest.EnvBin, p, err)
-		}
-		return p
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("needs the xdpchain binary: %s is not set and no go tool is on PATH to build it", vmtest.EnvBin)
-	}
-	builtBin.once.Do(func() {
-		builtBin.dir, builtBin.err = os.MkdirTemp("", "xdpchain-bin")
-		if builtBin.err != nil {
-			return
-		}
-		builtBin.path = filepath.Join(builtBin.dir, "xdpchain")
-		out, err := exec.Command(goTool, "build", "-o", builtBin.path, "github.com/xdpchain/xdpchain/cmd/xdpchain").CombinedOutput()
-		if err != nil {
-			builtBin.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if builtBin.err != nil {
-		t.Fatalf("building xdpchain: %v", builtBin.err)
-	}
-	return builtBin.path
-}
-
 // runBin runs the xdpchain binary and returns its stdout, stderr and exit
 // code.
 func runBin(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(xdpchainBin(t), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	stdout, stderr, err := testutil.RunXDPChain(t, testutil.XDPChainBinary(t), args...)
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -316,5 +265,5 @@ func runBin(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	default:
 		t.Fatalf("running xdpchain %v: %v", args, err)
 	}
-	return out.String(), errb.String(), code
+	return stdout, stderr, code
 }

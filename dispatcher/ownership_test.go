@@ -227,7 +227,7 @@ func TestForeignProgramRefused(t *testing.T) {
 func TestIPNetnsExecRefused(t *testing.T) {
 	vmtest.LogWhere(t)
 	f := newFixture(t, dispatcher.Linked)
-	bin := xdpchainBin(t)
+	bin := testutil.XDPChainBinary(t)
 	if out, err := exec.Command("ip", "netns", "exec", f.recv.Name, "true").CombinedOutput(); err != nil {
 		t.Skipf("this ip has no working `netns exec` (%v: %s)", err, strings.TrimSpace(string(out)))
 	}

@@ -128,15 +128,6 @@ func rowStats(per []dispatcherXdpchainCounters, row uint32) Stats {
 	return rowOf(per, row).stats()
 }
 
-// readStats sums one counter row over all CPUs.
-func readStats(m *ebpf.Map, row uint32) (Stats, error) {
-	per, err := counterRows(m)
-	if err != nil {
-		return Stats{}, err
-	}
-	return rowStats(per, row), nil
-}
-
 // minus subtracts a baseline. Rows are never written from user space (that
 // would race with the datapath's increments of other rows); a program's
 // counts start from a snapshot of its row taken when the row was assigned,

@@ -173,45 +173,8 @@ func TestSwapUnderSequencedTraffic(t *testing.T) {
 		rcvbufBefore := udpRcvbufErrors(t, nsB)
 
 		// The sender: paced by elapsed time, so a slow moment is made up
-		// for; every fourth datagram goes to the dropped port.
-		var sent, dropped int
-		stop := make(chan struct{})
-		sendErr := make(chan error, 1)
-		start := time.Now()
-		var elapsed time.Duration
-		go func() {
-			defer close(sendErr)
-			var conn *net.UDPConn
-			if err := nsA.Do(func() (err error) {
-				conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair.A.Addr4(), 0)))
-				return err
-			}); err != nil {
-				sendErr <- err
-				return
-			}
-			defer conn.Close()
-			for {
-				select {
-				case <-stop:
-					elapsed = time.Since(start)
-					return
-				default:
-				}
-				due := int(time.Since(start).Seconds()*rate) - sent
-				for range min(due, 500) {
-					to := passAddr
-					if sent%4 == 3 {
-						to, dropped = dropAddr, dropped+1
-					}
-					if _, err := conn.WriteToUDPAddrPort(fmt.Appendf(nil, "seq %d", sent), to); err != nil {
-						sendErr <- fmt.Errorf("datagram %d: %w", sent, err)
-						return
-					}
-					sent++
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}()
+		// for; every fourth datagram (seq%4 == 3) goes to the dropped port.
+		sender := testutil.StartPacedUDP(t, nsA, int(rate), passAddr, passAddr, passAddr, dropAddr)
 
 		// The changes: add a program, reorder, remove it, again.
 		for i := range changes {
@@ -229,14 +192,12 @@ func TestSwapUnderSequencedTraffic(t *testing.T) {
 				return nil
 			})
 			if err != nil {
-				close(stop)
 				t.Fatalf("change %d: %v", i, err)
 			}
 		}
-		close(stop)
-		if err := <-sendErr; err != nil {
-			t.Fatal(err)
-		}
+		sent64, elapsed := sender.Stop(t)
+		sent := int(sent64)
+		dropped := sent / 4 // seq 3, 7, 11, ... below sent
 		want := sent - dropped
 		deadline := time.Now().Add(30 * time.Second)
 		for pass.count() < want && time.Now().Before(deadline) {

@@ -2,7 +2,6 @@ package dispatcher
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/xdpchain/xdpchain/xdp"
 )
@@ -29,62 +28,22 @@ func ParseVerdict(s string) (Verdict, error) {
 	return v, nil
 }
 
-// VerdictSet is a set of verdicts, one bit per verdict (bit n is verdict n),
-// the encoding the dispatcher and libxdp's chain_call_actions use.
-type VerdictSet uint32
+// VerdictSet is a set of verdicts, one bit per verdict: xdp.VerdictSet,
+// shared with the plugin SDK and the plugin protocol.
+type VerdictSet = xdp.VerdictSet
 
 // AllVerdicts contains every valid verdict.
-const AllVerdicts VerdictSet = 1<<(Redirect+1) - 1
+const AllVerdicts = xdp.AllVerdicts
 
 // NewVerdictSet returns the set of the given verdicts.
-func NewVerdictSet(vs ...Verdict) VerdictSet {
-	var s VerdictSet
-	for _, v := range vs {
-		s |= 1 << v
-	}
-	return s
-}
+func NewVerdictSet(vs ...Verdict) VerdictSet { return xdp.NewVerdictSet(vs...) }
 
 // ParseVerdictSet parses a comma-separated list of verdict names. The empty
-// string is the empty set.
+// string is the empty set. Errors wrap ErrInvalid and xdp.ErrUnknownVerdict.
 func ParseVerdictSet(s string) (VerdictSet, error) {
-	var set VerdictSet
-	for _, f := range strings.Split(s, ",") {
-		if strings.TrimSpace(f) == "" {
-			continue
-		}
-		v, err := ParseVerdict(f)
-		if err != nil {
-			return 0, err
-		}
-		set |= 1 << v
+	set, err := xdp.ParseVerdictSet(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return set, nil
 }
-
-// Has reports whether v is in the set.
-func (s VerdictSet) Has(v Verdict) bool { return v.Valid() && s&(1<<v) != 0 }
-
-// Verdicts lists the set's verdicts in ascending order.
-func (s VerdictSet) Verdicts() []Verdict {
-	var out []Verdict
-	for v := Aborted; v <= Redirect; v++ {
-		if s.Has(v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// Strings lists the names of the set's verdicts in ascending order. It never
-// returns nil, so an empty set marshals as [] in JSON.
-func (s VerdictSet) Strings() []string {
-	out := []string{}
-	for _, v := range s.Verdicts() {
-		out = append(out, v.String())
-	}
-	return out
-}
-
-// String returns the set as "pass,drop" (ascending verdict order).
-func (s VerdictSet) String() string { return strings.Join(s.Strings(), ",") }

@@ -81,8 +81,10 @@ func (e *cliEnv) connect() (_ client.Client, _ context.Context, done func(), _ e
 const requestTimeout = 2 * time.Minute
 
 // commands is the CLI's verb table: every command, registered here and
-// nowhere else. Nouns (status, explain, features, plan, bench, version) never
-// change a chain; verbs (load, unload, detach, adopt, run) do.
+// nowhere else. Nouns (status, top, explain, features, plan, bench, version)
+// never change a chain; verbs (load, unload, detach, adopt, run, reload) do;
+// the observers (dump, profile, trace, and observe-guard behind them) swap
+// in a generation with probes and back, the chain itself unchanged.
 var commands = []func(*cliEnv) *cobra.Command{
 	newLoadCmd,
 	newUnloadCmd,

@@ -280,22 +280,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// blocklistPlugin returns the blocklist plugin's binary: from
-// $XDPCHAIN_PLUGIN_DIR (the VM harness), or built into a temporary
-// directory.
+// blocklistPlugin returns the blocklist plugin's binary.
 func blocklistPlugin(t *testing.T) string {
 	t.Helper()
-	if dir := os.Getenv("XDPCHAIN_PLUGIN_DIR"); dir != "" {
-		return filepath.Join(dir, "xdpchain-blocklist")
-	}
-	bin := filepath.Join(t.TempDir(), "xdpchain-blocklist")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/xdpchain/xdpchain/plugins/blocklist/cmd/xdpchain-blocklist").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the blocklist plugin: %v\n%s", err, out)
-	}
-	return bin
+	return testutil.PluginBinary(t, "github.com/xdpchain/xdpchain/plugins/blocklist/cmd/xdpchain-blocklist")
 }
 
 // TestRunCheckPlugins: --check has each plugin validate its settings and

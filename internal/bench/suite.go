@@ -12,9 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
-const xdpPass = 2
+const xdpPass = uint32(xdp.Pass)
 
 // Suite is every configuration of a run, set up and ready to measure, one
 // phase (test program) at a time: NewSuite sets up the first program's

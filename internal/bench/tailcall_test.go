@@ -65,7 +65,7 @@ func TestTailCallDirect(t *testing.T) {
 			asm.Mov.Reg(asm.R1, asm.R6),
 			asm.LoadMapPtr(asm.R2, chain.FD()),
 			asm.FnTailCall.Call(),
-			asm.Mov.Imm(asm.R0, xdpPass),
+			asm.Mov.Imm(asm.R0, int32(xdpPass)),
 			asm.Return(),
 		},
 	})
@@ -207,7 +207,7 @@ func BenchmarkTailCallRing(b *testing.B) {
 				asm.LoadMapPtr(asm.R2, arr.FD()),
 				asm.Mov.Imm(asm.R3, int32((i+1)%k)),
 				asm.FnTailCall.Call(),
-				asm.Mov.Imm(asm.R0, xdpPass),
+				asm.Mov.Imm(asm.R0, int32(xdpPass)),
 				asm.Return(),
 			}})
 			if err != nil {

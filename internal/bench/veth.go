@@ -14,6 +14,7 @@ import (
 
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
 // The real packet path benchmark (`xdpchain bench --path veth`).
@@ -140,7 +141,7 @@ func (o *VethOptions) withDefaults() (VethOptions, error) {
 	return out, nil
 }
 
-const xdpTX = 3
+const xdpTX = uint32(xdp.TX)
 
 // loop is one configuration's veth pair: the configuration on one end,
 // the reflector on the other, and the socket that injects frames.

@@ -41,4 +41,12 @@
 //	                  XDP_PASS tail-calls chain_map[next_key] (.rodata,
 //	                  default 1); a failed tail call returns XDP_ABORTED;
 //	                  tailcall_last runs the body alone
+//	reflect           reflect sends every frame back (XDP_TX), counting it
+//
+// The objects of the cases beside the chain's own semantics are described
+// at their names in the gen_*.go files: complex (refused as too complex),
+// inline (the risky cases of inline splicing), leak (refused for
+// unprivileged owners), nobtf (no BTF), tailself, untyped, untyped_one and
+// deadfuncs (programs written without xdpchain in mind) and devbound (XDP
+// hints kfuncs).
 package testprogs

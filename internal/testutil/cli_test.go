@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/xdpchain/xdpchain/internal/testenv"
 )
 
 func TestXDPChainBinary(t *testing.T) {
@@ -22,8 +24,8 @@ func TestXDPChainBinary(t *testing.T) {
 		t.Fatalf("an unknown verb: %v, stderr %q", err, stderr)
 	}
 
-	t.Setenv(EnvBin, bin)
+	t.Setenv(testenv.Bin, bin)
 	if got := XDPChainBinary(t); got != bin {
-		t.Fatalf("with %s set: %s", EnvBin, got)
+		t.Fatalf("with %s set: %s", testenv.Bin, got)
 	}
 }

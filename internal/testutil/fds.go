@@ -86,7 +86,12 @@ const fdSettle = 20 * time.Second
 //
 // It returns m.Run's exit code, or 1 if descriptors leaked (listed on
 // stderr).
+//
+// The binaries XDPChainBinary and PluginBinary build while the tests run
+// are built once and removed after them.
 func RunWithFDCheck(m *testing.M) int {
+	removeBuilt := enableBuildCache()
+	defer removeBuilt()
 	return runWithFDCheck(m.Run, os.Stderr, fdSettle)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/xdpchain/xdpchain/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -116,7 +117,7 @@ func RequireFreplace(tb testing.TB) {
 		return
 	}
 	if FreplaceRequired() {
-		tb.Fatalf("freplace is required on %s (%s=1) but unavailable: %v", Where(), EnvRequireFreplace, err)
+		tb.Fatalf("freplace is required on %s (%s=1) but unavailable: %v", Where(), testenv.RequireFreplace, err)
 	}
 	tb.Skip(err.Error())
 }

@@ -7,20 +7,16 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
-const (
-	xdpDrop = 1
-	xdpPass = 2
-)
-
-func runXDP(t *testing.T, prog *ebpf.Program) uint32 {
+func runXDP(t *testing.T, prog *ebpf.Program) xdp.Verdict {
 	t.Helper()
 	ret, err := prog.Run(&ebpf.RunOptions{Data: make([]byte, 64)})
 	if err != nil {
 		t.Fatalf("running %v: %v", prog, err)
 	}
-	return ret
+	return xdp.Verdict(ret)
 }
 
 // TestFreplace is the probe that matters most: on the host it skips with
@@ -39,7 +35,7 @@ func TestFreplace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fp.Close()
-	if got := runXDP(t, fp.Target); got != xdpPass {
+	if got := runXDP(t, fp.Target); got != xdp.Pass {
 		t.Fatalf("target before attach returned %d, want XDP_PASS", got)
 	}
 
@@ -47,7 +43,7 @@ func TestFreplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := runXDP(t, fp.Target); got != xdpDrop {
+	if got := runXDP(t, fp.Target); got != xdp.Drop {
 		t.Fatalf("target with extension returned %d, want XDP_DROP", got)
 	}
 
@@ -62,20 +58,20 @@ func TestFreplace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("attaching a loaded extension to a second target: %v", err)
 	}
-	if got := runXDP(t, second.Target); got != xdpDrop {
+	if got := runXDP(t, second.Target); got != xdp.Drop {
 		t.Fatalf("second target with extension returned %d, want XDP_DROP", got)
 	}
 	if err := l2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := runXDP(t, second.Target); got != xdpPass {
+	if got := runXDP(t, second.Target); got != xdp.Pass {
 		t.Fatalf("second target after detach returned %d, want XDP_PASS", got)
 	}
 
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := runXDP(t, fp.Target); got != xdpPass {
+	if got := runXDP(t, fp.Target); got != xdp.Pass {
 		t.Fatalf("target after detach returned %d, want XDP_PASS", got)
 	}
 }

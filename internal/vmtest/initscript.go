@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+
+	"github.com/xdpchain/xdpchain/internal/testenv"
 )
 
 // Marker is the prefix of every line the guest's /init prints for the
@@ -82,8 +84,8 @@ if ! grep -qs ' /sys/fs/bpf ' /proc/mounts; then
 	fail=1
 fi
 ip link set lo up || { echo "{{.Marker}} SETUP lo up failed"; fail=1; }
-export XDPCHAIN_TEST_ENV="vm:$rel" XDPCHAIN_REQUIRE_FREPLACE=1 XDPCHAIN_PLUGIN_DIR={{.Commands}}{{if .Xdpchain}} XDPCHAIN_BIN={{.Xdpchain}}{{end}}
-echo "{{.Marker}} READY env=$XDPCHAIN_TEST_ENV uptime=$(cut -d' ' -f1 /proc/uptime)"
+export {{.EnvTest}}="vm:$rel" {{.EnvRequireFreplace}}=1 {{.EnvPluginDir}}={{.Commands}}{{if .Xdpchain}} {{.EnvBin}}={{.Xdpchain}}{{end}}
+echo "{{.Marker}} READY env=${{.EnvTest}} uptime=$(cut -d' ' -f1 /proc/uptime)"
 {{range .Runs}}
 echo "{{$.Marker}} pkg={{.Package}} start"
 cd {{.QuotedDir}} && {{.Quoted}}
@@ -117,6 +119,9 @@ func initScript(runs []guestRun, xdpchain string, disk bool) ([]byte, error) {
 		Commands      string
 		Disk          bool
 		PayloadMarker string
-	}{Marker, runs, xdpchain, guestCommands, disk, payloadMarker})
+		// The environment the tests read (internal/testenv).
+		EnvTest, EnvRequireFreplace, EnvPluginDir, EnvBin string
+	}{Marker, runs, xdpchain, guestCommands, disk, payloadMarker,
+		testenv.Test, testenv.RequireFreplace, testenv.PluginDir, testenv.Bin})
 	return buf.Bytes(), err
 }

@@ -4,23 +4,13 @@ import (
 	"os"
 	"strings"
 	"testing"
-)
 
-// Environment variables set by the harness in the guest, and by the
-// Makefile on the host.
-const (
-	// EnvTestEnv names where tests run: "host", or "vm:<kernel release>".
-	EnvTestEnv = "XDPCHAIN_TEST_ENV"
-	// EnvRequireFreplace, when "1", turns a missing freplace into a test
-	// failure instead of a skip.
-	EnvRequireFreplace = "XDPCHAIN_REQUIRE_FREPLACE"
-	// EnvBin is the path of the xdpchain binary under test.
-	EnvBin = "XDPCHAIN_BIN"
+	"github.com/xdpchain/xdpchain/internal/testenv"
 )
 
 // Where returns "host", or "vm:<kernel release>" inside a harness VM.
 func Where() string {
-	if v := os.Getenv(EnvTestEnv); strings.HasPrefix(v, "vm:") {
+	if v := os.Getenv(testenv.Test); strings.HasPrefix(v, "vm:") {
 		return v
 	}
 	return "host"
@@ -30,7 +20,7 @@ func Where() string {
 func InVM() bool { return strings.HasPrefix(Where(), "vm:") }
 
 // FreplaceRequired reports whether a missing freplace must fail a test.
-func FreplaceRequired() bool { return os.Getenv(EnvRequireFreplace) == "1" }
+func FreplaceRequired() bool { return os.Getenv(testenv.RequireFreplace) == "1" }
 
 // LogWhere logs where the test runs, so that every result in a log can be
 // attributed to a kernel.

@@ -2,11 +2,11 @@ package blocklist
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 
-	"github.com/cilium/ebpf"
-
+	"github.com/xdpchain/xdpchain/plugins/internal/plugintest"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
 	"github.com/xdpchain/xdpchain/plugins/sdk/sdktest"
 )
@@ -20,53 +20,32 @@ func standalone(tb testing.TB) (*blocklistObjects, *sdk.Maps) {
 	return &objs, maps
 }
 
-// udpFrom returns a UDP datagram from src to port 53 of 198.51.100.1, or of
-// fd00::1 when src is an IPv6 address.
-func udpFrom(src string) []byte {
-	a := netip.MustParseAddr(src)
-	dst := netip.MustParseAddr("198.51.100.1")
-	if a.Is6() {
-		dst = netip.MustParseAddr("fd00::1")
-	}
-	return sdktest.UDP(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
-}
-
-func run(t *testing.T, prog *ebpf.Program, pkt []byte) sdk.Verdict {
-	t.Helper()
-	return sdktest.Run(t, prog, pkt)
-}
-
-func configure(t *testing.T, p *Plugin, maps *sdk.Maps, settings string) error {
-	t.Helper()
-	return p.Configure(context.Background(), sdktest.Settings(settings), maps, nil)
-}
-
 func TestBlocklistProgram(t *testing.T) {
 	objs, maps := standalone(t)
 	p := New()
-	if err := configure(t, p, maps, `{"prefixes": ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7", "192.0.2.99/24"]}`); err != nil {
+	if err := plugintest.Configure(p, maps, `{"prefixes": ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7", "192.0.2.99/24"]}`); err != nil {
 		t.Fatal(err)
 	}
 
 	arp := sdktest.Ethernet(sdktest.EtherTypeARP, make([]byte, 28))
-	truncated := udpFrom("192.0.2.1")[:20]
+	truncated := plugintest.UDPFrom("192.0.2.1")[:20]
 	for _, tc := range []struct {
 		name string
 		pkt  []byte
 		want sdk.Verdict
 	}{
-		{"v4 in /24", udpFrom("192.0.2.1"), sdk.Drop},
-		{"v4 in /24 again", udpFrom("192.0.2.254"), sdk.Drop},
-		{"v4 next to /24", udpFrom("192.0.3.1"), sdk.Pass},
-		{"v4 bare address", udpFrom("198.51.100.7"), sdk.Drop},
-		{"v4 next to bare address", udpFrom("198.51.100.8"), sdk.Pass},
-		{"v6 in /32", udpFrom("2001:db8:1::5"), sdk.Drop},
-		{"v6 outside", udpFrom("2001:db9::1"), sdk.Pass},
-		{"v4 vlan tagged", sdktest.VLAN(udpFrom("192.0.2.7"), 7), sdk.Drop},
+		{"v4 in /24", plugintest.UDPFrom("192.0.2.1"), sdk.Drop},
+		{"v4 in /24 again", plugintest.UDPFrom("192.0.2.254"), sdk.Drop},
+		{"v4 next to /24", plugintest.UDPFrom("192.0.3.1"), sdk.Pass},
+		{"v4 bare address", plugintest.UDPFrom("198.51.100.7"), sdk.Drop},
+		{"v4 next to bare address", plugintest.UDPFrom("198.51.100.8"), sdk.Pass},
+		{"v6 in /32", plugintest.UDPFrom("2001:db8:1::5"), sdk.Drop},
+		{"v6 outside", plugintest.UDPFrom("2001:db9::1"), sdk.Pass},
+		{"v4 vlan tagged", sdktest.VLAN(plugintest.UDPFrom("192.0.2.7"), 7), sdk.Drop},
 		{"arp", arp, sdk.Pass},
 		{"truncated ip header", truncated, sdk.Pass},
 	} {
-		if got := run(t, objs.XdpBlocklist, tc.pkt); got != tc.want {
+		if got := sdktest.Run(t, objs.XdpBlocklist, tc.pkt); got != tc.want {
 			t.Errorf("%s: verdict %s, want %s", tc.name, got, tc.want)
 		}
 	}
@@ -99,21 +78,21 @@ func TestBlocklistChangesAtRunTime(t *testing.T) {
 	progID, _ := progInfo.ID()
 
 	p := New()
-	if err := configure(t, p, maps, `{"prefixes": ["192.0.2.0/24", "2001:db8::/32"]}`); err != nil {
+	if err := plugintest.Configure(p, maps, `{"prefixes": ["192.0.2.0/24", "2001:db8::/32"]}`); err != nil {
 		t.Fatal(err)
 	}
-	run(t, objs.XdpBlocklist, udpFrom("192.0.2.1"))
-	run(t, objs.XdpBlocklist, udpFrom("2001:db8::1"))
-	run(t, objs.XdpBlocklist, udpFrom("2001:db8::2"))
+	sdktest.Run(t, objs.XdpBlocklist, plugintest.UDPFrom("192.0.2.1"))
+	sdktest.Run(t, objs.XdpBlocklist, plugintest.UDPFrom("2001:db8::1"))
+	sdktest.Run(t, objs.XdpBlocklist, plugintest.UDPFrom("2001:db8::2"))
 
 	// New set: one prefix stays, one goes, one comes.
-	if err := configure(t, p, maps, `{"prefixes": ["2001:db8::/32", "203.0.113.0/24"]}`); err != nil {
+	if err := plugintest.Configure(p, maps, `{"prefixes": ["2001:db8::/32", "203.0.113.0/24"]}`); err != nil {
 		t.Fatal(err)
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("192.0.2.1")); got != sdk.Pass {
+	if got := sdktest.Run(t, objs.XdpBlocklist, plugintest.UDPFrom("192.0.2.1")); got != sdk.Pass {
 		t.Errorf("removed prefix: verdict %s, want pass", got)
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("203.0.113.9")); got != sdk.Drop {
+	if got := sdktest.Run(t, objs.XdpBlocklist, plugintest.UDPFrom("203.0.113.9")); got != sdk.Drop {
 		t.Errorf("added prefix: verdict %s, want drop", got)
 	}
 	hits, err := p.Hits()
@@ -144,20 +123,20 @@ func TestBlocklistChangesAtRunTime(t *testing.T) {
 		`{"prefix": ["192.0.2.0/24"]}`,
 		`{"prefixes": "192.0.2.0/24"}`,
 	} {
-		if err := configure(t, p, maps, bad); err == nil {
+		if err := plugintest.Configure(p, maps, bad); err == nil {
 			t.Errorf("settings %s accepted", bad)
 		}
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("203.0.113.9")); got != sdk.Drop {
+	if got := sdktest.Run(t, objs.XdpBlocklist, plugintest.UDPFrom("203.0.113.9")); got != sdk.Drop {
 		t.Errorf("after refused settings: verdict %s, want drop", got)
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("192.0.2.1")); got != sdk.Pass {
+	if got := sdktest.Run(t, objs.XdpBlocklist, plugintest.UDPFrom("192.0.2.1")); got != sdk.Pass {
 		t.Errorf("after refused settings: verdict %s, want pass", got)
 	}
 
 	// A new plugin instance (a restarted process) finds the counters.
 	p2 := New()
-	if err := configure(t, p2, maps, `{"prefixes": ["2001:db8::/32", "203.0.113.0/24", "192.0.2.0/24"]}`); err != nil {
+	if err := plugintest.Configure(p2, maps, `{"prefixes": ["2001:db8::/32", "203.0.113.0/24", "192.0.2.0/24"]}`); err != nil {
 		t.Fatal(err)
 	}
 	hits, err = p2.Hits()
@@ -170,10 +149,10 @@ func TestBlocklistChangesAtRunTime(t *testing.T) {
 	}
 
 	// Empty set: everything passes.
-	if err := configure(t, p2, maps, `{}`); err != nil {
+	if err := plugintest.Configure(p2, maps, `{}`); err != nil {
 		t.Fatal(err)
 	}
-	if got := run(t, objs.XdpBlocklist, udpFrom("2001:db8::1")); got != sdk.Pass {
+	if got := sdktest.Run(t, objs.XdpBlocklist, plugintest.UDPFrom("2001:db8::1")); got != sdk.Pass {
 		t.Errorf("empty set: verdict %s, want pass", got)
 	}
 }
@@ -233,7 +212,7 @@ func TestHealth(t *testing.T) {
 		t.Errorf("unconfigured plugin unhealthy: %v", err)
 	}
 	_, maps := standalone(t)
-	if err := configure(t, p, maps, `{"prefixes": []}`); err != nil {
+	if err := plugintest.Configure(p, maps, `{"prefixes": []}`); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Health(context.Background()); err != nil {
@@ -259,7 +238,7 @@ func BenchmarkBlocklist(b *testing.B) {
 		{"v6-listed", "2001:db8:1:2::1"}, {"v6-unlisted", "2001:db9::1"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			_, d, err := objs.XdpBlocklist.Benchmark(udpFrom(tc.src), b.N, b.ResetTimer)
+			_, d, err := objs.XdpBlocklist.Benchmark(plugintest.UDPFrom(tc.src), b.N, b.ResetTimer)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -272,19 +251,16 @@ func BenchmarkBlocklist(b *testing.B) {
 // has none).
 func TestValidate(t *testing.T) {
 	p := New()
-	for settings, ok := range map[string]bool{
+	plugintest.CheckValidate(t, p, map[string]bool{
 		`{"prefixes": ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"]}`: true,
 		`{}`: true,
 		`{"prefixes": ["192.0.2.0/24", "300.0.0.0/8"]}`: false,
 		`{"prefixes": ["fe80::1%eth0"]}`:                false,
 		`{"prefix": ["192.0.2.0/24"]}`:                  false,
-	} {
-		err := p.Validate(context.Background(), sdktest.Settings(settings))
-		if (err == nil) != ok {
-			t.Errorf("%s: %v", settings, err)
+	}, func() error {
+		if p.Prefixes() != nil {
+			return fmt.Errorf("prefixes %v", p.Prefixes())
 		}
-	}
-	if p.Prefixes() != nil {
-		t.Errorf("Validate applied prefixes: %v", p.Prefixes())
-	}
+		return nil
+	})
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,9 +31,6 @@ func TestMain(m *testing.M) {
 	}
 	code := testutil.RunWithFDCheck(m)
 	CleanupAll()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
 	os.Exit(code)
 }
 
@@ -99,42 +93,16 @@ func helperOptions(name, mode string) Options {
 	return Options{Name: name, Command: exe, Env: []string{helperEnv + "=" + mode}, StartTimeout: 5 * time.Second}
 }
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
-
-// pluginDirEnv names a directory holding the example plugins' binaries
-// already built (the VM harness sets it; there is no go command there).
-const pluginDirEnv = "XDPCHAIN_PLUGIN_DIR"
-
-// pluginBinary builds the example plugins once per test run (go build into
-// a temporary directory) and returns the path of the one named.
+// pluginBinary returns the binary of the example plugin named (built once
+// per test run, or prebuilt in $XDPCHAIN_PLUGIN_DIR).
 func pluginBinary(t *testing.T, name string) string {
 	t.Helper()
-	if dir := os.Getenv(pluginDirEnv); dir != "" {
-		return filepath.Join(dir, name)
+	pkg := map[string]string{
+		"xdpchain-blocklist": "github.com/xdpchain/xdpchain/plugins/blocklist/cmd/xdpchain-blocklist",
+		"xdpchain-ratelimit": "github.com/xdpchain/xdpchain/plugins/ratelimit/cmd/xdpchain-ratelimit",
+	}[name]
+	if pkg == "" {
+		t.Fatalf("no example plugin %q", name)
 	}
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "xdpchain-plugins-")
-		if binErr != nil {
-			return
-		}
-		// World-readable, so the plugins can run as another user.
-		if binErr = os.Chmod(binDir, 0o755); binErr != nil {
-			return
-		}
-		for _, pkg := range []string{"blocklist/cmd/xdpchain-blocklist", "ratelimit/cmd/xdpchain-ratelimit"} {
-			cmd := exec.Command("go", "build", "-o", binDir, "../"+pkg)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				binErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return filepath.Join(binDir, name)
+	return testutil.PluginBinary(t, pkg)
 }

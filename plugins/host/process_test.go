@@ -24,6 +24,7 @@ import (
 	"github.com/xdpchain/xdpchain/plugins/internal/bpffstest"
 	"github.com/xdpchain/xdpchain/plugins/internal/plugintest"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
 func testContext() context.Context { return context.Background() }
@@ -80,13 +81,13 @@ func loadDescribed(t *testing.T, d Description) (*ebpf.Program, map[string]*ebpf
 	return prog, maps, pins
 }
 
-func verdict(t *testing.T, prog *ebpf.Program, pkt []byte) uint32 {
+func verdict(t *testing.T, prog *ebpf.Program, pkt []byte) xdp.Verdict {
 	t.Helper()
 	ret, err := prog.Run(&ebpf.RunOptions{Data: pkt})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ret
+	return xdp.Verdict(ret)
 }
 
 func blocklistHits(t *testing.T, maps map[string]*ebpf.Map) map[netip.Prefix]uint64 {
@@ -129,7 +130,7 @@ func TestProcessBlocklist(t *testing.T) {
 			if err := p.Health(testContext()); err != nil {
 				t.Errorf("health: %v", err)
 			}
-			for src, want := range map[string]uint32{"192.0.2.1": plugintest.XDPDrop, "192.0.3.1": plugintest.XDPPass, "2001:db8::7": plugintest.XDPDrop, "2001:db9::7": plugintest.XDPPass} {
+			for src, want := range map[string]xdp.Verdict{"192.0.2.1": xdp.Drop, "192.0.3.1": xdp.Pass, "2001:db8::7": xdp.Drop, "2001:db9::7": xdp.Pass} {
 				if got := verdict(t, prog, plugintest.UDPFrom(src)); got != want {
 					t.Errorf("%s: verdict %d, want %d", src, got, want)
 				}
@@ -139,7 +140,7 @@ func TestProcessBlocklist(t *testing.T) {
 			if err := p.ConfigureSettings(testContext(), map[string]any{"prefixes": []string{"2001:db8::/32", "198.51.100.0/24"}}); err != nil {
 				t.Fatal(err)
 			}
-			for src, want := range map[string]uint32{"192.0.2.1": plugintest.XDPPass, "198.51.100.1": plugintest.XDPDrop, "2001:db8::7": plugintest.XDPDrop} {
+			for src, want := range map[string]xdp.Verdict{"192.0.2.1": xdp.Pass, "198.51.100.1": xdp.Drop, "2001:db8::7": xdp.Drop} {
 				if got := verdict(t, prog, plugintest.UDPFrom(src)); got != want {
 					t.Errorf("after new settings: %s: verdict %d, want %d", src, got, want)
 				}
@@ -157,7 +158,7 @@ func TestProcessBlocklist(t *testing.T) {
 
 			// The program keeps working after the plugin is gone.
 			p.Kill()
-			if got := verdict(t, prog, plugintest.UDPFrom("198.51.100.1")); got != plugintest.XDPDrop {
+			if got := verdict(t, prog, plugintest.UDPFrom("198.51.100.1")); got != xdp.Drop {
 				t.Errorf("after kill: verdict %d, want drop", got)
 			}
 		})
@@ -174,7 +175,7 @@ func TestProcessRatelimit(t *testing.T) {
 	pkt := plugintest.UDPFrom("192.0.2.1")
 	passed := 0
 	for range 10 {
-		if verdict(t, prog, pkt) == plugintest.XDPPass {
+		if verdict(t, prog, pkt) == xdp.Pass {
 			passed++
 		}
 	}
@@ -204,7 +205,7 @@ func TestProcessUnprivileged(t *testing.T) {
 	if err := p.Configure(testContext(), pins); err != nil {
 		t.Fatal(err)
 	}
-	if got := verdict(t, prog, plugintest.UDPFrom("203.0.113.1")); got != plugintest.XDPDrop {
+	if got := verdict(t, prog, plugintest.UDPFrom("203.0.113.1")); got != xdp.Drop {
 		t.Errorf("verdict %d, want drop", got)
 	}
 	if err := p.Health(testContext()); err != nil {
@@ -328,7 +329,7 @@ func TestProcessCrash(t *testing.T) {
 		t.Errorf("configure after crash: %v", err)
 	}
 	// The program and its maps are untouched.
-	if got := verdict(t, prog, plugintest.UDPFrom("192.0.2.9")); got != plugintest.XDPDrop {
+	if got := verdict(t, prog, plugintest.UDPFrom("192.0.2.9")); got != xdp.Drop {
 		t.Errorf("after crash: verdict %d, want drop", got)
 	}
 }
@@ -415,7 +416,7 @@ func TestProcessTwoInterfaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, prog := range map[string]*ebpf.Program{"eth0": progA, "eth1": progB} {
-		if got := verdict(t, prog, plugintest.UDPFrom("192.0.2.1")); got != plugintest.XDPDrop {
+		if got := verdict(t, prog, plugintest.UDPFrom("192.0.2.1")); got != xdp.Drop {
 			t.Errorf("%s: verdict %d, want drop", name, got)
 		}
 	}
@@ -424,10 +425,10 @@ func TestProcessTwoInterfaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, prog := range map[string]*ebpf.Program{"eth0": progA, "eth1": progB} {
-		if got := verdict(t, prog, plugintest.UDPFrom("192.0.2.1")); got != plugintest.XDPPass {
+		if got := verdict(t, prog, plugintest.UDPFrom("192.0.2.1")); got != xdp.Pass {
 			t.Errorf("%s: old prefix: verdict %d, want pass", name, got)
 		}
-		if got := verdict(t, prog, plugintest.UDPFrom("198.51.100.1")); got != plugintest.XDPDrop {
+		if got := verdict(t, prog, plugintest.UDPFrom("198.51.100.1")); got != xdp.Drop {
 			t.Errorf("%s: new prefix: verdict %d, want drop", name, got)
 		}
 	}

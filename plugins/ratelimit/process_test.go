@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"testing"
 
+	"github.com/xdpchain/xdpchain/plugins/internal/plugintest"
 	"github.com/xdpchain/xdpchain/plugins/sdk/sdktest"
 )
 
@@ -17,7 +18,7 @@ func TestProcessUnprivileged(t *testing.T) {
 		User:     "65534:65534",
 		Settings: map[string]any{"rate_pps": 1, "burst": 3},
 	})
-	pkt := udpFrom("192.0.2.1")
+	pkt := plugintest.UDPFrom("192.0.2.1")
 	if got := send(t, p.Object.Program, pkt, 10); got != 3 {
 		t.Errorf("%d of 10 passed, want the burst of 3", got)
 	}
@@ -25,7 +26,7 @@ func TestProcessUnprivileged(t *testing.T) {
 		t.Error("rate 0 accepted")
 	}
 	// Another source still has its full bucket under the old settings.
-	if got := send(t, p.Object.Program, udpFrom("2001:db8::1"), 5); got != 3 {
+	if got := send(t, p.Object.Program, plugintest.UDPFrom("2001:db8::1"), 5); got != 3 {
 		t.Errorf("second source: %d of 5 passed, want 3", got)
 	}
 	stats, err := p.Maps().Map(MapStats)

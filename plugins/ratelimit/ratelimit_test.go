@@ -2,12 +2,13 @@ package ratelimit
 
 import (
 	"context"
-	"net/netip"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/xdpchain/xdpchain/plugins/internal/plugintest"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
 	"github.com/xdpchain/xdpchain/plugins/sdk/sdktest"
 )
@@ -19,17 +20,6 @@ func standalone(tb testing.TB) (*ratelimitObjects, *sdk.Maps) {
 	var objs ratelimitObjects
 	maps := sdktest.LoadObjects(tb, loadRatelimitObjects, &objs)
 	return &objs, maps
-}
-
-// udpFrom returns a UDP datagram from src to port 53 of 198.51.100.1, or of
-// fd00::1 when src is an IPv6 address.
-func udpFrom(src string) []byte {
-	a := netip.MustParseAddr(src)
-	dst := netip.MustParseAddr("198.51.100.1")
-	if a.Is6() {
-		dst = netip.MustParseAddr("fd00::1")
-	}
-	return sdktest.UDP(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
 }
 
 // send runs pkt n times and counts the passes.
@@ -47,14 +37,10 @@ func send(t *testing.T, prog *ebpf.Program, pkt []byte, n int) (passed int) {
 	return passed
 }
 
-func configure(p *Plugin, maps *sdk.Maps, settings string) error {
-	return p.Configure(context.Background(), sdktest.Settings(settings), maps, nil)
-}
-
 func TestRatelimitBuckets(t *testing.T) {
 	objs, maps := standalone(t)
 	prog := objs.XdpRatelimit
-	a, b, c := udpFrom("192.0.2.1"), udpFrom("2001:db8::1"), udpFrom("192.0.2.2")
+	a, b, c := plugintest.UDPFrom("192.0.2.1"), plugintest.UDPFrom("2001:db8::1"), plugintest.UDPFrom("192.0.2.2")
 
 	if got := send(t, prog, a, 20); got != 20 {
 		t.Errorf("unconfigured: %d of 20 passed, want all", got)
@@ -62,7 +48,7 @@ func TestRatelimitBuckets(t *testing.T) {
 
 	p := New()
 	// 1 packet per second: nothing refills during the test.
-	if err := configure(p, maps, `{"rate_pps": 1, "burst": 5}`); err != nil {
+	if err := plugintest.Configure(p, maps, `{"rate_pps": 1, "burst": 5}`); err != nil {
 		t.Fatal(err)
 	}
 	if got := send(t, prog, a, 10); got != 5 {
@@ -84,7 +70,7 @@ func TestRatelimitBuckets(t *testing.T) {
 
 	// Faster refill, same program and buckets: a's bucket is empty and
 	// refills at 1000/s up to the burst of 5.
-	if err := configure(p, maps, `{"rate_pps": 1000, "burst": 5}`); err != nil {
+	if err := plugintest.Configure(p, maps, `{"rate_pps": 1000, "burst": 5}`); err != nil {
 		t.Fatal(err)
 	}
 	if got := send(t, prog, a, 1); got != 0 && got != 1 {
@@ -97,7 +83,7 @@ func TestRatelimitBuckets(t *testing.T) {
 
 	// Invalid settings change nothing.
 	for _, bad := range []string{`{"rate_pps": 0}`, `{"burst": 3}`, `{"rate_pps": -1}`, `{"rate": 5}`, `{"rate_pps": 8589934592}`} {
-		if err := configure(p, maps, bad); err == nil {
+		if err := plugintest.Configure(p, maps, bad); err == nil {
 			t.Errorf("settings %s accepted", bad)
 		}
 	}
@@ -109,10 +95,10 @@ func TestRatelimitBuckets(t *testing.T) {
 	}
 
 	// Default burst is the rate.
-	if err := configure(p, maps, `{"rate_pps": 7}`); err != nil {
+	if err := plugintest.Configure(p, maps, `{"rate_pps": 7}`); err != nil {
 		t.Fatal(err)
 	}
-	if got := send(t, prog, udpFrom("198.51.100.1"), 10); got != 7 {
+	if got := send(t, prog, plugintest.UDPFrom("198.51.100.1"), 10); got != 7 {
 		t.Errorf("default burst: %d of 10 passed, want 7", got)
 	}
 }
@@ -131,10 +117,10 @@ func TestRatelimitRate(t *testing.T) {
 		burst       = 200
 		burstWindow = time.Second * burst / rate
 	)
-	if err := configure(p, maps, `{"rate_pps": 2000, "burst": 200}`); err != nil {
+	if err := plugintest.Configure(p, maps, `{"rate_pps": 2000, "burst": 200}`); err != nil {
 		t.Fatal(err)
 	}
-	pkt := udpFrom("203.0.113.5")
+	pkt := plugintest.UDPFrom("203.0.113.5")
 	for attempt := 1; ; attempt++ {
 		// Spend the burst.
 		for send(t, objs.XdpRatelimit, pkt, 1) == 1 {
@@ -179,10 +165,10 @@ func BenchmarkRatelimit(b *testing.B) {
 		{"pass", `{"rate_pps": 4000000000, "burst": 4000000000}`, "192.0.2.2"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			if err := configure(p, maps, tc.settings); err != nil {
+			if err := plugintest.Configure(p, maps, tc.settings); err != nil {
 				b.Fatal(err)
 			}
-			_, d, err := objs.XdpRatelimit.Benchmark(udpFrom(tc.src), b.N, b.ResetTimer)
+			_, d, err := objs.XdpRatelimit.Benchmark(plugintest.UDPFrom(tc.src), b.N, b.ResetTimer)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -195,7 +181,7 @@ func BenchmarkRatelimit(b *testing.B) {
 // has none).
 func TestValidate(t *testing.T) {
 	p := New()
-	for settings, ok := range map[string]bool{
+	plugintest.CheckValidate(t, p, map[string]bool{
 		`{"rate_pps": 100, "burst": 10}`: true,
 		`{"rate_pps": 100}`:              true,
 		`{"rate_pps": 0}`:                false,
@@ -204,13 +190,10 @@ func TestValidate(t *testing.T) {
 		`{"rate_pps": 100, "burst": -1}`: false,
 		`{"rate_pps": 8589934592}`:       false,
 		`{"rate": 100}`:                  false,
-	} {
-		err := p.Validate(context.Background(), sdktest.Settings(settings))
-		if (err == nil) != ok {
-			t.Errorf("%s: %v", settings, err)
+	}, func() error {
+		if p.Settings() != (Settings{}) {
+			return fmt.Errorf("settings %+v", p.Settings())
 		}
-	}
-	if p.Settings() != (Settings{}) {
-		t.Errorf("Validate applied settings: %+v", p.Settings())
-	}
+		return nil
+	})
 }

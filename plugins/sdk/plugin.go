@@ -52,15 +52,9 @@ const (
 	Redirect = xdp.Redirect
 )
 
-// verdictBits encodes verdicts as a bit set (bit n is verdict n), as
-// dispatcher.VerdictSet does.
-func verdictBits(vs []Verdict) uint32 {
-	var bits uint32
-	for _, v := range vs {
-		bits |= 1 << v
-	}
-	return bits
-}
+// verdictBits encodes verdicts as the plugin protocol sends them: an
+// xdp.VerdictSet (bit n is verdict n), which is also dispatcher.VerdictSet.
+func verdictBits(vs []Verdict) uint32 { return uint32(xdp.NewVerdictSet(vs...)) }
 
 // Description is a plugin's self-description.
 type Description struct {

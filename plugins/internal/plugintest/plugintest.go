@@ -1,39 +1,13 @@
 package plugintest
 
 import (
-	"io"
+	"context"
 	"net/netip"
 	"testing"
-
-	"github.com/cilium/ebpf"
 
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
 )
-
-// XDP verdicts the example programs return.
-const (
-	XDPDrop uint32 = 1
-	XDPPass uint32 = 2
-)
-
-// Load loads a plugin's objects into objs with load (a bpf2go
-// loadXObjects function), closes them when the test ends, and returns the
-// plugin's view of the maps that maps names (map name as the plugin knows
-// it to the loaded map; called after loading). It skips without root.
-func Load(tb testing.TB, name string, load func(obj any, opts *ebpf.CollectionOptions) error, objs io.Closer, maps func() map[string]*ebpf.Map) *sdk.Maps {
-	tb.Helper()
-	testutil.RequireRoot(tb)
-	if err := load(objs, nil); err != nil {
-		tb.Fatalf("loading %s: %v", name, err)
-	}
-	tb.Cleanup(func() { objs.Close() })
-	m, err := sdk.NewMaps(maps())
-	if err != nil {
-		tb.Fatalf("describing the maps of %s: %v", name, err)
-	}
-	return m
-}
 
 // UDPFrom returns an Ethernet frame with a UDP datagram (source port 1234,
 // payload "hello") from src to port 53 of 10.0.0.1, or of fd00::1 when src
@@ -45,4 +19,26 @@ func UDPFrom(src string) []byte {
 		dst = netip.MustParseAddr("fd00::1")
 	}
 	return testutil.UDPPacket(netip.AddrPortFrom(a, 1234), netip.AddrPortFrom(dst, 53), []byte("hello"))
+}
+
+// Configure applies settings, a JSON object as in the config's
+// [plugin.settings], to p with maps, as the daemon's Configure would.
+func Configure(p sdk.Plugin, maps *sdk.Maps, settings string) error {
+	return p.Configure(context.Background(), sdk.SettingsFromJSON([]byte(settings)), maps, nil)
+}
+
+// CheckValidate checks that p's Validate accepts exactly the settings
+// marked true (JSON objects, as Configure takes them), and that afterwards
+// untouched reports p unconfigured: Validate applies nothing.
+func CheckValidate(t *testing.T, p sdk.Validator, cases map[string]bool, untouched func() error) {
+	t.Helper()
+	for settings, ok := range cases {
+		err := p.Validate(context.Background(), sdk.SettingsFromJSON([]byte(settings)))
+		if (err == nil) != ok {
+			t.Errorf("validating %s: %v", settings, err)
+		}
+	}
+	if err := untouched(); err != nil {
+		t.Errorf("Validate applied settings: %v", err)
+	}
 }

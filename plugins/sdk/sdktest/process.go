@@ -5,17 +5,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/xdpchain/xdpchain/internal/testenv"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/plugins/host"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
@@ -24,45 +21,19 @@ import (
 // EnvPluginDir names the environment variable holding a directory of
 // prebuilt plugin binaries, for machines without a Go toolchain: Build
 // returns <dir>/<the package's base name> instead of building.
-const EnvPluginDir = "XDPCHAIN_PLUGIN_DIR"
-
-// buildTimeout bounds one go build.
-const buildTimeout = 5 * time.Minute
+const EnvPluginDir = testenv.PluginDir
 
 // Build builds the plugin's main package pkg (an import path, or a
-// directory such as "./cmd/myplugin", as go build takes it) into the
-// test's temporary directory and returns the binary's path. With
-// $XDPCHAIN_PLUGIN_DIR set it builds nothing and returns the binary named
-// after pkg's last element in that directory. Go's build cache makes a
-// second build of the same package quick.
+// directory such as "./cmd/myplugin", as go build takes it) and returns
+// the binary's path, in a directory any user may enter (the plugin may run
+// as another user), removed after the test (or, when TestMain runs the
+// tests with the repository's fd check, built once and removed after all
+// of them). With $XDPCHAIN_PLUGIN_DIR set it builds nothing and returns
+// the binary named after pkg's last element in that directory. Go's build
+// cache makes a second build of the same package quick.
 func Build(tb testing.TB, pkg string) string {
 	tb.Helper()
-	name := path.Base(filepath.ToSlash(pkg))
-	if dir := os.Getenv(EnvPluginDir); dir != "" {
-		bin := filepath.Join(dir, name)
-		if _, err := os.Stat(bin); err != nil {
-			tb.Fatalf("prebuilt plugin (%s=%s): %v", EnvPluginDir, dir, err)
-		}
-		return bin
-	}
-	// Not in tb.TempDir, whose parent only its owner may enter: the
-	// plugin may run as another user.
-	dir, err := os.MkdirTemp("", "sdktest-build-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	bin := filepath.Join(dir, name)
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg).CombinedOutput()
-	if err != nil {
-		tb.Fatalf("go build %s (set %s to use prebuilt binaries): %v\n%s", pkg, EnvPluginDir, err, out)
-	}
-	return bin
+	return testutil.PluginBinary(tb, pkg)
 }
 
 // ProcessOptions configure Start.
