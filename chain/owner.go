@@ -8,13 +8,14 @@ import (
 	"strings"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
 // Sentinel errors of chain edits; test with errors.Is.
 var (
 	// ErrPermission: the caller may not do this (no grant covers it, or the
-	// program belongs to someone else).
-	ErrPermission = errors.New("permission denied")
+	// program belongs to someone else). It is xdp.ErrPermission.
+	ErrPermission = xdp.ErrPermission
 	// ErrOwned: a program of that name belongs to another owner; root may
 	// force.
 	ErrOwned = errors.New("program belongs to another owner")

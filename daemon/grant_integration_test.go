@@ -95,8 +95,8 @@ func childMain() int {
 		}
 		if err != nil {
 			r.Err = err.Error()
-			r.Permission = errors.Is(err, daemon.ErrPermission)
-			r.Owned = errors.Is(err, daemon.ErrOwned)
+			r.Permission = errors.Is(err, chain.ErrPermission)
+			r.Owned = errors.Is(err, chain.ErrOwned)
 		}
 		out = append(out, r)
 	}

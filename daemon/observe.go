@@ -70,7 +70,7 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 	}
 	var probe dispatcher.Probe
 	if err := json.Unmarshal(req.GetProbeJson(), &probe); err != nil {
-		return toStatus(fmt.Errorf("%w: probe: %v", dispatcher.ErrInvalid, err))
+		return toStatus(fmt.Errorf("%w: probe: %w", dispatcher.ErrInvalid, err))
 	}
 	itf := chain.NewInterface(req.GetNetns(), req.GetInterface())
 	r, err := s.d.observeRoot(p, itf)
@@ -189,7 +189,7 @@ func (d *Daemon) observeRoot(p Peer, itf chain.Interface) (*dispatcher.Root, err
 	}
 	d.mu.Unlock()
 	if opts == nil {
-		return nil, fmt.Errorf("%w: interface %q is not in the daemon's config", ErrPermission, itf)
+		return nil, fmt.Errorf("%w: interface %q is not in the daemon's config", chain.ErrPermission, itf)
 	}
 	return dispatcher.Open(itf.Name, opts)
 }
@@ -215,14 +215,14 @@ func authorizeObserve(r *dispatcher.Root, itf chain.Interface, peer Peer, p disp
 		}
 	}
 	notMine := func(name string) error {
-		return fmt.Errorf("%w: uid %d may observe only its own programs, and %q is not one of them", ErrPermission, peer.UID, name)
+		return fmt.Errorf("%w: uid %d may observe only its own programs, and %q is not one of them", chain.ErrPermission, peer.UID, name)
 	}
 	switch p.Kind {
 	case dispatcher.ProbeTrace:
-		return p, fmt.Errorf("%w: a trace shows every program's decisions; only root may trace (profile or dump your own programs instead)", ErrPermission)
+		return p, fmt.Errorf("%w: a trace shows every program's decisions; only root may trace (profile or dump your own programs instead)", chain.ErrPermission)
 	case dispatcher.ProbeCapture:
 		if p.Program == "" {
-			return p, fmt.Errorf("%w: the chain's input is every program's traffic; only root may capture it (name one of your programs)", ErrPermission)
+			return p, fmt.Errorf("%w: the chain's input is every program's traffic; only root may capture it (name one of your programs)", chain.ErrPermission)
 		}
 		if !slices.Contains(mine, p.Program) && spec.Programs.Index(p.Program) >= 0 {
 			return p, notMine(p.Program)
@@ -230,7 +230,7 @@ func authorizeObserve(r *dispatcher.Root, itf chain.Interface, peer Peer, p disp
 	case dispatcher.ProbeProfile:
 		if len(p.Programs) == 0 {
 			if len(mine) == 0 {
-				return p, fmt.Errorf("%w: uid %d has no program on %s to profile", ErrPermission, peer.UID, itf)
+				return p, fmt.Errorf("%w: uid %d has no program on %s to profile", chain.ErrPermission, peer.UID, itf)
 			}
 			p.Programs = mine
 		}

@@ -88,7 +88,7 @@ name = "anon"
 object = "counter.o"
 interfaces = ["%[1]s"]
 `)
-	if err := f.d.Reload(ctx); !errors.Is(err, daemon.ErrOwned) || !strings.Contains(err.Error(), `"anon"`) {
+	if err := f.d.Reload(ctx); !errors.Is(err, chain.ErrOwned) || !strings.Contains(err.Error(), `"anon"`) {
 		t.Errorf("reload taking over an unknown owner's name: %v, want ErrOwned naming anon", err)
 	}
 	if got, want := f.chain(), others+" count2(config:count2)"; got != want {
@@ -102,9 +102,9 @@ interfaces = ["%[1]s"]
 		force bool
 		want  error
 	}{
-		{"count2", false, daemon.ErrOwned},
-		{"count2", true, daemon.ErrOwned},
-		{"someone", false, daemon.ErrOwned},
+		{"count2", false, chain.ErrOwned},
+		{"count2", true, chain.ErrOwned},
+		{"someone", false, chain.ErrOwned},
 		{"nosuch", false, dispatcher.ErrNotFound},
 		{"someone", true, nil},
 		{"cli", false, nil},

@@ -83,7 +83,7 @@ func TestDetachThroughDaemon(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	managed := chain.NewInterface(f.recv.Name, f.iface())
-	if err := c.Detach(ctx, chain.Detach{Interface: managed}); !errors.Is(err, daemon.ErrOwned) || !strings.Contains(err.Error(), "follows the daemon's config") {
+	if err := c.Detach(ctx, chain.Detach{Interface: managed}); !errors.Is(err, chain.ErrOwned) || !strings.Contains(err.Error(), "follows the daemon's config") {
 		t.Errorf("detaching the config's interface: %v, want ErrOwned", err)
 	}
 	if got := f.chain(); got != "count(config:count)" {
@@ -96,7 +96,7 @@ func TestDetachThroughDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := l.Revision + 1
-	if err := c.Detach(ctx, chain.Detach{Interface: other, ExpectedRevision: &stale}); !errors.Is(err, daemon.ErrStale) {
+	if err := c.Detach(ctx, chain.Detach{Interface: other, ExpectedRevision: &stale}); !errors.Is(err, chain.ErrStale) {
 		t.Errorf("a stale detach: %v, want ErrStale", err)
 	}
 	if err := c.Detach(ctx, chain.Detach{Interface: other, ExpectedRevision: &l.Revision}); err != nil {

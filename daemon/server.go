@@ -178,7 +178,7 @@ func (d *Daemon) requestRoot(p Peer, itf chain.Interface, verifierLogs bool, ope
 		return r, func() { r.Close() }, nil
 	}
 	if p.UID != 0 {
-		return nil, nil, fmt.Errorf("%w: interface %q is not in the daemon's config", ErrPermission, itf)
+		return nil, nil, fmt.Errorf("%w: interface %q is not in the daemon's config", chain.ErrPermission, itf)
 	}
 	r, err := open(&dispatcher.Options{NetNS: itf.NetNS, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir, VerifierLogs: verifierLogs})
 	if err != nil {
@@ -270,12 +270,12 @@ func (d *Daemon) leave(p Peer, op chain.Leave) (id uint32, err error) {
 // the daemon's lock held.
 func (d *Daemon) outsideConfig(p Peer, verb string, itf chain.Interface, fn func(*dispatcher.Options) error) error {
 	if p.UID != 0 {
-		return fmt.Errorf("%w: only root may %s an interface", ErrPermission, verb)
+		return fmt.Errorf("%w: only root may %s an interface", chain.ErrPermission, verb)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cfg.Interface(itf.String()) != nil {
-		return fmt.Errorf("%w: interface %s follows the daemon's config; remove it there (and reload) to %s it", ErrOwned, itf, verb)
+		return fmt.Errorf("%w: interface %s follows the daemon's config; remove it there (and reload) to %s it", chain.ErrOwned, itf, verb)
 	}
 	return fn(&dispatcher.Options{NetNS: itf.NetNS, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir})
 }

@@ -26,7 +26,7 @@ func CheckSocket(path string) (stale bool, err error) {
 	if err := unix.Lstat(path, &st); errors.Is(err, unix.ENOENT) {
 		return false, nil
 	} else if err != nil {
-		return false, fmt.Errorf("%w: %s: %v", ErrSocketPath, path, err)
+		return false, fmt.Errorf("%w: %s: %w", ErrSocketPath, path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return false, fmt.Errorf("%w: %s is %s, not a socket; xdpchain removes only a stale socket there", ErrSocketPath, path, fileKind(st.Mode))
@@ -39,7 +39,7 @@ func CheckSocket(path string) (stale bool, err error) {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return true, nil
 	default:
-		return false, fmt.Errorf("%w: probing the socket %s: %v", ErrSocketPath, path, err)
+		return false, fmt.Errorf("%w: probing the socket %s: %w", ErrSocketPath, path, err)
 	}
 }
 
@@ -74,7 +74,7 @@ func lockSocket(path string) (*socketLock, error) {
 		return nil, fmt.Errorf("%w: it holds %s (its control socket %s); this one changed nothing", ErrSocketInUse, lockPath, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSocketPath, err)
+		return nil, fmt.Errorf("%w: %w", ErrSocketPath, err)
 	}
 	return l, nil
 }

@@ -39,6 +39,7 @@ var sentinels = []struct {
 	{"ErrOtherInstance", dispatcher.ErrOtherInstance, codes.FailedPrecondition},
 	{"ErrDamaged", dispatcher.ErrDamaged, codes.FailedPrecondition},
 	{"ErrInvalid", dispatcher.ErrInvalid, codes.InvalidArgument},
+	{"ErrInterfaceRef", chain.ErrInterfaceRef, codes.InvalidArgument},
 }
 
 // toStatus turns an error into a status error whose ErrorDetail names its

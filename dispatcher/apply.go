@@ -300,7 +300,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 					plain = append(plain, sl.Name)
 				}
 			}
-			return false, fmt.Errorf("%w: the interface's MTU needs multi-buffer (frags) XDP programs and %v are not frags-aware (built for SEC(\"xdp.frags\")): %v", ErrInvalid, plain, err)
+			return false, fmt.Errorf("%w: the interface's MTU needs multi-buffer (frags) XDP programs and %v are not frags-aware (built for SEC(\"xdp.frags\")): %w", ErrInvalid, plain, err)
 		}
 		return false, err
 	}
@@ -339,7 +339,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 func (r *Root) swap(prog *ebpf.Program) error {
 	old, err := ebpf.NewProgramFromID(ebpf.ProgramID(r.st.DispatcherID))
 	if err != nil {
-		return fmt.Errorf("%w: opening running dispatcher %d: %v", ErrConcurrentUpdate, r.st.DispatcherID, err)
+		return fmt.Errorf("%w: opening running dispatcher %d: %w", ErrConcurrentUpdate, r.st.DispatcherID, err)
 	}
 	defer old.Close()
 	rl, ok := r.link.(interface {
@@ -350,7 +350,7 @@ func (r *Root) swap(prog *ebpf.Program) error {
 	}
 	err = rl.UpdateArgs(link.RawLinkUpdateOptions{New: prog, Old: old, Flags: unix.BPF_F_REPLACE})
 	if errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("%w: %v", ErrConcurrentUpdate, err)
+		return fmt.Errorf("%w: %w", ErrConcurrentUpdate, err)
 	}
 	if errors.Is(err, unix.EINVAL) {
 		// The kernel keeps a link's program type and expected attach
@@ -461,7 +461,7 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 		if m == nil {
 			m, err = ebpf.NewMap(ms)
 			if err != nil {
-				return nil, wrap(fmt.Errorf("%w: creating map %q: %v", ErrLoad, name, err))
+				return nil, wrap(fmt.Errorf("%w: creating map %q: %w", ErrLoad, name, err))
 			}
 			if _, statErr := os.Stat(path); statErr == nil {
 				g.replacePins[path] = m
@@ -574,7 +574,7 @@ func associateMaps(insns asm.Instructions, maps map[string]*ebpf.Map) error {
 			return fmt.Errorf("%w: reference to unknown map or symbol %q", ErrLoad, ref)
 		}
 		if err := ins.AssociateMap(m); err != nil {
-			return fmt.Errorf("%w: %v", ErrLoad, err)
+			return fmt.Errorf("%w: %w", ErrLoad, err)
 		}
 	}
 	return nil

@@ -253,7 +253,7 @@ func (g *generation) prepareInline() error {
 		var err error
 		s.body, s.rest, err = inlineParts(s, i, g.label(fmt.Sprintf("cont%d", i)))
 		if err != nil {
-			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %w", ErrLoad, err)}
 		}
 	}
 	return nil

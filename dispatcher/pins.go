@@ -71,10 +71,10 @@ func ensureBPFFS(path string) error {
 		return fmt.Errorf("%w: %s is not a bpffs and this process runs in a private mount namespace (`ip netns exec`?): pins made here would vanish with it; run xdpchain outside and pass --netns instead", ErrNoBPFFS, path)
 	}
 	if err := os.MkdirAll(path, 0o755); err != nil {
-		return fmt.Errorf("%w: creating %s: %v", ErrNoBPFFS, path, err)
+		return fmt.Errorf("%w: creating %s: %w", ErrNoBPFFS, path, err)
 	}
 	if err := unix.Mount("bpf", path, "bpf", 0, "mode=0700"); err != nil {
-		return fmt.Errorf("%w: mounting bpffs at %s: %v", ErrNoBPFFS, path, err)
+		return fmt.Errorf("%w: mounting bpffs at %s: %w", ErrNoBPFFS, path, err)
 	}
 	return nil
 }
