@@ -9,11 +9,6 @@ import (
 // chain.ErrOwned, chain.ErrStale, chain.ErrExists), which a client gets back
 // across the socket.
 var (
-	// ErrNotRunning: no daemon listens on the control socket. Callers fall
-	// back to working on the pins directly.
-	ErrNotRunning = errors.New("xdpchain daemon not running")
-	// ErrReload: a new config was refused; the previous one stays in force.
-	ErrReload = errors.New("config not applied")
 	// ErrSocketInUse: another daemon holds the control socket (its lock,
 	// or it answers on it).
 	ErrSocketInUse = errors.New("another xdpchain daemon is running")

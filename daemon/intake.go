@@ -19,7 +19,6 @@ import (
 // most maxConnsPerCaller*maxStreamsPerConn messages of one such caller are
 // held at a time.
 const (
-	maxMessage        = dispatcher.MaxObjectSize + 1<<20
 	maxConnsPerCaller = 4
 	maxStreamsPerConn = 2
 )

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
@@ -180,7 +181,7 @@ func FuzzLoadRequest(f *testing.F) {
 		if err := proto.Unmarshal(wire, &msg); err != nil {
 			return
 		}
-		req := loadFromProto(&msg)
+		req := api.LoadFromProto(&msg)
 		for _, p := range []Peer{{UID: 1000, GID: 1000}, {UID: 0}} {
 			err := admitLoad(cfg, p, req)
 			if err == nil {

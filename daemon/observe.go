@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -70,21 +71,21 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 	}
 	var probe dispatcher.Probe
 	if err := json.Unmarshal(req.GetProbeJson(), &probe); err != nil {
-		return toStatus(fmt.Errorf("%w: probe: %w", dispatcher.ErrInvalid, err))
+		return api.ErrorToStatus(fmt.Errorf("%w: probe: %w", dispatcher.ErrInvalid, err))
 	}
 	itf := chain.NewInterface(req.GetNetns(), req.GetInterface())
 	r, err := s.d.observeRoot(p, itf)
 	if err != nil {
-		return toStatus(err)
+		return api.ErrorToStatus(err)
 	}
 	defer r.Close()
 	if probe, err = authorizeObserve(r, itf, p, probe); err != nil {
 		s.d.log.Warn("observation refused", "uid", p.UID, "pid", p.PID, "interface", itf, "kind", probe.Kind, "error", err)
-		return toStatus(err)
+		return api.ErrorToStatus(err)
 	}
 	o, err := r.Observe(probe)
 	if err != nil {
-		return toStatus(err)
+		return api.ErrorToStatus(err)
 	}
 	ob := &observing{uid: p.UID, o: o, done: make(chan struct{})}
 	ob.end = sync.OnceValue(func() error {
@@ -107,7 +108,7 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 
 	pj, err := json.Marshal(o.Probe())
 	if err != nil {
-		return toStatus(err)
+		return api.ErrorToStatus(err)
 	}
 	if err := stream.Send(&controlpb.ObserveEvent{Id: o.ID(), ProbeJson: pj}); err != nil {
 		return err
@@ -125,11 +126,11 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 			return nil // the caller went, or ended it
 		}
 		if err != nil {
-			return toStatus(err)
+			return api.ErrorToStatus(err)
 		}
 		b, err := json.Marshal(e)
 		if err != nil {
-			return toStatus(err)
+			return api.ErrorToStatus(err)
 		}
 		if err := stream.Send(&controlpb.ObserveEvent{EventJson: b, Lost: o.Lost()}); err != nil {
 			return err
@@ -145,7 +146,7 @@ func (s *controlServer) observation(ctx context.Context, ref *controlpb.ObserveR
 	}
 	ob, err := s.obs.get(p, ref.GetId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	return ob, nil
 }
@@ -157,11 +158,11 @@ func (s *controlServer) ObserveProfile(ctx context.Context, req *controlpb.Obser
 	}
 	prof, err := ob.o.Profile()
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	b, err := json.Marshal(prof)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	return &controlpb.ObserveProfileResponse{ProfileJson: b}, nil
 }
@@ -172,7 +173,7 @@ func (s *controlServer) ObserveEnd(ctx context.Context, req *controlpb.ObserveRe
 		return nil, err
 	}
 	if err := ob.end(); err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	return &controlpb.ObserveEndResponse{}, nil
 }

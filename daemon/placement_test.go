@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
@@ -24,7 +25,7 @@ func TestConfigPlacement(t *testing.T) {
 	f := newFixture(t)
 	f.writeConfig("", countConfig(90)+"\n[[program]]\nname = \"first\"\nobject = \"noop.o\"\ninterfaces = [\"%[1]s\"]\npriority = 5\n")
 	f.start(daemon.Options{})
-	c, err := daemon.Dial(f.socket())
+	c, err := client.Dial(f.socket())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestDetachThroughDaemon(t *testing.T) {
 	f := newFixture(t)
 	f.writeConfig("", countConfig(0))
 	f.start(daemon.Options{})
-	c, err := daemon.Dial(f.socket())
+	c, err := client.Dial(f.socket())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -22,7 +23,7 @@ type controlServer struct {
 func (s *controlServer) Status(ctx context.Context, req *controlpb.StatusRequest) (*controlpb.StatusResponse, error) {
 	st, err := s.d.Status(req.GetInterface(), req.GetNetns())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	if p, ok := peerFrom(ctx); !ok || p.UID != 0 {
 		// Settings, even redacted, are root's (who can read the config).
@@ -31,11 +32,11 @@ func (s *controlServer) Status(ctx context.Context, req *controlpb.StatusRequest
 		}
 		st.SettingsSalt = ""
 	}
-	b, err := json.Marshal(st)
+	wire, err := api.StatusToProto(st)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
-	return &controlpb.StatusResponse{StatusJson: b}, nil
+	return &controlpb.StatusResponse{Status: wire}, nil
 }
 
 func (s *controlServer) Load(ctx context.Context, req *controlpb.LoadRequest) (*controlpb.LoadResponse, error) {
@@ -43,14 +44,14 @@ func (s *controlServer) Load(ctx context.Context, req *controlpb.LoadRequest) (*
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	l, err := s.d.load(p, loadFromProto(req))
+	l, err := s.d.load(p, api.LoadFromProto(req))
 	if err != nil {
 		s.d.log.Warn("load refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "name", req.GetName(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("program loaded", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(),
 		"name", l.Name, "priority", l.Priority, "owner", l.Owner, "revision", l.Revision, "changed", l.Changed)
-	return loadedToProto(l), nil
+	return api.LoadedToProto(l), nil
 }
 
 func (s *controlServer) Unload(ctx context.Context, req *controlpb.UnloadRequest) (*controlpb.UnloadResponse, error) {
@@ -58,10 +59,10 @@ func (s *controlServer) Unload(ctx context.Context, req *controlpb.UnloadRequest
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	u, err := s.d.unload(p, unloadFromProto(req))
+	u, err := s.d.unload(p, api.UnloadFromProto(req))
 	if err != nil {
 		s.d.log.Warn("unload refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "names", req.GetNames(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("programs unloaded", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(), "removed", u.Removed)
 	return &controlpb.UnloadResponse{Removed: u.Removed, Revision: u.Revision}, nil
@@ -72,9 +73,9 @@ func (s *controlServer) Detach(ctx context.Context, req *controlpb.DetachRequest
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	if err := s.d.detach(p, detachFromProto(req)); err != nil {
+	if err := s.d.detach(p, api.DetachFromProto(req)); err != nil {
 		s.d.log.Warn("detach refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("interface detached", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns())
 	return &controlpb.DetachResponse{}, nil
@@ -85,13 +86,13 @@ func (s *controlServer) Adopt(ctx context.Context, req *controlpb.AdoptRequest) 
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	ad, err := s.d.adopt(p, adoptFromProto(req))
+	ad, err := s.d.adopt(p, api.AdoptFromProto(req))
 	if err != nil {
 		s.d.log.Warn("adopt refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("program adopted", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(), "name", ad.Name, "program_id", ad.ID)
-	return adoptedToProto(ad), nil
+	return api.AdoptedToProto(ad), nil
 }
 
 func (s *controlServer) Leave(ctx context.Context, req *controlpb.LeaveRequest) (*controlpb.LeaveResponse, error) {
@@ -99,10 +100,10 @@ func (s *controlServer) Leave(ctx context.Context, req *controlpb.LeaveRequest) 
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	id, err := s.d.leave(p, leaveFromProto(req))
+	id, err := s.d.leave(p, api.LeaveFromProto(req))
 	if err != nil {
 		s.d.log.Warn("leave refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("interface left to netlink", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(), "name", req.GetName(), "program_id", id)
 	return &controlpb.LeaveResponse{ProgramId: id}, nil
@@ -113,14 +114,14 @@ func (s *controlServer) Explain(ctx context.Context, req *controlpb.ExplainReque
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	itf, frame := explainFromProto(req)
+	itf, frame := api.ExplainFromProto(req)
 	ex, err := s.d.explain(p, itf, frame)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	b, err := json.Marshal(ex)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	return &controlpb.ExplainResponse{ExplanationJson: b}, nil
 }
@@ -147,15 +148,14 @@ func (s *controlServer) Reload(ctx context.Context, _ *controlpb.ReloadRequest) 
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
 	if p.UID != 0 {
-		return nil, toStatus(fmt.Errorf("%w: only root may reload the daemon's config (uid %d asked)", chain.ErrPermission, p.UID))
+		return nil, api.ErrorToStatus(fmt.Errorf("%w: only root may reload the daemon's config (uid %d asked)", chain.ErrPermission, p.UID))
 	}
 	s.d.log.Info("reload asked for", "uid", p.UID, "pid", p.PID)
 	res, err := s.d.requestReload(ctx)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
-	return &controlpb.ReloadResponse{Config: res.Config, Interfaces: uint32(res.Interfaces), Plugins: uint32(res.Plugins),
-		Programs: uint32(res.Programs), RestartOnly: res.RestartOnly}, nil
+	return api.ReloadToProto(res), nil
 }
 
 // requestRoot returns the root of an interface for a socket request, and a

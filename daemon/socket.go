@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
 )
@@ -192,7 +193,7 @@ func (d *Daemon) serve(dc config.Daemon) error {
 	if err != nil {
 		return err
 	}
-	s := grpc.NewServer(grpc.Creds(peerCreds{}), grpc.MaxRecvMsgSize(maxMessage), grpc.MaxConcurrentStreams(maxStreamsPerConn))
+	s := grpc.NewServer(grpc.Creds(peerCreds{}), grpc.MaxRecvMsgSize(api.MaxMessage), grpc.MaxConcurrentStreams(maxStreamsPerConn))
 	controlpb.RegisterControlServer(s, &controlServer{d: d})
 	d.server, d.listener = s, l
 	l = limitCallers(l, d.log)
@@ -203,9 +204,4 @@ func (d *Daemon) serve(dc config.Daemon) error {
 	}()
 	d.log.Info("control socket listening", "socket", dc.Socket, "group", dc.SocketGroup)
 	return nil
-}
-
-// isNotRunning reports a dial error that means no daemon is there.
-func isNotRunning(err error) bool {
-	return errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
 }

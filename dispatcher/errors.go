@@ -30,6 +30,11 @@ var (
 	ErrNotSupported = fmt.Errorf("%w by this kernel", ebpf.ErrNotSupported)
 	// ErrNoBPFFS: no usable bpffs for the pins (e.g. inside `ip netns exec`).
 	ErrNoBPFFS = errors.New("no usable bpffs")
+	// ErrPrivateMountNS comes with an ErrNoBPFFS when this process runs in
+	// a private mount namespace (`ip netns exec` makes one), where a bpffs
+	// mounted would vanish with the process. Working on the interface from
+	// outside, naming its network namespace (Options.NetNS), works.
+	ErrPrivateMountNS = errors.New("private mount namespace")
 	// ErrUnsafeDir: a state or pin directory (or a file in it) could have
 	// been changed by someone else: a symbolic link, or a directory not
 	// owned by this process's user or writable by group or others. Nothing

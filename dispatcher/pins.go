@@ -68,7 +68,7 @@ func ensureBPFFS(path string) error {
 		return nil
 	}
 	if insideIPNetnsExec() {
-		return fmt.Errorf("%w: %s is not a bpffs and this process runs in a private mount namespace (`ip netns exec`?): pins made here would vanish with it; run xdpchain outside and pass --netns instead", ErrNoBPFFS, path)
+		return fmt.Errorf("%w: %s is not a bpffs and this process runs in a %w (`ip netns exec`?): pins made here would vanish with it", ErrNoBPFFS, path, ErrPrivateMountNS)
 	}
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return fmt.Errorf("%w: creating %s: %w", ErrNoBPFFS, path, err)
