@@ -282,7 +282,7 @@ func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechani
 	q.ProgramName = callProgramName
 	st := r.newState(mode, mech, reason)
 	st.DispatcherID = id
-	st.Programs = []programState{{Program: q, Object: hash, Counter: 1}}
+	st.Programs = []programState{{programRecord: recordOf(q), Object: hash, Counter: 1}}
 	return st, nil
 }
 
@@ -395,7 +395,7 @@ func (r *Root) alone(ps *programState) (*ebpf.Program, error) {
 	if err != nil {
 		return nil, &ProgramError{Program: ps.Name, Err: err}
 	}
-	p := ps.Program
+	p := ps.program()
 	p.Object = obj
 	g := &generation{pins: r.pins, replacePins: map[string]*ebpf.Map{}, readOnly: map[string]*ebpf.Map{}}
 	sl, err := r.prepareSlot(g, p, *ps, true)

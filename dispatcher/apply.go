@@ -24,7 +24,7 @@ import (
 func (r *Root) Spec() (Spec, error) {
 	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, NoCounters: r.st.NoCounters, Revision: r.st.revision(), Programs: Chain{}}
 	for _, ps := range r.st.Programs {
-		p := ps.Program
+		p := ps.program()
 		obj, err := r.pins.loadObject(ps.Object)
 		if err != nil {
 			return Spec{}, &ProgramError{Program: p.Name, Err: fmt.Errorf("reading stored object: %w", err)}
@@ -284,7 +284,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		if old, had := prev[sl.Name]; had {
 			total = old.Total.plus(retired[sl.Name]) // counts follow the program
 		}
-		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
+		next.Programs = append(next.Programs, programState{programRecord: recordOf(p), Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
 	}
 	crashPoint(CrashBuilt)
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
@@ -657,7 +657,7 @@ func unchanged(st *state, chain Chain, s Spec, kind MechanismKind) bool {
 		if hex.EncodeToString(sum[:]) != old.Object {
 			return false
 		}
-		a, b := p, old.Program
+		a, b := p, old.program()
 		a.Object, b.Object = nil, nil
 		if a.ProgramName == "" {
 			a.ProgramName = b.ProgramName

@@ -214,7 +214,7 @@ func (st *state) revision() uint64 {
 }
 
 type programState struct {
-	Program
+	programRecord
 	Object  string `json:"object"` // sha256 of the ELF, file in objects/
 	Counter uint32 `json:"counter"`
 	// Base is the counter row's content when it was assigned to this
