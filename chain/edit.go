@@ -45,7 +45,7 @@ func (l Load) Apply(s *dispatcher.Spec, a Actor) error {
 	i := s.Programs.Index(p.Name)
 	if i >= 0 {
 		if !l.Replace {
-			return &dispatcher.ProgramError{Program: p.Name, Err: fmt.Errorf("%w on %s (use --replace)", ErrExists, l.Interface)}
+			return &dispatcher.ProgramError{Program: p.Name, Err: fmt.Errorf("%w on %s", ErrExists, l.Interface)}
 		}
 		if err := MayChange(a, s.Programs[i].Owner, l.Force); err != nil {
 			return &dispatcher.ProgramError{Program: p.Name, Err: fmt.Errorf("on %s: %w", l.Interface, err)}
@@ -82,10 +82,11 @@ type Unload struct {
 	ExpectedRevision *uint64
 }
 
-// Validate checks the request's shape.
+// Validate checks the request's shape: names or all (ErrNothingNamed, an
+// ErrInvalid, when neither or both).
 func (u Unload) Validate() error {
 	if u.All == (len(u.Names) > 0) {
-		return fmt.Errorf("%w: give --name or --all", dispatcher.ErrInvalid)
+		return fmt.Errorf("%w: %w", dispatcher.ErrInvalid, ErrNothingNamed)
 	}
 	return nil
 }

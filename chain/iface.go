@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -23,20 +24,25 @@ func NewInterface(netns, name string) Interface {
 	return Interface{NetNS: CanonicalNetNS(netns), Name: name}
 }
 
+// ErrInterfaceRef: an interface reference that names no interface (see
+// ParseInterface).
+var ErrInterfaceRef = errors.New("invalid interface reference")
+
 // ParseInterface parses an interface reference as String prints it:
 // "NAME", or "NETNS/NAME" (NETNS a name or a path: the name is what follows
-// the last '/', since interface names hold no '/').
+// the last '/', since interface names hold no '/'). Errors wrap
+// ErrInterfaceRef.
 func ParseInterface(ref string) (Interface, error) {
 	i := strings.LastIndexByte(ref, '/')
 	itf := NewInterface("", ref)
 	if i >= 0 {
 		itf = NewInterface(ref[:i], ref[i+1:])
 		if itf.NetNS == "" {
-			return Interface{}, fmt.Errorf("%w: interface %q: empty network namespace", dispatcher.ErrInvalid, ref)
+			return Interface{}, fmt.Errorf("%w %q: empty network namespace", ErrInterfaceRef, ref)
 		}
 	}
 	if itf.Name == "" {
-		return Interface{}, fmt.Errorf("%w: interface %q: no name", dispatcher.ErrInvalid, ref)
+		return Interface{}, fmt.Errorf("%w %q: no name", ErrInterfaceRef, ref)
 	}
 	return itf, nil
 }

@@ -29,8 +29,8 @@ func TestInterfaceCanonical(t *testing.T) {
 		t.Error("a namespace by name and by its /run/netns path are different interfaces")
 	}
 	for _, bad := range []string{"", "blue/", "/eth0"} {
-		if _, err := ParseInterface(bad); !errors.Is(err, dispatcher.ErrInvalid) {
-			t.Errorf("ParseInterface(%q): %v, want ErrInvalid", bad, err)
+		if _, err := ParseInterface(bad); !errors.Is(err, ErrInterfaceRef) || errors.Is(err, dispatcher.ErrInvalid) {
+			t.Errorf("ParseInterface(%q): %v, want ErrInterfaceRef (not ErrInvalid)", bad, err)
 		}
 	}
 }

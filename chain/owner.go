@@ -8,13 +8,14 @@ import (
 	"strings"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
 // Sentinel errors of chain edits; test with errors.Is.
 var (
 	// ErrPermission: the caller may not do this (no grant covers it, or the
-	// program belongs to someone else).
-	ErrPermission = errors.New("permission denied")
+	// program belongs to someone else). It is xdp.ErrPermission.
+	ErrPermission = xdp.ErrPermission
 	// ErrOwned: a program of that name belongs to another owner; root may
 	// force.
 	ErrOwned = errors.New("program belongs to another owner")
@@ -22,9 +23,21 @@ var (
 	// edit changed nothing.
 	ErrStale = errors.New("chain is stale")
 	// ErrExists: a program of that name is in the chain and the edit did
-	// not ask to replace it.
+	// not ask to replace it (LoadRequest.Replace).
 	ErrExists = errors.New("program already loaded")
+	// ErrForceable: an ErrOwned that the actor (root) may override by
+	// forcing (LoadRequest.Force, Unload.Force). Its text is never shown:
+	// the error's message is the ErrOwned's.
+	ErrForceable = errors.New("root may force")
+	// ErrNothingNamed: an Unload names no program and does not ask for all.
+	ErrNothingNamed = errors.New("name the programs to remove, or all")
 )
+
+// forceable is an ErrOwned that also wraps ErrForceable; its message is the
+// ErrOwned's.
+type forceable struct{ error }
+
+func (e forceable) Unwrap() []error { return []error{e.error, ErrForceable} }
 
 // OwnerKind is what kind of party owns a program.
 type OwnerKind string
@@ -130,8 +143,8 @@ func (a Actor) Owner() Owner { return UserOwner(a.UID) }
 //     its config and are changed there: ErrOwned for root, ErrPermission
 //     for anyone else;
 //   - root with force changes any other program (another user's, or one with
-//     no recorded owner); without force ErrOwned, and ErrPermission for
-//     anyone but root.
+//     no recorded owner); without force ErrOwned (and ErrForceable), and
+//     ErrPermission for anyone but root.
 func MayChange(a Actor, owner string, force bool) error {
 	o, err := ParseOwner(owner)
 	if err != nil {
@@ -153,7 +166,7 @@ func MayChange(a Actor, owner string, force bool) error {
 	case a.UID == 0 && force:
 		return nil
 	case a.UID == 0:
-		return fmt.Errorf("%w (%s); use --force", ErrOwned, o.describe())
+		return forceable{fmt.Errorf("%w (%s)", ErrOwned, o.describe())}
 	default:
 		return fmt.Errorf("%w: the program belongs to %s", ErrPermission, o.describe())
 	}

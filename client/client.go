@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
-	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -44,7 +44,7 @@ type Status struct {
 	Interfaces []dispatcher.InterfaceStatus
 	// Daemon is the daemon's status (config file, plugin processes) when a
 	// daemon answered.
-	Daemon *daemon.Status
+	Daemon *api.Status
 }
 
 // Options locate the pins and the daemon.
@@ -65,11 +65,11 @@ type Options struct {
 // (and NoDaemon is not set), else a Local one.
 func Connect(opts Options) (Client, error) {
 	if !opts.NoDaemon {
-		c, err := daemon.Dial(opts.Socket)
+		c, err := Dial(opts.Socket)
 		if err == nil {
-			return &Remote{c: c}, nil
+			return c, nil
 		}
-		if !errors.Is(err, daemon.ErrNotRunning) {
+		if !errors.Is(err, api.ErrNotRunning) {
 			return nil, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -93,7 +94,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 				case old.running() && !reflect.DeepEqual(old.cfg.Settings, p.Settings):
 					in.settings = nil
 					t.settings = append(t.settings, old)
-				case !old.running() && old.state != StateRestarting:
+				case !old.running() && old.state != api.StateRestarting:
 					revive = append(revive, &in)
 				}
 				continue
@@ -103,7 +104,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 				return pluginError(p.Name, ref, err)
 			}
 			t.started = append(t.started, proc)
-			in := &instance{key: k, cfg: *p, proc: proc, base: proc.Program(), state: StateRunning, started: time.Now()}
+			in := &instance{key: k, cfg: *p, proc: proc, base: proc.Program(), state: api.StateRunning, started: time.Now()}
 			if old != nil {
 				in.epoch = old.epoch + 1
 			}

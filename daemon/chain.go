@@ -36,7 +36,7 @@ func placementsOf(cfg *config.Config) map[string]chain.Placement {
 // the users' programs that had to make way: a name the config (or a
 // plugin) owns is the daemon's, even when a user loaded a program of that
 // name first. A name in plan.Owned that another managed owner uses is an
-// error wrapping ErrOwned. It is what applyPlan swaps in, computed without
+// error wrapping chain.ErrOwned. It is what applyPlan swaps in, computed without
 // the kernel (xdpchain plan).
 func merge(cur dispatcher.Spec, plan chain.Sync) (dispatcher.Spec, dispatcher.Chain, error) {
 	next := cur

@@ -59,8 +59,8 @@ func TestMerge(t *testing.T) {
 			t.Errorf("merge over user program %q: %v, evicted %v", user, err, names(evicted))
 		}
 	}
-	if _, _, err = merge(cur, chain.Sync{Owned: dispatcher.Chain{{Name: "anon", Owner: "plugin:anon"}}}); !errors.Is(err, ErrOwned) {
-		t.Errorf("merge over an unknown owner's program: %v, want ErrOwned", err)
+	if _, _, err = merge(cur, chain.Sync{Owned: dispatcher.Chain{{Name: "anon", Owner: "plugin:anon"}}}); !errors.Is(err, chain.ErrOwned) {
+		t.Errorf("merge over an unknown owner's program: %v, want chain.ErrOwned", err)
 	}
 
 	// An empty plan removes only the daemon's programs.

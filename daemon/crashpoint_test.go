@@ -18,6 +18,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -66,7 +67,7 @@ func crashDaemonMain() int {
 		// The apply is over when the socket serves; a step not reached by
 		// then never will be.
 		for ctx.Err() == nil {
-			if c, err := daemon.Dial(cfg.Daemon.Socket); err == nil {
+			if c, err := client.Dial(cfg.Daemon.Socket); err == nil {
 				c.Close()
 				cancel()
 			}

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -270,14 +271,14 @@ func (d *Daemon) Done() <-chan struct{} { return d.done }
 
 // Reload re-reads the config file and applies it. If the file does not
 // validate, or anything fails while applying it, nothing changes and the
-// error (wrapping ErrReload) says why.
+// error (wrapping api.ErrReload) says why.
 func (d *Daemon) Reload(ctx context.Context) error {
 	_, err := d.reload(ctx)
 	return err
 }
 
 // reload is Reload, and says what is in force after it.
-func (d *Daemon) reload(ctx context.Context) (*ReloadResult, error) {
+func (d *Daemon) reload(ctx context.Context) (*api.ReloadResult, error) {
 	start := time.Now()
 	sum := configSum(d.opts.ConfigPath)
 	d.lastRead.Store(&sum)
@@ -287,7 +288,7 @@ func (d *Daemon) reload(ctx context.Context) (*ReloadResult, error) {
 		// validate): counted like a refused apply, so that one alert on
 		// xdpchain_apply_errors_total sees every refused reload.
 		d.metrics.observeApply(start, &err)
-		return nil, fmt.Errorf("%w: %w", ErrReload, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrReload, err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -295,13 +296,13 @@ func (d *Daemon) reload(ctx context.Context) (*ReloadResult, error) {
 	keep := restartOnly(d.cfg.Daemon, cfg.Daemon)
 	cfg.Daemon = d.cfg.Daemon
 	if err := d.apply(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrReload, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrReload, err)
 	}
 	d.log.Info("config reloaded", "config", cfg.File, "interfaces", len(cfg.Interfaces), "plugins", len(cfg.Plugins), "programs", len(cfg.Programs))
 	if len(keep) > 0 {
 		d.log.Warn("config reloaded, but these [daemon] settings take effect only when the daemon restarts; the running values stay", "settings", strings.Join(keep, "; "))
 	}
-	return &ReloadResult{Config: cfg.File, Interfaces: len(cfg.Interfaces), Plugins: len(cfg.Plugins), Programs: len(cfg.Programs), RestartOnly: keep}, nil
+	return &api.ReloadResult{Config: cfg.File, Interfaces: len(cfg.Interfaces), Plugins: len(cfg.Plugins), Programs: len(cfg.Programs), RestartOnly: keep}, nil
 }
 
 // Config returns the config in force.
@@ -370,7 +371,7 @@ func (d *Daemon) shutdown() {
 			continue
 		}
 		proc := in.proc
-		in.proc, in.state = nil, StateStopped
+		in.proc, in.state = nil, api.StateStopped
 		wg.Add(1)
 		go func() { defer wg.Done(); proc.Kill() }()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -206,7 +207,7 @@ func TestDriftInterfaceRecreated(t *testing.T) {
 	f.expectHealed(st, "guard(plugin:guard) count(config:count)", "interface created again")
 	// The plugin's new maps hold its settings again: A's IPv6 is dropped.
 	f.expectTraffic(true)
-	if p := f.plugin("guard"); p.PID != guard.PID || p.State != daemon.StateRunning {
+	if p := f.plugin("guard"); p.PID != guard.PID || p.State != api.StateRunning {
 		t.Errorf("plugin after the heal: pid %d state %s, want pid %d running", p.PID, p.State, guard.PID)
 	}
 }

@@ -2,30 +2,13 @@ package daemon
 
 import (
 	"errors"
-
-	"github.com/xdpchain/xdpchain/chain"
 )
 
-// Sentinel errors. The Client maps the control API's status codes back to
-// them; test with errors.Is.
+// Sentinel errors of the daemon; test with errors.Is. A chain edit the
+// daemon refuses wraps the chain package's errors (chain.ErrPermission,
+// chain.ErrOwned, chain.ErrStale, chain.ErrExists), which a client gets back
+// across the socket.
 var (
-	// ErrNotRunning: no daemon listens on the control socket. Callers fall
-	// back to working on the pins directly.
-	ErrNotRunning = errors.New("xdpchain daemon not running")
-	// ErrPermission is chain.ErrPermission: the caller may not do this (no
-	// grant covers it, or the program belongs to someone else).
-	ErrPermission = chain.ErrPermission
-	// ErrOwned is chain.ErrOwned: a program of that name belongs to another
-	// owner; root may force.
-	ErrOwned = chain.ErrOwned
-	// ErrStale is chain.ErrStale: the chain's revision is not the expected
-	// one.
-	ErrStale = chain.ErrStale
-	// ErrExists is chain.ErrExists: the name is taken and no replace was
-	// asked for.
-	ErrExists = chain.ErrExists
-	// ErrReload: a new config was refused; the previous one stays in force.
-	ErrReload = errors.New("config not applied")
 	// ErrSocketInUse: another daemon holds the control socket (its lock,
 	// or it answers on it).
 	ErrSocketInUse = errors.New("another xdpchain daemon is running")

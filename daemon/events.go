@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/plugins/host"
 )
 
@@ -42,7 +43,7 @@ func (d *Daemon) handle(ctx context.Context, ev event) {
 		}
 		d.request(ctx, in, ev.req)
 	case evRestart:
-		if in == nil || in.state != StateRestarting || in.epoch != ev.epoch {
+		if in == nil || in.state != api.StateRestarting || in.epoch != ev.epoch {
 			return
 		}
 		d.restart(ctx, in)
@@ -61,10 +62,10 @@ func (d *Daemon) exited(ctx context.Context, in *instance) {
 	}
 	switch in.cfg.OnExit {
 	case "detach":
-		in.state = StateDetached
+		in.state = api.StateDetached
 		if err := d.applyInterface(in.key.iface); err != nil {
 			log.Error("plugin exited; removing its program failed, it stays in the chain", "error", err)
-			in.state = StateExited
+			in.state = api.StateExited
 			return
 		}
 		log.Warn("plugin exited; its program left the chain")
@@ -72,7 +73,7 @@ func (d *Daemon) exited(ctx context.Context, in *instance) {
 		log.Warn("plugin exited; restarting it")
 		d.scheduleRestart(in, d.backoff(in.restarts))
 	default:
-		in.state = StateExited
+		in.state = api.StateExited
 		log.Warn("plugin exited; its program stays in the chain")
 	}
 }
@@ -88,7 +89,7 @@ func (d *Daemon) backoff(n int) time.Duration {
 
 // scheduleRestart arms a restart of the instance after delay.
 func (d *Daemon) scheduleRestart(in *instance, delay time.Duration) {
-	in.state = StateRestarting
+	in.state = api.StateRestarting
 	in.epoch++
 	ev := event{kind: evRestart, key: in.key, epoch: in.epoch}
 	time.AfterFunc(delay, func() { d.send(ev) })
@@ -120,7 +121,7 @@ func (d *Daemon) restart(ctx context.Context, in *instance) {
 	in.restarts++
 	in.lastErr = err.Error()
 	if in.restarts >= d.opts.RestartAttempts {
-		in.state = StateFailed
+		in.state = api.StateFailed
 		log.Error("plugin restart failed; attempts used up, its program stays in the chain", "attempts", in.restarts, "error", err)
 		return
 	}
@@ -138,7 +139,7 @@ func (d *Daemon) startInstance(ctx context.Context, in *instance) (err error) {
 		return err
 	}
 	prevBase, prevState := in.base, in.state
-	in.proc, in.base, in.state, in.started = proc, proc.Program(), StateRunning, time.Now()
+	in.proc, in.base, in.state, in.started = proc, proc.Program(), api.StateRunning, time.Now()
 	defer func() {
 		if err != nil {
 			in.proc, in.base, in.state = nil, prevBase, prevState

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -160,7 +161,7 @@ func (f *fixture) stop() {
 
 // status returns the daemon's status of the managed interface and of the
 // plugins.
-func (f *fixture) status() (*dispatcher.InterfaceStatus, *daemon.Status) {
+func (f *fixture) status() (*dispatcher.InterfaceStatus, *api.Status) {
 	f.t.Helper()
 	st, err := f.d.Status(f.iface(), f.recv.Name)
 	if err != nil {
@@ -184,7 +185,7 @@ func (f *fixture) chain() string {
 }
 
 // plugin returns a plugin instance's status on the managed interface.
-func (f *fixture) plugin(name string) daemon.PluginStatus {
+func (f *fixture) plugin(name string) api.PluginStatus {
 	f.t.Helper()
 	_, st := f.status()
 	for _, p := range st.Plugins {
@@ -193,13 +194,13 @@ func (f *fixture) plugin(name string) daemon.PluginStatus {
 		}
 	}
 	f.t.Fatalf("no plugin %s on %s in status %+v", name, f.ref(), st.Plugins)
-	return daemon.PluginStatus{}
+	return api.PluginStatus{}
 }
 
 // waitPlugin polls until cond holds for the plugin's status, sending IPv4
 // traffic in between and checking that all of it arrives: the chain keeps
 // serving while plugins come and go.
-func (f *fixture) waitPlugin(name string, cond func(daemon.PluginStatus) bool) daemon.PluginStatus {
+func (f *fixture) waitPlugin(name string, cond func(api.PluginStatus) bool) api.PluginStatus {
 	f.t.Helper()
 	rcv := testutil.ListenUDP(f.t, f.recv, netip.AddrPortFrom(f.pair.B.Addr4(), 0))
 	defer rcv.Close()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
@@ -32,7 +33,7 @@ func grantsOf(grants []config.Grant, p Peer) []config.Grant {
 // iface (a config Ref). Root may load anywhere. Another user needs a grant
 // that covers the interface, the program's priority and its verdicts; a
 // program that declares no verdict limit gets the grant's. It returns the
-// program as it may be loaded, or an error wrapping ErrPermission that says
+// program as it may be loaded, or an error wrapping chain.ErrPermission that says
 // what is missing.
 func authorizeLoad(grants []config.Grant, p Peer, iface string, prog dispatcher.Program) (dispatcher.Program, error) {
 	if p.UID == 0 {
@@ -40,7 +41,7 @@ func authorizeLoad(grants []config.Grant, p Peer, iface string, prog dispatcher.
 	}
 	mine := grantsOf(grants, p)
 	if len(mine) == 0 {
-		return prog, fmt.Errorf("%w: uid %d has no [[grant]]", ErrPermission, p.UID)
+		return prog, fmt.Errorf("%w: uid %d has no [[grant]]", chain.ErrPermission, p.UID)
 	}
 	var why []string
 	for _, g := range mine {
@@ -68,7 +69,7 @@ func authorizeLoad(grants []config.Grant, p Peer, iface string, prog dispatcher.
 		return out, nil
 	}
 	if len(why) == 0 {
-		return prog, fmt.Errorf("%w: uid %d has no grant on interface %q", ErrPermission, p.UID, iface)
+		return prog, fmt.Errorf("%w: uid %d has no grant on interface %q", chain.ErrPermission, p.UID, iface)
 	}
-	return prog, fmt.Errorf("%w: on interface %q: %s", ErrPermission, iface, strings.Join(why, "; "))
+	return prog, fmt.Errorf("%w: on interface %q: %s", chain.ErrPermission, iface, strings.Join(why, "; "))
 }

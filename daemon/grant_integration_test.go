@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
@@ -57,7 +58,7 @@ func childMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	c, err := daemon.Dial(os.Getenv(envChildSocket))
+	c, err := client.Dial(os.Getenv(envChildSocket))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -95,8 +96,8 @@ func childMain() int {
 		}
 		if err != nil {
 			r.Err = err.Error()
-			r.Permission = errors.Is(err, daemon.ErrPermission)
-			r.Owned = errors.Is(err, daemon.ErrOwned)
+			r.Permission = errors.Is(err, chain.ErrPermission)
+			r.Owned = errors.Is(err, chain.ErrOwned)
 		}
 		out = append(out, r)
 	}
@@ -162,7 +163,7 @@ verdicts = ["pass", "drop"]
 		t.Errorf("socket mode %v group %d, want 0660 and %d", fi.Mode().Perm(), st.Gid, gid)
 	}
 
-	c, err := daemon.Dial(f.socket())
+	c, err := client.Dial(f.socket())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
@@ -44,8 +45,8 @@ func TestAuthorizeLoad(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := authorizeLoad(grants, tc.peer, tc.iface, tc.prog)
 			if tc.err != "" {
-				if !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("authorizeLoad: %v, want ErrPermission with %q", err, tc.err)
+				if !errors.Is(err, chain.ErrPermission) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("authorizeLoad: %v, want chain.ErrPermission with %q", err, tc.err)
 				}
 				return
 			}

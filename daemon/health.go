@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
@@ -88,7 +89,7 @@ func (d *Daemon) snapshot() snapshot {
 			if in == nil {
 				continue
 			}
-			up := in.proc != nil && in.state == StateRunning && in.proc.LastHealth().Err == nil
+			up := in.proc != nil && in.state == api.StateRunning && in.proc.LastHealth().Err == nil
 			itf := d.cfg.Interface(ref)
 			if itf == nil {
 				continue

@@ -6,20 +6,11 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/plugins/host"
-)
-
-// Process states of a plugin instance, as Status reports them.
-const (
-	StateRunning    = "running"    // the process runs; its program is in the chain
-	StateExited     = "exited"     // it exited; on_exit keep: the program stays
-	StateDetached   = "detached"   // it exited; on_exit detach: the program left the chain
-	StateRestarting = "restarting" // it exited; on_exit restart: waiting to relaunch
-	StateFailed     = "failed"     // restart attempts used up: the program stays
-	StateStopped    = "stopped"    // the daemon stopped it (shutdown)
 )
 
 // instKey names a plugin instance: one process per plugin per interface.
@@ -60,7 +51,7 @@ type instance struct {
 func (in *instance) running() bool { return in.proc != nil }
 
 // inChain reports whether the instance's program belongs in the chain.
-func (in *instance) inChain() bool { return in.base.Object != nil && in.state != StateDetached }
+func (in *instance) inChain() bool { return in.base.Object != nil && in.state != api.StateDetached }
 
 // program returns the chain entry: the plugin's description with the
 // config's overrides. The config's allowed verdicts narrow what the plugin

@@ -19,7 +19,6 @@ import (
 // most maxConnsPerCaller*maxStreamsPerConn messages of one such caller are
 // held at a time.
 const (
-	maxMessage        = dispatcher.MaxObjectSize + 1<<20
 	maxConnsPerCaller = 4
 	maxStreamsPerConn = 2
 )
@@ -32,7 +31,7 @@ func admitLoad(cfg *config.Config, p Peer, req chain.LoadRequest) error {
 	if p.UID != 0 {
 		mine := grantsOf(cfg.Grants, p)
 		if len(mine) == 0 {
-			return fmt.Errorf("%w: uid %d has no [[grant]]", ErrPermission, p.UID)
+			return fmt.Errorf("%w: uid %d has no [[grant]]", chain.ErrPermission, p.UID)
 		}
 		ref := req.Interface.String()
 		if c := cfg.Interface(ref); c != nil {
@@ -43,7 +42,7 @@ func admitLoad(cfg *config.Config, p Peer, req chain.LoadRequest) error {
 			covered = covered || g.OnInterface(ref)
 		}
 		if !covered {
-			return fmt.Errorf("%w: uid %d has no grant on interface %q", ErrPermission, p.UID, ref)
+			return fmt.Errorf("%w: uid %d has no grant on interface %q", chain.ErrPermission, p.UID, ref)
 		}
 	}
 	if pr := req.Overrides.Priority; pr != nil {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
@@ -46,9 +47,9 @@ func TestAdmitLoad(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{"no grant, garbage object", 1001, chain.LoadRequest{Interface: chain.NewInterface("", "eth0"), Object: garbage}, ErrPermission, "uid 1001 has no [[grant]]"},
-		{"grant elsewhere", 1000, chain.LoadRequest{Interface: chain.NewInterface("", "eth1"), Object: garbage}, ErrPermission, `no grant on interface "eth1"`},
-		{"not in the config", 1000, chain.LoadRequest{Interface: chain.NewInterface("", "lo"), Object: garbage}, ErrPermission, `no grant on interface "lo"`},
+		{"no grant, garbage object", 1001, chain.LoadRequest{Interface: chain.NewInterface("", "eth0"), Object: garbage}, chain.ErrPermission, "uid 1001 has no [[grant]]"},
+		{"grant elsewhere", 1000, chain.LoadRequest{Interface: chain.NewInterface("", "eth1"), Object: garbage}, chain.ErrPermission, `no grant on interface "eth1"`},
+		{"not in the config", 1000, chain.LoadRequest{Interface: chain.NewInterface("", "lo"), Object: garbage}, chain.ErrPermission, `no grant on interface "lo"`},
 		{"granted, garbage object", 1000, chain.LoadRequest{Interface: chain.NewInterface("", "eth0"), Object: garbage}, dispatcher.ErrLoad, "not an ELF object"},
 		{"granted, priority out of range", 1000, chain.LoadRequest{Interface: chain.NewInterface("", "eth0"), Object: garbage, Overrides: chain.Overrides{Priority: prio(-1)}}, dispatcher.ErrInvalid, "out of range [0, 1000]"},
 		{"granted, object too large", 1000, chain.LoadRequest{Interface: chain.NewInterface("", "eth0"), Object: make([]byte, dispatcher.MaxObjectSize+1)}, dispatcher.ErrLoad, "larger than"},
@@ -180,7 +181,7 @@ func FuzzLoadRequest(f *testing.F) {
 		if err := proto.Unmarshal(wire, &msg); err != nil {
 			return
 		}
-		req, err := loadFromProto(&msg)
+		req, err := api.LoadFromProto(&msg)
 		if err != nil {
 			if !errors.Is(err, dispatcher.ErrInvalid) {
 				t.Fatalf("wire request refused without ErrInvalid: %v", err)
@@ -196,7 +197,7 @@ func FuzzLoadRequest(f *testing.F) {
 					t.Fatal("a program without a name")
 				}
 			}
-			if err != nil && !errors.Is(err, ErrPermission) && !errors.Is(err, dispatcher.ErrInvalid) && !errors.Is(err, dispatcher.ErrLoad) {
+			if err != nil && !errors.Is(err, chain.ErrPermission) && !errors.Is(err, dispatcher.ErrInvalid) && !errors.Is(err, dispatcher.ErrLoad) {
 				t.Fatalf("uid %d: error %q (%T) wraps no sentinel", p.UID, err, err)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -298,7 +299,7 @@ func TestPrometheusDocumentedQueries(t *testing.T) {
 	f := newFixture(t)
 	path := f.writeConfig(metricsConfig+"\nprofile_sample = 1", countConfig(0)+guardConfig(10, `"%[3]s"`))
 	f.start(daemon.Options{})
-	f.waitPlugin("guard", func(p daemon.PluginStatus) bool { return p.State == daemon.StateRunning })
+	f.waitPlugin("guard", func(p api.PluginStatus) bool { return p.State == api.StateRunning })
 	prom := startPrometheusRules(t, bin, f.d.MetricsAddr(), rules)
 
 	// The join the docs show: each plugin instance with its chain.
@@ -340,7 +341,7 @@ func TestPrometheusDocumentedQueries(t *testing.T) {
 	if err := os.WriteFile(path, []byte("[daemon\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.d.Reload(t.Context()); !errors.Is(err, daemon.ErrReload) {
+	if err := f.d.Reload(t.Context()); !errors.Is(err, api.ErrReload) {
 		t.Fatalf("Reload of a file that does not parse: %v, want ErrReload", err)
 	}
 	waitQuery(t, prom, `xdpchain_apply_errors_total`, func(vs []float64) bool { return len(vs) == 1 && vs[0] == 1 }, "1")

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/xdpchain/xdpchain/api"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,7 +66,7 @@ func oneLineStatus(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 // reloadNotify reloads (reload.go) and tells the service manager:
 // RELOADING=1, then READY=1 with the outcome.
-func (d *Daemon) reloadNotify(ctx context.Context) (*ReloadResult, error) {
+func (d *Daemon) reloadNotify(ctx context.Context) (*api.ReloadResult, error) {
 	d.notify.reloading()
 	res, err := d.reload(ctx)
 	if err != nil {

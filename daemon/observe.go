@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -70,21 +71,21 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 	}
 	var probe dispatcher.Probe
 	if err := json.Unmarshal(req.GetProbeJson(), &probe); err != nil {
-		return toStatus(fmt.Errorf("%w: probe: %v", dispatcher.ErrInvalid, err))
+		return api.ErrorToStatus(fmt.Errorf("%w: probe: %w", dispatcher.ErrInvalid, err))
 	}
 	itf := chain.NewInterface(req.GetNetns(), req.GetInterface())
 	r, err := s.d.observeRoot(p, itf)
 	if err != nil {
-		return toStatus(err)
+		return api.ErrorToStatus(err)
 	}
 	defer r.Close()
 	if probe, err = authorizeObserve(r, itf, p, probe); err != nil {
 		s.d.log.Warn("observation refused", "uid", p.UID, "pid", p.PID, "interface", itf, "kind", probe.Kind, "error", err)
-		return toStatus(err)
+		return api.ErrorToStatus(err)
 	}
 	o, err := r.Observe(probe)
 	if err != nil {
-		return toStatus(err)
+		return api.ErrorToStatus(err)
 	}
 	ob := &observing{uid: p.UID, o: o, done: make(chan struct{})}
 	ob.end = sync.OnceValue(func() error {
@@ -107,7 +108,7 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 
 	pj, err := json.Marshal(o.Probe())
 	if err != nil {
-		return toStatus(err)
+		return api.ErrorToStatus(err)
 	}
 	if err := stream.Send(&controlpb.ObserveEvent{Id: o.ID(), ProbeJson: pj}); err != nil {
 		return err
@@ -125,11 +126,11 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 			return nil // the caller went, or ended it
 		}
 		if err != nil {
-			return toStatus(err)
+			return api.ErrorToStatus(err)
 		}
 		b, err := json.Marshal(e)
 		if err != nil {
-			return toStatus(err)
+			return api.ErrorToStatus(err)
 		}
 		if err := stream.Send(&controlpb.ObserveEvent{EventJson: b, Lost: o.Lost()}); err != nil {
 			return err
@@ -145,7 +146,7 @@ func (s *controlServer) observation(ctx context.Context, ref *controlpb.ObserveR
 	}
 	ob, err := s.obs.get(p, ref.GetId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	return ob, nil
 }
@@ -157,11 +158,11 @@ func (s *controlServer) ObserveProfile(ctx context.Context, req *controlpb.Obser
 	}
 	prof, err := ob.o.Profile()
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	b, err := json.Marshal(prof)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	return &controlpb.ObserveProfileResponse{ProfileJson: b}, nil
 }
@@ -172,7 +173,7 @@ func (s *controlServer) ObserveEnd(ctx context.Context, req *controlpb.ObserveRe
 		return nil, err
 	}
 	if err := ob.end(); err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	return &controlpb.ObserveEndResponse{}, nil
 }
@@ -189,7 +190,7 @@ func (d *Daemon) observeRoot(p Peer, itf chain.Interface) (*dispatcher.Root, err
 	}
 	d.mu.Unlock()
 	if opts == nil {
-		return nil, fmt.Errorf("%w: interface %q is not in the daemon's config", ErrPermission, itf)
+		return nil, fmt.Errorf("%w: interface %q is not in the daemon's config", chain.ErrPermission, itf)
 	}
 	return dispatcher.Open(itf.Name, opts)
 }
@@ -215,14 +216,14 @@ func authorizeObserve(r *dispatcher.Root, itf chain.Interface, peer Peer, p disp
 		}
 	}
 	notMine := func(name string) error {
-		return fmt.Errorf("%w: uid %d may observe only its own programs, and %q is not one of them", ErrPermission, peer.UID, name)
+		return fmt.Errorf("%w: uid %d may observe only its own programs, and %q is not one of them", chain.ErrPermission, peer.UID, name)
 	}
 	switch p.Kind {
 	case dispatcher.ProbeTrace:
-		return p, fmt.Errorf("%w: a trace shows every program's decisions; only root may trace (profile or dump your own programs instead)", ErrPermission)
+		return p, fmt.Errorf("%w: a trace shows every program's decisions; only root may trace (profile or dump your own programs instead)", chain.ErrPermission)
 	case dispatcher.ProbeCapture:
 		if p.Program == "" {
-			return p, fmt.Errorf("%w: the chain's input is every program's traffic; only root may capture it (name one of your programs)", ErrPermission)
+			return p, fmt.Errorf("%w: the chain's input is every program's traffic; only root may capture it (name one of your programs)", chain.ErrPermission)
 		}
 		if !slices.Contains(mine, p.Program) && spec.Programs.Index(p.Program) >= 0 {
 			return p, notMine(p.Program)
@@ -230,7 +231,7 @@ func authorizeObserve(r *dispatcher.Root, itf chain.Interface, peer Peer, p disp
 	case dispatcher.ProbeProfile:
 		if len(p.Programs) == 0 {
 			if len(mine) == 0 {
-				return p, fmt.Errorf("%w: uid %d has no program on %s to profile", ErrPermission, peer.UID, itf)
+				return p, fmt.Errorf("%w: uid %d has no program on %s to profile", chain.ErrPermission, peer.UID, itf)
 			}
 			p.Programs = mine
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -14,7 +15,7 @@ import (
 
 // observeOnce starts an observation through the socket and ends it,
 // recording the probe it ran with.
-func observeOnce(c *daemon.Client, itf chain.Interface, p dispatcher.Probe, r *childResult) error {
+func observeOnce(c *client.Remote, itf chain.Interface, p dispatcher.Probe, r *childResult) error {
 	o, err := c.Observe(context.Background(), itf, p)
 	if err != nil {
 		return err
@@ -90,7 +91,7 @@ priority_max = 200
 	}
 
 	// Root observes anything, the chain's input and a trace included.
-	c, err := daemon.Dial(f.socket())
+	c, err := client.Dial(f.socket())
 	if err != nil {
 		t.Fatal(err)
 	}

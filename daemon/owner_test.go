@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
@@ -32,7 +34,7 @@ func TestOwnership(t *testing.T) {
 	f.start(daemon.Options{})
 	ctx := context.Background()
 
-	c, err := daemon.Dial(f.socket())
+	c, err := client.Dial(f.socket())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ name = "anon"
 object = "counter.o"
 interfaces = ["%[1]s"]
 `)
-	if err := f.d.Reload(ctx); !errors.Is(err, daemon.ErrOwned) || !strings.Contains(err.Error(), `"anon"`) {
+	if err := f.d.Reload(ctx); !errors.Is(err, chain.ErrOwned) || !strings.Contains(err.Error(), `"anon"`) {
 		t.Errorf("reload taking over an unknown owner's name: %v, want ErrOwned naming anon", err)
 	}
 	if got, want := f.chain(), others+" count2(config:count2)"; got != want {
@@ -102,9 +104,9 @@ interfaces = ["%[1]s"]
 		force bool
 		want  error
 	}{
-		{"count2", false, daemon.ErrOwned},
-		{"count2", true, daemon.ErrOwned},
-		{"someone", false, daemon.ErrOwned},
+		{"count2", false, chain.ErrOwned},
+		{"count2", true, chain.ErrOwned},
+		{"someone", false, chain.ErrOwned},
 		{"nosuch", false, dispatcher.ErrNotFound},
 		{"someone", true, nil},
 		{"cli", false, nil},
@@ -131,17 +133,18 @@ interfaces = ["%[1]s"]
 	if err := f.d.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st, err := c.Status(ctx, f.iface(), f.recv.Name)
+	cst, err := c.Status(ctx, &chain.Interface{NetNS: f.recv.Name, Name: f.iface()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := cst.Daemon
 	if len(st.Interfaces) != 1 || len(st.Interfaces[0].Programs) != 2 {
 		t.Fatalf("status: %+v", st)
 	}
 	itf := &st.Interfaces[0]
 	guard := &itf.Programs[0]
 	p := st.Process(itf, guard)
-	if guard.Owner != "plugin:guard" || guard.Version != "1.0.0" || p == nil || p.State != daemon.StateRunning || p.PID == 0 {
+	if guard.Owner != "plugin:guard" || guard.Version != "1.0.0" || p == nil || p.State != api.StateRunning || p.PID == 0 {
 		t.Errorf("status of guard: %+v, process %+v", guard, p)
 	}
 	if p := st.Process(itf, &itf.Programs[1]); p != nil {
@@ -151,8 +154,8 @@ interfaces = ["%[1]s"]
 
 func TestDialNotRunning(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nobody.sock")
-	_, err := daemon.Dial(path)
-	if !errors.Is(err, daemon.ErrNotRunning) {
+	_, err := client.Dial(path)
+	if !errors.Is(err, api.ErrNotRunning) {
 		t.Errorf("Dial of a missing socket: %v, want ErrNotRunning", err)
 	}
 	// A socket file a dead daemon left behind.
@@ -162,7 +165,7 @@ func TestDialNotRunning(t *testing.T) {
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
-	if _, err := daemon.Dial(path); !errors.Is(err, daemon.ErrNotRunning) {
+	if _, err := client.Dial(path); !errors.Is(err, api.ErrNotRunning) {
 		t.Errorf("Dial of a stale socket: %v, want ErrNotRunning", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
@@ -24,7 +25,7 @@ func TestConfigPlacement(t *testing.T) {
 	f := newFixture(t)
 	f.writeConfig("", countConfig(90)+"\n[[program]]\nname = \"first\"\nobject = \"noop.o\"\ninterfaces = [\"%[1]s\"]\npriority = 5\n")
 	f.start(daemon.Options{})
-	c, err := daemon.Dial(f.socket())
+	c, err := client.Dial(f.socket())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,14 +77,14 @@ func TestDetachThroughDaemon(t *testing.T) {
 	f := newFixture(t)
 	f.writeConfig("", countConfig(0))
 	f.start(daemon.Options{})
-	c, err := daemon.Dial(f.socket())
+	c, err := client.Dial(f.socket())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	ctx := context.Background()
 	managed := chain.NewInterface(f.recv.Name, f.iface())
-	if err := c.Detach(ctx, chain.Detach{Interface: managed}); !errors.Is(err, daemon.ErrOwned) || !strings.Contains(err.Error(), "follows the daemon's config") {
+	if err := c.Detach(ctx, chain.Detach{Interface: managed}); !errors.Is(err, chain.ErrOwned) || !strings.Contains(err.Error(), "follows the daemon's config") {
 		t.Errorf("detaching the config's interface: %v, want ErrOwned", err)
 	}
 	if got := f.chain(); got != "count(config:count)" {
@@ -96,7 +97,7 @@ func TestDetachThroughDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := l.Revision + 1
-	if err := c.Detach(ctx, chain.Detach{Interface: other, ExpectedRevision: &stale}); !errors.Is(err, daemon.ErrStale) {
+	if err := c.Detach(ctx, chain.Detach{Interface: other, ExpectedRevision: &stale}); !errors.Is(err, chain.ErrStale) {
 		t.Errorf("a stale detach: %v, want ErrStale", err)
 	}
 	if err := c.Detach(ctx, chain.Detach{Interface: other, ExpectedRevision: &l.Revision}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -62,7 +63,7 @@ func (p *InterfacePlan) Changed() bool {
 // their salted digests and never shown. Without a daemon (st nil) the
 // settings in force are not known: each interface with plugins gets a
 // note saying so. A plugin whose process does not run there is noted too.
-func PlanSettings(plans []InterfacePlan, cfg *config.Config, st *Status) {
+func PlanSettings(plans []InterfacePlan, cfg *config.Config, st *api.Status) {
 	for i := range plans {
 		ip := &plans[i]
 		for j := range cfg.Plugins {
@@ -70,7 +71,7 @@ func PlanSettings(plans []InterfacePlan, cfg *config.Config, st *Status) {
 			if ip.Leaves || !contains(p.Interfaces, ip.Interface) {
 				continue
 			}
-			var ps *PluginStatus
+			var ps *api.PluginStatus
 			if st != nil {
 				for k := range st.Plugins {
 					if st.Plugins[k].Name == p.Name && st.Plugins[k].Interface == ip.Interface {
@@ -211,7 +212,7 @@ func planInterface(cfg *config.Config, itf *config.Interface, progs dispatcher.C
 		if !contains(p.Interfaces, itf.Ref()) {
 			continue
 		}
-		in := &instance{key: instKey{p.Name, itf.Ref()}, cfg: *p, state: StateRunning}
+		in := &instance{key: instKey{p.Name, itf.Ref()}, cfg: *p, state: api.StateRunning}
 		if k := cur.Programs.Index(p.Name); k >= 0 && daemonOwned(cur.Programs[k].Owner) {
 			in.base = cur.Programs[k]
 		} else {

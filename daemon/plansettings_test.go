@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -25,7 +26,7 @@ func TestPlanPluginSettings(t *testing.T) {
 	}
 	cfg("one", "s3cret-one")
 	f.start(daemon.Options{})
-	f.waitPlugin("req", func(p daemon.PluginStatus) bool { return p.State == daemon.StateRunning })
+	f.waitPlugin("req", func(p api.PluginStatus) bool { return p.State == api.StateRunning })
 	st, err := f.d.Status("", "")
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"fmt"
+
+	"github.com/xdpchain/xdpchain/api"
 )
 
 // Reloads come from three places: SIGHUP (Options.Reload), the config
@@ -18,20 +20,9 @@ import (
 // change: that is how an operator starts a plugin that gave up again, or
 // picks up a [[program]]'s object rewritten in place.
 
-// ReloadResult is what a reload put in force.
-type ReloadResult struct {
-	// Config is the file read.
-	Config string
-	// Interfaces, Plugins and Programs count the config's entries.
-	Interfaces, Plugins, Programs int
-	// RestartOnly are [daemon] settings the file changed that take effect
-	// only when the daemon restarts (the running values stay).
-	RestartOnly []string
-}
-
 // reloadOutcome answers a caller waiting for a reload.
 type reloadOutcome struct {
-	res *ReloadResult
+	res *api.ReloadResult
 	err error
 }
 
@@ -67,12 +58,12 @@ drain:
 }
 
 // requestReload asks Run's loop for a reload and waits for its outcome.
-func (d *Daemon) requestReload(ctx context.Context) (*ReloadResult, error) {
+func (d *Daemon) requestReload(ctx context.Context) (*api.ReloadResult, error) {
 	w := make(chan reloadOutcome, 1)
 	select {
 	case d.reloadReqs <- w:
 	case <-d.done:
-		return nil, fmt.Errorf("%w: the daemon stopped", ErrNotRunning)
+		return nil, fmt.Errorf("%w: the daemon stopped", api.ErrNotRunning)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -80,7 +71,7 @@ func (d *Daemon) requestReload(ctx context.Context) (*ReloadResult, error) {
 	case o := <-w:
 		return o.res, o.err
 	case <-d.done:
-		return nil, fmt.Errorf("%w: the daemon stopped before the reload", ErrNotRunning)
+		return nil, fmt.Errorf("%w: the daemon stopped before the reload", api.ErrNotRunning)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -149,7 +151,7 @@ bogus = 1
 		t.Run(tc.name, func(t *testing.T) {
 			f.writeConfig("", tc.body)
 			err := f.d.Reload(context.Background())
-			if !errors.Is(err, daemon.ErrReload) || !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.msg) {
+			if !errors.Is(err, api.ErrReload) || !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("Reload: %v, want ErrReload and %v mentioning %q", err, tc.target, tc.msg)
 			}
 			if n := strings.Count(err.Error(), "plugin second"); n > 1 {
@@ -259,7 +261,7 @@ func TestShutdown(t *testing.T) {
 	// A new daemon with the same config starts a new process and leaves the
 	// chain as it is.
 	f.start(daemon.Options{})
-	if p := f.plugin("guard"); p.PID == guard.PID || p.State != daemon.StateRunning {
+	if p := f.plugin("guard"); p.PID == guard.PID || p.State != api.StateRunning {
 		t.Errorf("after restart: %+v", p)
 	}
 	if itf, _ := f.status(); itf.DispatcherID != before.DispatcherID {
@@ -290,7 +292,7 @@ func TestSweep(t *testing.T) {
 	f := newFixture(t)
 	f.writeConfig("", countConfig(0))
 	f.start(daemon.Options{})
-	c, err := daemon.Dial(f.socket())
+	c, err := client.Dial(f.socket())
 	if err != nil {
 		t.Fatal(err)
 	}

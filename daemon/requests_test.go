@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/plugins/blocklist"
@@ -195,7 +196,7 @@ func TestPluginRequests(t *testing.T) {
 	if err := syscall.Kill(req.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	after := f.waitPlugin("req", func(p daemon.PluginStatus) bool { return p.State == daemon.StateRunning && p.PID != req.PID })
+	after := f.waitPlugin("req", func(p api.PluginStatus) bool { return p.State == api.StateRunning && p.PID != req.PID })
 	waitReport(fmt.Sprintf("pid %d: configured note=asked", after.PID))
 	if v, p := entry(); v != "1.0.0" || p != blocklist.ProgramName {
 		t.Errorf("after the restart: version %q program %q, want the described 1.0.0 blocklist", v, p)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
 	"github.com/xdpchain/xdpchain/dispatcher"
@@ -22,7 +23,7 @@ type controlServer struct {
 func (s *controlServer) Status(ctx context.Context, req *controlpb.StatusRequest) (*controlpb.StatusResponse, error) {
 	st, err := s.d.Status(req.GetInterface(), req.GetNetns())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	if p, ok := peerFrom(ctx); !ok || p.UID != 0 {
 		// Settings, even redacted, are root's (who can read the config).
@@ -31,11 +32,11 @@ func (s *controlServer) Status(ctx context.Context, req *controlpb.StatusRequest
 		}
 		st.SettingsSalt = ""
 	}
-	b, err := json.Marshal(st)
+	wire, err := api.StatusToProto(st)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
-	return &controlpb.StatusResponse{StatusJson: b}, nil
+	return &controlpb.StatusResponse{Status: wire}, nil
 }
 
 func (s *controlServer) Load(ctx context.Context, req *controlpb.LoadRequest) (*controlpb.LoadResponse, error) {
@@ -43,18 +44,18 @@ func (s *controlServer) Load(ctx context.Context, req *controlpb.LoadRequest) (*
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	r, err := loadFromProto(req)
+	r, err := api.LoadFromProto(req)
 	var l *chain.Loaded
 	if err == nil {
 		l, err = s.d.load(p, r)
 	}
 	if err != nil {
 		s.d.log.Warn("load refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "name", req.GetName(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("program loaded", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(),
 		"name", l.Name, "priority", l.Priority, "owner", l.Owner, "revision", l.Revision, "changed", l.Changed)
-	return loadedToProto(l), nil
+	return api.LoadedToProto(l), nil
 }
 
 func (s *controlServer) Unload(ctx context.Context, req *controlpb.UnloadRequest) (*controlpb.UnloadResponse, error) {
@@ -62,10 +63,10 @@ func (s *controlServer) Unload(ctx context.Context, req *controlpb.UnloadRequest
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	u, err := s.d.unload(p, unloadFromProto(req))
+	u, err := s.d.unload(p, api.UnloadFromProto(req))
 	if err != nil {
 		s.d.log.Warn("unload refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "names", req.GetNames(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("programs unloaded", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(), "removed", u.Removed)
 	return &controlpb.UnloadResponse{Removed: u.Removed, Revision: u.Revision}, nil
@@ -76,9 +77,9 @@ func (s *controlServer) Detach(ctx context.Context, req *controlpb.DetachRequest
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	if err := s.d.detach(p, detachFromProto(req)); err != nil {
+	if err := s.d.detach(p, api.DetachFromProto(req)); err != nil {
 		s.d.log.Warn("detach refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("interface detached", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns())
 	return &controlpb.DetachResponse{}, nil
@@ -89,17 +90,17 @@ func (s *controlServer) Adopt(ctx context.Context, req *controlpb.AdoptRequest) 
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	op, err := adoptFromProto(req)
+	op, err := api.AdoptFromProto(req)
 	var ad *dispatcher.Adopted
 	if err == nil {
 		ad, err = s.d.adopt(p, op)
 	}
 	if err != nil {
 		s.d.log.Warn("adopt refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("program adopted", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(), "name", ad.Name, "program_id", ad.ID)
-	return adoptedToProto(ad), nil
+	return api.AdoptedToProto(ad), nil
 }
 
 func (s *controlServer) Leave(ctx context.Context, req *controlpb.LeaveRequest) (*controlpb.LeaveResponse, error) {
@@ -107,10 +108,10 @@ func (s *controlServer) Leave(ctx context.Context, req *controlpb.LeaveRequest) 
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	id, err := s.d.leave(p, leaveFromProto(req))
+	id, err := s.d.leave(p, api.LeaveFromProto(req))
 	if err != nil {
 		s.d.log.Warn("leave refused", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "error", err)
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	s.d.log.Info("interface left to netlink", "uid", p.UID, "pid", p.PID, "interface", req.GetInterface(), "netns", req.GetNetns(), "name", req.GetName(), "program_id", id)
 	return &controlpb.LeaveResponse{ProgramId: id}, nil
@@ -121,14 +122,14 @@ func (s *controlServer) Explain(ctx context.Context, req *controlpb.ExplainReque
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	itf, frame := explainFromProto(req)
+	itf, frame := api.ExplainFromProto(req)
 	ex, err := s.d.explain(p, itf, frame)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	b, err := json.Marshal(ex)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
 	return &controlpb.ExplainResponse{ExplanationJson: b}, nil
 }
@@ -155,15 +156,14 @@ func (s *controlServer) Reload(ctx context.Context, _ *controlpb.ReloadRequest) 
 		return nil, status.Error(codes.Unauthenticated, "no peer credentials")
 	}
 	if p.UID != 0 {
-		return nil, toStatus(fmt.Errorf("%w: only root may reload the daemon's config (uid %d asked)", chain.ErrPermission, p.UID))
+		return nil, api.ErrorToStatus(fmt.Errorf("%w: only root may reload the daemon's config (uid %d asked)", chain.ErrPermission, p.UID))
 	}
 	s.d.log.Info("reload asked for", "uid", p.UID, "pid", p.PID)
 	res, err := s.d.requestReload(ctx)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, api.ErrorToStatus(err)
 	}
-	return &controlpb.ReloadResponse{Config: res.Config, Interfaces: uint32(res.Interfaces), Plugins: uint32(res.Plugins),
-		Programs: uint32(res.Programs), RestartOnly: res.RestartOnly}, nil
+	return api.ReloadToProto(res), nil
 }
 
 // requestRoot returns the root of an interface for a socket request, and a
@@ -186,7 +186,7 @@ func (d *Daemon) requestRoot(p Peer, itf chain.Interface, verifierLogs bool, ope
 		return r, func() { r.Close() }, nil
 	}
 	if p.UID != 0 {
-		return nil, nil, fmt.Errorf("%w: interface %q is not in the daemon's config", ErrPermission, itf)
+		return nil, nil, fmt.Errorf("%w: interface %q is not in the daemon's config", chain.ErrPermission, itf)
 	}
 	r, err := open(&dispatcher.Options{NetNS: itf.NetNS, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir, VerifierLogs: verifierLogs})
 	if err != nil {
@@ -278,12 +278,12 @@ func (d *Daemon) leave(p Peer, op chain.Leave) (id uint32, err error) {
 // the daemon's lock held.
 func (d *Daemon) outsideConfig(p Peer, verb string, itf chain.Interface, fn func(*dispatcher.Options) error) error {
 	if p.UID != 0 {
-		return fmt.Errorf("%w: only root may %s an interface", ErrPermission, verb)
+		return fmt.Errorf("%w: only root may %s an interface", chain.ErrPermission, verb)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cfg.Interface(itf.String()) != nil {
-		return fmt.Errorf("%w: interface %s follows the daemon's config; remove it there (and reload) to %s it", ErrOwned, itf, verb)
+		return fmt.Errorf("%w: interface %s follows the daemon's config; remove it there (and reload) to %s it", chain.ErrOwned, itf, verb)
 	}
 	return fn(&dispatcher.Options{NetNS: itf.NetNS, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir})
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -79,7 +80,7 @@ interfaces = ["*"]
 priority = 30
 `)
 	f.start(daemon.Options{})
-	c, err := daemon.Dial(f.socket())
+	c, err := client.Dial(f.socket())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon/controlpb"
 )
@@ -26,7 +27,7 @@ func CheckSocket(path string) (stale bool, err error) {
 	if err := unix.Lstat(path, &st); errors.Is(err, unix.ENOENT) {
 		return false, nil
 	} else if err != nil {
-		return false, fmt.Errorf("%w: %s: %v", ErrSocketPath, path, err)
+		return false, fmt.Errorf("%w: %s: %w", ErrSocketPath, path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return false, fmt.Errorf("%w: %s is %s, not a socket; xdpchain removes only a stale socket there", ErrSocketPath, path, fileKind(st.Mode))
@@ -39,7 +40,7 @@ func CheckSocket(path string) (stale bool, err error) {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return true, nil
 	default:
-		return false, fmt.Errorf("%w: probing the socket %s: %v", ErrSocketPath, path, err)
+		return false, fmt.Errorf("%w: probing the socket %s: %w", ErrSocketPath, path, err)
 	}
 }
 
@@ -74,7 +75,7 @@ func lockSocket(path string) (*socketLock, error) {
 		return nil, fmt.Errorf("%w: it holds %s (its control socket %s); this one changed nothing", ErrSocketInUse, lockPath, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSocketPath, err)
+		return nil, fmt.Errorf("%w: %w", ErrSocketPath, err)
 	}
 	return l, nil
 }
@@ -192,7 +193,7 @@ func (d *Daemon) serve(dc config.Daemon) error {
 	if err != nil {
 		return err
 	}
-	s := grpc.NewServer(grpc.Creds(peerCreds{}), grpc.MaxRecvMsgSize(maxMessage), grpc.MaxConcurrentStreams(maxStreamsPerConn))
+	s := grpc.NewServer(grpc.Creds(peerCreds{}), grpc.MaxRecvMsgSize(api.MaxMessage), grpc.MaxConcurrentStreams(maxStreamsPerConn))
 	controlpb.RegisterControlServer(s, &controlServer{d: d})
 	d.server, d.listener = s, l
 	l = limitCallers(l, d.log)
@@ -203,9 +204,4 @@ func (d *Daemon) serve(dc config.Daemon) error {
 	}()
 	d.log.Info("control socket listening", "socket", dc.Socket, "group", dc.SocketGroup)
 	return nil
-}
-
-// isNotRunning reports a dial error that means no daemon is there.
-func isNotRunning(err error) bool {
-	return errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
 }

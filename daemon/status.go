@@ -7,75 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
-// Status is what the daemon reports: every interface with an xdpchain root
-// under its bpffs (the dispatcher's status, whose programs carry their
-// owners and versions) and the state of every plugin process.
-type Status struct {
-	// Config is the config file in force.
-	Config     string                       `json:"config"`
-	Interfaces []dispatcher.InterfaceStatus `json:"interfaces"`
-	Plugins    []PluginStatus               `json:"plugins"`
-	// SettingsSalt salts the digests that stand for secret settings (see
-	// RedactSettings); random per daemon.
-	SettingsSalt string `json:"settings_salt,omitempty"`
-}
-
-// PluginStatus is the state of one plugin instance: the process that serves
-// one interface.
-type PluginStatus struct {
-	Name string `json:"name"`
-	// Interface is the config's Ref of the interface: NAME or NETNS/NAME.
-	Interface string `json:"interface"`
-	// State is one of the State* constants.
-	State string `json:"state"`
-	// PID is the process's ID in the PID namespace whose inode is
-	// PIDNamespace: the daemon's (a daemon in a container sees its own
-	// numbers); `xdpchain status` translates it into the viewer's.
-	PID          int    `json:"pid,omitempty"`
-	PIDNamespace uint64 `json:"pid_namespace,omitempty"`
-	Version      string `json:"version,omitempty"`
-	OnExit       string `json:"on_exit"`
-	// Restarts counts consecutive restarts.
-	Restarts int `json:"restarts"`
-	// Since is when the current (or last) process started.
-	Since     time.Time `json:"since,omitzero"`
-	LastError string    `json:"last_error,omitempty"`
-	// Health is the last background health check's error, if any.
-	Health string `json:"health,omitempty"`
-	// Settings are the settings the running process has (reported to root
-	// callers only), the values of the keys the plugin marks secret
-	// (SecretSettings) redacted (RedactSettings).
-	Settings       map[string]any `json:"settings,omitempty"`
-	SecretSettings []string       `json:"secret_settings,omitempty"`
-}
-
-// Process returns the plugin instance behind a program of an interface's
-// status, or nil when the program is not a plugin's (or no longer managed).
-func (s *Status) Process(itf *dispatcher.InterfaceStatus, prog *dispatcher.ProgramStatus) *PluginStatus {
-	ref := chain.NewInterface(itf.NetNS, itf.Name).String()
-	for i := range s.Plugins {
-		p := &s.Plugins[i]
-		if chain.PluginOwner(p.Name).String() == prog.Owner && p.Interface == ref {
-			return p
-		}
-	}
-	return nil
-}
-
 // Status reports the chains and the plugin processes. iface and netns, when
 // set, limit the interfaces reported.
-func (d *Daemon) Status(iface, netns string) (*Status, error) {
+func (d *Daemon) Status(iface, netns string) (*api.Status, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := &Status{Config: d.cfg.File, Interfaces: []dispatcher.InterfaceStatus{}, Plugins: []PluginStatus{}, SettingsSalt: d.salt}
+	out := &api.Status{Config: d.cfg.File, Interfaces: []dispatcher.InterfaceStatus{}, Plugins: []api.PluginStatus{}, SettingsSalt: d.salt}
 	// As client.Local reads them: one interface, one namespace's or all.
 	opts := &dispatcher.Options{NetNS: netns, BPFFS: d.cfg.Daemon.BPFFS, StateDir: d.cfg.Daemon.StateDir}
 	if iface != "" {
@@ -100,7 +44,7 @@ func (d *Daemon) Status(iface, netns string) (*Status, error) {
 			if in == nil {
 				continue
 			}
-			ps := PluginStatus{
+			ps := api.PluginStatus{
 				Name: p.Name, Interface: ref, State: in.state, Version: in.base.Version,
 				OnExit: string(p.OnExit), Restarts: in.restarts, Since: in.started, LastError: in.lastErr,
 			}

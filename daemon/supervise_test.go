@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/daemon"
 )
 
@@ -50,9 +51,9 @@ func TestPluginCrash(t *testing.T) {
 		state   string
 		inChain bool
 	}{
-		{"keep", daemon.StateExited, true},
-		{"detach", daemon.StateDetached, false},
-		{"restart", daemon.StateRunning, true},
+		{"keep", api.StateExited, true},
+		{"detach", api.StateDetached, false},
+		{"restart", api.StateRunning, true},
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
 			f := newFixture(t)
@@ -65,7 +66,7 @@ func TestPluginCrash(t *testing.T) {
 			f.expectTraffic(true)
 			before, _ := f.status()
 			guard, other := f.plugin("guard"), f.plugin("other")
-			if guard.State != daemon.StateRunning || guard.PID == 0 || other.PID == 0 || guard.Version == "" {
+			if guard.State != api.StateRunning || guard.PID == 0 || other.PID == 0 || guard.Version == "" {
 				t.Fatalf("plugins before the crash: %+v %+v", guard, other)
 			}
 			countBefore := before.Programs[2].Stats.Pass
@@ -73,7 +74,7 @@ func TestPluginCrash(t *testing.T) {
 			if err := syscall.Kill(guard.PID, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			after := f.waitPlugin("guard", func(p daemon.PluginStatus) bool {
+			after := f.waitPlugin("guard", func(p api.PluginStatus) bool {
 				return p.State == tc.state && p.PID != guard.PID
 			})
 			if tc.policy == "restart" && (after.PID == 0 || after.Restarts != 1) {
@@ -96,7 +97,7 @@ func TestPluginCrash(t *testing.T) {
 			if tc.inChain && itf.DispatcherID != before.DispatcherID {
 				t.Errorf("the dispatcher was swapped (id %d -> %d) though guard's program did not change", before.DispatcherID, itf.DispatcherID)
 			}
-			if o := f.plugin("other"); o.PID != other.PID || o.State != daemon.StateRunning {
+			if o := f.plugin("other"); o.PID != other.PID || o.State != api.StateRunning {
 				t.Errorf("the other plugin was disturbed: %+v, was %+v", o, other)
 			}
 			count := itf.Programs[len(itf.Programs)-1]
@@ -131,7 +132,7 @@ func TestPluginRestartGivesUp(t *testing.T) {
 	if err := syscall.Kill(guard.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	after := f.waitPlugin("guard", func(p daemon.PluginStatus) bool { return p.State == daemon.StateFailed })
+	after := f.waitPlugin("guard", func(p api.PluginStatus) bool { return p.State == api.StateFailed })
 	if after.Restarts != 3 || after.LastError == "" {
 		t.Errorf("gave up after %d attempts (last error %q), want 3 and an error", after.Restarts, after.LastError)
 	}
@@ -151,7 +152,7 @@ func TestPluginRestartGivesUp(t *testing.T) {
 	if err := f.d.Reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	revived := f.waitPlugin("guard", func(p daemon.PluginStatus) bool { return p.State == daemon.StateRunning })
+	revived := f.waitPlugin("guard", func(p api.PluginStatus) bool { return p.State == api.StateRunning })
 	if revived.Restarts != 0 {
 		t.Errorf("a start asked for by a reload counted as a crash restart: restarts %d, want 0", revived.Restarts)
 	}

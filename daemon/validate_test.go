@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/plugins/host"
@@ -26,7 +27,7 @@ func TestReloadValidatesSettings(t *testing.T) {
 	before, _ := f.status()
 	f.writeConfig("", guardConfig(10, `"192.0.2.0/24", "300.0.0.0/8"`))
 	err := f.d.Reload(context.Background())
-	if !errors.Is(err, daemon.ErrReload) || !errors.Is(err, host.ErrSettings) {
+	if !errors.Is(err, api.ErrReload) || !errors.Is(err, host.ErrSettings) {
 		t.Fatalf("Reload: %v, want ErrReload and ErrSettings", err)
 	}
 	want := fmt.Sprintf(`config not applied: plugin guard on %s: settings refused: prefix "300.0.0.0/8": `, f.ref())

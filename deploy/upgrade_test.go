@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/daemon/controlpb"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // listedRelease returns the newest release in deploy/releases.txt whose
@@ -290,9 +292,11 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-			if c, err := daemon.Dial(socket); err == nil {
-				_, serr := c.Status(context.Background(), "", "")
-				c.Close()
+			// The wire's Status call, which every release answers (the
+			// status it carries changed form after v0.3.0).
+			if conn, err := grpc.Dial("unix:"+socket, grpc.WithTransportCredentials(insecure.NewCredentials())); err == nil {
+				_, serr := controlpb.NewControlClient(conn).Status(context.Background(), &controlpb.StatusRequest{})
+				conn.Close()
 				if serr == nil {
 					break
 				}

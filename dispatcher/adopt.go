@@ -206,7 +206,7 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	warmLinkProbe(prog)
 	err = r.ns.do(func() error {
 		if err := setXDPNetlink(r.ifindex, nil, prog, mode); err != nil {
-			return fmt.Errorf("%w: detaching program %d of %q from netlink: %v", ErrForeignProgram, x.ProgId, ifname, err)
+			return fmt.Errorf("%w: detaching program %d of %q from netlink: %w", ErrForeignProgram, x.ProgId, ifname, err)
 		}
 		attached = true
 		r.link, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: r.ifindex, Flags: linkFlags(mode)})
@@ -260,7 +260,7 @@ func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechani
 	}
 	defer m.Close()
 	if err := m.Put(uint32(0), prog); err != nil {
-		return nil, &ProgramError{Program: p.Name, Err: fmt.Errorf("%w: the kernel refuses program %s in a program array (%v); a device-bound or offloaded program cannot be adopted", ErrLoad, prog, err)}
+		return nil, &ProgramError{Program: p.Name, Err: fmt.Errorf("%w: the kernel refuses program %s in a program array (%w); a device-bound or offloaded program cannot be adopted", ErrLoad, prog, err)}
 	}
 	dir := r.pins.progMaps(p.Name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -282,7 +282,7 @@ func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechani
 	q.ProgramName = callProgramName
 	st := r.newState(mode, mech, reason)
 	st.DispatcherID = id
-	st.Programs = []programState{{Program: q, Object: hash, Counter: 1}}
+	st.Programs = []programState{{programRecord: recordOf(q), Object: hash, Counter: 1}}
 	return st, nil
 }
 
@@ -341,7 +341,7 @@ func (r *Root) Leave(name string) (_ uint32, err error) {
 	}
 	running, err := ebpf.NewProgramFromID(ebpf.ProgramID(r.st.DispatcherID))
 	if err != nil {
-		return 0, fmt.Errorf("%w: opening running dispatcher %d: %v", ErrConcurrentUpdate, r.st.DispatcherID, err)
+		return 0, fmt.Errorf("%w: opening running dispatcher %d: %w", ErrConcurrentUpdate, r.st.DispatcherID, err)
 	}
 	defer running.Close()
 	rl, ok := r.link.(interface{ Detach() error })
@@ -395,7 +395,7 @@ func (r *Root) alone(ps *programState) (*ebpf.Program, error) {
 	if err != nil {
 		return nil, &ProgramError{Program: ps.Name, Err: err}
 	}
-	p := ps.Program
+	p := ps.program()
 	p.Object = obj
 	g := &generation{pins: r.pins, replacePins: map[string]*ebpf.Map{}, readOnly: map[string]*ebpf.Map{}}
 	sl, err := r.prepareSlot(g, p, *ps, true)

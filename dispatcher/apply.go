@@ -24,7 +24,7 @@ import (
 func (r *Root) Spec() (Spec, error) {
 	s := Spec{Fallthrough: r.st.Fallthrough, Mechanism: r.st.Mechanism, NoCounters: r.st.NoCounters, Revision: r.st.revision(), Programs: Chain{}}
 	for _, ps := range r.st.Programs {
-		p := ps.Program
+		p := ps.program()
 		obj, err := r.pins.loadObject(ps.Object)
 		if err != nil {
 			return Spec{}, &ProgramError{Program: p.Name, Err: fmt.Errorf("reading stored object: %w", err)}
@@ -317,7 +317,7 @@ func (r *Root) nextState(g *generation, c *change) (*state, error) {
 		if old, had := c.prev[sl.Name]; had {
 			total = old.Total.plus(retired[sl.Name]) // counts follow the program
 		}
-		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placed, CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
+		next.Programs = append(next.Programs, programState{programRecord: recordOf(p), Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placed, CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
 	}
 	return next, nil
 }
@@ -340,7 +340,7 @@ func (r *Root) swapIn(g *generation, next *state) error {
 				plain = append(plain, sl.Name)
 			}
 		}
-		return fmt.Errorf("%w: the interface's MTU needs multi-buffer (frags) XDP programs and %v are not frags-aware (built for SEC(\"xdp.frags\")): %v", ErrInvalid, plain, err)
+		return fmt.Errorf("%w: the interface's MTU needs multi-buffer (frags) XDP programs and %v are not frags-aware (built for SEC(\"xdp.frags\")): %w", ErrInvalid, plain, err)
 	}
 	return err
 }
@@ -378,7 +378,7 @@ func (r *Root) commitGeneration(g *generation, next *state) error {
 func (r *Root) swap(prog *ebpf.Program) error {
 	old, err := ebpf.NewProgramFromID(ebpf.ProgramID(r.st.DispatcherID))
 	if err != nil {
-		return fmt.Errorf("%w: opening running dispatcher %d: %v", ErrConcurrentUpdate, r.st.DispatcherID, err)
+		return fmt.Errorf("%w: opening running dispatcher %d: %w", ErrConcurrentUpdate, r.st.DispatcherID, err)
 	}
 	defer old.Close()
 	rl, ok := r.link.(interface {
@@ -389,7 +389,7 @@ func (r *Root) swap(prog *ebpf.Program) error {
 	}
 	err = rl.UpdateArgs(link.RawLinkUpdateOptions{New: prog, Old: old, Flags: unix.BPF_F_REPLACE})
 	if errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("%w: %v", ErrConcurrentUpdate, err)
+		return fmt.Errorf("%w: %w", ErrConcurrentUpdate, err)
 	}
 	if errors.Is(err, unix.EINVAL) {
 		// The kernel keeps a link's program type and expected attach
@@ -543,7 +543,7 @@ func (r *Root) openSlotMaps(g *generation, sl *slot, old programState, had bool)
 		if m == nil {
 			m, err = ebpf.NewMap(ms)
 			if err != nil {
-				return fmt.Errorf("%w: creating map %q: %v", ErrLoad, name, err)
+				return fmt.Errorf("%w: creating map %q: %w", ErrLoad, name, err)
 			}
 			if _, statErr := os.Stat(path); statErr == nil {
 				g.replacePins[path] = m
@@ -623,7 +623,7 @@ func associateMaps(insns asm.Instructions, maps map[string]*ebpf.Map) error {
 			return fmt.Errorf("%w: reference to unknown map or symbol %q", ErrLoad, ref)
 		}
 		if err := ins.AssociateMap(m); err != nil {
-			return fmt.Errorf("%w: %v", ErrLoad, err)
+			return fmt.Errorf("%w: %w", ErrLoad, err)
 		}
 	}
 	return nil
@@ -706,7 +706,7 @@ func unchanged(st *state, chain Chain, s Spec, kind MechanismKind) bool {
 		if hex.EncodeToString(sum[:]) != old.Object {
 			return false
 		}
-		a, b := p, old.Program
+		a, b := p, old.program()
 		a.Object, b.Object = nil, nil
 		if a.ProgramName == "" {
 			a.ProgramName = b.ProgramName

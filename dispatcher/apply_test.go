@@ -20,7 +20,7 @@ func named(names ...string) Chain {
 func running(counters map[string]uint32) []programState {
 	var out []programState
 	for n, c := range counters {
-		out = append(out, programState{Program: Program{Name: n}, Counter: c})
+		out = append(out, programState{programRecord: programRecord{Name: n}, Counter: c})
 	}
 	return out
 }
@@ -87,8 +87,8 @@ func TestUnchanged(t *testing.T) {
 	r := &Root{st: &state{
 		Fallthrough: Drop, Mechanism: Linked,
 		Programs: []programState{
-			{Program: progA, Object: hashOf(objA), Counter: 1},
-			{Program: progB, Object: hashOf(objB), Counter: 2},
+			{programRecord: recordOf(progA), Object: hashOf(objA), Counter: 1},
+			{programRecord: recordOf(progB), Object: hashOf(objB), Counter: 2},
 		},
 	}}
 	chain := func() Chain {
@@ -144,7 +144,7 @@ func TestPlanChange(t *testing.T) {
 	objA, objB := []byte("object a"), []byte("object b")
 	progA := Program{Name: "a", Priority: 10, ProceedOn: NewVerdictSet(Pass), ProgramName: "fa", Frags: true}
 	st := &state{Fallthrough: Pass, Mechanism: Inline, Reason: "why it was chosen",
-		Programs: []programState{{Program: progA, Object: hashOf(objA), Counter: 3}}}
+		Programs: []programState{{programRecord: recordOf(progA), Object: hashOf(objA), Counter: 3}}}
 	a := progA
 	a.Object = objA
 	same, err := planChange(st, Spec{Programs: Chain{a}}, nil)

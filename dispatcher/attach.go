@@ -111,7 +111,7 @@ func (r *Root) attach(prog *ebpf.Program) (Mode, link.Link, error) {
 			return m, l, nil
 		}
 		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
-			return "", nil, fmt.Errorf("%w: attaching to %q: %v", ErrForeignProgram, r.ifname, err)
+			return "", nil, fmt.Errorf("%w: attaching to %q: %w", ErrForeignProgram, r.ifname, err)
 		}
 		errs = append(errs, fmt.Errorf("%s mode: %w", m, err))
 	}

@@ -3,6 +3,8 @@ package dispatcher
 import (
 	"errors"
 	"fmt"
+
+	"github.com/cilium/ebpf"
 )
 
 // Sentinel errors. Functions wrap them with context; test with errors.Is.
@@ -22,10 +24,17 @@ var (
 	// ErrConcurrentUpdate: the root's program changed under us (compare-and-
 	// swap failed); nothing was changed.
 	ErrConcurrentUpdate = errors.New("dispatcher changed concurrently")
-	// ErrNotSupported: the kernel lacks a feature (see Features).
-	ErrNotSupported = errors.New("not supported by this kernel")
+	// ErrNotSupported: the kernel lacks a feature (see Features). It wraps
+	// ebpf.ErrNotSupported, so errors.Is(err, ebpf.ErrNotSupported) holds
+	// for it too, as for cilium/ebpf's own probes.
+	ErrNotSupported = fmt.Errorf("%w by this kernel", ebpf.ErrNotSupported)
 	// ErrNoBPFFS: no usable bpffs for the pins (e.g. inside `ip netns exec`).
 	ErrNoBPFFS = errors.New("no usable bpffs")
+	// ErrPrivateMountNS comes with an ErrNoBPFFS when this process runs in
+	// a private mount namespace (`ip netns exec` makes one), where a bpffs
+	// mounted would vanish with the process. Working on the interface from
+	// outside, naming its network namespace (Options.NetNS), works.
+	ErrPrivateMountNS = errors.New("private mount namespace")
 	// ErrUnsafeDir: a state or pin directory (or a file in it) could have
 	// been changed by someone else: a symbolic link, or a directory not
 	// owned by this process's user or writable by group or others. Nothing

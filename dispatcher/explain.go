@@ -125,7 +125,7 @@ func (r *Root) runAlone(ps programState, frame []byte) (uint32, []byte, error) {
 	}
 	prog, err := ebpf.NewProgram(aloneSpec(insns, spec))
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: %v", ErrLoad, err)
+		return 0, nil, fmt.Errorf("%w: %w", ErrLoad, err)
 	}
 	defer prog.Close()
 	opts := &ebpf.RunOptions{Data: frame, DataOut: make([]byte, len(frame)+256)}

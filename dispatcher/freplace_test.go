@@ -97,7 +97,7 @@ func TestRemoveUnlistedAndCleanup(t *testing.T) {
 		t.Fatalf("freplace mechanism: %v, %v", m, err)
 	}
 	// b is spliced into the root (it uses a PROG_ARRAY): no extension pins.
-	m.cleanup(pd, &state{Programs: []programState{{Program: Program{Name: "c"}}, {Program: Program{Name: "b"}, Placement: PlacementCall}}})
+	m.cleanup(pd, &state{Programs: []programState{{programRecord: programRecord{Name: "c"}}, {programRecord: programRecord{Name: "b"}, Placement: PlacementCall}}})
 	if names := dirNames(t, pd.progsDir()); len(names) != 0 {
 		t.Errorf("after cleanup progs holds %v, want nothing", names)
 	}

@@ -58,7 +58,7 @@ func generationStats(t *testing.T, g *generation) ([]Stats, uint64) {
 	}
 	c := counting{how: countingOnce, noCounters: !g.counters, ftColumn: g.ftColumn}
 	for _, sl := range g.slots {
-		c.programs = append(c.programs, programState{Program: sl.Program, Counter: sl.counter})
+		c.programs = append(c.programs, programState{programRecord: recordOf(sl.Program), Counter: sl.counter})
 	}
 	byName, ft := generationCounts(c, rows)
 	out := make([]Stats, len(g.slots))

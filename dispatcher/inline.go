@@ -62,7 +62,7 @@ func (m *inlineMechanism) place(g *generation) error {
 		var err error
 		s.body, s.rest, err = inlineParts(s, i, g.label(fmt.Sprintf("cont%d", i)))
 		if err != nil {
-			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %w", ErrLoad, err)}
 		}
 	}
 	return nil

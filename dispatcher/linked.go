@@ -93,7 +93,7 @@ func spliceSlots(g *generation, pick func(*slot) bool) (*ebpf.ProgramSpec, error
 		n, _ := strconv.Atoi(f.name[len(slotSymbolPrefix):])
 		insns, err := renameFunctions(s.insns, f.name, fmt.Sprintf("xdpchain_s%d_", n))
 		if err != nil {
-			return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+			return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %w", ErrLoad, err)}
 		}
 		insns = adoptStubBTF(insns, &f.insns[0], f.name, true)
 		out = append(out, insns...)

@@ -52,7 +52,7 @@ func objectSpec(obj []byte, progName string) (cs *ebpf.CollectionSpec, ps *ebpf.
 	}
 	cs, err = loadCollectionSpec(obj)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: reading ELF object: %v", ErrLoad, err)
+		return nil, nil, fmt.Errorf("%w: reading ELF object: %w", ErrLoad, err)
 	}
 	// libxdp's metadata section is BTF only, never a map.
 	delete(cs.Maps, runConfigSection)
@@ -118,7 +118,7 @@ func NewProgram(name string, obj []byte, progName string) (Program, error) {
 	}
 	rc, err := ParseRunConfig(cs.Types, ps.Name)
 	if err != nil {
-		return Program{}, &ProgramError{Program: p.Name, Err: fmt.Errorf("%w: %v", ErrLoad, err)}
+		return Program{}, &ProgramError{Program: p.Name, Err: fmt.Errorf("%w: %w", ErrLoad, err)}
 	}
 	if rc.Priority != nil {
 		p.Priority = *rc.Priority

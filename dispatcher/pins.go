@@ -68,13 +68,13 @@ func ensureBPFFS(path string) error {
 		return nil
 	}
 	if insideIPNetnsExec() {
-		return fmt.Errorf("%w: %s is not a bpffs and this process runs in a private mount namespace (`ip netns exec`?): pins made here would vanish with it; run xdpchain outside and pass --netns instead", ErrNoBPFFS, path)
+		return fmt.Errorf("%w: %s is not a bpffs and this process runs in a %w (`ip netns exec`?): pins made here would vanish with it", ErrNoBPFFS, path, ErrPrivateMountNS)
 	}
 	if err := os.MkdirAll(path, 0o755); err != nil {
-		return fmt.Errorf("%w: creating %s: %v", ErrNoBPFFS, path, err)
+		return fmt.Errorf("%w: creating %s: %w", ErrNoBPFFS, path, err)
 	}
 	if err := unix.Mount("bpf", path, "bpf", 0, "mode=0700"); err != nil {
-		return fmt.Errorf("%w: mounting bpffs at %s: %v", ErrNoBPFFS, path, err)
+		return fmt.Errorf("%w: mounting bpffs at %s: %w", ErrNoBPFFS, path, err)
 	}
 	return nil
 }
@@ -214,7 +214,7 @@ func (st *state) revision() uint64 {
 }
 
 type programState struct {
-	Program
+	programRecord
 	Object  string `json:"object"` // sha256 of the ELF, file in objects/
 	Counter uint32 `json:"counter"`
 	// Base is the counter row's content when it was assigned to this

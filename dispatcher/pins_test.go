@@ -119,7 +119,7 @@ func TestStateRoundTrip(t *testing.T) {
 		Mode: ModeSKB, Mechanism: Linked, Reason: "because",
 		Fallthrough: Drop, NoCounters: true, Generation: 9, DispatcherID: 1234,
 		Programs: []programState{{
-			Program: Program{Name: "a", Priority: 10, ProceedOn: NewVerdictSet(Pass, Drop),
+			programRecord: programRecord{Name: "a", Priority: 10, ProceedOn: NewVerdictSet(Pass, Drop),
 				Allowed: NewVerdictSet(Pass), Shadow: true, Frags: true, Owner: "o", Version: "1.2", ProgramName: "fn"},
 			Object: strings.Repeat("ab", 32), Counter: 5, Base: Stats{Drop: 3, Denied: 1}, ProgramID: 77,
 		}},

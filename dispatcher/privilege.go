@@ -40,7 +40,7 @@ func asUnprivileged(load func() error) error {
 	var saved [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &saved[0]); err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("%w: %v", errCapabilities, err)
+		return fmt.Errorf("%w: %w", errCapabilities, err)
 	}
 	reduced := saved
 	for _, c := range dropForUnprivileged {
@@ -48,12 +48,12 @@ func asUnprivileged(load func() error) error {
 	}
 	if err := unix.Capset(&hdr, &reduced[0]); err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("%w: %v", errCapabilities, err)
+		return fmt.Errorf("%w: %w", errCapabilities, err)
 	}
 	loadErr := load()
 	if err := unix.Capset(&hdr, &saved[0]); err != nil {
 		// Leave the thread locked: it must not run other goroutines.
-		return errors.Join(loadErr, fmt.Errorf("%w: restoring: %v", errCapabilities, err))
+		return errors.Join(loadErr, fmt.Errorf("%w: restoring: %w", errCapabilities, err))
 	}
 	runtime.UnlockOSThread()
 	return loadErr

@@ -209,7 +209,7 @@ func trampolineError(err error) error {
 		return fmt.Errorf("%w: kernel refuses BPF trampolines: EPERM (operation not permitted)", ErrNotSupported)
 	}
 	if errors.Is(err, ebpf.ErrNotSupported) {
-		return fmt.Errorf("%w: %v", ErrNotSupported, err)
+		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
 	return err
 }

@@ -42,12 +42,12 @@ func checkDirStat(path string, st *unix.Stat_t) error {
 func checkAncestors(path string) error {
 	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
 	if err != nil {
-		return fmt.Errorf("%w: resolving the parent of %s: %v", ErrUnsafeDir, path, err)
+		return fmt.Errorf("%w: resolving the parent of %s: %w", ErrUnsafeDir, path, err)
 	}
 	for {
 		var st unix.Stat_t
 		if err := unix.Stat(dir, &st); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrUnsafeDir, dir, err)
+			return fmt.Errorf("%w: %s: %w", ErrUnsafeDir, dir, err)
 		}
 		switch {
 		case st.Uid != 0 && int(st.Uid) != os.Geteuid():

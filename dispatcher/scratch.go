@@ -38,7 +38,7 @@ func NewScratchMaps(object []byte, progName string) (_ *ScratchMaps, err error) 
 	}
 	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
 		os.Remove(dir)
-		return nil, fmt.Errorf("%w: mounting a private bpffs at %s: %v", ErrNoBPFFS, dir, err)
+		return nil, fmt.Errorf("%w: mounting a private bpffs at %s: %w", ErrNoBPFFS, dir, err)
 	}
 	s := &ScratchMaps{dir: dir, Maps: map[string]string{}}
 	defer closeOnError(s, &err)
@@ -47,7 +47,7 @@ func NewScratchMaps(object []byte, progName string) (_ *ScratchMaps, err error) 
 		ms.Pinning = ebpf.PinNone
 		m, err := ebpf.NewMap(ms)
 		if err != nil {
-			return nil, fmt.Errorf("%w: creating map %q: %v", ErrLoad, name, err)
+			return nil, fmt.Errorf("%w: creating map %q: %w", ErrLoad, name, err)
 		}
 		path := filepath.Join(dir, pinName(name))
 		err = m.Pin(path)

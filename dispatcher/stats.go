@@ -203,7 +203,7 @@ func generationCounts(c counting, per []dispatcherXdpchainCounters) (map[string]
 	ft := rowOf(per, 0)[c.ftColumn&colEmpty] - c.ftBase
 	slots := make([]Program, len(c.programs))
 	for i, ps := range c.programs {
-		slots[i] = ps.Program
+		slots[i] = ps.program()
 	}
 	stats := deriveCounts(slots, rows, ft)
 	for i, ps := range c.programs {
@@ -284,7 +284,7 @@ func (s *state) counting() counting {
 func (s *state) retire() *retiredGeneration {
 	r := &retiredGeneration{Counting: s.Counting, NoCounters: s.NoCounters, FallthroughColumn: s.FallthroughColumn, FallthroughBase: s.FallthroughBase}
 	for _, ps := range s.Programs {
-		r.Programs = append(r.Programs, programState{Program: Program{Name: ps.Name, ProceedOn: ps.ProceedOn, Allowed: ps.Allowed, Shadow: ps.Shadow}, Counter: ps.Counter, Base: ps.Base, EmptyBase: ps.EmptyBase})
+		r.Programs = append(r.Programs, programState{programRecord: programRecord{Name: ps.Name, ProceedOn: ps.ProceedOn, Allowed: ps.Allowed, Shadow: ps.Shadow}, Counter: ps.Counter, Base: ps.Base, EmptyBase: ps.EmptyBase})
 	}
 	return r
 }

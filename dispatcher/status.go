@@ -100,7 +100,7 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	}
 	l, err := link.LoadPinnedLink(pd.link(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrNotAttached, name(), err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotAttached, name(), err)
 	}
 	defer l.Close()
 	info, err := l.Info()

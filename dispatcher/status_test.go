@@ -60,8 +60,8 @@ func TestStatusCounts(t *testing.T) {
 	st := *r.st
 	st.Generation = 2
 	st.Programs = []programState{
-		{Program: Program{Name: "a", Priority: 1, ProceedOn: NewVerdictSet(Pass), Allowed: NewVerdictSet(Pass, Drop), ProgramName: "fa", Owner: "me", Version: "v1"}, Object: objA, Counter: 3},
-		{Program: Program{Name: "b", Priority: 2, ProceedOn: NewVerdictSet(Pass, TX), Shadow: true, ProgramName: "fb"}, Object: objB, Counter: 7, Base: Stats{Pass: 40}},
+		{programRecord: programRecord{Name: "a", Priority: 1, ProceedOn: NewVerdictSet(Pass), Allowed: NewVerdictSet(Pass, Drop), ProgramName: "fa", Owner: "me", Version: "v1"}, Object: objA, Counter: 3},
+		{programRecord: programRecord{Name: "b", Priority: 2, ProceedOn: NewVerdictSet(Pass, TX), Shadow: true, ProgramName: "fb"}, Object: objB, Counter: 7, Base: Stats{Pass: 40}},
 	}
 	if err := writeState(r.pins.stateFile(), &st); err != nil {
 		t.Fatal(err)

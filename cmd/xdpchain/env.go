@@ -142,7 +142,7 @@ func run(args []string, env *cliEnv) int {
 	if err == nil {
 		return 0
 	}
-	msg := oneLine(err.Error())
+	msg := oneLine(err.Error()) + hint(err)
 	if errors.Is(err, dispatcher.ErrNotAttached) && env.located {
 		msg += " (" + env.looked() + ")"
 	}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/daemon"
 )
 
@@ -16,7 +17,7 @@ import (
 // numbers): a process of that namespace that this one can see has an ID
 // here too. PIDs that cannot be translated keep their namespace, and
 // pidText says which.
-func viewPIDs(st *daemon.Status) {
+func viewPIDs(st *api.Status) {
 	own := daemon.PIDNamespace()
 	for i := range st.Plugins {
 		p := &st.Plugins[i]
@@ -64,7 +65,7 @@ func translatePID(pid int, ns uint64) (int, bool) {
 
 // pidText is how status prints a plugin's PID: as this process sees it,
 // or in the daemon's PID namespace when it could not be translated.
-func pidText(p *daemon.PluginStatus) string {
+func pidText(p *api.PluginStatus) string {
 	if p.PIDNamespace != 0 && p.PIDNamespace != daemon.PIDNamespace() {
 		return fmt.Sprintf("pid %d in PID namespace %d", p.PID, p.PIDNamespace)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -47,15 +49,15 @@ func TestStatusPluginPIDOtherNamespace(t *testing.T) {
 	p := startProcess(t, "daemon", unshare, "--pid", "--fork", "--kill-child", "--mount-proc", bin, "run", "--config", cfg)
 	logs, exited := p.logs, p.exited
 	// The daemon's own view: its PID namespace's numbers.
-	var raw daemon.PluginStatus
+	var raw api.PluginStatus
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := daemon.Dial(socket); err == nil {
+		if c, err := client.Dial(socket); err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			st, err := c.Status(ctx, "", "")
+			st, err := c.Status(ctx, nil)
 			cancel()
 			c.Close()
-			if err == nil && len(st.Plugins) == 1 && st.Plugins[0].State == daemon.StateRunning {
-				raw = st.Plugins[0]
+			if err == nil && len(st.Daemon.Plugins) == 1 && st.Daemon.Plugins[0].State == api.StateRunning {
+				raw = st.Daemon.Plugins[0]
 				break
 			}
 		}
@@ -88,7 +90,7 @@ func TestStatusPluginPIDOtherNamespace(t *testing.T) {
 // namespace it is in.
 func TestStatusPIDUntranslated(t *testing.T) {
 	itf := dispatcher.InterfaceStatus{Name: "eth0", Programs: []dispatcher.ProgramStatus{{Slot: 0, Name: "bl", Owner: "plugin:bl"}}}
-	st := &daemon.Status{Plugins: []daemon.PluginStatus{{Name: "bl", Interface: "eth0", State: daemon.StateRunning, PID: 13, PIDNamespace: 1}}}
+	st := &api.Status{Plugins: []api.PluginStatus{{Name: "bl", Interface: "eth0", State: api.StateRunning, PID: 13, PIDNamespace: 1}}}
 	viewPIDs(st) // no process is in a namespace with inode 1
 	var out bytes.Buffer
 	printStatus(&out, statusDoc{Interfaces: []dispatcher.InterfaceStatus{itf}, Plugins: st.Plugins, daemon: st})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/daemon"
 )
 
@@ -128,7 +129,7 @@ func printPlan(w io.Writer, plans []daemon.InterfacePlan) {
 
 // daemonStatus is the status of the daemon that answers on the socket,
 // nil when none does (or it fails to answer).
-func (e *cliEnv) daemonStatus() *daemon.Status {
+func (e *cliEnv) daemonStatus() *api.Status {
 	c, ctx, done, err := e.connect()
 	if err != nil {
 		return nil

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/api"
+	"github.com/xdpchain/xdpchain/client"
 )
 
 func newReloadCmd(env *cliEnv) *cobra.Command {
@@ -27,12 +27,12 @@ so that systemctl reload waits for the reload and fails when it is refused.`,
 			// A file that does not parse still names the daemon by the
 			// socket flag (or the default): its refusal is the answer.
 			locErr := env.locate()
-			c, err := daemon.Dial(env.socket)
+			c, err := client.Dial(env.socket)
 			if err != nil {
 				if locErr != nil {
 					return locErr
 				}
-				if errors.Is(err, daemon.ErrNotRunning) {
+				if errors.Is(err, api.ErrNotRunning) {
 					return fmt.Errorf("nothing to reload: no daemon serves %s", env.socket)
 				}
 				return err

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/chain"
+	"github.com/xdpchain/xdpchain/client"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -48,14 +49,14 @@ func TestSecondDaemonRefused(t *testing.T) {
 	// chain is the interface as the first daemon reports it; nil until it
 	// answers.
 	chain := func() *dispatcher.InterfaceStatus {
-		c, err := daemon.Dial(socket)
+		c, err := client.Dial(socket)
 		if err != nil {
 			return nil
 		}
 		defer c.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		st, err := c.Status(ctx, pair.B.Name, ns.Name)
+		st, err := c.Status(ctx, &chain.Interface{NetNS: ns.Name, Name: pair.B.Name})
 		if err != nil || len(st.Interfaces) != 1 {
 			return nil
 		}

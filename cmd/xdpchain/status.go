@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/chain"
-	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -18,9 +18,9 @@ import (
 type statusDoc struct {
 	Interfaces []dispatcher.InterfaceStatus `json:"interfaces"`
 	// Set when a daemon answered: its config file and plugin processes.
-	Config  string                `json:"config,omitempty"`
-	Plugins []daemon.PluginStatus `json:"plugins,omitempty"`
-	daemon  *daemon.Status
+	Config  string             `json:"config,omitempty"`
+	Plugins []api.PluginStatus `json:"plugins,omitempty"`
+	daemon  *api.Status
 	// looked says where status looked, for an empty answer.
 	looked string
 	// notes say what a damaged or another instance's root is (rootNote),

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -16,9 +16,9 @@ func TestStatusTextHealth(t *testing.T) {
 		{Slot: 0, Name: "bl", Owner: "plugin:bl"},
 		{Slot: 1, Name: "rl", Owner: "plugin:rl"},
 	}}
-	st := &daemon.Status{Plugins: []daemon.PluginStatus{
-		{Name: "bl", Interface: "eth0", State: daemon.StateRunning, PID: 42, Health: "plugin bl: plugin unhealthy: upstream feed is stale"},
-		{Name: "rl", Interface: "eth0", State: daemon.StateRunning, PID: 43},
+	st := &api.Status{Plugins: []api.PluginStatus{
+		{Name: "bl", Interface: "eth0", State: api.StateRunning, PID: 42, Health: "plugin bl: plugin unhealthy: upstream feed is stale"},
+		{Name: "rl", Interface: "eth0", State: api.StateRunning, PID: 43},
 	}}
 	var out bytes.Buffer
 	printStatus(&out, statusDoc{Interfaces: []dispatcher.InterfaceStatus{itf}, Plugins: st.Plugins, daemon: st})

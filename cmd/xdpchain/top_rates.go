@@ -3,8 +3,8 @@ package main
 import (
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/client"
-	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -226,7 +226,7 @@ func counterDelta(old, cur uint64) uint64 {
 
 // pluginState is the state of the plugin process behind a program, ""
 // when it is not a plugin's (or d is nil: no daemon answered).
-func pluginState(d *daemon.Status, itf *dispatcher.InterfaceStatus, p *dispatcher.ProgramStatus) string {
+func pluginState(d *api.Status, itf *dispatcher.InterfaceStatus, p *dispatcher.ProgramStatus) string {
 	if d == nil {
 		return ""
 	}
@@ -234,7 +234,7 @@ func pluginState(d *daemon.Status, itf *dispatcher.InterfaceStatus, p *dispatche
 	if ps == nil {
 		return ""
 	}
-	if ps.Health != "" && ps.State == daemon.StateRunning {
+	if ps.Health != "" && ps.State == api.StateRunning {
 		return "unhealthy"
 	}
 	return ps.State

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdpchain/xdpchain/api"
 	"github.com/xdpchain/xdpchain/client"
-	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
 
@@ -137,7 +137,7 @@ func TestTopRatesChanges(t *testing.T) {
 // unhealthy running one "unhealthy"; others, or without a daemon, nothing.
 func TestTopPluginState(t *testing.T) {
 	itf := topStatus(1, 0, dispatcher.ProgramStatus{Name: "bl", Owner: "plugin:blocklist"}, topProg("mine", 0, 0))
-	d := &daemon.Status{Plugins: []daemon.PluginStatus{{Name: "blocklist", Interface: "blue/eth0", State: daemon.StateRunning}}}
+	d := &api.Status{Plugins: []api.PluginStatus{{Name: "blocklist", Interface: "blue/eth0", State: api.StateRunning}}}
 	s := topSample{at: time.Unix(1, 0), status: &client.Status{Interfaces: []dispatcher.InterfaceStatus{itf}, Daemon: d}}
 	ps := computeFrame(nil, s).Interfaces[0].Programs
 	if ps[0].State != "running" || ps[1].State != "" {

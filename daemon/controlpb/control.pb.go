@@ -79,11 +79,8 @@ func (x *StatusRequest) GetNetns() string {
 }
 
 type StatusResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// status_json is the daemon.Status as JSON: the dispatcher's status of
-	// each interface (dispatcher.InterfaceStatus) with owners, plugin versions and
-	// process states.
-	StatusJson    []byte `protobuf:"bytes,1,opt,name=status_json,json=statusJson,proto3" json:"status_json,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *DaemonStatus          `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -118,9 +115,713 @@ func (*StatusResponse) Descriptor() ([]byte, []int) {
 	return file_control_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *StatusResponse) GetStatusJson() []byte {
+func (x *StatusResponse) GetStatus() *DaemonStatus {
 	if x != nil {
-		return x.StatusJson
+		return x.Status
+	}
+	return nil
+}
+
+// DaemonStatus is what the daemon reports: every interface with an xdpchain
+// root under its bpffs and the state of every plugin process.
+type DaemonStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// config is the config file in force.
+	Config     string             `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Interfaces []*InterfaceStatus `protobuf:"bytes,2,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Plugins    []*PluginStatus    `protobuf:"bytes,3,rep,name=plugins,proto3" json:"plugins,omitempty"`
+	// settings_salt salts the digests that stand for secret settings.
+	SettingsSalt  string `protobuf:"bytes,4,opt,name=settings_salt,json=settingsSalt,proto3" json:"settings_salt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DaemonStatus) Reset() {
+	*x = DaemonStatus{}
+	mi := &file_control_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonStatus) ProtoMessage() {}
+
+func (x *DaemonStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonStatus.ProtoReflect.Descriptor instead.
+func (*DaemonStatus) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DaemonStatus) GetConfig() string {
+	if x != nil {
+		return x.Config
+	}
+	return ""
+}
+
+func (x *DaemonStatus) GetInterfaces() []*InterfaceStatus {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *DaemonStatus) GetPlugins() []*PluginStatus {
+	if x != nil {
+		return x.Plugins
+	}
+	return nil
+}
+
+func (x *DaemonStatus) GetSettingsSalt() string {
+	if x != nil {
+		return x.SettingsSalt
+	}
+	return ""
+}
+
+// InterfaceStatus is one interface's root and chain.
+type InterfaceStatus struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Ifindex         int32                  `protobuf:"varint,2,opt,name=ifindex,proto3" json:"ifindex,omitempty"`
+	Netns           string                 `protobuf:"bytes,3,opt,name=netns,proto3" json:"netns,omitempty"`
+	NetnsInode      uint64                 `protobuf:"varint,4,opt,name=netns_inode,json=netnsInode,proto3" json:"netns_inode,omitempty"`
+	Mode            string                 `protobuf:"bytes,5,opt,name=mode,proto3" json:"mode,omitempty"`
+	Mechanism       string                 `protobuf:"bytes,6,opt,name=mechanism,proto3" json:"mechanism,omitempty"`
+	MechanismReason string                 `protobuf:"bytes,7,opt,name=mechanism_reason,json=mechanismReason,proto3" json:"mechanism_reason,omitempty"`
+	LinkId          uint32                 `protobuf:"varint,8,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
+	DispatcherId    uint32                 `protobuf:"varint,9,opt,name=dispatcher_id,json=dispatcherId,proto3" json:"dispatcher_id,omitempty"`
+	Generation      uint64                 `protobuf:"varint,10,opt,name=generation,proto3" json:"generation,omitempty"`
+	// revision counts the chain's changes.
+	Revision           uint64           `protobuf:"varint,11,opt,name=revision,proto3" json:"revision,omitempty"`
+	Fallthrough        string           `protobuf:"bytes,12,opt,name=fallthrough,proto3" json:"fallthrough,omitempty"`
+	FallthroughPackets uint64           `protobuf:"varint,13,opt,name=fallthrough_packets,json=fallthroughPackets,proto3" json:"fallthrough_packets,omitempty"`
+	Programs           []*ProgramStatus `protobuf:"bytes,14,rep,name=programs,proto3" json:"programs,omitempty"`
+	// damaged says why the root cannot be read; foreign names the other
+	// xdpchain instance that manages it. Then only the kernel's facts are set.
+	Damaged       string    `protobuf:"bytes,15,opt,name=damaged,proto3" json:"damaged,omitempty"`
+	Foreign       *Instance `protobuf:"bytes,16,opt,name=foreign,proto3" json:"foreign,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InterfaceStatus) Reset() {
+	*x = InterfaceStatus{}
+	mi := &file_control_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InterfaceStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InterfaceStatus) ProtoMessage() {}
+
+func (x *InterfaceStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InterfaceStatus.ProtoReflect.Descriptor instead.
+func (*InterfaceStatus) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *InterfaceStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetIfindex() int32 {
+	if x != nil {
+		return x.Ifindex
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetNetns() string {
+	if x != nil {
+		return x.Netns
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetNetnsInode() uint64 {
+	if x != nil {
+		return x.NetnsInode
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetMechanism() string {
+	if x != nil {
+		return x.Mechanism
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetMechanismReason() string {
+	if x != nil {
+		return x.MechanismReason
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetLinkId() uint32 {
+	if x != nil {
+		return x.LinkId
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetDispatcherId() uint32 {
+	if x != nil {
+		return x.DispatcherId
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetFallthrough() string {
+	if x != nil {
+		return x.Fallthrough
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetFallthroughPackets() uint64 {
+	if x != nil {
+		return x.FallthroughPackets
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetPrograms() []*ProgramStatus {
+	if x != nil {
+		return x.Programs
+	}
+	return nil
+}
+
+func (x *InterfaceStatus) GetDamaged() string {
+	if x != nil {
+		return x.Damaged
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetForeign() *Instance {
+	if x != nil {
+		return x.Foreign
+	}
+	return nil
+}
+
+// Instance is an xdpchain instance: its state directory and ID.
+type Instance struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StateDir      string                 `protobuf:"bytes,1,opt,name=state_dir,json=stateDir,proto3" json:"state_dir,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Instance) Reset() {
+	*x = Instance{}
+	mi := &file_control_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Instance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Instance) ProtoMessage() {}
+
+func (x *Instance) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Instance.ProtoReflect.Descriptor instead.
+func (*Instance) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Instance) GetStateDir() string {
+	if x != nil {
+		return x.StateDir
+	}
+	return ""
+}
+
+func (x *Instance) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// ProgramStatus is one program of a chain.
+type ProgramStatus struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Slot      int32                  `protobuf:"varint,1,opt,name=slot,proto3" json:"slot,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Priority  int32                  `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	ProceedOn []string               `protobuf:"bytes,4,rep,name=proceed_on,json=proceedOn,proto3" json:"proceed_on,omitempty"`
+	Allowed   []string               `protobuf:"bytes,5,rep,name=allowed,proto3" json:"allowed,omitempty"`
+	Shadow    bool                   `protobuf:"varint,6,opt,name=shadow,proto3" json:"shadow,omitempty"`
+	Program   string                 `protobuf:"bytes,7,opt,name=program,proto3" json:"program,omitempty"`
+	ProgramId uint32                 `protobuf:"varint,8,opt,name=program_id,json=programId,proto3" json:"program_id,omitempty"`
+	// placement is "inline", "call" or "freplace"; call_reason says why an
+	// inline chain calls it.
+	Placement     string `protobuf:"bytes,9,opt,name=placement,proto3" json:"placement,omitempty"`
+	CallReason    string `protobuf:"bytes,10,opt,name=call_reason,json=callReason,proto3" json:"call_reason,omitempty"`
+	Xskmap        string `protobuf:"bytes,11,opt,name=xskmap,proto3" json:"xskmap,omitempty"`
+	AdoptedId     uint32 `protobuf:"varint,12,opt,name=adopted_id,json=adoptedId,proto3" json:"adopted_id,omitempty"`
+	Owner         string `protobuf:"bytes,13,opt,name=owner,proto3" json:"owner,omitempty"`
+	Version       string `protobuf:"bytes,14,opt,name=version,proto3" json:"version,omitempty"`
+	ObjectSha256  string `protobuf:"bytes,15,opt,name=object_sha256,json=objectSha256,proto3" json:"object_sha256,omitempty"`
+	Stats         *Stats `protobuf:"bytes,16,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProgramStatus) Reset() {
+	*x = ProgramStatus{}
+	mi := &file_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProgramStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProgramStatus) ProtoMessage() {}
+
+func (x *ProgramStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProgramStatus.ProtoReflect.Descriptor instead.
+func (*ProgramStatus) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ProgramStatus) GetSlot() int32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *ProgramStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ProgramStatus) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *ProgramStatus) GetProceedOn() []string {
+	if x != nil {
+		return x.ProceedOn
+	}
+	return nil
+}
+
+func (x *ProgramStatus) GetAllowed() []string {
+	if x != nil {
+		return x.Allowed
+	}
+	return nil
+}
+
+func (x *ProgramStatus) GetShadow() bool {
+	if x != nil {
+		return x.Shadow
+	}
+	return false
+}
+
+func (x *ProgramStatus) GetProgram() string {
+	if x != nil {
+		return x.Program
+	}
+	return ""
+}
+
+func (x *ProgramStatus) GetProgramId() uint32 {
+	if x != nil {
+		return x.ProgramId
+	}
+	return 0
+}
+
+func (x *ProgramStatus) GetPlacement() string {
+	if x != nil {
+		return x.Placement
+	}
+	return ""
+}
+
+func (x *ProgramStatus) GetCallReason() string {
+	if x != nil {
+		return x.CallReason
+	}
+	return ""
+}
+
+func (x *ProgramStatus) GetXskmap() string {
+	if x != nil {
+		return x.Xskmap
+	}
+	return ""
+}
+
+func (x *ProgramStatus) GetAdoptedId() uint32 {
+	if x != nil {
+		return x.AdoptedId
+	}
+	return 0
+}
+
+func (x *ProgramStatus) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ProgramStatus) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ProgramStatus) GetObjectSha256() string {
+	if x != nil {
+		return x.ObjectSha256
+	}
+	return ""
+}
+
+func (x *ProgramStatus) GetStats() *Stats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+// Stats are a program's packet counts by verdict.
+type Stats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Aborted       uint64                 `protobuf:"varint,1,opt,name=aborted,proto3" json:"aborted,omitempty"`
+	Drop          uint64                 `protobuf:"varint,2,opt,name=drop,proto3" json:"drop,omitempty"`
+	Pass          uint64                 `protobuf:"varint,3,opt,name=pass,proto3" json:"pass,omitempty"`
+	Tx            uint64                 `protobuf:"varint,4,opt,name=tx,proto3" json:"tx,omitempty"`
+	Redirect      uint64                 `protobuf:"varint,5,opt,name=redirect,proto3" json:"redirect,omitempty"`
+	Invalid       uint64                 `protobuf:"varint,6,opt,name=invalid,proto3" json:"invalid,omitempty"`
+	Denied        uint64                 `protobuf:"varint,7,opt,name=denied,proto3" json:"denied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Stats) Reset() {
+	*x = Stats{}
+	mi := &file_control_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stats) ProtoMessage() {}
+
+func (x *Stats) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stats.ProtoReflect.Descriptor instead.
+func (*Stats) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Stats) GetAborted() uint64 {
+	if x != nil {
+		return x.Aborted
+	}
+	return 0
+}
+
+func (x *Stats) GetDrop() uint64 {
+	if x != nil {
+		return x.Drop
+	}
+	return 0
+}
+
+func (x *Stats) GetPass() uint64 {
+	if x != nil {
+		return x.Pass
+	}
+	return 0
+}
+
+func (x *Stats) GetTx() uint64 {
+	if x != nil {
+		return x.Tx
+	}
+	return 0
+}
+
+func (x *Stats) GetRedirect() uint64 {
+	if x != nil {
+		return x.Redirect
+	}
+	return 0
+}
+
+func (x *Stats) GetInvalid() uint64 {
+	if x != nil {
+		return x.Invalid
+	}
+	return 0
+}
+
+func (x *Stats) GetDenied() uint64 {
+	if x != nil {
+		return x.Denied
+	}
+	return 0
+}
+
+// PluginStatus is one plugin instance: the process that serves one
+// interface.
+type PluginStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// interface is the config's reference of the interface: NAME or NETNS/NAME.
+	Interface string `protobuf:"bytes,2,opt,name=interface,proto3" json:"interface,omitempty"`
+	// state is running, exited, detached, restarting, failed or stopped.
+	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// pid is the process's ID in the PID namespace whose inode is
+	// pid_namespace (the daemon's).
+	Pid          int64  `protobuf:"varint,4,opt,name=pid,proto3" json:"pid,omitempty"`
+	PidNamespace uint64 `protobuf:"varint,5,opt,name=pid_namespace,json=pidNamespace,proto3" json:"pid_namespace,omitempty"`
+	Version      string `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
+	OnExit       string `protobuf:"bytes,7,opt,name=on_exit,json=onExit,proto3" json:"on_exit,omitempty"`
+	Restarts     int32  `protobuf:"varint,8,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// since is when the current (or last) process started, in Unix
+	// nanoseconds (0: never).
+	SinceUnixNano int64  `protobuf:"varint,9,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
+	LastError     string `protobuf:"bytes,10,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	Health        string `protobuf:"bytes,11,opt,name=health,proto3" json:"health,omitempty"`
+	// settings_json are the running process's settings (root callers only),
+	// the secret ones redacted: a JSON object, as free-form as the plugin's
+	// settings are.
+	SettingsJson   []byte   `protobuf:"bytes,12,opt,name=settings_json,json=settingsJson,proto3" json:"settings_json,omitempty"`
+	SecretSettings []string `protobuf:"bytes,13,rep,name=secret_settings,json=secretSettings,proto3" json:"secret_settings,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PluginStatus) Reset() {
+	*x = PluginStatus{}
+	mi := &file_control_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginStatus) ProtoMessage() {}
+
+func (x *PluginStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginStatus.ProtoReflect.Descriptor instead.
+func (*PluginStatus) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PluginStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PluginStatus) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *PluginStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *PluginStatus) GetPid() int64 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *PluginStatus) GetPidNamespace() uint64 {
+	if x != nil {
+		return x.PidNamespace
+	}
+	return 0
+}
+
+func (x *PluginStatus) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *PluginStatus) GetOnExit() string {
+	if x != nil {
+		return x.OnExit
+	}
+	return ""
+}
+
+func (x *PluginStatus) GetRestarts() int32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *PluginStatus) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
+func (x *PluginStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *PluginStatus) GetHealth() string {
+	if x != nil {
+		return x.Health
+	}
+	return ""
+}
+
+func (x *PluginStatus) GetSettingsJson() []byte {
+	if x != nil {
+		return x.SettingsJson
+	}
+	return nil
+}
+
+func (x *PluginStatus) GetSecretSettings() []string {
+	if x != nil {
+		return x.SecretSettings
 	}
 	return nil
 }
@@ -172,7 +873,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_control_proto_msgTypes[2]
+	mi := &file_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +885,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[2]
+	mi := &file_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +898,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{2}
+	return file_control_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LoadRequest) GetInterface() string {
@@ -349,7 +1050,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_control_proto_msgTypes[3]
+	mi := &file_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +1062,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[3]
+	mi := &file_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +1075,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3}
+	return file_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LoadResponse) GetName() string {
@@ -470,7 +1171,7 @@ type UnloadRequest struct {
 
 func (x *UnloadRequest) Reset() {
 	*x = UnloadRequest{}
-	mi := &file_control_proto_msgTypes[4]
+	mi := &file_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +1183,7 @@ func (x *UnloadRequest) String() string {
 func (*UnloadRequest) ProtoMessage() {}
 
 func (x *UnloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[4]
+	mi := &file_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +1196,7 @@ func (x *UnloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnloadRequest.ProtoReflect.Descriptor instead.
 func (*UnloadRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{4}
+	return file_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UnloadRequest) GetInterface() string {
@@ -552,7 +1253,7 @@ type UnloadResponse struct {
 
 func (x *UnloadResponse) Reset() {
 	*x = UnloadResponse{}
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +1265,7 @@ func (x *UnloadResponse) String() string {
 func (*UnloadResponse) ProtoMessage() {}
 
 func (x *UnloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +1278,7 @@ func (x *UnloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnloadResponse.ProtoReflect.Descriptor instead.
 func (*UnloadResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{5}
+	return file_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UnloadResponse) GetRemoved() []string {
@@ -605,7 +1306,7 @@ type DetachRequest struct {
 
 func (x *DetachRequest) Reset() {
 	*x = DetachRequest{}
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +1318,7 @@ func (x *DetachRequest) String() string {
 func (*DetachRequest) ProtoMessage() {}
 
 func (x *DetachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +1331,7 @@ func (x *DetachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachRequest.ProtoReflect.Descriptor instead.
 func (*DetachRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{6}
+	return file_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DetachRequest) GetInterface() string {
@@ -662,7 +1363,7 @@ type DetachResponse struct {
 
 func (x *DetachResponse) Reset() {
 	*x = DetachResponse{}
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +1375,7 @@ func (x *DetachResponse) String() string {
 func (*DetachResponse) ProtoMessage() {}
 
 func (x *DetachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +1388,7 @@ func (x *DetachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachResponse.ProtoReflect.Descriptor instead.
 func (*DetachResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{7}
+	return file_control_proto_rawDescGZIP(), []int{13}
 }
 
 type AdoptRequest struct {
@@ -704,7 +1405,7 @@ type AdoptRequest struct {
 
 func (x *AdoptRequest) Reset() {
 	*x = AdoptRequest{}
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +1417,7 @@ func (x *AdoptRequest) String() string {
 func (*AdoptRequest) ProtoMessage() {}
 
 func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +1430,7 @@ func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
 func (*AdoptRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{8}
+	return file_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AdoptRequest) GetInterface() string {
@@ -774,7 +1475,7 @@ type AdoptResponse struct {
 
 func (x *AdoptResponse) Reset() {
 	*x = AdoptResponse{}
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +1487,7 @@ func (x *AdoptResponse) String() string {
 func (*AdoptResponse) ProtoMessage() {}
 
 func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +1500,7 @@ func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptResponse.ProtoReflect.Descriptor instead.
 func (*AdoptResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{9}
+	return file_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AdoptResponse) GetName() string {
@@ -843,7 +1544,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +1556,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1569,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{10}
+	return file_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LeaveRequest) GetInterface() string {
@@ -909,7 +1610,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1622,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1635,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{11}
+	return file_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LeaveResponse) GetProgramId() uint32 {
@@ -956,7 +1657,7 @@ type ExplainRequest struct {
 
 func (x *ExplainRequest) Reset() {
 	*x = ExplainRequest{}
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1669,7 @@ func (x *ExplainRequest) String() string {
 func (*ExplainRequest) ProtoMessage() {}
 
 func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1682,7 @@ func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainRequest.ProtoReflect.Descriptor instead.
 func (*ExplainRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{12}
+	return file_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ExplainRequest) GetInterface() string {
@@ -1015,7 +1716,7 @@ type ExplainResponse struct {
 
 func (x *ExplainResponse) Reset() {
 	*x = ExplainResponse{}
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1728,7 @@ func (x *ExplainResponse) String() string {
 func (*ExplainResponse) ProtoMessage() {}
 
 func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1741,7 @@ func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainResponse.ProtoReflect.Descriptor instead.
 func (*ExplainResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{13}
+	return file_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ExplainResponse) GetExplanationJson() []byte {
@@ -1058,7 +1759,7 @@ type ReloadRequest struct {
 
 func (x *ReloadRequest) Reset() {
 	*x = ReloadRequest{}
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1771,7 @@ func (x *ReloadRequest) String() string {
 func (*ReloadRequest) ProtoMessage() {}
 
 func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1784,7 @@ func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
 func (*ReloadRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{14}
+	return file_control_proto_rawDescGZIP(), []int{20}
 }
 
 type ReloadResponse struct {
@@ -1104,7 +1805,7 @@ type ReloadResponse struct {
 
 func (x *ReloadResponse) Reset() {
 	*x = ReloadResponse{}
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1817,7 @@ func (x *ReloadResponse) String() string {
 func (*ReloadResponse) ProtoMessage() {}
 
 func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1830,7 @@ func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
 func (*ReloadResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{15}
+	return file_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReloadResponse) GetConfig() string {
@@ -1172,21 +1873,25 @@ func (x *ReloadResponse) GetRestartOnly() []string {
 // program it is about, the verifier's log when one was asked for, and the
 // interface of a damaged root.
 type ErrorDetail struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Sentinel    string                 `protobuf:"bytes,1,opt,name=sentinel,proto3" json:"sentinel,omitempty"`
-	Program     string                 `protobuf:"bytes,2,opt,name=program,proto3" json:"program,omitempty"`
-	VerifierLog string                 `protobuf:"bytes,3,opt,name=verifier_log,json=verifierLog,proto3" json:"verifier_log,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sentinel is the first of sentinels (what releases up to v0.3.0 read).
+	Sentinel    string `protobuf:"bytes,1,opt,name=sentinel,proto3" json:"sentinel,omitempty"`
+	Program     string `protobuf:"bytes,2,opt,name=program,proto3" json:"program,omitempty"`
+	VerifierLog string `protobuf:"bytes,3,opt,name=verifier_log,json=verifierLog,proto3" json:"verifier_log,omitempty"`
 	// damaged_interface and damaged_netns name the interface of an
 	// ErrDamaged (dispatcher.DamagedError).
 	DamagedInterface string `protobuf:"bytes,4,opt,name=damaged_interface,json=damagedInterface,proto3" json:"damaged_interface,omitempty"`
 	DamagedNetns     string `protobuf:"bytes,5,opt,name=damaged_netns,json=damagedNetns,proto3" json:"damaged_netns,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// sentinels are every sentinel error the error wraps, most specific
+	// first ("ErrOwned", "ErrForceable", ...).
+	Sentinels     []string `protobuf:"bytes,6,rep,name=sentinels,proto3" json:"sentinels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1903,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1916,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{16}
+	return file_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ErrorDetail) GetSentinel() string {
@@ -1249,6 +1954,13 @@ func (x *ErrorDetail) GetDamagedNetns() string {
 	return ""
 }
 
+func (x *ErrorDetail) GetSentinels() []string {
+	if x != nil {
+		return x.Sentinels
+	}
+	return nil
+}
+
 type ObserveRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
@@ -1261,7 +1973,7 @@ type ObserveRequest struct {
 
 func (x *ObserveRequest) Reset() {
 	*x = ObserveRequest{}
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1985,7 @@ func (x *ObserveRequest) String() string {
 func (*ObserveRequest) ProtoMessage() {}
 
 func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1998,7 @@ func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveRequest.ProtoReflect.Descriptor instead.
 func (*ObserveRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{17}
+	return file_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ObserveRequest) GetInterface() string {
@@ -1326,7 +2038,7 @@ type ObserveEvent struct {
 
 func (x *ObserveEvent) Reset() {
 	*x = ObserveEvent{}
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +2050,7 @@ func (x *ObserveEvent) String() string {
 func (*ObserveEvent) ProtoMessage() {}
 
 func (x *ObserveEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +2063,7 @@ func (x *ObserveEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveEvent.ProtoReflect.Descriptor instead.
 func (*ObserveEvent) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{18}
+	return file_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ObserveEvent) GetId() string {
@@ -1392,7 +2104,7 @@ type ObserveRef struct {
 
 func (x *ObserveRef) Reset() {
 	*x = ObserveRef{}
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +2116,7 @@ func (x *ObserveRef) String() string {
 func (*ObserveRef) ProtoMessage() {}
 
 func (x *ObserveRef) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +2129,7 @@ func (x *ObserveRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveRef.ProtoReflect.Descriptor instead.
 func (*ObserveRef) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{19}
+	return file_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ObserveRef) GetId() string {
@@ -1435,7 +2147,7 @@ type ObserveEndResponse struct {
 
 func (x *ObserveEndResponse) Reset() {
 	*x = ObserveEndResponse{}
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +2159,7 @@ func (x *ObserveEndResponse) String() string {
 func (*ObserveEndResponse) ProtoMessage() {}
 
 func (x *ObserveEndResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +2172,7 @@ func (x *ObserveEndResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveEndResponse.ProtoReflect.Descriptor instead.
 func (*ObserveEndResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{20}
+	return file_control_proto_rawDescGZIP(), []int{26}
 }
 
 type ObserveProfileResponse struct {
@@ -1473,7 +2185,7 @@ type ObserveProfileResponse struct {
 
 func (x *ObserveProfileResponse) Reset() {
 	*x = ObserveProfileResponse{}
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +2197,7 @@ func (x *ObserveProfileResponse) String() string {
 func (*ObserveProfileResponse) ProtoMessage() {}
 
 func (x *ObserveProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +2210,7 @@ func (x *ObserveProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveProfileResponse.ProtoReflect.Descriptor instead.
 func (*ObserveProfileResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{21}
+	return file_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ObserveProfileResponse) GetProfileJson() []byte {
@@ -1515,10 +2227,86 @@ const file_control_proto_rawDesc = "" +
 	"\rcontrol.proto\x12\x13xdpchain.control.v1\"C\n" +
 	"\rStatusRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
-	"\x05netns\x18\x02 \x01(\tR\x05netns\"1\n" +
-	"\x0eStatusResponse\x12\x1f\n" +
-	"\vstatus_json\x18\x01 \x01(\fR\n" +
-	"statusJson\"\xe6\x04\n" +
+	"\x05netns\x18\x02 \x01(\tR\x05netns\"^\n" +
+	"\x0eStatusResponse\x129\n" +
+	"\x06status\x18\x02 \x01(\v2!.xdpchain.control.v1.DaemonStatusR\x06statusJ\x04\b\x01\x10\x02R\vstatus_json\"\xce\x01\n" +
+	"\fDaemonStatus\x12\x16\n" +
+	"\x06config\x18\x01 \x01(\tR\x06config\x12D\n" +
+	"\n" +
+	"interfaces\x18\x02 \x03(\v2$.xdpchain.control.v1.InterfaceStatusR\n" +
+	"interfaces\x12;\n" +
+	"\aplugins\x18\x03 \x03(\v2!.xdpchain.control.v1.PluginStatusR\aplugins\x12#\n" +
+	"\rsettings_salt\x18\x04 \x01(\tR\fsettingsSalt\"\xb3\x04\n" +
+	"\x0fInterfaceStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x14\n" +
+	"\x05netns\x18\x03 \x01(\tR\x05netns\x12\x1f\n" +
+	"\vnetns_inode\x18\x04 \x01(\x04R\n" +
+	"netnsInode\x12\x12\n" +
+	"\x04mode\x18\x05 \x01(\tR\x04mode\x12\x1c\n" +
+	"\tmechanism\x18\x06 \x01(\tR\tmechanism\x12)\n" +
+	"\x10mechanism_reason\x18\a \x01(\tR\x0fmechanismReason\x12\x17\n" +
+	"\alink_id\x18\b \x01(\rR\x06linkId\x12#\n" +
+	"\rdispatcher_id\x18\t \x01(\rR\fdispatcherId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\n" +
+	" \x01(\x04R\n" +
+	"generation\x12\x1a\n" +
+	"\brevision\x18\v \x01(\x04R\brevision\x12 \n" +
+	"\vfallthrough\x18\f \x01(\tR\vfallthrough\x12/\n" +
+	"\x13fallthrough_packets\x18\r \x01(\x04R\x12fallthroughPackets\x12>\n" +
+	"\bprograms\x18\x0e \x03(\v2\".xdpchain.control.v1.ProgramStatusR\bprograms\x12\x18\n" +
+	"\adamaged\x18\x0f \x01(\tR\adamaged\x127\n" +
+	"\aforeign\x18\x10 \x01(\v2\x1d.xdpchain.control.v1.InstanceR\aforeign\"7\n" +
+	"\bInstance\x12\x1b\n" +
+	"\tstate_dir\x18\x01 \x01(\tR\bstateDir\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xda\x03\n" +
+	"\rProgramStatus\x12\x12\n" +
+	"\x04slot\x18\x01 \x01(\x05R\x04slot\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\x05R\bpriority\x12\x1d\n" +
+	"\n" +
+	"proceed_on\x18\x04 \x03(\tR\tproceedOn\x12\x18\n" +
+	"\aallowed\x18\x05 \x03(\tR\aallowed\x12\x16\n" +
+	"\x06shadow\x18\x06 \x01(\bR\x06shadow\x12\x18\n" +
+	"\aprogram\x18\a \x01(\tR\aprogram\x12\x1d\n" +
+	"\n" +
+	"program_id\x18\b \x01(\rR\tprogramId\x12\x1c\n" +
+	"\tplacement\x18\t \x01(\tR\tplacement\x12\x1f\n" +
+	"\vcall_reason\x18\n" +
+	" \x01(\tR\n" +
+	"callReason\x12\x16\n" +
+	"\x06xskmap\x18\v \x01(\tR\x06xskmap\x12\x1d\n" +
+	"\n" +
+	"adopted_id\x18\f \x01(\rR\tadoptedId\x12\x14\n" +
+	"\x05owner\x18\r \x01(\tR\x05owner\x12\x18\n" +
+	"\aversion\x18\x0e \x01(\tR\aversion\x12#\n" +
+	"\robject_sha256\x18\x0f \x01(\tR\fobjectSha256\x120\n" +
+	"\x05stats\x18\x10 \x01(\v2\x1a.xdpchain.control.v1.StatsR\x05stats\"\xa7\x01\n" +
+	"\x05Stats\x12\x18\n" +
+	"\aaborted\x18\x01 \x01(\x04R\aaborted\x12\x12\n" +
+	"\x04drop\x18\x02 \x01(\x04R\x04drop\x12\x12\n" +
+	"\x04pass\x18\x03 \x01(\x04R\x04pass\x12\x0e\n" +
+	"\x02tx\x18\x04 \x01(\x04R\x02tx\x12\x1a\n" +
+	"\bredirect\x18\x05 \x01(\x04R\bredirect\x12\x18\n" +
+	"\ainvalid\x18\x06 \x01(\x04R\ainvalid\x12\x16\n" +
+	"\x06denied\x18\a \x01(\x04R\x06denied\"\x89\x03\n" +
+	"\fPluginStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x10\n" +
+	"\x03pid\x18\x04 \x01(\x03R\x03pid\x12#\n" +
+	"\rpid_namespace\x18\x05 \x01(\x04R\fpidNamespace\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\tR\aversion\x12\x17\n" +
+	"\aon_exit\x18\a \x01(\tR\x06onExit\x12\x1a\n" +
+	"\brestarts\x18\b \x01(\x05R\brestarts\x12&\n" +
+	"\x0fsince_unix_nano\x18\t \x01(\x03R\rsinceUnixNano\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\n" +
+	" \x01(\tR\tlastError\x12\x16\n" +
+	"\x06health\x18\v \x01(\tR\x06health\x12#\n" +
+	"\rsettings_json\x18\f \x01(\fR\fsettingsJson\x12'\n" +
+	"\x0fsecret_settings\x18\r \x03(\tR\x0esecretSettings\"\xe6\x04\n" +
 	"\vLoadRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x16\n" +
@@ -1612,13 +2400,14 @@ const file_control_proto_rawDesc = "" +
 	"interfaces\x12\x18\n" +
 	"\aplugins\x18\x03 \x01(\rR\aplugins\x12\x1a\n" +
 	"\bprograms\x18\x04 \x01(\rR\bprograms\x12!\n" +
-	"\frestart_only\x18\x05 \x03(\tR\vrestartOnly\"\xb8\x01\n" +
+	"\frestart_only\x18\x05 \x03(\tR\vrestartOnly\"\xd6\x01\n" +
 	"\vErrorDetail\x12\x1a\n" +
 	"\bsentinel\x18\x01 \x01(\tR\bsentinel\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12!\n" +
 	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog\x12+\n" +
 	"\x11damaged_interface\x18\x04 \x01(\tR\x10damagedInterface\x12#\n" +
-	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns\"c\n" +
+	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns\x12\x1c\n" +
+	"\tsentinels\x18\x06 \x03(\tR\tsentinels\"c\n" +
 	"\x0eObserveRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x1d\n" +
@@ -1663,59 +2452,71 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_control_proto_goTypes = []any{
 	(*StatusRequest)(nil),          // 0: xdpchain.control.v1.StatusRequest
 	(*StatusResponse)(nil),         // 1: xdpchain.control.v1.StatusResponse
-	(*LoadRequest)(nil),            // 2: xdpchain.control.v1.LoadRequest
-	(*LoadResponse)(nil),           // 3: xdpchain.control.v1.LoadResponse
-	(*UnloadRequest)(nil),          // 4: xdpchain.control.v1.UnloadRequest
-	(*UnloadResponse)(nil),         // 5: xdpchain.control.v1.UnloadResponse
-	(*DetachRequest)(nil),          // 6: xdpchain.control.v1.DetachRequest
-	(*DetachResponse)(nil),         // 7: xdpchain.control.v1.DetachResponse
-	(*AdoptRequest)(nil),           // 8: xdpchain.control.v1.AdoptRequest
-	(*AdoptResponse)(nil),          // 9: xdpchain.control.v1.AdoptResponse
-	(*LeaveRequest)(nil),           // 10: xdpchain.control.v1.LeaveRequest
-	(*LeaveResponse)(nil),          // 11: xdpchain.control.v1.LeaveResponse
-	(*ExplainRequest)(nil),         // 12: xdpchain.control.v1.ExplainRequest
-	(*ExplainResponse)(nil),        // 13: xdpchain.control.v1.ExplainResponse
-	(*ReloadRequest)(nil),          // 14: xdpchain.control.v1.ReloadRequest
-	(*ReloadResponse)(nil),         // 15: xdpchain.control.v1.ReloadResponse
-	(*ErrorDetail)(nil),            // 16: xdpchain.control.v1.ErrorDetail
-	(*ObserveRequest)(nil),         // 17: xdpchain.control.v1.ObserveRequest
-	(*ObserveEvent)(nil),           // 18: xdpchain.control.v1.ObserveEvent
-	(*ObserveRef)(nil),             // 19: xdpchain.control.v1.ObserveRef
-	(*ObserveEndResponse)(nil),     // 20: xdpchain.control.v1.ObserveEndResponse
-	(*ObserveProfileResponse)(nil), // 21: xdpchain.control.v1.ObserveProfileResponse
+	(*DaemonStatus)(nil),           // 2: xdpchain.control.v1.DaemonStatus
+	(*InterfaceStatus)(nil),        // 3: xdpchain.control.v1.InterfaceStatus
+	(*Instance)(nil),               // 4: xdpchain.control.v1.Instance
+	(*ProgramStatus)(nil),          // 5: xdpchain.control.v1.ProgramStatus
+	(*Stats)(nil),                  // 6: xdpchain.control.v1.Stats
+	(*PluginStatus)(nil),           // 7: xdpchain.control.v1.PluginStatus
+	(*LoadRequest)(nil),            // 8: xdpchain.control.v1.LoadRequest
+	(*LoadResponse)(nil),           // 9: xdpchain.control.v1.LoadResponse
+	(*UnloadRequest)(nil),          // 10: xdpchain.control.v1.UnloadRequest
+	(*UnloadResponse)(nil),         // 11: xdpchain.control.v1.UnloadResponse
+	(*DetachRequest)(nil),          // 12: xdpchain.control.v1.DetachRequest
+	(*DetachResponse)(nil),         // 13: xdpchain.control.v1.DetachResponse
+	(*AdoptRequest)(nil),           // 14: xdpchain.control.v1.AdoptRequest
+	(*AdoptResponse)(nil),          // 15: xdpchain.control.v1.AdoptResponse
+	(*LeaveRequest)(nil),           // 16: xdpchain.control.v1.LeaveRequest
+	(*LeaveResponse)(nil),          // 17: xdpchain.control.v1.LeaveResponse
+	(*ExplainRequest)(nil),         // 18: xdpchain.control.v1.ExplainRequest
+	(*ExplainResponse)(nil),        // 19: xdpchain.control.v1.ExplainResponse
+	(*ReloadRequest)(nil),          // 20: xdpchain.control.v1.ReloadRequest
+	(*ReloadResponse)(nil),         // 21: xdpchain.control.v1.ReloadResponse
+	(*ErrorDetail)(nil),            // 22: xdpchain.control.v1.ErrorDetail
+	(*ObserveRequest)(nil),         // 23: xdpchain.control.v1.ObserveRequest
+	(*ObserveEvent)(nil),           // 24: xdpchain.control.v1.ObserveEvent
+	(*ObserveRef)(nil),             // 25: xdpchain.control.v1.ObserveRef
+	(*ObserveEndResponse)(nil),     // 26: xdpchain.control.v1.ObserveEndResponse
+	(*ObserveProfileResponse)(nil), // 27: xdpchain.control.v1.ObserveProfileResponse
 }
 var file_control_proto_depIdxs = []int32{
-	0,  // 0: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
-	2,  // 1: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
-	4,  // 2: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
-	6,  // 3: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
-	8,  // 4: xdpchain.control.v1.Control.Adopt:input_type -> xdpchain.control.v1.AdoptRequest
-	10, // 5: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
-	12, // 6: xdpchain.control.v1.Control.Explain:input_type -> xdpchain.control.v1.ExplainRequest
-	14, // 7: xdpchain.control.v1.Control.Reload:input_type -> xdpchain.control.v1.ReloadRequest
-	17, // 8: xdpchain.control.v1.Control.Observe:input_type -> xdpchain.control.v1.ObserveRequest
-	19, // 9: xdpchain.control.v1.Control.ObserveProfile:input_type -> xdpchain.control.v1.ObserveRef
-	19, // 10: xdpchain.control.v1.Control.ObserveEnd:input_type -> xdpchain.control.v1.ObserveRef
-	1,  // 11: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
-	3,  // 12: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
-	5,  // 13: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
-	7,  // 14: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
-	9,  // 15: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
-	11, // 16: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
-	13, // 17: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
-	15, // 18: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
-	18, // 19: xdpchain.control.v1.Control.Observe:output_type -> xdpchain.control.v1.ObserveEvent
-	21, // 20: xdpchain.control.v1.Control.ObserveProfile:output_type -> xdpchain.control.v1.ObserveProfileResponse
-	20, // 21: xdpchain.control.v1.Control.ObserveEnd:output_type -> xdpchain.control.v1.ObserveEndResponse
-	11, // [11:22] is the sub-list for method output_type
-	0,  // [0:11] is the sub-list for method input_type
-	0,  // [0:0] is the sub-list for extension type_name
-	0,  // [0:0] is the sub-list for extension extendee
-	0,  // [0:0] is the sub-list for field type_name
+	2,  // 0: xdpchain.control.v1.StatusResponse.status:type_name -> xdpchain.control.v1.DaemonStatus
+	3,  // 1: xdpchain.control.v1.DaemonStatus.interfaces:type_name -> xdpchain.control.v1.InterfaceStatus
+	7,  // 2: xdpchain.control.v1.DaemonStatus.plugins:type_name -> xdpchain.control.v1.PluginStatus
+	5,  // 3: xdpchain.control.v1.InterfaceStatus.programs:type_name -> xdpchain.control.v1.ProgramStatus
+	4,  // 4: xdpchain.control.v1.InterfaceStatus.foreign:type_name -> xdpchain.control.v1.Instance
+	6,  // 5: xdpchain.control.v1.ProgramStatus.stats:type_name -> xdpchain.control.v1.Stats
+	0,  // 6: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
+	8,  // 7: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
+	10, // 8: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
+	12, // 9: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
+	14, // 10: xdpchain.control.v1.Control.Adopt:input_type -> xdpchain.control.v1.AdoptRequest
+	16, // 11: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
+	18, // 12: xdpchain.control.v1.Control.Explain:input_type -> xdpchain.control.v1.ExplainRequest
+	20, // 13: xdpchain.control.v1.Control.Reload:input_type -> xdpchain.control.v1.ReloadRequest
+	23, // 14: xdpchain.control.v1.Control.Observe:input_type -> xdpchain.control.v1.ObserveRequest
+	25, // 15: xdpchain.control.v1.Control.ObserveProfile:input_type -> xdpchain.control.v1.ObserveRef
+	25, // 16: xdpchain.control.v1.Control.ObserveEnd:input_type -> xdpchain.control.v1.ObserveRef
+	1,  // 17: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
+	9,  // 18: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
+	11, // 19: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
+	13, // 20: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
+	15, // 21: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
+	17, // 22: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
+	19, // 23: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
+	21, // 24: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
+	24, // 25: xdpchain.control.v1.Control.Observe:output_type -> xdpchain.control.v1.ObserveEvent
+	27, // 26: xdpchain.control.v1.Control.ObserveProfile:output_type -> xdpchain.control.v1.ObserveProfileResponse
+	26, // 27: xdpchain.control.v1.Control.ObserveEnd:output_type -> xdpchain.control.v1.ObserveEndResponse
+	17, // [17:28] is the sub-list for method output_type
+	6,  // [6:17] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -1723,17 +2524,17 @@ func file_control_proto_init() {
 	if File_control_proto != nil {
 		return
 	}
-	file_control_proto_msgTypes[2].OneofWrappers = []any{}
-	file_control_proto_msgTypes[4].OneofWrappers = []any{}
-	file_control_proto_msgTypes[6].OneofWrappers = []any{}
+	file_control_proto_msgTypes[8].OneofWrappers = []any{}
 	file_control_proto_msgTypes[10].OneofWrappers = []any{}
+	file_control_proto_msgTypes[12].OneofWrappers = []any{}
+	file_control_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,3 +1,4 @@
 // Package controlpb is the generated code of the daemon's control API
-// (control.proto). Use the daemon package's Client rather than this.
+// (control.proto). Go programs use package client (client.Dial, Remote),
+// which translates through package api, rather than this.
 package controlpb

@@ -37,7 +37,7 @@ func fromStatus(err error) error {
 	case codes.AlreadyExists:
 		return fmt.Errorf("%w (daemon: %s)", ErrKeyExist, st.Message())
 	case codes.PermissionDenied:
-		return fmt.Errorf("%w (daemon: %s)", ErrPermission, st.Message())
+		return fmt.Errorf("%w: map operation (daemon: %s)", ErrPermission, st.Message())
 	case codes.InvalidArgument:
 		return fmt.Errorf("%w (daemon: %s)", ErrEncoding, st.Message())
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
 // Sentinel errors. Test with errors.Is.
@@ -17,8 +19,9 @@ var (
 	ErrNoSuchMap = errors.New("no such map")
 	// ErrNoSuchInterface: the plugin has no maps for that interface.
 	ErrNoSuchInterface = errors.New("no maps for interface")
-	// ErrPermission: the daemon refused a map operation (not the plugin's map).
-	ErrPermission = errors.New("map operation not permitted")
+	// ErrPermission: the daemon refused a map operation (not the plugin's
+	// map). It is xdp.ErrPermission, the one permission error.
+	ErrPermission = xdp.ErrPermission
 	// ErrEncoding: a key or value could not be encoded or decoded for the
 	// map (wrong size or type).
 	ErrEncoding = errors.New("encoding map key or value")

@@ -1,0 +1,34 @@
+package client_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestClientImportsNoDaemon guards the boundary: a Go program that uses the
+// client (and so the control API) builds without the daemon, its plugin host
+// (go-plugin) or Prometheus.
+func TestClientImportsNoDaemon(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/xdpchain/xdpchain/client").Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("go list -deps: %v\n%s", err, stderr)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps listed %d packages: %q", len(deps), out)
+	}
+	for _, d := range deps {
+		switch {
+		case d == "github.com/xdpchain/xdpchain/daemon",
+			strings.HasPrefix(d, "github.com/xdpchain/xdpchain/plugins/"),
+			strings.HasPrefix(d, "github.com/hashicorp/go-plugin"),
+			strings.HasPrefix(d, "github.com/prometheus/"):
+			t.Errorf("package client depends on %s", d)
+		}
+	}
+}
