@@ -289,6 +289,7 @@ func (r *Root) cleanupLeftovers() {
 		m.cleanup(r.pins, r.st)
 	}
 	r.pins.gcObjects(r.st)
+	r.pins.cleanupAlone(r.st)
 }
 
 // create attaches a new, empty dispatcher. Call with the lock held.

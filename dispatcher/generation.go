@@ -70,6 +70,8 @@ type slot struct {
 	body, rest asm.Instructions
 	// programID is the program's own kernel ID (freplace).
 	programID uint32
+	// kept is the program verified alone, as kept (alone.go).
+	kept keptProgram
 	// ext holds mechanism-specific objects (freplace: program and link).
 	ext any
 }
