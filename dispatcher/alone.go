@@ -101,7 +101,11 @@ func aloneDigest(spec *ebpf.ProgramSpec, unprivileged bool, dev *device) (string
 		num(uint64(ins.OpCode))
 		num(uint64(ins.Dst)<<8 | uint64(ins.Src))
 		num(uint64(uint16(ins.Offset)))
-		num(uint64(ins.Constant))
+		if ins.Map() != nil {
+			num(uint64(ins.Constant) >> 32) // a direct load's offset; the rest is a file descriptor when loaded
+		} else {
+			num(uint64(ins.Constant))
+		}
 		str(ins.Reference())
 		str(ins.Symbol())
 		if src := ins.Source(); src != nil {

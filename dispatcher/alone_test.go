@@ -117,7 +117,9 @@ func waitUnloaded(t *testing.T, id uint32, what string) {
 // keeps: status gives each program's ID, bpftool shows an XDP program that
 // uses exactly the maps the chain uses for it, two interfaces running the
 // same program (no maps of its own: the same kernel program) share one,
-// a program with maps per interface has one per interface, and the kept
+// also when another process (the CLI) loads it on a third (the program is
+// not loaded again), a program with maps per interface has one per
+// interface, and the kept
 // programs go when no chain runs them any more: replaced, detached.
 func TestAloneProgramsKept(t *testing.T) {
 	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
@@ -161,6 +163,27 @@ func TestAloneProgramsKept(t *testing.T) {
 		if ids1["counter"] == ids2["counter"] {
 			t.Errorf("counter, with maps of its own on each interface, is one program %d on both", ids1["counter"])
 		}
+		// Another process (the CLI) finds noop kept and runs the same
+		// program on a third interface.
+		third := testutil.NewVethPair(t, f.send, f.recv, nil)
+		obj := filepath.Join(t.TempDir(), "noop.o")
+		if err := os.WriteFile(obj, testprogs.Object(testprogs.Noop), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, errOut, code := runBin(t, "--bpffs", f.bpffs, "--state-dir", f.stateDir, "load", "--netns", f.recv.Name, "--mechanism", string(mech), "--name", "noop", third.B.Name, obj); code != 0 {
+			t.Fatalf("xdpchain load on %s: exit %d\n%s%s", third.B.Name, code, out, errOut)
+		}
+		st3, err := dispatcher.StatusOf(third.B.Name, f.opts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aloneIDs(t, st3)["noop"]; got != ids1["noop"] {
+			t.Errorf("noop loaded by another process on %s is program %d, want the kept %d", third.B.Name, got, ids1["noop"])
+		}
+		if err := dispatcher.DetachInterface(third.B.Name, f.opts()); err != nil {
+			t.Fatal(err)
+		}
+
 		programs := filepath.Join(f.bpffs, "xdpchain", "programs")
 		if entries, err := os.ReadDir(programs); err != nil || len(entries) != 3 {
 			t.Errorf("%s holds %d programs (%v), want 3: noop once, counter per interface", programs, len(entries), err)
