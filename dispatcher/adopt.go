@@ -398,7 +398,7 @@ func (r *Root) alone(ps *programState) (*ebpf.Program, error) {
 	p := ps.program()
 	p.Object = obj
 	g := &generation{pins: r.pins, replacePins: map[string]*ebpf.Map{}, readOnly: map[string]*ebpf.Map{}}
-	sl, err := r.prepareSlot(g, p, *ps, true)
+	sl, err := r.prepareSlot(g, p, *ps, true, false)
 	if err != nil {
 		return nil, err
 	}

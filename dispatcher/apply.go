@@ -172,6 +172,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	defer func() {
 		if !committed {
 			g.discard()
+			r.pins.cleanupAlone(r.st) // the references this change took
 		}
 	}()
 	if err := r.buildGeneration(g, c); err != nil {
@@ -232,7 +233,7 @@ func (r *Root) buildGeneration(g *generation, c *change) (err error) {
 	}
 	for _, p := range c.chain {
 		old, had := c.prev[p.Name]
-		sl, err := r.prepareSlot(g, p, old, had)
+		sl, err := r.prepareSlot(g, p, old, had, true)
 		if err != nil {
 			return err
 		}
@@ -317,7 +318,7 @@ func (r *Root) nextState(g *generation, c *change) (*state, error) {
 		if old, had := c.prev[sl.Name]; had {
 			total = old.Total.plus(retired[sl.Name]) // counts follow the program
 		}
-		next.Programs = append(next.Programs, programState{programRecord: recordOf(p), Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placed, CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
+		next.Programs = append(next.Programs, programState{programRecord: recordOf(p), Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Alone: sl.kept.digest, AloneID: sl.kept.id, Stack: sl.frames, Placement: sl.placed, CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
 	}
 	return next, nil
 }
@@ -437,8 +438,9 @@ func nextFallthroughColumn(st *state) uint32 {
 }
 
 // prepareSlot parses a program's object, opens or creates its maps and
-// associates them, and verifies a new or changed program on its own.
-func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool) (_ *slot, err error) {
+// associates them, and verifies a new or changed program on its own
+// (verifySlot); with keep, the program verified alone is kept.
+func (r *Root) prepareSlot(g *generation, p Program, old programState, had, keep bool) (_ *slot, err error) {
 	wrap := func(err error) error {
 		var pe *ProgramError
 		if errors.As(err, &pe) {
@@ -484,26 +486,8 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had bool)
 		sl.dev.bind(sl.alone)
 	}
 
-	key := hash + "/" + p.ProgramName
-	if !sl.fresh {
-		sl.frames = old.Stack
-		if sl.frames == nil {
-			sl.frames = knownStacks.get(key)
-		}
-	}
-	if sl.fresh || (g.mech != nil && g.mech.needsStacks() && sl.frames == nil) {
-		// Verify alone first, so a broken program is named; the
-		// verifier also reports its stack depths, which inlining needs.
-		if sl.frames, sl.stackUnknown, err = verifyAlone(sl, p.Unprivileged, r.opts.VerifierLogs); err != nil {
-			return nil, err
-		}
-		knownStacks.put(key, sl.frames)
-	}
-	if sl.frames != nil {
-		var gerr error
-		if sl.graph, gerr = newCallGraph(insns, sl.frames); gerr != nil {
-			sl.frames, sl.stackUnknown = nil, "its functions do not match the verifier's stack depths: "+gerr.Error()
-		}
+	if err := r.verifySlot(sl, old, keep); err != nil {
+		return nil, wrap(err)
 	}
 	return sl, nil
 }

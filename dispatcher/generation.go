@@ -69,6 +69,8 @@ type slot struct {
 	// programID is the program's own kernel ID, when it is a kernel
 	// program of its own (freplace).
 	programID uint32
+	// kept is the program verified alone, as kept (alone.go).
+	kept keptProgram
 }
 
 // inlined reports whether s's entry function is written into the root.

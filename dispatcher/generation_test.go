@@ -35,7 +35,7 @@ func testGeneration(t *testing.T, counters bool, progs ...Program) *generation {
 	}
 	t.Cleanup(g.close)
 	for i, p := range progs {
-		sl, err := r.prepareSlot(g, p, programState{}, false)
+		sl, err := r.prepareSlot(g, p, programState{}, false, false)
 		if err != nil {
 			t.Fatalf("slot %d: %v", i, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -392,111 +391,6 @@ func stackDepths(log string) ([]int, error) {
 	return nil, errNoStackDepth
 }
 
-// aloneSpec is a slot's program as a plain XDP program of its own. The
-// attach type is the dispatcher's (ebpf.AttachXDP, as SEC("xdp") gives),
-// so that maps owned by the program alone, such as a PROG_ARRAY, accept the
-// dispatcher too.
-func aloneSpec(insns asm.Instructions, ps *ebpf.ProgramSpec) *ebpf.ProgramSpec {
-	return &ebpf.ProgramSpec{
-		Name:         ps.Name,
-		Type:         ebpf.XDP,
-		AttachType:   ebpf.AttachXDP,
-		License:      ps.License,
-		Flags:        ps.Flags,
-		Instructions: insns,
-	}
-}
-
-// verifyAlone loads a slot's program on its own (s.alone), verified as
-// unprivileged when asked, so that a verifier rejection names it, and
-// returns the stack depth of each of its functions, or nil and why they are
-// not known. With verifier statistics the kernel's error line would be a
-// statistics line, so a rejected program is loaded again without them for
-// the error.
-func verifyAlone(s *slot, unprivileged, logs bool) (frames []int, unknown string, err error) {
-	var p *ebpf.Program
-	err = s.dev.load(func() error {
-		return loadAs(unprivileged, func() (err error) {
-			p, err = ebpf.NewProgramWithOptions(s.alone, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats})
-			return err
-		})
-	})
-	if errors.Is(err, errCapabilities) {
-		return nil, "", &ProgramError{Program: s.Name, Err: err}
-	}
-	if err != nil {
-		statsErr := err
-		err := s.dev.load(func() error {
-			return loadAs(unprivileged, func() (err error) {
-				p, err = loadProgram(s.Name, s.alone, logs)
-				return err
-			})
-		})
-		if err != nil {
-			return nil, "", err
-		}
-		p.Close()
-		// Loadable without statistics: no depths, the slot is called.
-		return nil, "the verifier refused it with statistics on (" + firstLine(statsErr) + ")", nil
-	}
-	defer p.Close()
-	depths, err := stackDepths(p.VerifierLog)
-	if err != nil {
-		return nil, err.Error(), nil
-	}
-	funcs := splitFunctions(s.alone.Instructions)
-	if len(depths) == len(funcs) {
-		return depths, "", nil
-	}
-	frames, err = keptFrames(p, funcs, depths)
-	if err != nil {
-		return nil, fmt.Sprintf("the verifier reported %d stack depths for its %d functions, and which functions it kept is unknown: %v", len(depths), len(funcs), err), nil
-	}
-	return frames, "", nil
-}
-
-// keptFrames matches the stack depths the verifier reported for a loaded
-// program to its functions. The privileged verifier removes functions it
-// proves unreachable (never called, say, behind a branch on a .rodata
-// constant) before it reports the depths, one per function it kept; the
-// kernel's function information (BPF_OBJ_GET_INFO func_info) names those,
-// in the same order. A removed function never runs: its frame is 0 (as
-// the kernel counts a function it never visited).
-func keptFrames(p *ebpf.Program, funcs []function, depths []int) ([]int, error) {
-	info, err := p.Info()
-	if err != nil {
-		return nil, err
-	}
-	kept, err := info.FuncInfos()
-	if err != nil {
-		return nil, fmt.Errorf("reading its function information: %w", err)
-	}
-	if len(kept) != len(depths) {
-		return nil, fmt.Errorf("the kernel lists %d functions", len(kept))
-	}
-	index := make(map[string]int, len(funcs))
-	for i, f := range funcs {
-		index[f.name] = i
-	}
-	frames := make([]int, len(funcs))
-	seen := make([]bool, len(funcs))
-	for i, k := range kept {
-		if k.Func == nil {
-			return nil, fmt.Errorf("function %d has no name", i)
-		}
-		j, ok := index[k.Func.Name]
-		if !ok || seen[j] {
-			return nil, fmt.Errorf("the kernel lists function %q, which the program has not or twice", k.Func.Name)
-		}
-		seen[j] = true
-		frames[j] = depths[i]
-	}
-	if !seen[0] {
-		return nil, fmt.Errorf("the kernel does not list the entry function %q", funcs[0].name)
-	}
-	return frames, nil
-}
-
 // blameUnprivileged names the program that made an unprivileged
 // generation's load fail: one of root's own, which passed verification
 // alone as root but is refused as unprivileged. Nil if none is.
@@ -514,32 +408,4 @@ func blameUnprivileged(g *generation, logs bool) error {
 		}
 	}
 	return nil
-}
-
-// stackCache remembers the stack depths of programs verified by this
-// process, by object hash and program name, for chains whose state does not
-// record them.
-type stackCache struct {
-	mu sync.Mutex
-	m  map[string][]int
-}
-
-var knownStacks stackCache
-
-func (c *stackCache) get(key string) []int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[key]
-}
-
-func (c *stackCache) put(key string, frames []int) {
-	if frames == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string][]int{}
-	}
-	c.m[key] = frames
 }

@@ -24,6 +24,7 @@ import (
 //	    maps/<prog>/<map>   each program's maps, shared by generations
 //	    progs/<prog>        freplace: the program's extension program
 //	    links/<prog>        freplace: its link into the running generation
+//	    alone/<digest>      references to the programs verified alone it runs (alone.go)
 //	<statedir>/<netns inode>/<ifindex>/
 //	    state.json          the chain as last committed
 //	    state.json.pending  written before a swap, renamed after it
@@ -227,6 +228,10 @@ type programState struct {
 	Total Stats `json:"total"`
 	// ProgramID is the program's own kernel ID (freplace only).
 	ProgramID uint32 `json:"program_id,omitempty"`
+	// Alone is the digest of the program verified alone, kept under
+	// programs/<digest> (alone.go), and AloneID its kernel ID.
+	Alone   string `json:"alone,omitempty"`
+	AloneID uint32 `json:"alone_id,omitempty"`
 	// Stack is the stack depth of each of the program's functions as the
 	// verifier reported it for the program alone (inline.go).
 	Stack []int `json:"stack_depths,omitempty"`
@@ -306,6 +311,9 @@ func (s *state) check() error {
 		}
 		if b, err := hex.DecodeString(ps.Object); err != nil || len(b) != sha256.Size {
 			return fmt.Errorf("program %q: object name %q is not a sha256", ps.Name, ps.Object)
+		}
+		if ps.Alone != "" && !isDigest(ps.Alone) {
+			return fmt.Errorf("program %q: kept program %q is not a sha256", ps.Name, ps.Alone)
 		}
 		if len(ps.Stack) > maxStateFuncs {
 			return fmt.Errorf("program %q: %d stack depths", ps.Name, len(ps.Stack))
@@ -453,9 +461,13 @@ func (p pinDir) gcObjects(s *state) {
 // (possibly locked) pin directory itself.
 func (p pinDir) removeAll() error {
 	var errs []error
+	refs := p.aloneRefs()
 	entries, _ := os.ReadDir(p.bpf)
 	for _, e := range entries {
 		errs = append(errs, os.RemoveAll(filepath.Join(p.bpf, e.Name())))
+	}
+	for _, d := range refs {
+		p.dropAlone(d) // the programs verified alone only this root ran
 	}
 	return errors.Join(append(errs, os.RemoveAll(p.state))...)
 }

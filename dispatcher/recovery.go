@@ -122,4 +122,5 @@ func (r *Root) cleanupLeftovers() {
 		m.cleanup(r.pins, r.st)
 	}
 	r.pins.gcObjects(r.st)
+	r.pins.cleanupAlone(r.st)
 }

@@ -145,6 +145,7 @@ func (p pinDir) secure(o Options, create bool) (bpfExists bool, err error) {
 		{bpfBase, p.mapsDir()},
 		{bpfBase, p.progsDir()},
 		{bpfBase, p.linksDir()},
+		{bpfBase, p.aloneDir()},
 	} {
 		if _, err := secureDir(d.base, d.dir, false); err != nil {
 			return false, err

@@ -61,6 +61,17 @@ type ProgramStatus struct {
 	// ProgramID is the program's own kernel ID (freplace only; a linked
 	// program is part of the dispatcher).
 	ProgramID uint32 `json:"program_id,omitempty"`
+	// AloneID is the kernel ID of the program verified alone: its
+	// instructions with the same maps the chain uses, loaded on its own
+	// before the chain was built and kept loaded while any chain under the
+	// bpffs runs it — one kernel program per distinct program, shared by
+	// every interface and mechanism that runs it — so that `bpftool prog
+	// show id N` and `bpftool prog dump xlated id N` show its code and its
+	// maps. It is attached nowhere and never runs: its run_cnt stays 0. The
+	// program's run counts live in xdpchain's counters (Stats), its time in
+	// `xdpchain profile`. Absent for a chain not changed since a release
+	// that kept none.
+	AloneID uint32 `json:"alone_id,omitempty"`
 	// Placement is how the program runs: "inline" (written into the
 	// root), "call" (a subprogram of the root) or "freplace"; CallReason
 	// says why a chain of the inline mechanism calls it.
@@ -180,6 +191,7 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 			Shadow:     ps.Shadow,
 			Program:    ps.ProgramName,
 			ProgramID:  ps.ProgramID,
+			AloneID:    ps.AloneID,
 			Placement:  ps.Placement,
 			CallReason: ps.CallReason,
 			XSKMap:     pd.xskMapPath(ps.Name, ps.XSKMap),
@@ -437,6 +449,7 @@ func pruneStale(o Options, keep pinDir, force bool) {
 		lock.Unlock()
 		return nil
 	})
+	pruneAlone(base) // programs verified alone nobody runs any more
 	pruneMu.Lock()
 	p = prunes[base]
 	p.found = found

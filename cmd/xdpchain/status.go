@@ -156,11 +156,14 @@ func printStatus(w io.Writer, doc statusDoc) {
 		}
 		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s (%s), link %d, dispatcher %d, revision %d\n",
 			s.Name, s.Ifindex, ns, s.Mode, s.Mechanism, s.MechanismReason, s.LinkID, s.DispatcherID, s.Revision)
-		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPLACED\tPROG-ID\tOWNER\tVERSION\tPROCESS\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
+		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPLACED\tPROG-ID\tALONE-ID\tOWNER\tVERSION\tPROCESS\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
 		for j, p := range s.Programs {
-			id := "-"
+			id, alone := "-", "-"
 			if p.ProgramID != 0 {
 				id = fmt.Sprint(p.ProgramID)
+			}
+			if p.AloneID != 0 {
+				alone = fmt.Sprint(p.AloneID)
 			}
 			name := p.Name
 			if p.Shadow {
@@ -189,11 +192,11 @@ func printStatus(w io.Writer, doc statusDoc) {
 			if placed == "" {
 				placed = "-"
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
-				p.Slot, name, p.Priority, strings.Join(p.ProceedOn, ","), placed, id, owner, version, process,
+			fmt.Fprintf(tw, "  %d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
+				p.Slot, name, p.Priority, strings.Join(p.ProceedOn, ","), placed, id, alone, owner, version, process,
 				p.Stats.Aborted, p.Stats.Drop, p.Stats.Pass, p.Stats.TX, p.Stats.Redirect, p.Stats.Invalid, p.Stats.Denied)
 		}
-		fmt.Fprintf(tw, "  -\t(fall-through)\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t%s: %d packets\n", s.Fallthrough, s.FallthroughPackets)
+		fmt.Fprintf(tw, "  -\t(fall-through)\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t%s: %d packets\n", s.Fallthrough, s.FallthroughPackets)
 		for j, p := range s.Programs {
 			if p.CallReason != "" {
 				fmt.Fprintf(tw, "  slot %d (%s) %s\n", p.Slot, p.Name, p.CallReason)
@@ -227,4 +230,7 @@ const runCountsNote = `
 Run counts live in xdpchain's counters (the verdict columns above; /metrics): an
 inline or linked program has no kernel program of its own, so bpftool prog show
 and bpftop count the dispatcher as a whole (and a freplace program under its
-PROG-ID). xdpchain profile measures each program's time per packet.`
+PROG-ID). ALONE-ID is each program verified alone, kept loaded (once, shared by
+every interface that runs it) so that bpftool prog show/dump xlated id N show
+its code and its maps; it never runs, so its run_cnt stays 0. xdpchain profile
+measures each program's time per packet.`

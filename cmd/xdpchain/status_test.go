@@ -66,7 +66,10 @@ func TestStatusJSONShape(t *testing.T) {
 			t.Fatalf("%d programs, want 2", len(progs))
 		}
 		for i, p := range progs {
-			requireKeys(t, fmt.Sprintf("program %d", i), p, "slot", "name", "priority", "proceed_on", "stats")
+			requireKeys(t, fmt.Sprintf("program %d", i), p, "slot", "name", "priority", "proceed_on", "stats", "alone_id")
+			if id := num(t, p, "alone_id"); id == 0 || !strings.Contains(c.mustRun(t, "status", "--netns", ns, c.iface()), fmt.Sprint(id)) {
+				t.Errorf("program %d: alone_id %v, not in the status table", i, p["alone_id"])
+			}
 			if num(t, p, "slot") != float64(i) {
 				t.Errorf("program %d has slot %v", i, p["slot"])
 			}
