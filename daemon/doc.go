@@ -17,8 +17,8 @@
 //
 // On start and on every reload (SIGHUP) the daemon starts the plugins the
 // config adds or changes, reads every program object, and changes each
-// interface's chain with one atomic swap (dispatcher.Root.Update). If any
-// step fails, nothing changes: interfaces already swapped are swapped back,
+// interface's chain with one atomic swap (dispatcher.Root.Update), several
+// interfaces at once (apply.go: applyChains). If any step fails, nothing changes: interfaces already swapped are swapped back,
 // new plugin processes are stopped, and the previous config stays in force.
 //
 // # Self-healing
