@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -50,10 +51,10 @@ func crashDaemonMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	seen := 0
+	var seen atomic.Int32 // steps are reached by several interfaces' changes at once
 	daemon.SetCrashHook(func(step string) {
 		if step == job.Step {
-			if seen++; seen == job.Occurrence {
+			if seen.Add(1) == int32(job.Occurrence) {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				select {} // the signal is on its way
 			}
