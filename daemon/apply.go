@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xdpchain/xdpchain/api"
@@ -16,10 +19,13 @@ import (
 
 // txn collects what one apply did, to undo it if a later step fails.
 type txn struct {
-	d        *Daemon
+	d *Daemon
+	// mu guards newRoots and applied while chains change in parallel
+	// (applyChains).
+	mu       sync.Mutex
 	started  []*host.Plugin              // processes started by this apply
 	newRoots map[string]*dispatcher.Root // roots opened by this apply
-	applied  []applied                   // chains changed, in order
+	applied  []applied                   // chains changed, in order of completion
 	settings []*instance                 // running instances given new settings
 }
 
@@ -60,8 +66,9 @@ func (in *instance) effectiveSettings() map[string]any {
 
 // apply makes the kernel follow cfg: it starts the processes cfg adds or
 // changes, reads the program objects, changes each interface's chain with
-// one atomic swap, and configures the plugins. On any failure it undoes
-// what it did and returns the error: nothing changes. Call with d.mu held.
+// one atomic swap (several interfaces at once), and configures the
+// plugins. On any failure it undoes what it did and returns the error:
+// nothing changes. Call with d.mu held.
 func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	defer d.metrics.observeApply(time.Now(), &err)
 	if err := cfg.CheckFiles(); err != nil {
@@ -77,160 +84,277 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 		}
 	}()
 
-	// Plugin instances: keep running processes whose command did not change,
-	// start the others.
-	next := make(map[instKey]*instance)
-	var fresh, revive []*instance
-	for i := range cfg.Plugins {
-		p := &cfg.Plugins[i]
-		for _, ref := range p.Interfaces {
-			k := instKey{p.Name, ref}
-			old := d.instances[k]
-			if old != nil && sameProcess(&old.cfg, p) {
-				in := *old
-				in.cfg = *p
-				next[k] = &in
-				switch {
-				case old.running() && !reflect.DeepEqual(old.cfg.Settings, p.Settings):
-					in.settings = nil
-					t.settings = append(t.settings, old)
-				case !old.running() && old.state != api.StateRestarting:
-					revive = append(revive, &in)
-				}
-				continue
-			}
-			proc, err := d.startProcess(ctx, p, k, nil)
-			if err != nil {
-				return pluginError(p.Name, ref, err)
-			}
-			t.started = append(t.started, proc)
-			in := &instance{key: k, cfg: *p, proc: proc, base: proc.Program(), state: api.StateRunning, started: time.Now()}
-			if old != nil {
-				in.epoch = old.epoch + 1
-			}
-			next[k] = in
-			fresh = append(fresh, in)
-		}
+	p, err := t.startPlugins(ctx, cfg)
+	if err != nil {
+		return err
 	}
-	if err := t.validate(ctx, fresh, next); err != nil {
+	if err := t.validate(ctx, p.fresh, p.next); err != nil {
 		return err
 	}
 	crashPoint(CrashPluginsStarted)
 
-	// The daemon's programs per interface.
+	cfgProgs, err := configPrograms(cfg)
+	if err != nil {
+		return err
+	}
+	jobs, err := d.chainJobs(cfg, cfgProgs, p.next)
+	if err != nil {
+		return err
+	}
+	if err := t.applyChains(cfg, jobs); err != nil {
+		return err
+	}
+	crashPoint(CrashChainsApplied)
+
+	if err := t.configurePlugins(ctx, p); err != nil {
+		return err
+	}
+	crashPoint(CrashConfigured)
+
+	d.commit(t, p, jobs, cfgProgs, cfg, src)
+	crashPoint(CrashReconciled)
+	d.syncProfiles()
+	return nil
+}
+
+// pluginPlan is an apply's plugin instances: next replaces d.instances at
+// the commit; fresh were started by this apply; revive are kept instances
+// whose process is not running, restarted after the commit.
+type pluginPlan struct {
+	next          map[instKey]*instance
+	fresh, revive []*instance
+}
+
+// startPlugins keeps the running processes whose command did not change
+// and starts the others (recorded in t.started).
+func (t *txn) startPlugins(ctx context.Context, cfg *config.Config) (*pluginPlan, error) {
+	d := t.d
+	p := &pluginPlan{next: make(map[instKey]*instance)}
+	for i := range cfg.Plugins {
+		pc := &cfg.Plugins[i]
+		for _, ref := range pc.Interfaces {
+			k := instKey{pc.Name, ref}
+			old := d.instances[k]
+			if old != nil && sameProcess(&old.cfg, pc) {
+				in := *old
+				in.cfg = *pc
+				p.next[k] = &in
+				switch {
+				case old.running() && !reflect.DeepEqual(old.cfg.Settings, pc.Settings):
+					in.settings = nil
+					t.settings = append(t.settings, old)
+				case !old.running() && old.state != api.StateRestarting:
+					p.revive = append(p.revive, &in)
+				}
+				continue
+			}
+			proc, err := d.startProcess(ctx, pc, k, nil)
+			if err != nil {
+				return nil, pluginError(pc.Name, ref, err)
+			}
+			t.started = append(t.started, proc)
+			in := &instance{key: k, cfg: *pc, proc: proc, base: proc.Program(), state: api.StateRunning, started: time.Now()}
+			if old != nil {
+				in.epoch = old.epoch + 1
+			}
+			p.next[k] = in
+			p.fresh = append(p.fresh, in)
+		}
+	}
+	return p, nil
+}
+
+// configPrograms reads the config's [[program]]s: the daemon's programs
+// per interface ref. Each object is read and parsed once, whatever the
+// number of interfaces it goes to.
+func configPrograms(cfg *config.Config) (map[string]dispatcher.Chain, error) {
 	cfgProgs := make(map[string]dispatcher.Chain)
 	for i := range cfg.Programs {
 		p := &cfg.Programs[i]
 		prog, err := configProgram(p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, ref := range p.Interfaces {
 			cfgProgs[ref] = append(cfgProgs[ref], prog)
 		}
 	}
-	plans := make(map[string]chain.Sync)
+	return cfgProgs, nil
+}
+
+// chainJob is one interface's chain change in an apply: an interface of
+// the config (itf set) or one that left it (itf nil: the daemon's programs
+// go from root).
+type chainJob struct {
+	ref  string
+	itf  *config.Interface
+	root *dispatcher.Root
+	plan chain.Sync
+}
+
+// chainJobs plans every interface's chain: the config's interfaces in
+// config order, then those that left the config.
+func (d *Daemon) chainJobs(cfg *config.Config, cfgProgs map[string]dispatcher.Chain, next map[instKey]*instance) ([]chainJob, error) {
+	var jobs []chainJob
 	for i := range cfg.Interfaces {
 		itf := &cfg.Interfaces[i]
 		plan, err := buildPlan(cfg, itf, cfgProgs[itf.Ref()], next)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		plans[itf.Ref()] = plan
+		jobs = append(jobs, chainJob{ref: itf.Ref(), itf: itf, plan: plan})
 	}
+	for ref, root := range d.roots {
+		if cfg.Interface(ref) == nil {
+			jobs = append(jobs, chainJob{ref: ref, root: root})
+		}
+	}
+	return jobs, nil
+}
 
-	// Chains, interface by interface, in config order; then the interfaces
-	// that left the config lose the daemon's programs.
-	change := func(ref string, root *dispatcher.Root, plan chain.Sync) error {
-		u, err := applyPlan(root, plan)
-		if err != nil {
-			return fmt.Errorf("interface %s: %w", ref, err)
-		}
-		d.logEvicted(ref, u)
-		if u.Changed {
-			t.applied = append(t.applied, applied{ref, root, u})
-			d.log.Info("chain updated", "interface", ref, "programs", len(plan.Owned))
-			crashPoint(CrashInterfaceApplied)
-		}
-		return nil
+// applyWorkers is how many interfaces' chains an apply changes at once.
+// Each change is mostly the kernel's work (verifying and loading programs,
+// swapping the root) and waits on it (RCU grace periods), so a few more
+// than the CPUs keep them busy.
+func applyWorkers() int {
+	return min(max(2*runtime.GOMAXPROCS(0), 2), 8)
+}
+
+// applyChains changes every job's chain, applyWorkers at a time; jobs are
+// started in order. On failure no further job starts and it returns the
+// error of the first job in order that failed: every job before it was
+// changed (abort undoes them with everything else the apply did), as when
+// the interfaces were changed one after another; jobs after it that were
+// already under way finish, and are undone too.
+func (t *txn) applyChains(cfg *config.Config, jobs []chainJob) error {
+	var (
+		next   atomic.Int64
+		mu     sync.Mutex
+		failed = len(jobs) // the first job in order that failed
+		errs   = make([]error, len(jobs))
+		wg     sync.WaitGroup
+	)
+	for range min(applyWorkers(), len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) {
+					return
+				}
+				mu.Lock()
+				stop := i > failed
+				mu.Unlock()
+				if stop {
+					return
+				}
+				if err := t.applyChain(cfg, &jobs[i]); err != nil {
+					mu.Lock()
+					errs[i], failed = err, min(failed, i)
+					mu.Unlock()
+				}
+			}
+		}()
 	}
-	for i := range cfg.Interfaces {
-		itf := &cfg.Interfaces[i]
-		root, created, err := d.rootFor(cfg, itf)
+	wg.Wait()
+	if failed < len(jobs) {
+		return errs[failed]
+	}
+	return nil
+}
+
+// applyChain changes one job's chain, on the root the daemon holds or on
+// one it opens (attaching it when the interface has none). Safe for
+// concurrent use on distinct interfaces.
+func (t *txn) applyChain(cfg *config.Config, j *chainJob) error {
+	d := t.d
+	root := j.root
+	if j.itf != nil {
+		r, created, err := d.rootFor(cfg, j.itf)
 		if err != nil {
 			return err
 		}
 		if created {
-			t.newRoots[itf.Ref()] = root
+			t.mu.Lock()
+			t.newRoots[j.ref] = r
+			t.mu.Unlock()
 			crashPoint(CrashRootOpened)
-		} else if old := d.cfg.Interface(itf.Ref()); old != nil && old.Mode != itf.Mode {
-			d.log.Warn("mode changes apply when the root is created; detach the interface to change it", "interface", itf.Ref(), "mode", itf.Mode, "was", old.Mode)
+		} else if old := d.cfg.Interface(j.ref); old != nil && old.Mode != j.itf.Mode {
+			d.log.Warn("mode changes apply when the root is created; detach the interface to change it", "interface", j.ref, "mode", j.itf.Mode, "was", old.Mode)
 		}
-		if err := change(itf.Ref(), root, plans[itf.Ref()]); err != nil {
-			return err
-		}
+		root = r
 	}
-	var gone []string
-	for ref, root := range d.roots {
-		if cfg.Interface(ref) != nil {
-			continue
-		}
-		if err := change(ref, root, chain.Sync{}); err != nil {
-			return err
-		}
-		gone = append(gone, ref)
+	u, err := applyPlan(root, j.plan)
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", j.ref, err)
 	}
-	crashPoint(CrashChainsApplied)
+	d.logEvicted(j.ref, u)
+	if u.Changed {
+		t.mu.Lock()
+		t.applied = append(t.applied, applied{j.ref, root, u})
+		t.mu.Unlock()
+		d.log.Info("chain updated", "interface", j.ref, "programs", len(j.plan.Owned))
+		crashPoint(CrashInterfaceApplied)
+	}
+	return nil
+}
 
-	// Plugins get their maps once their programs are in the chains; running
-	// ones with new settings get those.
-	roots := func(ref string) *dispatcher.Root {
-		if r := t.newRoots[ref]; r != nil {
-			return r
-		}
-		return d.roots[ref]
+// root returns the root of ref in the apply: one it opened or the one the
+// daemon holds.
+func (t *txn) root(ref string) *dispatcher.Root {
+	if r := t.newRoots[ref]; r != nil {
+		return r
 	}
-	for _, in := range fresh {
-		if err := configureOn(ctx, roots(in.key.iface), in); err != nil {
+	return t.d.roots[ref]
+}
+
+// configurePlugins hands new plugin processes their maps (their programs
+// are in the chains now) and running ones with new settings those.
+func (t *txn) configurePlugins(ctx context.Context, p *pluginPlan) error {
+	for _, in := range p.fresh {
+		if err := configureOn(ctx, t.root(in.key.iface), in); err != nil {
 			return err
 		}
 	}
 	for _, old := range t.settings {
-		if err := old.proc.ConfigureSettings(ctx, next[old.key].cfg.Settings); err != nil {
+		if err := old.proc.ConfigureSettings(ctx, p.next[old.key].cfg.Settings); err != nil {
 			return pluginError(old.cfg.Name, old.key.iface, err)
 		}
 	}
-	crashPoint(CrashConfigured)
+	return nil
+}
 
-	// Commit: stop the processes nobody needs any more, forget interfaces
-	// that left the config, and take the new state.
+// commit takes the apply's state: it stops the processes nobody needs any
+// more, forgets the interfaces that left the config, keeps the roots the
+// apply opened, and restarts kept instances that were not running.
+func (d *Daemon) commit(t *txn, p *pluginPlan, jobs []chainJob, cfgProgs map[string]dispatcher.Chain, cfg, src *config.Config) {
 	for k, old := range d.instances {
-		if in := next[k]; old.proc != nil && (in == nil || in.proc != old.proc) {
+		if in := p.next[k]; old.proc != nil && (in == nil || in.proc != old.proc) {
 			proc := old.proc
 			old.proc = nil // its exit is expected
 			proc.Kill()
 			d.log.Info("plugin stopped", "plugin", k.plugin, "interface", k.iface)
 		}
 	}
-	for _, ref := range gone {
-		d.roots[ref].Close()
-		delete(d.roots, ref)
+	for _, j := range jobs {
+		if j.itf == nil {
+			d.roots[j.ref].Close()
+			delete(d.roots, j.ref)
+		}
 	}
 	for ref, r := range t.newRoots {
 		d.roots[ref] = r
 	}
-	d.instances = next
+	d.instances = p.next
 	d.cfgProgs = cfgProgs
 	d.cfg = cfg
 	d.committed(cfg)
 	d.source = src
-	for _, in := range revive {
+	for _, in := range p.revive {
 		in.reviving, in.restarts = true, 0
 		d.scheduleRestart(in, 0)
 	}
-	crashPoint(CrashReconciled)
-	d.syncProfiles()
-	return nil
 }
 
 // buildPlan computes what the daemon wants on one interface: the config's

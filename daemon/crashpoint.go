@@ -13,12 +13,13 @@ const (
 	// validated their settings; no chain has changed.
 	CrashPluginsStarted = "plugins-started"
 	// CrashRootOpened: an interface's root is opened, or attached when it
-	// had none; its chain has not changed yet. Reached once per interface
-	// the daemon did not hold.
+	// had none; its chain has not changed yet (other interfaces' may have:
+	// the apply changes several at once). Reached once per interface the
+	// daemon did not hold.
 	CrashRootOpened = "root-opened"
-	// CrashInterfaceApplied: one interface's chain is swapped; the
-	// interfaces after it in the config are not. Reached once per changed
-	// interface.
+	// CrashInterfaceApplied: one interface's chain is swapped. Reached
+	// once per changed interface; the apply changes several interfaces at
+	// once, so others may be swapped too, or be under way.
 	CrashInterfaceApplied = "interface-applied"
 	// CrashChainsApplied: every chain follows the config (interfaces that
 	// left it have lost the daemon's programs); new plugins have not been

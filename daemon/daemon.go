@@ -66,7 +66,9 @@ type Options struct {
 	// still attached and runs the dispatcher the daemon last saw: a root
 	// detached from outside is re-attached within this interval plus the
 	// repair (the kernel sends no event for a bpf_link's detach). Default
-	// 250ms; negative disables the watch.
+	// 250ms; with more roots than 250 a second at this interval, the
+	// interval grows with their number, to at most 1s (drift.go:
+	// rootWatchRate). Negative disables the watch.
 	RootWatchInterval time.Duration
 	// NoLinkEvents skips the netlink link subscriptions that trigger a
 	// drift check at once; with a negative DriftInterval the daemon then

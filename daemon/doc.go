@@ -19,8 +19,8 @@
 // socket's Reload request that `xdpchain reload` sends: one at a time in
 // the daemon's loop, triggers queued together coalesced into one, see
 // reload.go) the daemon starts the plugins the config adds or changes, reads every program object, and changes each
-// interface's chain with one atomic swap (dispatcher.Root.Update). If any
-// step fails, nothing changes: interfaces already swapped are swapped back,
+// interface's chain with one atomic swap (dispatcher.Root.Update), several
+// interfaces at once (apply.go: applyChains). If any step fails, nothing changes: interfaces already swapped are swapped back,
 // new plugin processes are stopped, and the previous config stays in force.
 //
 // # Self-healing

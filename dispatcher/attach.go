@@ -58,17 +58,24 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 		return err
 	}
 	r.link = l
-	if err := l.Pin(r.pins.link()); err != nil {
-		l.Close()
-		return fmt.Errorf("pinning root link: %w", err)
-	}
+	// The state first, then the link's pin: a process killed in between
+	// leaves state without a pinned link, which the next one starts over
+	// from (the link went with the process, and the root with it); the
+	// other way round it would leave a root attached without state, damaged.
 	st := r.newState(mode, mech, reason)
 	st.DispatcherID, err = programID(prog)
 	if err != nil {
 		return err
 	}
 	if err := writeState(r.pins.stateFile(), st); err != nil {
+		l.Close()
+		r.link = nil
 		return fmt.Errorf("writing state: %w", err)
+	}
+	if err := l.Pin(r.pins.link()); err != nil {
+		l.Close()
+		r.link = nil
+		return fmt.Errorf("pinning root link: %w", err)
 	}
 	r.st = st
 	return nil
