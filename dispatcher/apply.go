@@ -284,7 +284,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		if old, had := prev[sl.Name]; had {
 			total = old.Total.plus(retired[sl.Name]) // counts follow the program
 		}
-		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
+		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs), DeviceBound: sl.dev != nil})
 	}
 	crashPoint(CrashBuilt)
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
