@@ -381,7 +381,7 @@ func interfaceToProto(s *dispatcher.InterfaceStatus) *controlpb.InterfaceStatus 
 		Name: s.Name, Ifindex: int32(s.Ifindex), Netns: s.NetNS, NetnsInode: s.NetNSInode, Mode: string(s.Mode),
 		Mechanism: string(s.Mechanism), MechanismReason: s.MechanismReason, LinkId: s.LinkID, DispatcherId: s.DispatcherID,
 		Generation: s.Generation, Revision: s.Revision, Fallthrough: s.Fallthrough, FallthroughPackets: s.FallthroughPackets,
-		Damaged: s.Damaged,
+		Damaged: s.Damaged, DeviceBound: s.DeviceBound,
 	}
 	if s.Foreign != nil {
 		out.Foreign = &controlpb.Instance{StateDir: s.Foreign.StateDir, Id: s.Foreign.ID}
@@ -389,7 +389,7 @@ func interfaceToProto(s *dispatcher.InterfaceStatus) *controlpb.InterfaceStatus 
 	for _, p := range s.Programs {
 		out.Programs = append(out.Programs, &controlpb.ProgramStatus{
 			Slot: int32(p.Slot), Name: p.Name, Priority: int32(p.Priority), ProceedOn: p.ProceedOn, Allowed: p.Allowed,
-			Shadow: p.Shadow, Program: p.Program, ProgramId: p.ProgramID, Placement: p.Placement, CallReason: p.CallReason,
+			Shadow: p.Shadow, Program: p.Program, ProgramId: p.ProgramID, AloneId: p.AloneID, DeviceBound: p.DeviceBound, Placement: p.Placement, CallReason: p.CallReason,
 			Xskmap: p.XSKMap, AdoptedId: p.AdoptedID, Owner: p.Owner, Version: p.Version, ObjectSha256: p.Object,
 			Stats: &controlpb.Stats{Aborted: p.Stats.Aborted, Drop: p.Stats.Drop, Pass: p.Stats.Pass, Tx: p.Stats.TX,
 				Redirect: p.Stats.Redirect, Invalid: p.Stats.Invalid, Denied: p.Stats.Denied},
@@ -403,7 +403,7 @@ func interfaceFromProto(s *controlpb.InterfaceStatus) dispatcher.InterfaceStatus
 		Name: s.GetName(), Ifindex: int(s.GetIfindex()), NetNS: s.GetNetns(), NetNSInode: s.GetNetnsInode(),
 		Mode: dispatcher.Mode(s.GetMode()), Mechanism: dispatcher.MechanismKind(s.GetMechanism()), MechanismReason: s.GetMechanismReason(),
 		LinkID: s.GetLinkId(), DispatcherID: s.GetDispatcherId(), Generation: s.GetGeneration(), Revision: s.GetRevision(),
-		Fallthrough: s.GetFallthrough(), FallthroughPackets: s.GetFallthroughPackets(), Damaged: s.GetDamaged(),
+		Fallthrough: s.GetFallthrough(), FallthroughPackets: s.GetFallthroughPackets(), Damaged: s.GetDamaged(), DeviceBound: s.GetDeviceBound(),
 		Programs: []dispatcher.ProgramStatus{},
 	}
 	if f := s.GetForeign(); f != nil {
@@ -417,7 +417,7 @@ func interfaceFromProto(s *controlpb.InterfaceStatus) dispatcher.InterfaceStatus
 		}
 		out.Programs = append(out.Programs, dispatcher.ProgramStatus{
 			Slot: int(p.GetSlot()), Name: p.GetName(), Priority: int(p.GetPriority()), ProceedOn: proceedOn, Allowed: p.GetAllowed(),
-			Shadow: p.GetShadow(), Program: p.GetProgram(), ProgramID: p.GetProgramId(), Placement: p.GetPlacement(), CallReason: p.GetCallReason(),
+			Shadow: p.GetShadow(), Program: p.GetProgram(), ProgramID: p.GetProgramId(), AloneID: p.GetAloneId(), DeviceBound: p.GetDeviceBound(), Placement: p.GetPlacement(), CallReason: p.GetCallReason(),
 			XSKMap: p.GetXskmap(), AdoptedID: p.GetAdoptedId(), Owner: p.GetOwner(), Version: p.GetVersion(), Object: p.GetObjectSha256(),
 			Stats: dispatcher.Stats{Aborted: st.GetAborted(), Drop: st.GetDrop(), Pass: st.GetPass(), TX: st.GetTx(),
 				Redirect: st.GetRedirect(), Invalid: st.GetInvalid(), Denied: st.GetDenied()},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -95,11 +96,11 @@ func TestStatusCrossesTheSocket(t *testing.T) {
 		Interfaces: []dispatcher.InterfaceStatus{{
 			Name: "eth0", Ifindex: 3, NetNS: "blue", NetNSInode: 4026531840, Mode: dispatcher.ModeNative,
 			Mechanism: dispatcher.Inline, MechanismReason: "why", LinkID: 7, DispatcherID: 8, Generation: 9, Revision: 10,
-			Fallthrough: "pass", FallthroughPackets: 11,
+			Fallthrough: "pass", FallthroughPackets: 11, DeviceBound: true,
 			Programs: []dispatcher.ProgramStatus{{
 				Slot: 0, Name: "a", Priority: 10, ProceedOn: []string{"pass"}, Allowed: []string{"drop", "pass"}, Shadow: true,
 				Program: "xdp_a", ProgramID: 12, Placement: "call", CallReason: "stack", XSKMap: "/sys/fs/bpf/x", AdoptedID: 13,
-				Owner: "plugin:a", Version: "1.0", Object: "abc",
+				Owner: "plugin:a", Version: "1.0", Object: "abc", AloneID: 14, DeviceBound: true,
 				Stats: dispatcher.Stats{Aborted: 1, Drop: 2, Pass: 3, TX: 4, Redirect: 5, Invalid: 6, Denied: 7},
 			}},
 		}, {
@@ -114,6 +115,11 @@ func TestStatusCrossesTheSocket(t *testing.T) {
 			Settings: map[string]any{"rate": float64(10), "names": []any{"x"}}, SecretSettings: []string{"key"},
 		}, {Name: "b", Interface: "eth0", State: StateFailed}},
 	}
+	// The first interface and its program set every field (but the
+	// damaged and foreign ones, which the third has), so that a field added
+	// to the library's status and not to the wire fails here.
+	requireAllSet(t, st.Interfaces[0], "Damaged", "Foreign")
+	requireAllSet(t, st.Interfaces[0].Programs[0], "Slot")
 	wire, err := StatusToProto(st)
 	if err != nil {
 		t.Fatal(err)
@@ -135,5 +141,21 @@ func TestStatusCrossesTheSocket(t *testing.T) {
 	}
 	if _, err := StatusFromProto(&controlpb.StatusResponse{}); err == nil {
 		t.Error("a response without a status read without error")
+	}
+}
+
+// requireAllSet fails t when a field of the struct v, other than those
+// named in except, has its zero value.
+func requireAllSet(t *testing.T, v any, except ...string) {
+	t.Helper()
+	rv := reflect.ValueOf(v)
+	for i := 0; i < rv.NumField(); i++ {
+		f := rv.Type().Field(i)
+		if slices.Contains(except, f.Name) {
+			continue
+		}
+		if rv.Field(i).IsZero() {
+			t.Errorf("%s.%s is not set in the test's status: set it, and carry it across the socket", rv.Type().Name(), f.Name)
+		}
 	}
 }

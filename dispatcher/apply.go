@@ -318,7 +318,7 @@ func (r *Root) nextState(g *generation, c *change) (*state, error) {
 		if old, had := c.prev[sl.Name]; had {
 			total = old.Total.plus(retired[sl.Name]) // counts follow the program
 		}
-		next.Programs = append(next.Programs, programState{programRecord: recordOf(p), Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Alone: sl.kept.digest, AloneID: sl.kept.id, Stack: sl.frames, Placement: sl.placed, CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
+		next.Programs = append(next.Programs, programState{programRecord: recordOf(p), Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Alone: sl.kept.digest, AloneID: sl.kept.id, Stack: sl.frames, Placement: sl.placed, CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs), DeviceBound: sl.dev != nil})
 	}
 	return next, nil
 }

@@ -3,33 +3,18 @@ package dispatcher_test
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
 )
-
-// requireDeviceKfuncs skips, with the kernel's word, where the kernel has
-// no XDP metadata kfuncs (they came in 6.3: Debian's 6.1 lacks them).
-func requireDeviceKfuncs(t *testing.T) {
-	t.Helper()
-	spec, err := btf.LoadKernelSpec()
-	if err != nil {
-		t.Skipf("no kernel BTF to look the XDP metadata kfuncs up in: %v", err)
-	}
-	for _, fn := range []string{"bpf_xdp_metadata_rx_hash", "bpf_xdp_metadata_rx_timestamp"} {
-		var f *btf.Func
-		if err := spec.TypeByName(fn, &f); err != nil {
-			t.Skipf("the kernel's BTF has no kfunc %s (XDP hints need Linux 6.3 or later): %v", fn, err)
-		}
-	}
-}
 
 // hints are devbound's .bss counters.
 type hints struct{ seen, hashed, stamped uint64 }
@@ -97,7 +82,7 @@ func devBoundAlone(t *testing.T, f *fixture) (*ebpf.Map, func()) {
 // are dropped and counted, and the program before it still drops its port.
 func TestDeviceBoundProgram(t *testing.T) {
 	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
-		requireDeviceKfuncs(t)
+		testutil.RequireDeviceKfuncs(t)
 		f := newFixture(t, mech)
 		const n = 20
 
@@ -112,7 +97,14 @@ func TestDeviceBoundProgram(t *testing.T) {
 		}
 
 		r := f.attach(t)
-		add(t, r, program(t, testprogs.DropPort, "dropport"), program(t, testprogs.DevBound, "devbound"))
+		add(t, r, program(t, testprogs.DropPort, "dropport"))
+		if status(t, r).DeviceBound {
+			t.Error("status says a chain without XDP hints programs is device-bound")
+		}
+		add(t, r, program(t, testprogs.DevBound, "devbound"))
+		if !status(t, r).DeviceBound {
+			t.Error("status does not say the chain holding devbound is device-bound")
+		}
 		paths, err := r.ProgramMaps("devbound")
 		if err != nil {
 			t.Fatal(err)
@@ -159,6 +151,20 @@ func TestDeviceBoundProgram(t *testing.T) {
 		if got := readHints(t, bss).sub(before); got != alone {
 			t.Errorf("devbound after a chain change: %+v, alone %+v", got, alone)
 		}
+		if !status(t, r).DeviceBound {
+			t.Error("status does not say the changed chain is device-bound")
+		}
+
+		// Without it the chain is bound no more.
+		if _, err := r.Update(func(s *dispatcher.Spec) error {
+			s.Programs = slices.DeleteFunc(s.Programs, func(p dispatcher.Program) bool { return p.Name == "devbound" })
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if status(t, r).DeviceBound {
+			t.Error("status says the chain is device-bound after devbound left it")
+		}
 	})
 }
 
@@ -167,7 +173,7 @@ func TestDeviceBoundProgram(t *testing.T) {
 // by name, saying why, and the chain stays as it was.
 func TestDeviceBoundProgramGenericMode(t *testing.T) {
 	mechtest.Require(t, dispatcher.Inline)
-	requireDeviceKfuncs(t)
+	testutil.RequireDeviceKfuncs(t)
 	f := newFixture(t, dispatcher.Inline)
 	opts := f.opts()
 	opts.Mode = dispatcher.ModeSKB

@@ -241,6 +241,10 @@ type programState struct {
 	CallReason string `json:"call_reason,omitempty"`
 	// XSKMap names the program's XSKMAP, if it has one (xsk.go).
 	XSKMap string `json:"xskmap,omitempty"`
+	// DeviceBound: the program is bound to the interface, and so its
+	// generation (devbound.go). Absent in states written before it was
+	// recorded: such a chain shows as unbound until its next change.
+	DeviceBound bool `json:"device_bound,omitempty"`
 }
 
 // stateVersion is the format this build writes. Format 2 counts each

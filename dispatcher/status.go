@@ -18,11 +18,16 @@ import (
 // InterfaceStatus describes one interface's root and chain. Its JSON form
 // is what `xdpchain status --json` prints.
 type InterfaceStatus struct {
-	Name            string        `json:"name"`
-	Ifindex         int           `json:"ifindex"`
-	NetNS           string        `json:"netns,omitempty"`
-	NetNSInode      uint64        `json:"netns_inode"`
-	Mode            Mode          `json:"mode"`
+	Name       string `json:"name"`
+	Ifindex    int    `json:"ifindex"`
+	NetNS      string `json:"netns,omitempty"`
+	NetNSInode uint64 `json:"netns_inode"`
+	Mode       Mode   `json:"mode"`
+	// DeviceBound: the chain is bound to the interface because a program
+	// of it is (reads XDP hints, devbound.go): its root was loaded with
+	// BPF_F_XDP_DEV_BOUND_ONLY, runs only there, in native mode, and
+	// cannot be run by BPF_PROG_TEST_RUN.
+	DeviceBound     bool          `json:"device_bound,omitempty"`
 	Mechanism       MechanismKind `json:"mechanism"`
 	MechanismReason string        `json:"mechanism_reason,omitempty"`
 	LinkID          uint32        `json:"link_id"`
@@ -81,6 +86,9 @@ type ProgramStatus struct {
 	// there by RX queue), when it has one: the built-in AF_XDP program's,
 	// or an application's own redirect program's.
 	XSKMap string `json:"xskmap,omitempty"`
+	// DeviceBound: the program reads XDP hints (bpf_xdp_metadata_*
+	// kfuncs), so it and its chain are bound to the interface.
+	DeviceBound bool `json:"device_bound,omitempty"`
 	// AdoptedID is the kernel ID of an adopted program (Adopt): the
 	// program the slot tail-calls, which runs as it did before xdpchain.
 	AdoptedID uint32 `json:"adopted_id,omitempty"`
@@ -184,21 +192,22 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	for i, ps := range st.Programs {
 		s := counts[i]
 		p := ProgramStatus{
-			Slot:       i,
-			Name:       ps.Name,
-			Priority:   ps.Priority,
-			ProceedOn:  ps.ProceedOn.Strings(),
-			Shadow:     ps.Shadow,
-			Program:    ps.ProgramName,
-			ProgramID:  ps.ProgramID,
-			AloneID:    ps.AloneID,
-			Placement:  ps.Placement,
-			CallReason: ps.CallReason,
-			XSKMap:     pd.xskMapPath(ps.Name, ps.XSKMap),
-			Owner:      ps.Owner,
-			Version:    ps.Version,
-			Object:     ps.Object,
-			Stats:      s,
+			Slot:        i,
+			Name:        ps.Name,
+			Priority:    ps.Priority,
+			ProceedOn:   ps.ProceedOn.Strings(),
+			Shadow:      ps.Shadow,
+			Program:     ps.ProgramName,
+			ProgramID:   ps.ProgramID,
+			AloneID:     ps.AloneID,
+			Placement:   ps.Placement,
+			CallReason:  ps.CallReason,
+			XSKMap:      pd.xskMapPath(ps.Name, ps.XSKMap),
+			Owner:       ps.Owner,
+			Version:     ps.Version,
+			Object:      ps.Object,
+			DeviceBound: ps.DeviceBound,
+			Stats:       s,
 		}
 		if ps.Allowed != 0 {
 			p.Allowed = ps.Allowed.Strings()
@@ -209,6 +218,7 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 				prog.Close()
 			}
 		}
+		out.DeviceBound = out.DeviceBound || p.DeviceBound
 		out.Programs = append(out.Programs, p)
 	}
 	return out, nil

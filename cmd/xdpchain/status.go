@@ -154,8 +154,12 @@ func printStatus(w io.Writer, doc statusDoc) {
 			fmt.Fprintf(tw, "%s (ifindex %d, netns %s): link %d, dispatcher %d: %s\n", s.DisplayName(), s.Ifindex, ns, s.LinkID, s.DispatcherID, doc.notes[i])
 			continue
 		}
-		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode, %s (%s), link %d, dispatcher %d, revision %d\n",
-			s.Name, s.Ifindex, ns, s.Mode, s.Mechanism, s.MechanismReason, s.LinkID, s.DispatcherID, s.Revision)
+		bound := ""
+		if s.DeviceBound {
+			bound = ", bound to the device"
+		}
+		fmt.Fprintf(tw, "%s (ifindex %d, netns %s): %s mode%s, %s (%s), link %d, dispatcher %d, revision %d\n",
+			s.Name, s.Ifindex, ns, s.Mode, bound, s.Mechanism, s.MechanismReason, s.LinkID, s.DispatcherID, s.Revision)
 		fmt.Fprintln(tw, "  SLOT\tNAME\tPRIO\tPROCEED-ON\tPLACED\tPROG-ID\tALONE-ID\tOWNER\tVERSION\tPROCESS\tABORTED\tDROP\tPASS\tTX\tREDIRECT\tINVALID\tDENIED\t")
 		for j, p := range s.Programs {
 			id, alone := "-", "-"
@@ -200,6 +204,9 @@ func printStatus(w io.Writer, doc statusDoc) {
 		for j, p := range s.Programs {
 			if p.CallReason != "" {
 				fmt.Fprintf(tw, "  slot %d (%s) %s\n", p.Slot, p.Name, p.CallReason)
+			}
+			if p.DeviceBound {
+				fmt.Fprintf(tw, "  slot %d (%s) reads XDP hints (bpf_xdp_metadata_* kfuncs): it binds the chain to %s, which runs only there, in native mode\n", p.Slot, p.Name, s.Name)
 			}
 			if p.AdoptedID != 0 {
 				fmt.Fprintf(tw, "  slot %d (%s) adopted: tail-calls program %d\n", p.Slot, p.Name, p.AdoptedID)

@@ -10,6 +10,7 @@ import (
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
@@ -122,4 +123,47 @@ func TestStatusEmpty(t *testing.T) {
 		t.Errorf("status of an interface without root: %s", line)
 	}
 	c.mustFail(t, "status", "--netns", c.recv.Name, c.iface(), "extra-arg")
+}
+
+// TestStatusDeviceBound: a chain holding a program that reads XDP hints is
+// bound to the device, and status says so, in JSON (the interface's and
+// the program's device_bound) and in the table; a chain without one is not.
+func TestStatusDeviceBound(t *testing.T) {
+	vmtest.LogWhere(t)
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+		testutil.RequireDeviceKfuncs(t)
+		c := newCLI(t, mech)
+		ns := c.recv.Name
+		c.mustRun(t, "load", "--netns", ns, "--mechanism", string(mech), c.iface(), c.obj(testprogs.DropPort))
+		if itf := c.status(t); itf["device_bound"] != nil {
+			t.Errorf("a chain without XDP hints programs: device_bound %v", itf["device_bound"])
+		}
+		if table := c.mustRun(t, "status", "--netns", ns, c.iface()); strings.Contains(table, "bound to the device") {
+			t.Errorf("the table of an unbound chain says bound:\n%s", table)
+		}
+
+		c.mustRun(t, "load", "--netns", ns, c.iface(), c.obj(testprogs.DevBound))
+		itf := c.status(t)
+		if itf["device_bound"] != true {
+			t.Errorf("the chain holding devbound: device_bound %v, want true", itf["device_bound"])
+		}
+		slot := -1
+		for i, p := range programs(itf) {
+			if want := p["name"] == testprogs.DevBound; (p["device_bound"] == true) != want {
+				t.Errorf("program %v: device_bound %v", p["name"], p["device_bound"])
+			} else if want {
+				slot = i
+			}
+		}
+		table := c.mustRun(t, "status", "--netns", ns, c.iface())
+		for _, want := range []string{"native mode, bound to the device, " + string(mech), fmt.Sprintf("slot %d (devbound) reads XDP hints", slot)} {
+			if !strings.Contains(table, want) {
+				t.Errorf("status table lacks %q:\n%s", want, table)
+			}
+		}
+		// It still filters: devbound drops its port.
+		if got := c.udp(t, testprogs.DevBoundPortDrop, 4, false); got != 0 {
+			t.Errorf("%d of 4 datagrams to devbound's drop port arrived", got)
+		}
+	})
 }

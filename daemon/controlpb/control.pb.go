@@ -214,8 +214,11 @@ type InterfaceStatus struct {
 	Programs           []*ProgramStatus `protobuf:"bytes,14,rep,name=programs,proto3" json:"programs,omitempty"`
 	// damaged says why the root cannot be read; foreign names the other
 	// xdpchain instance that manages it. Then only the kernel's facts are set.
-	Damaged       string    `protobuf:"bytes,15,opt,name=damaged,proto3" json:"damaged,omitempty"`
-	Foreign       *Instance `protobuf:"bytes,16,opt,name=foreign,proto3" json:"foreign,omitempty"`
+	Damaged string    `protobuf:"bytes,15,opt,name=damaged,proto3" json:"damaged,omitempty"`
+	Foreign *Instance `protobuf:"bytes,16,opt,name=foreign,proto3" json:"foreign,omitempty"`
+	// device_bound: the chain is bound to the interface (a program of it
+	// reads XDP hints).
+	DeviceBound   bool `protobuf:"varint,17,opt,name=device_bound,json=deviceBound,proto3" json:"device_bound,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -362,6 +365,13 @@ func (x *InterfaceStatus) GetForeign() *Instance {
 	return nil
 }
 
+func (x *InterfaceStatus) GetDeviceBound() bool {
+	if x != nil {
+		return x.DeviceBound
+	}
+	return false
+}
+
 // Instance is an xdpchain instance: its state directory and ID.
 type Instance struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -428,14 +438,18 @@ type ProgramStatus struct {
 	ProgramId uint32                 `protobuf:"varint,8,opt,name=program_id,json=programId,proto3" json:"program_id,omitempty"`
 	// placement is "inline", "call" or "freplace"; call_reason says why an
 	// inline chain calls it.
-	Placement     string `protobuf:"bytes,9,opt,name=placement,proto3" json:"placement,omitempty"`
-	CallReason    string `protobuf:"bytes,10,opt,name=call_reason,json=callReason,proto3" json:"call_reason,omitempty"`
-	Xskmap        string `protobuf:"bytes,11,opt,name=xskmap,proto3" json:"xskmap,omitempty"`
-	AdoptedId     uint32 `protobuf:"varint,12,opt,name=adopted_id,json=adoptedId,proto3" json:"adopted_id,omitempty"`
-	Owner         string `protobuf:"bytes,13,opt,name=owner,proto3" json:"owner,omitempty"`
-	Version       string `protobuf:"bytes,14,opt,name=version,proto3" json:"version,omitempty"`
-	ObjectSha256  string `protobuf:"bytes,15,opt,name=object_sha256,json=objectSha256,proto3" json:"object_sha256,omitempty"`
-	Stats         *Stats `protobuf:"bytes,16,opt,name=stats,proto3" json:"stats,omitempty"`
+	Placement    string `protobuf:"bytes,9,opt,name=placement,proto3" json:"placement,omitempty"`
+	CallReason   string `protobuf:"bytes,10,opt,name=call_reason,json=callReason,proto3" json:"call_reason,omitempty"`
+	Xskmap       string `protobuf:"bytes,11,opt,name=xskmap,proto3" json:"xskmap,omitempty"`
+	AdoptedId    uint32 `protobuf:"varint,12,opt,name=adopted_id,json=adoptedId,proto3" json:"adopted_id,omitempty"`
+	Owner        string `protobuf:"bytes,13,opt,name=owner,proto3" json:"owner,omitempty"`
+	Version      string `protobuf:"bytes,14,opt,name=version,proto3" json:"version,omitempty"`
+	ObjectSha256 string `protobuf:"bytes,15,opt,name=object_sha256,json=objectSha256,proto3" json:"object_sha256,omitempty"`
+	Stats        *Stats `protobuf:"bytes,16,opt,name=stats,proto3" json:"stats,omitempty"`
+	// alone_id is the kernel ID of the program as verified alone, kept while
+	// a chain runs it; its run counts are not xdpchain's (see stats).
+	AloneId       uint32 `protobuf:"varint,17,opt,name=alone_id,json=aloneId,proto3" json:"alone_id,omitempty"`
+	DeviceBound   bool   `protobuf:"varint,18,opt,name=device_bound,json=deviceBound,proto3" json:"device_bound,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -580,6 +594,20 @@ func (x *ProgramStatus) GetStats() *Stats {
 		return x.Stats
 	}
 	return nil
+}
+
+func (x *ProgramStatus) GetAloneId() uint32 {
+	if x != nil {
+		return x.AloneId
+	}
+	return 0
+}
+
+func (x *ProgramStatus) GetDeviceBound() bool {
+	if x != nil {
+		return x.DeviceBound
+	}
+	return false
 }
 
 // Stats are a program's packet counts by verdict.
@@ -2236,7 +2264,7 @@ const file_control_proto_rawDesc = "" +
 	"interfaces\x18\x02 \x03(\v2$.xdpchain.control.v1.InterfaceStatusR\n" +
 	"interfaces\x12;\n" +
 	"\aplugins\x18\x03 \x03(\v2!.xdpchain.control.v1.PluginStatusR\aplugins\x12#\n" +
-	"\rsettings_salt\x18\x04 \x01(\tR\fsettingsSalt\"\xb3\x04\n" +
+	"\rsettings_salt\x18\x04 \x01(\tR\fsettingsSalt\"\xd6\x04\n" +
 	"\x0fInterfaceStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x14\n" +
@@ -2257,10 +2285,11 @@ const file_control_proto_rawDesc = "" +
 	"\x13fallthrough_packets\x18\r \x01(\x04R\x12fallthroughPackets\x12>\n" +
 	"\bprograms\x18\x0e \x03(\v2\".xdpchain.control.v1.ProgramStatusR\bprograms\x12\x18\n" +
 	"\adamaged\x18\x0f \x01(\tR\adamaged\x127\n" +
-	"\aforeign\x18\x10 \x01(\v2\x1d.xdpchain.control.v1.InstanceR\aforeign\"7\n" +
+	"\aforeign\x18\x10 \x01(\v2\x1d.xdpchain.control.v1.InstanceR\aforeign\x12!\n" +
+	"\fdevice_bound\x18\x11 \x01(\bR\vdeviceBound\"7\n" +
 	"\bInstance\x12\x1b\n" +
 	"\tstate_dir\x18\x01 \x01(\tR\bstateDir\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xda\x03\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\x98\x04\n" +
 	"\rProgramStatus\x12\x12\n" +
 	"\x04slot\x18\x01 \x01(\x05R\x04slot\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -2282,7 +2311,9 @@ const file_control_proto_rawDesc = "" +
 	"\x05owner\x18\r \x01(\tR\x05owner\x12\x18\n" +
 	"\aversion\x18\x0e \x01(\tR\aversion\x12#\n" +
 	"\robject_sha256\x18\x0f \x01(\tR\fobjectSha256\x120\n" +
-	"\x05stats\x18\x10 \x01(\v2\x1a.xdpchain.control.v1.StatsR\x05stats\"\xa7\x01\n" +
+	"\x05stats\x18\x10 \x01(\v2\x1a.xdpchain.control.v1.StatsR\x05stats\x12\x19\n" +
+	"\balone_id\x18\x11 \x01(\rR\aaloneId\x12!\n" +
+	"\fdevice_bound\x18\x12 \x01(\bR\vdeviceBound\"\xa7\x01\n" +
 	"\x05Stats\x12\x18\n" +
 	"\aaborted\x18\x01 \x01(\x04R\aaborted\x12\x12\n" +
 	"\x04drop\x18\x02 \x01(\x04R\x04drop\x12\x12\n" +

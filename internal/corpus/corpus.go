@@ -15,6 +15,7 @@ package corpus
 import (
 	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -56,7 +57,29 @@ type Entry struct {
 	// before it is built.
 	Rewrite   [][2]string `toml:"rewrite"`
 	TailCalls *TailCalls  `toml:"tail_calls"`
-	Features  []string    `toml:"features"`
+	// Put are map elements set after the program is loaded (alone), as
+	// its own loader would configure it; the chain runs start from the
+	// same state.
+	Put []Put `toml:"put"`
+	// Unstable are byte ranges of the program's output that depend on
+	// the time of the run (a SYN cookie changes every minute), left out
+	// of the comparison of output bytes; Why says what they hold.
+	Unstable []Range `toml:"unstable"`
+	Features []string `toml:"features"`
+}
+
+// Put is one map element, key and value in hex as the map holds them.
+type Put struct {
+	Map   string `toml:"map"`
+	Key   string `toml:"key"`
+	Value string `toml:"value"`
+}
+
+// Range is a byte range [Offset, Offset+Size) of an output frame.
+type Range struct {
+	Offset int    `toml:"offset"`
+	Size   int    `toml:"size"`
+	Why    string `toml:"why"`
 }
 
 // TailCalls names a PROG_ARRAY of the program and the object's programs
@@ -91,18 +114,34 @@ func Manifest() ([]Entry, error) {
 			return nil, fmt.Errorf("manifest.toml: program %q twice", e.Name)
 		case e.Build != "selftests" && e.Build != "prebuilt":
 			return nil, fmt.Errorf("manifest.toml: program %q: unknown build %q", e.Name, e.Build)
+		case e.Build == "selftests" && !slices.Contains(kernelSources, e.Package):
+			return nil, fmt.Errorf("manifest.toml: program %q: source package %q: only %v are known", e.Name, e.Package, kernelSources)
+		}
+		for _, p := range e.Put {
+			if _, err := hex.DecodeString(p.Key); err != nil || p.Map == "" {
+				return nil, fmt.Errorf("manifest.toml: program %q: put %+v: want map and hex key and value", e.Name, p)
+			}
+			if _, err := hex.DecodeString(p.Value); err != nil {
+				return nil, fmt.Errorf("manifest.toml: program %q: put %+v: want map and hex key and value", e.Name, p)
+			}
+		}
+		for _, r := range e.Unstable {
+			if r.Offset < 0 || r.Size <= 0 || r.Why == "" {
+				return nil, fmt.Errorf("manifest.toml: program %q: unstable %+v: want offset, size > 0 and why", e.Name, r)
+			}
 		}
 		seen[e.Name] = true
 	}
 	return doc.Program, nil
 }
 
-// kernelSource is the package with the kernel tree, and the tree's top
-// directory in its tarball.
-const (
-	kernelSource = "linux-source-6.1"
-	kernelTree   = "linux-source-6.1"
-)
+// kernelSources are the Debian packages with a kernel tree the corpus
+// builds selftests from; each holds its tree as
+// /usr/src/<package>.tar.xz, whose top directory is the package's name.
+// 6.12's selftests carry fixes the running kernels' verifiers need (its
+// xdp_synproxy's bpf_loop callback converges on verifiers since 6.7; 6.1's
+// does not).
+var kernelSources = []string{"linux-source-6.1", "linux-source-6.12"}
 
 // selftestsDir is the selftests' directory in the kernel tree.
 const selftestsDir = "tools/testing/selftests/bpf"
@@ -115,7 +154,7 @@ func Build(cache, out string, entries []Entry) (map[string]string, error) {
 		return nil, err
 	}
 	objs := map[string]string{}
-	var sources []Entry
+	sources := map[string][]Entry{} // by package
 	for _, e := range entries {
 		if e.Build == "prebuilt" {
 			if _, err := os.Stat(e.Path); err != nil {
@@ -124,13 +163,13 @@ func Build(cache, out string, entries []Entry) (map[string]string, error) {
 			objs[e.Name] = e.Path
 			continue
 		}
-		if e.Package != kernelSource {
-			return nil, fmt.Errorf("%s: source package %q: only %s is known", e.Name, e.Package, kernelSource)
+		if !slices.Contains(kernelSources, e.Package) {
+			return nil, fmt.Errorf("%s: source package %q: only %v are known", e.Name, e.Package, kernelSources)
 		}
-		sources = append(sources, e)
+		sources[e.Package] = append(sources[e.Package], e)
 	}
-	if len(sources) > 0 {
-		tree, err := kernelTreeIn(cache, sources)
+	for pkg, sources := range sources {
+		tree, err := kernelTreeIn(cache, pkg, sources)
 		if err != nil {
 			return nil, err
 		}
@@ -186,10 +225,11 @@ func Built(out string, entries []Entry) (map[string]string, error) {
 	return objs, nil
 }
 
-// kernelTreeIn returns the kernel tree extracted in cache with every file
-// the sources need, downloading the package and extracting what is
-// missing.
-func kernelTreeIn(cache string, sources []Entry) (string, error) {
+// kernelTreeIn returns the kernel tree of the package kernelSource
+// extracted in cache with every file the sources need, downloading the
+// package and extracting what is missing.
+func kernelTreeIn(cache, kernelSource string, sources []Entry) (string, error) {
+	kernelTree := kernelSource
 	tree := filepath.Join(cache, kernelTree)
 	// Each file once: tar extracts a member once and reports a second
 	// mention of it as not found (several programs share a source).

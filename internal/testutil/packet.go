@@ -55,6 +55,9 @@ type TCPHeader struct {
 	Flags    TCPFlags
 	// Window is the receive window; zero means 65535.
 	Window uint16
+	// Options are the header's options as sent, padded with zeros (EOL)
+	// to a multiple of 4 bytes; at most 40 bytes.
+	Options []byte
 }
 
 // EthernetFrame returns an Ethernet frame from PacketSrcMAC to
@@ -156,12 +159,17 @@ func UDPPacket(src, dst netip.AddrPort, payload []byte) []byte {
 // carrying payload, over IPv4 or IPv6 after the addresses' family, with
 // valid lengths and checksums.
 func TCPPacket(src, dst netip.AddrPort, h TCPHeader, payload []byte) []byte {
-	seg := make([]byte, 20, 20+len(payload))
+	opts := (len(h.Options) + 3) &^ 3
+	if opts > 40 {
+		panic(fmt.Sprintf("TCPPacket: %d bytes of options, at most 40 fit", len(h.Options)))
+	}
+	seg := make([]byte, 20+opts, 20+opts+len(payload))
+	copy(seg[20:], h.Options)
 	binary.BigEndian.PutUint16(seg[0:], src.Port())
 	binary.BigEndian.PutUint16(seg[2:], dst.Port())
 	binary.BigEndian.PutUint32(seg[4:], h.Seq)
 	binary.BigEndian.PutUint32(seg[8:], h.Ack)
-	seg[12] = 5 << 4 // data offset: 5 words
+	seg[12] = byte(5+opts/4) << 4 // data offset in words
 	seg[13] = byte(h.Flags)
 	window := h.Window
 	if window == 0 {

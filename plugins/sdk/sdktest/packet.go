@@ -85,7 +85,7 @@ func UDP(src, dst netip.AddrPort, payload []byte) []byte {
 	return testutil.UDPPacket(src, dst, payload)
 }
 
-// TCP returns an Ethernet frame with a TCP segment (20-byte header, no
+// TCP returns an Ethernet frame with a TCP segment (20-byte header and h's
 // options) from src to dst with h's sequence numbers, flags and window,
 // carrying payload, over IPv4 or IPv6 after the addresses' family, with
 // valid lengths and checksums.
