@@ -26,9 +26,8 @@ type Leave struct {
 
 // AdoptOn runs op for actor a (the program's owner) with opts.
 func AdoptOn(op Adopt, a Actor, opts *dispatcher.Options) (*dispatcher.Adopted, error) {
-	o := *opts
-	o.Mechanism = op.Mechanism
-	r, ad, err := dispatcher.Adopt(op.Interface.Name, &o, dispatcher.AdoptOptions{Name: op.Name, Owner: a.Owner().String()})
+	o := withMechanism(opts, op.Mechanism)
+	r, ad, err := dispatcher.Adopt(op.Interface.Name, o, dispatcher.AdoptOptions{Name: op.Name, Owner: a.Owner().String()})
 	if err != nil {
 		return nil, err
 	}

@@ -19,9 +19,18 @@ func OpenForLoad(op Load, a Actor, opts *dispatcher.Options) (*dispatcher.Root, 
 	if err := op.Apply(&dispatcher.Spec{}, a); err != nil {
 		return nil, err
 	}
-	o := *opts
-	o.Mechanism = op.Mechanism
-	return dispatcher.Attach(op.Interface.Name, &o)
+	o := withMechanism(opts, op.Mechanism)
+	return dispatcher.Attach(op.Interface.Name, o)
+}
+
+// withMechanism is opts for a root created with mechanism m.
+func withMechanism(opts *dispatcher.Options, m dispatcher.MechanismKind) *dispatcher.Options {
+	var o dispatcher.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Mechanism = m
+	return &o
 }
 
 // LoadOn performs op on root for the actor in one Root.Update and

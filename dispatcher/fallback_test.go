@@ -21,7 +21,8 @@ func TestFallBackToCalls(t *testing.T) {
 	g := testGeneration(t, true,
 		Program{Name: "c1", Object: testprogs.Object(testprogs.Counter), ProceedOn: DefaultProceedOn},
 		Program{Name: "c2", Object: testprogs.Object(testprogs.Counter), ProceedOn: DefaultProceedOn})
-	g.mech = &inlineMechanism{}
+	m := &inlineMechanism{}
+	g.mech = m
 	if err := g.prepareRoot(); err != nil {
 		t.Fatal(err)
 	}
@@ -30,11 +31,14 @@ func TestFallBackToCalls(t *testing.T) {
 	}
 	// The body's first instruction is kept (its source and BTF line);
 	// the read of r5 goes after it.
-	body := g.slots[1].body
-	g.slots[1].body = append(asm.Instructions{body[0], asm.Mov.Reg(asm.R0, asm.R5)}, body[1:]...)
+	p := m.parts[g.slots[1]]
+	p.body = append(asm.Instructions{p.body[0], asm.Mov.Reg(asm.R0, asm.R5)}, p.body[1:]...)
+	m.parts[g.slots[1]] = p
 	g.rootSpec.Instructions = emitRoot(g, g.rootSpec.Instructions[0])
-	g.rootSpec.Instructions = append(g.rootSpec.Instructions, g.slots[0].rest...)
-	g.rootSpec.Instructions = append(g.rootSpec.Instructions, g.slots[1].rest...)
+	for _, s := range g.slots {
+		_, rest := m.inlined(s)
+		g.rootSpec.Instructions = append(g.rootSpec.Instructions, rest...)
+	}
 
 	prog, err := g.mech.build(g)
 	var refused *inlineRefusedError

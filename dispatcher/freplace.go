@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 )
 
@@ -39,13 +40,15 @@ func (*freplaceMechanism) needsStacks() bool   { return false }
 // is spliced into the root (reasonExtensionTailCall).
 func (*freplaceMechanism) place(g *generation) error {
 	for _, s := range g.slots {
-		s.placed, s.callReason, s.body, s.rest = PlacementFreplace, "", nil, nil
+		s.placed, s.callReason = PlacementFreplace, ""
 		if name := progArrayOf(s); name != "" {
 			s.placed, s.callReason = PlacementCall, fmt.Sprintf(reasonExtensionTailCall, name)
 		}
 	}
 	return nil
 }
+
+func (*freplaceMechanism) inlined(*slot) (_, _ asm.Instructions) { return nil, nil }
 
 func (m *freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 	spec, err := spliceCalled(g)

@@ -63,9 +63,6 @@ type slot struct {
 	// mechanism decides both (mechanism.place).
 	placed     string
 	callReason string
-	// body and rest are an inlined program's entry function, rewritten
-	// for the root, and its other functions (inlineMechanism.place).
-	body, rest asm.Instructions
 	// programID is the program's own kernel ID, when it is a kernel
 	// program of its own (freplace).
 	programID uint32
@@ -241,7 +238,10 @@ func (g *generation) prepareEmitted(ps *ebpf.ProgramSpec) error {
 		insns = append(insns, f.insns...)
 	}
 	for _, s := range g.slots {
-		insns = append(insns, s.rest...)
+		if g.mech != nil {
+			_, rest := g.mech.inlined(s)
+			insns = append(insns, rest...)
+		}
 	}
 	ps.Instructions = insns
 	g.rootSpec = ps

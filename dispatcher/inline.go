@@ -36,7 +36,12 @@ type inlineMechanism struct {
 	// callAll, when not empty, is why every slot is called: the verifier
 	// refused this chain inlined (fallBackToCalls).
 	callAll string
+	// parts are the inlined slots' entry functions, rewritten for the
+	// root, and their other functions (place).
+	parts map[*slot]inlinedParts
 }
+
+type inlinedParts struct{ body, rest asm.Instructions }
 
 func (*inlineMechanism) kind() MechanismKind { return Inline }
 func (*inlineMechanism) needsStacks() bool   { return true }
@@ -46,25 +51,32 @@ func (*inlineMechanism) needsStacks() bool   { return true }
 func (m *inlineMechanism) place(g *generation) error {
 	switch {
 	case m.callAll != "":
+		m.parts = nil
 		callEvery(g, m.callAll)
 		return nil
 	case g.referenceRoot:
+		m.parts = nil
 		callEvery(g, "called: the reference root calls every slot")
 		return nil
 	}
 	planInline(g)
+	m.parts = map[*slot]inlinedParts{}
 	for i, s := range g.slots {
-		s.body, s.rest = nil, nil
 		if !s.inlined() {
 			continue
 		}
-		var err error
-		s.body, s.rest, err = inlineParts(s, i, g.label(fmt.Sprintf("cont%d", i)))
+		body, rest, err := inlineParts(s, i, g.label(fmt.Sprintf("cont%d", i)))
 		if err != nil {
 			return &ProgramError{Program: s.Name, Err: fmt.Errorf("%w: %w", ErrLoad, err)}
 		}
+		m.parts[s] = inlinedParts{body, rest}
 	}
 	return nil
+}
+
+func (m *inlineMechanism) inlined(s *slot) (body, rest asm.Instructions) {
+	p := m.parts[s]
+	return p.body, p.rest
 }
 
 // build loads g as placed. When the verifier refuses a chain with inlined

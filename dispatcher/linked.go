@@ -23,6 +23,8 @@ func (linkedMechanism) place(g *generation) error {
 	return nil
 }
 
+func (linkedMechanism) inlined(*slot) (_, _ asm.Instructions) { return nil, nil }
+
 func (linkedMechanism) build(g *generation) (*ebpf.Program, error) {
 	prog, err := buildSpliced(g)
 	return prog, blameUnprivilegedOn(g, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 )
 
 // mechanism is how a generation's slots get their programs: one
@@ -23,6 +24,10 @@ type mechanism interface {
 	// (slot.placed, slot.callReason): written into the root (inlined),
 	// called, or extended. It loads nothing.
 	place(g *generation) error
+	// inlined returns, for a slot place wrote into the root, its body (the
+	// instructions the root runs in place of a call) and the functions the
+	// body calls; nil for any other slot.
+	inlined(s *slot) (body, rest asm.Instructions)
 	// build loads g's dispatcher with every slot of g.slots filled and
 	// returns it. What it creates is kept by commit or released by abort.
 	build(g *generation) (*ebpf.Program, error)
@@ -89,10 +94,20 @@ func MechanismSupport() []Feature {
 	return append(out, f)
 }
 
+// body is what g's root runs for slot s when s is inlined (its
+// mechanism's inlined), nil otherwise.
+func (g *generation) body(s *slot) asm.Instructions {
+	if g.mech == nil {
+		return nil
+	}
+	body, _ := g.mech.inlined(s)
+	return body
+}
+
 // callEvery places every slot of g called, with reason (empty: none is
 // needed, the mechanism calls every slot).
 func callEvery(g *generation, reason string) {
 	for _, s := range g.slots {
-		s.placed, s.callReason, s.body, s.rest = PlacementCall, reason, nil, nil
+		s.placed, s.callReason = PlacementCall, reason
 	}
 }

@@ -32,6 +32,7 @@ func TestNewerStateLeftAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	m["version"] = stateVersion + 1
+	m["mechanism"] = "teleport" // a mechanism of the later release
 	newer, _ := json.Marshal(m)
 	if err := os.WriteFile(path, newer, 0o600); err != nil {
 		t.Fatal(err)

@@ -481,10 +481,11 @@ const maxUnprivilegedInsns = 4096
 func chainSize(g *generation) int {
 	n := 0
 	for _, s := range g.slots {
-		n += 64 + len(s.body)
-		for _, ins := range s.body {
+		body := g.body(s)
+		n += 64 + len(body)
+		for _, ins := range body {
 			if ins.OpCode.IsDWordLoad() {
-				n++
+				n++ // two raw instructions
 			}
 		}
 	}

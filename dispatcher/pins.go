@@ -263,13 +263,17 @@ func readState(path string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The format first: a later release's state may hold values this
+	// build cannot parse (a mechanism it does not know).
 	var s state
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", path, err)
-	}
-	if s.Version > stateVersion {
+	if err := json.Unmarshal(b, &struct {
+		Version *int `json:"version"`
+	}{&s.Version}); err == nil && s.Version > stateVersion {
 		return nil, fmt.Errorf("%w: %s has state format %d, and this build knows format %d and earlier: change this root with that release or a later one; this one leaves it as it is",
 			ErrNewerState, path, s.Version, stateVersion)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
 	}
 	if s.Version < oldestStateVersion {
 		return nil, fmt.Errorf("%s: state version %d, want %d to %d", path, s.Version, oldestStateVersion, stateVersion)

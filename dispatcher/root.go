@@ -157,7 +157,7 @@ func (e *rootEmitter) slot(i int) {
 	e.emit(asm.Mov.Reg(asm.R1, regCtx).WithSymbol(e.label("slot", i)))
 	e.emit(g.observeInput(i)...) // observe hook
 	if s.inlined() {
-		e.emit(s.body...)
+		e.emit(g.body(s)...)
 	} else {
 		e.emit(asm.Call.Label(slotSymbol(i)))
 	}
@@ -210,10 +210,10 @@ func (e *rootEmitter) continuation(i int) []asm.Instruction {
 		check = check.WithSymbol(e.label("slow", i))
 	}
 	var restore []asm.Instruction
-	if s.inlined() && writesReg(s.body, regCtx) {
+	if s.inlined() && writesReg(g.body(s), regCtx) {
 		restore = append(restore, asm.LoadMem(regCtx, asm.RFP, e.ctxSlot, asm.DWord))
 	}
-	if s.inlined() && g.counters && writesReg(s.body, regCounters) {
+	if s.inlined() && g.counters && writesReg(g.body(s), regCounters) {
 		restore = append(restore, asm.LoadMem(regCounters, asm.RFP, e.countersSlot, asm.DWord))
 	}
 	restore = append(restore, g.observeBody(i)...) // observe hook
@@ -328,18 +328,9 @@ func (e *rootEmitter) fallthrough_() {
 const maxJumpSpan = 30000
 
 // rootSize is an upper bound on the length of g's emitted root: the
-// inlined bodies and the per-slot code.
+// inlined bodies and the per-slot code (chainSize), and the rest.
 func rootSize(g *generation) int {
-	n := 32 + g.observeSize()
-	for _, s := range g.slots {
-		n += 64 + len(s.body)
-		for _, ins := range s.body {
-			if ins.OpCode.IsDWordLoad() {
-				n++ // two raw instructions
-			}
-		}
-	}
-	return n
+	return 32 + g.observeSize() + chainSize(g)
 }
 
 // fastVerdict returns the one verdict on which p proceeds, when the root
