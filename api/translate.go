@@ -47,6 +47,7 @@ var sentinels = []struct {
 	{"ErrOtherInstance", dispatcher.ErrOtherInstance, codes.FailedPrecondition},
 	{"ErrDamaged", dispatcher.ErrDamaged, codes.FailedPrecondition},
 	{"ErrPrivateMountNS", dispatcher.ErrPrivateMountNS, codes.FailedPrecondition},
+	{"ErrRootMustBeRecreated", dispatcher.ErrRootMustBeRecreated, codes.FailedPrecondition},
 	{"ErrNoBPFFS", dispatcher.ErrNoBPFFS, codes.FailedPrecondition},
 	{"ErrInvalid", dispatcher.ErrInvalid, codes.InvalidArgument},
 	{"ErrInterfaceRef", chain.ErrInterfaceRef, codes.InvalidArgument},
