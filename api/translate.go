@@ -112,10 +112,9 @@ func ErrorFromStatus(err error) error {
 		}
 	}
 	if detail.GetProgram() != "" {
-		inner := errors.New(re.msg)
-		if len(re.sentinels) > 0 {
-			inner = errors.Join(re.sentinels...)
-		}
+		// The cause: the daemon's message (which names the program
+		// already), with the same sentinels.
+		inner := &remoteError{msg: re.msg, sentinels: re.sentinels}
 		re.program = &dispatcher.ProgramError{Program: detail.GetProgram(), Err: inner, VerifierLog: detail.GetVerifierLog()}
 	}
 	if detail.GetDamagedInterface() != "" {
