@@ -415,3 +415,21 @@ func interfaceFromProto(s *controlpb.InterfaceStatus) dispatcher.InterfaceStatus
 	}
 	return out
 }
+
+// ExplanationToProto and ExplanationFromProto carry an Explain's answer.
+func ExplanationToProto(ex *dispatcher.Explanation) *controlpb.ExplainResponse {
+	out := &controlpb.ExplainResponse{Verdict: ex.Verdict, DecidedBy: ex.DecidedBy}
+	for _, s := range ex.Slots {
+		out.Slots = append(out.Slots, &controlpb.SlotExplanation{Slot: int32(s.Slot), Name: s.Name, Verdict: s.Verdict, Action: s.Action})
+	}
+	return out
+}
+
+// ExplanationFromProto reads what ExplanationToProto sent.
+func ExplanationFromProto(resp *controlpb.ExplainResponse) *dispatcher.Explanation {
+	out := &dispatcher.Explanation{Verdict: resp.GetVerdict(), DecidedBy: resp.GetDecidedBy(), Slots: []dispatcher.SlotExplanation{}}
+	for _, s := range resp.GetSlots() {
+		out.Slots = append(out.Slots, dispatcher.SlotExplanation{Slot: int(s.GetSlot()), Name: s.GetName(), Verdict: s.GetVerdict(), Action: s.GetAction()})
+	}
+	return out
+}
