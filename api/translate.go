@@ -47,6 +47,7 @@ var sentinels = []struct {
 	{"ErrOtherInstance", dispatcher.ErrOtherInstance, codes.FailedPrecondition},
 	{"ErrDamaged", dispatcher.ErrDamaged, codes.FailedPrecondition},
 	{"ErrPrivateMountNS", dispatcher.ErrPrivateMountNS, codes.FailedPrecondition},
+	{"ErrRootMustBeRecreated", dispatcher.ErrRootMustBeRecreated, codes.FailedPrecondition},
 	{"ErrNoBPFFS", dispatcher.ErrNoBPFFS, codes.FailedPrecondition},
 	{"ErrInvalid", dispatcher.ErrInvalid, codes.InvalidArgument},
 	{"ErrInterfaceRef", chain.ErrInterfaceRef, codes.InvalidArgument},
@@ -111,10 +112,9 @@ func ErrorFromStatus(err error) error {
 		}
 	}
 	if detail.GetProgram() != "" {
-		inner := errors.New(re.msg)
-		if len(re.sentinels) > 0 {
-			inner = errors.Join(re.sentinels...)
-		}
+		// The cause: the daemon's message (which names the program
+		// already), with the same sentinels.
+		inner := &remoteError{msg: re.msg, sentinels: re.sentinels}
 		re.program = &dispatcher.ProgramError{Program: detail.GetProgram(), Err: inner, VerifierLog: detail.GetVerifierLog()}
 	}
 	if detail.GetDamagedInterface() != "" {
@@ -422,6 +422,24 @@ func interfaceFromProto(s *controlpb.InterfaceStatus) dispatcher.InterfaceStatus
 			Stats: dispatcher.Stats{Aborted: st.GetAborted(), Drop: st.GetDrop(), Pass: st.GetPass(), TX: st.GetTx(),
 				Redirect: st.GetRedirect(), Invalid: st.GetInvalid(), Denied: st.GetDenied()},
 		})
+	}
+	return out
+}
+
+// ExplanationToProto and ExplanationFromProto carry an Explain's answer.
+func ExplanationToProto(ex *dispatcher.Explanation) *controlpb.ExplainResponse {
+	out := &controlpb.ExplainResponse{Verdict: ex.Verdict, DecidedBy: ex.DecidedBy}
+	for _, s := range ex.Slots {
+		out.Slots = append(out.Slots, &controlpb.SlotExplanation{Slot: int32(s.Slot), Name: s.Name, Verdict: s.Verdict, Action: s.Action})
+	}
+	return out
+}
+
+// ExplanationFromProto reads what ExplanationToProto sent.
+func ExplanationFromProto(resp *controlpb.ExplainResponse) *dispatcher.Explanation {
+	out := &dispatcher.Explanation{Verdict: resp.GetVerdict(), DecidedBy: resp.GetDecidedBy(), Slots: []dispatcher.SlotExplanation{}}
+	for _, s := range resp.GetSlots() {
+		out.Slots = append(out.Slots, dispatcher.SlotExplanation{Slot: int(s.GetSlot()), Name: s.GetName(), Verdict: s.GetVerdict(), Action: s.GetAction()})
 	}
 	return out
 }

@@ -159,3 +159,24 @@ func requireAllSet(t *testing.T, v any, except ...string) {
 		}
 	}
 }
+
+// TestExplanationCrossesTheSocket: an explanation arrives as it was sent.
+func TestExplanationCrossesTheSocket(t *testing.T) {
+	ex := &dispatcher.Explanation{Verdict: "drop", DecidedBy: "b", Slots: []dispatcher.SlotExplanation{
+		{Slot: 0, Name: "a", Verdict: "pass", Action: "continue"}, {Slot: 1, Name: "b", Verdict: "drop", Action: "return"}}}
+	b, err := proto.Marshal(ExplanationToProto(ex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp controlpb.ExplainResponse
+	if err := proto.Unmarshal(b, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if back := ExplanationFromProto(&resp); !reflect.DeepEqual(back, ex) {
+		t.Errorf("explanation:\n%+v\nwant\n%+v", back, ex)
+	}
+	empty := &dispatcher.Explanation{Verdict: "pass", DecidedBy: "(fall-through)", Slots: []dispatcher.SlotExplanation{}}
+	if back := ExplanationFromProto(ExplanationToProto(empty)); !reflect.DeepEqual(back, empty) {
+		t.Errorf("an empty chain's explanation: %+v", back)
+	}
+}

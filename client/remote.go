@@ -135,11 +135,7 @@ func (r *Remote) Explain(ctx context.Context, itf chain.Interface, frame []byte)
 	if err != nil {
 		return nil, api.ErrorFromStatus(err)
 	}
-	var ex dispatcher.Explanation
-	if err := json.Unmarshal(resp.GetExplanationJson(), &ex); err != nil {
-		return nil, fmt.Errorf("decoding the daemon's explanation: %w", err)
-	}
-	return &ex, nil
+	return api.ExplanationFromProto(resp), nil
 }
 
 // Reload asks the daemon to re-read its config file and apply it, and waits

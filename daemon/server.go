@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"google.golang.org/grpc/codes"
@@ -127,11 +126,7 @@ func (s *controlServer) Explain(ctx context.Context, req *controlpb.ExplainReque
 	if err != nil {
 		return nil, api.ErrorToStatus(err)
 	}
-	b, err := json.Marshal(ex)
-	if err != nil {
-		return nil, api.ErrorToStatus(err)
-	}
-	return &controlpb.ExplainResponse{ExplanationJson: b}, nil
+	return api.ExplanationToProto(ex), nil
 }
 
 // explain runs a frame through an interface's chain for a socket request:

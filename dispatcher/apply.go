@@ -397,8 +397,8 @@ func (r *Root) swap(prog *ebpf.Program) error {
 		// type (Linux 6.18 checks it): the running dispatcher was loaded
 		// by something else (another release, another tool) with another.
 		return fmt.Errorf("%w: the kernel refused to swap the dispatcher of %q (EINVAL): an XDP link keeps the expected attach type of the program it was made with, and the running dispatcher (program %d) was loaded with another one than this build's (BPF_XDP), by another xdpchain release or another tool; nothing changed. "+
-			"Change this chain with the release that attached the root, or re-create the root with this one: detach it (`xdpchain detach`; its programs stop filtering until the next load), then load the chain again",
-			ErrInvalid, r.ifname, r.st.DispatcherID)
+			"Change this chain with the release that attached the root, or re-create the root with this one: %w (its programs stop filtering until the next load), then load the chain again",
+			ErrInvalid, r.ifname, r.st.DispatcherID, ErrRootMustBeRecreated)
 	}
 	if err != nil {
 		return fmt.Errorf("swapping dispatcher: %w", err)

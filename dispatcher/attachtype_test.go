@@ -85,7 +85,7 @@ func TestForeignAttachType(t *testing.T) {
 		}
 		t.Logf("on %s the kernel swaps between expected attach types: the chain is this build's", vmtest.Where())
 		return
-	case !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "EINVAL") || !strings.Contains(err.Error(), "expected attach type") || !strings.Contains(err.Error(), "`xdpchain detach`"):
+	case !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "EINVAL") || !strings.Contains(err.Error(), "expected attach type") || !errors.Is(err, ErrRootMustBeRecreated) || strings.Contains(err.Error(), "xdpchain detach"):
 		t.Errorf("the refusal does not say why and what to do: %v", err)
 	default:
 		t.Logf("%v", err)

@@ -54,6 +54,10 @@ var (
 	// are damaged (state.json missing or unreadable, counters missing).
 	// DetachInterface (`xdpchain detach`) removes it. It is an ErrInvalid.
 	ErrDamaged = fmt.Errorf("%w: damaged root", ErrInvalid)
+	// ErrRootMustBeRecreated: the running root cannot be changed by this
+	// build (the kernel refuses the swap: another expected attach type);
+	// detaching it (DetachInterface) and loading the chain again can.
+	ErrRootMustBeRecreated = errors.New("detach it")
 	// ErrOtherInstance: the interface's root is managed by another xdpchain
 	// instance (another state directory) sharing the bpffs; nothing of it
 	// is read or changed here. Its own instance works on it.

@@ -111,6 +111,6 @@ func CheckBPF() error {
 		unix.Close(int(fd))
 		return nil
 	}
-	return fmt.Errorf("%w: BPF_MAP_CREATE: %v (%s); under systemd-nspawn add --system-call-filter=bpf, in a systemd unit check SystemCallFilter=, in a container allow bpf in its seccomp profile, and check the LSM's log (audit) for a denial",
+	return fmt.Errorf("%w: BPF_MAP_CREATE: %w (%s); under systemd-nspawn add --system-call-filter=bpf, in a systemd unit check SystemCallFilter=, in a container allow bpf in its seccomp profile, and check the LSM's log (audit) for a denial",
 		ErrBPFRefused, errno, unix.ErrnoName(errno))
 }

@@ -80,7 +80,7 @@ func explainFrame(packet, pcap string, index int) ([]byte, error) {
 	case packet != "":
 		b, err := hex.DecodeString(strings.NewReplacer(" ", "", ":", "", "\n", "").Replace(packet))
 		if err != nil {
-			return nil, fmt.Errorf("%w: --packet: %v", dispatcher.ErrInvalid, err)
+			return nil, fmt.Errorf("%w: --packet: %w", dispatcher.ErrInvalid, err)
 		}
 		return b, nil
 	}

@@ -21,6 +21,8 @@ func hint(err error) string {
 		return " (--name or --all)"
 	case errors.Is(err, dispatcher.ErrPrivateMountNS):
 		return "; run xdpchain outside and pass --netns instead"
+	case errors.Is(err, dispatcher.ErrRootMustBeRecreated):
+		return " (`xdpchain detach` detaches it)"
 	}
 	return ""
 }

@@ -26,6 +26,7 @@ func TestHintsBothPaths(t *testing.T) {
 		{chain.MayChange(chain.Actor{UID: 0}, "user:1000", false), "--force"},
 		{chain.Unload{Interface: chain.NewInterface("", "eth0")}.Validate(), "--name or --all"},
 		{fmt.Errorf("%w: /sys/fs/bpf is not a bpffs and this process runs in a %w", dispatcher.ErrNoBPFFS, dispatcher.ErrPrivateMountNS), "--netns"},
+		{fmt.Errorf("%w: the kernel refused to swap: %w, then load", dispatcher.ErrInvalid, dispatcher.ErrRootMustBeRecreated), "xdpchain detach"},
 	} {
 		if tc.err == nil {
 			t.Fatalf("no error for %s", tc.flag)

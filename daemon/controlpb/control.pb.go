@@ -1736,10 +1736,13 @@ func (x *ExplainRequest) GetFrame() []byte {
 
 type ExplainResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// explanation_json is the dispatcher.Explanation as JSON.
-	ExplanationJson []byte `protobuf:"bytes,1,opt,name=explanation_json,json=explanationJson,proto3" json:"explanation_json,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// verdict is the chain's verdict; decided_by the program that decided
+	// it, or "(fall-through)"; slots what each program run did.
+	Verdict       string             `protobuf:"bytes,2,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	DecidedBy     string             `protobuf:"bytes,3,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	Slots         []*SlotExplanation `protobuf:"bytes,4,rep,name=slots,proto3" json:"slots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExplainResponse) Reset() {
@@ -1772,11 +1775,95 @@ func (*ExplainResponse) Descriptor() ([]byte, []int) {
 	return file_control_proto_rawDescGZIP(), []int{19}
 }
 
-func (x *ExplainResponse) GetExplanationJson() []byte {
+func (x *ExplainResponse) GetVerdict() string {
 	if x != nil {
-		return x.ExplanationJson
+		return x.Verdict
+	}
+	return ""
+}
+
+func (x *ExplainResponse) GetDecidedBy() string {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return ""
+}
+
+func (x *ExplainResponse) GetSlots() []*SlotExplanation {
+	if x != nil {
+		return x.Slots
 	}
 	return nil
+}
+
+// SlotExplanation is what one program did to the frame: its verdict and
+// what the dispatcher did with it.
+type SlotExplanation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Slot          int32                  `protobuf:"varint,1,opt,name=slot,proto3" json:"slot,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Verdict       string                 `protobuf:"bytes,3,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	Action        string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SlotExplanation) Reset() {
+	*x = SlotExplanation{}
+	mi := &file_control_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SlotExplanation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SlotExplanation) ProtoMessage() {}
+
+func (x *SlotExplanation) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SlotExplanation.ProtoReflect.Descriptor instead.
+func (*SlotExplanation) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SlotExplanation) GetSlot() int32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *SlotExplanation) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SlotExplanation) GetVerdict() string {
+	if x != nil {
+		return x.Verdict
+	}
+	return ""
+}
+
+func (x *SlotExplanation) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
 }
 
 type ReloadRequest struct {
@@ -1787,7 +1874,7 @@ type ReloadRequest struct {
 
 func (x *ReloadRequest) Reset() {
 	*x = ReloadRequest{}
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +1886,7 @@ func (x *ReloadRequest) String() string {
 func (*ReloadRequest) ProtoMessage() {}
 
 func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +1899,7 @@ func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
 func (*ReloadRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{20}
+	return file_control_proto_rawDescGZIP(), []int{21}
 }
 
 type ReloadResponse struct {
@@ -1833,7 +1920,7 @@ type ReloadResponse struct {
 
 func (x *ReloadResponse) Reset() {
 	*x = ReloadResponse{}
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +1932,7 @@ func (x *ReloadResponse) String() string {
 func (*ReloadResponse) ProtoMessage() {}
 
 func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +1945,7 @@ func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
 func (*ReloadResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{21}
+	return file_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReloadResponse) GetConfig() string {
@@ -1919,7 +2006,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2018,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2031,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{22}
+	return file_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ErrorDetail) GetSentinel() string {
@@ -2001,7 +2088,7 @@ type ObserveRequest struct {
 
 func (x *ObserveRequest) Reset() {
 	*x = ObserveRequest{}
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2013,7 +2100,7 @@ func (x *ObserveRequest) String() string {
 func (*ObserveRequest) ProtoMessage() {}
 
 func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2026,7 +2113,7 @@ func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveRequest.ProtoReflect.Descriptor instead.
 func (*ObserveRequest) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{23}
+	return file_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ObserveRequest) GetInterface() string {
@@ -2066,7 +2153,7 @@ type ObserveEvent struct {
 
 func (x *ObserveEvent) Reset() {
 	*x = ObserveEvent{}
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2165,7 @@ func (x *ObserveEvent) String() string {
 func (*ObserveEvent) ProtoMessage() {}
 
 func (x *ObserveEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2178,7 @@ func (x *ObserveEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveEvent.ProtoReflect.Descriptor instead.
 func (*ObserveEvent) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{24}
+	return file_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ObserveEvent) GetId() string {
@@ -2132,7 +2219,7 @@ type ObserveRef struct {
 
 func (x *ObserveRef) Reset() {
 	*x = ObserveRef{}
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2231,7 @@ func (x *ObserveRef) String() string {
 func (*ObserveRef) ProtoMessage() {}
 
 func (x *ObserveRef) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2244,7 @@ func (x *ObserveRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveRef.ProtoReflect.Descriptor instead.
 func (*ObserveRef) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{25}
+	return file_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ObserveRef) GetId() string {
@@ -2175,7 +2262,7 @@ type ObserveEndResponse struct {
 
 func (x *ObserveEndResponse) Reset() {
 	*x = ObserveEndResponse{}
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2187,7 +2274,7 @@ func (x *ObserveEndResponse) String() string {
 func (*ObserveEndResponse) ProtoMessage() {}
 
 func (x *ObserveEndResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2200,7 +2287,7 @@ func (x *ObserveEndResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveEndResponse.ProtoReflect.Descriptor instead.
 func (*ObserveEndResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{26}
+	return file_control_proto_rawDescGZIP(), []int{27}
 }
 
 type ObserveProfileResponse struct {
@@ -2213,7 +2300,7 @@ type ObserveProfileResponse struct {
 
 func (x *ObserveProfileResponse) Reset() {
 	*x = ObserveProfileResponse{}
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2225,7 +2312,7 @@ func (x *ObserveProfileResponse) String() string {
 func (*ObserveProfileResponse) ProtoMessage() {}
 
 func (x *ObserveProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2238,7 +2325,7 @@ func (x *ObserveProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveProfileResponse.ProtoReflect.Descriptor instead.
 func (*ObserveProfileResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{27}
+	return file_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ObserveProfileResponse) GetProfileJson() []byte {
@@ -2420,9 +2507,17 @@ const file_control_proto_rawDesc = "" +
 	"\x0eExplainRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x14\n" +
-	"\x05frame\x18\x03 \x01(\fR\x05frame\"<\n" +
-	"\x0fExplainResponse\x12)\n" +
-	"\x10explanation_json\x18\x01 \x01(\fR\x0fexplanationJson\"\x0f\n" +
+	"\x05frame\x18\x03 \x01(\fR\x05frame\"\x9e\x01\n" +
+	"\x0fExplainResponse\x12\x18\n" +
+	"\averdict\x18\x02 \x01(\tR\averdict\x12\x1d\n" +
+	"\n" +
+	"decided_by\x18\x03 \x01(\tR\tdecidedBy\x12:\n" +
+	"\x05slots\x18\x04 \x03(\v2$.xdpchain.control.v1.SlotExplanationR\x05slotsJ\x04\b\x01\x10\x02R\x10explanation_json\"k\n" +
+	"\x0fSlotExplanation\x12\x12\n" +
+	"\x04slot\x18\x01 \x01(\x05R\x04slot\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
+	"\averdict\x18\x03 \x01(\tR\averdict\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\"\x0f\n" +
 	"\rReloadRequest\"\xa1\x01\n" +
 	"\x0eReloadResponse\x12\x16\n" +
 	"\x06config\x18\x01 \x01(\tR\x06config\x12\x1e\n" +
@@ -2483,7 +2578,7 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_control_proto_goTypes = []any{
 	(*StatusRequest)(nil),          // 0: xdpchain.control.v1.StatusRequest
 	(*StatusResponse)(nil),         // 1: xdpchain.control.v1.StatusResponse
@@ -2505,14 +2600,15 @@ var file_control_proto_goTypes = []any{
 	(*LeaveResponse)(nil),          // 17: xdpchain.control.v1.LeaveResponse
 	(*ExplainRequest)(nil),         // 18: xdpchain.control.v1.ExplainRequest
 	(*ExplainResponse)(nil),        // 19: xdpchain.control.v1.ExplainResponse
-	(*ReloadRequest)(nil),          // 20: xdpchain.control.v1.ReloadRequest
-	(*ReloadResponse)(nil),         // 21: xdpchain.control.v1.ReloadResponse
-	(*ErrorDetail)(nil),            // 22: xdpchain.control.v1.ErrorDetail
-	(*ObserveRequest)(nil),         // 23: xdpchain.control.v1.ObserveRequest
-	(*ObserveEvent)(nil),           // 24: xdpchain.control.v1.ObserveEvent
-	(*ObserveRef)(nil),             // 25: xdpchain.control.v1.ObserveRef
-	(*ObserveEndResponse)(nil),     // 26: xdpchain.control.v1.ObserveEndResponse
-	(*ObserveProfileResponse)(nil), // 27: xdpchain.control.v1.ObserveProfileResponse
+	(*SlotExplanation)(nil),        // 20: xdpchain.control.v1.SlotExplanation
+	(*ReloadRequest)(nil),          // 21: xdpchain.control.v1.ReloadRequest
+	(*ReloadResponse)(nil),         // 22: xdpchain.control.v1.ReloadResponse
+	(*ErrorDetail)(nil),            // 23: xdpchain.control.v1.ErrorDetail
+	(*ObserveRequest)(nil),         // 24: xdpchain.control.v1.ObserveRequest
+	(*ObserveEvent)(nil),           // 25: xdpchain.control.v1.ObserveEvent
+	(*ObserveRef)(nil),             // 26: xdpchain.control.v1.ObserveRef
+	(*ObserveEndResponse)(nil),     // 27: xdpchain.control.v1.ObserveEndResponse
+	(*ObserveProfileResponse)(nil), // 28: xdpchain.control.v1.ObserveProfileResponse
 }
 var file_control_proto_depIdxs = []int32{
 	2,  // 0: xdpchain.control.v1.StatusResponse.status:type_name -> xdpchain.control.v1.DaemonStatus
@@ -2521,33 +2617,34 @@ var file_control_proto_depIdxs = []int32{
 	5,  // 3: xdpchain.control.v1.InterfaceStatus.programs:type_name -> xdpchain.control.v1.ProgramStatus
 	4,  // 4: xdpchain.control.v1.InterfaceStatus.foreign:type_name -> xdpchain.control.v1.Instance
 	6,  // 5: xdpchain.control.v1.ProgramStatus.stats:type_name -> xdpchain.control.v1.Stats
-	0,  // 6: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
-	8,  // 7: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
-	10, // 8: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
-	12, // 9: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
-	14, // 10: xdpchain.control.v1.Control.Adopt:input_type -> xdpchain.control.v1.AdoptRequest
-	16, // 11: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
-	18, // 12: xdpchain.control.v1.Control.Explain:input_type -> xdpchain.control.v1.ExplainRequest
-	20, // 13: xdpchain.control.v1.Control.Reload:input_type -> xdpchain.control.v1.ReloadRequest
-	23, // 14: xdpchain.control.v1.Control.Observe:input_type -> xdpchain.control.v1.ObserveRequest
-	25, // 15: xdpchain.control.v1.Control.ObserveProfile:input_type -> xdpchain.control.v1.ObserveRef
-	25, // 16: xdpchain.control.v1.Control.ObserveEnd:input_type -> xdpchain.control.v1.ObserveRef
-	1,  // 17: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
-	9,  // 18: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
-	11, // 19: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
-	13, // 20: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
-	15, // 21: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
-	17, // 22: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
-	19, // 23: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
-	21, // 24: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
-	24, // 25: xdpchain.control.v1.Control.Observe:output_type -> xdpchain.control.v1.ObserveEvent
-	27, // 26: xdpchain.control.v1.Control.ObserveProfile:output_type -> xdpchain.control.v1.ObserveProfileResponse
-	26, // 27: xdpchain.control.v1.Control.ObserveEnd:output_type -> xdpchain.control.v1.ObserveEndResponse
-	17, // [17:28] is the sub-list for method output_type
-	6,  // [6:17] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	20, // 6: xdpchain.control.v1.ExplainResponse.slots:type_name -> xdpchain.control.v1.SlotExplanation
+	0,  // 7: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
+	8,  // 8: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
+	10, // 9: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
+	12, // 10: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
+	14, // 11: xdpchain.control.v1.Control.Adopt:input_type -> xdpchain.control.v1.AdoptRequest
+	16, // 12: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
+	18, // 13: xdpchain.control.v1.Control.Explain:input_type -> xdpchain.control.v1.ExplainRequest
+	21, // 14: xdpchain.control.v1.Control.Reload:input_type -> xdpchain.control.v1.ReloadRequest
+	24, // 15: xdpchain.control.v1.Control.Observe:input_type -> xdpchain.control.v1.ObserveRequest
+	26, // 16: xdpchain.control.v1.Control.ObserveProfile:input_type -> xdpchain.control.v1.ObserveRef
+	26, // 17: xdpchain.control.v1.Control.ObserveEnd:input_type -> xdpchain.control.v1.ObserveRef
+	1,  // 18: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
+	9,  // 19: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
+	11, // 20: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
+	13, // 21: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
+	15, // 22: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
+	17, // 23: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
+	19, // 24: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
+	22, // 25: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
+	25, // 26: xdpchain.control.v1.Control.Observe:output_type -> xdpchain.control.v1.ObserveEvent
+	28, // 27: xdpchain.control.v1.Control.ObserveProfile:output_type -> xdpchain.control.v1.ObserveProfileResponse
+	27, // 28: xdpchain.control.v1.Control.ObserveEnd:output_type -> xdpchain.control.v1.ObserveEndResponse
+	18, // [18:29] is the sub-list for method output_type
+	7,  // [7:18] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -2565,7 +2662,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
