@@ -114,7 +114,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	if err := t.validate(ctx, fresh, next); err != nil {
 		return err
 	}
-	crashPoint(CrashPluginsStarted)
+	d.crashPoint(CrashPluginsStarted)
 
 	// The daemon's programs per interface.
 	cfgProgs := make(map[string]dispatcher.Chain)
@@ -149,7 +149,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 		if u.Changed {
 			t.applied = append(t.applied, applied{ref, root, u})
 			d.log.Info("chain updated", "interface", ref, "programs", len(plan.Owned))
-			crashPoint(CrashInterfaceApplied)
+			d.crashPoint(CrashInterfaceApplied)
 		}
 		return nil
 	}
@@ -161,7 +161,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 		}
 		if created {
 			t.newRoots[itf.Ref()] = root
-			crashPoint(CrashRootOpened)
+			d.crashPoint(CrashRootOpened)
 		} else if old := d.cfg.Interface(itf.Ref()); old != nil && old.Mode != itf.Mode {
 			d.log.Warn("mode changes apply when the root is created; detach the interface to change it", "interface", itf.Ref(), "mode", itf.Mode, "was", old.Mode)
 		}
@@ -179,7 +179,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 		}
 		gone = append(gone, ref)
 	}
-	crashPoint(CrashChainsApplied)
+	d.crashPoint(CrashChainsApplied)
 
 	// Plugins get their maps once their programs are in the chains; running
 	// ones with new settings get those.
@@ -199,7 +199,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 			return pluginError(old.cfg.Name, old.key.iface, err)
 		}
 	}
-	crashPoint(CrashConfigured)
+	d.crashPoint(CrashConfigured)
 
 	// Commit: stop the processes nobody needs any more, forget interfaces
 	// that left the config, and take the new state.
@@ -227,7 +227,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 		in.reviving, in.restarts = true, 0
 		d.scheduleRestart(in, 0)
 	}
-	crashPoint(CrashReconciled)
+	d.crashPoint(CrashReconciled)
 	d.syncProfiles()
 	return nil
 }

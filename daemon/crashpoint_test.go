@@ -21,6 +21,7 @@ import (
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/crashpoint"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
@@ -50,15 +51,6 @@ func crashDaemonMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	seen := 0
-	daemon.SetCrashHook(func(step string) {
-		if step == job.Step {
-			if seen++; seen == job.Occurrence {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {} // the signal is on its way
-			}
-		}
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -73,7 +65,7 @@ func crashDaemonMain() int {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	err = daemon.Run(ctx, cfg, daemon.Options{ConfigPath: job.Config, Logger: log})
+	err = daemon.Run(ctx, cfg, daemon.Options{ConfigPath: job.Config, Logger: log, Steps: crashpoint.Kill(job.Step, job.Occurrence)})
 	fmt.Fprintf(os.Stderr, "step %s (occurrence %d) never reached; Run: %v\n", job.Step, job.Occurrence, err)
 	return 3
 }

@@ -215,7 +215,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	if err := g.prepareRoot(); err != nil {
 		return false, err
 	}
-	crashPoint(CrashPrepared)
+	r.crashPoint(CrashPrepared)
 	g.prog, err = mech.build(g)
 	if err != nil {
 		return false, err
@@ -286,11 +286,11 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		}
 		next.Programs = append(next.Programs, programState{Program: p, Object: sl.hash, Counter: sl.counter, Base: row.stats(), EmptyBase: row[colEmpty], Total: total, ProgramID: sl.programID, Stack: sl.frames, Placement: sl.placement(kind), CallReason: sl.callReason, XSKMap: xskMapOf(sl.cs)})
 	}
-	crashPoint(CrashBuilt)
+	r.crashPoint(CrashBuilt)
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
 		return false, fmt.Errorf("writing pending state: %w", err)
 	}
-	crashPoint(CrashPending)
+	r.crashPoint(CrashPending)
 	if err := r.swap(g.prog); err != nil {
 		os.Remove(r.pins.pendingFile())
 		if errors.Is(err, unix.ERANGE) && !g.frags {
@@ -309,17 +309,17 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	// chain is the new one.
 	committed = true
 	defer g.close()
-	crashPoint(CrashSwapped)
+	r.crashPoint(CrashSwapped)
 	var errs []error
 	if err := os.Rename(r.pins.pendingFile(), r.pins.stateFile()); err != nil {
 		errs = append(errs, fmt.Errorf("committing state: %w", err))
 	}
-	crashPoint(CrashCommitted)
+	r.crashPoint(CrashCommitted)
 	for path, m := range g.replacePins {
 		errs = append(errs, replacePin(path, m.Pin))
 	}
 	errs = append(errs, mech.commit(g))
-	crashPoint(CrashMechanismCommitted)
+	r.crashPoint(CrashMechanismCommitted)
 	if r.st.Mechanism != kind {
 		// Nothing of the old mechanism serves the new generation: all of
 		// its pins go (freplace's programs and links would otherwise hold
@@ -330,7 +330,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	}
 	r.st = next
 	r.cleanupLeftovers() // the new mechanism's leftovers, once
-	crashPoint(CrashDone)
+	r.crashPoint(CrashDone)
 	return true, errors.Join(errs...)
 }
 

@@ -7,6 +7,3 @@ func UseReferenceRoot(o *Options) *Options {
 	o.referenceRoot = true
 	return o
 }
-
-// SetCrashHook makes every crash point of an apply call hook (nil: none).
-func SetCrashHook(hook func(step string)) { crashHook = hook }

@@ -102,6 +102,10 @@ type Options struct {
 	Mechanism MechanismKind
 	// VerifierLogs asks for full verifier logs in ProgramErrors.
 	VerifierLogs bool
+	// Steps, when set, is told of each named step of an apply
+	// (CrashPoints), in order: the crash tests stop the process there
+	// (internal/crashpoint). Nil in normal use.
+	Steps interface{ At(step string) } `json:"-"`
 
 	// referenceRoot builds generations on the C root of bpf/dispatcher.c
 	// instead of the emitted one; differential tests set it
