@@ -183,7 +183,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 		stats:         r.stats,
 		verifierLogs:  r.opts.VerifierLogs,
 		inline:        kind == Inline,
-		referenceRoot: r.opts.referenceRoot,
+		referenceRoot: r.opts.ReferenceRoot,
 		replacePins:   map[string]*ebpf.Map{},
 		readOnly:      map[string]*ebpf.Map{},
 	}

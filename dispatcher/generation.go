@@ -94,7 +94,7 @@ type generation struct {
 	// inline: place programs by inline splicing where they qualify.
 	inline bool
 	// referenceRoot: the C root with its configuration in .rodata
-	// instead of the emitted one (Options.referenceRoot).
+	// instead of the emitted one (Options.ReferenceRoot).
 	referenceRoot bool
 	stats         *ebpf.Map
 	// dev is the device the generation is bound to, when a program of it
