@@ -9,9 +9,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/xdp"
 )
-
-const verdictList = "aborted, drop, pass, tx or redirect"
 
 // maxProfileSample bounds [daemon] profile_sample.
 const maxProfileSample = 1 << 30
@@ -119,7 +118,7 @@ func validIfname(s string) bool {
 func (t *table) verdict(key, s string) (dispatcher.Verdict, bool) {
 	v, err := dispatcher.ParseVerdict(s)
 	if err != nil {
-		t.errorf(key, "unknown verdict %q (want %s)", s, verdictList)
+		t.errorf(key, "unknown verdict %q (want %s)", s, xdp.VerdictChoices)
 		return 0, false
 	}
 	return v, true
