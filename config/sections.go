@@ -4,17 +4,13 @@ import (
 	"encoding/hex"
 	"net"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/xdpchain/xdpchain/chain"
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/xdp"
 )
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-const verdictList = "aborted, drop, pass, tx or redirect"
 
 // maxProfileSample bounds [daemon] profile_sample.
 const maxProfileSample = 1 << 30
@@ -126,7 +122,7 @@ func validIfname(s string) bool {
 func (t *table) verdict(key, s string) (dispatcher.Verdict, bool) {
 	v, err := dispatcher.ParseVerdict(s)
 	if err != nil {
-		t.errorf(key, "unknown verdict %q (want %s)", s, verdictList)
+		t.errorf(key, "unknown verdict %q (want %s)", s, xdp.VerdictChoices)
 		return 0, false
 	}
 	return v, true
@@ -160,8 +156,8 @@ func (t *table) name(dst *string) {
 		}
 		return
 	}
-	if !nameRE.MatchString(*dst) {
-		t.errorf("name", "bad name %q (want 1-64 of A-Z a-z 0-9 _ -)", *dst)
+	if !dispatcher.ValidName(*dst) {
+		t.errorf("name", "bad name %q (want %s)", *dst, dispatcher.NameRule)
 	}
 }
 
@@ -186,8 +182,8 @@ func (t *table) placement(hasPriority bool) chain.Placement {
 		key string
 		dst *string
 	}{{"before", &pl.Before}, {"after", &pl.After}} {
-		if t.str(k.key, k.dst) && !nameRE.MatchString(*k.dst) {
-			t.errorf(k.key, "bad program name %q (want 1-64 of A-Z a-z 0-9 _ -)", *k.dst)
+		if t.str(k.key, k.dst) && !dispatcher.ValidName(*k.dst) {
+			t.errorf(k.key, "bad program name %q (want %s)", *k.dst, dispatcher.NameRule)
 			*k.dst = ""
 		}
 	}

@@ -91,7 +91,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	if err := t.validate(ctx, p.fresh, p.next); err != nil {
 		return err
 	}
-	crashPoint(CrashPluginsStarted)
+	d.crashPoint(CrashPluginsStarted)
 
 	cfgProgs, err := configPrograms(cfg)
 	if err != nil {
@@ -104,15 +104,15 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) (err error) {
 	if err := t.applyChains(cfg, jobs); err != nil {
 		return err
 	}
-	crashPoint(CrashChainsApplied)
+	d.crashPoint(CrashChainsApplied)
 
 	if err := t.configurePlugins(ctx, p); err != nil {
 		return err
 	}
-	crashPoint(CrashConfigured)
+	d.crashPoint(CrashConfigured)
 
 	d.commit(t, p, jobs, cfgProgs, cfg, src)
-	crashPoint(CrashReconciled)
+	d.crashPoint(CrashReconciled)
 	d.syncProfiles()
 	return nil
 }
@@ -279,7 +279,7 @@ func (t *txn) applyChain(cfg *config.Config, j *chainJob) error {
 			t.mu.Lock()
 			t.newRoots[j.ref] = r
 			t.mu.Unlock()
-			crashPoint(CrashRootOpened)
+			d.crashPoint(CrashRootOpened)
 		} else if old := d.cfg.Interface(j.ref); old != nil && old.Mode != j.itf.Mode {
 			d.log.Warn("mode changes apply when the root is created; detach the interface to change it", "interface", j.ref, "mode", j.itf.Mode, "was", old.Mode)
 		}
@@ -295,7 +295,7 @@ func (t *txn) applyChain(cfg *config.Config, j *chainJob) error {
 		t.applied = append(t.applied, applied{j.ref, root, u})
 		t.mu.Unlock()
 		d.log.Info("chain updated", "interface", j.ref, "programs", len(j.plan.Owned))
-		crashPoint(CrashInterfaceApplied)
+		d.crashPoint(CrashInterfaceApplied)
 	}
 	return nil
 }

@@ -1,13 +1,15 @@
 package daemon
 
+import "github.com/xdpchain/xdpchain/internal/crashpoint"
+
 // Crash points are the named steps of the daemon's apply (its reconcile of
 // every interface with a config, at start, on reload and on a config
 // change), in the order it reaches them. A test makes a daemon process die
-// at one (SetCrashHook in the package's tests) and checks that every
+// at one (Options.Steps, with internal/crashpoint) and checks that every
 // interface's chain is the old or the new one, that status agrees with the
 // kernel, and that the next daemon converges and leaves nothing behind.
-// Outside such tests crashHook is nil: a step costs a nil check. Each
-// dispatcher apply inside has crash points of its own (dispatcher.CrashPoints).
+// Without Options.Steps a step costs a nil check. Each dispatcher apply
+// inside has crash points of its own (dispatcher.CrashPoints).
 const (
 	// CrashPluginsStarted: the config's new plugin processes run and have
 	// validated their settings; no chain has changed.
@@ -35,11 +37,5 @@ const (
 // CrashPoints lists the crash points in order.
 var CrashPoints = []string{CrashPluginsStarted, CrashRootOpened, CrashInterfaceApplied, CrashChainsApplied, CrashConfigured, CrashReconciled}
 
-// crashHook, when set by a test, is called at every crash point.
-var crashHook func(step string)
-
-func crashPoint(step string) {
-	if crashHook != nil {
-		crashHook(step)
-	}
-}
+// crashPoint tells Options.Steps that the apply reached step.
+func (d *Daemon) crashPoint(step string) { crashpoint.At(d.opts.Steps, step) }

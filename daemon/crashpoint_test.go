@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/xdpchain/xdpchain/config"
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/crashpoint"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
@@ -52,15 +52,6 @@ func crashDaemonMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	var seen atomic.Int32 // steps are reached by several interfaces' changes at once
-	daemon.SetCrashHook(func(step string) {
-		if step == job.Step {
-			if seen.Add(1) == int32(job.Occurrence) {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {} // the signal is on its way
-			}
-		}
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -75,7 +66,7 @@ func crashDaemonMain() int {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	err = daemon.Run(ctx, cfg, daemon.Options{ConfigPath: job.Config, Logger: log})
+	err = daemon.Run(ctx, cfg, daemon.Options{ConfigPath: job.Config, Logger: log, Steps: crashpoint.Kill(job.Step, job.Occurrence)})
 	fmt.Fprintf(os.Stderr, "step %s (occurrence %d) never reached; Run: %v\n", job.Step, job.Occurrence, err)
 	return 3
 }

@@ -81,6 +81,10 @@ type Options struct {
 	// through a ConfigMap's ..data symlink swap), as Reload would; see
 	// configwatch.go.
 	WatchConfig bool
+	// Steps, when set, is told of each named step of the daemon's apply
+	// (CrashPoints), in order: the crash tests stop the daemon there
+	// (internal/crashpoint). Nil in normal use.
+	Steps interface{ At(step string) }
 }
 
 func (o Options) withDefaults(cfg *config.Config) Options {

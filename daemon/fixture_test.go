@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +30,7 @@ type fixture struct {
 	dir        string // config, socket, objects; mode 0755
 	bpffs      string
 	state      string
-	logs       *syncBuffer
+	logs       *testutil.Buffer
 
 	d      *daemon.Daemon
 	cancel context.CancelFunc
@@ -50,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 // created (with names of its own).
 func newFixtureOn(t *testing.T, send, recv *testutil.NetNS, pair *testutil.VethPair) *fixture {
 	t.Helper()
-	f := &fixture{t: t, logs: &syncBuffer{}, send: send, recv: recv, pair: pair}
+	f := &fixture{t: t, logs: &testutil.Buffer{}, send: send, recv: recv, pair: pair}
 	testutil.AddNeighbours(t, f.pair)
 	f.bpffs = testutil.PrivateBPFFS(t)
 	f.state = t.TempDir()
@@ -252,24 +250,6 @@ func (f *fixture) expectTraffic(v6Dropped bool) {
 	case !v6Dropped && got != n:
 		f.t.Errorf("IPv6: %d of %d datagrams arrived, want all", got, n)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // countConfig is a [[program]] "count" (the counter object) on the managed

@@ -29,7 +29,7 @@ import (
 type prometheusServer struct {
 	url string
 	cmd *exec.Cmd
-	log *syncBuffer
+	log *testutil.Buffer
 }
 
 // startPrometheus starts Prometheus scraping target (host:port) every
@@ -86,7 +86,7 @@ func tryPrometheus(t *testing.T, bin, cfg, data string) (*prometheusServer, erro
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &prometheusServer{url: "http://" + addr, log: &syncBuffer{}}
+	p := &prometheusServer{url: "http://" + addr, log: &testutil.Buffer{}}
 	p.cmd = exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr, "--log.level=warn")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {

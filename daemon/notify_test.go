@@ -116,7 +116,7 @@ func testNotify(t *testing.T, wrap []string) {
 	bin := testutil.XDPChainBinary(t)
 	n := listenNotify(t, f.dir)
 
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	argv := append(wrap, bin, "run", "--config", cfg, "--log-level", "debug")
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(cmd.Environ(), daemon.EnvNotifySocket+"="+n.path)

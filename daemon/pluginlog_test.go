@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/xdpchain/xdpchain/daemon"
+	"github.com/xdpchain/xdpchain/internal/testutil"
 )
 
 // jsonLog is the daemon's log as --log-json writes it: one JSON object per
 // line.
-type jsonLog struct{ buf syncBuffer }
+type jsonLog struct{ buf testutil.Buffer }
 
 func (l *jsonLog) records(t *testing.T) []map[string]any {
 	t.Helper()

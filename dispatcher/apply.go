@@ -187,7 +187,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	crashPoint(CrashBuilt)
+	r.crashPoint(CrashBuilt)
 	if err := r.swapIn(g, next); err != nil {
 		return false, err
 	}
@@ -196,7 +196,7 @@ func (r *Root) execute(c *change) (changed bool, err error) {
 	// chain is the new one.
 	committed = true
 	defer g.close()
-	crashPoint(CrashSwapped)
+	r.crashPoint(CrashSwapped)
 	return true, r.commitGeneration(g, next)
 }
 
@@ -217,7 +217,7 @@ func (r *Root) newGeneration(c *change) (*generation, error) {
 		stats:         r.stats,
 		verifierLogs:  r.opts.VerifierLogs,
 		mech:          mech,
-		referenceRoot: r.opts.referenceRoot,
+		referenceRoot: r.opts.ReferenceRoot,
 		replacePins:   map[string]*ebpf.Map{},
 		readOnly:      map[string]*ebpf.Map{},
 	}, nil
@@ -249,7 +249,7 @@ func (r *Root) buildGeneration(g *generation, c *change) (err error) {
 	if err := g.prepareRoot(); err != nil {
 		return err
 	}
-	crashPoint(CrashPrepared)
+	r.crashPoint(CrashPrepared)
 	g.prog, err = g.mech.build(g)
 	if refused := (*inlineRefusedError)(nil); errors.As(err, &refused) {
 		g.prog, err = fallBackToCalls(g, refused)
@@ -328,7 +328,7 @@ func (r *Root) swapIn(g *generation, next *state) error {
 	if err := writeState(r.pins.pendingFile(), next); err != nil {
 		return fmt.Errorf("writing pending state: %w", err)
 	}
-	crashPoint(CrashPending)
+	r.crashPoint(CrashPending)
 	err := r.swap(g.prog)
 	if err == nil {
 		return nil
@@ -354,12 +354,12 @@ func (r *Root) commitGeneration(g *generation, next *state) error {
 	if err := os.Rename(r.pins.pendingFile(), r.pins.stateFile()); err != nil {
 		errs = append(errs, fmt.Errorf("committing state: %w", err))
 	}
-	crashPoint(CrashCommitted)
+	r.crashPoint(CrashCommitted)
 	for path, m := range g.replacePins {
 		errs = append(errs, replacePin(path, m.Pin))
 	}
 	errs = append(errs, g.mech.commit(g))
-	crashPoint(CrashMechanismCommitted)
+	r.crashPoint(CrashMechanismCommitted)
 	if r.st.Mechanism != next.Mechanism {
 		// Nothing of the old mechanism serves the new generation: all of
 		// its pins go (freplace's programs and links would otherwise hold
@@ -370,7 +370,7 @@ func (r *Root) commitGeneration(g *generation, next *state) error {
 	}
 	r.st = next
 	r.cleanupLeftovers() // the new mechanism's leftovers, once
-	crashPoint(CrashDone)
+	r.crashPoint(CrashDone)
 	return errors.Join(errs...)
 }
 

@@ -62,7 +62,14 @@ type Program struct {
 	ProgramName string `json:"program"`
 }
 
+// NameRule is the rule for program names, which become pin paths: the one
+// rule of the dispatcher, the config file and the CLI (ValidName).
+const NameRule = "1-64 of A-Z a-z 0-9 _ -"
+
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidName reports whether name follows NameRule.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
 
 // Chain is an ordered list of programs for one interface.
 type Chain []Program
@@ -115,8 +122,8 @@ func (c Chain) Validate() error {
 }
 
 func (p *Program) validate() error {
-	if !nameRE.MatchString(p.Name) {
-		return fmt.Errorf("%w: name %q: want 1-64 of [A-Za-z0-9_-]", ErrInvalid, p.Name)
+	if !ValidName(p.Name) {
+		return fmt.Errorf("%w: name %q: want %s", ErrInvalid, p.Name, NameRule)
 	}
 	if p.ProceedOn&^AllVerdicts != 0 {
 		return fmt.Errorf("%w: proceed-on has unknown verdict bits %#x", ErrInvalid, uint32(p.ProceedOn))

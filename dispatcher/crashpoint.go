@@ -1,10 +1,12 @@
 package dispatcher
 
+import "github.com/xdpchain/xdpchain/internal/crashpoint"
+
 // Crash points are the named steps of an apply, in the order it reaches
-// them. A test makes a process die at one (SetCrashHook in the package's
-// tests) to check that a crash there leaves the old or the new chain, that
-// every view agrees with the kernel, and that the next change cleans up.
-// Outside such tests crashHook is nil: a step costs a nil check.
+// them. A test makes a process die at one (Options.Steps, with
+// internal/crashpoint) to check that a crash there leaves the old or the
+// new chain, that every view agrees with the kernel, and that the next
+// change cleans up. Without Options.Steps a step costs a nil check.
 const (
 	// CrashPrepared: the slots' maps are created and pinned, the root is
 	// emitted; nothing is loaded yet.
@@ -28,11 +30,5 @@ const (
 // CrashPoints lists the crash points in order.
 var CrashPoints = []string{CrashPrepared, CrashBuilt, CrashPending, CrashSwapped, CrashCommitted, CrashMechanismCommitted, CrashDone}
 
-// crashHook, when set by a test, is called at every crash point.
-var crashHook func(step string)
-
-func crashPoint(step string) {
-	if crashHook != nil {
-		crashHook(step)
-	}
-}
+// crashPoint tells Options.Steps that the apply reached step.
+func (r *Root) crashPoint(step string) { crashpoint.At(r.opts.Steps, step) }

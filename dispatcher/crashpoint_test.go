@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/crashpoint"
 	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
@@ -41,12 +42,7 @@ func crashChild(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	dispatcher.SetCrashHook(func(step string) {
-		if step == job.Step {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // the signal is on its way
-		}
-	})
+	job.Options.Steps = crashpoint.Kill(job.Step, 1)
 	r, err := dispatcher.Attach(job.Iface, &job.Options)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

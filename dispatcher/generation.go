@@ -93,7 +93,7 @@ type generation struct {
 	// mech fills the slots (mechanism.go); nil: every slot is called.
 	mech mechanism
 	// referenceRoot: the C root with its configuration in .rodata
-	// instead of the emitted one (Options.referenceRoot).
+	// instead of the emitted one (Options.ReferenceRoot).
 	referenceRoot bool
 	stats         *ebpf.Map
 	// dev is the device the generation is bound to, when a program of it

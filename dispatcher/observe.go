@@ -119,7 +119,7 @@ func (p Probe) normalize() (Probe, error) {
 		p.Sample = 1
 	}
 	for _, n := range append([]string{p.Program}, p.Programs...) {
-		if n != "" && !nameRE.MatchString(n) {
+		if n != "" && !ValidName(n) {
 			return bad("bad program name %q", n)
 		}
 	}

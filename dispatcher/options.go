@@ -140,11 +140,15 @@ type Options struct {
 	Mechanism MechanismKind
 	// VerifierLogs asks for full verifier logs in ProgramErrors.
 	VerifierLogs bool
-
-	// referenceRoot builds generations on the C root of bpf/dispatcher.c
-	// instead of the emitted one; differential tests set it
-	// (export_test.go).
-	referenceRoot bool
+	// Steps, when set, is told of each named step of an apply
+	// (CrashPoints), in order: the crash tests stop the process there
+	// (internal/crashpoint). Nil in normal use.
+	Steps interface{ At(step string) } `json:"-"`
+	// ReferenceRoot builds every generation on the reference root of
+	// bpf/dispatcher.c, its configuration in .rodata, instead of the
+	// emitted one: the same semantics, a few instructions more per slot.
+	// The semantics tests run both; normal use leaves it false.
+	ReferenceRoot bool
 }
 
 func (o *Options) withDefaults() Options {

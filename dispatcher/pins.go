@@ -303,7 +303,7 @@ func (s *state) check() error {
 	names := make(map[string]bool, len(s.Programs))
 	counters := make(map[uint32]bool, len(s.Programs))
 	for _, ps := range s.Programs {
-		if !nameRE.MatchString(ps.Name) {
+		if !ValidName(ps.Name) {
 			return fmt.Errorf("bad program name %q", ps.Name)
 		}
 		if names[ps.Name] {

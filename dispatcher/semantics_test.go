@@ -24,13 +24,11 @@ func newSemanticsRoot(tb testing.TB, mech dispatcher.MechanismKind, reference ..
 	ns := testutil.NewNetNS(tb)
 	pair := testutil.NewVethPair(tb, ns, ns, nil)
 	opts := &dispatcher.Options{
-		NetNS:     ns.Name,
-		Mechanism: mech,
-		BPFFS:     testBPFFS(tb),
-		StateDir:  tb.TempDir(),
-	}
-	if len(reference) > 0 && reference[0] {
-		dispatcher.UseReferenceRoot(opts)
+		NetNS:         ns.Name,
+		Mechanism:     mech,
+		BPFFS:         testBPFFS(tb),
+		StateDir:      tb.TempDir(),
+		ReferenceRoot: len(reference) > 0 && reference[0],
 	}
 	r, err := dispatcher.Attach(pair.A.Name, opts)
 	if err != nil {

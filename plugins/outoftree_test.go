@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -210,23 +209,10 @@ func copyDir(t *testing.T, from, to string) {
 
 // daemonLog collects a daemon's output.
 type daemonLog struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	b      bytes.Buffer
-	exited chan struct{}
-	err    error
-}
-
-func (l *daemonLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *daemonLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	testutil.Buffer // its output
+	cmd             *exec.Cmd
+	exited          chan struct{}
+	err             error
 }
 
 // runDaemon starts the daemon; when the test ends it stops it with

@@ -27,6 +27,10 @@ var ErrUnknownVerdict = errors.New("unknown verdict")
 
 var names = [...]string{"aborted", "drop", "pass", "tx", "redirect"}
 
+// VerdictChoices lists the verdict names as errors say which are valid, in
+// ParseVerdict and in the config file's messages.
+const VerdictChoices = "aborted, drop, pass, tx or redirect"
+
 // String returns the verdict's lower-case name ("pass").
 func (v Verdict) String() string {
 	if int(v) < len(names) {
@@ -49,7 +53,7 @@ func ParseVerdict(s string) (Verdict, error) {
 			return Verdict(i), nil
 		}
 	}
-	return 0, fmt.Errorf("%w %q (want one of %s)", ErrUnknownVerdict, s, strings.Join(names[:], ", "))
+	return 0, fmt.Errorf("%w %q (want %s)", ErrUnknownVerdict, s, VerdictChoices)
 }
 
 // MarshalText implements encoding.TextMarshaler.

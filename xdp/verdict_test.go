@@ -17,7 +17,7 @@ func TestVerdict(t *testing.T) {
 			t.Errorf("ParseVerdict(%q): %v, want ErrUnknownVerdict", in, err)
 		}
 	}
-	if _, err := ParseVerdict("accept"); err.Error() != `unknown verdict "accept" (want one of aborted, drop, pass, tx, redirect)` {
+	if _, err := ParseVerdict("accept"); err.Error() != `unknown verdict "accept" (want aborted, drop, pass, tx or redirect)` {
 		t.Errorf("message %q", err)
 	}
 	if Verdict(7).String() != "verdict(7)" || Verdict(5).Valid() || !Redirect.Valid() {

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,7 +128,7 @@ func TestRunDaemon(t *testing.T) {
 	}
 	write("counter")
 
-	var logs syncBuffer
+	var logs testutil.Buffer
 	cmd := exec.Command(bin, "run", "--config", path)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -267,23 +266,6 @@ func TestRunDaemon(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"name": "counter"`) || !strings.Contains(out, `"name": "noop"`) {
 		t.Errorf("after SIGTERM the chain should stay: %v\n%s", err, out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // blocklistPlugin returns the blocklist plugin's binary.

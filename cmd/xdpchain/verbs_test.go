@@ -251,7 +251,7 @@ func startDaemon(t *testing.T, bin, dir, bpffs, state string) {
 // when it exits.
 type daemonProcess struct {
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 	exited chan struct{}
 }
 
@@ -260,7 +260,7 @@ type daemonProcess struct {
 // test failed.
 func startProcess(t *testing.T, what, name string, args ...string) *daemonProcess {
 	t.Helper()
-	p := &daemonProcess{cmd: exec.Command(name, args...), logs: &syncBuffer{}, exited: make(chan struct{})}
+	p := &daemonProcess{cmd: exec.Command(name, args...), logs: &testutil.Buffer{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -238,11 +238,7 @@ func BenchmarkBlocklist(b *testing.B) {
 		{"v6-listed", "2001:db8:1:2::1"}, {"v6-unlisted", "2001:db9::1"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			_, d, err := objs.XdpBlocklist.Benchmark(plugintest.UDPFrom(tc.src), b.N, b.ResetTimer)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
+			plugintest.Benchmark(b, objs.XdpBlocklist, plugintest.UDPFrom(tc.src))
 		})
 	}
 }

@@ -105,9 +105,7 @@ func newProbe() *probe {
 // a *Plugin as Start would.
 func connectInProcess(t testing.TB, p sdk.Plugin, opts Options) *Plugin {
 	t.Helper()
-	gp := &contract.GRPCPlugin{NewServer: func(b *plugin.GRPCBroker) pluginpb.PluginServer {
-		return contract.NewPluginServer(p, b)
-	}}
+	gp := sdk.GRPCPlugin(p)
 	client, server := plugin.TestPluginGRPCConn(t, true, contract.VersionedPlugins(gp)[contract.ProtocolVersion])
 	// Runs after hp.Kill (cleanups run last first).
 	t.Cleanup(func() { releaseTestConn(server) })
@@ -186,9 +184,7 @@ func TestInProcessDescribe(t *testing.T) {
 func TestInProcessBadDescription(t *testing.T) {
 	p := newProbe()
 	p.desc.Object = nil
-	gp := &contract.GRPCPlugin{NewServer: func(b *plugin.GRPCBroker) pluginpb.PluginServer {
-		return contract.NewPluginServer(p, b)
-	}}
+	gp := sdk.GRPCPlugin(p)
 	client, server := plugin.TestPluginGRPCConn(t, true, contract.VersionedPlugins(gp)[contract.ProtocolVersion])
 	// Runs after hp.Kill (cleanups run last first).
 	t.Cleanup(func() { releaseTestConn(server) })

@@ -168,11 +168,7 @@ func BenchmarkRatelimit(b *testing.B) {
 			if err := plugintest.Configure(p, maps, tc.settings); err != nil {
 				b.Fatal(err)
 			}
-			_, d, err := objs.XdpRatelimit.Benchmark(plugintest.UDPFrom(tc.src), b.N, b.ResetTimer)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
+			plugintest.Benchmark(b, objs.XdpRatelimit, plugintest.UDPFrom(tc.src))
 		})
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/xdpchain/xdpchain/plugins/internal/contract"
-	pluginpb "github.com/xdpchain/xdpchain/plugins/proto"
 )
 
 // Serve runs the plugin until the daemon stops it. It is the whole main of a
@@ -80,11 +79,9 @@ func ServeContext(ctx context.Context, p Plugin) error {
 // serve runs go-plugin's server until the daemon stops it.
 func serve(p Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: contract.Handshake,
-		VersionedPlugins: contract.VersionedPlugins(&contract.GRPCPlugin{
-			NewServer: func(b *plugin.GRPCBroker) pluginpb.PluginServer { return newServer(p, b) },
-		}),
-		GRPCServer: plugin.DefaultGRPCServer,
+		HandshakeConfig:  contract.Handshake,
+		VersionedPlugins: contract.VersionedPlugins(GRPCPlugin(p)),
+		GRPCServer:       plugin.DefaultGRPCServer,
 		// go-plugin's own records, in the format the daemon parses; the
 		// daemon knows them by the module name go-plugin.
 		Logger: hclog.New(&hclog.LoggerOptions{

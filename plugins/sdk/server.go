@@ -17,11 +17,14 @@ import (
 	pluginpb "github.com/xdpchain/xdpchain/plugins/proto"
 )
 
-func init() {
-	// Lets the host package's in-process tests serve an sdk.Plugin without
-	// this package exporting go-plugin types.
-	contract.NewPluginServer = func(p any, broker *plugin.GRPCBroker) pluginpb.PluginServer {
-		return newServer(p.(Plugin), broker)
+// GRPCPlugin returns the go-plugin adapter that serves p: what Serve
+// serves. It is for the in-process tests of the daemon's side
+// (plugins/host, with go-plugin's TestPluginGRPCConn); a plugin's main
+// calls Serve. Its type is internal to xdpchain's module: plugin authors
+// never handle go-plugin types.
+func GRPCPlugin(p Plugin) *contract.GRPCPlugin {
+	return &contract.GRPCPlugin{
+		NewServer: func(b *plugin.GRPCBroker) pluginpb.PluginServer { return newServer(p, b) },
 	}
 }
 

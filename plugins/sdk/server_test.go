@@ -38,7 +38,7 @@ func (r *recorder) Health(context.Context) error { return r.fail }
 // client of the contract, as the host sees it.
 func connect(t *testing.T, p Plugin) pluginpb.PluginClient {
 	t.Helper()
-	gp := &contract.GRPCPlugin{NewServer: func(b *plugin.GRPCBroker) pluginpb.PluginServer { return newServer(p, b) }}
+	gp := GRPCPlugin(p)
 	client, _ := plugin.TestPluginGRPCConn(t, true, contract.VersionedPlugins(gp)[contract.ProtocolVersion])
 	t.Cleanup(func() { client.Close() })
 	raw, err := client.Dispense(contract.PluginName)

@@ -31,7 +31,7 @@ var Handshake = plugin.HandshakeConfig{
 const EnvLogLevel = "XDPCHAIN_PLUGIN_LOG_LEVEL"
 
 // GRPCPlugin adapts the generated code to go-plugin. The plugin process
-// sets NewServer; the host leaves it nil.
+// sets NewServer (sdk.GRPCPlugin); the host leaves it nil.
 type GRPCPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	NewServer func(broker *plugin.GRPCBroker) pluginpb.PluginServer
@@ -61,7 +61,3 @@ func VersionedPlugins(p *GRPCPlugin) map[int]plugin.PluginSet {
 		ProtocolVersion: {PluginName: p},
 	}
 }
-
-// NewPluginServer is set by package sdk: it serves an sdk.Plugin (passed as
-// any). The host's in-process tests use it with plugin.TestPluginGRPCConn.
-var NewPluginServer func(p any, broker *plugin.GRPCBroker) pluginpb.PluginServer

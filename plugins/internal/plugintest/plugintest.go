@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/plugins/sdk"
 )
@@ -41,4 +42,15 @@ func CheckValidate(t *testing.T, p sdk.Validator, cases map[string]bool, untouch
 	if err := untouched(); err != nil {
 		t.Errorf("Validate applied settings: %v", err)
 	}
+}
+
+// Benchmark runs pkt through prog b.N times with BPF_PROG_TEST_RUN and
+// reports the kernel's time per packet (ns/pkt).
+func Benchmark(b *testing.B, prog *ebpf.Program, pkt []byte) {
+	b.Helper()
+	_, d, err := prog.Benchmark(pkt, b.N, b.ResetTimer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(d.Nanoseconds()), "ns/pkt")
 }

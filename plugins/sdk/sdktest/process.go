@@ -26,11 +26,11 @@ const EnvPluginDir = testenv.PluginDir
 // Build builds the plugin's main package pkg (an import path, or a
 // directory such as "./cmd/myplugin", as go build takes it) and returns
 // the binary's path, in a directory any user may enter (the plugin may run
-// as another user), removed after the test (or, when TestMain runs the
-// tests with the repository's fd check, built once and removed after all
-// of them). With $XDPCHAIN_PLUGIN_DIR set it builds nothing and returns
-// the binary named after pkg's last element in that directory. Go's build
-// cache makes a second build of the same package quick.
+// as another user), removed after the test. With $XDPCHAIN_PLUGIN_DIR set
+// it builds nothing and returns the binary named after pkg's last element
+// in that directory. Go's build cache makes a second build of the same
+// package quick. (xdpchain's own tests, whose TestMain runs them with
+// internal/testutil's fd check, build each package once per run.)
 func Build(tb testing.TB, pkg string) string {
 	tb.Helper()
 	return testutil.PluginBinary(tb, pkg)
