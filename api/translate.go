@@ -443,3 +443,66 @@ func ExplanationFromProto(resp *controlpb.ExplainResponse) *dispatcher.Explanati
 	}
 	return out
 }
+
+// ProbeToProto and ProbeFromProto carry an observer's probe.
+func ProbeToProto(p dispatcher.Probe) *controlpb.Probe {
+	return &controlpb.Probe{Kind: string(p.Kind), Program: p.Program, At: string(p.At), Verdicts: uint32(p.Verdicts),
+		Snaplen: p.Snaplen, Sample: p.Sample, Programs: p.Programs}
+}
+
+// ProbeFromProto reads what ProbeToProto sent.
+func ProbeFromProto(p *controlpb.Probe) dispatcher.Probe {
+	return dispatcher.Probe{Kind: dispatcher.ProbeKind(p.GetKind()), Program: p.GetProgram(), At: dispatcher.CapturePoint(p.GetAt()),
+		Verdicts: dispatcher.VerdictSet(p.GetVerdicts()), Snaplen: p.GetSnaplen(), Sample: p.GetSample(), Programs: p.GetPrograms()}
+}
+
+// EventToProto and EventFromProto carry one record of a capture or trace.
+func EventToProto(e dispatcher.Event) *controlpb.Event {
+	out := &controlpb.Event{Kind: e.Kind, Cpu: int32(e.CPU), Slot: int32(e.Slot), Program: e.Program, Verdict: uint32(e.Verdict),
+		ProceedOn: uint32(e.ProceedOn), Shadow: e.Shadow, Last: e.Last, Fallthrough: uint32(e.Fallthrough), Len: int64(e.Len),
+		Data: e.Data, RecordLost: e.Lost}
+	if !e.Time.IsZero() {
+		out.TimeUnixNano = e.Time.UnixNano()
+	}
+	return out
+}
+
+// EventFromProto reads what EventToProto sent.
+func EventFromProto(e *controlpb.Event) dispatcher.Event {
+	out := dispatcher.Event{Kind: e.GetKind(), CPU: int(e.GetCpu()), Slot: int(e.GetSlot()), Program: e.GetProgram(),
+		Verdict: dispatcher.Verdict(e.GetVerdict()), ProceedOn: dispatcher.VerdictSet(e.GetProceedOn()), Shadow: e.GetShadow(),
+		Last: e.GetLast(), Fallthrough: dispatcher.Verdict(e.GetFallthrough()), Len: int(e.GetLen()), Data: e.GetData(), Lost: e.GetRecordLost()}
+	if n := e.GetTimeUnixNano(); n != 0 {
+		out.Time = time.Unix(0, n)
+	}
+	return out
+}
+
+// ProfileToProto and ProfileFromProto carry what a profile measured.
+func ProfileToProto(p *dispatcher.Profile) *controlpb.ObserveProfileResponse {
+	out := &controlpb.ObserveProfileResponse{DurationNs: int64(p.Duration), Sample: p.Sample, OneCopy: p.OneCopy, Root: programProfileToProto(p.Root)}
+	for _, pp := range p.Programs {
+		out.Programs = append(out.Programs, programProfileToProto(pp))
+	}
+	return out
+}
+
+// ProfileFromProto reads what ProfileToProto sent.
+func ProfileFromProto(resp *controlpb.ObserveProfileResponse) *dispatcher.Profile {
+	out := &dispatcher.Profile{Duration: time.Duration(resp.GetDurationNs()), Sample: resp.GetSample(), OneCopy: resp.GetOneCopy(),
+		Programs: []dispatcher.ProgramProfile{}, Root: programProfileFromProto(resp.GetRoot())}
+	for _, pp := range resp.GetPrograms() {
+		out.Programs = append(out.Programs, programProfileFromProto(pp))
+	}
+	return out
+}
+
+func programProfileToProto(p dispatcher.ProgramProfile) *controlpb.ProgramProfile {
+	return &controlpb.ProgramProfile{Name: p.Name, Slot: int32(p.Slot), Packets: p.Packets, NsPerPacket: p.NsPerPacket,
+		P50Ns: p.P50, P99Ns: p.P99, Buckets: p.Buckets}
+}
+
+func programProfileFromProto(p *controlpb.ProgramProfile) dispatcher.ProgramProfile {
+	return dispatcher.ProgramProfile{Name: p.GetName(), Slot: int(p.GetSlot()), Packets: p.GetPackets(), NsPerPacket: p.GetNsPerPacket(),
+		P50: p.GetP50Ns(), P99: p.GetP99Ns(), Buckets: p.GetBuckets()}
+}

@@ -180,3 +180,39 @@ func TestExplanationCrossesTheSocket(t *testing.T) {
 		t.Errorf("an empty chain's explanation: %+v", back)
 	}
 }
+
+// TestObservationCrossesTheSocket: a probe, an event and a profile arrive
+// as they were sent.
+func TestObservationCrossesTheSocket(t *testing.T) {
+	probe := dispatcher.Probe{Kind: dispatcher.ProbeCapture, Program: "a", At: dispatcher.AtOutput,
+		Verdicts: dispatcher.NewVerdictSet(dispatcher.Drop), Snaplen: 128, Sample: 10, Programs: []string{"a", "b"}}
+	if back := ProbeFromProto(roundTrip(t, ProbeToProto(probe))); !reflect.DeepEqual(back, probe) {
+		t.Errorf("probe: %+v, want %+v", back, probe)
+	}
+	ev := dispatcher.Event{Kind: dispatcher.EventOutput, CPU: 1, Slot: 2, Program: "a", Verdict: dispatcher.Drop,
+		ProceedOn: dispatcher.NewVerdictSet(dispatcher.Pass), Shadow: true, Last: true, Fallthrough: dispatcher.Pass,
+		Len: 60, Data: []byte{1, 2, 3}, Time: time.Unix(1700000000, 123), Lost: 4}
+	if back := EventFromProto(roundTrip(t, EventToProto(ev))); !reflect.DeepEqual(back, ev) {
+		t.Errorf("event: %+v, want %+v", back, ev)
+	}
+	prof := &dispatcher.Profile{Duration: 1500 * time.Millisecond, Sample: 10, OneCopy: "stack",
+		Programs: []dispatcher.ProgramProfile{{Name: "a", Slot: 0, Packets: 5, NsPerPacket: 12.5, P50: 10, P99: 30, Buckets: []uint64{0, 1, 4}}},
+		Root:     dispatcher.ProgramProfile{Name: "(root)", Packets: 5, Buckets: []uint64{5}}}
+	if back := ProfileFromProto(roundTrip(t, ProfileToProto(prof))); !reflect.DeepEqual(back, prof) {
+		t.Errorf("profile: %+v, want %+v", back, prof)
+	}
+}
+
+// roundTrip marshals m and reads it back, as the socket does.
+func roundTrip[M proto.Message](t *testing.T, m M) M {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := m.ProtoReflect().New().Interface().(M)
+	if err := proto.Unmarshal(b, back); err != nil {
+		t.Fatal(err)
+	}
+	return back
+}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -170,15 +169,11 @@ type remoteObservation struct {
 
 // Observe implements Client.
 func (r *Remote) Observe(ctx context.Context, itf chain.Interface, p dispatcher.Probe) (Observer, error) {
-	pj, err := json.Marshal(p)
-	if err != nil {
-		return nil, err
-	}
 	// The call lasts until Close; ctx's end stops a capture or trace
 	// at once (the daemon ends it when the call goes), while a profile
 	// still answers Profile.
 	sctx, cancel := context.WithCancel(context.Background())
-	stream, err := r.c.Observe(sctx, &controlpb.ObserveRequest{Interface: itf.Name, Netns: itf.NetNS, ProbeJson: pj})
+	stream, err := r.c.Observe(sctx, &controlpb.ObserveRequest{Interface: itf.Name, Netns: itf.NetNS, Probe: api.ProbeToProto(p)})
 	if err != nil {
 		cancel()
 		return nil, api.ErrorFromStatus(err)
@@ -188,11 +183,7 @@ func (r *Remote) Observe(ctx context.Context, itf chain.Interface, p dispatcher.
 		cancel()
 		return nil, api.ErrorFromStatus(err)
 	}
-	o := &remoteObservation{r: r, ctx: ctx, cancel: cancel, stream: stream, id: first.GetId()}
-	if err := json.Unmarshal(first.GetProbeJson(), &o.probe); err != nil {
-		o.Close()
-		return nil, fmt.Errorf("the daemon's observation: %w", err)
-	}
+	o := &remoteObservation{r: r, ctx: ctx, cancel: cancel, stream: stream, id: first.GetId(), probe: api.ProbeFromProto(first.GetProbe())}
 	if o.probe.Kind != dispatcher.ProbeProfile {
 		stop := context.AfterFunc(ctx, cancel)
 		o.cancel = func() { stop(); cancel() }
@@ -216,12 +207,8 @@ func (o *remoteObservation) Next() (dispatcher.Event, error) {
 		}
 		return dispatcher.Event{}, api.ErrorFromStatus(err)
 	}
-	var e dispatcher.Event
-	if err := json.Unmarshal(m.GetEventJson(), &e); err != nil {
-		return e, fmt.Errorf("an event from the daemon: %w", err)
-	}
 	o.lost = m.GetLost()
-	return e, nil
+	return api.EventFromProto(m.GetEvent()), nil
 }
 
 // Profile implements Observer.
@@ -230,11 +217,7 @@ func (o *remoteObservation) Profile(ctx context.Context) (*dispatcher.Profile, e
 	if err != nil {
 		return nil, api.ErrorFromStatus(err)
 	}
-	var p dispatcher.Profile
-	if err := json.Unmarshal(resp.GetProfileJson(), &p); err != nil {
-		return nil, fmt.Errorf("the daemon's profile: %w", err)
-	}
-	return &p, nil
+	return api.ProfileFromProto(resp), nil
 }
 
 // Lost implements Observer.

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -69,10 +68,7 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 	if !ok {
 		return status.Error(codes.Unauthenticated, "no peer credentials")
 	}
-	var probe dispatcher.Probe
-	if err := json.Unmarshal(req.GetProbeJson(), &probe); err != nil {
-		return api.ErrorToStatus(fmt.Errorf("%w: probe: %w", dispatcher.ErrInvalid, err))
-	}
+	probe := api.ProbeFromProto(req.GetProbe())
 	itf := chain.NewInterface(req.GetNetns(), req.GetInterface())
 	r, err := s.d.observeRoot(p, itf)
 	if err != nil {
@@ -106,11 +102,7 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 	defer stop()
 	s.d.log.Info("observing", "uid", p.UID, "pid", p.PID, "interface", itf, "id", o.ID(), "kind", probe.Kind, "program", probe.Program)
 
-	pj, err := json.Marshal(o.Probe())
-	if err != nil {
-		return api.ErrorToStatus(err)
-	}
-	if err := stream.Send(&controlpb.ObserveEvent{Id: o.ID(), ProbeJson: pj}); err != nil {
+	if err := stream.Send(&controlpb.ObserveEvent{Id: o.ID(), Probe: api.ProbeToProto(o.Probe())}); err != nil {
 		return err
 	}
 	if probe.Kind == dispatcher.ProbeProfile {
@@ -128,11 +120,7 @@ func (s *controlServer) Observe(req *controlpb.ObserveRequest, stream controlpb.
 		if err != nil {
 			return api.ErrorToStatus(err)
 		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			return api.ErrorToStatus(err)
-		}
-		if err := stream.Send(&controlpb.ObserveEvent{EventJson: b, Lost: o.Lost()}); err != nil {
+		if err := stream.Send(&controlpb.ObserveEvent{Event: api.EventToProto(e), Lost: o.Lost()}); err != nil {
 			return err
 		}
 	}
@@ -160,11 +148,7 @@ func (s *controlServer) ObserveProfile(ctx context.Context, req *controlpb.Obser
 	if err != nil {
 		return nil, api.ErrorToStatus(err)
 	}
-	b, err := json.Marshal(prof)
-	if err != nil {
-		return nil, api.ErrorToStatus(err)
-	}
-	return &controlpb.ObserveProfileResponse{ProfileJson: b}, nil
+	return api.ProfileToProto(prof), nil
 }
 
 func (s *controlServer) ObserveEnd(ctx context.Context, req *controlpb.ObserveRef) (*controlpb.ObserveEndResponse, error) {

@@ -2080,8 +2080,8 @@ type ObserveRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
 	Netns     string                 `protobuf:"bytes,2,opt,name=netns,proto3" json:"netns,omitempty"`
-	// probe_json is what to observe, a dispatcher.Probe as JSON.
-	ProbeJson     []byte `protobuf:"bytes,3,opt,name=probe_json,json=probeJson,proto3" json:"probe_json,omitempty"`
+	// probe is what to observe.
+	Probe         *Probe `protobuf:"bytes,4,opt,name=probe,proto3" json:"probe,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2130,30 +2130,130 @@ func (x *ObserveRequest) GetNetns() string {
 	return ""
 }
 
-func (x *ObserveRequest) GetProbeJson() []byte {
+func (x *ObserveRequest) GetProbe() *Probe {
 	if x != nil {
-		return x.ProbeJson
+		return x.Probe
+	}
+	return nil
+}
+
+// Probe is one observer's request: a profile, a capture or a trace.
+type Probe struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is profile, capture or trace.
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// program is the captured program ("": the chain's input).
+	Program string `protobuf:"bytes,2,opt,name=program,proto3" json:"program,omitempty"`
+	// at is the capture point (input or output; empty: output).
+	At string `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	// verdicts are the verdicts an output capture copies, a bit per verdict
+	// (0: all).
+	Verdicts uint32 `protobuf:"varint,4,opt,name=verdicts,proto3" json:"verdicts,omitempty"`
+	Snaplen  uint32 `protobuf:"varint,5,opt,name=snaplen,proto3" json:"snaplen,omitempty"`
+	// sample times one packet in sample (0 or 1: every packet).
+	Sample uint32 `protobuf:"varint,6,opt,name=sample,proto3" json:"sample,omitempty"`
+	// programs are the programs a profile times (empty: all).
+	Programs      []string `protobuf:"bytes,7,rep,name=programs,proto3" json:"programs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Probe) Reset() {
+	*x = Probe{}
+	mi := &file_control_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Probe) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Probe) ProtoMessage() {}
+
+func (x *Probe) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Probe.ProtoReflect.Descriptor instead.
+func (*Probe) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Probe) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Probe) GetProgram() string {
+	if x != nil {
+		return x.Program
+	}
+	return ""
+}
+
+func (x *Probe) GetAt() string {
+	if x != nil {
+		return x.At
+	}
+	return ""
+}
+
+func (x *Probe) GetVerdicts() uint32 {
+	if x != nil {
+		return x.Verdicts
+	}
+	return 0
+}
+
+func (x *Probe) GetSnaplen() uint32 {
+	if x != nil {
+		return x.Snaplen
+	}
+	return 0
+}
+
+func (x *Probe) GetSample() uint32 {
+	if x != nil {
+		return x.Sample
+	}
+	return 0
+}
+
+func (x *Probe) GetPrograms() []string {
+	if x != nil {
+		return x.Programs
 	}
 	return nil
 }
 
 type ObserveEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// id names the observation (first message only, with probe_json: the
-	// probe with its defaults filled).
-	Id        string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	ProbeJson []byte `protobuf:"bytes,2,opt,name=probe_json,json=probeJson,proto3" json:"probe_json,omitempty"`
-	// event_json is one dispatcher.Event as JSON.
-	EventJson []byte `protobuf:"bytes,3,opt,name=event_json,json=eventJson,proto3" json:"event_json,omitempty"`
+	// id names the observation (first message only, with probe: the probe
+	// with its defaults filled).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// lost is how many records the observation's buffer dropped so far.
-	Lost          uint64 `protobuf:"varint,4,opt,name=lost,proto3" json:"lost,omitempty"`
+	Lost  uint64 `protobuf:"varint,4,opt,name=lost,proto3" json:"lost,omitempty"`
+	Probe *Probe `protobuf:"bytes,5,opt,name=probe,proto3" json:"probe,omitempty"`
+	// event is one record of a capture or a trace.
+	Event         *Event `protobuf:"bytes,6,opt,name=event,proto3" json:"event,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObserveEvent) Reset() {
 	*x = ObserveEvent{}
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2265,7 @@ func (x *ObserveEvent) String() string {
 func (*ObserveEvent) ProtoMessage() {}
 
 func (x *ObserveEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2278,7 @@ func (x *ObserveEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveEvent.ProtoReflect.Descriptor instead.
 func (*ObserveEvent) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{25}
+	return file_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ObserveEvent) GetId() string {
@@ -2188,23 +2288,170 @@ func (x *ObserveEvent) GetId() string {
 	return ""
 }
 
-func (x *ObserveEvent) GetProbeJson() []byte {
-	if x != nil {
-		return x.ProbeJson
-	}
-	return nil
-}
-
-func (x *ObserveEvent) GetEventJson() []byte {
-	if x != nil {
-		return x.EventJson
-	}
-	return nil
-}
-
 func (x *ObserveEvent) GetLost() uint64 {
 	if x != nil {
 		return x.Lost
+	}
+	return 0
+}
+
+func (x *ObserveEvent) GetProbe() *Probe {
+	if x != nil {
+		return x.Probe
+	}
+	return nil
+}
+
+func (x *ObserveEvent) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// Event is one record of a capture or a trace.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is input, output or decision.
+	Kind    string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Cpu     int32  `protobuf:"varint,2,opt,name=cpu,proto3" json:"cpu,omitempty"`
+	Slot    int32  `protobuf:"varint,3,opt,name=slot,proto3" json:"slot,omitempty"`
+	Program string `protobuf:"bytes,4,opt,name=program,proto3" json:"program,omitempty"`
+	// verdict is the verdict the chain acts on (output and decision).
+	Verdict uint32 `protobuf:"varint,5,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	// proceed_on (a bit per verdict), shadow, last and fallthrough are the
+	// slot's settings in the generation that wrote the record.
+	ProceedOn   uint32 `protobuf:"varint,6,opt,name=proceed_on,json=proceedOn,proto3" json:"proceed_on,omitempty"`
+	Shadow      bool   `protobuf:"varint,7,opt,name=shadow,proto3" json:"shadow,omitempty"`
+	Last        bool   `protobuf:"varint,8,opt,name=last,proto3" json:"last,omitempty"`
+	Fallthrough uint32 `protobuf:"varint,9,opt,name=fallthrough,proto3" json:"fallthrough,omitempty"`
+	// len is the packet's length; data its first bytes.
+	Len          int64  `protobuf:"varint,10,opt,name=len,proto3" json:"len,omitempty"`
+	Data         []byte `protobuf:"bytes,11,opt,name=data,proto3" json:"data,omitempty"`
+	TimeUnixNano int64  `protobuf:"varint,12,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	// lost is how many records the buffer dropped before this one.
+	RecordLost    uint64 `protobuf:"varint,13,opt,name=record_lost,json=recordLost,proto3" json:"record_lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_control_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Event) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Event) GetCpu() int32 {
+	if x != nil {
+		return x.Cpu
+	}
+	return 0
+}
+
+func (x *Event) GetSlot() int32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *Event) GetProgram() string {
+	if x != nil {
+		return x.Program
+	}
+	return ""
+}
+
+func (x *Event) GetVerdict() uint32 {
+	if x != nil {
+		return x.Verdict
+	}
+	return 0
+}
+
+func (x *Event) GetProceedOn() uint32 {
+	if x != nil {
+		return x.ProceedOn
+	}
+	return 0
+}
+
+func (x *Event) GetShadow() bool {
+	if x != nil {
+		return x.Shadow
+	}
+	return false
+}
+
+func (x *Event) GetLast() bool {
+	if x != nil {
+		return x.Last
+	}
+	return false
+}
+
+func (x *Event) GetFallthrough() uint32 {
+	if x != nil {
+		return x.Fallthrough
+	}
+	return 0
+}
+
+func (x *Event) GetLen() int64 {
+	if x != nil {
+		return x.Len
+	}
+	return 0
+}
+
+func (x *Event) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Event) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *Event) GetRecordLost() uint64 {
+	if x != nil {
+		return x.RecordLost
 	}
 	return 0
 }
@@ -2219,7 +2466,7 @@ type ObserveRef struct {
 
 func (x *ObserveRef) Reset() {
 	*x = ObserveRef{}
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +2478,7 @@ func (x *ObserveRef) String() string {
 func (*ObserveRef) ProtoMessage() {}
 
 func (x *ObserveRef) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +2491,7 @@ func (x *ObserveRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveRef.ProtoReflect.Descriptor instead.
 func (*ObserveRef) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{26}
+	return file_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ObserveRef) GetId() string {
@@ -2262,7 +2509,7 @@ type ObserveEndResponse struct {
 
 func (x *ObserveEndResponse) Reset() {
 	*x = ObserveEndResponse{}
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2521,7 @@ func (x *ObserveEndResponse) String() string {
 func (*ObserveEndResponse) ProtoMessage() {}
 
 func (x *ObserveEndResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,20 +2534,28 @@ func (x *ObserveEndResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveEndResponse.ProtoReflect.Descriptor instead.
 func (*ObserveEndResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{27}
+	return file_control_proto_rawDescGZIP(), []int{29}
 }
 
 type ObserveProfileResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// profile_json is the dispatcher.Profile as JSON.
-	ProfileJson   []byte `protobuf:"bytes,1,opt,name=profile_json,json=profileJson,proto3" json:"profile_json,omitempty"`
+	// duration_ns is how long the profile ran, as the daemon measured it.
+	DurationNs int64 `protobuf:"varint,2,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	// sample: one packet in sample was timed.
+	Sample uint32 `protobuf:"varint,3,opt,name=sample,proto3" json:"sample,omitempty"`
+	// one_copy, when set, says why the sampled root keeps one copy of the
+	// chain.
+	OneCopy  string            `protobuf:"bytes,4,opt,name=one_copy,json=oneCopy,proto3" json:"one_copy,omitempty"`
+	Programs []*ProgramProfile `protobuf:"bytes,5,rep,name=programs,proto3" json:"programs,omitempty"`
+	// root is the dispatcher's own time per packet.
+	Root          *ProgramProfile `protobuf:"bytes,6,opt,name=root,proto3" json:"root,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObserveProfileResponse) Reset() {
 	*x = ObserveProfileResponse{}
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2312,7 +2567,7 @@ func (x *ObserveProfileResponse) String() string {
 func (*ObserveProfileResponse) ProtoMessage() {}
 
 func (x *ObserveProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2325,12 +2580,134 @@ func (x *ObserveProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveProfileResponse.ProtoReflect.Descriptor instead.
 func (*ObserveProfileResponse) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{28}
+	return file_control_proto_rawDescGZIP(), []int{30}
 }
 
-func (x *ObserveProfileResponse) GetProfileJson() []byte {
+func (x *ObserveProfileResponse) GetDurationNs() int64 {
 	if x != nil {
-		return x.ProfileJson
+		return x.DurationNs
+	}
+	return 0
+}
+
+func (x *ObserveProfileResponse) GetSample() uint32 {
+	if x != nil {
+		return x.Sample
+	}
+	return 0
+}
+
+func (x *ObserveProfileResponse) GetOneCopy() string {
+	if x != nil {
+		return x.OneCopy
+	}
+	return ""
+}
+
+func (x *ObserveProfileResponse) GetPrograms() []*ProgramProfile {
+	if x != nil {
+		return x.Programs
+	}
+	return nil
+}
+
+func (x *ObserveProfileResponse) GetRoot() *ProgramProfile {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+// ProgramProfile is the time one program's body took per packet.
+type ProgramProfile struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Slot        int32                  `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
+	Packets     uint64                 `protobuf:"varint,3,opt,name=packets,proto3" json:"packets,omitempty"`
+	NsPerPacket float64                `protobuf:"fixed64,4,opt,name=ns_per_packet,json=nsPerPacket,proto3" json:"ns_per_packet,omitempty"`
+	P50Ns       float64                `protobuf:"fixed64,5,opt,name=p50_ns,json=p50Ns,proto3" json:"p50_ns,omitempty"`
+	P99Ns       float64                `protobuf:"fixed64,6,opt,name=p99_ns,json=p99Ns,proto3" json:"p99_ns,omitempty"`
+	// buckets[i] counts the packets that took [2^i, 2^(i+1)) ns.
+	Buckets       []uint64 `protobuf:"varint,7,rep,packed,name=buckets,proto3" json:"buckets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProgramProfile) Reset() {
+	*x = ProgramProfile{}
+	mi := &file_control_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProgramProfile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProgramProfile) ProtoMessage() {}
+
+func (x *ProgramProfile) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProgramProfile.ProtoReflect.Descriptor instead.
+func (*ProgramProfile) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ProgramProfile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ProgramProfile) GetSlot() int32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *ProgramProfile) GetPackets() uint64 {
+	if x != nil {
+		return x.Packets
+	}
+	return 0
+}
+
+func (x *ProgramProfile) GetNsPerPacket() float64 {
+	if x != nil {
+		return x.NsPerPacket
+	}
+	return 0
+}
+
+func (x *ProgramProfile) GetP50Ns() float64 {
+	if x != nil {
+		return x.P50Ns
+	}
+	return 0
+}
+
+func (x *ProgramProfile) GetP99Ns() float64 {
+	if x != nil {
+		return x.P99Ns
+	}
+	return 0
+}
+
+func (x *ProgramProfile) GetBuckets() []uint64 {
+	if x != nil {
+		return x.Buckets
 	}
 	return nil
 }
@@ -2533,25 +2910,63 @@ const file_control_proto_rawDesc = "" +
 	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog\x12+\n" +
 	"\x11damaged_interface\x18\x04 \x01(\tR\x10damagedInterface\x12#\n" +
 	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns\x12\x1c\n" +
-	"\tsentinels\x18\x06 \x03(\tR\tsentinels\"c\n" +
+	"\tsentinels\x18\x06 \x03(\tR\tsentinels\"\x88\x01\n" +
 	"\x0eObserveRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
-	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x1d\n" +
-	"\n" +
-	"probe_json\x18\x03 \x01(\fR\tprobeJson\"p\n" +
+	"\x05netns\x18\x02 \x01(\tR\x05netns\x120\n" +
+	"\x05probe\x18\x04 \x01(\v2\x1a.xdpchain.control.v1.ProbeR\x05probeJ\x04\b\x03\x10\x04R\n" +
+	"probe_json\"\xaf\x01\n" +
+	"\x05Probe\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\aprogram\x18\x02 \x01(\tR\aprogram\x12\x0e\n" +
+	"\x02at\x18\x03 \x01(\tR\x02at\x12\x1a\n" +
+	"\bverdicts\x18\x04 \x01(\rR\bverdicts\x12\x18\n" +
+	"\asnaplen\x18\x05 \x01(\rR\asnaplen\x12\x16\n" +
+	"\x06sample\x18\x06 \x01(\rR\x06sample\x12\x1a\n" +
+	"\bprograms\x18\a \x03(\tR\bprograms\"\xba\x01\n" +
 	"\fObserveEvent\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04lost\x18\x04 \x01(\x04R\x04lost\x120\n" +
+	"\x05probe\x18\x05 \x01(\v2\x1a.xdpchain.control.v1.ProbeR\x05probe\x120\n" +
+	"\x05event\x18\x06 \x01(\v2\x1a.xdpchain.control.v1.EventR\x05eventJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\n" +
+	"probe_jsonR\n" +
+	"event_json\"\xcf\x02\n" +
+	"\x05Event\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
+	"\x03cpu\x18\x02 \x01(\x05R\x03cpu\x12\x12\n" +
+	"\x04slot\x18\x03 \x01(\x05R\x04slot\x12\x18\n" +
+	"\aprogram\x18\x04 \x01(\tR\aprogram\x12\x18\n" +
+	"\averdict\x18\x05 \x01(\rR\averdict\x12\x1d\n" +
 	"\n" +
-	"probe_json\x18\x02 \x01(\fR\tprobeJson\x12\x1d\n" +
-	"\n" +
-	"event_json\x18\x03 \x01(\fR\teventJson\x12\x12\n" +
-	"\x04lost\x18\x04 \x01(\x04R\x04lost\"\x1c\n" +
+	"proceed_on\x18\x06 \x01(\rR\tproceedOn\x12\x16\n" +
+	"\x06shadow\x18\a \x01(\bR\x06shadow\x12\x12\n" +
+	"\x04last\x18\b \x01(\bR\x04last\x12 \n" +
+	"\vfallthrough\x18\t \x01(\rR\vfallthrough\x12\x10\n" +
+	"\x03len\x18\n" +
+	" \x01(\x03R\x03len\x12\x12\n" +
+	"\x04data\x18\v \x01(\fR\x04data\x12$\n" +
+	"\x0etime_unix_nano\x18\f \x01(\x03R\ftimeUnixNano\x12\x1f\n" +
+	"\vrecord_lost\x18\r \x01(\x04R\n" +
+	"recordLost\"\x1c\n" +
 	"\n" +
 	"ObserveRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x14\n" +
-	"\x12ObserveEndResponse\";\n" +
-	"\x16ObserveProfileResponse\x12!\n" +
-	"\fprofile_json\x18\x01 \x01(\fR\vprofileJson2\xa5\a\n" +
+	"\x12ObserveEndResponse\"\xfa\x01\n" +
+	"\x16ObserveProfileResponse\x12\x1f\n" +
+	"\vduration_ns\x18\x02 \x01(\x03R\n" +
+	"durationNs\x12\x16\n" +
+	"\x06sample\x18\x03 \x01(\rR\x06sample\x12\x19\n" +
+	"\bone_copy\x18\x04 \x01(\tR\aoneCopy\x12?\n" +
+	"\bprograms\x18\x05 \x03(\v2#.xdpchain.control.v1.ProgramProfileR\bprograms\x127\n" +
+	"\x04root\x18\x06 \x01(\v2#.xdpchain.control.v1.ProgramProfileR\x04rootJ\x04\b\x01\x10\x02R\fprofile_json\"\xbe\x01\n" +
+	"\x0eProgramProfile\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04slot\x18\x02 \x01(\x05R\x04slot\x12\x18\n" +
+	"\apackets\x18\x03 \x01(\x04R\apackets\x12\"\n" +
+	"\rns_per_packet\x18\x04 \x01(\x01R\vnsPerPacket\x12\x15\n" +
+	"\x06p50_ns\x18\x05 \x01(\x01R\x05p50Ns\x12\x15\n" +
+	"\x06p99_ns\x18\x06 \x01(\x01R\x05p99Ns\x12\x18\n" +
+	"\abuckets\x18\a \x03(\x04R\abuckets2\xa5\a\n" +
 	"\aControl\x12Q\n" +
 	"\x06Status\x12\".xdpchain.control.v1.StatusRequest\x1a#.xdpchain.control.v1.StatusResponse\x12K\n" +
 	"\x04Load\x12 .xdpchain.control.v1.LoadRequest\x1a!.xdpchain.control.v1.LoadResponse\x12Q\n" +
@@ -2578,7 +2993,7 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_control_proto_goTypes = []any{
 	(*StatusRequest)(nil),          // 0: xdpchain.control.v1.StatusRequest
 	(*StatusResponse)(nil),         // 1: xdpchain.control.v1.StatusResponse
@@ -2605,10 +3020,13 @@ var file_control_proto_goTypes = []any{
 	(*ReloadResponse)(nil),         // 22: xdpchain.control.v1.ReloadResponse
 	(*ErrorDetail)(nil),            // 23: xdpchain.control.v1.ErrorDetail
 	(*ObserveRequest)(nil),         // 24: xdpchain.control.v1.ObserveRequest
-	(*ObserveEvent)(nil),           // 25: xdpchain.control.v1.ObserveEvent
-	(*ObserveRef)(nil),             // 26: xdpchain.control.v1.ObserveRef
-	(*ObserveEndResponse)(nil),     // 27: xdpchain.control.v1.ObserveEndResponse
-	(*ObserveProfileResponse)(nil), // 28: xdpchain.control.v1.ObserveProfileResponse
+	(*Probe)(nil),                  // 25: xdpchain.control.v1.Probe
+	(*ObserveEvent)(nil),           // 26: xdpchain.control.v1.ObserveEvent
+	(*Event)(nil),                  // 27: xdpchain.control.v1.Event
+	(*ObserveRef)(nil),             // 28: xdpchain.control.v1.ObserveRef
+	(*ObserveEndResponse)(nil),     // 29: xdpchain.control.v1.ObserveEndResponse
+	(*ObserveProfileResponse)(nil), // 30: xdpchain.control.v1.ObserveProfileResponse
+	(*ProgramProfile)(nil),         // 31: xdpchain.control.v1.ProgramProfile
 }
 var file_control_proto_depIdxs = []int32{
 	2,  // 0: xdpchain.control.v1.StatusResponse.status:type_name -> xdpchain.control.v1.DaemonStatus
@@ -2618,33 +3036,38 @@ var file_control_proto_depIdxs = []int32{
 	4,  // 4: xdpchain.control.v1.InterfaceStatus.foreign:type_name -> xdpchain.control.v1.Instance
 	6,  // 5: xdpchain.control.v1.ProgramStatus.stats:type_name -> xdpchain.control.v1.Stats
 	20, // 6: xdpchain.control.v1.ExplainResponse.slots:type_name -> xdpchain.control.v1.SlotExplanation
-	0,  // 7: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
-	8,  // 8: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
-	10, // 9: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
-	12, // 10: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
-	14, // 11: xdpchain.control.v1.Control.Adopt:input_type -> xdpchain.control.v1.AdoptRequest
-	16, // 12: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
-	18, // 13: xdpchain.control.v1.Control.Explain:input_type -> xdpchain.control.v1.ExplainRequest
-	21, // 14: xdpchain.control.v1.Control.Reload:input_type -> xdpchain.control.v1.ReloadRequest
-	24, // 15: xdpchain.control.v1.Control.Observe:input_type -> xdpchain.control.v1.ObserveRequest
-	26, // 16: xdpchain.control.v1.Control.ObserveProfile:input_type -> xdpchain.control.v1.ObserveRef
-	26, // 17: xdpchain.control.v1.Control.ObserveEnd:input_type -> xdpchain.control.v1.ObserveRef
-	1,  // 18: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
-	9,  // 19: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
-	11, // 20: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
-	13, // 21: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
-	15, // 22: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
-	17, // 23: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
-	19, // 24: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
-	22, // 25: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
-	25, // 26: xdpchain.control.v1.Control.Observe:output_type -> xdpchain.control.v1.ObserveEvent
-	28, // 27: xdpchain.control.v1.Control.ObserveProfile:output_type -> xdpchain.control.v1.ObserveProfileResponse
-	27, // 28: xdpchain.control.v1.Control.ObserveEnd:output_type -> xdpchain.control.v1.ObserveEndResponse
-	18, // [18:29] is the sub-list for method output_type
-	7,  // [7:18] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	25, // 7: xdpchain.control.v1.ObserveRequest.probe:type_name -> xdpchain.control.v1.Probe
+	25, // 8: xdpchain.control.v1.ObserveEvent.probe:type_name -> xdpchain.control.v1.Probe
+	27, // 9: xdpchain.control.v1.ObserveEvent.event:type_name -> xdpchain.control.v1.Event
+	31, // 10: xdpchain.control.v1.ObserveProfileResponse.programs:type_name -> xdpchain.control.v1.ProgramProfile
+	31, // 11: xdpchain.control.v1.ObserveProfileResponse.root:type_name -> xdpchain.control.v1.ProgramProfile
+	0,  // 12: xdpchain.control.v1.Control.Status:input_type -> xdpchain.control.v1.StatusRequest
+	8,  // 13: xdpchain.control.v1.Control.Load:input_type -> xdpchain.control.v1.LoadRequest
+	10, // 14: xdpchain.control.v1.Control.Unload:input_type -> xdpchain.control.v1.UnloadRequest
+	12, // 15: xdpchain.control.v1.Control.Detach:input_type -> xdpchain.control.v1.DetachRequest
+	14, // 16: xdpchain.control.v1.Control.Adopt:input_type -> xdpchain.control.v1.AdoptRequest
+	16, // 17: xdpchain.control.v1.Control.Leave:input_type -> xdpchain.control.v1.LeaveRequest
+	18, // 18: xdpchain.control.v1.Control.Explain:input_type -> xdpchain.control.v1.ExplainRequest
+	21, // 19: xdpchain.control.v1.Control.Reload:input_type -> xdpchain.control.v1.ReloadRequest
+	24, // 20: xdpchain.control.v1.Control.Observe:input_type -> xdpchain.control.v1.ObserveRequest
+	28, // 21: xdpchain.control.v1.Control.ObserveProfile:input_type -> xdpchain.control.v1.ObserveRef
+	28, // 22: xdpchain.control.v1.Control.ObserveEnd:input_type -> xdpchain.control.v1.ObserveRef
+	1,  // 23: xdpchain.control.v1.Control.Status:output_type -> xdpchain.control.v1.StatusResponse
+	9,  // 24: xdpchain.control.v1.Control.Load:output_type -> xdpchain.control.v1.LoadResponse
+	11, // 25: xdpchain.control.v1.Control.Unload:output_type -> xdpchain.control.v1.UnloadResponse
+	13, // 26: xdpchain.control.v1.Control.Detach:output_type -> xdpchain.control.v1.DetachResponse
+	15, // 27: xdpchain.control.v1.Control.Adopt:output_type -> xdpchain.control.v1.AdoptResponse
+	17, // 28: xdpchain.control.v1.Control.Leave:output_type -> xdpchain.control.v1.LeaveResponse
+	19, // 29: xdpchain.control.v1.Control.Explain:output_type -> xdpchain.control.v1.ExplainResponse
+	22, // 30: xdpchain.control.v1.Control.Reload:output_type -> xdpchain.control.v1.ReloadResponse
+	26, // 31: xdpchain.control.v1.Control.Observe:output_type -> xdpchain.control.v1.ObserveEvent
+	30, // 32: xdpchain.control.v1.Control.ObserveProfile:output_type -> xdpchain.control.v1.ObserveProfileResponse
+	29, // 33: xdpchain.control.v1.Control.ObserveEnd:output_type -> xdpchain.control.v1.ObserveEndResponse
+	23, // [23:34] is the sub-list for method output_type
+	12, // [12:23] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -2662,7 +3085,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
