@@ -67,3 +67,30 @@ func TestUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPacedUDP: the paced sender's datagrams go round robin to its
+// destinations, every one arrives, and Stop reports what was sent.
+func TestPacedUDP(t *testing.T) {
+	nsA, nsB := NewNetNS(t), NewNetNS(t)
+	p := NewVethPair(t, nsA, nsB, nil)
+	r1 := ListenUDP(t, nsB, netip.AddrPortFrom(p.B.Addr4(), 0))
+	r2 := ListenUDP(t, nsB, netip.AddrPortFrom(p.B.Addr4(), 0))
+	s := StartPacedUDP(t, nsA, 2000, r1.Addr(), r1.Addr(), r2.Addr())
+	s.WaitSent(t, 300)
+	sent, elapsed := s.Stop(t)
+	if sent < 300 || elapsed <= 0 {
+		t.Fatalf("Stop: %d sent over %v, want at least 300", sent, elapsed)
+	}
+	// Datagram N went to r2 when N%3 == 2.
+	want2 := int(sent / 3)
+	want1 := int(sent) - want2
+	if got := r1.WaitFor(want1, time.Minute); got != want1 {
+		t.Errorf("first destination: %d of %d datagrams", got, want1)
+	}
+	if got := r2.WaitFor(want2, time.Minute); got != want2 {
+		t.Errorf("second destination: %d of %d datagrams", got, want2)
+	}
+	if more := s.Sent(); more != sent {
+		t.Errorf("%d sent after Stop, which reported %d", more, sent)
+	}
+}
