@@ -62,6 +62,10 @@ func toStatus(err error) error {
 	if errors.As(err, &de) {
 		detail.DamagedInterface, detail.DamagedNetns = de.Interface, de.NetNS
 	}
+	var sp *dispatcher.SeveralProgramsError
+	if errors.As(err, &sp) {
+		detail.ObjectPrograms = sp.Programs
+	}
 	st := status.New(code, err.Error())
 	if with, werr := st.WithDetails(detail); werr == nil {
 		st = with
@@ -97,6 +101,9 @@ func fromStatus(err error) error {
 		}
 		re.program = &dispatcher.ProgramError{Program: detail.GetProgram(), Err: inner, VerifierLog: detail.GetVerifierLog()}
 	}
+	if detail != nil && len(detail.GetObjectPrograms()) > 0 {
+		re.several = &dispatcher.SeveralProgramsError{Programs: detail.GetObjectPrograms()}
+	}
 	if detail != nil && detail.GetDamagedInterface() != "" {
 		re.damaged = &dispatcher.DamagedError{Interface: detail.GetDamagedInterface(), NetNS: detail.GetDamagedNetns(), Reason: "its state or counters are unreadable", Err: errors.New(re.msg)}
 	}
@@ -110,6 +117,7 @@ type remoteError struct {
 	sentinel error
 	program  *dispatcher.ProgramError
 	damaged  *dispatcher.DamagedError
+	several  *dispatcher.SeveralProgramsError
 }
 
 func (e *remoteError) Error() string { return e.msg }
@@ -124,6 +132,9 @@ func (e *remoteError) Unwrap() []error {
 	}
 	if e.damaged != nil {
 		out = append(out, e.damaged)
+	}
+	if e.several != nil {
+		out = append(out, e.several)
 	}
 	return out
 }

@@ -1180,8 +1180,11 @@ type ErrorDetail struct {
 	// ErrDamaged (dispatcher.DamagedError).
 	DamagedInterface string `protobuf:"bytes,4,opt,name=damaged_interface,json=damagedInterface,proto3" json:"damaged_interface,omitempty"`
 	DamagedNetns     string `protobuf:"bytes,5,opt,name=damaged_netns,json=damagedNetns,proto3" json:"damaged_netns,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// object_programs are the XDP programs of an object that holds several
+	// when none was named (dispatcher.SeveralProgramsError).
+	ObjectPrograms []string `protobuf:"bytes,6,rep,name=object_programs,json=objectPrograms,proto3" json:"object_programs,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ErrorDetail) Reset() {
@@ -1247,6 +1250,13 @@ func (x *ErrorDetail) GetDamagedNetns() string {
 		return x.DamagedNetns
 	}
 	return ""
+}
+
+func (x *ErrorDetail) GetObjectPrograms() []string {
+	if x != nil {
+		return x.ObjectPrograms
+	}
+	return nil
 }
 
 type ObserveRequest struct {
@@ -1612,13 +1622,14 @@ const file_control_proto_rawDesc = "" +
 	"interfaces\x12\x18\n" +
 	"\aplugins\x18\x03 \x01(\rR\aplugins\x12\x1a\n" +
 	"\bprograms\x18\x04 \x01(\rR\bprograms\x12!\n" +
-	"\frestart_only\x18\x05 \x03(\tR\vrestartOnly\"\xb8\x01\n" +
+	"\frestart_only\x18\x05 \x03(\tR\vrestartOnly\"\xe1\x01\n" +
 	"\vErrorDetail\x12\x1a\n" +
 	"\bsentinel\x18\x01 \x01(\tR\bsentinel\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12!\n" +
 	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog\x12+\n" +
 	"\x11damaged_interface\x18\x04 \x01(\tR\x10damagedInterface\x12#\n" +
-	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns\"c\n" +
+	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns\x12'\n" +
+	"\x0fobject_programs\x18\x06 \x03(\tR\x0eobjectPrograms\"c\n" +
 	"\x0eObserveRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x12\x1d\n" +
