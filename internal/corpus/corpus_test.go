@@ -117,10 +117,11 @@ func TestDifferential(t *testing.T) {
 	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
 		ns := testutil.NewNetNSPrefix(t, "xdw-")
 		pair := testutil.NewVethPair(t, ns, ns, nil)
-		// No packet reaches the root but the test's: the peer down (no
-		// IPv6 router solicitations or MLD reports, which the chain
-		// would count in its programs' maps). The frames run through
-		// BPF_PROG_TEST_RUN, which needs no carrier.
+		// No packet reaches the root but the test's: its interface is
+		// down, so neither end sends (no IPv6 router solicitations or
+		// MLD reports, which the chain would count in its programs'
+		// maps). The frames run through BPF_PROG_TEST_RUN, which needs
+		// no carrier.
 		if err := ns.Do(func() error {
 			l, err := netlink.LinkByName(pair.A.Name)
 			if err != nil {
