@@ -77,6 +77,10 @@ func ErrorToStatus(err error) error {
 	if errors.As(err, &de) {
 		detail.DamagedInterface, detail.DamagedNetns = de.Interface, de.NetNS
 	}
+	var sp *dispatcher.SeveralProgramsError
+	if errors.As(err, &sp) {
+		detail.ObjectPrograms = sp.Programs
+	}
 	st := status.New(code, err.Error())
 	if with, werr := st.WithDetails(detail); werr == nil {
 		st = with
@@ -117,6 +121,9 @@ func ErrorFromStatus(err error) error {
 		inner := &remoteError{msg: re.msg, sentinels: re.sentinels}
 		re.program = &dispatcher.ProgramError{Program: detail.GetProgram(), Err: inner, VerifierLog: detail.GetVerifierLog()}
 	}
+	if len(detail.GetObjectPrograms()) > 0 {
+		re.several = &dispatcher.SeveralProgramsError{Programs: detail.GetObjectPrograms()}
+	}
 	if detail.GetDamagedInterface() != "" {
 		re.damaged = &dispatcher.DamagedError{Interface: detail.GetDamagedInterface(), NetNS: detail.GetDamagedNetns(), Reason: "its state or counters are unreadable", Err: errors.New(re.msg)}
 	}
@@ -130,6 +137,7 @@ type remoteError struct {
 	sentinels []error
 	program   *dispatcher.ProgramError
 	damaged   *dispatcher.DamagedError
+	several   *dispatcher.SeveralProgramsError
 }
 
 func (e *remoteError) Error() string { return e.msg }
@@ -141,6 +149,9 @@ func (e *remoteError) Unwrap() []error {
 	}
 	if e.damaged != nil {
 		out = append(out, e.damaged)
+	}
+	if e.several != nil {
+		out = append(out, e.several)
 	}
 	return out
 }

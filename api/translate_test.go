@@ -33,6 +33,14 @@ func TestErrorsCrossTheSocket(t *testing.T) {
 	if err.Error() != `on eth0: program "bad": loading program: rejected` {
 		t.Errorf("message %q", err.Error())
 	}
+	// An object with several XDP programs: the list crosses, for the
+	// CLI to say how to choose.
+	sp := &dispatcher.ProgramError{Program: "multi", Err: &dispatcher.SeveralProgramsError{Programs: []string{"a", "b"}}}
+	err = ErrorFromStatus(ErrorToStatus(fmt.Errorf("on eth0: %w", sp)))
+	var several *dispatcher.SeveralProgramsError
+	if !errors.As(err, &several) || !reflect.DeepEqual(several.Programs, []string{"a", "b"}) || !errors.Is(err, dispatcher.ErrInvalid) || !errors.As(err, &back) || back.Program != "multi" {
+		t.Errorf("several programs: %v (%+v)", err, several)
+	}
 	if err := ErrorFromStatus(ErrorToStatus(errors.New("plain"))); err.Error() != "plain" || errors.Is(err, dispatcher.ErrInvalid) {
 		t.Errorf("an error without a sentinel: %v", err)
 	}

@@ -357,7 +357,7 @@ program = "third"
 		path + ":26: program[1].object: " + dir + "/missing.o: no such file or directory",
 		path + ":30: program[2].object: " + dir + `/notelf.o: loading program: not an ELF object (it starts with "not an E")`,
 		path + ":34: program[3].object: " + dir + "/tiny.o: loading program: not an ELF object (2 bytes)",
-		path + ":38: program[4].object: " + dir + "/multi.o: invalid chain: object has several XDP programs [first second]: name the one to load (xdpchain load --prog, program = in a [[program]])",
+		path + ":38: program[4].object: " + dir + "/multi.o: invalid chain: object has several XDP programs [first second]: name the one to load with program = (one of \"first\", \"second\")",
 		path + ":47: program[6].object: " + dir + `/multi.o: loading program: object has no program "third" (XDP programs: [first second])`,
 	}
 	got := Errors(err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
 )
@@ -28,7 +30,20 @@ func checkObject(p *Program) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
+		var sp *dispatcher.SeveralProgramsError
+		if errors.As(err, &sp) {
+			return fmt.Errorf("%s: %w with program = (one of %s)", p.Object, err, quoteList(sp.Programs))
+		}
 		return fmt.Errorf("%s: %w", p.Object, err)
 	}
 	return nil
+}
+
+// quoteList is names as TOML strings, comma-separated.
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }

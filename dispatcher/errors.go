@@ -76,6 +76,21 @@ type ProgramError struct {
 func (e *ProgramError) Error() string { return fmt.Sprintf("program %q: %v", e.Program, e.Err) }
 func (e *ProgramError) Unwrap() error { return e.Err }
 
+// SeveralProgramsError: an object holds several XDP programs and none was
+// named. It is an ErrInvalid. The caller says how to name one (the CLI's
+// --prog, the config's program =).
+type SeveralProgramsError struct {
+	// Programs are the object's XDP programs (untyped ones included),
+	// sorted.
+	Programs []string
+}
+
+func (e *SeveralProgramsError) Error() string {
+	return fmt.Sprintf("%v: object has several XDP programs %v: name the one to load", ErrInvalid, e.Programs)
+}
+
+func (e *SeveralProgramsError) Unwrap() error { return ErrInvalid }
+
 // closeOnError closes c if *err is non-nil when the surrounding function
 // returns.
 func closeOnError(c interface{ Close() error }, err *error) {

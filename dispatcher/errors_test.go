@@ -198,3 +198,25 @@ func TestVerifierLogOnRequest(t *testing.T) {
 		t.Errorf("verifier log does not give the reason:\n%s", logs[true])
 	}
 }
+
+// TestSeveralProgramsError: an object with several XDP programs and none
+// named is refused with a typed error listing them, which names no command
+// or flag of any front end (the CLI and the config add their own advice).
+func TestSeveralProgramsError(t *testing.T) {
+	_, err := dispatcher.NewProgram("multi", testprogs.Object(testprogs.Multi), "")
+	var sp *dispatcher.SeveralProgramsError
+	if !errors.As(err, &sp) || !errors.Is(err, dispatcher.ErrInvalid) {
+		t.Fatalf("NewProgram of an object with several programs: %v, want a SeveralProgramsError", err)
+	}
+	if strings.Join(sp.Programs, " ") != "first second" {
+		t.Errorf("programs %v, want [first second]", sp.Programs)
+	}
+	for _, cli := range []string{"--", "xdpchain", "program ="} {
+		if strings.Contains(err.Error(), cli) {
+			t.Errorf("the library's error names %q: %v", cli, err)
+		}
+	}
+	if _, err := dispatcher.NewProgram("multi", testprogs.Object(testprogs.Multi), "second"); err != nil {
+		t.Errorf("naming one: %v", err)
+	}
+}

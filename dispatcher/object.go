@@ -71,7 +71,7 @@ func objectSpec(obj []byte, progName string) (cs *ebpf.CollectionSpec, ps *ebpf.
 		case 1:
 			progName = xdp[0]
 		default:
-			return nil, nil, fmt.Errorf("%w: object has several XDP programs %v: name the one to load (xdpchain load --prog, program = in a [[program]])", ErrInvalid, xdp)
+			return nil, nil, &SeveralProgramsError{Programs: xdp}
 		}
 	}
 	ps, ok := cs.Programs[progName]

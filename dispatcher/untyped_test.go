@@ -126,7 +126,7 @@ func TestUntypedProgramsByCLI(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"--name", "any", f.iface(), several}, "several XDP programs [foo xdp_redirect_to_111 xdp_x]"},
+		{[]string{"--name", "any", f.iface(), several}, "several XDP programs [foo xdp_redirect_to_111 xdp_x]: name the one to load with --prog (one of foo, xdp_redirect_to_111, xdp_x)"},
 		{[]string{"--prog", "classifier", f.iface(), several}, `"classifier" is SchedCLS (section "tc"), not XDP`},
 	} {
 		errOut, code := load(tc.args...)

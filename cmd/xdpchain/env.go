@@ -150,6 +150,10 @@ func run(args []string, env *cliEnv) int {
 	if errors.As(err, &de) && env.located {
 		msg += "; `" + env.detachCommand(de.NetNS, de.Interface) + "` removes it, then load again"
 	}
+	var sp *dispatcher.SeveralProgramsError
+	if errors.As(err, &sp) {
+		msg += " with --prog (one of " + strings.Join(sp.Programs, ", ") + ")"
+	}
 	fmt.Fprintf(env.stderr, "xdpchain: %s\n", msg)
 	var pe *dispatcher.ProgramError
 	if errors.As(err, &pe) && pe.VerifierLog != "" && env.verifierLog {

@@ -1999,9 +1999,12 @@ type ErrorDetail struct {
 	DamagedNetns     string `protobuf:"bytes,5,opt,name=damaged_netns,json=damagedNetns,proto3" json:"damaged_netns,omitempty"`
 	// sentinels are every sentinel error the error wraps, most specific
 	// first ("ErrOwned", "ErrForceable", ...).
-	Sentinels     []string `protobuf:"bytes,6,rep,name=sentinels,proto3" json:"sentinels,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sentinels []string `protobuf:"bytes,6,rep,name=sentinels,proto3" json:"sentinels,omitempty"`
+	// object_programs are the XDP programs of an object that holds several
+	// when none was named (dispatcher.SeveralProgramsError).
+	ObjectPrograms []string `protobuf:"bytes,7,rep,name=object_programs,json=objectPrograms,proto3" json:"object_programs,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ErrorDetail) Reset() {
@@ -2072,6 +2075,13 @@ func (x *ErrorDetail) GetDamagedNetns() string {
 func (x *ErrorDetail) GetSentinels() []string {
 	if x != nil {
 		return x.Sentinels
+	}
+	return nil
+}
+
+func (x *ErrorDetail) GetObjectPrograms() []string {
+	if x != nil {
+		return x.ObjectPrograms
 	}
 	return nil
 }
@@ -2903,14 +2913,15 @@ const file_control_proto_rawDesc = "" +
 	"interfaces\x12\x18\n" +
 	"\aplugins\x18\x03 \x01(\rR\aplugins\x12\x1a\n" +
 	"\bprograms\x18\x04 \x01(\rR\bprograms\x12!\n" +
-	"\frestart_only\x18\x05 \x03(\tR\vrestartOnly\"\xd6\x01\n" +
+	"\frestart_only\x18\x05 \x03(\tR\vrestartOnly\"\xff\x01\n" +
 	"\vErrorDetail\x12\x1a\n" +
 	"\bsentinel\x18\x01 \x01(\tR\bsentinel\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12!\n" +
 	"\fverifier_log\x18\x03 \x01(\tR\vverifierLog\x12+\n" +
 	"\x11damaged_interface\x18\x04 \x01(\tR\x10damagedInterface\x12#\n" +
 	"\rdamaged_netns\x18\x05 \x01(\tR\fdamagedNetns\x12\x1c\n" +
-	"\tsentinels\x18\x06 \x03(\tR\tsentinels\"\x88\x01\n" +
+	"\tsentinels\x18\x06 \x03(\tR\tsentinels\x12'\n" +
+	"\x0fobject_programs\x18\a \x03(\tR\x0eobjectPrograms\"\x88\x01\n" +
 	"\x0eObserveRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05netns\x18\x02 \x01(\tR\x05netns\x120\n" +

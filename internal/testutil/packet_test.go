@@ -235,3 +235,26 @@ func TestMixedFamiliesPanic(t *testing.T) {
 	}()
 	UDPPacket(netip.MustParseAddrPort("192.0.2.1:1"), netip.MustParseAddrPort("[2001:db8::1]:2"), nil)
 }
+
+// TestTCPOptions: options follow the 20-byte header, padded with zeros
+// (EOL) to whole words, the data offset and lengths count them, and the
+// checksum covers them.
+func TestTCPOptions(t *testing.T) {
+	src, dst := netip.MustParseAddrPort("192.0.2.1:1000"), netip.MustParseAddrPort("192.0.2.2:53")
+	opts := []byte{2, 4, 0x05, 0xb4, 4, 2, 1, 3, 3, 7} // MSS, SACK permitted, NOP, window scale: 10 bytes
+	f := TCPPacket(src, dst, TCPHeader{Flags: TCPSYN, Options: opts}, []byte("x"))
+	ip := f[ethernetHeader:]
+	seg := ip[20:]
+	if len(seg) != 20+12+1 || binary.BigEndian.Uint16(ip[2:]) != uint16(20+len(seg)) {
+		t.Fatalf("segment of %d bytes (IP length %d), want 33", len(seg), binary.BigEndian.Uint16(ip[2:]))
+	}
+	if seg[12] != 8<<4 {
+		t.Errorf("data offset %d words, want 8", seg[12]>>4)
+	}
+	if !bytes.Equal(seg[20:30], opts) || seg[30] != 0 || seg[31] != 0 || seg[32] != 'x' {
+		t.Errorf("options and payload %x", seg[20:])
+	}
+	if !verifies(pseudoSum(src.Addr(), dst.Addr(), ProtoTCP, len(seg)), seg) {
+		t.Errorf("TCP checksum does not verify: %x", seg)
+	}
+}

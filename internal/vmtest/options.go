@@ -103,8 +103,12 @@ var diskModules = []string{"virtio_pci", "virtio_blk"}
 
 // DefaultModules are the kernel modules loaded in every guest: veth and
 // dummy for test interfaces; xfrm_user and nfnetlink because
-// vishvananda/netlink's default handle opens those netlink families too.
-var DefaultModules = []string{"veth", "dummy", "xfrm_user", "nfnetlink"}
+// vishvananda/netlink's default handle opens those netlink families too;
+// nf_conntrack for its BPF kfuncs (bpf_xdp_ct_lookup), which the corpus's
+// SYN proxy calls (Debian builds conntrack as a module; its kfuncs exist
+// only while it is loaded), after crc32c_generic, which its dependency
+// libcrc32c needs at init (a soft dependency modules.dep does not list).
+var DefaultModules = []string{"veth", "dummy", "xfrm_user", "nfnetlink", "crc32c_generic", "nf_conntrack"}
 
 // DefaultHostTools are copied from the host into the guest's
 // /usr/local/sbin (ahead of busybox in PATH), with their shared libraries:
