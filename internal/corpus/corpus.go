@@ -64,7 +64,7 @@ type Entry struct {
 	// Unstable are byte ranges of the program's output that depend on
 	// the time of the run (a SYN cookie changes every minute), left out
 	// of the comparison of output bytes; Why says what they hold.
-	Unstable []Range `toml:"unstable"`
+	Unstable []Range  `toml:"unstable"`
 	Features []string `toml:"features"`
 }
 
