@@ -51,8 +51,11 @@ priority_max = 200
 	if res[0].Err != "" {
 		t.Fatalf("the user's load: %s", res[0].Err)
 	}
-	st, _ := f.status()
-	plain := testutil.Instructions(t, st.DispatcherID)
+	dispatcherID := func() uint32 {
+		st, _ := f.status()
+		return st.DispatcherID
+	}
+	plain := testutil.Instructions(t, dispatcherID)
 
 	here := func(p dispatcher.Probe) childOp {
 		return childOp{Interface: f.iface(), NetNS: f.recv.Name, Observe: &p}
@@ -102,8 +105,7 @@ priority_max = 200
 			t.Errorf("root observing %+v: %v", p, err)
 		}
 	}
-	st, _ = f.status()
-	if got := testutil.Instructions(t, st.DispatcherID); got != plain {
+	if got := testutil.Instructions(t, dispatcherID); got != plain {
 		t.Error("after the observations the root does not run the plain generation")
 	}
 	f.expectTraffic(false)

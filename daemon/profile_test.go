@@ -23,8 +23,10 @@ func TestSampledProfileMetrics(t *testing.T) {
 	send, recv := testutil.NewNetNSPrefix(t, "obs-"), testutil.NewNetNSPrefix(t, "obs-")
 	f := newFixtureOn(t, send, recv, testutil.NewVethPair(t, send, recv, nil))
 	rootInstructions := func() string {
-		itf, _ := f.status()
-		return testutil.Instructions(t, itf.DispatcherID)
+		return testutil.Instructions(t, func() uint32 {
+			itf, _ := f.status()
+			return itf.DispatcherID
+		})
 	}
 	prog := map[string]string{"netns": f.recv.Name, "interface": f.iface(), "program": "count"}
 
@@ -103,9 +105,11 @@ func TestSampledProfileMetrics(t *testing.T) {
 // runs).
 func pinnedInstructions(t *testing.T, f *fixture) string {
 	t.Helper()
-	st, err := f.rootStatus()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testutil.Instructions(t, st.DispatcherID)
+	return testutil.Instructions(t, func() uint32 {
+		st, err := f.rootStatus()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.DispatcherID
+	})
 }

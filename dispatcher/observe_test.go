@@ -33,7 +33,7 @@ func observedChain(t *testing.T, f *fixture) *dispatcher.Root {
 // kernel translated them.
 func rootInstructions(t *testing.T, r *dispatcher.Root) string {
 	t.Helper()
-	return testutil.Instructions(t, status(t, r).DispatcherID)
+	return testutil.Instructions(t, func() uint32 { return status(t, r).DispatcherID })
 }
 
 // udpDest returns the UDP destination port of an IPv4 Ethernet frame, or

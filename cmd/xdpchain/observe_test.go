@@ -46,7 +46,7 @@ func (c *cli) observedChain(t *testing.T) {
 // kernel translated them.
 func (c *cli) rootInstructions(t *testing.T) string {
 	t.Helper()
-	return testutil.Instructions(t, uint32(c.status(t)["dispatcher_id"].(float64)))
+	return testutil.Instructions(t, func() uint32 { return uint32(c.status(t)["dispatcher_id"].(float64)) })
 }
 
 // counts returns each program's counters from status --json.

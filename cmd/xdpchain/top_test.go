@@ -384,16 +384,19 @@ func programNs(lines []string, name string) string {
 // translated them.
 func (s *topSetup) rootInstructions(t *testing.T) string {
 	t.Helper()
-	var doc struct {
-		Interfaces []struct {
-			DispatcherID uint32 `json:"dispatcher_id"`
-		} `json:"interfaces"`
-	}
-	out := s.mustRun(t, "status", "--json", "--netns", s.recv.Name, s.iface)
-	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Interfaces) != 1 {
-		t.Fatalf("status --json: %v\n%s", err, out)
-	}
-	return testutil.Instructions(t, doc.Interfaces[0].DispatcherID)
+	return testutil.Instructions(t, func() uint32 {
+		var doc struct {
+			Interfaces []struct {
+				DispatcherID uint32 `json:"dispatcher_id"`
+			} `json:"interfaces"`
+		}
+		out := s.mustRun(t, "status", "--json", "--netns", s.recv.Name, s.iface)
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Interfaces) != 1 {
+			t.Fatalf("status --json: %v\n%s", err, out)
+		}
+
+		return doc.Interfaces[0].DispatcherID
+	})
 }
 
 // TestTopProfile: `top --once --profile` shows a column NS/PKT with a
