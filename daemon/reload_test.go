@@ -18,6 +18,7 @@ import (
 	"github.com/xdpchain/xdpchain/daemon"
 	"github.com/xdpchain/xdpchain/dispatcher"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
+	"github.com/xdpchain/xdpchain/internal/vmtest"
 	"github.com/xdpchain/xdpchain/plugins/host"
 )
 
@@ -42,7 +43,14 @@ func guardConfig(priority int, prefixes string) string {
 func TestReload(t *testing.T) {
 	f := newFixture(t)
 	f.writeConfig("", guardConfig(10, `"%[3]s"`))
-	f.start(daemon.Options{PluginStartTimeout: 2 * time.Second})
+	// The start timeout bounds the case of a plugin that never answers; a
+	// real plugin must answer within it on a busy machine, and under the
+	// VMs' emulated CPUs (TCG), where a handshake can take seconds.
+	startTimeout := host.DefaultStartTimeout
+	if vmtest.InVM() {
+		startTimeout = time.Minute
+	}
+	f.start(daemon.Options{PluginStartTimeout: startTimeout})
 	f.expectTraffic(true)
 	guard := f.plugin("guard")
 	first, _ := f.status()

@@ -681,6 +681,9 @@ func readOnlyData(name string, ms *ebpf.MapSpec) bool {
 // the running generation; then nothing is swapped, so a daemon that
 // reconciles after a restart does not disturb traffic.
 func unchanged(st *state, chain Chain, s Spec, kind MechanismKind) bool {
+	if st.extensionsLost {
+		return false // the running root lacks extensions its state names
+	}
 	if s.Fallthrough != st.Fallthrough || s.NoCounters != st.NoCounters || kind != st.Mechanism || len(chain) != len(st.Programs) {
 		return false
 	}

@@ -1,10 +1,13 @@
 package dispatcher
 
 import (
+	"errors"
 	"os"
 	"regexp"
 	"testing"
 	"unsafe"
+
+	"github.com/xdpchain/xdpchain/internal/vmtest"
 )
 
 // TestCounterLayout checks the one Go definition of the counter layout
@@ -27,6 +30,9 @@ func TestCounterLayout(t *testing.T) {
 	}
 
 	h, err := os.ReadFile("../bpf/dispatcher.h")
+	if errors.Is(err, os.ErrNotExist) && vmtest.InVM() {
+		t.Skipf("skipped on %s: the C header is not in the guest (the Go layout is checked above; the header on the host)", vmtest.Where())
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

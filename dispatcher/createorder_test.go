@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/internal/mechtest"
 	"github.com/xdpchain/xdpchain/internal/testprogs"
 	"github.com/xdpchain/xdpchain/internal/testutil"
 	"github.com/xdpchain/xdpchain/internal/vmtest"
@@ -58,5 +59,40 @@ func TestKilledCreatingRoot(t *testing.T) {
 	again := status(t, r)
 	if again.LinkID == st.LinkID || len(again.Programs) != 1 {
 		t.Errorf("after the kill, Attach gave link %d (was %d) with %d programs, want a new link running counter", again.LinkID, st.LinkID, len(again.Programs))
+	}
+}
+
+// TestFreplaceLinksLostRebuilt: an extension's link is pinned when its
+// generation commits, after the swap; a process killed in between leaves
+// the root running with that slot empty and a state that names the
+// program. The next change of the same chain must not take it for
+// unchanged: it builds the generation again, and the extension runs.
+func TestFreplaceLinksLostRebuilt(t *testing.T) {
+	vmtest.LogWhere(t)
+	mechtest.Require(t, dispatcher.Freplace)
+	f := newFixture(t, dispatcher.Freplace)
+	r := f.attach(t)
+	add(t, r, program(t, testprogs.Counter, "counter"))
+	st := status(t, r)
+	if len(st.Programs) != 1 || st.Programs[0].Placement != dispatcher.PlacementFreplace {
+		t.Fatalf("chain %+v, want counter as an extension", st.Programs)
+	}
+	// The kill: the link's pin is gone, and with it the extension.
+	link := filepath.Join(pinDirOf(f, st), "links", "counter")
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := r.Update(func(*dispatcher.Spec) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed {
+		t.Error("the same chain with its extension's link lost was taken for unchanged")
+	}
+	if _, err := os.Stat(link); err != nil {
+		t.Errorf("after the next change: %v", err)
+	}
+	if again := status(t, r); again.DispatcherID == st.DispatcherID {
+		t.Errorf("dispatcher %d still runs, want a new generation", again.DispatcherID)
 	}
 }

@@ -197,6 +197,27 @@ func (*freplaceMechanism) cleanup(pd pinDir, st *state) {
 	removeUnlisted(pd.linksDir(), keep)
 }
 
+// extensionsIntact reports whether every extension of st's chain (freplace)
+// has its link pinned. The links are pinned when a generation commits,
+// after its swap: a process killed in between leaves the new root running
+// with the slots its extensions filled empty (their links went with the
+// process) and a state that names them. Such a chain is not unchanged: the
+// next change builds it again.
+func (pd pinDir) extensionsIntact(st *state) bool {
+	if st.Mechanism != Freplace {
+		return true
+	}
+	for _, p := range st.Programs {
+		if p.Placement != PlacementFreplace {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(pd.linksDir(), p.Name)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // removeUnlisted removes the entries of dir whose names are not in keep.
 func removeUnlisted(dir string, keep map[string]bool) {
 	entries, _ := os.ReadDir(dir)

@@ -171,6 +171,11 @@ func (l *dirLock) Unlock() {
 // a newer format than it knows (ErrNewerState); a change of format that an
 // older build could misread takes a new version.
 type state struct {
+	// extensionsLost (not stored) is what reading the pins found: an
+	// extension the state names has no pinned link (freplace.go,
+	// extensionsIntact), so the chain must be built again.
+	extensionsLost bool
+
 	Version     int           `json:"version"`
 	Interface   string        `json:"interface"`
 	Ifindex     int           `json:"ifindex"`

@@ -89,6 +89,7 @@ func (r *Root) read(clean bool) error {
 	if err != nil {
 		return &DamagedError{Interface: r.ifname, NetNS: r.opts.NetNS, Reason: "its state is unreadable", Err: err}
 	}
+	st.extensionsLost = !r.pins.extensionsIntact(st)
 	r.st = st
 	r.stats, err = ebpf.LoadPinnedMap(r.pins.stats(), nil)
 	if err != nil {
