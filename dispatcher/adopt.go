@@ -70,9 +70,14 @@ type Adopted struct {
 // Adopt gives an interface whose XDP program was attached by netlink an
 // xdpchain root whose chain is that program, in the same mode. The
 // program keeps running as the kernel object it is (its maps and state
-// untouched), tail-called by the call slot. It returns ErrNotAttached-free
-// errors: ErrInvalid when the interface carries no program, a libxdp
-// dispatcher, an offloaded one or an xdpchain root; ErrForeignProgram when
+// untouched), tail-called by the call slot. A libxdp dispatcher is adopted
+// with its components (libxdp.go): the chain is those extension programs,
+// in libxdp's order with its priorities and chain-call actions, under the
+// freplace mechanism (ErrNotSupported with the kernel's reason where it
+// refuses trampolines; ErrInvalid for a name, or another mechanism); its
+// Adopted.Name lists their names in chain order, comma-separated. It
+// returns ErrNotAttached-free errors: ErrInvalid when the interface
+// carries no program, an offloaded one or an xdpchain root; ErrForeignProgram when
 // another process changed the interface's program meanwhile. On any error
 // the interface is left with its program attached by netlink.
 //
