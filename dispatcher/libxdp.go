@@ -85,7 +85,7 @@ func libxdpComponents(disp *ebpf.Program) (_ []libxdpComponent, _ *dispatcherCon
 	if err != nil {
 		return nil, nil, fmt.Errorf("BTF of libxdp dispatcher %d: %w", dispID, err)
 	}
-	cfg, err := readDispatcherConfig(disp, info, spec)
+	cfg, err := readDispatcherConfig(info, spec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("libxdp dispatcher %d: %w", dispID, err)
 	}
@@ -123,7 +123,8 @@ func libxdpComponents(disp *ebpf.Program) (_ []libxdpComponent, _ *dispatcherCon
 		if err != nil {
 			return nil, nil, fmt.Errorf("component %d of libxdp dispatcher %d: %w", li.Program, dispID, err)
 		}
-		c := libxdpComponent{slot: n, prog: prog, priority: int(cfg.prios[n]), proceedOn: VerdictSet(cfg.actions[n]) & AllVerdicts}
+		c := cfg.component(n)
+		c.prog = prog
 		comps = append(comps, c)
 		if pi, err := prog.Info(); err == nil {
 			comps[len(comps)-1].kernelName = pi.Name
@@ -144,12 +145,28 @@ func libxdpComponents(disp *ebpf.Program) (_ []libxdpComponent, _ *dispatcherCon
 	return comps, cfg, nil
 }
 
+// component is the program in slot n as the configuration runs it: its
+// priority, and its chain-call actions as ProceedOn (libxdp's bit 31,
+// XDP_DISPATCHER_RETVAL, is what a slot without a program returns, no
+// verdict).
+func (cfg *dispatcherConfig) component(n int) libxdpComponent {
+	return libxdpComponent{slot: n, priority: int(cfg.prios[n]), proceedOn: VerdictSet(cfg.actions[n]) & AllVerdicts}
+}
+
 // readDispatcherConfig reads the dispatcher's frozen configuration
 // (variable conf in its .rodata) by the BTF of its members.
-func readDispatcherConfig(disp *ebpf.Program, info *ebpf.ProgramInfo, spec *btf.Spec) (*dispatcherConfig, error) {
+func readDispatcherConfig(info *ebpf.ProgramInfo, spec *btf.Spec) (*dispatcherConfig, error) {
+	value, mapSpec, err := rodataValue(info)
+	if err != nil {
+		return nil, err
+	}
+	// The map's BTF has the section (a loader may give the program only
+	// the types its functions use); else the program's (libbpf's has all).
 	var sec *btf.Datasec
-	if err := spec.TypeByName(".rodata", &sec); err != nil {
-		return nil, fmt.Errorf("no .rodata in its BTF: %w", err)
+	if mapSpec == nil || mapSpec.TypeByName(".rodata", &sec) != nil {
+		if err := spec.TypeByName(".rodata", &sec); err != nil {
+			return nil, fmt.Errorf("no .rodata in its BTF or its map's: %w", err)
+		}
 	}
 	var conf *btf.VarSecinfo
 	for i, v := range sec.Vars {
@@ -164,10 +181,6 @@ func readDispatcherConfig(disp *ebpf.Program, info *ebpf.ProgramInfo, spec *btf.
 	if !ok {
 		// Qualifiers (const volatile) are skipped by UnderlyingType.
 		return nil, fmt.Errorf("conf is %s, not struct xdp_dispatcher_config", conf.Type.(*btf.Var).Type)
-	}
-	value, err := rodataValue(info)
-	if err != nil {
-		return nil, err
 	}
 	cfg := &dispatcherConfig{rawLength: len(value)}
 	field := func(name string) (off int, size int, count int, ok bool) {
@@ -234,8 +247,9 @@ func readDispatcherConfig(disp *ebpf.Program, info *ebpf.ProgramInfo, spec *btf.
 	return cfg, nil
 }
 
-// rodataValue is the content of the dispatcher's .rodata map.
-func rodataValue(info *ebpf.ProgramInfo) ([]byte, error) {
+// rodataValue is the content of the dispatcher's .rodata map, and the
+// map's BTF (nil if it has none).
+func rodataValue(info *ebpf.ProgramInfo) ([]byte, *btf.Spec, error) {
 	ids, _ := info.MapIDs()
 	for _, id := range ids {
 		m, err := ebpf.NewMapFromID(id)
@@ -251,11 +265,18 @@ func rodataValue(info *ebpf.ProgramInfo) ([]byte, error) {
 		err = m.Lookup(uint32(0), &value)
 		m.Close()
 		if err != nil {
-			return nil, fmt.Errorf("reading its .rodata (map %d): %w", id, err)
+			return nil, nil, fmt.Errorf("reading its .rodata (map %d): %w", id, err)
 		}
-		return value, nil
+		var spec *btf.Spec
+		if bid, ok := mi.BTFID(); ok && bid != 0 {
+			if h, err := btf.NewHandleFromID(bid); err == nil {
+				spec, _ = h.Spec(nil)
+				h.Close()
+			}
+		}
+		return value, spec, nil
 	}
-	return nil, errors.New("no .rodata map among its maps")
+	return nil, nil, errors.New("no .rodata map among its maps")
 }
 
 // componentPrograms turns components into chain programs (the built-in

@@ -128,7 +128,9 @@ func TestAdoptLibxdp(t *testing.T) {
 		p := st.Programs[i]
 		wantActions := strings.ReplaceAll(strings.ToLower(c.actions), "xdp_", "")
 		got := strings.Join(p.ProceedOn, ",")
-		if !strings.HasPrefix(c.name, p.Name[:min(len(p.Name), len(c.name))]) || p.Priority < c.priority || got != wantActions ||
+		// Distinct priorities here (dropport's XDP_RUN_CONFIG says 10):
+		// libxdp's, unchanged.
+		if p.Name != c.name || p.Priority != c.priority || got != wantActions ||
 			p.AdoptedID != c.id || p.Placement != dispatcher.PlacementFreplace {
 			t.Errorf("slot %d: %s priority %d proceed-on %s adopting %d placed %s, want libxdp's %s priority %d actions %s program %d, freplace",
 				i, p.Name, p.Priority, got, p.AdoptedID, p.Placement, c.name, c.priority, wantActions, c.id)
