@@ -70,9 +70,14 @@ type Adopted struct {
 // Adopt gives an interface whose XDP program was attached by netlink an
 // xdpchain root whose chain is that program, in the same mode. The
 // program keeps running as the kernel object it is (its maps and state
-// untouched), tail-called by the call slot. It returns ErrNotAttached-free
-// errors: ErrInvalid when the interface carries no program, a libxdp
-// dispatcher, an offloaded one or an xdpchain root; ErrForeignProgram when
+// untouched), tail-called by the call slot. A libxdp dispatcher is adopted
+// with its components (libxdp.go): the chain is those extension programs,
+// in libxdp's order with its priorities and chain-call actions, under the
+// freplace mechanism (ErrNotSupported with the kernel's reason where it
+// refuses trampolines; ErrInvalid for a name, or another mechanism); its
+// Adopted.Name lists their names in chain order, comma-separated. It
+// returns ErrNotAttached-free errors: ErrInvalid when the interface
+// carries no program, an offloaded one or an xdpchain root; ErrForeignProgram when
 // another process changed the interface's program meanwhile. On any error
 // the interface is left with its program attached by netlink.
 //
@@ -129,23 +134,60 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	switch info.Name {
 	case rootProgramName:
 		return nil, nil, fmt.Errorf("%w: %q already runs an xdpchain root (program %d)", ErrInvalid, ifname, x.ProgId)
-	case "xdp_dispatcher":
-		return nil, nil, fmt.Errorf("%w: %q runs a libxdp dispatcher (program %d): adopting its components is not supported; unload them with xdp-loader and load their objects into xdpchain", ErrInvalid, ifname, x.ProgId)
 	}
 	ad := &Adopted{Name: ao.Name, ID: x.ProgId, KernelName: info.Name, Mode: mode}
-	if ad.Name == "" {
-		ad.Name = strings.ReplaceAll(info.Name, ".", "_")
-		if ad.Name == "" {
-			ad.Name = "adopted"
+	var ps []Program
+	var comps []libxdpComponent
+	if info.Name == libxdpDispatcherName {
+		if err := probeFreplace(); err != nil {
+			return nil, nil, fmt.Errorf("%q runs a libxdp dispatcher (program %d): its components are extension (freplace) programs, which xdpchain can run only as extensions of its own root, and this kernel refuses that: %w; load the components from their objects into xdpchain instead", ifname, x.ProgId, err)
 		}
+		var cfg *dispatcherConfig
+		comps, cfg, err = libxdpComponents(prog)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %q runs a libxdp dispatcher (program %d) whose components cannot be read: %w", ErrInvalid, ifname, x.ProgId, err)
+		}
+		defer func() {
+			for _, c := range comps {
+				c.prog.Close()
+			}
+		}()
+		if ao.Name != "" {
+			return nil, nil, fmt.Errorf("%w: %q runs a libxdp dispatcher (program %d): its components keep their own names, a name cannot be given", ErrInvalid, ifname, x.ProgId)
+		}
+		if len(comps) == 0 {
+			return nil, nil, fmt.Errorf("%w: %q runs a libxdp dispatcher (program %d) without programs: nothing to adopt", ErrInvalid, ifname, x.ProgId)
+		}
+		if o.Mechanism != AutoMechanism && o.Mechanism != Freplace {
+			return nil, nil, errExtensionMechanism(comps[0].kernelName, o.Mechanism)
+		}
+		if ps, err = componentPrograms(comps, ao.Owner, cfg.frags); err != nil {
+			return nil, nil, err
+		}
+		var names []string
+		for _, p := range ps {
+			names = append(names, p.Name)
+		}
+		// Several programs: their names, in chain order.
+		ad.Name = strings.Join(names, ",")
+	} else {
+		if ad.Name == "" {
+			ad.Name = strings.ReplaceAll(info.Name, ".", "_")
+			if ad.Name == "" {
+				ad.Name = "adopted"
+			}
+		}
+		p, err := NewProgram(ad.Name, callObject(), callProgramName)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.Owner = ao.Owner
+		ps = []Program{p}
 	}
-	p, err := NewProgram(ad.Name, callObject(), callProgramName)
-	if err != nil {
-		return nil, nil, err
-	}
-	p.Owner = ao.Owner
-	if err := (&p).validate(); err != nil {
-		return nil, nil, &ProgramError{Program: p.Name, Err: err}
+	for i := range ps {
+		if err := (&ps[i]).validate(); err != nil {
+			return nil, nil, &ProgramError{Program: ps[i].Name, Err: err}
+		}
 	}
 
 	r.pins = newPinDir(o, ns.inode, r.ifindex)
@@ -163,6 +205,12 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 		return nil, nil, err
 	}
 	mech, reason := ResolveMechanism(o.Mechanism, AutoMechanism)
+	if comps != nil {
+		mech = Freplace
+		if o.Mechanism == AutoMechanism {
+			reason = reasonAdoptedExtension
+		}
+	}
 	if _, err := newMechanism(mech); err != nil {
 		return nil, nil, err
 	}
@@ -188,7 +236,12 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 		return nil, nil, err
 	}
 	// Everything the chain needs, before the hand-over.
-	st, err := r.adoptState(p, prog, mode, mech, reason)
+	var st *state
+	if comps != nil {
+		st, err = r.adoptComponentsState(ps, comps, prog, mode, mech, reason)
+	} else {
+		st, err = r.adoptState(ps[0], prog, mode, mech, reason)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -283,6 +336,36 @@ func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechani
 	st := r.newState(mode, mech, reason)
 	st.DispatcherID = id
 	st.Programs = []programState{{programRecord: recordOf(q), Object: hash, Counter: 1}}
+	return st, nil
+}
+
+// adoptComponentsState pins each libxdp component (comps, in the order
+// of ps) where its program's maps go, stores the call object, and returns
+// the state of a root whose running program is the dispatcher disp and
+// whose chain is ps.
+func (r *Root) adoptComponentsState(ps []Program, comps []libxdpComponent, disp *ebpf.Program, mode Mode, mech MechanismKind, reason string) (*state, error) {
+	id, err := programID(disp)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := r.pins.storeObject(ps[0].Object)
+	if err != nil {
+		return nil, err
+	}
+	st := r.newState(mode, mech, reason)
+	st.DispatcherID = id
+	for i, p := range ps {
+		if err := os.MkdirAll(r.pins.progMaps(p.Name), 0o700); err != nil {
+			return nil, err
+		}
+		if err := comps[i].prog.Pin(r.pins.extensionPin(p.Name)); err != nil {
+			return nil, &ProgramError{Program: p.Name, Err: fmt.Errorf("pinning its extension program %s: %w", comps[i].prog, err)}
+		}
+		q := p
+		q.Object = nil
+		q.ProgramName = callProgramName
+		st.Programs = append(st.Programs, programState{programRecord: recordOf(q), Object: hash, Counter: uint32(i + 1)})
+	}
 	return st, nil
 }
 
@@ -389,6 +472,12 @@ func (r *Root) Leave(name string) (_ uint32, err error) {
 // with its pinned maps.
 func (r *Root) alone(ps *programState) (*ebpf.Program, error) {
 	if isCallSlot(ps) {
+		if ext, err := adoptedExtension(r.pins, ps.Name); ext != nil || err != nil {
+			if ext != nil {
+				ext.Close()
+			}
+			return nil, errors.Join(err, &ProgramError{Program: ps.Name, Err: fmt.Errorf("%w: it is an adopted libxdp component, an extension (freplace) program, which cannot run alone attached by netlink", ErrInvalid)})
+		}
 		return adoptedProgram(r.pins, ps.Name)
 	}
 	obj, err := r.pins.loadObject(ps.Object)

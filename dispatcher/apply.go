@@ -474,6 +474,11 @@ func (r *Root) prepareSlot(g *generation, p Program, old programState, had, keep
 	if err := r.openSlotMaps(g, sl, old, had); err != nil {
 		return nil, wrap(err)
 	}
+	if ps.Name == callProgramName {
+		if sl.ext, err = adoptedExtension(r.pins, p.Name); err != nil {
+			return nil, err
+		}
+	}
 
 	insns := append(asm.Instructions(nil), ps.Instructions...)
 	if err := associateMaps(insns, sl.maps); err != nil {

@@ -30,7 +30,7 @@ func (r *Root) checkForeign(nl *netlink.Handle) error {
 	what := ""
 	switch name {
 	case "xdp_dispatcher":
-		what = " (a libxdp dispatcher: remove it with `xdp-loader unload --all " + r.ifname + "`)"
+		what = " (a libxdp dispatcher: `xdpchain adopt " + r.ifname + "` takes it over with its programs, where the kernel allows BPF trampolines)"
 	case rootProgramName:
 		what = " (an xdpchain root whose pins are missing: was it attached inside `ip netns exec` or with another bpffs?)"
 	}

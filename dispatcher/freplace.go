@@ -41,6 +41,9 @@ func (*freplaceMechanism) needsStacks() bool   { return false }
 func (*freplaceMechanism) place(g *generation) error {
 	for _, s := range g.slots {
 		s.placed, s.callReason = PlacementFreplace, ""
+		if s.ext != nil {
+			continue // the adopted extension, not the call object, runs
+		}
 		if name := progArrayOf(s); name != "" {
 			s.placed, s.callReason = PlacementCall, fmt.Sprintf(reasonExtensionTailCall, name)
 		}
@@ -92,6 +95,18 @@ func (m *freplaceMechanism) build(g *generation) (_ *ebpf.Program, err error) {
 func (m *freplaceMechanism) extend(g *generation, root *ebpf.Program, i int, s *slot) (_ *freplaceSlot, err error) {
 	fs := &freplaceSlot{}
 	m.ext[s] = fs
+	if s.ext != nil {
+		// An adopted extension: the kernel program itself, given a new
+		// target; there is no object to load it from anew.
+		if fs.prog, err = s.ext.Clone(); err != nil {
+			return nil, &ProgramError{Program: s.Name, Err: err}
+		}
+		fs.link, err = link.AttachFreplace(root, slotSymbol(i), fs.prog)
+		if err != nil {
+			return nil, &ProgramError{Program: s.Name, Err: fmt.Errorf("attaching its adopted extension program %s to slot %d: %w", fs.prog, i, trampolineError(err))}
+		}
+		return fs, nil
+	}
 	if !s.fresh {
 		if p, err := ebpf.LoadPinnedProgram(filepath.Join(g.pins.progsDir(), s.Name), nil); err == nil {
 			fs.prog = p

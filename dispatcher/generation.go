@@ -68,12 +68,18 @@ type slot struct {
 	programID uint32
 	// kept is the program verified alone, as kept (alone.go).
 	kept keptProgram
+	// ext is the slot's adopted extension (a libxdp component, libxdp.go):
+	// the kernel program that runs in the slot, under freplace only.
+	ext *ebpf.Program
 }
 
 // inlined reports whether s's entry function is written into the root.
 func (s *slot) inlined() bool { return s.placed == PlacementInline }
 
 func (s *slot) close() {
+	if s.ext != nil {
+		s.ext.Close()
+	}
 	for _, m := range s.maps {
 		m.Close()
 	}
@@ -181,6 +187,11 @@ func (g *generation) prepareRoot() error {
 	}
 	g.dev.bind(ps)
 	if g.mech != nil {
+		for _, s := range g.slots {
+			if s.ext != nil && g.mech.kind() != Freplace {
+				return errExtensionMechanism(s.Name, g.mech.kind())
+			}
+		}
 		if err := g.mech.place(g); err != nil {
 			return err
 		}

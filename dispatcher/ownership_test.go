@@ -25,6 +25,26 @@ import (
 // xdp-tools package is installed.
 const libxdpDispatcher = "/usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o"
 
+// loadLibxdpDispatcher loads libxdp's dispatcher as its object is (no
+// programs configured), closed when the test ends.
+func loadLibxdpDispatcher(t *testing.T) *ebpf.Program {
+	t.Helper()
+	spec, err := ebpf.LoadCollectionSpec(libxdpDispatcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		t.Skipf("libxdp's dispatcher does not load on this kernel: %v", err)
+	}
+	t.Cleanup(func() { coll.Close() })
+	p := coll.Programs["xdp_dispatcher"]
+	if p == nil {
+		t.Fatalf("%s has no xdp_dispatcher program", libxdpDispatcher)
+	}
+	return p
+}
+
 // loadVerdictProgram loads a verdict_* object as a plain XDP program,
 // closed when the test ends.
 func loadVerdictProgram(t *testing.T, object string) *ebpf.Program {
@@ -190,24 +210,12 @@ func TestForeignProgramRefused(t *testing.T) {
 			if _, err := os.Stat(libxdpDispatcher); err != nil {
 				t.Skipf("no libxdp dispatcher object here (%v): install xdp-tools to test its recognition", err)
 			}
-			spec, err := ebpf.LoadCollectionSpec(libxdpDispatcher)
-			if err != nil {
-				t.Fatal(err)
-			}
-			coll, err := ebpf.NewCollection(spec)
-			if err != nil {
-				t.Skipf("libxdp's dispatcher does not load on this kernel: %v", err)
-			}
-			defer coll.Close()
-			p := coll.Programs["xdp_dispatcher"]
-			if p == nil {
-				t.Fatalf("%s has no xdp_dispatcher program", libxdpDispatcher)
-			}
+			p := loadLibxdpDispatcher(t)
 			if err := netlinkAttach(f.recv, f.iface(), p.FD(), nl.XDP_FLAGS_SKB_MODE); err != nil {
 				t.Fatal(err)
 			}
 			defer netlinkAttach(f.recv, f.iface(), -1, nl.XDP_FLAGS_SKB_MODE)
-			_, err = dispatcher.Attach(f.iface(), f.opts())
+			_, err := dispatcher.Attach(f.iface(), f.opts())
 			if !errors.Is(err, dispatcher.ErrForeignProgram) || !strings.Contains(err.Error(), "libxdp dispatcher") {
 				t.Errorf("Attach over libxdp's dispatcher: %v, want ErrForeignProgram that recognises it", err)
 			}

@@ -90,7 +90,9 @@ type ProgramStatus struct {
 	// kfuncs), so it and its chain are bound to the interface.
 	DeviceBound bool `json:"device_bound,omitempty"`
 	// AdoptedID is the kernel ID of an adopted program (Adopt): the
-	// program the slot tail-calls, which runs as it did before xdpchain.
+	// program the slot tail-calls, which runs as it did before xdpchain,
+	// or, for a component of libxdp's dispatcher, the extension program
+	// attached to the slot (placement freplace).
 	AdoptedID uint32 `json:"adopted_id,omitempty"`
 	Owner     string `json:"owner,omitempty"`
 	Version   string `json:"version,omitempty"`
@@ -213,7 +215,10 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 			p.Allowed = ps.Allowed.Strings()
 		}
 		if isCallSlot(&ps) {
-			if prog, err := adoptedProgram(pd, ps.Name); err == nil {
+			if prog, _ := adoptedExtension(pd, ps.Name); prog != nil {
+				p.AdoptedID, _ = programID(prog)
+				prog.Close()
+			} else if prog, err := adoptedProgram(pd, ps.Name); err == nil {
 				p.AdoptedID, _ = programID(prog)
 				prog.Close()
 			}

@@ -21,6 +21,10 @@ chain tail-calls it and counts its verdicts, and programs loaded later run
 before or after it. The kernel lets a bpf_link attach only where no program
 is attached, so the hand-over is a netlink detach and a link attach back to
 back: packets arriving in between (about a millisecond) meet no program.
+An interface running libxdp's dispatcher (xdp-loader with several programs)
+gets a chain of its components, the same kernel programs in libxdp's order
+with libxdp's priorities and chain-call actions as proceed-on; such a chain
+runs only under the freplace mechanism (kernels with BPF trampolines).
 ` + "`detach --leave NAME`" + ` is the reverse.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -208,7 +208,9 @@ func printStatus(w io.Writer, doc statusDoc) {
 			if p.DeviceBound {
 				fmt.Fprintf(tw, "  slot %d (%s) reads XDP hints (bpf_xdp_metadata_* kfuncs): it binds the chain to %s, which runs only there, in native mode\n", p.Slot, p.Name, s.Name)
 			}
-			if p.AdoptedID != 0 {
+			if p.AdoptedID != 0 && p.Placement == dispatcher.PlacementFreplace {
+				fmt.Fprintf(tw, "  slot %d (%s) adopted: libxdp component, extension program %d\n", p.Slot, p.Name, p.AdoptedID)
+			} else if p.AdoptedID != 0 {
 				fmt.Fprintf(tw, "  slot %d (%s) adopted: tail-calls program %d\n", p.Slot, p.Name, p.AdoptedID)
 			}
 			if p.XSKMap != "" {

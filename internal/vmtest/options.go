@@ -114,8 +114,10 @@ var DefaultModules = []string{"veth", "dummy", "xfrm_user", "nfnetlink", "crc32c
 // /usr/local/sbin (ahead of busybox in PATH), with their shared libraries:
 // busybox's ip cannot create veth pairs or network namespaces; tcpdump
 // reads the pcap files `xdpchain dump` writes; util-linux's unshare has
-// --kill-child, which busybox's lacks.
-var DefaultHostTools = []string{"ip", "bpftool", "tc", "tcpdump", "unshare"}
+// --kill-child, which busybox's lacks; xdp-loader (xdp-tools, libxdp
+// linked in) loads programs under libxdp's dispatcher, which the adopt
+// tests take over.
+var DefaultHostTools = []string{"ip", "bpftool", "tc", "tcpdump", "unshare", "xdp-loader"}
 
 // DefaultHostFiles are copied from the host to the same paths in the
 // guest when they exist: libxdp's BPF objects (xdp-dispatcher.o,
