@@ -104,9 +104,11 @@ func (r *Root) read(clean bool) error {
 }
 
 // checkPins checks again, under the lock, that the interface's pin and
-// state directories are safe to use (see secureDir).
+// state directories are safe to use (see secureDir). It starts the
+// operation's dirChecks (r.dirs), which the change's slots use.
 func (r *Root) checkPins() error {
-	_, err := r.pins.secure(r.opts, false)
+	r.dirs = newDirChecks()
+	_, err := r.pins.secureWith(r.dirs, r.opts, false)
 	return err
 }
 
