@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cilium/ebpf"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -44,8 +46,17 @@ func newPinDir(opts Options, netnsInode uint64, ifindex int) pinDir {
 	}
 }
 
-func (p pinDir) link() string                { return filepath.Join(p.bpf, "link") }
-func (p pinDir) stats() string               { return filepath.Join(p.bpf, "stats") }
+func (p pinDir) link() string  { return filepath.Join(p.bpf, "link") }
+func (p pinDir) stats() string { return filepath.Join(p.bpf, "stats") }
+
+// counters is the pin of the counters map a state names (state.Counters;
+// "": stats).
+func (p pinDir) counters(name string) string {
+	if name == "" {
+		return p.stats()
+	}
+	return filepath.Join(p.bpf, name)
+}
 func (p pinDir) mapsDir() string             { return filepath.Join(p.bpf, "maps") }
 func (p pinDir) progMaps(prog string) string { return filepath.Join(p.bpf, "maps", prog) }
 func (p pinDir) progsDir() string            { return filepath.Join(p.bpf, "progs") }
@@ -195,7 +206,10 @@ type state struct {
 	ProfileOneCopy string `json:"profile_one_copy,omitempty"`
 
 	// How the generation counts, and the counts of earlier ones (stats.go).
-	Counting          string `json:"counting,omitempty"`
+	Counting string `json:"counting,omitempty"`
+	// Counters is the pin, in the interface's pin directory, of the
+	// counters map the generation counts into ("": stats, the first).
+	Counters          string `json:"counters,omitempty"`
 	FallthroughColumn uint32 `json:"fallthrough_column,omitempty"`
 	FallthroughBase   uint64 `json:"fallthrough_base,omitempty"`
 	// FallthroughTotal is what earlier countingOnce generations counted as
@@ -487,4 +501,35 @@ func (p pinDir) removeEmptyDirs() {
 	os.Remove(p.bpf)
 	os.Remove(filepath.Dir(p.bpf))
 	os.Remove(filepath.Dir(p.state))
+}
+
+// retiredRows returns the content of the counters map st.Retired counted
+// in: rows (st's map's) unless st's generation replaced the map
+// (growCounters), then the one st.Retired names, pinned until it is folded.
+func (p pinDir) retiredRows(st *state, rows perCPURows) (perCPURows, error) {
+	if st.Retired == nil || st.Retired.Counters == st.Counters {
+		return rows, nil
+	}
+	m, err := ebpf.LoadPinnedMap(p.counters(st.Retired.Counters), nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening the counters of the generation before the running one: %w", err)
+	}
+	defer m.Close()
+	return counterRows(m)
+}
+
+// removeUnusedCounters removes the pins of counters maps neither st's
+// generation nor the one before it (st.Retired) counts in.
+func (p pinDir) removeUnusedCounters(st *state) {
+	keep := map[string]bool{p.counters(st.Counters): true}
+	if st.Retired != nil {
+		keep[p.counters(st.Retired.Counters)] = true
+	}
+	entries, _ := os.ReadDir(p.bpf)
+	for _, e := range entries {
+		path := filepath.Join(p.bpf, e.Name())
+		if (e.Name() == "stats" || counterPinName.MatchString(e.Name())) && !keep[path] {
+			os.Remove(path)
+		}
+	}
 }

@@ -90,9 +90,9 @@ func (r *Root) read(clean bool) error {
 		return &DamagedError{Interface: r.ifname, NetNS: r.opts.NetNS, Reason: "its state is unreadable", Err: err}
 	}
 	r.st = st
-	r.stats, err = ebpf.LoadPinnedMap(r.pins.stats(), nil)
+	r.stats, err = ebpf.LoadPinnedMap(r.pins.counters(st.Counters), nil)
 	if err != nil {
-		return &DamagedError{Interface: r.ifname, NetNS: r.opts.NetNS, Reason: fmt.Sprintf("its counters %s are unreadable", r.pins.stats()), Err: err}
+		return &DamagedError{Interface: r.ifname, NetNS: r.opts.NetNS, Reason: fmt.Sprintf("its counters %s are unreadable", r.pins.counters(st.Counters)), Err: err}
 	}
 	if clean {
 		r.cleanupLeftovers()
@@ -119,6 +119,7 @@ func (r *Root) cleanupLeftovers() {
 		keep[p.Name] = true
 	}
 	removeUnlisted(r.pins.mapsDir(), keep)
+	r.pins.removeUnusedCounters(r.st)
 	os.Remove(r.pins.mapsDir()) // only when empty: no program has maps
 	if m, err := newMechanism(r.st.Mechanism); err == nil {
 		m.cleanup(r.pins, r.st)
