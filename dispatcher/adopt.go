@@ -245,7 +245,7 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	if err != nil {
 		return nil, nil, err
 	}
-	r.stats, err = newStatsMap()
+	r.stats, err = newStatsMap(minCounterRows)
 	if err != nil {
 		return nil, nil, err
 	}

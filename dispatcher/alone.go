@@ -154,14 +154,14 @@ func isDigest(name string) bool {
 // already kept for its digest (not verified again), or the program loaded
 // and verified now (a rejection is a *ProgramError naming it), pinned. The
 // interface takes a reference to it. Call with the interface's lock held.
-func (p pinDir) keepAlone(s *slot, unprivileged, logs bool) (keptProgram, error) {
+func (p pinDir) keepAlone(checked *dirChecks, s *slot, unprivileged, logs bool) (keptProgram, error) {
 	digest, err := aloneDigest(s.alone, unprivileged, s.dev)
 	if err != nil {
 		return keptProgram{}, &ProgramError{Program: s.Name, Err: fmt.Errorf("identifying the program: %w", err)}
 	}
 	k := keptProgram{digest: digest}
 	dir := filepath.Join(p.programsDir(), digest)
-	if _, err := secureDir(p.xdpchainDir(), dir, true); err != nil {
+	if _, err := checked.secureDir(p.xdpchainDir(), dir, true); err != nil {
 		return k, err
 	}
 	lock, err := lockDir(dir, true)
@@ -198,7 +198,7 @@ func (p pinDir) keepAlone(s *slot, unprivileged, logs bool) (keptProgram, error)
 			return k, fmt.Errorf("pinning the program %q verified alone: %w", s.Name, err)
 		}
 	}
-	if _, err := secureDir(p.xdpchainDir(), p.aloneDir(), true); err != nil {
+	if _, err := checked.secureDir(p.xdpchainDir(), p.aloneDir(), true); err != nil {
 		return k, err
 	}
 	ref := filepath.Join(p.aloneDir(), digest)
@@ -495,7 +495,10 @@ func (r *Root) verifySlot(sl *slot, old programState, keep bool) error {
 	}
 	switch {
 	case keep:
-		k, err := r.pins.keepAlone(sl, sl.Unprivileged, r.opts.VerifierLogs)
+		if r.dirs == nil {
+			r.dirs = newDirChecks()
+		}
+		k, err := r.pins.keepAlone(r.dirs, sl, sl.Unprivileged, r.opts.VerifierLogs)
 		if err != nil {
 			return err
 		}

@@ -207,7 +207,7 @@ func (r *Root) newGeneration(c *change) (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &generation{
+	g := &generation{
 		number:        r.st.Generation + 1,
 		pins:          r.pins,
 		fallthrough_:  c.spec.Fallthrough,
@@ -215,12 +215,55 @@ func (r *Root) newGeneration(c *change) (*generation, error) {
 		ftColumn:      nextFallthroughColumn(r.st),
 		frags:         c.frags,
 		stats:         r.stats,
+		countersPin:   r.st.Counters,
 		verifierLogs:  r.opts.VerifierLogs,
 		mech:          mech,
 		referenceRoot: r.opts.ReferenceRoot,
 		replacePins:   map[string]*ebpf.Map{},
 		readOnly:      map[string]*ebpf.Map{},
-	}, nil
+	}
+	if err := r.growCounters(g, c); err != nil {
+		g.discard()
+		return nil, err
+	}
+	return g, nil
+}
+
+// growCounters gives g a new counters map when c's rows (assignCounters)
+// do not fit the running one (or g runs the C root, which indexes all
+// maxCounters+1 rows): of counterRowsForChain the chain's length, pinned under
+// a name of g's own (counters-<generation>, state.Counters) before g is
+// swapped in, so that the state naming it never names a missing pin. The
+// rows start from 1 there. The running generation's counts stay in its
+// map, which its state (as the new state's Retired) names until they are
+// folded (nextState): counts stay exact across the change. Maps only
+// grow: a map made by an earlier release (all rows) never is replaced.
+func (r *Root) growCounters(g *generation, c *change) error {
+	need := uint32(1)
+	for _, row := range c.counters {
+		need = max(need, row+1)
+	}
+	rows := counterRowsForChain(len(c.chain))
+	if g.referenceRoot {
+		need, rows = maxCounters+1, maxCounters+1
+	}
+	if need <= counterCapacity(r.stats) {
+		return nil
+	}
+	m, err := newStatsMap(rows)
+	if err != nil {
+		return err
+	}
+	g.stats, g.ownStats = m, true
+	g.countersPin = fmt.Sprintf("counters-%d", g.number)
+	path := r.pins.counters(g.countersPin)
+	os.Remove(path) // a crashed attempt's, never committed
+	if err := m.Pin(path); err != nil {
+		return fmt.Errorf("pinning counters: %w", err)
+	}
+	g.newPins = append(g.newPins, path)
+	c.counters = assignCounters(c.chain, nil)
+	return nil
 }
 
 // buildGeneration opens g's observers, prepares every slot of c's chain,
@@ -275,9 +318,24 @@ func (r *Root) nextState(g *generation, c *change) (*state, error) {
 	var retired map[string]Stats
 	ftTotal := r.st.FallthroughTotal
 	if r.st.Retired != nil {
+		retiredRows, err := r.pins.retiredRows(r.st, rows)
+		if err != nil {
+			return nil, err
+		}
 		var ft uint64
-		retired, ft = generationCounts(r.st.Retired.counting(), rows)
+		retired, ft = generationCounts(r.st.Retired.counting(), retiredRows)
 		ftTotal += ft
+		if r.st.Retired.Counters != r.st.Counters {
+			// Its map goes with it (no state names it any more): so do
+			// the fall-through counts of its row 0 (legacyFallthrough).
+			ftTotal += legacyFallthrough(retiredRows)
+		}
+	}
+	if g.ownStats {
+		// g counts into a new map: its baselines are that map's.
+		if rows, err = counterRows(g.stats); err != nil {
+			return nil, err
+		}
 	}
 
 	next := &state{
@@ -296,6 +354,7 @@ func (r *Root) nextState(g *generation, c *change) (*state, error) {
 		ProfileOneCopy: g.obs.oneCopy(),
 
 		Counting:          countingOnce,
+		Counters:          g.countersPin,
 		FallthroughColumn: g.ftColumn,
 		FallthroughBase:   rowOf(rows, 0)[g.ftColumn],
 		FallthroughTotal:  ftTotal,
@@ -367,6 +426,10 @@ func (r *Root) commitGeneration(g *generation, next *state) error {
 		if oldMech, err := newMechanism(r.st.Mechanism); err == nil {
 			oldMech.cleanup(r.pins, &state{})
 		}
+	}
+	if g.ownStats {
+		r.stats.Close()
+		r.stats, g.ownStats = g.stats, false
 	}
 	r.st = next
 	r.cleanupLeftovers() // the new mechanism's leftovers, once

@@ -36,7 +36,7 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 			return err
 		}
 	}
-	r.stats, err = newStatsMap()
+	r.stats, err = newStatsMap(minCounterRows)
 	if err != nil {
 		return err
 	}

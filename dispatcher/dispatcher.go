@@ -44,6 +44,8 @@ type Root struct {
 	link    link.Link
 	stats   *ebpf.Map
 	st      *state
+	// dirs: the directories the operation under way checked (checkPins).
+	dirs *dirChecks
 	// created: this Root attached the root and no Update ran since;
 	// firstChange: the Update running is the first since.
 	created, firstChange bool

@@ -107,7 +107,7 @@ func FuzzReadState(f *testing.F) {
 			if ps.Counter > maxCounters {
 				t.Fatalf("counter %d beyond %d", ps.Counter, maxCounters)
 			}
-			_ = rowStats(make([]dispatcherXdpchainCounters, 1), ps.Counter)
+			_ = rowStats(rowsOf(make([]dispatcherXdpchainCounters, 1)), ps.Counter)
 		}
 	})
 }

@@ -102,6 +102,11 @@ type generation struct {
 	// instead of the emitted one (Options.ReferenceRoot).
 	referenceRoot bool
 	stats         *ebpf.Map
+	// countersPin names the pin of stats (state.Counters); ownStats: stats
+	// is a new, larger map this generation made (growCounters), closed
+	// unless the generation is committed.
+	countersPin string
+	ownStats    bool
 	// dev is the device the generation is bound to, when a program of it
 	// is (devbound.go).
 	dev *device
@@ -122,6 +127,9 @@ type generation struct {
 
 func (g *generation) close() {
 	g.obs.close()
+	if g.ownStats {
+		g.stats.Close()
+	}
 	if g.rodata != nil {
 		g.rodata.Close()
 	}

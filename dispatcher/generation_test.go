@@ -24,7 +24,7 @@ func testGeneration(t *testing.T, counters bool, progs ...Program) *generation {
 	t.Helper()
 	testutil.RequireRoot(t)
 	r := &Root{pins: newPinDir(Options{BPFFS: testutil.PrivateBPFFS(t), StateDir: t.TempDir()}, 1, 1)}
-	stats, err := newStatsMap()
+	stats, err := newStatsMap(maxCounters + 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cilium/ebpf"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -44,8 +46,17 @@ func newPinDir(opts Options, netnsInode uint64, ifindex int) pinDir {
 	}
 }
 
-func (p pinDir) link() string                { return filepath.Join(p.bpf, "link") }
-func (p pinDir) stats() string               { return filepath.Join(p.bpf, "stats") }
+func (p pinDir) link() string  { return filepath.Join(p.bpf, "link") }
+func (p pinDir) stats() string { return filepath.Join(p.bpf, "stats") }
+
+// counters is the pin of the counters map a state names (state.Counters;
+// "": stats).
+func (p pinDir) counters(name string) string {
+	if name == "" {
+		return p.stats()
+	}
+	return filepath.Join(p.bpf, name)
+}
 func (p pinDir) mapsDir() string             { return filepath.Join(p.bpf, "maps") }
 func (p pinDir) progMaps(prog string) string { return filepath.Join(p.bpf, "maps", prog) }
 func (p pinDir) progsDir() string            { return filepath.Join(p.bpf, "progs") }
@@ -200,7 +211,10 @@ type state struct {
 	ProfileOneCopy string `json:"profile_one_copy,omitempty"`
 
 	// How the generation counts, and the counts of earlier ones (stats.go).
-	Counting          string `json:"counting,omitempty"`
+	Counting string `json:"counting,omitempty"`
+	// Counters is the pin, in the interface's pin directory, of the
+	// counters map the generation counts into ("": stats, the first).
+	Counters          string `json:"counters,omitempty"`
 	FallthroughColumn uint32 `json:"fallthrough_column,omitempty"`
 	FallthroughBase   uint64 `json:"fallthrough_base,omitempty"`
 	// FallthroughTotal is what earlier countingOnce generations counted as
@@ -395,7 +409,15 @@ func (p pinDir) removeTemps() {
 }
 
 // writeFileAtomic writes via a temporary file and rename, so readers see
-// the old or the new content, never a mix.
+// the old or the new content, never a mix, also after the writer was
+// killed at any point. It does not fsync: what it writes (an interface's
+// state and objects) describes pins in bpffs, which a kernel crash or a
+// power loss, the only events an fsync would guard against, takes with it;
+// an interface whose pins are gone is started over (read), its state
+// never read. (On tmpfs, the default state directory /run/xdpchain, an
+// fsync does nothing anyway; on a disk it wrote every object and state of
+// every interface through to it, 10 % of the daemon's CPU starting 250
+// interfaces.)
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -410,10 +432,6 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -492,4 +510,35 @@ func (p pinDir) removeEmptyDirs() {
 	os.Remove(p.bpf)
 	os.Remove(filepath.Dir(p.bpf))
 	os.Remove(filepath.Dir(p.state))
+}
+
+// retiredRows returns the content of the counters map st.Retired counted
+// in: rows (st's map's) unless st's generation replaced the map
+// (growCounters), then the one st.Retired names, pinned until it is folded.
+func (p pinDir) retiredRows(st *state, rows perCPURows) (perCPURows, error) {
+	if st.Retired == nil || st.Retired.Counters == st.Counters {
+		return rows, nil
+	}
+	m, err := ebpf.LoadPinnedMap(p.counters(st.Retired.Counters), nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening the counters of the generation before the running one: %w", err)
+	}
+	defer m.Close()
+	return counterRows(m)
+}
+
+// removeUnusedCounters removes the pins of counters maps neither st's
+// generation nor the one before it (st.Retired) counts in.
+func (p pinDir) removeUnusedCounters(st *state) {
+	keep := map[string]bool{p.counters(st.Counters): true}
+	if st.Retired != nil {
+		keep[p.counters(st.Retired.Counters)] = true
+	}
+	entries, _ := os.ReadDir(p.bpf)
+	for _, e := range entries {
+		path := filepath.Join(p.bpf, e.Name())
+		if (e.Name() == "stats" || counterPinName.MatchString(e.Name())) && !keep[path] {
+			os.Remove(path)
+		}
+	}
 }

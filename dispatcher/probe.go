@@ -157,7 +157,7 @@ func inTempNetNS(fn func() error) error {
 func probeFreplace() error {
 	// One live slot: newer kernels refuse to extend an unreachable one.
 	g := &generation{fallthrough_: Pass, slots: []*slot{{Program: Program{ProceedOn: DefaultProceedOn}, counter: 1}}}
-	stats, err := newStatsMap()
+	stats, err := newStatsMap(maxCounters + 1)
 	if err != nil {
 		return err
 	}

@@ -91,9 +91,9 @@ func (r *Root) read(clean bool) error {
 	}
 	st.extensionsLost = !r.pins.extensionsIntact(st)
 	r.st = st
-	r.stats, err = ebpf.LoadPinnedMap(r.pins.stats(), nil)
+	r.stats, err = ebpf.LoadPinnedMap(r.pins.counters(st.Counters), nil)
 	if err != nil {
-		return &DamagedError{Interface: r.ifname, NetNS: r.opts.NetNS, Reason: fmt.Sprintf("its counters %s are unreadable", r.pins.stats()), Err: err}
+		return &DamagedError{Interface: r.ifname, NetNS: r.opts.NetNS, Reason: fmt.Sprintf("its counters %s are unreadable", r.pins.counters(st.Counters)), Err: err}
 	}
 	if clean {
 		r.cleanupLeftovers()
@@ -105,9 +105,11 @@ func (r *Root) read(clean bool) error {
 }
 
 // checkPins checks again, under the lock, that the interface's pin and
-// state directories are safe to use (see secureDir).
+// state directories are safe to use (see secureDir). It starts the
+// operation's dirChecks (r.dirs), which the change's slots use.
 func (r *Root) checkPins() error {
-	_, err := r.pins.secure(r.opts, false)
+	r.dirs = newDirChecks()
+	_, err := r.pins.secureWith(r.dirs, r.opts, false)
 	return err
 }
 
@@ -118,6 +120,7 @@ func (r *Root) cleanupLeftovers() {
 		keep[p.Name] = true
 	}
 	removeUnlisted(r.pins.mapsDir(), keep)
+	r.pins.removeUnusedCounters(r.st)
 	os.Remove(r.pins.mapsDir()) // only when empty: no program has maps
 	if m, err := newMechanism(r.st.Mechanism); err == nil {
 		m.cleanup(r.pins, r.st)

@@ -12,7 +12,7 @@ import (
 // emittedLen is the length of the root emitted for slots.
 func emittedLen(t *testing.T, counters bool, slots ...*slot) int {
 	t.Helper()
-	stats, err := newStatsMap()
+	stats, err := newStatsMap(maxCounters + 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,56 +68,85 @@ func checkAncestors(path string) error {
 // checkDirStat). Missing directories are created (mode 0700) when create is
 // set; otherwise exists reports false and nothing is created.
 func secureDir(base, dir string, create bool) (exists bool, err error) {
+	return newDirChecks().secureDir(base, dir, create)
+}
+
+// dirChecks remembers the directories one operation checked (secureDir),
+// so that the operation checks each of them, and each base's ancestors,
+// once: an operation is one look at an interface's trees (pinDir.secure)
+// or one change under the interface's lock (Root.checkPins starts a new
+// one for it, which the change's slots use). Every operation checks again.
+type dirChecks struct {
+	ancestors map[string]bool // bases whose ancestors were checked
+	dirs      map[string]bool // directories found to exist and safe
+}
+
+func newDirChecks() *dirChecks {
+	return &dirChecks{ancestors: map[string]bool{}, dirs: map[string]bool{}}
+}
+
+// secureDir is the package's secureDir, skipping what c checked already.
+func (c *dirChecks) secureDir(base, dir string, create bool) (exists bool, err error) {
 	base, dir = filepath.Clean(base), filepath.Clean(dir)
 	rel, err := filepath.Rel(base, dir)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return false, fmt.Errorf("%w: %s is not below %s", ErrUnsafeDir, dir, base)
 	}
-	if create {
-		if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-			return false, fmt.Errorf("creating %s: %w", filepath.Dir(base), err)
+	if !c.ancestors[base] {
+		if create {
+			if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+				return false, fmt.Errorf("creating %s: %w", filepath.Dir(base), err)
+			}
+		} else if _, err := os.Stat(filepath.Dir(base)); errors.Is(err, fs.ErrNotExist) {
+			return false, nil
 		}
-	} else if _, err := os.Stat(filepath.Dir(base)); errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err := checkAncestors(base); err != nil {
-		return false, err
+		if err := checkAncestors(base); err != nil {
+			return false, err
+		}
+		c.ancestors[base] = true
 	}
 	components := []string{}
 	if rel != "." {
 		components = strings.Split(rel, "/")
 	}
 	// Another process may remove empty directories at any time (Detach,
-	// clean-up): when one goes while it is created, walk again.
+	// clean-up): when one goes while it is created, forget what was
+	// checked and walk again.
 	for tries := 0; ; tries++ {
-		exists, err := walkDir(base, components, create)
+		exists, err := c.walkDir(base, components, create)
 		if !create || tries == 10 || !errors.Is(err, fs.ErrNotExist) {
 			return exists, err
 		}
+		clear(c.dirs)
 	}
 }
 
 // walkDir checks (and with create, makes) base and each component below
-// it in turn; see secureDir.
-func walkDir(base string, components []string, create bool) (bool, error) {
+// it in turn, but the directories above the last that c checked already;
+// the last is always looked at (another process may have removed it since,
+// and it is the one used next); see secureDir.
+func (c *dirChecks) walkDir(base string, components []string, create bool) (bool, error) {
 	path := base
 	for i := 0; ; i++ {
-		var st unix.Stat_t
-		err := unix.Lstat(path, &st)
-		if errors.Is(err, unix.ENOENT) {
-			if !create {
-				return false, nil
+		if i == len(components) || !c.dirs[path] {
+			var st unix.Stat_t
+			err := unix.Lstat(path, &st)
+			if errors.Is(err, unix.ENOENT) {
+				if !create {
+					return false, nil
+				}
+				if err := unix.Mkdir(path, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+					return false, fmt.Errorf("creating %s: %w", path, err)
+				}
+				err = unix.Lstat(path, &st)
 			}
-			if err := unix.Mkdir(path, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
-				return false, fmt.Errorf("creating %s: %w", path, err)
+			if err != nil {
+				return false, fmt.Errorf("%w: %s: %w", ErrUnsafeDir, path, err)
 			}
-			err = unix.Lstat(path, &st)
-		}
-		if err != nil {
-			return false, fmt.Errorf("%w: %s: %w", ErrUnsafeDir, path, err)
-		}
-		if err := checkDirStat(path, &st); err != nil {
-			return false, err
+			if err := checkDirStat(path, &st); err != nil {
+				return false, err
+			}
+			c.dirs[path] = true
 		}
 		if i == len(components) {
 			return true, nil
@@ -130,13 +159,18 @@ func walkDir(base string, components []string, create bool) (bool, error) {
 // created when create is set. bpfExists reports whether the pin directory
 // exists.
 func (p pinDir) secure(o Options, create bool) (bpfExists bool, err error) {
+	return p.secureWith(newDirChecks(), o, create)
+}
+
+// secureWith is secure, one operation of c.
+func (p pinDir) secureWith(c *dirChecks, o Options, create bool) (bpfExists bool, err error) {
 	bpfBase := filepath.Join(o.BPFFS, "xdpchain")
-	bpfExists, err = secureDir(bpfBase, p.bpf, create)
+	bpfExists, err = c.secureDir(bpfBase, p.bpf, create)
 	if err != nil {
 		return false, err
 	}
 	// The state directory is created under the lock, when a root is.
-	if _, err := secureDir(o.StateDir, p.state, false); err != nil {
+	if _, err := c.secureDir(o.StateDir, p.state, false); err != nil {
 		return false, err
 	}
 	// The subdirectories, where they exist (they are created when needed).
@@ -147,7 +181,7 @@ func (p pinDir) secure(o Options, create bool) (bpfExists bool, err error) {
 		{bpfBase, p.linksDir()},
 		{bpfBase, p.aloneDir()},
 	} {
-		if _, err := secureDir(d.base, d.dir, false); err != nil {
+		if _, err := c.secureDir(d.base, d.dir, false); err != nil {
 			return false, err
 		}
 	}

@@ -24,8 +24,31 @@ func counterRowsFor(cpus int) []dispatcherXdpchainCounters {
 	return per
 }
 
+// rowsOf is per as a counters map of all rows reads it.
+func rowsOf(per []dispatcherXdpchainCounters) perCPURows {
+	out := make(perCPURows, len(per))
+	for c := range per {
+		for _, r := range per[c].Packets {
+			out[c] = append(out[c], counterRow(r))
+		}
+	}
+	return out
+}
+
+// writeCounters writes per's first rows, as many as m has, into counters
+// map m.
+func writeCounters(m *ebpf.Map, per []dispatcherXdpchainCounters) error {
+	vals := make([][]uint64, len(per))
+	for c := range per {
+		for _, r := range per[c].Packets[:counterCapacity(m)] {
+			vals[c] = append(vals[c], r[:]...)
+		}
+	}
+	return m.Update(uint32(0), vals, ebpf.UpdateAny)
+}
+
 func TestRowStats(t *testing.T) {
-	per := counterRowsFor(3)
+	per := rowsOf(counterRowsFor(3))
 	col := func(r, k int) uint64 {
 		// (1+2+3)*1000 + 3*(r*10+k)
 		return uint64(6000 + 3*(r*10+k))
@@ -48,9 +71,9 @@ func TestRowStats(t *testing.T) {
 		t.Errorf("no CPUs: %+v", got)
 	}
 	// Column 7 is padding, never counted.
-	per = make([]dispatcherXdpchainCounters, 1)
-	per[0].Packets[2][7] = 99
-	if got := rowStats(per, 2); got.Total() != 0 {
+	one := make([]dispatcherXdpchainCounters, 1)
+	one[0].Packets[2][7] = 99
+	if got := rowStats(rowsOf(one), 2); got.Total() != 0 {
 		t.Errorf("padding column counted: %+v", got)
 	}
 }
@@ -76,34 +99,63 @@ func TestStatsTotalAndMinus(t *testing.T) {
 	}
 }
 
-// TestCounterRows writes per-CPU counters into a real counters map and reads
-// one row back summed.
+// TestCounterRows writes per-CPU counters into real counters maps, of all
+// rows (the C root's layout) and of a few, and reads rows back summed.
 func TestCounterRows(t *testing.T) {
 	vmtest.LogWhere(t)
 	testutil.RequireRoot(t)
-	m, err := newStatsMap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
 	cpus, err := ebpf.PossibleCPU()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Update(uint32(0), counterRowsFor(cpus), ebpf.UpdateAny); err != nil {
-		t.Fatal(err)
+	for _, rows := range []uint32{maxCounters + 1, minCounterRows, 3} {
+		m, err := newStatsMap(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if counterCapacity(m) != rows {
+			t.Errorf("map of %d rows: capacity %d", rows, counterCapacity(m))
+		}
+		if rows == maxCounters+1 {
+			// The C root's struct is the layout of a map of all rows.
+			err = m.Update(uint32(0), counterRowsFor(cpus), ebpf.UpdateAny)
+		} else {
+			err = writeCounters(m, counterRowsFor(cpus))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		per, err := counterRows(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(per) != cpus || uint32(len(per[0])) != rows {
+			t.Fatalf("%d CPUs of %d rows, want one per possible CPU (%d) of %d", len(per), len(per[0]), cpus, rows)
+		}
+		got := rowStats(per, 2)
+		sum := uint64(cpus*(cpus+1)/2) * 1000
+		if want := sum + uint64(cpus)*22; got.Pass != want {
+			t.Errorf("%d rows: row 2 pass: %d, want %d", rows, got.Pass, want)
+		}
+		if got := rowStats(per, rows); got != (Stats{}) {
+			t.Errorf("%d rows: row %d past the end: %+v, want zero", rows, rows, got)
+		}
 	}
-	per, err := counterRows(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(per) != cpus {
-		t.Fatalf("%d rows, want one per possible CPU (%d)", len(per), cpus)
-	}
-	got := rowStats(per, 3)
-	sum := uint64(cpus*(cpus+1)/2) * 1000
-	if want := sum + uint64(cpus)*32; got.Pass != want {
-		t.Errorf("row 3 pass: %d, want %d", got.Pass, want)
+}
+
+func TestCounterRowsForChain(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want uint32
+	}{{0, minCounterRows}, {1, minCounterRows}, {3, minCounterRows}, {4, 16}, {10, 32}, {31, 64}, {32, 128}, {MaxPrograms, maxCounters + 1}} {
+		got := counterRowsForChain(tc.n)
+		if got != tc.want {
+			t.Errorf("%d programs: %d rows, want %d", tc.n, got, tc.want)
+		}
+		if got < uint32(2*tc.n+1) {
+			t.Errorf("%d programs: %d rows do not hold two generations", tc.n, got)
+		}
 	}
 }
 

@@ -164,7 +164,7 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	if err != nil {
 		return damaged("its state is unreadable", err)
 	}
-	stats, err := ebpf.LoadPinnedMap(pd.stats(), nil)
+	stats, err := ebpf.LoadPinnedMap(pd.counters(st.Counters), nil)
 	if err != nil {
 		return damaged("its counters are unreadable", err)
 	}
@@ -189,7 +189,11 @@ func statusFromPins(pd pinDir) (*InterfaceStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	counts, ft := st.counts(rows)
+	retiredRows, err := pd.retiredRows(st, rows)
+	if err != nil {
+		return damaged("its counters are unreadable", err)
+	}
+	counts, ft := st.counts(rows, retiredRows)
 	out.FallthroughPackets = ft
 	for i, ps := range st.Programs {
 		s := counts[i]

@@ -52,7 +52,7 @@ func TestStatusCounts(t *testing.T) {
 	per[0].Packets[3][1] = 10      // program a: drop
 	per[cpus-1].Packets[3][6] += 4 // program a: denied
 	per[0].Packets[7][2] = 100     // program b: pass, 40 before it was assigned
-	if err := r.stats.Update(uint32(0), per, ebpf.UpdateAny); err != nil {
+	if err := writeCounters(r.stats, per); err != nil {
 		t.Fatal(err)
 	}
 	// Object names are sha256s (the state reader checks them).
