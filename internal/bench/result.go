@@ -337,7 +337,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if disturbed > 0 {
-		fmt.Fprintf(&b, "\n%d of %d samples were disturbed (preempted in every attempt): they count as the kernel's figure + 0.5 ns.\n", disturbed, samples)
+		fmt.Fprintf(&b, "\n%d of %d samples were disturbed (in every attempt the thread's CPU time and the kernel's figure disagreed): they count as the kernel's figure + 0.5 ns.\n", disturbed, samples)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\nNote: %s.\n", n)
