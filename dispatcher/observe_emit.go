@@ -95,12 +95,12 @@ func (g *generation) observesDecision(i int) bool {
 	return len(g.obs.traces()) > 0 || len(g.obs.capturesAt(i, g.slots[i], AtOutput)) > 0
 }
 
-// observeEntry starts an observed packet: the area's timestamp is 0 (not
+// observeEntry starts a profiled packet: the area's timestamp is 0 (not
 // timed) until slot 0's input hook samples it. A dual root needs none:
-// only its timed copy reads the timestamp, which it sets first.
+// only its timed copy reads the timestamp, which it sets first; nor does
+// an observation without a profile, which never reads it.
 func (g *generation) observeEntry() []asm.Instruction {
-	if g.obs == nil || g.obs.pass == passPlain {
-		// The dual root's timed copy sets the timestamp at its start.
+	if g.obs == nil || g.obs.pass == passPlain || g.obs.profile == nil {
 		return nil
 	}
 	return []asm.Instruction{

@@ -141,7 +141,7 @@ refuses them (where the probe says no and setting them up fails).`,
 	f.DurationVar(&many.IdleWindow, "idle-window", bench.DefaultIdleWindow, "--path interfaces: how long the idle daemon's CPU time is measured (0: not)")
 	f.IntVar(&vethPrograms, "veth-programs", bench.DefaultVethPrograms, "--path veth: udp programs before the final XDP_TX program")
 	f.DurationVar(&vethWindow, "veth-window", bench.DefaultVethWindow, "--path veth: how long one measurement counts")
-	f.IntSliceVar(&o.ObservedCounts, "observed-counts", nil, "chain lengths measured observed: profiled every packet and 1/1000, a dump armed that matches nothing (default 10,64; only those in --counts)")
+	f.IntSliceVar(&o.ObservedCounts, "observed-counts", nil, "chain lengths measured observed: profiled every packet, 1/1000 and 1/2^30 (the unsampled path), a dump armed that matches nothing (default 10,64; only those in --counts)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.BoolVar(&strict, "strict", false, "exit non-zero when a target is missed (linked ≤ 1.10 × monolithic, counters < 1 ns per slot; inline, counters on: ≤ 1.05 × back-to-back at 10 and ≤ 1.10 at 64, ≤ 1.0 × the tail-call chain at 10 and 16, counting ≤ 0.1 ns per slot at 64)")

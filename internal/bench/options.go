@@ -46,15 +46,26 @@ var DefaultMechanisms = []dispatcher.MechanismKind{dispatcher.Linked, dispatcher
 // Observations), where Counts has them.
 var DefaultObservedCounts = []int{10, 64}
 
-// Observations are the observed rows' probes: profiling every packet and
-// one in 1000, and a dump armed at the last program's output that matches
-// nothing (the benchmark's programs pass every packet; it copies drops).
+// The sampled profiles' rows: one packet in 1000 (the target),
+// and one in 2^30, which in a benchmark's run times only the first packet:
+// its rows measure what an unsampled packet pays alone (the sample check),
+// where the first pays that plus a thousandth of a timed packet.
+const (
+	ObservedSampled   = "profile 1/1000"
+	ObservedUnsampled = "profile 1/2^30"
+)
+
+// Observations are the observed rows' probes: profiling every packet, one
+// in 1000 and one in 2^30, and a dump armed at the last program's output
+// that matches nothing (the benchmark's programs pass every packet; it
+// copies drops).
 var Observations = []struct {
 	Name  string
 	Probe func(last string) dispatcher.Probe
 }{
 	{"profile", func(string) dispatcher.Probe { return dispatcher.Probe{Kind: dispatcher.ProbeProfile} }},
-	{"profile 1/1000", func(string) dispatcher.Probe { return dispatcher.Probe{Kind: dispatcher.ProbeProfile, Sample: 1000} }},
+	{ObservedSampled, func(string) dispatcher.Probe { return dispatcher.Probe{Kind: dispatcher.ProbeProfile, Sample: 1000} }},
+	{ObservedUnsampled, func(string) dispatcher.Probe { return dispatcher.Probe{Kind: dispatcher.ProbeProfile, Sample: 1 << 30} }},
 	{"dump (no match)", func(last string) dispatcher.Probe {
 		return dispatcher.Probe{Kind: dispatcher.ProbeCapture, Program: last, Verdicts: dispatcher.NewVerdictSet(dispatcher.Drop)}
 	}},

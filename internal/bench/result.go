@@ -99,11 +99,18 @@ func (r *Result) Row(program string, kind Kind, programs int, counters Counters)
 	return row
 }
 
-// find returns the row of a configuration, measured or skipped, or nil.
+// find returns the row of an unobserved configuration, measured or
+// skipped, or nil.
 func (r *Result) find(program string, kind Kind, programs int, counters Counters) *Row {
+	return r.findObserved(Row{Program: program, Kind: kind, Programs: programs, Counters: counters})
+}
+
+// findObserved returns the row of like's configuration and observation
+// (like.Observed), measured or skipped, or nil.
+func (r *Result) findObserved(like Row) *Row {
 	for i := range r.Rows {
 		row := &r.Rows[i]
-		if row.Program == program && row.Kind == kind && row.Programs == programs && row.Counters == counters && row.Observed == "" {
+		if row.Program == like.Program && row.Kind == like.Kind && row.Programs == like.Programs && row.Counters == like.Counters && row.Observed == like.Observed {
 			return row
 		}
 	}
@@ -198,14 +205,17 @@ func (r *Result) analyze() {
 const TargetSampledProfile = 2.0
 
 // observedChecks checks TargetSampledProfile against the unobserved row
-// of the same configuration: the median of the rounds' ratios (the rows
+// of the same configuration, for the profile sampling 1 in 1000 and for
+// the one sampling 1 in 2^30 (the unsampled packets' path alone, which a
+// sampled profile's cost less the timed packets' share cannot exceed):
+// the median of the rounds' ratios (the rows
 // are measured round robin, so each round's two samples are close in
 // time and share the machine's load), with their range in the check's
 // name; the ratio of the medians where the rounds do not pair.
 func (r *Result) observedChecks() []Check {
 	var out []Check
 	for _, row := range r.Rows {
-		if row.Observed != "profile 1/1000" || row.Programs != 10 || row.Skipped != "" {
+		if (row.Observed != ObservedSampled && row.Observed != ObservedUnsampled) || row.Programs != 10 || row.Skipped != "" {
 			continue
 		}
 		base := r.Row(row.Program, row.Kind, row.Programs, row.Counters)
@@ -221,6 +231,13 @@ func (r *Result) observedChecks() []Check {
 			}
 			added = Median(ratios)
 			name += fmt.Sprintf(" (median of %d rounds' ratios, %+.1f … %+.1f %%)", len(ratios), slices.Min(ratios), slices.Max(ratios))
+		}
+		like := row
+		like.Observed = "profile"
+		if every := r.findObserved(like); row.Observed == ObservedSampled && every != nil && every.Skipped == "" {
+			// What the timed packets add alone: a thousandth of the
+			// difference a timed packet makes.
+			name += fmt.Sprintf(", of which timed packets %+.1f %%", (every.Median-base.Median)/1000/base.Median*100)
 		}
 		out = append(out, Check{
 			Name:   name,
@@ -320,7 +337,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if disturbed > 0 {
-		fmt.Fprintf(&b, "\n%d of %d samples were disturbed (preempted in every attempt): they count as the kernel's figure + 0.5 ns.\n", disturbed, samples)
+		fmt.Fprintf(&b, "\n%d of %d samples were disturbed (in every attempt the thread's CPU time and the kernel's figure disagreed): they count as the kernel's figure + 0.5 ns.\n", disturbed, samples)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\nNote: %s.\n", n)

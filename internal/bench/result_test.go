@@ -180,31 +180,40 @@ func TestChainSpeedChecks(t *testing.T) {
 // TestObservedChecks checks the sampled profile's target on the rounds'
 // ratios, with their range in the name.
 func TestObservedChecks(t *testing.T) {
-	rows := func(program string, base, profiled []float64) []Row {
-		var b, p Row
+	rows := func(program string, base, profiled, unsampled []float64) []Row {
+		var b, p, u Row
 		b = Row{Kind: Inline, Program: program, Programs: 10, Counters: CountersOn}
-		p = Row{Kind: Inline, Program: program, Programs: 10, Counters: CountersOn, Observed: "profile 1/1000"}
+		p = Row{Kind: Inline, Program: program, Programs: 10, Counters: CountersOn, Observed: ObservedSampled}
+		u = Row{Kind: Inline, Program: program, Programs: 10, Counters: CountersOn, Observed: ObservedUnsampled}
 		for i := range base {
 			b.Samples = append(b.Samples, Sample{NsPerPacket: base[i]})
 			p.Samples = append(p.Samples, Sample{NsPerPacket: profiled[i]})
+			u.Samples = append(u.Samples, Sample{NsPerPacket: unsampled[i]})
 		}
 		b.summarize()
 		p.summarize()
-		return []Row{b, p}
+		u.summarize()
+		e := Row{Kind: Inline, Program: program, Programs: 10, Counters: CountersOn, Observed: "profile", Samples: []Sample{{NsPerPacket: 1000 + b.Median}}}
+		e.summarize()
+		return []Row{b, p, u, e}
 	}
 	res := &Result{}
 	// Rounds' ratios +1 %, +0 %, +3 %: median +1 %, met (the ratio of
-	// the medians, 12 against 12, would say 0).
-	res.Rows = append(res.Rows, rows(ProgramNoop, []float64{10, 12, 20}, []float64{10.1, 12, 20.6})...)
-	// One round each: +10 %, missed.
-	res.Rows = append(res.Rows, rows(ProgramUDP, []float64{20}, []float64{22})...)
+	// the medians, 12 against 12, would say 0). A timed packet costs
+	// 1000 ns more: a thousandth of it is 1 ns, +8.3 % of 12 and +5 % of 20.
+	// The unsampled path: +0 %, +0 %, +2.5 %: median 0, met.
+	res.Rows = append(res.Rows, rows(ProgramNoop, []float64{10, 12, 20}, []float64{10.1, 12, 20.6}, []float64{10, 12, 20.5})...)
+	// One round each: +10 %, missed; the unsampled path +2 %, missed.
+	res.Rows = append(res.Rows, rows(ProgramUDP, []float64{20}, []float64{22}, []float64{20.4})...)
 	res.analyze()
 	want := map[string]struct {
 		value float64
 		ok    bool
 	}{
-		"inline 10 noop (counters on) [profile 1/1000] vs unobserved (median of 3 rounds' ratios, +0.0 … +3.0 %)":  {1, true},
-		"inline 10 udp (counters on) [profile 1/1000] vs unobserved (median of 1 rounds' ratios, +10.0 … +10.0 %)": {10, false},
+		"inline 10 noop (counters on) [profile 1/1000] vs unobserved (median of 3 rounds' ratios, +0.0 … +3.0 %), of which timed packets +8.3 %":  {1, true},
+		"inline 10 udp (counters on) [profile 1/1000] vs unobserved (median of 1 rounds' ratios, +10.0 … +10.0 %), of which timed packets +5.0 %": {10, false},
+		"inline 10 noop (counters on) [profile 1/2^30] vs unobserved (median of 3 rounds' ratios, +0.0 … +2.5 %)":                                 {0, true},
+		"inline 10 udp (counters on) [profile 1/2^30] vs unobserved (median of 1 rounds' ratios, +2.0 … +2.0 %)":                                  {2, false},
 	}
 	for _, c := range res.Checks {
 		w, ok := want[c.Name]
