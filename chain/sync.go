@@ -39,6 +39,11 @@ func (op Sync) Apply(s *dispatcher.Spec, a Actor) error {
 // chain, and is returned so that the caller can say so. Names other
 // managed owners hold are refused as by Apply.
 func (op Sync) ApplyEvicting(s *dispatcher.Spec, a Actor) (evicted dispatcher.Chain, _ error) {
+	if op.Fallthrough != nil {
+		if err := dispatcher.CheckFallthrough(*op.Fallthrough); err != nil {
+			return nil, err
+		}
+	}
 	next := *s
 	next.Programs = dispatcher.Chain{}
 	want := make(map[string]bool, len(op.Owned))

@@ -88,9 +88,9 @@ func (d *decoder) iface(t *table) Interface {
 	}
 	var s string
 	if t.str("fallthrough", &s) {
-		if v, ok := t.verdict("fallthrough", s); ok && v == dispatcher.Aborted {
-			t.errorf("fallthrough", "aborted reports program errors and cannot be the fall-through verdict; use drop")
-		} else if ok {
+		if v, err := xdp.ParseFallthrough(s); err != nil {
+			t.errorf("fallthrough", "%v", err)
+		} else {
 			out.Fallthrough = v
 		}
 	}

@@ -230,7 +230,7 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := planChange(&state{Mechanism: st.Mechanism, Reason: st.Reason, Fallthrough: st.Fallthrough}, s, nil)
+	c, err := planChange(newState(st.rootIdentity, st.Mechanism, st.Reason, st.Fallthrough), s, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -280,7 +280,7 @@ func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechani
 	q := p
 	q.Object = nil
 	q.ProgramName = callProgramName
-	st := r.newState(mode, mech, reason)
+	st := newState(r.identity(mode), mech, reason, Pass)
 	st.DispatcherID = id
 	st.Programs = []programState{{programRecord: recordOf(q), Object: hash, Counter: 1}}
 	return st, nil

@@ -126,11 +126,13 @@ type change struct {
 // planChange decides what applying s to the committed state st means. It
 // is pure: it reads nothing but its arguments and changes nothing.
 func planChange(st *state, s Spec, leases []lease) (*change, error) {
-	if !s.Fallthrough.Valid() {
-		return nil, fmt.Errorf("%w: fall-through verdict %d", ErrInvalid, s.Fallthrough)
-	}
 	if s.Fallthrough == Aborted {
-		s.Fallthrough = Pass // the zero value: the default
+		// Spec's zero value, the default: aborted itself is never a
+		// fall-through verdict (CheckFallthrough).
+		s.Fallthrough = Pass
+	}
+	if err := CheckFallthrough(s.Fallthrough); err != nil {
+		return nil, err
 	}
 	if err := s.Programs.Validate(); err != nil {
 		return nil, err
@@ -280,27 +282,18 @@ func (r *Root) nextState(g *generation, c *change) (*state, error) {
 		ftTotal += ft
 	}
 
-	next := &state{
-		Interface:      r.ifname,
-		Ifindex:        r.ifindex,
-		NetNS:          r.st.NetNS,
-		NetNSInode:     r.st.NetNSInode,
-		Mode:           r.st.Mode,
-		Mechanism:      c.kind,
-		Reason:         c.reason,
-		Fallthrough:    c.spec.Fallthrough,
-		NoCounters:     c.spec.NoCounters,
-		Generation:     g.number,
-		Programs:       []programState{},
-		Observe:        c.leases,
-		ProfileOneCopy: g.obs.oneCopy(),
-
-		Counting:          countingOnce,
-		FallthroughColumn: g.ftColumn,
-		FallthroughBase:   rowOf(rows, 0)[g.ftColumn],
-		FallthroughTotal:  ftTotal,
-		Retired:           r.st.retire(),
-	}
+	id := r.st.rootIdentity
+	id.Interface, id.Ifindex = r.ifname, r.ifindex
+	next := newState(id, c.kind, c.reason, c.spec.Fallthrough)
+	next.NoCounters = c.spec.NoCounters
+	next.Generation = g.number
+	next.Observe = c.leases
+	next.ProfileOneCopy = g.obs.oneCopy()
+	next.Counting = countingOnce
+	next.FallthroughColumn = g.ftColumn
+	next.FallthroughBase = rowOf(rows, 0)[g.ftColumn]
+	next.FallthroughTotal = ftTotal
+	next.Retired = r.st.retire()
 	rev := r.st.revision()
 	if !c.observeOnly {
 		rev++

@@ -171,12 +171,8 @@ func (l *dirLock) Unlock() {
 // a newer format than it knows (ErrNewerState); a change of format that an
 // older build could misread takes a new version.
 type state struct {
-	Version     int           `json:"version"`
-	Interface   string        `json:"interface"`
-	Ifindex     int           `json:"ifindex"`
-	NetNS       string        `json:"netns,omitempty"`
-	NetNSInode  uint64        `json:"netns_inode"`
-	Mode        Mode          `json:"mode"`
+	Version int `json:"version"`
+	rootIdentity
 	Mechanism   MechanismKind `json:"mechanism"`
 	Reason      string        `json:"mechanism_reason,omitempty"`
 	Fallthrough Verdict       `json:"fallthrough"`
@@ -204,6 +200,26 @@ type state struct {
 	// Retired is where the generation before this one counted, until its
 	// counts are folded into the programs' totals.
 	Retired *retiredGeneration `json:"retired,omitempty"`
+}
+
+// rootIdentity is what a state record says of the root itself, the same in
+// every generation's: the interface, its network namespace and the attach
+// mode. Its fields are the state file's top-level keys.
+type rootIdentity struct {
+	Interface  string `json:"interface"`
+	Ifindex    int    `json:"ifindex"`
+	NetNS      string `json:"netns,omitempty"`
+	NetNSInode uint64 `json:"netns_inode"`
+	Mode       Mode   `json:"mode"`
+}
+
+// newState is the one constructor of a state record: the root's identity,
+// the mechanism its generation runs (and why) and its fall-through verdict,
+// with an empty chain. A new root's state (attach, adopt), each committed
+// generation's (nextState) and the empty state a plan starts from (adopt)
+// are built by it; the caller adds the programs and counting.
+func newState(id rootIdentity, mech MechanismKind, reason string, ft Verdict) *state {
+	return &state{rootIdentity: id, Mechanism: mech, Reason: reason, Fallthrough: ft, Programs: []programState{}}
 }
 
 // revision is the chain's revision (state.Revision).
