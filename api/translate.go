@@ -202,6 +202,10 @@ func LoadFromProto(req *controlpb.LoadRequest) (chain.LoadRequest, error) {
 	if err != nil {
 		return chain.LoadRequest{}, err
 	}
+	mode, err := dispatcher.ParseMode(req.GetMode())
+	if err != nil {
+		return chain.LoadRequest{}, err
+	}
 	r := chain.LoadRequest{
 		Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()),
 		Object:    req.GetObject(), ProgramName: req.GetProgramName(), Name: req.GetName(),
@@ -209,7 +213,7 @@ func LoadFromProto(req *controlpb.LoadRequest) (chain.LoadRequest, error) {
 		Placement:        chain.Placement{Before: req.GetBefore(), After: req.GetAfter()},
 		ExpectedRevision: optRevision(req.ExpectedRevision),
 		Mechanism:        mech,
-		Mode:             dispatcher.Mode(req.GetMode()),
+		Mode:             mode,
 		VerifierLog:      req.GetVerifierLog(),
 	}
 	if req.Priority != nil {
@@ -249,7 +253,7 @@ func LoadedFromProto(resp *controlpb.LoadResponse) *chain.Loaded {
 		Name: resp.GetName(), Priority: int(resp.GetPriority()), Owner: resp.GetOwner(),
 		Allowed: dispatcher.VerdictSet(resp.GetAllowed()), ProceedOn: dispatcher.VerdictSet(resp.GetProceedOn()),
 		Slot: int(resp.GetSlot()), Programs: int(resp.GetPrograms()),
-		Mechanism: mech, Mode: dispatcher.Mode(resp.GetMode()),
+		Mechanism: mech, Mode: modeFromProto(resp.GetMode()),
 		Revision: resp.GetRevision(), Changed: resp.GetChanged(),
 	}
 }
@@ -295,7 +299,7 @@ func AdoptedToProto(a *dispatcher.Adopted) *controlpb.AdoptResponse {
 
 // AdoptedFromProto reads what AdoptedToProto sent.
 func AdoptedFromProto(resp *controlpb.AdoptResponse) *dispatcher.Adopted {
-	return &dispatcher.Adopted{Name: resp.GetName(), ID: resp.GetProgramId(), KernelName: resp.GetKernelName(), Mode: dispatcher.Mode(resp.GetMode())}
+	return &dispatcher.Adopted{Name: resp.GetName(), ID: resp.GetProgramId(), KernelName: resp.GetKernelName(), Mode: modeFromProto(resp.GetMode())}
 }
 
 // LeaveToProto and LeaveFromProto carry a Leave.
@@ -412,7 +416,7 @@ func interfaceToProto(s *dispatcher.InterfaceStatus) *controlpb.InterfaceStatus 
 func interfaceFromProto(s *controlpb.InterfaceStatus) dispatcher.InterfaceStatus {
 	out := dispatcher.InterfaceStatus{
 		Name: s.GetName(), Ifindex: int(s.GetIfindex()), NetNS: s.GetNetns(), NetNSInode: s.GetNetnsInode(),
-		Mode: dispatcher.Mode(s.GetMode()), Mechanism: dispatcher.MechanismKind(s.GetMechanism()), MechanismReason: s.GetMechanismReason(),
+		Mode: modeFromProto(s.GetMode()), Mechanism: dispatcher.MechanismKind(s.GetMechanism()), MechanismReason: s.GetMechanismReason(),
 		LinkID: s.GetLinkId(), DispatcherID: s.GetDispatcherId(), Generation: s.GetGeneration(), Revision: s.GetRevision(),
 		Fallthrough: s.GetFallthrough(), FallthroughPackets: s.GetFallthroughPackets(), Damaged: s.GetDamaged(), DeviceBound: s.GetDeviceBound(),
 		Programs: []dispatcher.ProgramStatus{},
@@ -516,4 +520,12 @@ func programProfileToProto(p dispatcher.ProgramProfile) *controlpb.ProgramProfil
 func programProfileFromProto(p *controlpb.ProgramProfile) dispatcher.ProgramProfile {
 	return dispatcher.ProgramProfile{Name: p.GetName(), Slot: int(p.GetSlot()), Packets: p.GetPackets(), NsPerPacket: p.GetNsPerPacket(),
 		P50: p.GetP50Ns(), P99: p.GetP99Ns(), Buckets: p.GetBuckets()}
+}
+
+// modeFromProto reads the attach mode a daemon reports, the one it
+// attached in: known (dispatcher.ParseMode); none stays none.
+func modeFromProto(s string) dispatcher.Mode {
+	var m dispatcher.Mode
+	_ = m.UnmarshalText([]byte(s))
+	return m
 }

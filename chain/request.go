@@ -50,10 +50,8 @@ func (r LoadRequest) Edit(owner Owner) (Load, error) {
 	if !r.Placement.IsZero() && r.Overrides.Priority != nil {
 		return Load{}, fmt.Errorf("%w: a placement (before or after) chooses the priority; give one or the other", dispatcher.ErrInvalid)
 	}
-	if r.Mode != "" {
-		if _, err := dispatcher.ParseMode(string(r.Mode)); err != nil {
-			return Load{}, err
-		}
+	if err := r.Mode.Validate(); err != nil {
+		return Load{}, err
 	}
 	prog, err := dispatcher.NewProgram(r.Name, r.Object, r.ProgramName)
 	if err != nil {

@@ -20,17 +20,66 @@ const (
 // error share (TestChoicesText checks the files).
 const ModeChoices = "native, skb or auto (native, else skb)"
 
-// ParseMode parses "native", "skb" (or "generic") and "auto".
+// modeNames is the one list of attach-mode names: each mode's name first,
+// then the aliases ParseMode also accepts.
+var modeNames = []struct {
+	mode  Mode
+	names []string
+}{
+	{ModeAuto, []string{"auto", ""}},
+	{ModeNative, []string{"native", "drv", "driver"}},
+	{ModeSKB, []string{"skb", "generic"}},
+}
+
+// ParseMode parses an attach mode's name ("native", "skb", "auto" or
+// empty) or alias ("drv", "driver", "generic"): the CLI's --mode,
+// config.toml's mode and the control socket's requests (UnmarshalText:
+// JSON and the state file).
 func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "", "auto":
-		return ModeAuto, nil
-	case "native", "drv", "driver":
-		return ModeNative, nil
-	case "skb", "generic":
-		return ModeSKB, nil
+	for _, m := range modeNames {
+		for _, n := range m.names {
+			if s == n {
+				return m.mode, nil
+			}
+		}
 	}
-	return "", fmt.Errorf("%w: unknown mode %q (want %s)", ErrInvalid, s, ModeChoices)
+	return "", unknownMode(s)
+}
+
+func unknownMode(s string) error {
+	return fmt.Errorf("%w: unknown mode %q (want %s)", ErrInvalid, s, ModeChoices)
+}
+
+// Validate returns nil for a mode ParseMode returns (or the zero value,
+// auto), and ParseMode's error for any other value a Go caller set.
+func (m Mode) Validate() error {
+	if m == "" {
+		return nil
+	}
+	for _, n := range modeNames {
+		if m == n.mode {
+			return nil
+		}
+	}
+	return unknownMode(string(m))
+}
+
+// MarshalText implements encoding.TextMarshaler: the mode's name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseMode; the
+// empty text is the zero value (no mode recorded).
+func (m *Mode) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*m = ""
+		return nil
+	}
+	p, err := ParseMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = p
+	return nil
 }
 
 // MechanismKind is how programs fill the dispatcher's slots: Inline,
