@@ -416,7 +416,7 @@ func interfaceToProto(s *dispatcher.InterfaceStatus) *controlpb.InterfaceStatus 
 func interfaceFromProto(s *controlpb.InterfaceStatus) dispatcher.InterfaceStatus {
 	out := dispatcher.InterfaceStatus{
 		Name: s.GetName(), Ifindex: int(s.GetIfindex()), NetNS: s.GetNetns(), NetNSInode: s.GetNetnsInode(),
-		Mode: modeFromProto(s.GetMode()), Mechanism: dispatcher.MechanismKind(s.GetMechanism()), MechanismReason: s.GetMechanismReason(),
+		Mode: modeFromProto(s.GetMode()), Mechanism: dispatcher.Mechanism(s.GetMechanism()), MechanismReason: s.GetMechanismReason(),
 		LinkID: s.GetLinkId(), DispatcherID: s.GetDispatcherId(), Generation: s.GetGeneration(), Revision: s.GetRevision(),
 		Fallthrough: s.GetFallthrough(), FallthroughPackets: s.GetFallthroughPackets(), Damaged: s.GetDamaged(), DeviceBound: s.GetDeviceBound(),
 		Programs: []dispatcher.ProgramStatus{},

@@ -26,7 +26,7 @@ type Load struct {
 	// Mechanism is the interface's slot mechanism from now on (auto:
 	// the one it runs; a root the load creates gets it too, see
 	// OpenForLoad); Fallthrough, when set, its fall-through verdict.
-	Mechanism   dispatcher.MechanismKind
+	Mechanism   dispatcher.Mechanism
 	Fallthrough *dispatcher.Verdict
 }
 

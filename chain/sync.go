@@ -20,7 +20,7 @@ type Sync struct {
 	// Fallthrough, when set, is the chain's fall-through verdict;
 	// Mechanism its mechanism (auto: the one it runs).
 	Fallthrough *dispatcher.Verdict
-	Mechanism   dispatcher.MechanismKind
+	Mechanism   dispatcher.Mechanism
 	// Restore are programs of other owners put back when no program of
 	// the result holds their name: the users' programs an undone sync
 	// had evicted.

@@ -247,7 +247,7 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 // adoptState creates the call slot's PROG_ARRAY holding prog, pinned where
 // the slot's maps go, stores the call object, and returns the state of a
 // root whose running program is prog and whose chain is p.
-func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech MechanismKind, reason string) (*state, error) {
+func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechanism, reason string) (*state, error) {
 	cs, _, err := objectSpec(p.Object, callProgramName)
 	if err != nil {
 		return nil, err

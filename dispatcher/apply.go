@@ -112,7 +112,7 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 type change struct {
 	spec      Spec
 	chain     Chain
-	kind      MechanismKind
+	kind      Mechanism
 	reason    string
 	unchanged bool
 	counters  map[string]uint32
@@ -673,7 +673,7 @@ func readOnlyData(name string, ms *ebpf.MapSpec) bool {
 // unchanged reports whether applying chain (sorted) would rebuild exactly
 // the running generation; then nothing is swapped, so a daemon that
 // reconciles after a restart does not disturb traffic.
-func unchanged(st *state, chain Chain, s Spec, kind MechanismKind) bool {
+func unchanged(st *state, chain Chain, s Spec, kind Mechanism) bool {
 	if s.Fallthrough != st.Fallthrough || s.NoCounters != st.NoCounters || kind != st.Mechanism || len(chain) != len(st.Programs) {
 		return false
 	}

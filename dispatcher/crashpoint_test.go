@@ -28,10 +28,10 @@ import (
 const envCrashChild = "XDPCHAIN_DISPATCHER_CRASH_CHILD"
 
 type crashJob struct {
-	Step    string                   `json:"step"`
-	Iface   string                   `json:"iface"`
-	Options dispatcher.Options       `json:"options"`
-	Mech    dispatcher.MechanismKind `json:"mechanism"`
+	Step    string               `json:"step"`
+	Iface   string               `json:"iface"`
+	Options dispatcher.Options   `json:"options"`
+	Mech    dispatcher.Mechanism `json:"mechanism"`
 }
 
 // crashChild adds a program to the root's chain and dies at job.Step; it
@@ -93,7 +93,7 @@ func runningID(t *testing.T, f *fixture) uint32 {
 // pins and state files are exactly those of the chain before the crash.
 func TestCrashPoints(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		add(t, r, program(t, testprogs.Noop, "a"))

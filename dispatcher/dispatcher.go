@@ -21,7 +21,7 @@ type Spec struct {
 	// for default-deny).
 	Fallthrough Verdict
 	// Mechanism fills the slots; empty keeps the root's current one.
-	Mechanism MechanismKind
+	Mechanism Mechanism
 	// NoCounters builds the dispatcher without per-program counters.
 	NoCounters bool
 	// Revision is the chain's revision when it was read (0 before the

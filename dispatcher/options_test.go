@@ -66,7 +66,7 @@ func textRoundTrip[T comparable](t *testing.T, names map[T]string) {
 }
 
 func TestParseMechanism(t *testing.T) {
-	for in, want := range map[string]MechanismKind{
+	for in, want := range map[string]Mechanism{
 		"": AutoMechanism, "auto": AutoMechanism, "inline": Inline,
 		"linked": Linked, "link": Linked,
 		"freplace": Freplace, "ext": Freplace,
@@ -82,11 +82,11 @@ func TestParseMechanism(t *testing.T) {
 	}
 	// The text form (JSON, the state file) is the name, parsed back by
 	// ParseMechanism; auto prints as "auto".
-	textRoundTrip(t, map[MechanismKind]string{AutoMechanism: "auto", Inline: "inline", Linked: "linked", Freplace: "freplace"})
+	textRoundTrip(t, map[Mechanism]string{AutoMechanism: "auto", Inline: "inline", Linked: "linked", Freplace: "freplace"})
 	if AutoMechanism.String() != "auto" {
 		t.Errorf("auto prints as %q", AutoMechanism.String())
 	}
-	var m MechanismKind
+	var m Mechanism
 	if err := json.Unmarshal([]byte(`"teleport"`), &m); !errors.Is(err, ErrInvalid) {
 		t.Errorf("unmarshalling an unknown mechanism: %v, want ErrInvalid", err)
 	}

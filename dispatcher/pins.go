@@ -173,11 +173,11 @@ func (l *dirLock) Unlock() {
 type state struct {
 	Version int `json:"version"`
 	rootIdentity
-	Mechanism   MechanismKind `json:"mechanism"`
-	Reason      string        `json:"mechanism_reason,omitempty"`
-	Fallthrough Verdict       `json:"fallthrough"`
-	NoCounters  bool          `json:"no_counters,omitempty"`
-	Generation  uint64        `json:"generation"`
+	Mechanism   Mechanism `json:"mechanism"`
+	Reason      string    `json:"mechanism_reason,omitempty"`
+	Fallthrough Verdict   `json:"fallthrough"`
+	NoCounters  bool      `json:"no_counters,omitempty"`
+	Generation  uint64    `json:"generation"`
 	// Revision counts the chain's changes; a generation built only for
 	// observers (observe.go) keeps it. Absent in states written before
 	// it existed: the generation.
@@ -218,7 +218,7 @@ type rootIdentity struct {
 // with an empty chain. A new root's state (attach, adopt), each committed
 // generation's (nextState) and the empty state a plan starts from (adopt)
 // are built by it; the caller adds the programs and counting.
-func newState(id rootIdentity, mech MechanismKind, reason string, ft Verdict) *state {
+func newState(id rootIdentity, mech Mechanism, reason string, ft Verdict) *state {
 	return &state{rootIdentity: id, Mechanism: mech, Reason: reason, Fallthrough: ft, Programs: []programState{}}
 }
 
