@@ -361,12 +361,15 @@ func StatusToProto(st *Status) (*controlpb.DaemonStatus, error) {
 	return out, nil
 }
 
-// StatusFromProto reads what StatusToProto sent. A response without a status
-// comes from a daemon of another release (up to v0.3.0 the status was JSON).
+// StatusFromProto reads what StatusToProto sent. A daemon up to v0.3.0
+// sent the status as JSON instead (status_json, deprecated): read as such,
+// so that a new client reads an old daemon during a rolling upgrade. A
+// response with neither comes from a daemon this client cannot read.
 func StatusFromProto(resp *controlpb.StatusResponse) (*Status, error) {
 	in := resp.GetStatus()
 	if in == nil {
-		return nil, errors.New("the daemon sent no status it can be read by this client: a daemon of another release (restart it after an upgrade)")
+		//lint:ignore SA1019 the deprecated field is read only as the fallback for daemons up to v0.3.0
+		return statusFromJSON(resp.GetStatusJson())
 	}
 	st := &Status{Config: in.GetConfig(), SettingsSalt: in.GetSettingsSalt(), Interfaces: []dispatcher.InterfaceStatus{}, Plugins: []PluginStatus{}}
 	for _, itf := range in.GetInterfaces() {
@@ -387,6 +390,26 @@ func StatusFromProto(resp *controlpb.StatusResponse) (*Status, error) {
 			}
 		}
 		st.Plugins = append(st.Plugins, ps)
+	}
+	return st, nil
+}
+
+// statusFromJSON reads the status a daemon up to v0.3.0 sent: its
+// daemon.Status as JSON, whose keys Status keeps (config, interfaces,
+// plugins).
+func statusFromJSON(b []byte) (*Status, error) {
+	if len(b) == 0 {
+		return nil, errors.New("the daemon sent no status it can be read by this client: a daemon of another release (restart it after an upgrade)")
+	}
+	st := &Status{}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("reading the status of a daemon up to v0.3.0 (JSON): %w", err)
+	}
+	if st.Interfaces == nil {
+		st.Interfaces = []dispatcher.InterfaceStatus{}
+	}
+	if st.Plugins == nil {
+		st.Plugins = []PluginStatus{}
 	}
 	return st, nil
 }
