@@ -202,6 +202,10 @@ func LoadFromProto(req *controlpb.LoadRequest) (chain.LoadRequest, error) {
 	if err != nil {
 		return chain.LoadRequest{}, err
 	}
+	mode, err := dispatcher.ParseMode(req.GetMode())
+	if err != nil {
+		return chain.LoadRequest{}, err
+	}
 	r := chain.LoadRequest{
 		Interface: chain.NewInterface(req.GetNetns(), req.GetInterface()),
 		Object:    req.GetObject(), ProgramName: req.GetProgramName(), Name: req.GetName(),
@@ -209,7 +213,7 @@ func LoadFromProto(req *controlpb.LoadRequest) (chain.LoadRequest, error) {
 		Placement:        chain.Placement{Before: req.GetBefore(), After: req.GetAfter()},
 		ExpectedRevision: optRevision(req.ExpectedRevision),
 		Mechanism:        mech,
-		Mode:             dispatcher.Mode(req.GetMode()),
+		Mode:             mode,
 		VerifierLog:      req.GetVerifierLog(),
 	}
 	if req.Priority != nil {
@@ -249,7 +253,7 @@ func LoadedFromProto(resp *controlpb.LoadResponse) *chain.Loaded {
 		Name: resp.GetName(), Priority: int(resp.GetPriority()), Owner: resp.GetOwner(),
 		Allowed: dispatcher.VerdictSet(resp.GetAllowed()), ProceedOn: dispatcher.VerdictSet(resp.GetProceedOn()),
 		Slot: int(resp.GetSlot()), Programs: int(resp.GetPrograms()),
-		Mechanism: mech, Mode: dispatcher.Mode(resp.GetMode()),
+		Mechanism: mech, Mode: modeFromProto(resp.GetMode()),
 		Revision: resp.GetRevision(), Changed: resp.GetChanged(),
 	}
 }
@@ -295,7 +299,7 @@ func AdoptedToProto(a *dispatcher.Adopted) *controlpb.AdoptResponse {
 
 // AdoptedFromProto reads what AdoptedToProto sent.
 func AdoptedFromProto(resp *controlpb.AdoptResponse) *dispatcher.Adopted {
-	return &dispatcher.Adopted{Name: resp.GetName(), ID: resp.GetProgramId(), KernelName: resp.GetKernelName(), Mode: dispatcher.Mode(resp.GetMode())}
+	return &dispatcher.Adopted{Name: resp.GetName(), ID: resp.GetProgramId(), KernelName: resp.GetKernelName(), Mode: modeFromProto(resp.GetMode())}
 }
 
 // LeaveToProto and LeaveFromProto carry a Leave.
@@ -357,12 +361,15 @@ func StatusToProto(st *Status) (*controlpb.DaemonStatus, error) {
 	return out, nil
 }
 
-// StatusFromProto reads what StatusToProto sent. A response without a status
-// comes from a daemon of another release (up to v0.3.0 the status was JSON).
+// StatusFromProto reads what StatusToProto sent. A daemon up to v0.3.0
+// sent the status as JSON instead (status_json, deprecated): read as such,
+// so that a new client reads an old daemon during a rolling upgrade. A
+// response with neither comes from a daemon this client cannot read.
 func StatusFromProto(resp *controlpb.StatusResponse) (*Status, error) {
 	in := resp.GetStatus()
 	if in == nil {
-		return nil, errors.New("the daemon sent no status it can be read by this client: a daemon of another release (restart it after an upgrade)")
+		//lint:ignore SA1019 the deprecated field is read only as the fallback for daemons up to v0.3.0
+		return statusFromJSON(resp.GetStatusJson())
 	}
 	st := &Status{Config: in.GetConfig(), SettingsSalt: in.GetSettingsSalt(), Interfaces: []dispatcher.InterfaceStatus{}, Plugins: []PluginStatus{}}
 	for _, itf := range in.GetInterfaces() {
@@ -383,6 +390,26 @@ func StatusFromProto(resp *controlpb.StatusResponse) (*Status, error) {
 			}
 		}
 		st.Plugins = append(st.Plugins, ps)
+	}
+	return st, nil
+}
+
+// statusFromJSON reads the status a daemon up to v0.3.0 sent: its
+// daemon.Status as JSON, whose keys Status keeps (config, interfaces,
+// plugins).
+func statusFromJSON(b []byte) (*Status, error) {
+	if len(b) == 0 {
+		return nil, errors.New("the daemon sent no status it can be read by this client: a daemon of another release (restart it after an upgrade)")
+	}
+	st := &Status{}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("reading the status of a daemon up to v0.3.0 (JSON): %w", err)
+	}
+	if st.Interfaces == nil {
+		st.Interfaces = []dispatcher.InterfaceStatus{}
+	}
+	if st.Plugins == nil {
+		st.Plugins = []PluginStatus{}
 	}
 	return st, nil
 }
@@ -412,7 +439,7 @@ func interfaceToProto(s *dispatcher.InterfaceStatus) *controlpb.InterfaceStatus 
 func interfaceFromProto(s *controlpb.InterfaceStatus) dispatcher.InterfaceStatus {
 	out := dispatcher.InterfaceStatus{
 		Name: s.GetName(), Ifindex: int(s.GetIfindex()), NetNS: s.GetNetns(), NetNSInode: s.GetNetnsInode(),
-		Mode: dispatcher.Mode(s.GetMode()), Mechanism: dispatcher.MechanismKind(s.GetMechanism()), MechanismReason: s.GetMechanismReason(),
+		Mode: modeFromProto(s.GetMode()), Mechanism: dispatcher.Mechanism(s.GetMechanism()), MechanismReason: s.GetMechanismReason(),
 		LinkID: s.GetLinkId(), DispatcherID: s.GetDispatcherId(), Generation: s.GetGeneration(), Revision: s.GetRevision(),
 		Fallthrough: s.GetFallthrough(), FallthroughPackets: s.GetFallthroughPackets(), Damaged: s.GetDamaged(), DeviceBound: s.GetDeviceBound(),
 		Programs: []dispatcher.ProgramStatus{},
@@ -516,4 +543,12 @@ func programProfileToProto(p dispatcher.ProgramProfile) *controlpb.ProgramProfil
 func programProfileFromProto(p *controlpb.ProgramProfile) dispatcher.ProgramProfile {
 	return dispatcher.ProgramProfile{Name: p.GetName(), Slot: int(p.GetSlot()), Packets: p.GetPackets(), NsPerPacket: p.GetNsPerPacket(),
 		P50: p.GetP50Ns(), P99: p.GetP99Ns(), Buckets: p.GetBuckets()}
+}
+
+// modeFromProto reads the attach mode a daemon reports, the one it
+// attached in: known (dispatcher.ParseMode); none stays none.
+func modeFromProto(s string) dispatcher.Mode {
+	var m dispatcher.Mode
+	_ = m.UnmarshalText([]byte(s))
+	return m
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,19 @@ func TestRequestsCrossTheSocket(t *testing.T) {
 	}
 	if got, err := LoadFromProto(LoadToProto(load)); err != nil || !reflect.DeepEqual(got, load) {
 		t.Errorf("load:\n%+v\nwant\n%+v", got, load)
+	}
+	// The mode is parsed where it enters (dispatcher.ParseMode): an alias
+	// a client sends is the mode, an unknown one refused.
+	{
+		req := LoadToProto(load)
+		req.Mode = "generic"
+		if got, err := LoadFromProto(req); err != nil || got.Mode != dispatcher.ModeSKB {
+			t.Errorf("mode generic: %q, %v", got.Mode, err)
+		}
+		req.Mode = "turbo"
+		if _, err := LoadFromProto(req); !errors.Is(err, dispatcher.ErrInvalid) || !strings.Contains(err.Error(), `unknown mode "turbo"`) {
+			t.Errorf("mode turbo: %v", err)
+		}
 	}
 	u := chain.Unload{Interface: chain.NewInterface("", "eth0"), Names: []string{"a"}, Force: true, ExpectedRevision: &rev}
 	if got := UnloadFromProto(UnloadToProto(u)); !reflect.DeepEqual(got, u) {

@@ -12,7 +12,7 @@ type Adopt struct {
 	// Name of the program in the chain; empty: its kernel name.
 	Name string
 	// Mechanism of the new root (auto: Inline).
-	Mechanism dispatcher.MechanismKind
+	Mechanism dispatcher.Mechanism
 }
 
 // Leave is the reverse of Adopt: the interface's root, pins and state go,

@@ -26,7 +26,7 @@ type Load struct {
 	// Mechanism is the interface's slot mechanism from now on (auto:
 	// the one it runs; a root the load creates gets it too, see
 	// OpenForLoad); Fallthrough, when set, its fall-through verdict.
-	Mechanism   dispatcher.MechanismKind
+	Mechanism   dispatcher.Mechanism
 	Fallthrough *dispatcher.Verdict
 }
 
@@ -37,8 +37,8 @@ func (l Load) Apply(s *dispatcher.Spec, a Actor) error {
 	}
 	p := l.Program
 	if l.Fallthrough != nil {
-		if !l.Fallthrough.Valid() || *l.Fallthrough == dispatcher.Aborted {
-			return fmt.Errorf("%w: aborted reports program errors and cannot be the fall-through verdict; use drop", dispatcher.ErrInvalid)
+		if err := dispatcher.CheckFallthrough(*l.Fallthrough); err != nil {
+			return err
 		}
 	}
 	rest := s.Programs

@@ -166,7 +166,7 @@ func TestMechanismEdit(t *testing.T) {
 	a := Actor{UID: 0}
 	itf := NewInterface("", "eth0")
 	for _, tc := range []struct {
-		asked, want dispatcher.MechanismKind
+		asked, want dispatcher.Mechanism
 	}{
 		{dispatcher.AutoMechanism, dispatcher.Linked},
 		{dispatcher.Inline, dispatcher.Inline},

@@ -24,7 +24,7 @@ func OpenForLoad(op Load, a Actor, opts *dispatcher.Options) (*dispatcher.Root, 
 }
 
 // withMechanism is opts for a root created with mechanism m.
-func withMechanism(opts *dispatcher.Options, m dispatcher.MechanismKind) *dispatcher.Options {
+func withMechanism(opts *dispatcher.Options, m dispatcher.Mechanism) *dispatcher.Options {
 	var o dispatcher.Options
 	if opts != nil {
 		o = *opts

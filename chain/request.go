@@ -28,7 +28,7 @@ type LoadRequest struct {
 	Force            bool
 	Placement        Placement
 	ExpectedRevision *uint64
-	Mechanism        dispatcher.MechanismKind
+	Mechanism        dispatcher.Mechanism
 	Fallthrough      *dispatcher.Verdict
 	// Mode is the attach mode when the interface has no root yet.
 	Mode dispatcher.Mode
@@ -50,10 +50,8 @@ func (r LoadRequest) Edit(owner Owner) (Load, error) {
 	if !r.Placement.IsZero() && r.Overrides.Priority != nil {
 		return Load{}, fmt.Errorf("%w: a placement (before or after) chooses the priority; give one or the other", dispatcher.ErrInvalid)
 	}
-	if r.Mode != "" {
-		if _, err := dispatcher.ParseMode(string(r.Mode)); err != nil {
-			return Load{}, err
-		}
+	if err := r.Mode.Validate(); err != nil {
+		return Load{}, err
 	}
 	prog, err := dispatcher.NewProgram(r.Name, r.Object, r.ProgramName)
 	if err != nil {
@@ -80,7 +78,7 @@ type Loaded struct {
 	Allowed   dispatcher.VerdictSet
 	// Slot is the program's position in a chain of Programs programs.
 	Slot, Programs int
-	Mechanism      dispatcher.MechanismKind
+	Mechanism      dispatcher.Mechanism
 	Mode           dispatcher.Mode
 	// Revision is the chain's revision after the load; Changed is false
 	// when the load left the chain as it was (the same program again).

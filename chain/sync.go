@@ -20,7 +20,7 @@ type Sync struct {
 	// Fallthrough, when set, is the chain's fall-through verdict;
 	// Mechanism its mechanism (auto: the one it runs).
 	Fallthrough *dispatcher.Verdict
-	Mechanism   dispatcher.MechanismKind
+	Mechanism   dispatcher.Mechanism
 	// Restore are programs of other owners put back when no program of
 	// the result holds their name: the users' programs an undone sync
 	// had evicted.
@@ -39,6 +39,11 @@ func (op Sync) Apply(s *dispatcher.Spec, a Actor) error {
 // chain, and is returned so that the caller can say so. Names other
 // managed owners hold are refused as by Apply.
 func (op Sync) ApplyEvicting(s *dispatcher.Spec, a Actor) (evicted dispatcher.Chain, _ error) {
+	if op.Fallthrough != nil {
+		if err := dispatcher.CheckFallthrough(*op.Fallthrough); err != nil {
+			return nil, err
+		}
+	}
 	next := *s
 	next.Programs = dispatcher.Chain{}
 	want := make(map[string]bool, len(op.Owned))

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/xdpchain/xdpchain/dispatcher"
+	"github.com/xdpchain/xdpchain/xdp"
 )
 
 func TestSync(t *testing.T) {
@@ -26,6 +27,17 @@ func TestSync(t *testing.T) {
 	}
 	if s.Fallthrough != dispatcher.Drop || s.Mechanism != "" || order(cur.Programs) != "[guard:10 old:20 p:30 anon:40]" {
 		t.Errorf("fall-through %s, mechanism %q; input %s", s.Fallthrough, s.Mechanism, order(cur.Programs))
+	}
+	// Aborted is no fall-through verdict: refused by the one rule
+	// (dispatcher.CheckFallthrough), as a load and config.toml refuse it,
+	// and the chain stays.
+	{
+		s := cur
+		aborted := dispatcher.Aborted
+		err := Sync{Owned: dispatcher.Chain{prog("p", 35, "plugin:p")}, Fallthrough: &aborted}.Apply(&s, Actor{Daemon: true})
+		if !errors.Is(err, dispatcher.ErrInvalid) || !errors.Is(err, xdp.ErrFallthrough) || order(s.Programs) != order(cur.Programs) || s.Fallthrough != cur.Fallthrough {
+			t.Errorf("sync to an aborted fall-through: %v, chain %s", err, order(s.Programs))
+		}
 	}
 	// A name of an unknown owner's program is never taken over.
 	{

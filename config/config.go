@@ -61,7 +61,7 @@ type Interface struct {
 	// the daemon's own namespace.
 	NetNS       string
 	Mode        dispatcher.Mode
-	Mechanism   dispatcher.MechanismKind
+	Mechanism   dispatcher.Mechanism
 	Fallthrough dispatcher.Verdict
 	// Line is the line of the [[interface]] header.
 	Line int

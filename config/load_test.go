@@ -51,7 +51,7 @@ state_dir = "/run/xdpchain-test"
 
 [[interface]]
 name = "eth0"
-mode = "skb"
+mode = "generic"
 mechanism = "linked"
 fallthrough = "drop"
 

@@ -76,8 +76,13 @@ func (d *decoder) iface(t *table) Interface {
 	}
 	t.str("netns", &out.NetNS)
 	out.NetNS = chain.CanonicalNetNS(out.NetNS)
-	if s := t.oneOf("mode", "mode", "native", "skb", "auto"); s != "" {
-		out.Mode = dispatcher.Mode(s)
+	if s := ""; t.str("mode", &s) {
+		m, err := dispatcher.ParseMode(s)
+		if err != nil {
+			t.errorf("mode", "unknown mode %q (want %s)", s, dispatcher.ModeChoices)
+		} else {
+			out.Mode = m
+		}
 	}
 	if s := ""; t.str("mechanism", &s) {
 		m, err := dispatcher.ParseMechanism(s)
@@ -88,9 +93,9 @@ func (d *decoder) iface(t *table) Interface {
 	}
 	var s string
 	if t.str("fallthrough", &s) {
-		if v, ok := t.verdict("fallthrough", s); ok && v == dispatcher.Aborted {
-			t.errorf("fallthrough", "aborted reports program errors and cannot be the fall-through verdict; use drop")
-		} else if ok {
+		if v, err := xdp.ParseFallthrough(s); err != nil {
+			t.errorf("fallthrough", "%v", err)
+		} else {
 			out.Fallthrough = v
 		}
 	}

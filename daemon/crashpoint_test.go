@@ -82,7 +82,7 @@ func crashDaemonMain() int {
 // state files of a daemon that never crashed.
 func TestDaemonCrashPoints(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t)
 		p2 := f.secondPair("xcr-a2", "xcr-b2")
 		p3 := testutil.NewVethPair(t, f.send, f.recv, &testutil.VethOptions{NameA: "xcr-a3", NameB: "xcr-b3"})

@@ -283,7 +283,7 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := planChange(&state{Mechanism: st.Mechanism, Reason: st.Reason, Fallthrough: st.Fallthrough}, s, nil)
+	c, err := planChange(newState(st.rootIdentity, st.Mechanism, st.Reason, st.Fallthrough), s, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -300,7 +300,7 @@ func Adopt(ifname string, opts *Options, ao AdoptOptions) (_ *Root, _ *Adopted, 
 // adoptState creates the call slot's PROG_ARRAY holding prog, pinned where
 // the slot's maps go, stores the call object, and returns the state of a
 // root whose running program is prog and whose chain is p.
-func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech MechanismKind, reason string) (*state, error) {
+func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechanism, reason string) (*state, error) {
 	cs, _, err := objectSpec(p.Object, callProgramName)
 	if err != nil {
 		return nil, err
@@ -333,7 +333,7 @@ func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechani
 	q := p
 	q.Object = nil
 	q.ProgramName = callProgramName
-	st := r.newState(mode, mech, reason)
+	st := newState(r.identity(mode), mech, reason, Pass)
 	st.DispatcherID = id
 	st.Programs = []programState{{programRecord: recordOf(q), Object: hash, Counter: 1}}
 	return st, nil
@@ -343,7 +343,7 @@ func (r *Root) adoptState(p Program, prog *ebpf.Program, mode Mode, mech Mechani
 // of ps) where its program's maps go, stores the call object, and returns
 // the state of a root whose running program is the dispatcher disp and
 // whose chain is ps.
-func (r *Root) adoptComponentsState(ps []Program, comps []libxdpComponent, disp *ebpf.Program, mode Mode, mech MechanismKind, reason string) (*state, error) {
+func (r *Root) adoptComponentsState(ps []Program, comps []libxdpComponent, disp *ebpf.Program, mode Mode, mech Mechanism, reason string) (*state, error) {
 	id, err := programID(disp)
 	if err != nil {
 		return nil, err
@@ -352,7 +352,7 @@ func (r *Root) adoptComponentsState(ps []Program, comps []libxdpComponent, disp 
 	if err != nil {
 		return nil, err
 	}
-	st := r.newState(mode, mech, reason)
+	st := newState(r.identity(mode), mech, reason, Pass)
 	st.DispatcherID = id
 	for i, p := range ps {
 		if err := os.MkdirAll(r.pins.progMaps(p.Name), 0o700); err != nil {

@@ -40,7 +40,7 @@ func TestAdoptAndLeave(t *testing.T) {
 	vmtest.LogWhere(t)
 	for _, tool := range attachers {
 		t.Run(tool, func(t *testing.T) {
-			mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+			mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 				f := newFixture(t, mech)
 				id := attachWithTool(t, f, tool, testprogs.DropPort)
 
@@ -104,7 +104,7 @@ func TestAdoptAndLeave(t *testing.T) {
 // by netlink; the root and pins go.
 func TestLeaveLoaded(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		add(t, r, program(t, testprogs.DropPort, "dropport"), program(t, testprogs.Counter, "counter"))

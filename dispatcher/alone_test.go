@@ -122,7 +122,7 @@ func waitUnloaded(t *testing.T, id uint32, what string) {
 // interface, and the kept
 // programs go when no chain runs them any more: replaced, detached.
 func TestAloneProgramsKept(t *testing.T) {
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		second := testutil.NewVethPair(t, f.send, f.recv, nil)
 		r1 := f.attach(t)

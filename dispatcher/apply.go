@@ -112,7 +112,7 @@ func (r *Root) apply(s Spec) (changed bool, err error) {
 type change struct {
 	spec      Spec
 	chain     Chain
-	kind      MechanismKind
+	kind      Mechanism
 	reason    string
 	unchanged bool
 	counters  map[string]uint32
@@ -126,11 +126,13 @@ type change struct {
 // planChange decides what applying s to the committed state st means. It
 // is pure: it reads nothing but its arguments and changes nothing.
 func planChange(st *state, s Spec, leases []lease) (*change, error) {
-	if !s.Fallthrough.Valid() {
-		return nil, fmt.Errorf("%w: fall-through verdict %d", ErrInvalid, s.Fallthrough)
-	}
 	if s.Fallthrough == Aborted {
-		s.Fallthrough = Pass // the zero value: the default
+		// Spec's zero value, the default: aborted itself is never a
+		// fall-through verdict (CheckFallthrough).
+		s.Fallthrough = Pass
+	}
+	if err := CheckFallthrough(s.Fallthrough); err != nil {
+		return nil, err
 	}
 	if err := s.Programs.Validate(); err != nil {
 		return nil, err
@@ -338,28 +340,19 @@ func (r *Root) nextState(g *generation, c *change) (*state, error) {
 		}
 	}
 
-	next := &state{
-		Interface:      r.ifname,
-		Ifindex:        r.ifindex,
-		NetNS:          r.st.NetNS,
-		NetNSInode:     r.st.NetNSInode,
-		Mode:           r.st.Mode,
-		Mechanism:      c.kind,
-		Reason:         c.reason,
-		Fallthrough:    c.spec.Fallthrough,
-		NoCounters:     c.spec.NoCounters,
-		Generation:     g.number,
-		Programs:       []programState{},
-		Observe:        c.leases,
-		ProfileOneCopy: g.obs.oneCopy(),
-
-		Counting:          countingOnce,
-		Counters:          g.countersPin,
-		FallthroughColumn: g.ftColumn,
-		FallthroughBase:   rowOf(rows, 0)[g.ftColumn],
-		FallthroughTotal:  ftTotal,
-		Retired:           r.st.retire(),
-	}
+	id := r.st.rootIdentity
+	id.Interface, id.Ifindex = r.ifname, r.ifindex
+	next := newState(id, c.kind, c.reason, c.spec.Fallthrough)
+	next.NoCounters = c.spec.NoCounters
+	next.Generation = g.number
+	next.Observe = c.leases
+	next.ProfileOneCopy = g.obs.oneCopy()
+	next.Counting = countingOnce
+	next.FallthroughColumn = g.ftColumn
+	next.FallthroughBase = rowOf(rows, 0)[g.ftColumn]
+	next.FallthroughTotal = ftTotal
+	next.Counters = g.countersPin
+	next.Retired = r.st.retire()
 	rev := r.st.revision()
 	if !c.observeOnly {
 		rev++
@@ -748,7 +741,7 @@ func readOnlyData(name string, ms *ebpf.MapSpec) bool {
 // unchanged reports whether applying chain (sorted) would rebuild exactly
 // the running generation; then nothing is swapped, so a daemon that
 // reconciles after a restart does not disturb traffic.
-func unchanged(st *state, chain Chain, s Spec, kind MechanismKind) bool {
+func unchanged(st *state, chain Chain, s Spec, kind Mechanism) bool {
 	if st.extensionsLost {
 		return false // the running root lacks extensions its state names
 	}

@@ -109,24 +109,24 @@ func TestUnchanged(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		edit func(c Chain, s *Spec, k *MechanismKind) Chain
+		edit func(c Chain, s *Spec, k *Mechanism) Chain
 	}{
-		{"fall-through", func(c Chain, s *Spec, _ *MechanismKind) Chain { s.Fallthrough = Pass; return c }},
-		{"counters", func(c Chain, s *Spec, _ *MechanismKind) Chain { s.NoCounters = true; return c }},
-		{"mechanism", func(c Chain, _ *Spec, k *MechanismKind) Chain { *k = Freplace; return c }},
-		{"one program fewer", func(c Chain, _ *Spec, _ *MechanismKind) Chain { return c[:1] }},
-		{"one program more", func(c Chain, _ *Spec, _ *MechanismKind) Chain { return append(c, Program{Name: "c"}) }},
-		{"order", func(c Chain, _ *Spec, _ *MechanismKind) Chain { return Chain{c[1], c[0]} }},
-		{"object", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[1].Object = []byte("object b2"); return c }},
-		{"name", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].Name = "a2"; return c }},
-		{"priority", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].Priority++; return c }},
-		{"proceed-on", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].ProceedOn = NewVerdictSet(Drop); return c }},
-		{"allowed", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[1].Allowed = 0; return c }},
-		{"shadow", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[1].Shadow = true; return c }},
-		{"frags", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[1].Frags = true; return c }},
-		{"owner", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].Owner = "you"; return c }},
-		{"version", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].Version = "2"; return c }},
-		{"program name", func(c Chain, _ *Spec, _ *MechanismKind) Chain { c[0].ProgramName = "other"; return c }},
+		{"fall-through", func(c Chain, s *Spec, _ *Mechanism) Chain { s.Fallthrough = Pass; return c }},
+		{"counters", func(c Chain, s *Spec, _ *Mechanism) Chain { s.NoCounters = true; return c }},
+		{"mechanism", func(c Chain, _ *Spec, k *Mechanism) Chain { *k = Freplace; return c }},
+		{"one program fewer", func(c Chain, _ *Spec, _ *Mechanism) Chain { return c[:1] }},
+		{"one program more", func(c Chain, _ *Spec, _ *Mechanism) Chain { return append(c, Program{Name: "c"}) }},
+		{"order", func(c Chain, _ *Spec, _ *Mechanism) Chain { return Chain{c[1], c[0]} }},
+		{"object", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[1].Object = []byte("object b2"); return c }},
+		{"name", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[0].Name = "a2"; return c }},
+		{"priority", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[0].Priority++; return c }},
+		{"proceed-on", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[0].ProceedOn = NewVerdictSet(Drop); return c }},
+		{"allowed", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[1].Allowed = 0; return c }},
+		{"shadow", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[1].Shadow = true; return c }},
+		{"frags", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[1].Frags = true; return c }},
+		{"owner", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[0].Owner = "you"; return c }},
+		{"version", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[0].Version = "2"; return c }},
+		{"program name", func(c Chain, _ *Spec, _ *Mechanism) Chain { c[0].ProgramName = "other"; return c }},
 	} {
 		s, k := spec, Linked
 		c := tc.edit(chain(), &s, &k)

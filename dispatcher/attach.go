@@ -62,7 +62,7 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 	// leaves state without a pinned link, which the next one starts over
 	// from (the link went with the process, and the root with it); the
 	// other way round it would leave a root attached without state, damaged.
-	st := r.newState(mode, mech, reason)
+	st := newState(r.identity(mode), mech, reason, Pass)
 	st.DispatcherID, err = programID(prog)
 	if err != nil {
 		return err
@@ -81,20 +81,9 @@ func (r *Root) create(nl *netlink.Handle) (err error) {
 	return nil
 }
 
-// newState is the state of a new root of the interface, with an empty
-// chain.
-func (r *Root) newState(mode Mode, mech MechanismKind, reason string) *state {
-	return &state{
-		Interface:   r.ifname,
-		Ifindex:     r.ifindex,
-		NetNS:       r.opts.NetNS,
-		NetNSInode:  r.ns.inode,
-		Mode:        mode,
-		Mechanism:   mech,
-		Reason:      reason,
-		Fallthrough: Pass,
-		Programs:    []programState{},
-	}
+// identity is the identity of the root of r's interface, attached in mode.
+func (r *Root) identity(mode Mode) rootIdentity {
+	return rootIdentity{Interface: r.ifname, Ifindex: r.ifindex, NetNS: r.opts.NetNS, NetNSInode: r.ns.inode, Mode: mode}
 }
 
 // attach attaches prog in the configured mode (auto: native, else skb).

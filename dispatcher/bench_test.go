@@ -33,7 +33,7 @@ func BenchmarkDispatcher(b *testing.B) {
 	testutil.RequireRoot(b)
 	o := &bench.Options{
 		Repeat:     *benchRepeat,
-		Mechanisms: []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Freplace},
+		Mechanisms: []dispatcher.Mechanism{dispatcher.Linked, dispatcher.Freplace},
 	}
 	if _, err := os.Stat(*benchLibXDP); err == nil {
 		o.LibXDP = *benchLibXDP

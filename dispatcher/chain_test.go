@@ -104,7 +104,7 @@ func TestChainValidate(t *testing.T) {
 // packets, after it does not.
 func TestSlotOrder(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		spec := dispatcher.Spec{Fallthrough: dispatcher.Pass}
@@ -172,7 +172,7 @@ func TestSlotOrder(t *testing.T) {
 // and keeps the full chain.
 func TestSixtyFourPrograms(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		spec := dispatcher.Spec{Fallthrough: dispatcher.Pass}

@@ -27,7 +27,7 @@ const concurrentLoads = 8
 // program ends up in the chain.
 func TestConcurrentCLILoads(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		bin := testutil.XDPChainBinary(t)
 		obj, err := testprogs.WriteFile(t.TempDir(), testprogs.Counter)
@@ -83,7 +83,7 @@ func TestConcurrentCLILoads(t *testing.T) {
 // program.
 func TestConcurrentUpdates(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		var wg sync.WaitGroup
 		errs := make([]error, concurrentLoads)

@@ -36,7 +36,7 @@ func TestCountsAcrossGenerations(t *testing.T) {
 	}
 }
 
-func testCountsAcrossGenerations(t *testing.T, r *dispatcher.Root, mech dispatcher.MechanismKind, rng *rand.Rand, pkt []byte) {
+func testCountsAcrossGenerations(t *testing.T, r *dispatcher.Root, mech dispatcher.Mechanism, rng *rand.Rand, pkt []byte) {
 	verdicts := []uint32{0, 1, 2, 2, 2, 3, 4, 7}
 	sets := []dispatcher.VerdictSet{none, onPass, onPass, onPass, onDrop, onAbort, dispatcher.NewVerdictSet(dispatcher.Pass, dispatcher.Drop), dispatcher.AllVerdicts}
 	allowed := []dispatcher.VerdictSet{0, 0, 0, dispatcher.NewVerdictSet(dispatcher.Pass, dispatcher.Drop), dispatcher.NewVerdictSet(dispatcher.Aborted, dispatcher.Pass, dispatcher.TX)}

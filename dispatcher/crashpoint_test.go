@@ -29,11 +29,11 @@ import (
 const envCrashChild = "XDPCHAIN_DISPATCHER_CRASH_CHILD"
 
 type crashJob struct {
-	Step    string                   `json:"step"`
-	Iface   string                   `json:"iface"`
-	Options dispatcher.Options       `json:"options"`
-	Mech    dispatcher.MechanismKind `json:"mechanism"`
-	Added   []string                 `json:"added"` // the programs added
+	Step    string               `json:"step"`
+	Iface   string               `json:"iface"`
+	Options dispatcher.Options   `json:"options"`
+	Mech    dispatcher.Mechanism `json:"mechanism"`
+	Added   []string             `json:"added"` // the programs added
 }
 
 // crashChild adds programs to the root's chain and dies at job.Step; it
@@ -127,7 +127,7 @@ func testCrashPoints(t *testing.T, grown bool) {
 		slices.Sort(out)
 		return out
 	}
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		for _, name := range initial {

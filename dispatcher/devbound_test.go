@@ -81,7 +81,7 @@ func devBoundAlone(t *testing.T, f *fixture) (*ebpf.Map, func()) {
 // for exactly the packets they succeed for the program alone, its drops
 // are dropped and counted, and the program before it still drops its port.
 func TestDeviceBoundProgram(t *testing.T) {
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		testutil.RequireDeviceKfuncs(t)
 		f := newFixture(t, mech)
 		const n = 20

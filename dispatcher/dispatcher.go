@@ -17,11 +17,11 @@ type Spec struct {
 	Programs Chain
 	// Fallthrough is returned when the last program continues the chain, and
 	// by an empty chain. Its zero value means the default, XDP_PASS:
-	// XDP_ABORTED reports program errors and cannot be a fall-through
-	// verdict (use Drop for default-deny).
+	// aborted is never a fall-through verdict (CheckFallthrough; use Drop
+	// for default-deny).
 	Fallthrough Verdict
 	// Mechanism fills the slots; empty keeps the root's current one.
-	Mechanism MechanismKind
+	Mechanism Mechanism
 	// NoCounters builds the dispatcher without per-program counters.
 	NoCounters bool
 	// Revision is the chain's revision when it was read (0 before the

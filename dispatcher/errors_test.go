@@ -91,7 +91,7 @@ func errorCases() []errorCase {
 // and leaves the same dispatcher serving traffic as before.
 func TestErrorsLeaveChain(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		before := status(t, r)

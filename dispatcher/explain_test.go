@@ -13,7 +13,7 @@ import (
 // the deciding program or the fall-through, in agreement with the
 // dispatcher itself; the dispatcher's counters do not move.
 func TestExplain(t *testing.T) {
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		r := newSemanticsRoot(t, mech)
 		shadow := program(t, testprogs.VerdictDrop, "shadow")
 		shadow.Shadow, shadow.Priority = true, 1

@@ -16,7 +16,7 @@ import (
 // program is frags-aware, a program that is not is refused with an error
 // naming it, and the running chain is untouched.
 func TestFrags(t *testing.T) {
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		testutil.RequireRoot(t)
 		ns := testutil.NewNetNS(t)
 		pair := testutil.NewVethPair(t, ns, ns, &testutil.VethOptions{MTU: 9000})

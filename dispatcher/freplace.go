@@ -33,8 +33,8 @@ func newFreplaceMechanism() *freplaceMechanism {
 	return &freplaceMechanism{ext: map[*slot]*freplaceSlot{}}
 }
 
-func (*freplaceMechanism) kind() MechanismKind { return Freplace }
-func (*freplaceMechanism) needsStacks() bool   { return false }
+func (*freplaceMechanism) kind() Mechanism   { return Freplace }
+func (*freplaceMechanism) needsStacks() bool { return false }
 
 // place extends every slot, except that a program that uses a PROG_ARRAY
 // is spliced into the root (reasonExtensionTailCall).

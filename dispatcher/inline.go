@@ -43,8 +43,8 @@ type inlineMechanism struct {
 
 type inlinedParts struct{ body, rest asm.Instructions }
 
-func (*inlineMechanism) kind() MechanismKind { return Inline }
-func (*inlineMechanism) needsStacks() bool   { return true }
+func (*inlineMechanism) kind() Mechanism   { return Inline }
+func (*inlineMechanism) needsStacks() bool { return true }
 
 // place inlines every slot it can (planInline) and rewrites the entry
 // function of each inlined one for the root.

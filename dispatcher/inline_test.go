@@ -65,7 +65,7 @@ func putU32(t *testing.T, r *dispatcher.Root, program, mapName string, value uin
 // the tail-calling one (a tail call must replace only its slot): they are
 // called and status says why.
 func TestInlineRiskyPrograms(t *testing.T) {
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		r := newSemanticsRoot(t, mech)
 		chain := dispatcher.Chain{
 			inlineProgram(t, testprogs.Inline, "subprogs", "subprogs", 10),

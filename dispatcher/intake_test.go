@@ -12,7 +12,7 @@ import (
 )
 
 // newIntakeFixture is newFixture with names of its own (x9-).
-func newIntakeFixture(t *testing.T, mech dispatcher.MechanismKind) *fixture {
+func newIntakeFixture(t *testing.T, mech dispatcher.Mechanism) *fixture {
 	t.Helper()
 	return newPrefixedFixture(t, mech, "x9-")
 }
@@ -47,7 +47,7 @@ func refused(t *testing.T, r *dispatcher.Root, p dispatcher.Program, says ...str
 // with a subprogram is refused at intake with an error that names it and
 // says to build with clang -g, and the chain stays.
 func TestNoBTF(t *testing.T) {
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newIntakeFixture(t, mech)
 		r := f.attach(t)
 		nobtf, err := dispatcher.NewProgram("nobtf", testprogs.Object(testprogs.NoBTF), testprogs.Program(testprogs.NoBTF))
@@ -73,7 +73,7 @@ func TestNoBTF(t *testing.T) {
 // reported with the verifier's own reason (not the library's "hit verifier
 // bug, increase LogSizeStart"), its log is kept, and the chain stays.
 func TestTooComplex(t *testing.T) {
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newIntakeFixture(t, mech)
 		r := f.attach(t)
 		add(t, r, program(t, testprogs.DropPort, "dropport"))

@@ -331,6 +331,6 @@ func adoptedExtension(pd pinDir, name string) (*ebpf.Program, error) {
 
 // errExtensionMechanism is the refusal of a mechanism other than freplace
 // for a chain holding adopted extensions.
-func errExtensionMechanism(name string, mech MechanismKind) error {
+func errExtensionMechanism(name string, mech Mechanism) error {
 	return &ProgramError{Program: name, Err: fmt.Errorf("%w: it is an adopted libxdp component, an extension (freplace) program without an object, which cannot run under the %s mechanism; only freplace runs it (to run it otherwise, load it from its object instead)", ErrInvalid, mech)}
 }

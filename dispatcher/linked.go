@@ -16,8 +16,8 @@ import (
 // slot: every slot is called.
 type linkedMechanism struct{}
 
-func (linkedMechanism) kind() MechanismKind { return Linked }
-func (linkedMechanism) needsStacks() bool   { return false }
+func (linkedMechanism) kind() Mechanism   { return Linked }
+func (linkedMechanism) needsStacks() bool { return false }
 func (linkedMechanism) place(g *generation) error {
 	callEvery(g, "")
 	return nil

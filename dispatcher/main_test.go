@@ -44,7 +44,7 @@ const (
 // carries the root. Pins go to a bpffs mounted for the test alone and state
 // to a temporary directory, so tests see only their own roots.
 type fixture struct {
-	mech     dispatcher.MechanismKind
+	mech     dispatcher.Mechanism
 	send     *testutil.NetNS // namespace of end A
 	recv     *testutil.NetNS // namespace of end B, the root's interface
 	pair     *testutil.VethPair
@@ -56,7 +56,7 @@ type fixture struct {
 // entries on both sides (no ARP or neighbour discovery through the chain,
 // so what a test sends is what the chain sees, and dropped traffic stays
 // sendable). Roots left attached are detached when the test ends.
-func newFixture(t *testing.T, mech dispatcher.MechanismKind) *fixture {
+func newFixture(t *testing.T, mech dispatcher.Mechanism) *fixture {
 	t.Helper()
 	testutil.RequireRoot(t)
 	f := &fixture{mech: mech, bpffs: testutil.PrivateBPFFS(t), stateDir: t.TempDir()}

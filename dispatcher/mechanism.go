@@ -8,14 +8,14 @@ import (
 )
 
 // mechanism is how a generation's slots get their programs: one
-// implementation per MechanismKind, each in its own file (inline.go,
+// implementation per Mechanism, each in its own file (inline.go,
 // linked.go, freplace.go), each keeping what it needs per slot. All produce
 // identical verdict semantics, ordering and counters because the root
 // program and its configuration are shared (generation.go, root.go).
 //
 // An apply (Root.execute) runs place, then build, then commit or abort.
 type mechanism interface {
-	kind() MechanismKind
+	kind() Mechanism
 	// needsStacks reports whether placing a slot needs the stack depths
 	// of its program's functions (the verifier's, for a program verified
 	// alone).
@@ -42,7 +42,7 @@ type mechanism interface {
 
 // newMechanism returns a new mechanism of kind k, for one generation. Auto
 // must have been resolved (ResolveMechanism).
-func newMechanism(k MechanismKind) (mechanism, error) {
+func newMechanism(k Mechanism) (mechanism, error) {
 	switch k {
 	case Inline:
 		return &inlineMechanism{}, nil
@@ -65,7 +65,7 @@ const reasonAuto = "auto: inline is the fastest mechanism and needs no BPF tramp
 // a new root Inline: it needs nothing beyond XDP itself and is the fastest
 // (a program costs its own instructions, see docs/benchmarks.md); Freplace
 // stays available by name where trampolines exist.
-func ResolveMechanism(want, running MechanismKind) (MechanismKind, string) {
+func ResolveMechanism(want, running Mechanism) (Mechanism, string) {
 	switch {
 	case want != AutoMechanism:
 		return want, "requested"
@@ -81,7 +81,7 @@ func ResolveMechanism(want, running MechanismKind) (MechanismKind, string) {
 func MechanismSupport() []Feature {
 	if CheckBPF() != nil {
 		var out []Feature
-		for _, m := range []MechanismKind{Inline, Linked, Freplace} {
+		for _, m := range []Mechanism{Inline, Linked, Freplace} {
 			out = append(out, Feature{Name: string(m), Reason: ErrBPFRefused.Error()})
 		}
 		return out

@@ -10,7 +10,7 @@ import (
 )
 
 func TestNewMechanism(t *testing.T) {
-	for _, k := range []MechanismKind{Inline, Linked, Freplace} {
+	for _, k := range []Mechanism{Inline, Linked, Freplace} {
 		m, err := newMechanism(k)
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
@@ -20,7 +20,7 @@ func TestNewMechanism(t *testing.T) {
 		}
 	}
 	// auto must be resolved first; anything else is no mechanism.
-	for _, k := range []MechanismKind{AutoMechanism, "tail-call"} {
+	for _, k := range []Mechanism{AutoMechanism, "tail-call"} {
 		if m, err := newMechanism(k); !errors.Is(err, ErrInvalid) || m != nil {
 			t.Errorf("newMechanism(%q) = %v, %v; want ErrInvalid", k, m, err)
 		}
@@ -29,15 +29,15 @@ func TestNewMechanism(t *testing.T) {
 
 func TestResolveMechanism(t *testing.T) {
 	vmtest.LogWhere(t)
-	for _, running := range []MechanismKind{AutoMechanism, Inline, Linked, Freplace} {
-		for _, k := range []MechanismKind{Inline, Linked, Freplace} {
+	for _, running := range []Mechanism{AutoMechanism, Inline, Linked, Freplace} {
+		for _, k := range []Mechanism{Inline, Linked, Freplace} {
 			if got, reason := ResolveMechanism(k, running); got != k || reason != "requested" {
 				t.Errorf("ResolveMechanism(%s, %s) = %s, %q", k, running, got, reason)
 			}
 		}
 	}
 	// Auto keeps what a root runs...
-	for _, running := range []MechanismKind{Inline, Linked, Freplace} {
+	for _, running := range []Mechanism{Inline, Linked, Freplace} {
 		if got, reason := ResolveMechanism(AutoMechanism, running); got != running || reason != "" {
 			t.Errorf("auto on a %s root = %s, %q; want it kept", running, got, reason)
 		}

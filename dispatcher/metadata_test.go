@@ -115,7 +115,7 @@ func TestLibxdpProgramDefaults(t *testing.T) {
 // and that a real libxdp program runs in it.
 func TestMetadataInChain(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		declared := program(t, testprogs.RunConfig, "declared")

@@ -96,7 +96,7 @@ func noMoreEvents(t *testing.T, o *dispatcher.Observation) {
 // root's instructions are the plain generation's again.
 func TestObserveCapture(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := observedChain(t, f)
 		plain := rootInstructions(t, r)
@@ -187,7 +187,7 @@ func TestObserveCapture(t *testing.T) {
 // root have packets and a time per packet.
 func TestObserveProfile(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := observedChain(t, f)
 		plain := rootInstructions(t, r)
@@ -245,7 +245,7 @@ func TestObserveProfile(t *testing.T) {
 // on the same frame.
 func TestObserveTrace(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := observedChain(t, f)
 		o, err := r.Observe(dispatcher.Probe{Kind: dispatcher.ProbeTrace, Snaplen: 512})
@@ -292,7 +292,7 @@ func TestObserveTrace(t *testing.T) {
 // generation, and about half the packets are timed.
 func TestObserveSampledDual(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := observedChain(t, f)
 		st0 := status(t, r)

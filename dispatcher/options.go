@@ -20,25 +20,74 @@ const (
 // error share (TestChoicesText checks the files).
 const ModeChoices = "native, skb or auto (native, else skb)"
 
-// ParseMode parses "native", "skb" (or "generic") and "auto".
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "", "auto":
-		return ModeAuto, nil
-	case "native", "drv", "driver":
-		return ModeNative, nil
-	case "skb", "generic":
-		return ModeSKB, nil
-	}
-	return "", fmt.Errorf("%w: unknown mode %q (want %s)", ErrInvalid, s, ModeChoices)
+// modeNames is the one list of attach-mode names: each mode's name first,
+// then the aliases ParseMode also accepts.
+var modeNames = []struct {
+	mode  Mode
+	names []string
+}{
+	{ModeAuto, []string{"auto", ""}},
+	{ModeNative, []string{"native", "drv", "driver"}},
+	{ModeSKB, []string{"skb", "generic"}},
 }
 
-// MechanismKind is how programs fill the dispatcher's slots: Inline,
+// ParseMode parses an attach mode's name ("native", "skb", "auto" or
+// empty) or alias ("drv", "driver", "generic"): the CLI's --mode,
+// config.toml's mode and the control socket's requests (UnmarshalText:
+// JSON and the state file).
+func ParseMode(s string) (Mode, error) {
+	for _, m := range modeNames {
+		for _, n := range m.names {
+			if s == n {
+				return m.mode, nil
+			}
+		}
+	}
+	return "", unknownMode(s)
+}
+
+func unknownMode(s string) error {
+	return fmt.Errorf("%w: unknown mode %q (want %s)", ErrInvalid, s, ModeChoices)
+}
+
+// Validate returns nil for a mode ParseMode returns (or the zero value,
+// auto), and ParseMode's error for any other value a Go caller set.
+func (m Mode) Validate() error {
+	if m == "" {
+		return nil
+	}
+	for _, n := range modeNames {
+		if m == n.mode {
+			return nil
+		}
+	}
+	return unknownMode(string(m))
+}
+
+// MarshalText implements encoding.TextMarshaler: the mode's name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseMode; the
+// empty text is the zero value (no mode recorded).
+func (m *Mode) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*m = ""
+		return nil
+	}
+	p, err := ParseMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = p
+	return nil
+}
+
+// Mechanism is how programs fill the dispatcher's slots: Inline,
 // Linked, Freplace, or AutoMechanism (the zero value). It is parsed once,
 // where it enters (ParseMechanism: the CLI's flag, config.toml, the control
 // socket; UnmarshalText: JSON and the state file), and carried as this type
 // to the mechanism that builds the generation (mechanism.go).
-type MechanismKind string
+type Mechanism string
 
 // Slot mechanisms.
 const (
@@ -47,17 +96,17 @@ const (
 	// its other functions stay subprograms. A program that cannot be
 	// inlined (stack too deep, say) is called as with Linked, and Status
 	// says why. Works wherever Linked does; the default.
-	Inline MechanismKind = "inline"
+	Inline Mechanism = "inline"
 	// Linked splices each program into the dispatcher as a BPF-to-BPF
 	// subprogram. Works on every kernel with bpf_link XDP support.
-	Linked MechanismKind = "linked"
+	Linked Mechanism = "linked"
 	// Freplace attaches each program to its slot as a BPF_PROG_TYPE_EXT
 	// program. Needs BPF trampolines.
-	Freplace MechanismKind = "freplace"
+	Freplace Mechanism = "freplace"
 	// AutoMechanism, the zero value, asks for no mechanism in particular:
 	// a root keeps the mechanism it runs, and a new root gets Inline
 	// (ResolveMechanism, the one place that decides it). Printed "auto".
-	AutoMechanism MechanismKind = ""
+	AutoMechanism Mechanism = ""
 )
 
 // MechanismChoices names the slot mechanisms and what auto resolves to
@@ -69,7 +118,7 @@ const MechanismChoices = "inline, linked, freplace or auto (= inline, the fastes
 // mechanismNames is the one list of mechanism names: each kind's name
 // first, then the aliases ParseMechanism also accepts.
 var mechanismNames = []struct {
-	kind  MechanismKind
+	kind  Mechanism
 	names []string
 }{
 	{AutoMechanism, []string{"auto", ""}},
@@ -80,7 +129,7 @@ var mechanismNames = []struct {
 
 // ParseMechanism parses a mechanism's name ("inline", "linked", "freplace",
 // "auto" or empty) or alias ("link", "ext").
-func ParseMechanism(s string) (MechanismKind, error) {
+func ParseMechanism(s string) (Mechanism, error) {
 	for _, m := range mechanismNames {
 		for _, n := range m.names {
 			if s == n {
@@ -92,7 +141,7 @@ func ParseMechanism(s string) (MechanismKind, error) {
 }
 
 // String is the mechanism's name; "auto" for AutoMechanism.
-func (k MechanismKind) String() string {
+func (k Mechanism) String() string {
 	if k == AutoMechanism {
 		return "auto"
 	}
@@ -100,12 +149,12 @@ func (k MechanismKind) String() string {
 }
 
 // MarshalText implements encoding.TextMarshaler: the mechanism's name.
-func (k MechanismKind) MarshalText() ([]byte, error) {
+func (k Mechanism) MarshalText() ([]byte, error) {
 	return []byte(k.String()), nil
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler with ParseMechanism.
-func (k *MechanismKind) UnmarshalText(b []byte) error {
+func (k *Mechanism) UnmarshalText(b []byte) error {
 	m, err := ParseMechanism(string(b))
 	if err != nil {
 		return err
@@ -137,7 +186,7 @@ type Options struct {
 	Mode Mode
 	// Mechanism is the mechanism of a root Attach creates (auto: Inline);
 	// an existing root keeps its own (a Spec changes it).
-	Mechanism MechanismKind
+	Mechanism Mechanism
 	// VerifierLogs asks for full verifier logs in ProgramErrors.
 	VerifierLogs bool
 	// Steps, when set, is told of each named step of an apply

@@ -88,7 +88,7 @@ func programIDOf(t *testing.T, p *ebpf.Program) uint32 {
 // refused and the chain keeps working.
 func TestRootRefusesOtherAttachments(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		st := status(t, r)
@@ -162,7 +162,7 @@ func TestRootRefusesOtherAttachments(t *testing.T) {
 // names the program, and leaves it running.
 func TestForeignProgramRefused(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		foreign := loadVerdictProgram(t, testprogs.VerdictPass)
 		id := programIDOf(t, foreign)

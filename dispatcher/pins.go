@@ -187,17 +187,13 @@ type state struct {
 	// extensionsIntact), so the chain must be built again.
 	extensionsLost bool
 
-	Version     int           `json:"version"`
-	Interface   string        `json:"interface"`
-	Ifindex     int           `json:"ifindex"`
-	NetNS       string        `json:"netns,omitempty"`
-	NetNSInode  uint64        `json:"netns_inode"`
-	Mode        Mode          `json:"mode"`
-	Mechanism   MechanismKind `json:"mechanism"`
-	Reason      string        `json:"mechanism_reason,omitempty"`
-	Fallthrough Verdict       `json:"fallthrough"`
-	NoCounters  bool          `json:"no_counters,omitempty"`
-	Generation  uint64        `json:"generation"`
+	Version int `json:"version"`
+	rootIdentity
+	Mechanism   Mechanism `json:"mechanism"`
+	Reason      string    `json:"mechanism_reason,omitempty"`
+	Fallthrough Verdict   `json:"fallthrough"`
+	NoCounters  bool      `json:"no_counters,omitempty"`
+	Generation  uint64    `json:"generation"`
 	// Revision counts the chain's changes; a generation built only for
 	// observers (observe.go) keeps it. Absent in states written before
 	// it existed: the generation.
@@ -223,6 +219,26 @@ type state struct {
 	// Retired is where the generation before this one counted, until its
 	// counts are folded into the programs' totals.
 	Retired *retiredGeneration `json:"retired,omitempty"`
+}
+
+// rootIdentity is what a state record says of the root itself, the same in
+// every generation's: the interface, its network namespace and the attach
+// mode. Its fields are the state file's top-level keys.
+type rootIdentity struct {
+	Interface  string `json:"interface"`
+	Ifindex    int    `json:"ifindex"`
+	NetNS      string `json:"netns,omitempty"`
+	NetNSInode uint64 `json:"netns_inode"`
+	Mode       Mode   `json:"mode"`
+}
+
+// newState is the one constructor of a state record: the root's identity,
+// the mechanism its generation runs (and why) and its fall-through verdict,
+// with an empty chain. A new root's state (attach, adopt), each committed
+// generation's (nextState) and the empty state a plan starts from (adopt)
+// are built by it; the caller adds the programs and counting.
+func newState(id rootIdentity, mech Mechanism, reason string, ft Verdict) *state {
+	return &state{rootIdentity: id, Mechanism: mech, Reason: reason, Fallthrough: ft, Programs: []programState{}}
 }
 
 // revision is the chain's revision (state.Revision).

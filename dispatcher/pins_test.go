@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -115,8 +116,8 @@ func TestWriteFileAtomic(t *testing.T) {
 func TestStateRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	want := &state{
-		Interface: "eth0", Ifindex: 3, NetNS: "blue", NetNSInode: 4026532000,
-		Mode: ModeSKB, Mechanism: Linked, Reason: "because",
+		rootIdentity: rootIdentity{Interface: "eth0", Ifindex: 3, NetNS: "blue", NetNSInode: 4026532000, Mode: ModeSKB},
+		Mechanism:    Linked, Reason: "because",
 		Fallthrough: Drop, NoCounters: true, Generation: 9, DispatcherID: 1234,
 		Programs: []programState{{
 			programRecord: programRecord{Name: "a", Priority: 10, ProceedOn: NewVerdictSet(Pass, Drop),
@@ -136,6 +137,17 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("read back\n%+v\nwant\n%+v", got, want)
+	}
+	// The root's identity stays top-level keys of the file (the format
+	// did not change when it became its own type).
+	var keys map[string]any
+	if b, err := os.ReadFile(path); err != nil || json.Unmarshal(b, &keys) != nil {
+		t.Fatalf("state file: %v", err)
+	}
+	for k, v := range map[string]any{"interface": "eth0", "ifindex": 3.0, "netns": "blue", "netns_inode": 4026532000.0, "mode": "skb"} {
+		if keys[k] != v {
+			t.Errorf("state file key %q = %v, want %v", k, keys[k], v)
+		}
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("state file mode: %v, %v", fi, err)

@@ -17,7 +17,7 @@ import (
 // program that leaks is refused too once the chain holds an unprivileged
 // owner's program, named as well; freplace programs are verified apart.
 func TestUnprivilegedVerification(t *testing.T) {
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		r := newSemanticsRoot(t, mech)
 		apply := func(progs ...dispatcher.Program) error {
 			return r.Apply(dispatcher.Spec{Mechanism: mech, Programs: progs})

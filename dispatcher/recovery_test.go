@@ -27,7 +27,7 @@ import (
 // another process with `xdpchain status --json`.
 func TestStateSurvivesProcess(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		want := status(t, r)
@@ -85,7 +85,7 @@ func TestStateSurvivesProcess(t *testing.T) {
 // so what was written stays and keeps counting.
 func TestMapStateSurvivesGenerations(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		add(t, r, program(t, testprogs.Counter, "counter"))
@@ -169,7 +169,7 @@ func binaryPut(b []byte, v uint64) {
 // dropport in the chain sees datagrams to the drop port.
 func TestCountersFollowProgram(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		d1 := program(t, testprogs.DropPort, "d1")
@@ -223,7 +223,7 @@ func TestCountersFollowProgram(t *testing.T) {
 // finishes it.
 func TestCrashLeftovers(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		st := status(t, r)
@@ -473,7 +473,7 @@ func TestMechanismSwitch(t *testing.T) {
 	f := newFixture(t, dispatcher.Linked)
 	r := baseline(t, f)
 	f.expectUDP(t, false, dropPort, 5, false)
-	for i, mech := range []dispatcher.MechanismKind{dispatcher.Freplace, dispatcher.Linked} {
+	for i, mech := range []dispatcher.Mechanism{dispatcher.Freplace, dispatcher.Linked} {
 		_, err := r.Update(func(s *dispatcher.Spec) error {
 			s.Mechanism = mech
 			return nil

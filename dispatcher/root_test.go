@@ -27,7 +27,7 @@ func stateDirOf(f *fixture, st *dispatcher.InterfaceStatus) string {
 
 func TestAttachEmptyRoot(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		st := status(t, r)
@@ -94,7 +94,7 @@ func TestOpenWithoutRoot(t *testing.T) {
 
 func TestRootNeverDetachedImplicitly(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		f.expectServing(t)
@@ -153,7 +153,7 @@ func TestAttachModes(t *testing.T) {
 		{dispatcher.ModeSKB, nl.XDP_ATTACHED_SKB},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+			mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 				f := newFixture(t, mech)
 				opts := f.opts()
 				opts.Mode = tc.mode

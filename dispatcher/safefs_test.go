@@ -15,14 +15,14 @@ import (
 
 // newHardeningFixture is newFixture with the namespaces and veth names
 // prefixed xh- (apart from other tests that run on the same machine).
-func newHardeningFixture(t *testing.T, mech dispatcher.MechanismKind) *fixture {
+func newHardeningFixture(t *testing.T, mech dispatcher.Mechanism) *fixture {
 	t.Helper()
 	return newPrefixedFixture(t, mech, "xh-")
 }
 
 // newPrefixedFixture is newFixture with the namespaces and veth names
 // starting with prefix.
-func newPrefixedFixture(t *testing.T, mech dispatcher.MechanismKind, prefix string) *fixture {
+func newPrefixedFixture(t *testing.T, mech dispatcher.Mechanism, prefix string) *fixture {
 	t.Helper()
 	testutil.RequireRoot(t)
 	f := &fixture{mech: mech, bpffs: testutil.PrivateBPFFS(t), stateDir: t.TempDir()}

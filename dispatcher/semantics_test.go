@@ -18,7 +18,7 @@ import (
 
 // newSemanticsRoot attaches a root to a veth end in a fresh namespace;
 // with reference, its generations use the C root.
-func newSemanticsRoot(tb testing.TB, mech dispatcher.MechanismKind, reference ...bool) *dispatcher.Root {
+func newSemanticsRoot(tb testing.TB, mech dispatcher.Mechanism, reference ...bool) *dispatcher.Root {
 	tb.Helper()
 	testutil.RequireRoot(tb)
 	ns := testutil.NewNetNS(tb)

@@ -27,11 +27,11 @@ type InterfaceStatus struct {
 	// of it is (reads XDP hints, devbound.go): its root was loaded with
 	// BPF_F_XDP_DEV_BOUND_ONLY, runs only there, in native mode, and
 	// cannot be run by BPF_PROG_TEST_RUN.
-	DeviceBound     bool          `json:"device_bound,omitempty"`
-	Mechanism       MechanismKind `json:"mechanism"`
-	MechanismReason string        `json:"mechanism_reason,omitempty"`
-	LinkID          uint32        `json:"link_id"`
-	DispatcherID    uint32        `json:"dispatcher_id"`
+	DeviceBound     bool      `json:"device_bound,omitempty"`
+	Mechanism       Mechanism `json:"mechanism"`
+	MechanismReason string    `json:"mechanism_reason,omitempty"`
+	LinkID          uint32    `json:"link_id"`
+	DispatcherID    uint32    `json:"dispatcher_id"`
 	// Generation counts the dispatcher generations swapped in since the
 	// root was attached: every change of the chain, and every build for
 	// observers. Revision counts the chain's changes only (Spec.Revision:

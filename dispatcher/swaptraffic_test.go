@@ -136,7 +136,7 @@ func udpRcvbufErrors(t *testing.T, ns *testutil.NetNS) uint64 {
 // one would be missing or uncounted.
 func TestSwapUnderSequencedTraffic(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		testutil.RequireRoot(t)
 		changes, minRate, rate := 100, 0.0, 12000.0
 		switch {

@@ -94,7 +94,7 @@ func TestTailCallReturnsToChain(t *testing.T) {
 	if alone[true][0] != dispatcher.TX || alone[false][0] != dispatcher.Drop || alone[true][2] != dispatcher.Pass {
 		t.Fatalf("tailself alone: filled %v, empty %v", alone[true], alone[false])
 	}
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		r := newSemanticsRoot(t, mech)
 		for _, pos := range []string{"first", "middle", "last"} {
 			for _, proceed := range []dispatcher.VerdictSet{onPass, dispatcher.NewVerdictSet(dispatcher.Pass, dispatcher.TX)} {
@@ -106,7 +106,7 @@ func TestTailCallReturnsToChain(t *testing.T) {
 	})
 }
 
-func testTailCallPosition(t *testing.T, r *dispatcher.Root, mech dispatcher.MechanismKind, pos string, proceed dispatcher.VerdictSet, alone map[bool][]dispatcher.Verdict) {
+func testTailCallPosition(t *testing.T, r *dispatcher.Root, mech dispatcher.Mechanism, pos string, proceed dispatcher.VerdictSet, alone map[bool][]dispatcher.Verdict) {
 	self := program(t, testprogs.TailSelf, "tailself")
 	self.Priority, self.ProceedOn = 10, proceed
 	before := program(t, testprogs.Noop, "before")

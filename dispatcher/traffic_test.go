@@ -22,7 +22,7 @@ import (
 // account for it.
 func TestTrafficThroughChain(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := baseline(t, f)
 		st0 := status(t, r)

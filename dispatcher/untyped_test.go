@@ -39,7 +39,7 @@ func untypedAlone(t *testing.T, object, fn string, pkt []byte) dispatcher.Verdic
 // without a name, and one named among several. Each decides as it does
 // alone, loaded as XDP, and its decisions are counted.
 func TestUntypedProgramsInChain(t *testing.T) {
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		r := newSemanticsRoot(t, mech)
 		only, err := dispatcher.NewProgram("redirect", testprogs.Object(testprogs.UntypedOne), "")
 		if err != nil {

@@ -28,6 +28,25 @@ func ParseVerdict(s string) (Verdict, error) {
 	return v, nil
 }
 
+// CheckFallthrough is xdp.CheckFallthrough, the one rule for a chain's
+// fall-through verdict (any but aborted). Errors wrap ErrInvalid.
+func CheckFallthrough(v Verdict) error {
+	if err := xdp.CheckFallthrough(v); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// ParseFallthrough parses a fall-through verdict name (xdp.ParseFallthrough).
+// Errors wrap ErrInvalid.
+func ParseFallthrough(s string) (Verdict, error) {
+	v, err := xdp.ParseFallthrough(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return v, nil
+}
+
 // VerdictSet is a set of verdicts, one bit per verdict: xdp.VerdictSet,
 // shared with the plugin SDK and the plugin protocol.
 type VerdictSet = xdp.VerdictSet

@@ -123,7 +123,7 @@ func TestVerdictsOnTraffic(t *testing.T) {
 		{"empty chain falls through to drop", func(t *testing.T) dispatcher.Chain { return nil }, dispatcher.Drop, false, []counted{{"", pass}}},
 		{"empty chain falls through to pass", func(t *testing.T) dispatcher.Chain { return nil }, dispatcher.Pass, true, []counted{{"", pass}}},
 	}
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		f := newFixture(t, mech)
 		r := f.attach(t)
 		for _, tc := range cases {

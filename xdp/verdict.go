@@ -56,6 +56,37 @@ func ParseVerdict(s string) (Verdict, error) {
 	return 0, fmt.Errorf("%w %q (want %s)", ErrUnknownVerdict, s, VerdictChoices)
 }
 
+// ErrFallthrough: a verdict that cannot be a chain's fall-through verdict.
+var ErrFallthrough = errors.New("aborted reports program errors and cannot be the fall-through verdict; use drop")
+
+// CheckFallthrough is the one rule for a chain's fall-through verdict (what
+// a packet gets when every program continued): any valid verdict but
+// aborted, which reports program errors. The CLI's --fallthrough,
+// config.toml's fallthrough, the control socket and the chain edits all
+// apply it. Errors wrap ErrFallthrough or ErrUnknownVerdict.
+func CheckFallthrough(v Verdict) error {
+	if !v.Valid() {
+		return fmt.Errorf("%w %s as the fall-through verdict (want %s)", ErrUnknownVerdict, v, VerdictChoices)
+	}
+	if v == Aborted {
+		return ErrFallthrough
+	}
+	return nil
+}
+
+// ParseFallthrough parses a fall-through verdict name: ParseVerdict, then
+// CheckFallthrough.
+func ParseFallthrough(s string) (Verdict, error) {
+	v, err := ParseVerdict(s)
+	if err == nil {
+		err = CheckFallthrough(v)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
 // MarshalText implements encoding.TextMarshaler.
 func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 

@@ -31,3 +31,28 @@ func TestVerdict(t *testing.T) {
 		t.Errorf("JSON back: %v, %v", back.V, err)
 	}
 }
+
+// TestFallthrough: the one rule for a fall-through verdict, as the CLI,
+// config.toml and the chain edits apply it.
+func TestFallthrough(t *testing.T) {
+	for _, v := range []Verdict{Drop, Pass, TX, Redirect} {
+		if err := CheckFallthrough(v); err != nil {
+			t.Errorf("CheckFallthrough(%s): %v", v, err)
+		}
+	}
+	if err := CheckFallthrough(Aborted); !errors.Is(err, ErrFallthrough) {
+		t.Errorf("CheckFallthrough(aborted): %v", err)
+	}
+	if err := CheckFallthrough(Verdict(9)); !errors.Is(err, ErrUnknownVerdict) {
+		t.Errorf("CheckFallthrough(9): %v", err)
+	}
+	if v, err := ParseFallthrough("XDP_DROP"); err != nil || v != Drop {
+		t.Errorf("ParseFallthrough(XDP_DROP) = %v, %v", v, err)
+	}
+	if _, err := ParseFallthrough("aborted"); err == nil || err.Error() != "aborted reports program errors and cannot be the fall-through verdict; use drop" {
+		t.Errorf("ParseFallthrough(aborted): %v", err)
+	}
+	if _, err := ParseFallthrough("maybe"); !errors.Is(err, ErrUnknownVerdict) {
+		t.Errorf("ParseFallthrough(maybe): %v", err)
+	}
+}

@@ -150,7 +150,7 @@ refuses them (where the probe says no and setting them up fails).`,
 
 // parseBenchMechanism parses a --mechanism value: a slot mechanism, not
 // auto (a row must say what it measured).
-func parseBenchMechanism(s string) (dispatcher.MechanismKind, error) {
+func parseBenchMechanism(s string) (dispatcher.Mechanism, error) {
 	k, err := dispatcher.ParseMechanism(s)
 	if err != nil || k == dispatcher.AutoMechanism {
 		return "", fmt.Errorf("--mechanism %q: want linked, inline or freplace", s)

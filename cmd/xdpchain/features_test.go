@@ -19,10 +19,10 @@ func TestFeatures(t *testing.T) {
 		t.Fatalf("features --json: exit %d: %s", code, errOut)
 	}
 	var doc struct {
-		Features      []dispatcher.Feature     `json:"features"`
-		Mechanisms    []dispatcher.Feature     `json:"mechanisms"`
-		AutoMechanism dispatcher.MechanismKind `json:"auto_mechanism"`
-		Reason        string                   `json:"mechanism_reason"`
+		Features      []dispatcher.Feature `json:"features"`
+		Mechanisms    []dispatcher.Feature `json:"mechanisms"`
+		AutoMechanism dispatcher.Mechanism `json:"auto_mechanism"`
+		Reason        string               `json:"mechanism_reason"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("features --json: %v\n%s", err, out)

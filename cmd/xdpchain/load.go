@@ -89,7 +89,7 @@ socket bound to its RX queue in its XSKMAP, whose pin ` + "`status`" + ` shows
 				return err
 			}
 			if fallThrough != "" {
-				v, err := dispatcher.ParseVerdict(fallThrough)
+				v, err := dispatcher.ParseFallthrough(fallThrough)
 				if err != nil {
 					return err
 				}

@@ -17,7 +17,7 @@ import (
 // and mixed, as users type them, and checks the chain each time.
 func TestLoadFlagsAnywhere(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		ns, m := c.recv.Name, string(mech)
 		out := c.mustRun(t, "load", c.iface(), c.obj(testprogs.DropPort), "--netns", ns, "--name", "drop", "--mechanism", m)
@@ -82,7 +82,7 @@ func fileExists(path string) bool {
 // the running chain is untouched.
 func TestLoadErrors(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		ns := c.recv.Name
 		c.mustRun(t, "load", "--netns", ns, "--mechanism", string(mech), c.iface(), c.obj(testprogs.DropPort))

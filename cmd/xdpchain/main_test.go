@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { os.Exit(testutil.RunWithFDCheck(m)) }
 // receiving end (B) as the interface the commands manage, and a bpffs and
 // state directory of the test's own. Commands run in-process through run.
 type cli struct {
-	mech     dispatcher.MechanismKind
+	mech     dispatcher.Mechanism
 	send     *testutil.NetNS
 	recv     *testutil.NetNS
 	pair     *testutil.VethPair
@@ -30,7 +30,7 @@ type cli struct {
 	objects  string // directory with the test objects as NAME.o
 }
 
-func newCLI(t *testing.T, mech dispatcher.MechanismKind) *cli {
+func newCLI(t *testing.T, mech dispatcher.Mechanism) *cli {
 	t.Helper()
 	testutil.RequireRoot(t)
 	c := &cli{mech: mech, bpffs: testutil.PrivateBPFFS(t), stateDir: t.TempDir(), objects: t.TempDir()}

@@ -217,7 +217,7 @@ func readPcapGo(t *testing.T, path string) []int {
 func TestDumpCLI(t *testing.T) {
 	vmtest.LogWhere(t)
 	bin := testutil.XDPChainBinary(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		c.observedChain(t)
 		ns, dir := c.recv.Name, t.TempDir()
@@ -305,7 +305,7 @@ func names(itf map[string]any) []string {
 func TestProfileCLI(t *testing.T) {
 	vmtest.LogWhere(t)
 	bin := testutil.XDPChainBinary(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		ns := c.recv.Name
 		c.mustRun(t, "load", "--netns", ns, "--mechanism", string(mech), "--name", "cheap", c.iface(), c.obj(testprogs.Noop))
@@ -363,7 +363,7 @@ func TestProfileCLI(t *testing.T) {
 func TestTraceCLI(t *testing.T) {
 	vmtest.LogWhere(t)
 	bin := testutil.XDPChainBinary(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		c.observedChain(t)
 		ns := c.recv.Name
@@ -407,7 +407,7 @@ func TestTraceCLI(t *testing.T) {
 func TestObserverKilled(t *testing.T) {
 	vmtest.LogWhere(t)
 	bin := testutil.XDPChainBinary(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		c.observedChain(t)
 		ns := c.recv.Name

@@ -37,7 +37,7 @@ func requireKeys(t *testing.T, what string, m map[string]any, want ...string) {
 // (dispatcher.InterfaceStatus), key by key, with values that match the chain and the traffic sent.
 func TestStatusJSONShape(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		ns := c.recv.Name
 		c.mustRun(t, "load", "--netns", ns, "--mechanism", string(mech), c.iface(), c.obj(testprogs.DropPort))
@@ -130,7 +130,7 @@ func TestStatusEmpty(t *testing.T) {
 // the program's device_bound) and in the table; a chain without one is not.
 func TestStatusDeviceBound(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		testutil.RequireDeviceKfuncs(t)
 		c := newCLI(t, mech)
 		ns := c.recv.Name

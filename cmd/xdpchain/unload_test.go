@@ -16,7 +16,7 @@ import (
 // fall-through.
 func TestUnload(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		ns := c.recv.Name
 		c.mustRun(t, "load", "--netns", ns, "--mechanism", string(mech), c.iface(), c.obj(testprogs.DropPort))
@@ -72,7 +72,7 @@ func TestUnload(t *testing.T) {
 // interface no more, and a second detach fails.
 func TestDetach(t *testing.T) {
 	vmtest.LogWhere(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		ns := c.recv.Name
 		c.mustRun(t, "load", "--netns", ns, "--mechanism", string(mech), c.iface(), c.obj(testprogs.DropPort))

@@ -35,6 +35,7 @@ var verbTable = []verbStep{
 	{[]string{"load", "--netns", "NS", "--name", "d", "--after", "a", "--priority", "5", "IFACE", "OBJ(noop)"}, false, "placement"},
 	{[]string{"load", "--netns", "NS", "--name", "d", "--after", "nosuch", "IFACE", "OBJ(noop)"}, false, `"nosuch" is not in the chain`},
 	{[]string{"load", "--netns", "NS", "--verifier-log", "IFACE", "OBJ(bad)"}, false, `"bad"`},
+	{[]string{"load", "--netns", "NS", "--name", "d", "--fallthrough", "aborted", "IFACE", "OBJ(noop)"}, false, "aborted reports program errors and cannot be the fall-through verdict; use drop"},
 	{[]string{"load", "--netns", "NS", "--name", "d", "--expected-revision", "1", "IFACE", "OBJ(noop)"}, false, "stale: NS/IFACE is at revision 4, not the expected 1"},
 	{[]string{"load", "--netns", "NS", "--name", "d", "--expected-revision", "4", "IFACE", "OBJ(noop)"}, true, "revision 5"},
 	{[]string{"status", "--netns", "NS", "IFACE"}, true, "revision 5"},

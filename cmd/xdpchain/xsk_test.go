@@ -34,7 +34,7 @@ const libxdpXSKProg = "/usr/lib/x86_64-linux-gnu/bpf/xsk_def_xdp_prog.o"
 // no socket is bound, and chain changes while it receives lose nothing.
 func TestXSKBuiltin(t *testing.T) {
 	recv := buildXSKRecv(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		ns, m := c.recv.Name, string(mech)
 		c.mustRun(t, "load", "--netns", ns, "--mechanism", m, c.iface(), c.obj(testprogs.DropPort)) // port 9999, priority 10
@@ -99,7 +99,7 @@ func TestXSKOwnProgram(t *testing.T) {
 		t.Skipf("%s is missing: install Debian's libxdp1 (xdp-tools)", libxdpXSKProg)
 	}
 	recv := buildXSKRecv(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		c := newCLI(t, mech)
 		ns := c.recv.Name
 		c.mustRun(t, "load", "--netns", ns, "--mechanism", string(mech), c.iface(), c.obj(testprogs.DropPort))

@@ -79,8 +79,16 @@ func (x *StatusRequest) GetNetns() string {
 }
 
 type StatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Status        *DaemonStatus          `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// status_json is the status as JSON (the v0.3.0 daemon.Status: config,
+	// interfaces, plugins), as daemons up to v0.3.0 sent it instead of
+	// status. Read only: no daemon of this release sets it; a client reads
+	// it when status is absent, so that a new CLI reads an old daemon during
+	// a rolling upgrade (api.StatusFromProto).
+	//
+	// Deprecated: Marked as deprecated in control.proto.
+	StatusJson    []byte        `protobuf:"bytes,1,opt,name=status_json,json=statusJson,proto3" json:"status_json,omitempty"`
+	Status        *DaemonStatus `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -113,6 +121,14 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
 	return file_control_proto_rawDescGZIP(), []int{1}
+}
+
+// Deprecated: Marked as deprecated in control.proto.
+func (x *StatusResponse) GetStatusJson() []byte {
+	if x != nil {
+		return x.StatusJson
+	}
+	return nil
 }
 
 func (x *StatusResponse) GetStatus() *DaemonStatus {
@@ -2729,9 +2745,11 @@ const file_control_proto_rawDesc = "" +
 	"\rcontrol.proto\x12\x13xdpchain.control.v1\"C\n" +
 	"\rStatusRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x14\n" +
-	"\x05netns\x18\x02 \x01(\tR\x05netns\"^\n" +
-	"\x0eStatusResponse\x129\n" +
-	"\x06status\x18\x02 \x01(\v2!.xdpchain.control.v1.DaemonStatusR\x06statusJ\x04\b\x01\x10\x02R\vstatus_json\"\xce\x01\n" +
+	"\x05netns\x18\x02 \x01(\tR\x05netns\"p\n" +
+	"\x0eStatusResponse\x12#\n" +
+	"\vstatus_json\x18\x01 \x01(\fB\x02\x18\x01R\n" +
+	"statusJson\x129\n" +
+	"\x06status\x18\x02 \x01(\v2!.xdpchain.control.v1.DaemonStatusR\x06status\"\xce\x01\n" +
 	"\fDaemonStatus\x12\x16\n" +
 	"\x06config\x18\x01 \x01(\tR\x06config\x12D\n" +
 	"\n" +

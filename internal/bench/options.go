@@ -40,7 +40,7 @@ var DefaultCounts = []int{0, 1, 4, 10, 16, 64}
 var DefaultPrograms = []string{ProgramNoop, ProgramUDP}
 
 // DefaultMechanisms are the slot mechanisms measured by default.
-var DefaultMechanisms = []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Inline}
+var DefaultMechanisms = []dispatcher.Mechanism{dispatcher.Linked, dispatcher.Inline}
 
 // DefaultObservedCounts are the chain lengths measured observed (see
 // Observations), where Counts has them.
@@ -94,7 +94,7 @@ type Options struct {
 	Programs []string
 	// Mechanisms are the slot mechanisms measured. Default
 	// DefaultMechanisms.
-	Mechanisms []dispatcher.MechanismKind
+	Mechanisms []dispatcher.Mechanism
 	// SwapPrograms is the chain length of the generation swap timing:
 	// per mechanism, Rounds Update calls that each replace a chain of
 	// SwapPrograms programs by a changed one. Default DefaultSwapPrograms;

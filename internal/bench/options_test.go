@@ -15,7 +15,7 @@ func TestOptionsDefaults(t *testing.T) {
 	if o.Repeat != DefaultRepeat || o.Rounds != DefaultRounds {
 		t.Errorf("repeat %d rounds %d", o.Repeat, o.Rounds)
 	}
-	if !slices.Equal(o.Counts, []int{0, 1, 4, 10, 16, 64}) || !slices.Equal(o.Mechanisms, []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Inline}) {
+	if !slices.Equal(o.Counts, []int{0, 1, 4, 10, 16, 64}) || !slices.Equal(o.Mechanisms, []dispatcher.Mechanism{dispatcher.Linked, dispatcher.Inline}) {
 		t.Errorf("counts %v mechanisms %v", o.Counts, o.Mechanisms)
 	}
 	if !slices.Equal(o.Programs, []string{ProgramNoop, ProgramUDP}) || o.SwapPrograms != 64 {
@@ -42,9 +42,9 @@ func TestOptionsDefaults(t *testing.T) {
 	}
 	o, err = (&Options{
 		Programs:   []string{ProgramUDP, ProgramNoop, ProgramUDP},
-		Mechanisms: []dispatcher.MechanismKind{dispatcher.Inline, dispatcher.Linked, dispatcher.Inline},
+		Mechanisms: []dispatcher.Mechanism{dispatcher.Inline, dispatcher.Linked, dispatcher.Inline},
 	}).withDefaults()
-	if err != nil || !slices.Equal(o.Programs, []string{ProgramUDP, ProgramNoop}) || !slices.Equal(o.Mechanisms, []dispatcher.MechanismKind{dispatcher.Inline, dispatcher.Linked}) {
+	if err != nil || !slices.Equal(o.Programs, []string{ProgramUDP, ProgramNoop}) || !slices.Equal(o.Mechanisms, []dispatcher.Mechanism{dispatcher.Inline, dispatcher.Linked}) {
 		t.Errorf("programs %v mechanisms %v, %v: want unique, in the given order", o.Programs, o.Mechanisms, err)
 	}
 	if o, err := (&Options{SwapPrograms: -1}).withDefaults(); err != nil || o.SwapPrograms != -1 {
@@ -58,7 +58,7 @@ func TestOptionsInvalid(t *testing.T) {
 		{Counts: []int{-1}},
 		{LibXDPCounts: []int{0}},
 		{LibXDPCounts: []int{11}},
-		{Mechanisms: []dispatcher.MechanismKind{dispatcher.AutoMechanism}},
+		{Mechanisms: []dispatcher.Mechanism{dispatcher.AutoMechanism}},
 		{Programs: []string{"counter"}},
 		{Programs: []string{}},
 		{SwapPrograms: 65},

@@ -155,7 +155,7 @@ func programChain(program string, n int) dispatcher.Chain {
 
 // attachRoot attaches an xdpchain root by mech to a new veth of ns and
 // fills it with chain; s keeps it until it is closed.
-func attachRoot(ns *benchNS, o *Options, s *subject, mech dispatcher.MechanismKind, chain dispatcher.Chain, counters bool) (*dispatcher.Root, error) {
+func attachRoot(ns *benchNS, o *Options, s *subject, mech dispatcher.Mechanism, chain dispatcher.Chain, counters bool) (*dispatcher.Root, error) {
 	ifname, _, err := ns.newVeth()
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func attachRoot(ns *benchNS, o *Options, s *subject, mech dispatcher.MechanismKi
 // attachRootTo attaches an xdpchain root by mech to interface ifname of
 // ns, with pins and state under bpffs and stateDir, and fills it with
 // chain; s keeps it until it is closed.
-func attachRootTo(ns *benchNS, bpffs, stateDir string, s *subject, ifname string, mech dispatcher.MechanismKind, chain dispatcher.Chain, counters bool) (*dispatcher.Root, error) {
+func attachRootTo(ns *benchNS, bpffs, stateDir string, s *subject, ifname string, mech dispatcher.Mechanism, chain dispatcher.Chain, counters bool) (*dispatcher.Root, error) {
 	root, err := dispatcher.Attach(ifname, &dispatcher.Options{
 		NetNS:     ns.name,
 		BPFFS:     bpffs,
@@ -200,7 +200,7 @@ func attachRootTo(ns *benchNS, bpffs, stateDir string, s *subject, ifname string
 // dispatcherSubject attaches an xdpchain root to a new veth of ns, fills
 // it with n copies of the test program, observes it with probe (when not
 // nil) and opens the running dispatcher by its ID.
-func dispatcherSubject(ns *benchNS, o *Options, program string, mech dispatcher.MechanismKind, n int, counters bool, probe *dispatcher.Probe) (_ *subject, err error) {
+func dispatcherSubject(ns *benchNS, o *Options, program string, mech dispatcher.Mechanism, n int, counters bool, probe *dispatcher.Probe) (_ *subject, err error) {
 	s := &subject{row: Row{Kind: Kind(mech), Program: program, Programs: n, Counters: countersOf(counters)}}
 	defer closeOnError(s, &err)
 	root, err := attachRoot(ns, o, s, mech, programChain(program, n), counters)

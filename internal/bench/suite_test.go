@@ -25,7 +25,7 @@ func testOptions(t *testing.T) *Options {
 		Repeat:       20_000,
 		Rounds:       2,
 		Counts:       []int{0, 1, 4},
-		Mechanisms:   []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Inline, dispatcher.Freplace},
+		Mechanisms:   []dispatcher.Mechanism{dispatcher.Linked, dispatcher.Inline, dispatcher.Freplace},
 		LibXDPCounts: []int{1, 4},
 		SwapPrograms: 4,
 	}

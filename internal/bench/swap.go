@@ -51,7 +51,7 @@ func otherProgram(program string) string {
 // chain: the first program's object alternates between program and the
 // other test program (a new object, verified alone, then the whole
 // generation built and swapped in).
-func timeSwaps(ctx context.Context, ns *benchNS, o *Options, mech dispatcher.MechanismKind, program string) (_ SwapTime, err error) {
+func timeSwaps(ctx context.Context, ns *benchNS, o *Options, mech dispatcher.Mechanism, program string) (_ SwapTime, err error) {
 	st := SwapTime{Mechanism: Kind(mech), Program: program, Programs: o.SwapPrograms}
 	s := &subject{}
 	defer func() {

@@ -38,7 +38,7 @@ func BenchmarkTable(b *testing.B) {
 	vmtest.LogWhere(b)
 	o := &Options{
 		Repeat:     *tableRepeat,
-		Mechanisms: []dispatcher.MechanismKind{dispatcher.Linked, dispatcher.Inline, dispatcher.Freplace},
+		Mechanisms: []dispatcher.Mechanism{dispatcher.Linked, dispatcher.Inline, dispatcher.Freplace},
 	}
 	if o.Repeat == 0 && vmtest.InVM() {
 		o.Repeat = vmRepeat

@@ -58,7 +58,7 @@ type VethOptions struct {
 	Programs int
 	// Mechanisms are the dispatcher's mechanisms measured. Default
 	// DefaultMechanisms.
-	Mechanisms []dispatcher.MechanismKind
+	Mechanisms []dispatcher.Mechanism
 	// Rounds is how many times each configuration is measured. Default
 	// DefaultRounds.
 	Rounds int

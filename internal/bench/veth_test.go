@@ -52,7 +52,7 @@ func TestVethOptions(t *testing.T) {
 		{Programs: -1},
 		{Rounds: -1},
 		{Window: time.Millisecond},
-		{Mechanisms: []dispatcher.MechanismKind{dispatcher.Freplace}},
+		{Mechanisms: []dispatcher.Mechanism{dispatcher.Freplace}},
 	} {
 		if _, err := o.withDefaults(); err == nil {
 			t.Errorf("%+v: no error", o)

@@ -114,7 +114,7 @@ func TestDifferential(t *testing.T) {
 	vmtest.LogWhere(t)
 	testutil.RequireRoot(t)
 	entries, objs := corpusObjects(t)
-	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	mechtest.ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		ns := testutil.NewNetNSPrefix(t, "xdw-")
 		pair := testutil.NewVethPair(t, ns, ns, nil)
 		// No packet reaches the root but the test's: its interface is
@@ -315,7 +315,7 @@ func runAlone(t *testing.T, e Entry, obj []byte, frames [][]byte) ([]outcome, ma
 // frame through the running dispatcher, the program's maps set to initial
 // before each (its pinned maps carry their content over from the last
 // chain).
-func runInChain(t *testing.T, r *dispatcher.Root, mech dispatcher.MechanismKind, e Entry, obj []byte, pos position, frames [][]byte, initial mapState) []outcome {
+func runInChain(t *testing.T, r *dispatcher.Root, mech dispatcher.Mechanism, e Entry, obj []byte, pos position, frames [][]byte, initial mapState) []outcome {
 	t.Helper()
 	p, err := dispatcher.NewProgram(e.Name, obj, e.Function)
 	if err != nil {

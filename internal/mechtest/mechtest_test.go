@@ -9,7 +9,7 @@ import (
 )
 
 func TestMechanisms(t *testing.T) {
-	want := []dispatcher.MechanismKind{dispatcher.Inline, dispatcher.Linked, dispatcher.Freplace}
+	want := []dispatcher.Mechanism{dispatcher.Inline, dispatcher.Linked, dispatcher.Freplace}
 	if !slices.Equal(Mechanisms, want) {
 		t.Errorf("Mechanisms = %v, want %v", Mechanisms, want)
 	}
@@ -24,12 +24,12 @@ func TestForEach(t *testing.T) {
 		t.Skipf("freplace is required but unavailable (%v): the freplace subtest would fail by design", freplaceErr)
 	}
 	var names []string
-	var ran []dispatcher.MechanismKind
-	ForEach(t, func(t *testing.T, mech dispatcher.MechanismKind) {
+	var ran []dispatcher.Mechanism
+	ForEach(t, func(t *testing.T, mech dispatcher.Mechanism) {
 		names = append(names, t.Name())
 		ran = append(ran, mech)
 	})
-	want := []dispatcher.MechanismKind{dispatcher.Inline, dispatcher.Linked}
+	want := []dispatcher.Mechanism{dispatcher.Inline, dispatcher.Linked}
 	wantNames := []string{t.Name() + "/inline", t.Name() + "/linked"}
 	if freplaceErr == nil {
 		want = append(want, dispatcher.Freplace)
