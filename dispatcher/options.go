@@ -1,6 +1,9 @@
 package dispatcher
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Mode is how the root is attached to the interface.
 type Mode string
@@ -22,10 +25,7 @@ const ModeChoices = "native, skb or auto (native, else skb)"
 
 // modeNames is the one list of attach-mode names: each mode's name first,
 // then the aliases ParseMode also accepts.
-var modeNames = []struct {
-	mode  Mode
-	names []string
-}{
+var modeNames = nameTable[Mode]{
 	{ModeAuto, []string{"auto", ""}},
 	{ModeNative, []string{"native", "drv", "driver"}},
 	{ModeSKB, []string{"skb", "generic"}},
@@ -36,12 +36,8 @@ var modeNames = []struct {
 // config.toml's mode and the control socket's requests (UnmarshalText:
 // JSON and the state file).
 func ParseMode(s string) (Mode, error) {
-	for _, m := range modeNames {
-		for _, n := range m.names {
-			if s == n {
-				return m.mode, nil
-			}
-		}
+	if m, ok := modeNames.lookup(s); ok {
+		return m, nil
 	}
 	return "", unknownMode(s)
 }
@@ -57,7 +53,7 @@ func (m Mode) Validate() error {
 		return nil
 	}
 	for _, n := range modeNames {
-		if m == n.mode {
+		if m == n.value {
 			return nil
 		}
 	}
@@ -117,10 +113,7 @@ const MechanismChoices = "inline, linked, freplace or auto (= inline, the fastes
 
 // mechanismNames is the one list of mechanism names: each kind's name
 // first, then the aliases ParseMechanism also accepts.
-var mechanismNames = []struct {
-	kind  Mechanism
-	names []string
-}{
+var mechanismNames = nameTable[Mechanism]{
 	{AutoMechanism, []string{"auto", ""}},
 	{Inline, []string{"inline"}},
 	{Linked, []string{"linked", "link"}},
@@ -130,12 +123,8 @@ var mechanismNames = []struct {
 // ParseMechanism parses a mechanism's name ("inline", "linked", "freplace",
 // "auto" or empty) or alias ("link", "ext").
 func ParseMechanism(s string) (Mechanism, error) {
-	for _, m := range mechanismNames {
-		for _, n := range m.names {
-			if s == n {
-				return m.kind, nil
-			}
-		}
+	if m, ok := mechanismNames.lookup(s); ok {
+		return m, nil
 	}
 	return "", fmt.Errorf("%w: unknown mechanism %q (want %s)", ErrInvalid, s, MechanismChoices)
 }
@@ -161,6 +150,25 @@ func (k *Mechanism) UnmarshalText(b []byte) error {
 	}
 	*k = m
 	return nil
+}
+
+// nameTable is a list of values, each with its name first and then the
+// aliases its parser also accepts: the one shape of modeNames and
+// mechanismNames.
+type nameTable[T any] []struct {
+	value T
+	names []string
+}
+
+// lookup returns the value that s names, if any does.
+func (t nameTable[T]) lookup(s string) (T, bool) {
+	for _, e := range t {
+		if slices.Contains(e.names, s) {
+			return e.value, true
+		}
+	}
+	var zero T
+	return zero, false
 }
 
 // Default locations.
