@@ -101,7 +101,7 @@ func (d *Daemon) stopProfiles() {
 
 var (
 	descRunSeconds = prometheus.NewDesc("xdpchain_program_run_seconds_total",
-		"Time the program's body ran on the packets the daemon's sampled profile timed ([daemon] profile_sample = N: one packet in N), since the profile started; divide its rate by that of xdpchain_program_run_seconds_count for the mean per packet, multiply it by N for an estimate over every packet.",
+		"Time the program's body ran on the packets the daemon's sampled profile timed it on ([daemon] profile_sample = N: one packet in N is timed, at one program in turn or at all of them), since the profile started; divide its rate by that of xdpchain_program_run_seconds_count for the mean per packet, and multiply that by the rate of xdpchain_program_packets_total for an estimate over every packet.",
 		[]string{"netns", "interface", "program"}, nil)
 	descRunHist = prometheus.NewDesc("xdpchain_program_run_seconds",
 		"Distribution of the time the program's body ran per timed packet (the sampled profile's log2 buckets).",

@@ -62,9 +62,9 @@ const (
 )
 
 // observeStack is the stack an observed root needs below its own slots
-// (root ends at depth d): the timestamp, the saved verdict, the map key and
-// the event record.
-const observeStack = 8 + 8 + 8 + eventMetaSize
+// (root ends at depth d): the timestamp, the saved verdict, the map key,
+// the event record and the timed copy's turn (spreading).
+const observeStack = 8 + 8 + 8 + eventMetaSize + 8
 
 // observeDepth returns the root frame's depth with the observation area,
 // given its depth d without.
@@ -85,6 +85,46 @@ func (g *generation) obsTime() int16 {
 func (g *generation) obsVerdict() int16 { return g.obsTime() - 8 }
 func (g *generation) obsKey() int16     { return g.obsTime() - 16 }
 func (g *generation) obsMeta() int16    { return g.obsTime() - 16 - eventMetaSize }
+func (g *generation) obsTurn() int16    { return g.obsMeta() - 8 }
+
+// Spreading. A timed packet of a dual root is timed at one place, its
+// turn, drawn at the timed copy's start (bpf_get_prandom_u32 modulo the
+// timed slots + 1): turn j < k times only the j-th timed slot's body (two
+// clock reads), turn k times the whole chain as a root of one copy does
+// (every timed body and the root's gaps between them: 2k+1 reads). On
+// kvm-clock a read costs about 25 ns, so a packet timed everywhere costs
+// 60 ns per slot; spread, a timed packet costs (2k + 2k+1)/(k+1) reads on
+// average, under 4 however long the chain. Each program is then timed on
+// one timed packet in k+1 (the profile's Packets count them), and the
+// root's row on the packets of turn k. A root of one copy (no spreading,
+// see dualFits) times every profiled slot of a sampled packet.
+
+// spreads reports whether the emission is of a timed copy that spreads.
+func (g *generation) spreads() bool {
+	return g.obs != nil && g.obs.pass == passTimed && g.timedSlots() > 0
+}
+
+// timedSlots counts the slots g times.
+func (g *generation) timedSlots() int {
+	k := 0
+	for _, s := range g.slots {
+		if g.obs.timed(s) {
+			k++
+		}
+	}
+	return k
+}
+
+// turnOf returns slot i's turn: its index among the timed slots.
+func (g *generation) turnOf(i int) int32 {
+	j := int32(0)
+	for _, s := range g.slots[:i] {
+		if g.obs.timed(s) {
+			j++
+		}
+	}
+	return j
+}
 
 // observesDecision reports whether slot i's decision is observed: then its
 // fast path is not taken, so that every verdict passes the hook.
@@ -146,17 +186,34 @@ func (g *generation) observeInput(i int) []asm.Instruction {
 	case i == 0 && g.obs.pass == passTimed:
 		// The timed copy starts here, entered from the plain copy's
 		// sample check (its captures ran there): the clock starts
-		// over.
+		// over, and the packet's turn is drawn.
+		start := asm.FnGetPrandomU32.Call()
 		if g.counters {
 			out = append(out,
 				asm.Mov.Imm(asm.R1, int32(g.obs.sample-1)).WithSymbol(g.label("obs_timed")),
 				asm.StoreMem(regCounters, sampleClock, asm.R1, asm.DWord),
-				asm.FnKtimeGetNs.Call(),
+				start,
 			)
 		} else {
-			out = append(out, asm.FnKtimeGetNs.Call().WithSymbol(g.label("obs_timed")))
+			out = append(out, start.WithSymbol(g.label("obs_timed")))
 		}
-		out = append(out, asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord))
+		k := int32(g.timedSlots())
+		stamp := g.label("obs_stamp0")
+		out = append(out,
+			asm.Mod.Imm(asm.R0, k+1),
+			asm.StoreMem(asm.RFP, g.obsTurn(), asm.R0, asm.DWord),
+			asm.JEq.Imm(asm.R0, k, stamp),
+		)
+		if g.obs.timed(s) {
+			out = append(out, asm.JEq.Imm(asm.R0, 0, stamp))
+		}
+		out = append(out,
+			asm.Mov.Imm(asm.R1, 0),
+			asm.StoreMem(asm.RFP, g.obsTime(), asm.R1, asm.DWord),
+			asm.Ja.Label(done),
+			asm.FnKtimeGetNs.Call().WithSymbol(stamp),
+			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
+		)
 	case i == 0:
 		out = append(out, g.emitSample(done)...)
 		out = append(out,
@@ -164,15 +221,35 @@ func (g *generation) observeInput(i int) []asm.Instruction {
 			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
 		)
 	case !g.obs.timed(s):
-	case g.obs.profiled == nil:
-		out = append(out, g.emitTiming(0, i == 1, done, done)...)
 	default:
-		out = append(out,
-			asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
-			asm.JEq.Imm(asm.R1, 0, done),
-			asm.FnKtimeGetNs.Call(),
-			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
-		)
+		// Spread, this slot's turn starts the clock here, turn k
+		// times as below, and any other turn passes by.
+		var stamp string
+		if g.spreads() {
+			stamp = g.label(fmt.Sprintf("obs_stamp%d", i))
+			out = append(out,
+				asm.LoadMem(asm.R1, asm.RFP, g.obsTurn(), asm.DWord),
+				asm.JEq.Imm(asm.R1, g.turnOf(i), stamp),
+				asm.JNE.Imm(asm.R1, int32(g.timedSlots()), done),
+			)
+		}
+		if g.obs.profiled == nil {
+			out = append(out, g.emitTiming(0, i == 1, done, done)...)
+		} else {
+			out = append(out,
+				asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
+				asm.JEq.Imm(asm.R1, 0, done),
+				asm.FnKtimeGetNs.Call(),
+				asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
+			)
+		}
+		if stamp != "" {
+			out = append(out,
+				asm.Ja.Label(done),
+				asm.FnKtimeGetNs.Call().WithSymbol(stamp),
+				asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
+			)
+		}
 	}
 	if len(out) == 0 {
 		return nil // r1 is still the context: no landing
@@ -223,6 +300,18 @@ func (g *generation) observeBody(i int) []asm.Instruction {
 	}
 	reload := g.label(fmt.Sprintf("obs_body%d_reload", i))
 	out = append(out, g.emitTiming(int32(s.counter), true, "", reload)...)
+	if g.spreads() {
+		// This slot's turn ends here: no later slot is timed. Turn
+		// k goes on timing.
+		kept := g.label(fmt.Sprintf("obs_body%d_kept", i))
+		out = append(out,
+			asm.LoadMem(asm.R1, asm.RFP, g.obsTurn(), asm.DWord).WithSymbol(reload),
+			asm.JEq.Imm(asm.R1, int32(g.timedSlots()), kept),
+			asm.Mov.Imm(asm.R1, 0),
+			asm.StoreMem(asm.RFP, g.obsTime(), asm.R1, asm.DWord),
+		)
+		reload = kept
+	}
 	// The landing clobbers r1 only, which the verdict checks do not read.
 	return append(out,
 		asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord).WithSymbol(reload),
@@ -439,7 +528,7 @@ func (g *generation) observeSize() int {
 	if g.obs == nil {
 		return 0
 	}
-	const timing, event = 48, 40
+	const timing, event = 52, 40
 	n := 8
 	if g.obs.profile != nil && g.obs.sample > 1 && len(g.slots) > 0 && g.dualFits() {
 		n += chainSize(g)
@@ -502,7 +591,7 @@ func (g *generation) dualFits() bool {
 	for i, s := range g.slots {
 		one += 4 + 40*(len(g.obs.capturesAt(i, s, AtInput))+len(g.obs.capturesAt(i, s, AtOutput))+len(g.obs.traces()))
 		if g.obs.timed(s) {
-			one += 96
+			one += 2 * 52
 		}
 	}
 	limit := maxJumpSpan

@@ -31,9 +31,10 @@ func timedCopy(g *generation) (insns, clocks int) {
 
 // TestEmitRootDual profiles a chain of 10 one packet in 3: the verifier
 // accepts the root with its two copies of the chain, every packet is
-// counted as by the plain root, and some but not all are timed. A chain
-// too long for an unprivileged caller's root twice keeps one copy and
-// says why.
+// counted as by the plain root, and one in 3 is timed, spread: each timed
+// packet at one program, or at all of them and the root's gaps (the root's
+// row counts those). A chain too long for an unprivileged caller's root
+// twice keeps one copy and says why.
 func TestEmitRootDual(t *testing.T) {
 	vmtest.LogWhere(t)
 	var progs []Program
@@ -56,7 +57,7 @@ func TestEmitRootDual(t *testing.T) {
 	if !g.obs.dual || g.obs.oneCopy() != "" || timed < plain/2 || clocks < 2*len(progs) {
 		t.Fatalf("not a dual root: dual %v (%q), %d instructions in the timed copy, %d clock reads", g.obs.dual, g.obs.oneCopy(), timed, clocks)
 	}
-	const n = 6
+	const n = 600
 	g.prog, err = linkedMechanism{}.build(g)
 	if err != nil {
 		t.Fatalf("the verifier refused the dual root: %v", err)
@@ -79,9 +80,27 @@ func TestEmitRootDual(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each CPU's first packet, then one in 3: at least 1 of 6, not all.
-	if k := rows[1].Packets; k < 1 || k >= n {
-		t.Errorf("%d of %d packets timed, one in 3 asked", k, n)
+	// Each CPU's first packet, then one in 3: n/3, give or take one per
+	// CPU. A packet timed everywhere counts once in the root's row and
+	// once in each program's; one timed at one program, there only.
+	everywhere, slots := rows[0].Packets, uint64(0)
+	for i := range progs {
+		r := rows[uint32(g.slots[i].counter)].Packets
+		if r < everywhere {
+			t.Errorf("program %d timed on %d packets, fewer than the %d timed everywhere", i, r, everywhere)
+		}
+		slots += r
+	}
+	once := slots - everywhere*uint64(len(progs))
+	timedPackets := once + everywhere
+	t.Logf("%d packets timed: %d at one program, %d everywhere", timedPackets, once, everywhere)
+	if cpus := uint64(ebpf.MustPossibleCPU()); timedPackets+1 < n/3 || timedPackets > n/3+cpus+1 {
+		t.Errorf("%d of %d packets timed, one in 3 asked", timedPackets, n)
+	}
+	// Of 200 timed packets, each draws its turn from 11: some drew all,
+	// some one program (a miss has odds of 1e-8).
+	if everywhere == 0 || once == 0 {
+		t.Errorf("timing not spread: %d packets timed at one program, %d everywhere", once, everywhere)
 	}
 
 	big := testGeneration(t, true, append(progs, append(progs, append(progs, append(progs, progs...)...)...)...)...)

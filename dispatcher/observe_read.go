@@ -442,7 +442,10 @@ func readProfileRows(m *ebpf.Map) (map[uint32]profileRow, error) {
 type ProgramProfile struct {
 	Name string `json:"name"`
 	Slot int    `json:"slot"`
-	// Packets are the packets timed (one in Profile.Sample).
+	// Packets are the packets the program's body was timed on: every
+	// one it ran on without sampling; sampled (Profile.Sample > 1) with
+	// two copies of the chain, a share of the packets timed, which are
+	// spread over the programs (observe_emit.go, Spreading).
 	Packets     uint64  `json:"packets"`
 	NsPerPacket float64 `json:"ns_per_packet"`
 	// P50 and P99 are estimated from log2 buckets (linear within one).
@@ -456,7 +459,8 @@ type ProgramProfile struct {
 // Profile is what a profile observed since it started.
 type Profile struct {
 	Duration time.Duration `json:"-"`
-	// Sample: one packet in Sample was timed.
+	// Sample: one packet in Sample was timed, spread over the programs
+	// unless OneCopy is set.
 	Sample uint32 `json:"sample"`
 	// OneCopy, when set, says why the sampled root keeps one copy of the
 	// chain: an untimed packet then pays a check at each timed slot.
@@ -464,7 +468,8 @@ type Profile struct {
 	Programs []ProgramProfile `json:"programs"`
 	// Root is the dispatcher's own time per packet: from its start to the
 	// first slot and between one slot's end and the next one's start
-	// (its buckets count each of those gaps).
+	// (its buckets count each of those gaps), on the packets timed at
+	// every program.
 	Root ProgramProfile `json:"root"`
 }
 

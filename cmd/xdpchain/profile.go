@@ -34,8 +34,10 @@ func newProfileCmd(env *cliEnv) *cobra.Command {
 Ctrl-C) and prints, per program, the packets timed, the mean nanoseconds
 per packet and the 50th and 99th percentiles (from log2 buckets, linear
 within one), and the root's own time between slots. --sample N times one
-packet in N, to bound what the probe itself costs (two clock reads and a
-histogram update per timed program and packet).
+packet in N, to bound what the probe itself costs: each timed packet at one
+program drawn at random (two clock reads and a histogram update), or at
+every program and the root's gaps once in (programs + 1), so PACKETS is the
+packets each program was timed on.
 
 While it runs the chain runs a generation with the timing probes; when it
 ends (or dies) the plain generation runs again. Verdicts, counters and maps
@@ -92,7 +94,11 @@ func printProfile(env *cliEnv, doc profileDoc) {
 	}
 	row("-", doc.Root)
 	tw.Flush()
-	fmt.Fprintf(env.stdout, "%s, %.1f s, one packet in %d timed; the root's time is from its start to the first slot and between slots\n", doc.Interface, doc.Duration, doc.Sample)
+	spread := ""
+	if doc.Sample > 1 && doc.OneCopy == "" {
+		spread = ", each at one program or at all"
+	}
+	fmt.Fprintf(env.stdout, "%s, %.1f s, one packet in %d timed%s; the root's time is from its start to the first slot and between slots\n", doc.Interface, doc.Duration, doc.Sample, spread)
 	if doc.OneCopy != "" {
 		fmt.Fprintf(env.stdout, "Note: the root holds one copy of the chain (%s): every packet pays a sample check at each timed slot\n", doc.OneCopy)
 	}

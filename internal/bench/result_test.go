@@ -193,14 +193,15 @@ func TestObservedChecks(t *testing.T) {
 		b.summarize()
 		p.summarize()
 		u.summarize()
-		e := Row{Kind: Inline, Program: program, Programs: 10, Counters: CountersOn, Observed: "profile", Samples: []Sample{{NsPerPacket: 1000 + b.Median}}}
+		e := Row{Kind: Inline, Program: program, Programs: 10, Counters: CountersOn, Observed: ObservedEvery100, Samples: []Sample{{NsPerPacket: 10 + u.Median}}}
 		e.summarize()
 		return []Row{b, p, u, e}
 	}
 	res := &Result{}
 	// Rounds' ratios +1 %, +0 %, +3 %: median +1 %, met (the ratio of
-	// the medians, 12 against 12, would say 0). A timed packet costs
-	// 1000 ns more: a thousandth of it is 1 ns, +8.3 % of 12 and +5 % of 20.
+	// the medians, 12 against 12, would say 0). Timing one packet in 100
+	// costs 10 ns more than the unsampled path: a timed packet 1000 ns, a
+	// thousandth of it 1 ns, +8.3 % of 12 and +5 % of 20.
 	// The unsampled path: +0 %, +0 %, +2.5 %: median 0, met.
 	res.Rows = append(res.Rows, rows(ProgramNoop, []float64{10, 12, 20}, []float64{10.1, 12, 20.6}, []float64{10, 12, 20.5})...)
 	// One round each: +10 %, missed; the unsampled path +2 %, missed.
@@ -210,10 +211,10 @@ func TestObservedChecks(t *testing.T) {
 		value float64
 		ok    bool
 	}{
-		"inline 10 noop (counters on) [profile 1/1000] vs unobserved (median of 3 rounds' ratios, +0.0 … +3.0 %), of which timed packets +8.3 %":  {1, true},
-		"inline 10 udp (counters on) [profile 1/1000] vs unobserved (median of 1 rounds' ratios, +10.0 … +10.0 %), of which timed packets +5.0 %": {10, false},
-		"inline 10 noop (counters on) [profile 1/2^30] vs unobserved (median of 3 rounds' ratios, +0.0 … +2.5 %)":                                 {0, true},
-		"inline 10 udp (counters on) [profile 1/2^30] vs unobserved (median of 1 rounds' ratios, +2.0 … +2.0 %)":                                  {2, false},
+		"inline 10 noop (counters on) [profile 1/1000] vs unobserved (median of 3 rounds' ratios, +0.0 … +3.0 %), of which timed packets +8.3 % (1000 ns each, from the 1/100 row)":  {1, true},
+		"inline 10 udp (counters on) [profile 1/1000] vs unobserved (median of 1 rounds' ratios, +10.0 … +10.0 %), of which timed packets +5.0 % (1000 ns each, from the 1/100 row)": {10, false},
+		"inline 10 noop (counters on) [profile 1/2^30] vs unobserved (median of 3 rounds' ratios, +0.0 … +2.5 %)":                                                                    {0, true},
+		"inline 10 udp (counters on) [profile 1/2^30] vs unobserved (median of 1 rounds' ratios, +2.0 … +2.0 %)":                                                                     {2, false},
 	}
 	for _, c := range res.Checks {
 		w, ok := want[c.Name]
