@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 )
 
@@ -272,6 +273,9 @@ type observing struct {
 	pass   obsPass
 	dual   bool
 	single string
+	// cold is the timed copy's out-of-line code (observe_emit.go,
+	// Spreading), appended after it.
+	cold asm.Instructions
 }
 
 type observedEvents struct {

@@ -98,6 +98,13 @@ func (g *generation) obsTurn() int16    { return g.obsMeta() - 8 }
 // one timed packet in k+1 (the profile's Packets count them), and the
 // root's row on the packets of turn k. A root of one copy (no spreading,
 // see dualFits) times every profiled slot of a sampled packet.
+//
+// The timed copy runs rarely, so its code and its branches are cold when
+// it does: a conditional branch the CPU has not seen is predicted not
+// taken, and a taken one costs a misprediction. So a slot whose turn it
+// is not falls through its hooks (a load and two comparisons not taken
+// at its input, a load and one at its body's end), and the timing itself
+// is out of line (g.obs.cold, after the timed copy), jumping back.
 
 // spreads reports whether the emission is of a timed copy that spreads.
 func (g *generation) spreads() bool {
@@ -202,17 +209,17 @@ func (g *generation) observeInput(i int) []asm.Instruction {
 		out = append(out,
 			asm.Mod.Imm(asm.R0, k+1),
 			asm.StoreMem(asm.RFP, g.obsTurn(), asm.R0, asm.DWord),
+			asm.Mov.Imm(asm.R1, 0),
+			asm.StoreMem(asm.RFP, g.obsTime(), asm.R1, asm.DWord),
 			asm.JEq.Imm(asm.R0, k, stamp),
 		)
 		if g.obs.timed(s) {
 			out = append(out, asm.JEq.Imm(asm.R0, 0, stamp))
 		}
-		out = append(out,
-			asm.Mov.Imm(asm.R1, 0),
-			asm.StoreMem(asm.RFP, g.obsTime(), asm.R1, asm.DWord),
-			asm.Ja.Label(done),
+		g.obs.cold = append(g.obs.cold,
 			asm.FnKtimeGetNs.Call().WithSymbol(stamp),
 			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
+			asm.Ja.Label(done),
 		)
 	case i == 0:
 		out = append(out, g.emitSample(done)...)
@@ -222,34 +229,39 @@ func (g *generation) observeInput(i int) []asm.Instruction {
 		)
 	case !g.obs.timed(s):
 	default:
-		// Spread, this slot's turn starts the clock here, turn k
-		// times as below, and any other turn passes by.
-		var stamp string
-		if g.spreads() {
-			stamp = g.label(fmt.Sprintf("obs_stamp%d", i))
-			out = append(out,
-				asm.LoadMem(asm.R1, asm.RFP, g.obsTurn(), asm.DWord),
-				asm.JEq.Imm(asm.R1, g.turnOf(i), stamp),
-				asm.JNE.Imm(asm.R1, int32(g.timedSlots()), done),
-			)
-		}
+		var timing asm.Instructions
 		if g.obs.profiled == nil {
-			out = append(out, g.emitTiming(0, i == 1, done, done)...)
+			timing = g.emitTiming(0, i == 1, done, done)
 		} else {
-			out = append(out,
+			timing = asm.Instructions{
 				asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
 				asm.JEq.Imm(asm.R1, 0, done),
 				asm.FnKtimeGetNs.Call(),
 				asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
-			)
+			}
 		}
-		if stamp != "" {
-			out = append(out,
-				asm.Ja.Label(done),
-				asm.FnKtimeGetNs.Call().WithSymbol(stamp),
-				asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
-			)
+		if !g.spreads() {
+			out = append(out, timing...)
+			break
 		}
+		// Spread: this slot's turn starts the clock, turn k times as
+		// a root of one copy does, both out of line; any other turn
+		// falls through.
+		stamp := g.label(fmt.Sprintf("obs_stamp%d", i))
+		every := g.label(fmt.Sprintf("obs_every%d", i))
+		out = append(out,
+			asm.LoadMem(asm.R1, asm.RFP, g.obsTurn(), asm.DWord),
+			asm.JEq.Imm(asm.R1, g.turnOf(i), stamp),
+			asm.JEq.Imm(asm.R1, int32(g.timedSlots()), every),
+		)
+		timing[0] = timing[0].WithSymbol(every)
+		g.obs.cold = append(g.obs.cold, timing...)
+		g.obs.cold = append(g.obs.cold,
+			asm.Ja.Label(done),
+			asm.FnKtimeGetNs.Call().WithSymbol(stamp),
+			asm.StoreMem(asm.RFP, g.obsTime(), asm.R0, asm.DWord),
+			asm.Ja.Label(done),
+		)
 	}
 	if len(out) == 0 {
 		return nil // r1 is still the context: no landing
@@ -293,30 +305,39 @@ func (g *generation) observeBody(i int) []asm.Instruction {
 		return nil
 	}
 	done := g.label(fmt.Sprintf("obs_body%d", i))
-	out := []asm.Instruction{
-		asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
-		asm.JEq.Imm(asm.R1, 0, done),
-		asm.StoreMem(asm.RFP, g.obsVerdict(), asm.R0, asm.DWord),
-	}
 	reload := g.label(fmt.Sprintf("obs_body%d_reload", i))
-	out = append(out, g.emitTiming(int32(s.counter), true, "", reload)...)
-	if g.spreads() {
-		// This slot's turn ends here: no later slot is timed. Turn
-		// k goes on timing.
-		kept := g.label(fmt.Sprintf("obs_body%d_kept", i))
-		out = append(out,
-			asm.LoadMem(asm.R1, asm.RFP, g.obsTurn(), asm.DWord).WithSymbol(reload),
-			asm.JEq.Imm(asm.R1, int32(g.timedSlots()), kept),
-			asm.Mov.Imm(asm.R1, 0),
-			asm.StoreMem(asm.RFP, g.obsTime(), asm.R1, asm.DWord),
+	timing := append(asm.Instructions{asm.StoreMem(asm.RFP, g.obsVerdict(), asm.R0, asm.DWord)},
+		g.emitTiming(int32(s.counter), true, "", reload)...)
+	if !g.spreads() {
+		out := append(asm.Instructions{
+			asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
+			asm.JEq.Imm(asm.R1, 0, done),
+		}, timing...)
+		// The landing clobbers r1 only, which the verdict checks do not read.
+		return append(out,
+			asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord).WithSymbol(reload),
+			asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done),
 		)
-		reload = kept
 	}
-	// The landing clobbers r1 only, which the verdict checks do not read.
-	return append(out,
-		asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord).WithSymbol(reload),
-		asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done),
+	// Spread, out of line: the time, then, unless the turn is k, no
+	// later slot is timed.
+	timed := g.label(fmt.Sprintf("obs_body%d_timed", i))
+	kept := g.label(fmt.Sprintf("obs_body%d_kept", i))
+	timing[0] = timing[0].WithSymbol(timed)
+	g.obs.cold = append(g.obs.cold, timing...)
+	g.obs.cold = append(g.obs.cold,
+		asm.LoadMem(asm.R1, asm.RFP, g.obsTurn(), asm.DWord).WithSymbol(reload),
+		asm.JEq.Imm(asm.R1, int32(g.timedSlots()), kept),
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.RFP, g.obsTime(), asm.R1, asm.DWord),
+		asm.LoadMem(asm.R0, asm.RFP, g.obsVerdict(), asm.DWord).WithSymbol(kept),
+		asm.Ja.Label(done),
 	)
+	return asm.Instructions{
+		asm.LoadMem(asm.R1, asm.RFP, g.obsTime(), asm.DWord),
+		asm.JNE.Imm(asm.R1, 0, timed),
+		asm.Mov.Reg(asm.R1, regCtx).WithSymbol(done),
+	}
 }
 
 // emitDualSample jumps to timed when the packet is one of the profile's
@@ -618,7 +639,9 @@ func (g *generation) emitDualRoot(entry asm.Instruction) asm.Instructions {
 	g.obs.pass = passPlain
 	plain := emitRoot(g, entry)
 	g.obs.pass = passTimed
-	timed := emitRoot(g, entry)
+	g.obs.cold = nil
+	timed := append(emitRoot(g, entry), g.obs.cold...)
+	g.obs.cold = nil
 	start := g.timedName(g.label("obs_timed"))
 	for i := range timed {
 		ins := &timed[i]
