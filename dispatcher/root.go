@@ -63,11 +63,15 @@ type rootEmitter struct {
 	// runs straight into the next slot; where the root could grow too
 	// long for 16-bit jump offsets it stays beside its slot, jumped over.
 	deferGeneral bool
-	// inlined: some slot is inlined, so the root keeps the context and
-	// the counters pointer on its stack, at ctxSlot and countersSlot,
-	// below the deepest inlined body's stack (inline.go).
-	inlined               bool
-	ctxSlot, countersSlot int16
+	// inlined: some slot is inlined, so the root keeps its stack slots
+	// below the deepest inlined body's stack (inline.go): ctxSlot and
+	// countersSlot, where it spills the context and the counters pointer
+	// when some inlined body writes r6 (spillCtx) or r7 (spillCounters)
+	// and reloads them after that body (a store each per packet only
+	// where a body needs it).
+	inlined                 bool
+	ctxSlot, countersSlot   int16
+	spillCtx, spillCounters bool
 }
 
 func newRootEmitter(g *generation) *rootEmitter {
@@ -75,6 +79,12 @@ func newRootEmitter(g *generation) *rootEmitter {
 	e.cur = &e.insns
 	e.ctxSlot = int16(-(g.inlineDepth() + 8))
 	e.countersSlot = e.ctxSlot - 8
+	for _, s := range g.slots {
+		if s.inlined() {
+			e.spillCtx = e.spillCtx || writesReg(g.body(s), regCtx)
+			e.spillCounters = e.spillCounters || g.counters && writesReg(g.body(s), regCounters)
+		}
+	}
 	return e
 }
 
@@ -111,7 +121,7 @@ func (e *rootEmitter) prologue(entry asm.Instruction) {
 		first = btf.WithFuncMetadata(first, fn)
 	}
 	e.emit(first)
-	if e.inlined {
+	if e.spillCtx {
 		e.emit(asm.StoreMem(asm.RFP, e.ctxSlot, regCtx, asm.DWord))
 	}
 	e.emit(g.observeEntry()...) // observe hook (observe_emit.go)
@@ -137,7 +147,7 @@ func (e *rootEmitter) prologue(entry asm.Instruction) {
 	)
 	// Spilled before the null check, which the verifier applies to the
 	// spilled copy too.
-	if e.inlined {
+	if e.spillCounters {
 		e.emit(asm.StoreMem(asm.RFP, e.countersSlot, regCounters, asm.DWord))
 	}
 	// Element 0 of an array always exists; the check is for the verifier.
