@@ -26,9 +26,12 @@ import (
 // frames injected once through an AF_PACKET socket then circulate between
 // the two ends in the kernel's receive path (veth NAPI, XDP, XDP_TX to the
 // peer) until the reflector is told to drop them, and the rate is the
-// reflector's count over a window. Both ends run on the CPU that received
-// the injection, in softirq: the configuration's cost is part of every
-// round trip, so the rate falls as it grows. No generator is involved
+// reflector's count over a window. Both ends run on the CPU that sent the
+// injection, in softirq (veth schedules its peer's NAPI on the CPU that
+// transmits): the configuration's cost is part of every round trip, so the
+// rate falls as it grows. Every injection is sent from the same CPU (the
+// last one the process may use), so that every configuration runs on the
+// same core. No generator is involved
 // (pktgen and xdp-trafficgen need not exist), and no socket sender limits
 // the rate.
 //
@@ -117,8 +120,10 @@ type VethResult struct {
 	Rounds  int           `json:"rounds"`
 	Window  time.Duration `json:"window_ns"`
 	Frames  int           `json:"frames"`
-	Rows    []VethRow     `json:"rows"`
-	Checks  []Check       `json:"checks"`
+	// CPU is the core every configuration ran on.
+	CPU    int       `json:"cpu"`
+	Rows   []VethRow `json:"rows"`
+	Checks []Check   `json:"checks"`
 }
 
 // Failed returns the checks that missed their target.
@@ -195,6 +200,9 @@ func RunVeth(ctx context.Context, opts *VethOptions) (_ *VethResult, err error) 
 		return nil, err
 	}
 	res := &VethResult{Kernel: kernelRelease(), Started: time.Now(), Rounds: o.Rounds, Window: o.Window, Frames: VethFrames}
+	if res.CPU, err = lastCPU(); err != nil {
+		return nil, err
+	}
 	if o.BPFFS == "" || o.StateDir == "" {
 		work, err := newWorkDir(o.BPFFS == "")
 		if err != nil {
@@ -301,7 +309,7 @@ func runVethPhase(ctx context.Context, ns *benchNS, o *VethOptions, program stri
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			mpps, err := loops[i].measure(ns, o.Window)
+			mpps, err := loops[i].measure(res.CPU, o.Window)
 			if err != nil {
 				return fmt.Errorf("measuring %s: %w", vethLabel(loops[i].row), err)
 			}
@@ -543,19 +551,45 @@ func (l *loop) reflected() (uint64, error) {
 	return n, nil
 }
 
-// measure injects VethFrames frames, lets them circulate for a tenth of
-// the window, counts them over the window, and drains the loop.
-func (l *loop) measure(ns *benchNS, window time.Duration) (float64, error) {
+// lastCPU returns the highest-numbered CPU the process may run on.
+func lastCPU() (int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return 0, fmt.Errorf("reading the CPUs the process may use: %w", err)
+	}
+	for cpu := len(set)*64 - 1; cpu >= 0; cpu-- {
+		if set.IsSet(cpu) {
+			return cpu, nil
+		}
+	}
+	return 0, errors.New("the process may use no CPU")
+}
+
+// measure injects VethFrames frames from cpu, lets them circulate for a
+// tenth of the window, counts them over the window, and drains the loop.
+func (l *loop) measure(cpu int, window time.Duration) (float64, error) {
 	if err := l.setStop(false); err != nil {
 		return 0, err
 	}
 	pkt := udpPacket()
 	to := &unix.SockaddrLinklayer{Ifindex: l.ifindex, Protocol: htons(unix.ETH_P_IP), Halen: 6}
 	copy(to.Addr[:], pkt[0:6])
-	for i := 0; i < VethFrames; i++ {
-		if err := unix.Sendto(l.sock, pkt, 0, to); err != nil {
-			return 0, errors.Join(fmt.Errorf("injecting frame %d: %w", i, err), l.drain())
+	// On a thread of its own, discarded afterwards with its affinity.
+	err := onLockedThread(func() error {
+		var set unix.CPUSet
+		set.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			return fmt.Errorf("moving the injecting thread to CPU %d: %w", cpu, err)
 		}
+		for i := 0; i < VethFrames; i++ {
+			if err := unix.Sendto(l.sock, pkt, 0, to); err != nil {
+				return fmt.Errorf("injecting frame %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, errors.Join(err, l.drain())
 	}
 	time.Sleep(window / 10)
 	c0, err := l.reflected()
@@ -630,8 +664,8 @@ func (l *loop) check() error {
 // WriteMarkdown prints the result as a markdown table.
 func (r *VethResult) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Kernel %s, veth pair in native XDP mode, %d 64-byte UDP frames circulating by XDP_TX against a reflector, %v windows, median of %d rounds (round robin), %s.\n\n",
-		r.Kernel, r.Frames, r.Window, r.Rounds, r.Started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "Kernel %s, veth pair in native XDP mode, %d 64-byte UDP frames circulating by XDP_TX against a reflector on CPU %d, %v windows, median of %d rounds (round robin), %s.\n\n",
+		r.Kernel, r.Frames, r.CPU, r.Window, r.Rounds, r.Started.UTC().Format("2006-01-02 15:04 MST"))
 	b.WriteString("| configuration | programs | Mpps (median) | rounds | × alone | × back-to-back | ns added per frame |\n")
 	b.WriteString("|---|---:|---:|---|---:|---:|---:|\n")
 	for _, row := range r.Rows {
