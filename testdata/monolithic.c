@@ -24,6 +24,13 @@
  * opaque(), as a separately built program's verdict is a value its caller
  * tests: without it clang folds the proceed-on test into the body's own
  * branches, which no chain of independently built programs can do.
+ *
+ * With -DTX=1 the N bodies are followed by the final program of the real
+ * packet path benchmark (xdpchain bench --path veth), verdict.c's body
+ * with -DVERDICT=XDP_TX: it returns the .rodata constant "verdict"
+ * (XDP_TX) where the plain variants return XDP_PASS. That is the chain of
+ * N bodies and the final program merged by hand into one program, the
+ * limit a dispatcher running them in sequence is measured against.
  */
 #include "bench.h"
 
@@ -46,6 +53,14 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #endif
 
 #define PROCEED (1U << XDP_PASS)
+
+#if defined(TX) && TX
+/* Global, not static, as in verdict.c: a load the compiler cannot fold. */
+volatile const __u32 verdict = XDP_TX;
+#define FINAL verdict
+#else
+#define FINAL XDP_PASS
+#endif
 
 #define FN(I)                                        \
 	static BODY_ATTR int body##I(struct xdp_md *ctx) \
@@ -80,5 +95,5 @@ int monolithic(struct xdp_md *ctx)
 	__u32 ret;
 
 	STEP8(0) STEP8(1) STEP8(2) STEP8(3) STEP8(4) STEP8(5) STEP8(6) STEP8(7)
-	return XDP_PASS;
+	return FINAL;
 }

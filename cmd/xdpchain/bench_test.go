@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -57,6 +58,39 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchVeth runs a tiny veth path benchmark through the CLI: --program
+// and --veth-programs reach it (one noop phase, 1 + 1 programs, with its
+// back-to-back row), and --strict agrees with the checks.
+func TestBenchVeth(t *testing.T) {
+	testutil.RequireRoot(t)
+	code, out, errOut := runCLI(t, "bench", "--path", "veth", "--program", "noop", "--veth-programs", "1", "--mechanism", "inline",
+		"--rounds", "1", "--veth-window", "20ms", "-q", "--json", "--strict")
+	var res bench.VethResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench --path veth --json: %v (exit %d, stderr %s)\n%s", err, code, errOut, out)
+	}
+	var rows []string
+	for _, r := range res.Rows {
+		rows = append(rows, fmt.Sprintf("%s %s %d", r.Kind, r.Program, r.Programs))
+		if r.Skipped != "" || len(r.Mpps) != 1 || r.VsBackToBack <= 0 {
+			t.Errorf("row %+v: want measured once, with its ratio to back-to-back", r)
+		}
+	}
+	if want := "plain noop 1,monolithic-inline noop 2,tailcall noop 2,inline noop 2"; strings.Join(rows, ",") != want {
+		t.Errorf("rows %s, want %s", strings.Join(rows, ","), want)
+	}
+	wantCode := 0
+	if len(res.Failed()) > 0 {
+		wantCode = 1
+		if !strings.Contains(errOut, "benchmark target missed") {
+			t.Errorf("bench --strict with missed targets: stderr %q", errOut)
+		}
+	}
+	if code != wantCode || len(res.Checks) != 2 {
+		t.Errorf("bench --strict: exit %d with %d checks, %d missed; want exit %d and 2 checks", code, len(res.Checks), len(res.Failed()), wantCode)
+	}
+}
+
 func TestBenchUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "--mechanism", "bogus"},
@@ -66,6 +100,8 @@ func TestBenchUsage(t *testing.T) {
 		{"bench", "--counts", "65"},
 		{"bench", "--libxdp-counts", "11"},
 		{"bench", "extra"},
+		{"bench", "--path", "veth", "--program", "counter"},
+		{"bench", "--path", "veth", "--veth-programs", "64"},
 	} {
 		if code, _, errOut := runCLI(t, args...); code == 0 || !strings.HasPrefix(errOut, "xdpchain: ") {
 			t.Errorf("%v: exit %d, stderr %q; want a one-line error", args, code, errOut)

@@ -144,9 +144,6 @@ func (o *Options) withDefaults() (Options, error) {
 	if out.Counts == nil {
 		out.Counts = slices.Clone(DefaultCounts)
 	}
-	if out.Programs == nil {
-		out.Programs = slices.Clone(DefaultPrograms)
-	}
 	if out.SwapPrograms == 0 {
 		out.SwapPrograms = DefaultSwapPrograms
 	}
@@ -177,21 +174,34 @@ func (o *Options) withDefaults() (Options, error) {
 			return out, fmt.Errorf("mechanism %q: want linked, inline or freplace", m)
 		}
 	}
-	if len(out.Programs) == 0 {
-		return out, fmt.Errorf("no test program: want %s and/or %s", ProgramNoop, ProgramUDP)
+	programs, err := testPrograms(out.Programs)
+	if err != nil {
+		return out, err
 	}
-	for _, p := range out.Programs {
-		if p != ProgramNoop && p != ProgramUDP {
-			return out, fmt.Errorf("test program %q: want %s or %s", p, ProgramNoop, ProgramUDP)
-		}
-	}
-	out.Programs = unique(out.Programs)
+	out.Programs = programs
 	out.Mechanisms = unique(out.Mechanisms)
 	slices.Sort(out.Counts)
 	out.Counts = slices.Compact(out.Counts)
 	slices.Sort(out.LibXDPCounts)
 	out.LibXDPCounts = slices.Compact(out.LibXDPCounts)
 	return out, nil
+}
+
+// testPrograms checks a list of test programs (nil: DefaultPrograms) and
+// returns it without repeats.
+func testPrograms(programs []string) ([]string, error) {
+	if programs == nil {
+		return slices.Clone(DefaultPrograms), nil
+	}
+	if len(programs) == 0 {
+		return nil, fmt.Errorf("no test program: want %s and/or %s", ProgramNoop, ProgramUDP)
+	}
+	for _, p := range programs {
+		if p != ProgramNoop && p != ProgramUDP {
+			return nil, fmt.Errorf("test program %q: want %s or %s", p, ProgramNoop, ProgramUDP)
+		}
+	}
+	return unique(programs), nil
 }
 
 // unique returns v without repeated elements, in the order of their first

@@ -26,36 +26,46 @@ import (
 // frames injected once through an AF_PACKET socket then circulate between
 // the two ends in the kernel's receive path (veth NAPI, XDP, XDP_TX to the
 // peer) until the reflector is told to drop them, and the rate is the
-// reflector's count over a window. Both ends run on the CPU that received
-// the injection, in softirq: the configuration's cost is part of every
-// round trip, so the rate falls as it grows. No generator is involved
+// reflector's count over a window. Both ends run on the CPU that sent the
+// injection, in softirq (veth schedules its peer's NAPI on the CPU that
+// transmits): the configuration's cost is part of every round trip, so the
+// rate falls as it grows. Every injection is sent from the same CPU (the
+// last one the process may use), so that every configuration runs on the
+// same core. No generator is involved
 // (pktgen and xdp-trafficgen need not exist), and no socket sender limits
 // the rate.
 //
-// The configurations are measured round robin, each round starting one
-// further on; a row's ratio is the median over rounds of its rate divided
-// by the rate of the final program alone in the same round.
+// The configurations of one test program (the bodies before the final
+// program) are measured round robin, each round starting one further on;
+// a row's ratios are the medians over rounds of its rate divided by the
+// rate of the final program alone, and of the back-to-back program, in
+// the same round. Every test program is a phase of its own: its
+// configurations are set up, measured and released before the next's.
 
 // Defaults of the veth path benchmark.
 const (
-	// DefaultVethPrograms is how many parse-and-pass programs (udp) run
+	// DefaultVethCount is how many programs (of each test program) run
 	// before the final program.
-	DefaultVethPrograms = 10
+	DefaultVethCount = 10
 	// DefaultVethWindow is how long one measurement counts.
-	DefaultVethWindow = 500 * time.Millisecond
+	DefaultVethWindow = 400 * time.Millisecond
 	// VethFrames is how many frames circulate: under the NAPI budget (64)
 	// and the veth ring (256), so that none is dropped for lack of room.
 	VethFrames = 64
 	// TargetVethRatio is the smallest acceptable rate of the inline chain
-	// relative to its final program alone.
+	// relative to its final program alone, and to the same programs
+	// merged back to back into one.
 	TargetVethRatio = 0.90
 )
 
 // VethOptions configure RunVeth.
 type VethOptions struct {
-	// Programs is the number of udp programs before the final one.
-	// Default DefaultVethPrograms.
-	Programs int
+	// Count is the number of programs before the final one. Default
+	// DefaultVethCount.
+	Count int
+	// Programs are the test programs (ProgramNoop, ProgramUDP) that run
+	// before the final one, one phase each. Default DefaultPrograms.
+	Programs []string
 	// Mechanisms are the dispatcher's mechanisms measured. Default
 	// DefaultMechanisms.
 	Mechanisms []dispatcher.Mechanism
@@ -74,22 +84,33 @@ type VethOptions struct {
 
 // VethRow is one configuration of the veth path.
 type VethRow struct {
-	// Kind is Plain for the final program alone, TailCall for the
-	// tail-call chain (udp programs, then the final one), or the
+	// Kind is Plain for the final program alone, MonolithicInline for the
+	// test program's bodies and the final program's merged back to back
+	// into one program (testdata/monolithic.c, -DTX=1), TailCall for the
+	// tail-call chain (the test programs, then the final one), or the
 	// dispatcher's mechanism (counters on).
 	Kind Kind `json:"kind"`
+	// Program is the test program of the phase: the bodies before the
+	// final program (the final program alone runs none; it is measured in
+	// every phase, as the phase's baseline).
+	Program string `json:"program"`
 	// Programs counts every program, the final one included.
 	Programs int `json:"programs"`
+	// Skipped gives the reason a configuration was not measured.
+	Skipped string `json:"skipped,omitempty"`
 	// Mpps are the rates of the rounds, in million frames per second.
-	Mpps []float64 `json:"mpps"`
+	Mpps []float64 `json:"mpps,omitempty"`
 	// Median of Mpps.
-	Median float64 `json:"median_mpps"`
+	Median float64 `json:"median_mpps,omitempty"`
 	// VsAlone is the median over rounds of the rate divided by the final
 	// program's alone in the same round.
-	VsAlone float64 `json:"vs_alone"`
+	VsAlone float64 `json:"vs_alone,omitempty"`
+	// VsBackToBack is the median over rounds of the rate divided by the
+	// back-to-back program's in the same round; 0 without one.
+	VsBackToBack float64 `json:"vs_back_to_back,omitempty"`
 	// NsAdded is what the configuration adds per frame to the final
 	// program alone's round trip, from the medians.
-	NsAdded float64 `json:"ns_added"`
+	NsAdded float64 `json:"ns_added,omitempty"`
 }
 
 // VethResult is a run of the veth path benchmark.
@@ -99,8 +120,10 @@ type VethResult struct {
 	Rounds  int           `json:"rounds"`
 	Window  time.Duration `json:"window_ns"`
 	Frames  int           `json:"frames"`
-	Rows    []VethRow     `json:"rows"`
-	Checks  []Check       `json:"checks"`
+	// CPU is the core every configuration ran on.
+	CPU    int       `json:"cpu"`
+	Rows   []VethRow `json:"rows"`
+	Checks []Check   `json:"checks"`
 }
 
 // Failed returns the checks that missed their target.
@@ -111,11 +134,11 @@ func (o *VethOptions) withDefaults() (VethOptions, error) {
 	if o != nil {
 		out = *o
 	}
-	if out.Programs == 0 {
-		out.Programs = DefaultVethPrograms
+	if out.Count == 0 {
+		out.Count = DefaultVethCount
 	}
-	if out.Programs < 1 || out.Programs+1 > dispatcher.MaxPrograms {
-		return out, fmt.Errorf("%d programs before the final one: want 1..%d", out.Programs, dispatcher.MaxPrograms-1)
+	if out.Count < 1 || out.Count+1 > dispatcher.MaxPrograms {
+		return out, fmt.Errorf("%d programs before the final one: want 1..%d", out.Count, dispatcher.MaxPrograms-1)
 	}
 	if out.Rounds == 0 {
 		out.Rounds = DefaultRounds
@@ -129,6 +152,11 @@ func (o *VethOptions) withDefaults() (VethOptions, error) {
 	if out.Window < 10*time.Millisecond {
 		return out, fmt.Errorf("window %v: want at least 10ms", out.Window)
 	}
+	programs, err := testPrograms(out.Programs)
+	if err != nil {
+		return out, err
+	}
+	out.Programs = programs
 	if out.Mechanisms == nil {
 		out.Mechanisms = slices.Clone(DefaultMechanisms)
 	}
@@ -172,6 +200,9 @@ func RunVeth(ctx context.Context, opts *VethOptions) (_ *VethResult, err error) 
 		return nil, err
 	}
 	res := &VethResult{Kernel: kernelRelease(), Started: time.Now(), Rounds: o.Rounds, Window: o.Window, Frames: VethFrames}
+	if res.CPU, err = lastCPU(); err != nil {
+		return nil, err
+	}
 	if o.BPFFS == "" || o.StateDir == "" {
 		work, err := newWorkDir(o.BPFFS == "")
 		if err != nil {
@@ -190,8 +221,23 @@ func RunVeth(ctx context.Context, opts *VethOptions) (_ *VethResult, err error) 
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, ns.Close()) }()
+	for _, program := range o.Programs {
+		if err := runVethPhase(ctx, ns, &o, program, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
 
-	var loops []*loop
+// runVethPhase sets up, measures and releases the configurations of one
+// test program, and adds their rows and checks to res.
+func runVethPhase(ctx context.Context, ns *benchNS, o *VethOptions, program string, res *VethResult) (err error) {
+	var (
+		loops []*loop
+		// rows are the phase's rows in order, skipped ones among them;
+		// a measured row's is its loop's.
+		rows []*VethRow
+	)
 	defer func() {
 		for _, l := range loops {
 			err = errors.Join(err, l.Close())
@@ -204,10 +250,11 @@ func RunVeth(ctx context.Context, opts *VethOptions) (_ *VethResult, err error) 
 			return fmt.Errorf("setting up %s: %w", vethLabel(row), err)
 		}
 		loops = append(loops, l)
+		rows = append(rows, &l.row)
 		return nil
 	}
-	final := finalProgram()
-	err = add(VethRow{Kind: Plain, Programs: 1}, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
+	n := o.Count
+	err = add(VethRow{Kind: Plain, Program: program, Programs: 1}, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
 		prog, err := loadFinal(s)
 		if err != nil {
 			return nil, err
@@ -215,66 +262,104 @@ func RunVeth(ctx context.Context, opts *VethOptions) (_ *VethResult, err error) 
 		return nil, attachXDPTo(ns, s, prog, ifname, ifindex)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if o.Programs+1 <= TailCallMaxPrograms {
-		err = add(VethRow{Kind: TailCall, Programs: o.Programs + 1}, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
-			return nil, vethTailCalls(ns, s, o.Programs, ifname, ifindex)
+	b2b := VethRow{Kind: MonolithicInline, Program: program, Programs: n + 1}
+	if slices.Contains(testprogs.MonolithicTXCounts, n) {
+		err = add(b2b, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
+			return nil, vethBackToBack(ns, s, program, n, ifname, ifindex)
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
+	} else {
+		b2b.Skipped = fmt.Sprintf("no back-to-back program of %d bodies (built for %s)", n, strings.Trim(fmt.Sprint(testprogs.MonolithicTXCounts), "[]"))
+		rows = append(rows, &b2b)
+	}
+	tc := VethRow{Kind: TailCall, Program: program, Programs: n + 1}
+	if tc.Skipped = tailCallSkip(n + 1); tc.Skipped == "" {
+		err = add(tc, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
+			return nil, vethTailCalls(ns, s, program, n, ifname, ifindex)
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		rows = append(rows, &tc)
 	}
 	for _, mech := range o.Mechanisms {
-		chain := append(programChain(ProgramUDP, o.Programs), final)
-		err := add(VethRow{Kind: Kind(mech), Programs: len(chain)}, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
+		chain := append(programChain(program, n), finalProgram())
+		err := add(VethRow{Kind: Kind(mech), Program: program, Programs: len(chain)}, func(s *subject, ifname string, ifindex int) (*dispatcher.Root, error) {
 			return attachRootTo(ns, o.BPFFS, o.StateDir, s, ifname, mech, chain, true)
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 
-	ratios := make([][]float64, len(loops))
+	// loops[0] is the final program alone; back is the back-to-back
+	// program's index, or -1.
+	back := slices.IndexFunc(loops, func(l *loop) bool { return l.row.Kind == MonolithicInline })
+	vsAlone := make([][]float64, len(loops))
+	vsBack := make([][]float64, len(loops))
 	for round := 0; round < o.Rounds; round++ {
 		rates := make([]float64, len(loops))
 		for k := range loops {
 			i := (round + k) % len(loops)
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
-			mpps, err := loops[i].measure(ns, o.Window)
+			mpps, err := loops[i].measure(res.CPU, o.Window)
 			if err != nil {
-				return nil, fmt.Errorf("measuring %s: %w", vethLabel(loops[i].row), err)
+				return fmt.Errorf("measuring %s: %w", vethLabel(loops[i].row), err)
 			}
 			progressf(o.Progress, "round %d/%d: %s %.3f Mpps", round+1, o.Rounds, vethLabel(loops[i].row), mpps)
 			rates[i] = mpps
 			loops[i].row.Mpps = append(loops[i].row.Mpps, mpps)
 		}
 		for i := range loops {
-			ratios[i] = append(ratios[i], rates[i]/rates[0])
+			vsAlone[i] = append(vsAlone[i], rates[i]/rates[0])
+			if back >= 0 {
+				vsBack[i] = append(vsBack[i], rates[i]/rates[back])
+			}
 		}
 	}
 	for i, l := range loops {
 		if err := l.check(); err != nil {
-			return nil, err
+			return err
 		}
 		l.row.Median = Median(l.row.Mpps)
-		l.row.VsAlone = Median(ratios[i])
-		if i > 0 && l.row.Median > 0 {
+		l.row.VsAlone = Median(vsAlone[i])
+		if back >= 0 {
+			l.row.VsBackToBack = Median(vsBack[i])
+		}
+		if i > 0 {
 			l.row.NsAdded = 1e3/l.row.Median - 1e3/loops[0].row.Median
 		}
-		res.Rows = append(res.Rows, l.row)
-		if l.row.Kind == Inline {
+	}
+	for _, row := range rows {
+		res.Rows = append(res.Rows, *row)
+	}
+	for _, l := range loops {
+		if l.row.Kind != Inline {
+			continue
+		}
+		res.Checks = append(res.Checks, Check{
+			Name:   fmt.Sprintf("veth path: %s / final program alone", vethLabel(l.row)),
+			Value:  l.row.VsAlone,
+			Target: fmt.Sprintf("≥ %.2f", TargetVethRatio),
+			OK:     l.row.VsAlone >= TargetVethRatio,
+		})
+		if back >= 0 {
 			res.Checks = append(res.Checks, Check{
-				Name:   fmt.Sprintf("veth path: %s / final program alone", vethLabel(l.row)),
-				Value:  l.row.VsAlone,
+				Name:   fmt.Sprintf("veth path: %s / back-to-back", vethLabel(l.row)),
+				Value:  l.row.VsBackToBack,
 				Target: fmt.Sprintf("≥ %.2f", TargetVethRatio),
-				OK:     l.row.VsAlone >= TargetVethRatio,
+				OK:     l.row.VsBackToBack >= TargetVethRatio,
 			})
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // loadFinal loads the final program alone (verdict_tx); s keeps it.
@@ -292,10 +377,11 @@ func loadFinal(s *subject) (*ebpf.Program, error) {
 }
 
 // vethTailCalls attaches the tail-call chain of the veth path to ifname:
-// n programs of the tail-call object (udp bodies, literal keys), the final
-// program at index n of their array, filled once.
-func vethTailCalls(ns *benchNS, s *subject, n int, ifname string, ifindex int) error {
-	cs, err := testprogs.Spec(testprogs.TailCallUDP)
+// n programs of the tail-call object of the test program (literal keys),
+// the final program at index n of their array, filled once.
+func vethTailCalls(ns *benchNS, s *subject, program string, n int, ifname string, ifindex int) error {
+	name := testprogs.TailCallOf(program)
+	cs, err := testprogs.Spec(name)
 	if err != nil {
 		return err
 	}
@@ -310,7 +396,7 @@ func vethTailCalls(ns *benchNS, s *subject, n int, ifname string, ifindex int) e
 	}
 	coll, err := ebpf.NewCollection(cs)
 	if err != nil {
-		return fmt.Errorf("loading %s: %w", testprogs.TailCallUDP, err)
+		return fmt.Errorf("loading %s: %w", name, err)
 	}
 	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
 	final, err := loadFinal(s)
@@ -328,10 +414,43 @@ func vethTailCalls(ns *benchNS, s *subject, n int, ifname string, ifindex int) e
 		}
 	}
 	first := coll.Programs[testprogs.TailCallProgram(0)]
-	if ret, err := first.Run(&ebpf.RunOptions{Data: udpPacket()}); err != nil || ret != xdpTX {
-		return fmt.Errorf("the tail-call chain returned %d (%v), want XDP_TX: it did not run to its end", ret, err)
+	if err := returnsTX(first, "the tail-call chain"); err != nil {
+		return err
 	}
 	return attachXDPTo(ns, s, first, ifname, ifindex)
+}
+
+// vethBackToBack attaches the back-to-back program of the veth path to
+// ifname: n bodies of the test program and the final program's, merged by
+// hand into one program (testdata/monolithic.c, -DTX=1).
+func vethBackToBack(ns *benchNS, s *subject, program string, n int, ifname string, ifindex int) error {
+	name := testprogs.MonolithicTX(program, n)
+	cs, err := testprogs.Spec(name)
+	if err != nil {
+		return err
+	}
+	coll, err := ebpf.NewCollection(cs)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", name, err)
+	}
+	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
+	prog := coll.Programs[testprogs.Program(name)]
+	if prog == nil {
+		return fmt.Errorf("no program %q in %s", testprogs.Program(name), name)
+	}
+	if err := returnsTX(prog, "the back-to-back program"); err != nil {
+		return err
+	}
+	return attachXDPTo(ns, s, prog, ifname, ifindex)
+}
+
+// returnsTX runs prog once on the benchmark packet (BPF_PROG_TEST_RUN):
+// a configuration that does not send it back could not be measured.
+func returnsTX(prog *ebpf.Program, what string) error {
+	if ret, err := prog.Run(&ebpf.RunOptions{Data: udpPacket()}); err != nil || ret != xdpTX {
+		return fmt.Errorf("%s returned %d (%v), want XDP_TX: it did not run to its end", what, ret, err)
+	}
+	return nil
 }
 
 // finalProgram is the chain's last program: XDP_TX, so that frames go back
@@ -350,10 +469,12 @@ func vethLabel(r VethRow) string {
 	switch r.Kind {
 	case Plain:
 		return "final program alone"
+	case MonolithicInline:
+		return fmt.Sprintf("back-to-back %d %s", r.Programs, r.Program)
 	case TailCall:
-		return fmt.Sprintf("tailcall %d", r.Programs)
+		return fmt.Sprintf("tailcall %d %s", r.Programs, r.Program)
 	}
-	return fmt.Sprintf("%s %d (counters on)", r.Kind, r.Programs)
+	return fmt.Sprintf("%s %d %s (counters on)", r.Kind, r.Programs, r.Program)
 }
 
 // newLoop creates a veth pair in ns, lets fill attach the configuration to
@@ -430,19 +551,45 @@ func (l *loop) reflected() (uint64, error) {
 	return n, nil
 }
 
-// measure injects VethFrames frames, lets them circulate for a tenth of
-// the window, counts them over the window, and drains the loop.
-func (l *loop) measure(ns *benchNS, window time.Duration) (float64, error) {
+// lastCPU returns the highest-numbered CPU the process may run on.
+func lastCPU() (int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return 0, fmt.Errorf("reading the CPUs the process may use: %w", err)
+	}
+	for cpu := len(set)*64 - 1; cpu >= 0; cpu-- {
+		if set.IsSet(cpu) {
+			return cpu, nil
+		}
+	}
+	return 0, errors.New("the process may use no CPU")
+}
+
+// measure injects VethFrames frames from cpu, lets them circulate for a
+// tenth of the window, counts them over the window, and drains the loop.
+func (l *loop) measure(cpu int, window time.Duration) (float64, error) {
 	if err := l.setStop(false); err != nil {
 		return 0, err
 	}
 	pkt := udpPacket()
 	to := &unix.SockaddrLinklayer{Ifindex: l.ifindex, Protocol: htons(unix.ETH_P_IP), Halen: 6}
 	copy(to.Addr[:], pkt[0:6])
-	for i := 0; i < VethFrames; i++ {
-		if err := unix.Sendto(l.sock, pkt, 0, to); err != nil {
-			return 0, errors.Join(fmt.Errorf("injecting frame %d: %w", i, err), l.drain())
+	// On a thread of its own, discarded afterwards with its affinity.
+	err := onLockedThread(func() error {
+		var set unix.CPUSet
+		set.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			return fmt.Errorf("moving the injecting thread to CPU %d: %w", cpu, err)
 		}
+		for i := 0; i < VethFrames; i++ {
+			if err := unix.Sendto(l.sock, pkt, 0, to); err != nil {
+				return fmt.Errorf("injecting frame %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, errors.Join(err, l.drain())
 	}
 	time.Sleep(window / 10)
 	c0, err := l.reflected()
@@ -485,9 +632,16 @@ func (l *loop) drain() error {
 	return err
 }
 
-// check makes sure a dispatcher ran the chain it was given: every program
-// counted frames, the final one XDP_TX.
+// check makes sure the configuration moved frames (a rate above 0 in every
+// round) and that a dispatcher ran the chain it was given: every program
+// counted frames, those before the final one XDP_PASS, the final one
+// XDP_TX.
 func (l *loop) check() error {
+	for i, mpps := range l.row.Mpps {
+		if !(mpps > 0) {
+			return fmt.Errorf("%s reflected no frame in round %d", vethLabel(l.row), i+1)
+		}
+	}
 	if l.root == nil {
 		return nil
 	}
@@ -510,11 +664,15 @@ func (l *loop) check() error {
 // WriteMarkdown prints the result as a markdown table.
 func (r *VethResult) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Kernel %s, veth pair in native XDP mode, %d 64-byte UDP frames circulating by XDP_TX against a reflector, %v windows, median of %d rounds (round robin), %s.\n\n",
-		r.Kernel, r.Frames, r.Window, r.Rounds, r.Started.UTC().Format("2006-01-02 15:04 MST"))
-	b.WriteString("| configuration | programs | Mpps (median) | rounds | × alone (median of rounds) | ns added per frame |\n")
-	b.WriteString("|---|---:|---:|---|---:|---:|\n")
+	fmt.Fprintf(&b, "Kernel %s, veth pair in native XDP mode, %d 64-byte UDP frames circulating by XDP_TX against a reflector on CPU %d, %v windows, median of %d rounds (round robin), %s.\n\n",
+		r.Kernel, r.Frames, r.CPU, r.Window, r.Rounds, r.Started.UTC().Format("2006-01-02 15:04 MST"))
+	b.WriteString("| configuration | programs | Mpps (median) | rounds | × alone | × back-to-back | ns added per frame |\n")
+	b.WriteString("|---|---:|---:|---|---:|---:|---:|\n")
 	for _, row := range r.Rows {
+		if row.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | %d | skipped: %s | | | | |\n", vethLabel(row), row.Programs, row.Skipped)
+			continue
+		}
 		rounds := make([]string, len(row.Mpps))
 		for i, m := range row.Mpps {
 			rounds[i] = fmt.Sprintf("%.2f", m)
@@ -523,8 +681,9 @@ func (r *VethResult) WriteMarkdown(w io.Writer) error {
 		if row.Kind != Plain {
 			added = fmt.Sprintf("%+.1f", row.NsAdded)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.3f | %s | %.3f | %s |\n", vethLabel(row), row.Programs, row.Median, strings.Join(rounds, " "), row.VsAlone, added)
+		fmt.Fprintf(&b, "| %s | %d | %.3f | %s | %.3f | %s | %s |\n", vethLabel(row), row.Programs, row.Median, strings.Join(rounds, " "), row.VsAlone, fmtRatio(row.VsBackToBack), added)
 	}
+	b.WriteString("\n× alone, × back-to-back: medians of the per-round ratios to the final program alone and to the back-to-back program of the same phase and round; ns added: from the medians, against the final program alone.\n")
 	if len(r.Checks) > 0 {
 		writeChecks(&b, r.Checks)
 	}

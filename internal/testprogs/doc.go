@@ -37,6 +37,11 @@
 //	monolithic_inlineN  the same with the no-op bodies __always_inline
 //	monolithic_udpN, monolithic_udp_inlineN  the same with udp's body
 //	                  (inlined bodies apart behind compiler barriers)
+//	monolithic_inline_txN, monolithic_udp_inline_txN  (N = 1, 4, 10, 16,
+//	                  63) the N inlined bodies, then verdict_tx's body:
+//	                  returns the .rodata "verdict" (XDP_TX) where the
+//	                  others return XDP_PASS (the real packet path's
+//	                  back-to-back chain)
 //	tailcall, tailcall_udp  tailcall runs the no-op (udp) body and on
 //	                  XDP_PASS tail-calls chain_map[next_key] (.rodata,
 //	                  default 1); a failed tail call returns XDP_ABORTED;

@@ -120,6 +120,17 @@ var objects = map[string]object{
 	"monolithic_udp_inline16": {_MonolithicUdpInline16Bytes, "monolithic"},
 	"monolithic_udp_inline64": {_MonolithicUdpInline64Bytes, "monolithic"},
 
+	"monolithic_inline_tx1":      {_MonolithicInlineTx1Bytes, "monolithic"},
+	"monolithic_inline_tx4":      {_MonolithicInlineTx4Bytes, "monolithic"},
+	"monolithic_inline_tx10":     {_MonolithicInlineTx10Bytes, "monolithic"},
+	"monolithic_inline_tx16":     {_MonolithicInlineTx16Bytes, "monolithic"},
+	"monolithic_inline_tx63":     {_MonolithicInlineTx63Bytes, "monolithic"},
+	"monolithic_udp_inline_tx1":  {_MonolithicUdpInlineTx1Bytes, "monolithic"},
+	"monolithic_udp_inline_tx4":  {_MonolithicUdpInlineTx4Bytes, "monolithic"},
+	"monolithic_udp_inline_tx10": {_MonolithicUdpInlineTx10Bytes, "monolithic"},
+	"monolithic_udp_inline_tx16": {_MonolithicUdpInlineTx16Bytes, "monolithic"},
+	"monolithic_udp_inline_tx63": {_MonolithicUdpInlineTx63Bytes, "monolithic"},
+
 	UDP:         {_UdpBytes, "udp"},
 	Reflect:     {_ReflectBytes, "reflect"},
 	TailCall:    {_TailcallBytes, "tc00"},
@@ -205,6 +216,12 @@ func Monolithic(n int, inline bool) string { return MonolithicOf(Noop, n, inline
 // of the program body (Noop or UDP; n = 1, 4, 10, 16 or 64), inlined back
 // to back or as subprogram calls. It panics for anything else.
 func MonolithicOf(body string, n int, inline bool) string {
+	return monolithicName(body, n, inline, false)
+}
+
+// monolithicName names (and checks) the monolithic object of n bodies of
+// body, inlined or not, ending with the final XDP_TX program (tx) or not.
+func monolithicName(body string, n int, inline, tx bool) string {
 	name := "monolithic"
 	switch body {
 	case Noop:
@@ -216,9 +233,25 @@ func MonolithicOf(body string, n int, inline bool) string {
 	if inline {
 		name += "_inline"
 	}
+	if tx {
+		name += "_tx"
+	}
 	name += fmt.Sprint(n)
 	lookup(name)
 	return name
+}
+
+// MonolithicTXCounts are the numbers of bodies the monolithic objects
+// ending in the final XDP_TX program (MonolithicTX) exist for: the real
+// packet path's chains of N programs before the final one.
+var MonolithicTXCounts = []int{1, 4, 10, 16, 63}
+
+// MonolithicTX returns the name of the monolithic object that runs n
+// bodies of the program body (Noop or UDP; n in MonolithicTXCounts)
+// inlined back to back, then the final program of the real packet path:
+// verdict_tx's body, which returns XDP_TX. It panics for anything else.
+func MonolithicTX(body string, n int) string {
+	return monolithicName(body, n, true, true)
 }
 
 // TailCallOf returns the name of the tail-call chain object running the

@@ -424,14 +424,37 @@ func TestMonolithic(t *testing.T) {
 	for _, n := range []int{1, 4, 10, 16, 64} {
 		for _, inline := range []bool{false, true} {
 			for _, body := range []string{testprogs.Noop, testprogs.UDP} {
-				testMonolithic(t, testprogs.MonolithicOf(body, n, inline), body, n, inline)
+				testMonolithic(t, testprogs.MonolithicOf(body, n, inline), body, n, inline, pass)
 			}
 		}
 	}
 	mustPanic(t, func() { testprogs.MonolithicOf(testprogs.Counter, 1, false) })
 }
 
-func testMonolithic(t *testing.T, name, body string, n int, inline bool) {
+// TestMonolithicTX checks the back-to-back programs of the real packet
+// path: the inlined bodies as in the plain monolithic objects, then
+// verdict_tx's body (a load of the .rodata verdict), so the packet the
+// bodies pass comes out XDP_TX, and one they drop stays dropped.
+func TestMonolithicTX(t *testing.T) {
+	for _, n := range testprogs.MonolithicTXCounts {
+		for _, body := range []string{testprogs.Noop, testprogs.UDP} {
+			name := testprogs.MonolithicTX(body, n)
+			testMonolithic(t, name, body, n, true, tx)
+			if body != testprogs.UDP {
+				continue
+			}
+			_, prog := loadObject(t, name)
+			vxlan := testutil.UDPPacket(v4src, netip.AddrPortFrom(v4dst.Addr(), testprogs.UDPDropPort), []byte("payload"))
+			if ret, _ := testutil.RunXDP(t, prog, vxlan); ret != drop {
+				t.Errorf("%s: verdict %d for a datagram to port %d, want drop (the first body's)", name, ret, testprogs.UDPDropPort)
+			}
+		}
+	}
+	mustPanic(t, func() { testprogs.MonolithicTX(testprogs.Noop, 64) })
+	mustPanic(t, func() { testprogs.MonolithicTX(testprogs.Counter, 10) })
+}
+
+func testMonolithic(t *testing.T, name, body string, n int, inline bool, want uint32) {
 	t.Helper()
 	spec, err := testprogs.Spec(name)
 	if err != nil {
@@ -457,8 +480,8 @@ func testMonolithic(t *testing.T, name, body string, n int, inline bool) {
 		t.Errorf("%s: %d conditional jumps, want at least %d", name, jumps, 5*n)
 	}
 	_, prog := load(t, spec, "monolithic")
-	if ret, _ := testutil.RunXDP(t, prog, packets()["udp4"]); ret != pass {
-		t.Errorf("%s: verdict %d", name, ret)
+	if ret, _ := testutil.RunXDP(t, prog, packets()["udp4"]); ret != want {
+		t.Errorf("%s: verdict %d, want %d", name, ret, want)
 	}
 }
 
