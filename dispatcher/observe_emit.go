@@ -91,9 +91,9 @@ func (g *generation) obsTurn() int16    { return g.obsMeta() - 8 }
 // turn, drawn at the timed copy's start (bpf_get_prandom_u32 modulo the
 // timed slots + 1): turn j < k times only the j-th timed slot's body (two
 // clock reads), turn k times the whole chain as a root of one copy does
-// (every timed body and the root's gaps between them: 2k+1 reads). On
+// (every timed body and the root's gaps between them: 2k reads). On
 // kvm-clock a read costs about 25 ns, so a packet timed everywhere costs
-// 60 ns per slot; spread, a timed packet costs (2k + 2k+1)/(k+1) reads on
+// 60 ns per slot; spread, a timed packet costs (2k + 2k)/(k+1) reads on
 // average, under 4 however long the chain. Each program is then timed on
 // one timed packet in k+1 (the profile's Packets count them), and the
 // root's row on the packets of turn k. A root of one copy (no spreading,
