@@ -53,6 +53,42 @@ func programSpec(program string) (*ebpf.ProgramSpec, error) {
 	return ps, nil
 }
 
+// loadCollection loads the embedded test object name with only the
+// programs keep accepts (nil: all of them); s keeps it until it closes.
+func loadCollection(s *subject, name string, keep func(program string) bool) (*ebpf.Collection, error) {
+	cs, err := testprogs.Spec(name)
+	if err != nil {
+		return nil, err
+	}
+	if keep != nil {
+		for p := range cs.Programs {
+			if !keep(p) {
+				delete(cs.Programs, p)
+			}
+		}
+	}
+	coll, err := ebpf.NewCollection(cs)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", name, err)
+	}
+	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
+	return coll, nil
+}
+
+// loadProgram loads the embedded test object name and returns its program
+// (testprogs.Program); s keeps it until it closes.
+func loadProgram(s *subject, name string) (*ebpf.Program, error) {
+	coll, err := loadCollection(s, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	prog := coll.Programs[testprogs.Program(name)]
+	if prog == nil {
+		return nil, fmt.Errorf("no program %q in %s", testprogs.Program(name), name)
+	}
+	return prog, nil
+}
+
 // plainSubject loads the test program alone and attaches it directly to an
 // interface of ns by bpf_link.
 func plainSubject(ns *benchNS, program string) (_ *subject, err error) {
@@ -107,19 +143,8 @@ func monolithicSubject(ns *benchNS, program string, n int, inline bool) (_ *subj
 	}
 	s := &subject{row: Row{Kind: kind, Program: program, Programs: n}}
 	defer closeOnError(s, &err)
-	name := testprogs.MonolithicOf(program, n, inline)
-	cs, err := testprogs.Spec(name)
-	if err != nil {
+	if s.prog, err = loadProgram(s, testprogs.MonolithicOf(program, n, inline)); err != nil {
 		return nil, err
-	}
-	coll, err := ebpf.NewCollection(cs)
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", name, err)
-	}
-	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
-	s.prog = coll.Programs[testprogs.Program(name)]
-	if s.prog == nil {
-		return nil, fmt.Errorf("no program %q in %s", testprogs.Program(name), name)
 	}
 	if err := attachXDP(ns, s, s.prog); err != nil {
 		return nil, err

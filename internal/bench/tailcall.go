@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cilium/ebpf"
 
@@ -48,25 +49,11 @@ func tailCallSubject(ns *benchNS, program string, n int) (_ *subject, err error)
 	s := &subject{row: Row{Kind: TailCall, Program: program, Programs: n}}
 	defer closeOnError(s, &err)
 	name := testprogs.TailCallOf(program)
-	cs, err := testprogs.Spec(name)
+	chain := tailCallPrograms(n)
+	coll, err := loadCollection(s, name, func(p string) bool { return slices.Contains(chain, p) })
 	if err != nil {
 		return nil, err
 	}
-	chain := tailCallPrograms(n)
-	keep := make(map[string]bool, n)
-	for _, p := range chain {
-		keep[p] = true
-	}
-	for p := range cs.Programs {
-		if !keep[p] {
-			delete(cs.Programs, p)
-		}
-	}
-	coll, err := ebpf.NewCollection(cs)
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", name, err)
-	}
-	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
 	arr := coll.Maps[testprogs.TailCallMap]
 	for i, p := range chain {
 		if err := arr.Put(uint32(i), coll.Programs[p]); err != nil {

@@ -364,41 +364,21 @@ func runVethPhase(ctx context.Context, ns *benchNS, o *VethOptions, program stri
 
 // loadFinal loads the final program alone (verdict_tx); s keeps it.
 func loadFinal(s *subject) (*ebpf.Program, error) {
-	cs, err := testprogs.Spec(testprogs.VerdictTx)
-	if err != nil {
-		return nil, err
-	}
-	coll, err := ebpf.NewCollection(cs)
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", testprogs.VerdictTx, err)
-	}
-	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
-	return coll.Programs[testprogs.Program(testprogs.VerdictTx)], nil
+	return loadProgram(s, testprogs.VerdictTx)
 }
 
 // vethTailCalls attaches the tail-call chain of the veth path to ifname:
 // n programs of the tail-call object of the test program (literal keys),
 // the final program at index n of their array, filled once.
 func vethTailCalls(ns *benchNS, s *subject, program string, n int, ifname string, ifindex int) error {
-	name := testprogs.TailCallOf(program)
-	cs, err := testprogs.Spec(name)
-	if err != nil {
-		return err
-	}
 	keep := map[string]bool{}
 	for i := 0; i < n; i++ {
 		keep[testprogs.TailCallProgram(i)] = true
 	}
-	for p := range cs.Programs {
-		if !keep[p] {
-			delete(cs.Programs, p)
-		}
-	}
-	coll, err := ebpf.NewCollection(cs)
+	coll, err := loadCollection(s, testprogs.TailCallOf(program), func(p string) bool { return keep[p] })
 	if err != nil {
-		return fmt.Errorf("loading %s: %w", name, err)
+		return err
 	}
-	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
 	final, err := loadFinal(s)
 	if err != nil {
 		return err
@@ -424,19 +404,9 @@ func vethTailCalls(ns *benchNS, s *subject, program string, n int, ifname string
 // ifname: n bodies of the test program and the final program's, merged by
 // hand into one program (testdata/monolithic.c, -DTX=1).
 func vethBackToBack(ns *benchNS, s *subject, program string, n int, ifname string, ifindex int) error {
-	name := testprogs.MonolithicTX(program, n)
-	cs, err := testprogs.Spec(name)
+	prog, err := loadProgram(s, testprogs.MonolithicTX(program, n))
 	if err != nil {
 		return err
-	}
-	coll, err := ebpf.NewCollection(cs)
-	if err != nil {
-		return fmt.Errorf("loading %s: %w", name, err)
-	}
-	s.closers = append(s.closers, closerFunc(func() error { coll.Close(); return nil }))
-	prog := coll.Programs[testprogs.Program(name)]
-	if prog == nil {
-		return fmt.Errorf("no program %q in %s", testprogs.Program(name), name)
 	}
 	if err := returnsTX(prog, "the back-to-back program"); err != nil {
 		return err
@@ -498,15 +468,10 @@ func newLoop(ns *benchNS, row VethRow, fill func(s *subject, ifname string, ifin
 	if l.root, err = fill(l.s, ifname, ifindex); err != nil {
 		return nil, err
 	}
-	cs, err := testprogs.Spec(testprogs.Reflect)
+	coll, err := loadCollection(l.s, testprogs.Reflect, nil)
 	if err != nil {
 		return nil, err
 	}
-	coll, err := ebpf.NewCollection(cs)
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", testprogs.Reflect, err)
-	}
-	l.s.closers = append(l.s.closers, closerFunc(func() error { coll.Close(); return nil }))
 	l.count, l.stop = coll.Maps[testprogs.ReflectCount], coll.Maps[testprogs.ReflectStop]
 	if err := attachXDPTo(ns, l.s, coll.Programs[testprogs.Program(testprogs.Reflect)], peer, l.ifindex); err != nil {
 		return nil, err
