@@ -549,11 +549,19 @@ func (g *generation) observeSize() int {
 	if g.obs == nil {
 		return 0
 	}
-	const timing, event = 52, 40
-	n := 8
-	if g.obs.profile != nil && g.obs.sample > 1 && len(g.slots) > 0 && g.dualFits() {
+	n := 8 + g.hooksSize()
+	if g.dualWanted() {
 		n += chainSize(g)
 	}
+	return n
+}
+
+// hooksSize bounds the instructions the hooks of one copy of the chain
+// add: at each slot its captures' and traces' events, and for a timed slot
+// the timing at its input and after its body.
+func (g *generation) hooksSize() int {
+	const timing, event = 52, 40
+	n := 0
 	for i, s := range g.slots {
 		n += 4 + event*(len(g.obs.capturesAt(i, s, AtInput))+len(g.obs.capturesAt(i, s, AtOutput))+len(g.obs.traces()))
 		if g.obs.timed(s) {
@@ -608,13 +616,7 @@ func (g *generation) dualFits() bool {
 	if g.obs.single != "" {
 		return false
 	}
-	one := 32 + chainSize(g)
-	for i, s := range g.slots {
-		one += 4 + 40*(len(g.obs.capturesAt(i, s, AtInput))+len(g.obs.capturesAt(i, s, AtOutput))+len(g.obs.traces()))
-		if g.obs.timed(s) {
-			one += 2 * 52
-		}
-	}
+	one := 32 + chainSize(g) + g.hooksSize()
 	limit := maxJumpSpan
 	if g.unprivileged() {
 		limit = maxUnprivilegedInsns
@@ -626,9 +628,15 @@ func (g *generation) dualFits() bool {
 	return true
 }
 
+// dualWanted reports whether g's observation is a sampled profile of a
+// chain whose root may hold it twice.
+func (g *generation) dualWanted() bool {
+	return g.obs.profile != nil && g.obs.sample > 1 && len(g.slots) > 0 && g.dualFits()
+}
+
 // dualRoot reports whether emitRoot writes g as a dual root.
 func (g *generation) dualRoot() bool {
-	return g.obs != nil && g.obs.pass == passAuto && g.obs.profile != nil && g.obs.sample > 1 && len(g.slots) > 0 && g.dualFits()
+	return g.obs != nil && g.obs.pass == passAuto && g.dualWanted()
 }
 
 // emitDualRoot writes g's dual root: the plain copy (with the root's
